@@ -1,0 +1,42 @@
+import { dec } from '@bulwark/domain';
+import type { DemoReport } from './demo';
+
+/** Format a USDT amount for people: 2 decimals, thousands separated. */
+export function usdt(s: string): string {
+  const d = dec(s).toDecimalPlaces(2);
+  const [i, f = '00'] = d.abs().toFixed(2).split('.');
+  return `${d.isNeg() ? '-' : ''}${i.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${f}`;
+}
+
+/** The demo's closing summary as aligned text lines. */
+export function formatReport(r: DemoReport): string {
+  const s = r.summary;
+  const check = dec(s.capital).plus(s.realisedPnl).minus(s.fees).plus(s.funding).minus(s.liquidationFees).plus(s.unrealisedPnl);
+  const rows: Array<[string, string]> = [
+    ['account', r.accountId],
+    ['candles', String(r.candles)],
+    ['path steps', String(r.steps)],
+    ['intents', String(r.intents)],
+    ['approvals', String(r.approvals)],
+    ['denials', Object.keys(r.denials).length ? Object.entries(r.denials).map(([k, v]) => `${k} ${v}`).join(', ') : '0'],
+    ['orders', String(r.orders)],
+    ['fills', String(r.fills)],
+    ['stops hit', String(r.stopsHit)],
+    ['take-profits hit', String(r.takeProfitsHit)],
+    ['liquidations', `${r.liquidations}${r.liquidations === 0 ? ' (none: the liquidation buffer held)' : ''}`],
+    ['positions opened/closed', `${s.positionsOpened}/${s.positionsClosed}${s.openPositions ? ` (${s.openPositions} still open)` : ''}`],
+    ['capital', `${usdt(s.capital)} USDT`],
+    ['realised PnL', `${usdt(s.realisedPnl)} USDT`],
+    ['fees', `${usdt(s.fees)} USDT`],
+    ['funding', `${usdt(s.funding)} USDT`],
+    ['unrealised PnL', `${usdt(s.unrealisedPnl)} USDT`],
+    ['max drawdown', `${usdt(s.maxDrawdown)} USDT (${dec(s.maxDrawdownFraction).mul(100).toDecimalPlaces(2).toFixed(2)} % of peak)`],
+    ['final equity', `${usdt(s.finalEquity)} USDT`],
+    ['equity check', `capital + realised − fees + funding − liquidation fees + unrealised = ${usdt(check.toFixed())} ${check.eq(s.finalEquity) ? '✓' : '✗ MISMATCH'}`],
+    ['events appended', `${r.eventsAppended} (${Object.entries(r.eventsByCategory).map(([k, v]) => `${k} ${v}`).join(', ')})`],
+    ['event log positions', `${r.firstPosition}..${r.lastPosition}`],
+    ['wall time', `${(r.wallMs / 1000).toFixed(1)} s`],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
+}

@@ -1,0 +1,102 @@
+import * as path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { busConfigFromEnv } from '@bulwark/messaging';
+import { DataDirNotFoundError, projectRoot } from '@bulwark/market-data';
+import { DemoError, defaultDemoFiles, newAccountId, runDemo } from './demo';
+import { formatReport } from './format';
+
+function positiveNumber(name: string) {
+  return (v: string) => {
+    if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < 0) throw new InvalidArgumentError(`${name} must be a non-negative number, got "${v}"`);
+    return v;
+  };
+}
+
+function integerIn(name: string, lo: number, hi: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be an integer in ${lo}..${hi}, got "${v}"`);
+    return n;
+  };
+}
+
+function utcDate(name: string) {
+  return (v: string) => {
+    const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
+    if (Number.isNaN(t)) throw new InvalidArgumentError(`${name} must be a UTC date (YYYY-MM-DD or ISO time), got "${v}"`);
+    return t;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('bulwark')
+    .description('Bulwark: the trader decides WHEN, Bulwark decides HOW MUCH and protects the capital.')
+    .exitOverride()
+    .configureOutput({ outputError: (s, write) => write(s) });
+
+  program
+    .command('demo')
+    .description('Replay real Binance USDⓈ-M candles through the six services on the paper venue and print a summary.')
+    .option('--candles <file>', 'candle CSV (default: the 2025-11-10..2025-12-10 BTCUSDT 1m file of the data directory)')
+    .option('--funding <file>', 'funding-rate CSV (default: the data directory\'s funding-rates.csv)')
+    .option('--speed <n>', '0 = as fast as the pipeline takes it; N = N× market time', positiveNumber('--speed'), '0')
+    .option('--capital <usdt>', 'trading capital in USDT', positiveNumber('--capital'), '10000')
+    .option('--leverage <n>', 'leverage (1..125; capped at 20 by default policy)', integerIn('--leverage', 1, 125), 10)
+    .option('--risk-pct <n>', 'risk per trade, % of equity (0.5..10)', positiveNumber('--risk-pct'), '1')
+    .option('--from <date>', 'first candle to replay (UTC)', utcDate('--from'))
+    .option('--to <date>', 'replay candles before this time (UTC)', utcDate('--to'))
+    .option('--account <id>', 'account id (default: a new demo-<time>-<hex>)')
+    .action(async (opts) => {
+      const defaults = defaultDemoFiles();
+      const accountId = opts.account ?? newAccountId();
+      const logDir = path.join(projectRoot(__dirname), 'var', 'log', accountId);
+      const bar = new SingleBar(
+        { format: ' replay |{bar}| {percentage}% | {value}/{total} candles | {market} | {eta_formatted} left', hideCursor: true, noTTYOutput: !process.stdout.isTTY, notTTYSchedule: 10_000 },
+        Presets.shades_classic,
+      );
+      console.log(`Bulwark demo: account ${accountId}, capital ${opts.capital} USDT, leverage ${opts.leverage}x, risk ${opts.riskPct} %`);
+      console.log(`  candles ${opts.candles ?? defaults.candles}`);
+      console.log(`  starting NATS consumers and six services (logs in ${logDir})`);
+      const report = await runDemo({
+        candles: opts.candles ?? defaults.candles,
+        funding: opts.funding ?? defaults.funding,
+        speed: Number(opts.speed),
+        capital: opts.capital,
+        leverage: opts.leverage,
+        riskPct: opts.riskPct,
+        from: opts.from ?? null,
+        to: opts.to ?? null,
+        accountId,
+        bus: busConfigFromEnv(),
+        logDir,
+        onStart: (total) => bar.start(total, 0, { market: '' }),
+        onProgress: (p) => bar.update(p.candles, { market: p.marketTime ? new Date(p.marketTime).toISOString().slice(0, 16).replace('T', ' ') : '' }),
+      }).finally(() => bar.stop());
+      console.log('\nSummary');
+      console.log(formatReport(report));
+      console.log(`\nThe event log stays in JetStream stream ${busConfigFromEnv().esStream}; this run's streams carry account ${accountId}.`);
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number; message?: string };
+    if (err.code?.startsWith('commander.')) return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+    if (e instanceof DemoError || e instanceof DataDirNotFoundError) {
+      console.error(`bulwark: ${err.message}`);
+      return 1;
+    }
+    console.error(e);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,28 @@
+// Shared Jest settings: SWC transpiles TypeScript (type checking is the build's job),
+// workspace imports resolve to sources so tests never need a prior build.
+const path = require('node:path');
+
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      target: 'es2022',
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+    },
+    module: { type: 'commonjs' },
+  },
+];
+
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.(t|j)s$': swc },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleNameMapper: {
+    '^@bulwark/(contracts|domain|event-store|market-data|messaging|strategies|venues|testing)$': path.join(
+      __dirname,
+      'libs/$1/src/index.ts',
+    ),
+  },
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+};

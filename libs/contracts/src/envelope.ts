@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { EpochMs } from './primitives';
+
+/**
+ * Metadata every stored event carries (DESIGN.md "Events and streams").
+ * - `tsEvent`: when it happened in market time (epoch ms); in replay, the candle's time.
+ * - `tsInit`: when this system created the event (wall clock, epoch ms).
+ * - `correlationId`: the originating candle or request; `causationId`: the message that caused it.
+ */
+export const EventMetadata = z.object({
+  eventId: z.string().min(1).max(128),
+  tsEvent: EpochMs,
+  tsInit: EpochMs,
+  correlationId: z.string().min(1).max(200),
+  causationId: z.string().min(1).max(200),
+  schemaVersion: z.number().int().positive(),
+});
+export type EventMetadata = z.infer<typeof EventMetadata>;
+
+/** An event as handed to `EventStore.append`. `data` must be JSON-serialisable. */
+export interface NewEvent<T extends string = string, D = unknown> {
+  type: T;
+  data: D;
+  metadata: EventMetadata;
+}
+
+/**
+ * An event as read back from a store.
+ * - `revision`: 0-based position inside its stream (first event = 0).
+ * - `position`: position in the store's global log (JetStream stream sequence, 1-based),
+ *   usable as a checkpoint for `readAll` / `subscribeToAll`.
+ */
+export interface RecordedEvent<T extends string = string, D = unknown> extends NewEvent<T, D> {
+  streamId: string;
+  revision: number;
+  position: number;
+}
+
+/** A stream id: `<category>-<id>`, e.g. `order-bw1a2b3c-7E`. Subject-safe characters only. */
+export const StreamId = z.string().regex(/^[a-z]+-[A-Za-z0-9_-]{1,180}$/, 'expected <category>-<id>');
+
+/** The category of a stream id: the text before the first '-'. */
+export function streamCategory(streamId: string): string {
+  const i = streamId.indexOf('-');
+  if (i <= 0) throw new Error(`not a stream id: ${streamId}`);
+  return streamId.slice(0, i);
+}
+
+/** Stream ids of each aggregate (DESIGN.md "Events and streams"). */
+export const Streams = {
+  order: (clientOrderId: string) => `order-${clientOrderId}`,
+  account: (accountId: string) => `account-${accountId}`,
+  signal: (accountId: string) => `signal-${accountId}`,
+  position: (accountId: string, venue: string, symbol: string, n: number) => `position-${accountId}-${venue}-${symbol}-${n}`,
+  stop: (positionStreamId: string) => `stop-${positionStreamId}`,
+  rules: (venue: string, symbol: string) => `rules-${venue}-${symbol}`,
+  venue: (accountId: string, venue: string) => `venue-${accountId}-${venue}`,
+} as const;

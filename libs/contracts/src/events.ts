@@ -1,0 +1,455 @@
+import { z } from 'zod';
+import {
+  ClientOrderId,
+  DecimalString,
+  EpochMs,
+  Identifier,
+  OrderPurpose,
+  OrderSide,
+  OrderType,
+  PositionSide,
+  PositiveDecimalString,
+  Symbol,
+  TimeInForce,
+  TradingDay,
+  VenueId,
+} from './primitives';
+
+// ---------------------------------------------------------------------------------------
+// Instrument rules: stream `rules-<venue>-<symbol>`, written by execution (from the venue).
+// ---------------------------------------------------------------------------------------
+
+/** One Binance leverage bracket (`GET /fapi/v1/leverageBracket`). Notionals in USDT. */
+export const LeverageBracket = z.object({
+  bracket: z.number().int().positive(),
+  initialLeverage: z.number().int().positive(),
+  notionalFloor: DecimalString,
+  notionalCap: DecimalString,
+  maintMarginRatio: DecimalString,
+  cum: DecimalString,
+});
+export type LeverageBracket = z.infer<typeof LeverageBracket>;
+
+export const InstrumentRules = z.object({
+  venue: VenueId,
+  symbol: Symbol,
+  baseAsset: z.string(),
+  quoteAsset: z.string(),
+  tickSize: PositiveDecimalString,
+  minPrice: DecimalString,
+  maxPrice: DecimalString,
+  stepSize: PositiveDecimalString,
+  minQty: PositiveDecimalString,
+  maxQty: PositiveDecimalString,
+  marketStepSize: PositiveDecimalString,
+  marketMaxQty: PositiveDecimalString,
+  minNotional: DecimalString,
+  takerFeeRate: DecimalString,
+  makerFeeRate: DecimalString,
+  liquidationFeeRate: DecimalString,
+  brackets: z.array(LeverageBracket).min(1),
+});
+export type InstrumentRules = z.infer<typeof InstrumentRules>;
+
+export const InstrumentRulesRecorded = InstrumentRules.extend({
+  /** Where the rules came from (file path or endpoint), for the audit. */
+  source: z.string(),
+});
+
+// ---------------------------------------------------------------------------------------
+// Account policy: stream `account-<accountId>`, written by risk.
+// ---------------------------------------------------------------------------------------
+
+export const AccountConfig = z.object({
+  accountId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  /** Trading capital in USDT. */
+  capital: PositiveDecimalString,
+  /** Requested leverage (integer, 1..125). */
+  leverage: z.number().int().min(1).max(125),
+  /** Upper bound on leverage whatever is requested (default 20). */
+  leverageCap: z.number().int().min(1).max(125),
+  /** Risk per trade as a fraction of equity, e.g. "0.01" for 1 %. */
+  riskFraction: DecimalString,
+  /** Initial margin of one entry may use at most this fraction of available margin (default 0.5). */
+  maxMarginFraction: DecimalString,
+  /** A stop closer to liquidation than this fraction of the entry-to-liquidation distance is denied (default 0.1). */
+  liquidationBufferFraction: DecimalString,
+  maxTradesPerDay: z.number().int().positive(),
+  /** Daily realised loss limit as a fraction of capital (e.g. "0.03"); null = none. */
+  dailyLossLimitFraction: DecimalString.nullable(),
+  /** Monthly drawdown limit as a fraction of the month's starting equity (default 0.04). */
+  maxMonthlyDrawdownFraction: DecimalString,
+  marginMode: z.literal('ISOLATED'),
+  /** Where stops live: internal = stop-monitor (default). */
+  protection: z.enum(['INTERNAL']),
+});
+export type AccountConfig = z.infer<typeof AccountConfig>;
+
+export const AccountOpened = AccountConfig;
+
+/** Every input and intermediate value of a sizing decision ("why this size"). */
+export const RiskAssessment = z.object({
+  side: OrderSide,
+  entryPrice: DecimalString,
+  stopPrice: DecimalString,
+  takeProfitPrice: DecimalString.nullable(),
+  equity: DecimalString,
+  availableMargin: DecimalString,
+  riskFraction: DecimalString,
+  riskAmount: DecimalString,
+  stopDistance: DecimalString,
+  feePerUnit: DecimalString,
+  lossPerUnit: DecimalString,
+  rawQuantity: DecimalString,
+  marginCappedQuantity: DecimalString,
+  quantity: DecimalString,
+  notional: DecimalString,
+  requestedLeverage: z.number().int(),
+  leverageCap: z.number().int(),
+  bracketMaxLeverage: z.number().int(),
+  leverage: z.number().int(),
+  bracket: z.number().int(),
+  maintMarginRatio: DecimalString,
+  maintAmount: DecimalString,
+  initialMargin: DecimalString,
+  maxMargin: DecimalString,
+  liquidationPrice: DecimalString.nullable(),
+  liquidationDistance: DecimalString.nullable(),
+  stopToLiquidation: DecimalString.nullable(),
+  requiredBuffer: DecimalString.nullable(),
+  lossAtStop: DecimalString,
+  takerFeeRate: DecimalString,
+});
+export type RiskAssessment = z.infer<typeof RiskAssessment>;
+
+export const DenialReason = z.enum([
+  'INVALID_INTENT',
+  'STOP_ON_WRONG_SIDE',
+  'TRADING_PAUSED',
+  'TRADING_HALTED',
+  'DAILY_TRADE_LIMIT',
+  'DAILY_LOSS_LIMIT',
+  'MONTHLY_DRAWDOWN_LIMIT',
+  'POSITION_ALREADY_OPEN',
+  'NO_EQUITY',
+  'BELOW_MIN_QTY',
+  'BELOW_MIN_NOTIONAL',
+  'ABOVE_MAX_QTY',
+  'INSUFFICIENT_MARGIN',
+  'STOP_TOO_CLOSE_TO_LIQUIDATION',
+  'UNKNOWN_ACCOUNT',
+]);
+export type DenialReason = z.infer<typeof DenialReason>;
+
+const IntentRef = {
+  intentId: Identifier,
+  signalStreamId: z.string(),
+};
+
+export const EntryApproved = z.object({
+  ...IntentRef,
+  accountId: Identifier,
+  clientOrderId: ClientOrderId,
+  venue: VenueId,
+  symbol: Symbol,
+  side: OrderSide,
+  type: z.literal('MARKET'),
+  quantity: PositiveDecimalString,
+  leverage: z.number().int().min(1).max(125),
+  stopPrice: PositiveDecimalString,
+  takeProfitPrice: PositiveDecimalString.nullable(),
+  tradingDay: TradingDay,
+  assessment: RiskAssessment,
+});
+export type EntryApproved = z.infer<typeof EntryApproved>;
+
+export const EntryDenied = z.object({
+  ...IntentRef,
+  accountId: Identifier,
+  reason: DenialReason,
+  detail: z.string(),
+  tradingDay: TradingDay,
+  /** The values computed before the denial, where sizing got that far. */
+  assessment: RiskAssessment.partial().nullable(),
+});
+export type EntryDenied = z.infer<typeof EntryDenied>;
+
+/** The net result of a closed position, recorded by risk for the daily/monthly limits. */
+export const PositionResultRecorded = z.object({
+  positionStreamId: z.string(),
+  netPnl: DecimalString,
+  tradingDay: TradingDay,
+  month: z.string().regex(/^\d{4}-\d{2}$/),
+});
+
+export const BreakerReason = z.enum(['DAILY_LOSS_LIMIT', 'MONTHLY_DRAWDOWN_LIMIT']);
+export type BreakerReason = z.infer<typeof BreakerReason>;
+
+/** Entries are blocked: for the rest of `tradingDay` (daily loss) or until resumed (monthly drawdown). */
+export const TradingPaused = z.object({
+  reason: BreakerReason,
+  tradingDay: TradingDay,
+  month: z.string(),
+  /** Loss that tripped the breaker (positive number, USDT). */
+  loss: DecimalString,
+  limit: DecimalString,
+});
+
+// ---------------------------------------------------------------------------------------
+// Signals: stream `signal-<accountId>`, written by signals.
+// ---------------------------------------------------------------------------------------
+
+export const StrategyAttached = z.object({
+  accountId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  strategy: z.string(),
+  params: z.record(z.string(), z.union([z.number(), z.string()])),
+});
+
+export const IntentEmitted = z.object({
+  intentId: Identifier,
+  accountId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  side: OrderSide,
+  /** Reference entry price (the closing price the decision was made on). */
+  entryPrice: PositiveDecimalString,
+  /** Technical stop. */
+  stopPrice: DecimalString,
+  takeProfitPrice: DecimalString.nullable(),
+  strategy: z.string(),
+  reason: z.string(),
+  candleOpenTime: EpochMs,
+});
+export type IntentEmitted = z.infer<typeof IntentEmitted>;
+
+// ---------------------------------------------------------------------------------------
+// Venue account settings: stream `venue-<accountId>-<venue>`, written by execution.
+// ---------------------------------------------------------------------------------------
+
+export const VenueAccountFunded = z.object({ accountId: Identifier, asset: z.string(), amount: PositiveDecimalString });
+export const PositionModeSet = z.object({ mode: z.literal('ONE_WAY') });
+export const MarginModeSet = z.object({ symbol: Symbol, marginMode: z.literal('ISOLATED') });
+export const LeverageSet = z.object({ symbol: Symbol, leverage: z.number().int().min(1).max(125), maxNotional: DecimalString });
+
+// ---------------------------------------------------------------------------------------
+// Orders: stream `order-<clientOrderId>`, written by execution.
+// ---------------------------------------------------------------------------------------
+
+export const OrderInitialized = z.object({
+  clientOrderId: ClientOrderId,
+  accountId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  side: OrderSide,
+  type: OrderType,
+  quantity: PositiveDecimalString,
+  price: DecimalString.nullable(),
+  timeInForce: TimeInForce.nullable(),
+  reduceOnly: z.boolean(),
+  purpose: OrderPurpose,
+  leverage: z.number().int().min(1).max(125).nullable(),
+  /** Entry: the approving risk event; protective: the stop stream that triggered it. */
+  sourceStreamId: z.string(),
+  sourceEventId: z.string(),
+  /** For a triggered stop: the price the trigger crossed, where the paper venue fills it. */
+  triggerPrice: DecimalString.nullable(),
+});
+export type OrderInitialized = z.infer<typeof OrderInitialized>;
+
+export const OrderSubmitted = z.object({ clientOrderId: ClientOrderId });
+export const OrderAccepted = z.object({ clientOrderId: ClientOrderId, venueOrderId: z.string() });
+export const OrderRejected = z.object({ clientOrderId: ClientOrderId, code: z.string(), message: z.string() });
+export const OrderDenied = z.object({ clientOrderId: ClientOrderId, code: z.string(), message: z.string() });
+export const OrderCancelRequested = z.object({ clientOrderId: ClientOrderId, reason: z.string() });
+export const OrderCanceled = z.object({ clientOrderId: ClientOrderId });
+export const OrderCancelRejected = z.object({ clientOrderId: ClientOrderId, code: z.string(), message: z.string() });
+export const OrderExpired = z.object({ clientOrderId: ClientOrderId });
+/** A request timed out: the outcome is unknown until the venue is queried by client order id. */
+export const OrderStatusUnknown = z.object({ clientOrderId: ClientOrderId, detail: z.string() });
+
+export const OrderFilled = z.object({
+  clientOrderId: ClientOrderId,
+  venueOrderId: z.string(),
+  tradeId: z.string(),
+  accountId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  side: OrderSide,
+  purpose: OrderPurpose,
+  /** Quantity of this fill (base asset). */
+  quantity: PositiveDecimalString,
+  price: PositiveDecimalString,
+  /** quantity × price, USDT. */
+  quoteQuantity: DecimalString,
+  /** Commission of this fill, USDT (positive = paid). */
+  fee: DecimalString,
+  feeAsset: z.string(),
+  liquidity: z.enum(['TAKER', 'MAKER']),
+  /** Cumulative filled quantity and what is left. */
+  filledQuantity: DecimalString,
+  leavesQuantity: DecimalString,
+  /** Leverage in force at the venue for this symbol when it filled. */
+  leverage: z.number().int().min(1).max(125),
+  /** Liquidation clearance fee charged on a liquidation fill (the rest of the isolated margin), else "0". */
+  liquidationFee: DecimalString,
+});
+export type OrderFilled = z.infer<typeof OrderFilled>;
+
+// ---------------------------------------------------------------------------------------
+// Positions: stream `position-<account>-<venue>-<symbol>-<n>`, written by accounting.
+// ---------------------------------------------------------------------------------------
+
+const FillRef = { clientOrderId: ClientOrderId, tradeId: z.string(), purpose: OrderPurpose };
+
+export const PositionOpened = z.object({
+  accountId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  sequence: z.number().int().positive(),
+  side: PositionSide,
+  quantity: PositiveDecimalString,
+  entryPrice: PositiveDecimalString,
+  leverage: z.number().int(),
+  fee: DecimalString,
+  ...FillRef,
+});
+export const PositionIncreased = z.object({
+  quantity: PositiveDecimalString,
+  price: PositiveDecimalString,
+  newQuantity: PositiveDecimalString,
+  newEntryPrice: PositiveDecimalString,
+  fee: DecimalString,
+  ...FillRef,
+});
+export const PositionReduced = z.object({
+  quantity: PositiveDecimalString,
+  price: PositiveDecimalString,
+  newQuantity: PositiveDecimalString,
+  /** Gross PnL of the reduced part, before fees. */
+  realisedPnl: DecimalString,
+  fee: DecimalString,
+  ...FillRef,
+});
+const ClosingTotals = {
+  accountId: Identifier,
+  quantity: PositiveDecimalString,
+  price: PositiveDecimalString,
+  realisedPnl: DecimalString,
+  fee: DecimalString,
+  /** Lifetime totals of the position. */
+  totalRealisedPnl: DecimalString,
+  totalFees: DecimalString,
+  totalFunding: DecimalString,
+  /** totalRealisedPnl − totalFees + totalFunding. */
+  netPnl: DecimalString,
+  ...FillRef,
+};
+export const PositionClosed = z.object(ClosingTotals);
+/** Here netPnl = totalRealisedPnl − totalFees + totalFunding − liquidationFee (the clearance fee is a loss). */
+export const PositionLiquidated = z.object({ ...ClosingTotals, liquidationFee: DecimalString });
+/** A funding settlement. `amount` > 0 = received, < 0 = paid. */
+export const FundingApplied = z.object({
+  fundingTime: EpochMs,
+  rate: DecimalString,
+  markPrice: PositiveDecimalString,
+  positionQuantity: DecimalString,
+  amount: DecimalString,
+});
+
+// ---------------------------------------------------------------------------------------
+// Stops: stream `stop-<positionStreamId>`, written by stop-monitor.
+// ---------------------------------------------------------------------------------------
+
+export const StopPlaced = z.object({
+  positionStreamId: z.string(),
+  accountId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  positionSide: PositionSide,
+  quantity: PositiveDecimalString,
+  stopPrice: PositiveDecimalString,
+  takeProfitPrice: PositiveDecimalString.nullable(),
+  entryClientOrderId: ClientOrderId,
+});
+export const StopTriggered = z.object({
+  kind: z.enum(['STOP_LOSS', 'TAKE_PROFIT']),
+  /** The price at which the mark path crossed the level (the level itself, or the gap price). */
+  triggerPrice: PositiveDecimalString,
+  level: PositiveDecimalString,
+  closeClientOrderId: ClientOrderId,
+  side: OrderSide,
+  quantity: PositiveDecimalString,
+  attempt: z.number().int().positive(),
+});
+export const StopCancelled = z.object({ reason: z.enum(['POSITION_CLOSED', 'POSITION_LIQUIDATED']) });
+
+// ---------------------------------------------------------------------------------------
+// The catalogue.
+// ---------------------------------------------------------------------------------------
+
+/** Every event type with its data schema and current schema version. */
+export const EventCatalogue = {
+  InstrumentRulesRecorded: { schema: InstrumentRulesRecorded, version: 1 },
+  AccountOpened: { schema: AccountOpened, version: 1 },
+  EntryApproved: { schema: EntryApproved, version: 1 },
+  EntryDenied: { schema: EntryDenied, version: 1 },
+  PositionResultRecorded: { schema: PositionResultRecorded, version: 1 },
+  TradingPaused: { schema: TradingPaused, version: 1 },
+  StrategyAttached: { schema: StrategyAttached, version: 1 },
+  IntentEmitted: { schema: IntentEmitted, version: 1 },
+  VenueAccountFunded: { schema: VenueAccountFunded, version: 1 },
+  PositionModeSet: { schema: PositionModeSet, version: 1 },
+  MarginModeSet: { schema: MarginModeSet, version: 1 },
+  LeverageSet: { schema: LeverageSet, version: 1 },
+  OrderInitialized: { schema: OrderInitialized, version: 1 },
+  OrderSubmitted: { schema: OrderSubmitted, version: 1 },
+  OrderAccepted: { schema: OrderAccepted, version: 1 },
+  OrderRejected: { schema: OrderRejected, version: 1 },
+  OrderDenied: { schema: OrderDenied, version: 1 },
+  OrderCancelRequested: { schema: OrderCancelRequested, version: 1 },
+  OrderCanceled: { schema: OrderCanceled, version: 1 },
+  OrderCancelRejected: { schema: OrderCancelRejected, version: 1 },
+  OrderExpired: { schema: OrderExpired, version: 1 },
+  OrderStatusUnknown: { schema: OrderStatusUnknown, version: 1 },
+  OrderFilled: { schema: OrderFilled, version: 1 },
+  PositionOpened: { schema: PositionOpened, version: 1 },
+  PositionIncreased: { schema: PositionIncreased, version: 1 },
+  PositionReduced: { schema: PositionReduced, version: 1 },
+  PositionClosed: { schema: PositionClosed, version: 1 },
+  PositionLiquidated: { schema: PositionLiquidated, version: 1 },
+  FundingApplied: { schema: FundingApplied, version: 1 },
+  StopPlaced: { schema: StopPlaced, version: 1 },
+  StopTriggered: { schema: StopTriggered, version: 1 },
+  StopCancelled: { schema: StopCancelled, version: 1 },
+} as const;
+
+export type EventCatalogue = typeof EventCatalogue;
+export type EventType = keyof EventCatalogue;
+/** The data of an event type. */
+export type EventData<T extends EventType> = z.infer<EventCatalogue[T]['schema']>;
+/** A domain event: a type and its data (metadata is added by the service that appends it). */
+export type DomainEvent<T extends EventType = EventType> = T extends EventType ? { type: T; data: EventData<T> } : never;
+
+/** Build a domain event with its data checked by the compiler. */
+export function event<T extends EventType>(type: T, data: EventData<T>): DomainEvent<T> {
+  return { type, data } as DomainEvent<T>;
+}
+
+export function isEventType(type: string): type is EventType {
+  return Object.prototype.hasOwnProperty.call(EventCatalogue, type);
+}
+
+/**
+ * Validate an event read from the store or the bus.
+ * @returns the typed event, or the reason it is invalid (never throws).
+ */
+export function parseEvent(type: string, data: unknown): { ok: true; event: DomainEvent } | { ok: false; reason: string } {
+  if (!isEventType(type)) return { ok: false, reason: `unknown event type "${type}"` };
+  const r = EventCatalogue[type].schema.safeParse(data);
+  if (!r.success) return { ok: false, reason: `${type}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}` };
+  return { ok: true, event: { type, data: r.data } as DomainEvent };
+}

@@ -1,0 +1,4 @@
+export * from './primitives';
+export * from './envelope';
+export * from './events';
+export * from './messages';

@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import { DecimalString, EpochMs, Identifier, PositiveDecimalString, Symbol, VenueId } from './primitives';
+
+/** A closed 1-minute (or other interval) candle. `openTime` is the bar's open, epoch ms UTC. */
+export const Candle = z.object({
+  openTime: EpochMs,
+  interval: z.string(),
+  open: PositiveDecimalString,
+  high: PositiveDecimalString,
+  low: PositiveDecimalString,
+  close: PositiveDecimalString,
+  volume: DecimalString,
+});
+export type Candle = z.infer<typeof Candle>;
+
+/**
+ * One step of the market's intra-bar price path (open → low → high → close for a rising
+ * bar, open → high → low → close for a falling one). The price moves from `from` to `to`:
+ * continuously when `gap` is false, as a jump when it is true (the first step of a bar,
+ * from the previous close to this open). `pathIndex` 0 is the open, 3 the close; the
+ * close step carries the closed `candle`, and a step at a funding settlement carries it.
+ * The path's price stands in for the mark price until mark data is wired.
+ */
+export const MarketTick = z.object({
+  runId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  /** Global, gap-free tick number of the replay (0-based). */
+  seq: z.number().int().nonnegative(),
+  /** Market time of this step, epoch ms. */
+  ts: EpochMs,
+  candleOpenTime: EpochMs,
+  pathIndex: z.number().int().min(0).max(3),
+  from: PositiveDecimalString,
+  to: PositiveDecimalString,
+  gap: z.boolean(),
+  candle: Candle.nullable(),
+  funding: z.object({ fundingTime: EpochMs, rate: DecimalString }).nullable(),
+});
+export type MarketTick = z.infer<typeof MarketTick>;
+
+/** What a service answers to a clock step or a sync: how many events it has appended so far. */
+export const ClockAck = z.object({
+  service: z.string(),
+  appended: z.number().int().nonnegative(),
+  idle: z.boolean(),
+});
+export type ClockAck = z.infer<typeof ClockAck>;
+
+export const AccountQuery = z.object({ accountId: Identifier });
+export type AccountQuery = z.infer<typeof AccountQuery>;
+
+/** Accounting's answer to "what can this account trade with now" (all USDT). */
+export const EquitySnapshot = z.object({
+  accountId: Identifier,
+  known: z.boolean(),
+  walletBalance: DecimalString,
+  unrealisedPnl: DecimalString,
+  equity: DecimalString,
+  usedMargin: DecimalString,
+  availableMargin: DecimalString,
+  openPositions: z.number().int().nonnegative(),
+  asOf: EpochMs,
+});
+export type EquitySnapshot = z.infer<typeof EquitySnapshot>;
+
+/** The accounting read model of one account, for the demo's summary. */
+export const AccountSummary = z.object({
+  accountId: Identifier,
+  capital: DecimalString,
+  realisedPnl: DecimalString,
+  fees: DecimalString,
+  funding: DecimalString,
+  liquidationFees: DecimalString,
+  unrealisedPnl: DecimalString,
+  finalEquity: DecimalString,
+  maxDrawdown: DecimalString,
+  maxDrawdownFraction: DecimalString,
+  peakEquity: DecimalString,
+  positionsOpened: z.number().int(),
+  positionsClosed: z.number().int(),
+  liquidations: z.number().int(),
+  fills: z.number().int(),
+  openPositions: z.number().int(),
+  closesByPurpose: z.record(z.string(), z.number().int()),
+});
+export type AccountSummary = z.infer<typeof AccountSummary>;
+
+export const OpenAccountRequest = z.object({
+  accountId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  capital: PositiveDecimalString,
+  leverage: z.number().int(),
+  riskFraction: DecimalString,
+});
+export type OpenAccountRequest = z.infer<typeof OpenAccountRequest>;
+
+export const AttachStrategyRequest = z.object({
+  accountId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  strategy: z.string(),
+  params: z.record(z.string(), z.union([z.number(), z.string()])),
+});
+export type AttachStrategyRequest = z.infer<typeof AttachStrategyRequest>;
+
+/** Start a candle replay in market-data. It answers at once; progress and the end are published. */
+export const ReplayStartRequest = z.object({
+  runId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  candlesFile: z.string(),
+  fundingFile: z.string().nullable(),
+  /** 0 = as fast as the pipeline takes it; N = N× market time. */
+  speed: z.number().nonnegative(),
+  /** Optional window of the file to replay (epoch ms, inclusive start, exclusive end). */
+  from: EpochMs.nullable(),
+  to: EpochMs.nullable(),
+});
+export type ReplayStartRequest = z.infer<typeof ReplayStartRequest>;
+
+export const ReplayProgress = z.object({
+  runId: Identifier,
+  candles: z.number().int(),
+  total: z.number().int(),
+  ticks: z.number().int(),
+  marketTime: EpochMs,
+  done: z.boolean(),
+  error: z.string().nullable(),
+});
+export type ReplayProgress = z.infer<typeof ReplayProgress>;
+
+/** A reply carrying a typed failure instead of a result. */
+export const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+export type ErrorReply = z.infer<typeof ErrorReply>;
+
+/** A message a service could not accept, kept with its reason on the `dlq.<service>` subjects. */
+export interface DeadLetter {
+  service: string;
+  subject: string;
+  reason: string;
+  payload: string;
+  receivedAt: number;
+}
+
+export const Services = ['market-data', 'signals', 'risk', 'execution', 'stop-monitor', 'accounting'] as const;
+export type ServiceName = (typeof Services)[number];
+
+/**
+ * NATS subjects. Domain events live in the JetStream stream `ES` under `es.<category>.<id>`;
+ * everything here is core NATS request/reply or fire-and-forget.
+ */
+export const Subjects = {
+  /** Replay clock: one market step, delivered to one service at a time, answered with a ClockAck. */
+  clock: (service: ServiceName) => `bulwark.clock.${service}`,
+  /** "Answer when your consumers have caught up", answered with a ClockAck. */
+  sync: (service: ServiceName) => `bulwark.sync.${service}`,
+  health: (service: ServiceName) => `bulwark.health.${service}`,
+  equity: 'bulwark.accounting.equity',
+  summary: 'bulwark.accounting.summary',
+  openAccount: 'bulwark.risk.open-account',
+  attachStrategy: 'bulwark.signals.attach',
+  replayStart: 'bulwark.market-data.replay.start',
+  replayProgress: (runId: string) => `bulwark.market-data.replay.progress.${runId}`,
+  deadLetter: (service: string) => `dlq.${service}`,
+  /** Live market data (published by market-data for any observer). */
+  candle: (venue: string, symbol: string) => `md.candle.${venue}.${symbol}`,
+  mark: (venue: string, symbol: string) => `md.mark.${venue}.${symbol}`,
+} as const;

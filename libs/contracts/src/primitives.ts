@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+/**
+ * A decimal number serialised as a string ("-123.45", "0.001", "1E-8" is refused).
+ * Prices, quantities, balances and rates travel as strings and are parsed with decimal.js;
+ * a JS number never carries money.
+ */
+export const DecimalString = z
+  .string()
+  .regex(/^-?(0|[1-9]\d*)(\.\d+)?$/, 'expected a plain decimal string such as "104587.7"');
+export type DecimalString = z.infer<typeof DecimalString>;
+
+/** A strictly positive decimal string. */
+export const PositiveDecimalString = DecimalString.refine((s) => !s.startsWith('-') && /[1-9]/.test(s), {
+  message: 'expected a decimal string > 0',
+});
+
+/**
+ * An identifier usable inside a stream id and a NATS subject token: letters, digits,
+ * '_' and '-' only (no '.', '*', '>' or spaces), 1..64 characters.
+ */
+export const Identifier = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected [A-Za-z0-9_-]{1,64}');
+export type Identifier = z.infer<typeof Identifier>;
+
+/** Binance client order id rule (`^[.A-Z:/a-z0-9_-]{1,36}$`), narrowed to subject-safe characters. */
+export const ClientOrderId = z.string().regex(/^[A-Za-z0-9_-]{1,36}$/, 'expected [A-Za-z0-9_-]{1,36}');
+export type ClientOrderId = z.infer<typeof ClientOrderId>;
+
+/** Unix epoch milliseconds, UTC. */
+export const EpochMs = z.number().int().nonnegative();
+export type EpochMs = z.infer<typeof EpochMs>;
+
+/** Venues Bulwark knows. The paper venue simulates `binance-usdm`. */
+export const VenueId = z.enum(['binance-usdm', 'binance-margin', 'bitget-usdtm']);
+export type VenueId = z.infer<typeof VenueId>;
+
+/** Order side. A long is opened with BUY, a short with SELL (one-way mode). */
+export const OrderSide = z.enum(['BUY', 'SELL']);
+export type OrderSide = z.infer<typeof OrderSide>;
+
+export const PositionSide = z.enum(['LONG', 'SHORT']);
+export type PositionSide = z.infer<typeof PositionSide>;
+
+export const OrderType = z.enum(['MARKET', 'LIMIT']);
+export type OrderType = z.infer<typeof OrderType>;
+
+export const TimeInForce = z.enum(['GTC', 'IOC', 'FOK', 'GTX']);
+export type TimeInForce = z.infer<typeof TimeInForce>;
+
+/** Why an order exists: entries come from risk approvals, the rest protect or liquidate. */
+export const OrderPurpose = z.enum(['ENTRY', 'STOP_LOSS', 'TAKE_PROFIT', 'CLOSE', 'LIQUIDATION']);
+export type OrderPurpose = z.infer<typeof OrderPurpose>;
+
+export const Symbol = z.string().regex(/^[A-Z0-9]{2,20}$/, 'expected an upper-case symbol such as BTCUSDT');
+export type Symbol = z.infer<typeof Symbol>;
+
+/** A UTC calendar day, YYYY-MM-DD. */
+export const TradingDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
+export type TradingDay = z.infer<typeof TradingDay>;

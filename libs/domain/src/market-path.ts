@@ -1,0 +1,69 @@
+import type { Candle } from '@bulwark/contracts';
+import { dec, type D } from './money';
+
+/**
+ * The explicit intra-bar price path of a closed candle: open → low → high → close for a
+ * rising bar (close >= open), open → high → low → close for a falling one. Which extreme
+ * came first is unknown from OHLC alone; this convention is the common pessimistic-neutral
+ * choice and is fixed so every run is reproducible.
+ * @returns the four prices of the path, as strings.
+ */
+export function intraBarPath(c: Pick<Candle, 'open' | 'high' | 'low' | 'close'>): [string, string, string, string] {
+  const rising = dec(c.close).gte(dec(c.open));
+  return rising ? [c.open, c.low, c.high, c.close] : [c.open, c.high, c.low, c.close];
+}
+
+/** Offsets (ms after the bar's open) at which the path points are stamped; the last is the bar's close time. */
+export const PATH_OFFSETS_MS = [0, 20_000, 40_000, 59_999] as const;
+
+/** One step of the path: price moves from `from` to `to`, as a jump when `gap` is true. */
+export interface PathStep {
+  pathIndex: 0 | 1 | 2 | 3;
+  ts: number;
+  from: string;
+  to: string;
+  gap: boolean;
+}
+
+/**
+ * The four steps of a candle's path. Step 0 jumps from the previous close (or the open for
+ * the first candle) to the open; steps 1–3 move continuously between path points.
+ */
+export function pathSteps(c: Candle, previousClose: string | null): PathStep[] {
+  const p = intraBarPath(c);
+  return p.map((to, i) => ({
+    pathIndex: i as 0 | 1 | 2 | 3,
+    ts: c.openTime + PATH_OFFSETS_MS[i],
+    from: i === 0 ? previousClose ?? c.open : p[i - 1],
+    to,
+    gap: i === 0,
+  }));
+}
+
+/** Where a level is met on a step: the price at which it triggers and how far along the step (0..1). */
+export interface Crossing {
+  price: D;
+  fraction: D;
+}
+
+/**
+ * Does the price, moving over a step, reach `level` from above (`direction` 'down': a long's
+ * stop, a long's liquidation, a sell-side... ) or from below ('up')?
+ * - Already at or beyond the level at the step's start: triggers at the start price, fraction 0.
+ * - A continuous step that reaches the level: triggers at the level itself.
+ * - A gap that jumps over the level: triggers at the price after the jump (`to`), fraction 0
+ *   (the jump is instantaneous; nothing trades in between).
+ * @returns the crossing, or null when the level is not reached.
+ */
+export function crossing(step: { from: string; to: string; gap: boolean }, level: D, direction: 'down' | 'up'): Crossing | null {
+  const from = dec(step.from);
+  const to = dec(step.to);
+  const beyond = (p: D) => (direction === 'down' ? p.lte(level) : p.gte(level));
+  if (step.gap) {
+    if (beyond(to)) return { price: to, fraction: dec(0) };
+    return null;
+  }
+  if (beyond(from)) return { price: from, fraction: dec(0) };
+  if (!beyond(to)) return null;
+  return { price: level, fraction: from.minus(level).div(from.minus(to)) };
+}

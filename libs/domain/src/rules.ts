@@ -1,0 +1,346 @@
+import { InstrumentRules, type VenueId } from '@bulwark/contracts';
+import { D, dec, str } from './money';
+
+/**
+ * One leverage bracket (Binance `GET /fapi/v1/leverageBracket`), notionals in the quote
+ * asset (USDT). A position whose notional N satisfies `notionalFloor <= N < notionalCap`
+ * may use at most `initialLeverage` and has maintenance margin `N × maintMarginRatio − cum`
+ * (`cum` is Binance's "maintenance amount").
+ */
+export interface Bracket {
+  bracket: number;
+  initialLeverage: number;
+  notionalFloor: D;
+  notionalCap: D;
+  maintMarginRatio: D;
+  cum: D;
+}
+
+/**
+ * The exchange rules of one instrument as decimals: PRICE_FILTER (tick size, min/max
+ * price; 0 = no bound, as on Binance), LOT_SIZE (step size, min/max quantity for LIMIT
+ * orders), MARKET_LOT_SIZE (step size and max quantity for MARKET orders), MIN_NOTIONAL,
+ * fee rates (fractions, e.g. 0.0005) and the leverage brackets sorted by notionalFloor.
+ */
+export interface Rules {
+  venue: VenueId;
+  symbol: string;
+  baseAsset: string;
+  quoteAsset: string;
+  tickSize: D;
+  minPrice: D;
+  maxPrice: D;
+  stepSize: D;
+  minQty: D;
+  maxQty: D;
+  marketStepSize: D;
+  marketMaxQty: D;
+  minNotional: D;
+  takerFeeRate: D;
+  makerFeeRate: D;
+  liquidationFeeRate: D;
+  brackets: Bracket[];
+}
+
+/** Binance USDⓈ-M VIP 0 fee rates (taker 0.05 %, maker 0.02 %). */
+export const BINANCE_USDM_VIP0_TAKER_FEE_RATE = '0.0005';
+export const BINANCE_USDM_VIP0_MAKER_FEE_RATE = '0.0002';
+
+/**
+ * Venue JSON that cannot be read as instrument rules (a missing filter, a malformed number,
+ * brackets with a gap or an inconsistent `cum`). Thrown, not returned: it is a file/API
+ * boundary failure, not a business decision. The message names the offending field.
+ */
+export class RulesParseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RulesParseError';
+  }
+}
+
+const sortBrackets = (bs: Bracket[]): Bracket[] => [...bs].sort((a, b) => a.notionalFloor.comparedTo(b.notionalFloor));
+
+/**
+ * Decimal view of the recorded rules (the `InstrumentRules` contract, decimals as strings).
+ * Brackets are returned sorted by notionalFloor.
+ * @throws RangeError if a decimal string is not finite (the contract schema prevents it).
+ */
+export function rulesFromContract(r: InstrumentRules): Rules {
+  return {
+    venue: r.venue,
+    symbol: r.symbol,
+    baseAsset: r.baseAsset,
+    quoteAsset: r.quoteAsset,
+    tickSize: dec(r.tickSize),
+    minPrice: dec(r.minPrice),
+    maxPrice: dec(r.maxPrice),
+    stepSize: dec(r.stepSize),
+    minQty: dec(r.minQty),
+    maxQty: dec(r.maxQty),
+    marketStepSize: dec(r.marketStepSize),
+    marketMaxQty: dec(r.marketMaxQty),
+    minNotional: dec(r.minNotional),
+    takerFeeRate: dec(r.takerFeeRate),
+    makerFeeRate: dec(r.makerFeeRate),
+    liquidationFeeRate: dec(r.liquidationFeeRate),
+    brackets: sortBrackets(
+      r.brackets.map((b) => ({
+        bracket: b.bracket,
+        initialLeverage: b.initialLeverage,
+        notionalFloor: dec(b.notionalFloor),
+        notionalCap: dec(b.notionalCap),
+        maintMarginRatio: dec(b.maintMarginRatio),
+        cum: dec(b.cum),
+      })),
+    ),
+  };
+}
+
+/** The `InstrumentRules` contract (decimals as plain strings via `str`) of decimal rules. */
+export function rulesToContract(r: Rules): InstrumentRules {
+  return {
+    venue: r.venue,
+    symbol: r.symbol,
+    baseAsset: r.baseAsset,
+    quoteAsset: r.quoteAsset,
+    tickSize: str(r.tickSize),
+    minPrice: str(r.minPrice),
+    maxPrice: str(r.maxPrice),
+    stepSize: str(r.stepSize),
+    minQty: str(r.minQty),
+    maxQty: str(r.maxQty),
+    marketStepSize: str(r.marketStepSize),
+    marketMaxQty: str(r.marketMaxQty),
+    minNotional: str(r.minNotional),
+    takerFeeRate: str(r.takerFeeRate),
+    makerFeeRate: str(r.makerFeeRate),
+    liquidationFeeRate: str(r.liquidationFeeRate),
+    brackets: sortBrackets(r.brackets).map((b) => ({
+      bracket: b.bracket,
+      initialLeverage: b.initialLeverage,
+      notionalFloor: str(b.notionalFloor),
+      notionalCap: str(b.notionalCap),
+      maintMarginRatio: str(b.maintMarginRatio),
+      cum: str(b.cum),
+    })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing Binance JSON
+// ---------------------------------------------------------------------------------------
+
+// Plain or scientific decimal text ("0.10", "2.64213E7"); refuses hex/binary/octal, which
+// decimal.js would otherwise accept, and "NaN"/"Infinity".
+const DECIMAL_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A decimal from a JSON value that may be a number token (JSON.parse gives the shortest
+ * round-trip text, e.g. 2.64213E7 → 26421300) or a string (ccxt keeps Binance's tokens as
+ * strings, e.g. "2.64213E7").
+ */
+function decimalField(v: unknown, field: string): D {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new RulesParseError(`${field}: not a finite number (${String(v)})`);
+    return new D(String(v));
+  }
+  if (typeof v === 'string' && DECIMAL_TEXT.test(v.trim())) return new D(v.trim());
+  throw new RulesParseError(`${field}: expected a decimal number or string, got ${JSON.stringify(v)}`);
+}
+
+function positiveField(v: unknown, field: string): D {
+  const d = decimalField(v, field);
+  if (!d.gt(0)) throw new RulesParseError(`${field}: must be > 0, got ${str(d)}`);
+  return d;
+}
+
+function nonNegativeField(v: unknown, field: string): D {
+  const d = decimalField(v, field);
+  if (d.isNeg() && !d.isZero()) throw new RulesParseError(`${field}: must be >= 0, got ${str(d)}`);
+  return d;
+}
+
+/** A positive integer given as a JSON number or an integer string ("125"). */
+function positiveIntField(v: unknown, field: string): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new RulesParseError(`${field}: expected a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function stringField(o: Obj, key: string, where: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v.length === 0) throw new RulesParseError(`${where}.${key}: expected a non-empty string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function filterOf(filters: unknown[], filterType: string, symbol: string): Obj {
+  const f = filters.find((x) => isObj(x) && x['filterType'] === filterType);
+  if (!f || !isObj(f)) throw new RulesParseError(`${symbol}.filters: no ${filterType} filter`);
+  return f;
+}
+
+/** The bracket list of `symbol` from the endpoint's array shape, or its single-object shape (`?symbol=`). */
+function bracketListOf(leverageBrackets: unknown, symbol: string): unknown[] {
+  let entry: unknown;
+  if (Array.isArray(leverageBrackets)) {
+    entry = leverageBrackets.find((x) => isObj(x) && x['symbol'] === symbol);
+    if (entry === undefined) throw new RulesParseError(`leverageBrackets: no entry for symbol ${symbol}`);
+  } else if (isObj(leverageBrackets)) {
+    entry = leverageBrackets;
+    if (entry && isObj(entry) && entry['symbol'] !== undefined && entry['symbol'] !== symbol) {
+      throw new RulesParseError(`leverageBrackets.symbol: expected ${symbol}, got ${JSON.stringify(entry['symbol'])}`);
+    }
+  } else {
+    throw new RulesParseError('leverageBrackets: expected the /fapi/v1/leverageBracket array or object');
+  }
+  const list = isObj(entry) ? entry['brackets'] : undefined;
+  if (!Array.isArray(list) || list.length === 0) throw new RulesParseError(`leverageBrackets[${symbol}].brackets: expected a non-empty array`);
+  return list;
+}
+
+function parseBracket(raw: unknown, i: number): Bracket {
+  const where = `brackets[${i}]`;
+  if (!isObj(raw)) throw new RulesParseError(`${where}: expected an object`);
+  const mmr = nonNegativeField(raw['maintMarginRatio'], `${where}.maintMarginRatio`);
+  if (!mmr.lt(1)) throw new RulesParseError(`${where}.maintMarginRatio: must be < 1, got ${str(mmr)}`);
+  return {
+    bracket: positiveIntField(raw['bracket'], `${where}.bracket`),
+    initialLeverage: positiveIntField(raw['initialLeverage'], `${where}.initialLeverage`),
+    notionalFloor: nonNegativeField(raw['notionalFloor'], `${where}.notionalFloor`),
+    notionalCap: positiveField(raw['notionalCap'], `${where}.notionalCap`),
+    maintMarginRatio: mmr,
+    cum: nonNegativeField(raw['cum'], `${where}.cum`),
+  };
+}
+
+/**
+ * Check what the liquidation math relies on: the first floor is 0 with cum 0; each floor
+ * equals the previous cap (no gap, no overlap); MMR does not decrease; and cum is the
+ * maintenance amount that makes maintenance margin continuous at every floor:
+ * `cum_n = cum_(n-1) + floor_n × (mmr_n − mmr_(n-1))`.
+ */
+function checkBrackets(bs: Bracket[], symbol: string): void {
+  const where = `leverageBrackets[${symbol}]`;
+  bs.forEach((b, i) => {
+    if (b.bracket !== i + 1) throw new RulesParseError(`${where}.brackets[${i}].bracket: expected ${i + 1} (sorted by notionalFloor), got ${b.bracket}`);
+    if (!b.notionalCap.gt(b.notionalFloor)) {
+      throw new RulesParseError(`${where}.brackets[${i}].notionalCap: ${str(b.notionalCap)} is not above notionalFloor ${str(b.notionalFloor)}`);
+    }
+    if (i === 0) {
+      if (!b.notionalFloor.isZero()) throw new RulesParseError(`${where}.brackets[0].notionalFloor: expected 0, got ${str(b.notionalFloor)}`);
+      if (!b.cum.isZero()) throw new RulesParseError(`${where}.brackets[0].cum: expected 0, got ${str(b.cum)}`);
+      return;
+    }
+    const prev = bs[i - 1]!;
+    if (!b.notionalFloor.eq(prev.notionalCap)) {
+      throw new RulesParseError(
+        `${where}.brackets[${i}].notionalFloor: ${str(b.notionalFloor)} is not the previous notionalCap ${str(prev.notionalCap)} (brackets must be contiguous)`,
+      );
+    }
+    if (b.maintMarginRatio.lt(prev.maintMarginRatio)) {
+      throw new RulesParseError(`${where}.brackets[${i}].maintMarginRatio: ${str(b.maintMarginRatio)} is below the previous ${str(prev.maintMarginRatio)}`);
+    }
+    const expectedCum = prev.cum.plus(b.notionalFloor.mul(b.maintMarginRatio.minus(prev.maintMarginRatio)));
+    if (!b.cum.eq(expectedCum)) {
+      throw new RulesParseError(
+        `${where}.brackets[${i}].cum: ${str(b.cum)} but cum_(n-1) + floor × (mmr_n − mmr_(n-1)) = ${str(prev.cum)} + ${str(b.notionalFloor)} × (${str(b.maintMarginRatio)} − ${str(prev.maintMarginRatio)}) = ${str(expectedCum)}`,
+      );
+    }
+  });
+}
+
+/**
+ * Build the `InstrumentRules` of a Binance USDⓈ-M symbol from already-loaded JSON (pure,
+ * no I/O).
+ *
+ * - `exchangeInfoSymbol`: one entry of `GET /fapi/v1/exchangeInfo` `symbols[]`, with its
+ *   `filters` (PRICE_FILTER, LOT_SIZE, MARKET_LOT_SIZE, MIN_NOTIONAL) and `liquidationFee`.
+ * - `leverageBrackets`: the `GET /fapi/v1/leverageBracket` response, either the array
+ *   `[{symbol, brackets:[{bracket, initialLeverage, notionalCap, notionalFloor,
+ *   maintMarginRatio, cum}]}]` or the single object returned with `?symbol=`.
+ *   `notionalCoef` (user-specific bracket scaling) is ignored.
+ * - Numbers may be JSON numbers or strings, plain or scientific ("2.64213E7" → "26421300").
+ * - Fees default to VIP 0: taker 0.0005, maker 0.0002 (maker may be negative: a rebate).
+ *   `liquidationFeeRate` comes from `liquidationFee`.
+ * - `minQty` is LOT_SIZE's (Binance uses the same value in MARKET_LOT_SIZE).
+ *
+ * @returns rules with every decimal as a plain string and brackets sorted by notionalFloor.
+ * @throws RulesParseError naming the field, for malformed input, non-contiguous brackets,
+ *   or a `cum` that breaks `cum_n = cum_(n-1) + floor_n × (mmr_n − mmr_(n-1))`.
+ */
+export function parseBinanceUsdmRules(args: {
+  venue: VenueId;
+  exchangeInfoSymbol: unknown;
+  leverageBrackets: unknown;
+  takerFeeRate?: string;
+  makerFeeRate?: string;
+}): InstrumentRules {
+  const s = args.exchangeInfoSymbol;
+  if (!isObj(s)) throw new RulesParseError('exchangeInfoSymbol: expected an object');
+  const symbol = stringField(s, 'symbol', 'exchangeInfoSymbol');
+  const filters = s['filters'];
+  if (!Array.isArray(filters)) throw new RulesParseError(`${symbol}.filters: expected an array`);
+
+  const price = filterOf(filters, 'PRICE_FILTER', symbol);
+  const lot = filterOf(filters, 'LOT_SIZE', symbol);
+  const market = filterOf(filters, 'MARKET_LOT_SIZE', symbol);
+  const notional = filterOf(filters, 'MIN_NOTIONAL', symbol);
+  const f = (filter: string, key: string) => `${symbol}.${filter}.${key}`;
+
+  const takerFeeRate = nonNegativeField(args.takerFeeRate ?? BINANCE_USDM_VIP0_TAKER_FEE_RATE, 'takerFeeRate');
+  const makerFeeRate = decimalField(args.makerFeeRate ?? BINANCE_USDM_VIP0_MAKER_FEE_RATE, 'makerFeeRate');
+
+  const brackets = bracketListOf(args.leverageBrackets, symbol).map(parseBracket);
+  const sorted = sortBrackets(brackets);
+  checkBrackets(sorted, symbol);
+
+  const rules: Rules = {
+    venue: args.venue,
+    symbol,
+    baseAsset: stringField(s, 'baseAsset', symbol),
+    quoteAsset: stringField(s, 'quoteAsset', symbol),
+    tickSize: positiveField(price['tickSize'], f('PRICE_FILTER', 'tickSize')),
+    minPrice: nonNegativeField(price['minPrice'], f('PRICE_FILTER', 'minPrice')),
+    maxPrice: nonNegativeField(price['maxPrice'], f('PRICE_FILTER', 'maxPrice')),
+    stepSize: positiveField(lot['stepSize'], f('LOT_SIZE', 'stepSize')),
+    minQty: positiveField(lot['minQty'], f('LOT_SIZE', 'minQty')),
+    maxQty: positiveField(lot['maxQty'], f('LOT_SIZE', 'maxQty')),
+    marketStepSize: positiveField(market['stepSize'], f('MARKET_LOT_SIZE', 'stepSize')),
+    marketMaxQty: positiveField(market['maxQty'], f('MARKET_LOT_SIZE', 'maxQty')),
+    // Futures call it `notional`; spot's filter calls it `minNotional`.
+    minNotional: nonNegativeField(notional['notional'] ?? notional['minNotional'], f('MIN_NOTIONAL', 'notional')),
+    takerFeeRate,
+    makerFeeRate,
+    liquidationFeeRate: nonNegativeField(s['liquidationFee'], `${symbol}.liquidationFee`),
+    brackets: sorted,
+  };
+
+  const out = rulesToContract(rules);
+  // Last line of defence: whatever we return must satisfy the contract schema.
+  const checked = InstrumentRules.safeParse(out);
+  if (!checked.success) {
+    throw new RulesParseError(checked.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+  }
+  return checked.data;
+}
+
+/**
+ * The bracket containing `notional`: `notionalFloor <= notional < notionalCap`.
+ * A notional at or above the last cap gets the last bracket; 0 (or below the first floor)
+ * the first. `brackets` must be sorted by notionalFloor (as `Rules.brackets` is).
+ * @throws RangeError on an empty bracket list (a programming error).
+ */
+export function bracketForNotional(brackets: Bracket[], notional: D): Bracket {
+  const first = brackets[0];
+  const last = brackets[brackets.length - 1];
+  if (!first || !last) throw new RangeError('bracketForNotional: no brackets');
+  if (notional.lt(first.notionalFloor)) return first;
+  for (const b of brackets) {
+    if (notional.gte(b.notionalFloor) && notional.lt(b.notionalCap)) return b;
+  }
+  return last;
+}

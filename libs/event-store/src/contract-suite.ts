@@ -1,0 +1,433 @@
+// The EventStore contract: one suite, run against every adapter (DESIGN.md "Event store and bus").
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import type { NewEvent, RecordedEvent } from '@bulwark/contracts';
+import {
+  type EventStore,
+  InvalidCategoryError,
+  InvalidStreamIdError,
+  WrongExpectedRevisionError,
+} from './port';
+
+let counter = 0;
+
+/** A unique-enough id for test events and streams (the suite must not rely on a fresh store). */
+function uid(): string {
+  counter += 1;
+  return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}${counter}`;
+}
+
+/** A valid new event; `n` ends up in data so reads can be checked. */
+function ev(n: number, type = 'TestHappened', eventId = `evt-${uid()}`): NewEvent {
+  return {
+    type,
+    data: { n, price: '104587.7', nested: { qty: '0.001', tags: ['a', 'b'] } },
+    metadata: {
+      eventId,
+      tsEvent: 1_700_000_000_000 + n,
+      tsInit: 1_700_000_000_500 + n,
+      correlationId: `corr-${n}`,
+      causationId: `cause-${n}`,
+      schemaVersion: 1,
+    },
+  };
+}
+
+function evs(count: number, from = 0): NewEvent[] {
+  return Array.from({ length: count }, (_, i) => ev(from + i));
+}
+
+async function collect(it: AsyncIterable<RecordedEvent>): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  for await (const e of it) out.push(e);
+  return out;
+}
+
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function conflict(p: Promise<unknown>): Promise<WrongExpectedRevisionError> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(WrongExpectedRevisionError);
+  return e as WrongExpectedRevisionError;
+}
+
+/**
+ * Register the EventStore contract tests for one adapter.
+ * @param name adapter name shown in the test titles
+ * @param factory builds a store over an empty log (called before every test) and its cleanup
+ */
+export function describeEventStoreContract(name: string, factory: () => Promise<{ store: EventStore; cleanup: () => Promise<void> }>): void {
+  describe(`EventStore contract: ${name}`, () => {
+    let store: EventStore;
+    let cleanup: () => Promise<void>;
+    const sid = (category = 'order') => `${category}-bw${uid()}-7E`;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await factory());
+    });
+    afterEach(async () => {
+      await store.close();
+      await cleanup();
+    });
+
+    describe('append and readStream', () => {
+      it('appends to a new stream with no_stream and reads the events back intact', async () => {
+        const id = sid();
+        const batch = evs(3);
+        const r = await store.append(id, batch, 'no_stream');
+        expect(r.nextExpectedRevision).toBe(2);
+        const read = await store.readStream(id);
+        expect(read.map((e) => e.revision)).toEqual([0, 1, 2]);
+        expect(read.map((e) => e.streamId)).toEqual([id, id, id]);
+        read.forEach((e, i) => {
+          expect(e.type).toBe(batch[i].type);
+          expect(e.data).toEqual(batch[i].data);
+          expect(e.metadata).toEqual(batch[i].metadata);
+        });
+        expect(read[0].position).toBeGreaterThanOrEqual(1);
+        expect(read[1].position).toBeGreaterThan(read[0].position);
+        expect(read[2].position).toBeGreaterThan(read[1].position);
+        expect(r.position).toBe(read[2].position);
+      });
+
+      it('continues a stream at the expected revision', async () => {
+        const id = sid();
+        const r1 = await store.append(id, evs(2), 'no_stream');
+        const r2 = await store.append(id, evs(2, 2), r1.nextExpectedRevision);
+        expect(r2.nextExpectedRevision).toBe(3);
+        expect(r2.position).toBeGreaterThan(r1.position);
+        const read = await store.readStream(id);
+        expect(read.map((e) => (e.data as { n: number }).n)).toEqual([0, 1, 2, 3]);
+        expect(read.map((e) => e.revision)).toEqual([0, 1, 2, 3]);
+      });
+
+      it('reads [] for a missing stream', async () => {
+        expect(await store.readStream(sid())).toEqual([]);
+      });
+
+      it('reads a window with fromRevision and maxCount', async () => {
+        const id = sid();
+        await store.append(id, evs(5), 'no_stream');
+        const rev = async (o: { fromRevision?: number; maxCount?: number }) => (await store.readStream(id, o)).map((e) => e.revision);
+        expect(await rev({ fromRevision: 2 })).toEqual([2, 3, 4]);
+        expect(await rev({ fromRevision: 4 })).toEqual([4]);
+        expect(await rev({ fromRevision: 5 })).toEqual([]);
+        expect(await rev({ maxCount: 2 })).toEqual([0, 1]);
+        expect(await rev({ fromRevision: 1, maxCount: 3 })).toEqual([1, 2, 3]);
+        expect(await rev({ fromRevision: 3, maxCount: 10 })).toEqual([3, 4]);
+        expect(await rev({ maxCount: 0 })).toEqual([]);
+      });
+
+      it('keeps streams apart', async () => {
+        const a = sid();
+        const b = sid();
+        await store.append(a, evs(2), 'no_stream');
+        await store.append(b, evs(1, 10), 'no_stream');
+        await store.append(a, evs(1, 2), 1);
+        expect((await store.readStream(a)).map((e) => (e.data as { n: number }).n)).toEqual([0, 1, 2]);
+        expect((await store.readStream(b)).map((e) => (e.data as { n: number }).n)).toEqual([10]);
+      });
+
+      it('reports streamRevision and lastPosition', async () => {
+        expect(await store.lastPosition()).toBe(0);
+        const id = sid();
+        expect(await store.streamRevision(id)).toBeNull();
+        await store.append(id, evs(3), 'no_stream');
+        expect(await store.streamRevision(id)).toBe(2);
+        const r = await store.append(sid('account'), evs(1), 'no_stream');
+        expect(await store.lastPosition()).toBe(r.position);
+        expect(await store.lastPosition()).toBe(4);
+      });
+    });
+
+    describe('optimistic concurrency', () => {
+      it('refuses a stale numeric revision', async () => {
+        const id = sid();
+        await store.append(id, evs(3), 'no_stream');
+        const e = await conflict(store.append(id, evs(1, 3), 1));
+        expect(e.streamId).toBe(id);
+        expect(e.expected).toBe(1);
+        expect(e.actual).toBe(2);
+        const e2 = await conflict(store.append(id, evs(1, 3), 7));
+        expect(e2.actual).toBe(2);
+        expect(await store.streamRevision(id)).toBe(2);
+      });
+
+      it('refuses a numeric revision on a missing stream', async () => {
+        const id = sid();
+        const e = await conflict(store.append(id, evs(1), 0));
+        expect(e.actual).toBeNull();
+        expect(await store.readStream(id)).toEqual([]);
+      });
+
+      it('refuses no_stream on an existing stream', async () => {
+        const id = sid();
+        await store.append(id, evs(1), 'no_stream');
+        const e = await conflict(store.append(id, evs(1, 1), 'no_stream'));
+        expect(e.expected).toBe('no_stream');
+        expect(e.actual).toBe(0);
+      });
+
+      it('refuses stream_exists on a missing stream and accepts it on an existing one', async () => {
+        const id = sid();
+        const e = await conflict(store.append(id, evs(1), 'stream_exists'));
+        expect(e.actual).toBeNull();
+        expect(await store.lastPosition()).toBe(0);
+        await store.append(id, evs(1), 'no_stream');
+        const r = await store.append(id, evs(1, 1), 'stream_exists');
+        expect(r.nextExpectedRevision).toBe(1);
+      });
+
+      it("'any' appends to a new or an existing stream", async () => {
+        const id = sid();
+        expect((await store.append(id, evs(2), 'any')).nextExpectedRevision).toBe(1);
+        expect((await store.append(id, evs(1, 2), 'any')).nextExpectedRevision).toBe(2);
+        expect((await store.readStream(id)).map((e) => e.revision)).toEqual([0, 1, 2]);
+      });
+
+      it('lets all of 10 concurrent read-then-append writers land, without gaps or duplicates', async () => {
+        const id = sid('account');
+        const writer = async (w: number) => {
+          const e = ev(w);
+          for (let attempt = 0; attempt < 200; attempt++) {
+            const rev = await store.streamRevision(id);
+            try {
+              return await store.append(id, [e], rev === null ? 'no_stream' : rev);
+            } catch (err) {
+              if (!(err instanceof WrongExpectedRevisionError)) throw err;
+            }
+          }
+          throw new Error(`writer ${w} never landed`);
+        };
+        const results = await Promise.all(Array.from({ length: 10 }, (_, w) => writer(w)));
+        const read = await store.readStream(id);
+        expect(read.map((e) => e.revision)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        expect(new Set(read.map((e) => e.metadata.eventId)).size).toBe(10);
+        expect(read.map((e) => (e.data as { n: number }).n).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        expect(results.map((r) => r.nextExpectedRevision).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        expect(await store.lastPosition()).toBe(10);
+      });
+    });
+
+    describe('idempotent re-append by event id', () => {
+      it('re-appending the same events with no_stream writes nothing and returns the original result', async () => {
+        const id = sid();
+        const batch = evs(3);
+        const r1 = await store.append(id, batch, 'no_stream');
+        const before = await store.lastPosition();
+        const r2 = await store.append(id, batch, 'no_stream');
+        expect(r2).toEqual(r1);
+        expect(await store.lastPosition()).toBe(before);
+        expect((await store.readStream(id)).map((e) => e.metadata.eventId)).toEqual(batch.map((e) => e.metadata.eventId));
+      });
+
+      it('re-appending with a numeric revision succeeds even after later appends', async () => {
+        const id = sid();
+        await store.append(id, evs(2), 'no_stream');
+        const batch = evs(2, 2);
+        const r1 = await store.append(id, batch, 1);
+        await store.append(id, evs(1, 4), 3);
+        const r2 = await store.append(id, batch, 1);
+        expect(r2).toEqual(r1);
+        expect((await store.readStream(id)).length).toBe(5);
+      });
+
+      it("re-appending the stream's tail with 'any' writes nothing", async () => {
+        const id = sid();
+        await store.append(id, evs(1), 'no_stream');
+        const batch = evs(2, 1);
+        const r1 = await store.append(id, batch, 'any');
+        const r2 = await store.append(id, batch, 'any');
+        expect(r2).toEqual(r1);
+        expect((await store.readStream(id)).length).toBe(3);
+      });
+
+      it('completes a batch whose prefix is already stored', async () => {
+        const id = sid();
+        const batch = evs(3);
+        await store.append(id, batch.slice(0, 1), 'no_stream');
+        const r = await store.append(id, batch, 'no_stream');
+        expect(r.nextExpectedRevision).toBe(2);
+        expect((await store.readStream(id)).map((e) => e.metadata.eventId)).toEqual(batch.map((e) => e.metadata.eventId));
+      });
+
+      it('treats a different event at an already used revision as a conflict', async () => {
+        const id = sid();
+        const first = evs(2);
+        await store.append(id, first, 'no_stream');
+        const e = await conflict(store.append(id, [ev(9)], 0));
+        expect(e.actual).toBe(1);
+        // a batch that matches only partly is a conflict
+        await conflict(store.append(id, [first[0], ev(8)], 'no_stream'));
+        expect((await store.readStream(id)).map((x) => x.metadata.eventId)).toEqual(first.map((x) => x.metadata.eventId));
+      });
+    });
+
+    describe('readAll', () => {
+      it('reads all streams in global order', async () => {
+        const a = sid('order');
+        const b = sid('position');
+        const c = sid('account');
+        await store.append(a, [ev(1)], 'no_stream');
+        await store.append(b, [ev(2)], 'no_stream');
+        await store.append(a, [ev(3)], 0);
+        await store.append(c, [ev(4), ev(5)], 'no_stream');
+        await store.append(b, [ev(6)], 0);
+        const all = await collect(store.readAll());
+        expect(all.map((e) => (e.data as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6]);
+        expect(all.map((e) => e.streamId)).toEqual([a, b, a, c, c, b]);
+        expect(all.map((e) => e.position)).toEqual([1, 2, 3, 4, 5, 6]);
+        expect(all[2].revision).toBe(1);
+      });
+
+      it('reads from a checkpoint, with maxCount and with category filters', async () => {
+        const o = sid('order');
+        const p = sid('position');
+        const s = sid('stop');
+        await store.append(o, [ev(1)], 'no_stream');
+        await store.append(p, [ev(2)], 'no_stream');
+        await store.append(s, [ev(3)], 'no_stream');
+        await store.append(o, [ev(4)], 0);
+        await store.append(p, [ev(5)], 0);
+        const ns = async (opts: Parameters<EventStore['readAll']>[0]) => (await collect(store.readAll(opts))).map((e) => (e.data as { n: number }).n);
+        expect(await ns({ fromPosition: 3 })).toEqual([3, 4, 5]);
+        expect(await ns({ fromPosition: 5 })).toEqual([5]);
+        expect(await ns({ fromPosition: 6 })).toEqual([]);
+        expect(await ns({ fromPosition: 2, maxCount: 2 })).toEqual([2, 3]);
+        expect(await ns({ categories: ['order'] })).toEqual([1, 4]);
+        expect(await ns({ categories: ['order', 'stop'] })).toEqual([1, 3, 4]);
+        expect(await ns({ categories: ['position'], fromPosition: 3 })).toEqual([5]);
+        expect(await ns({ categories: ['order', 'position'], maxCount: 3 })).toEqual([1, 2, 4]);
+        expect(await ns({ categories: ['account'] })).toEqual([]);
+        expect(await ns({ maxCount: 0 })).toEqual([]);
+        expect(await ns({ categories: [] })).toEqual([1, 2, 3, 4, 5]);
+      });
+
+      it('reads [] from an empty store', async () => {
+        expect(await collect(store.readAll())).toEqual([]);
+      });
+
+      it('ends at the end known when the read starts', async () => {
+        const id = sid();
+        await store.append(id, evs(3), 'no_stream');
+        const seen: number[] = [];
+        let rev = 2;
+        for await (const e of store.readAll()) {
+          seen.push(e.position);
+          rev = (await store.append(id, [ev(100 + e.position)], rev)).nextExpectedRevision;
+        }
+        expect(seen).toEqual([1, 2, 3]);
+        expect(await store.lastPosition()).toBe(6);
+      });
+    });
+
+    describe('subscribeToAll', () => {
+      it('catches up, then delivers live events in order, one at a time, until stopped', async () => {
+        const a = sid('order');
+        const b = sid('account');
+        await store.append(a, evs(2), 'no_stream');
+        await store.append(b, evs(1, 2), 'no_stream');
+        const got: RecordedEvent[] = [];
+        let inFlight = 0;
+        let maxInFlight = 0;
+        const sub = store.subscribeToAll({}, async (e) => {
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          await new Promise((r) => setTimeout(r, 1));
+          got.push(e);
+          inFlight--;
+        });
+        await waitFor(() => got.length === 3, 'catch-up');
+        await store.append(a, evs(2, 3), 1);
+        await store.append(b, evs(1, 5), 0);
+        await waitFor(() => got.length === 6, 'live events');
+        expect(got.map((e) => (e.data as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5]);
+        expect(got.map((e) => e.position)).toEqual([1, 2, 3, 4, 5, 6]);
+        expect(maxInFlight).toBe(1);
+        await sub.stop();
+        await expect(sub.done).resolves.toBeUndefined();
+        await store.append(a, evs(1, 6), 3);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(got.length).toBe(6);
+      });
+
+      it('starts at a checkpoint and filters by category', async () => {
+        const o = sid('order');
+        const p = sid('position');
+        await store.append(o, [ev(1)], 'no_stream');
+        await store.append(p, [ev(2)], 'no_stream');
+        await store.append(o, [ev(3)], 0);
+        const got: number[] = [];
+        const sub = store.subscribeToAll({ fromPosition: 2, categories: ['order'] }, async (e) => {
+          got.push((e.data as { n: number }).n);
+        });
+        await waitFor(() => got.length === 1, 'catch-up');
+        await store.append(p, [ev(4)], 0);
+        await store.append(o, [ev(5)], 1);
+        await waitFor(() => got.length === 2, 'live event');
+        await sub.stop();
+        expect(got).toEqual([3, 5]);
+      });
+
+      it('never calls the handler inside subscribeToAll or append', async () => {
+        const id = sid();
+        await store.append(id, evs(1), 'no_stream');
+        let calls = 0;
+        const sub = store.subscribeToAll({}, async () => {
+          calls++;
+        });
+        expect(calls).toBe(0);
+        await waitFor(() => calls === 1, 'catch-up');
+        await sub.stop();
+      });
+
+      it('ends done with the error when the handler throws', async () => {
+        await store.append(sid(), evs(2), 'no_stream');
+        let calls = 0;
+        const sub = store.subscribeToAll({}, async () => {
+          calls++;
+          throw new Error('projection broke');
+        });
+        await expect(sub.done).rejects.toThrow('projection broke');
+        expect(calls).toBe(1);
+        await sub.stop();
+      });
+
+      it('close() stops running subscriptions', async () => {
+        const sub = store.subscribeToAll({}, async () => undefined);
+        await store.close();
+        await expect(sub.done).resolves.toBeUndefined();
+      });
+    });
+
+    describe('validation', () => {
+      it('refuses invalid stream ids', async () => {
+        for (const bad of ['', 'order', 'Order-1', 'order-', '-1', 'order-a.b', 'order-a b', 'order-a*', 'order->', '1abc-x']) {
+          await expect(store.append(bad, evs(1), 'any')).rejects.toBeInstanceOf(InvalidStreamIdError);
+          await expect(store.readStream(bad)).rejects.toBeInstanceOf(InvalidStreamIdError);
+          await expect(store.streamRevision(bad)).rejects.toBeInstanceOf(InvalidStreamIdError);
+        }
+        expect(await store.lastPosition()).toBe(0);
+      });
+
+      it('refuses invalid categories, empty batches and bad expected revisions', async () => {
+        expect(() => store.readAll({ categories: ['Order'] })).toThrow(InvalidCategoryError);
+        expect(() => store.subscribeToAll({ categories: ['es.>'] }, async () => undefined)).toThrow(InvalidCategoryError);
+        await expect(store.append(sid(), [], 'any')).rejects.toBeInstanceOf(RangeError);
+        const e = ev(1);
+        await expect(store.append(sid(), [e, e], 'any')).rejects.toBeInstanceOf(RangeError);
+        await expect(store.append(sid(), evs(1), -1)).rejects.toBeInstanceOf(RangeError);
+        await expect(store.append(sid(), evs(1), 1.5)).rejects.toBeInstanceOf(RangeError);
+        expect(await store.lastPosition()).toBe(0);
+      });
+    });
+  });
+}

@@ -1,0 +1,186 @@
+import { type NewEvent, type RecordedEvent, streamCategory } from '@bulwark/contracts';
+import {
+  assertExpected,
+  assertStreamId,
+  batchEventIds,
+  intOption,
+  normaliseCategories,
+  planAppend,
+  type StoredRef,
+} from './internal';
+import {
+  type AppendResult,
+  type EventStore,
+  EventStoreClosedError,
+  type ExpectedRevision,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type Subscription,
+  WrongExpectedRevisionError,
+} from './port';
+
+/**
+ * In-process {@link EventStore} for unit tests and the in-process backtest: no I/O, appends
+ * are atomic (they run synchronously inside the call).
+ *
+ * Events are stored as deep-frozen JSON copies, so `data` behaves as it would after the
+ * JetStream round trip (e.g. Decimal values become strings) and a caller mutating a read event
+ * gets a TypeError instead of silently corrupting the log.
+ *
+ * Subscriptions are notified asynchronously (never inside `append`), in global order, one
+ * handler call at a time.
+ */
+export class InMemoryEventStore implements EventStore {
+  private readonly log: RecordedEvent[] = []; // index = position - 1
+  private readonly streams = new Map<string, RecordedEvent[]>();
+  private readonly subscriptions = new Set<MemorySubscription>();
+  private closed = false;
+
+  async append(streamId: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    this.assertOpen();
+    assertStreamId(streamId);
+    assertExpected(expected);
+    const ids = batchEventIds(events);
+    const stream = this.streams.get(streamId);
+    const current = stream ? stream.length - 1 : null;
+    const tailId = stream ? stream[stream.length - 1].metadata.eventId : null;
+    const refs = (from: number, count: number): StoredRef[] =>
+      (stream ?? []).slice(from, from + count).map((e) => ({ revision: e.revision, eventId: e.metadata.eventId, position: e.position }));
+
+    let plan = planAppend(expected, current, tailId, ids);
+    if (plan.kind === 'lookup') plan = planAppend(expected, current, tailId, ids, refs(plan.from, plan.count));
+    switch (plan.kind) {
+      case 'stored':
+        return { nextExpectedRevision: plan.last.revision, position: plan.last.position };
+      case 'conflict':
+        throw new WrongExpectedRevisionError(streamId, expected, current);
+      case 'lookup':
+        throw new Error('unreachable: append plan asked twice for stored events');
+      case 'write':
+        break;
+    }
+    // Copy before touching the log, so a non-serialisable batch leaves nothing behind.
+    const copies = events.slice(plan.from).map((e) => JSON.parse(JSON.stringify({ type: e.type, data: e.data ?? null, metadata: e.metadata })) as NewEvent);
+    const target = stream ?? [];
+    if (!stream) this.streams.set(streamId, target);
+    for (const c of copies) {
+      const recorded: RecordedEvent = deepFreeze({ ...c, streamId, revision: target.length, position: this.log.length + 1 });
+      target.push(recorded);
+      this.log.push(recorded);
+    }
+    for (const s of this.subscriptions) s.wake();
+    const last = target[target.length - 1];
+    return { nextExpectedRevision: last.revision, position: last.position };
+  }
+
+  async readStream(streamId: string, opts: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    this.assertOpen();
+    assertStreamId(streamId);
+    const from = intOption('fromRevision', opts.fromRevision, 0, 0);
+    const max = intOption('maxCount', opts.maxCount, Number.MAX_SAFE_INTEGER, 0);
+    const stream = this.streams.get(streamId) ?? [];
+    return stream.slice(from, from + Math.min(max, stream.length));
+  }
+
+  async streamRevision(streamId: string): Promise<number | null> {
+    this.assertOpen();
+    assertStreamId(streamId);
+    const stream = this.streams.get(streamId);
+    return stream ? stream.length - 1 : null;
+  }
+
+  readAll(opts: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    const from = Math.max(1, intOption('fromPosition', opts.fromPosition, 1, 0));
+    const max = intOption('maxCount', opts.maxCount, Number.MAX_SAFE_INTEGER, 0);
+    const categories = normaliseCategories(opts.categories);
+    const log = this.log;
+    const end = log.length; // the end known when the read starts
+    return {
+      async *[Symbol.asyncIterator]() {
+        let n = 0;
+        for (let i = from - 1; i < end && n < max; i++) {
+          const e = log[i];
+          if (categories && !categories.includes(streamCategory(e.streamId))) continue;
+          n++;
+          yield e;
+        }
+      },
+    };
+  }
+
+  subscribeToAll(opts: { fromPosition?: number; categories?: string[] }, handler: (e: RecordedEvent) => Promise<void>): Subscription {
+    this.assertOpen();
+    const from = Math.max(1, intOption('fromPosition', opts.fromPosition, 1, 0));
+    const categories = normaliseCategories(opts.categories);
+    const sub = new MemorySubscription(this.log, from - 1, categories, handler, () => this.subscriptions.delete(sub));
+    this.subscriptions.add(sub);
+    return sub;
+  }
+
+  async lastPosition(): Promise<number> {
+    this.assertOpen();
+    return this.log.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EventStoreClosedError();
+  }
+}
+
+class MemorySubscription implements Subscription {
+  readonly done: Promise<void>;
+  private stopped = false;
+  private waiter: (() => void) | null = null;
+
+  constructor(
+    private readonly log: readonly RecordedEvent[],
+    private cursor: number, // index of the next log entry to look at
+    private readonly categories: string[] | undefined,
+    private readonly handler: (e: RecordedEvent) => Promise<void>,
+    onEnd: () => void,
+  ) {
+    this.done = this.pump().finally(onEnd);
+    this.done.catch(() => undefined); // the failure stays observable through `done`; never an unhandled rejection
+  }
+
+  /** Called after an append: resume a pump waiting for new events. */
+  wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.done.catch(() => undefined);
+  }
+
+  private async pump(): Promise<void> {
+    await Promise.resolve(); // first delivery is asynchronous, never inside subscribeToAll
+    while (!this.stopped) {
+      if (this.cursor < this.log.length) {
+        const e = this.log[this.cursor++];
+        if (this.categories && !this.categories.includes(streamCategory(e.streamId))) continue;
+        await this.handler(e);
+      } else {
+        await new Promise<void>((resolve) => (this.waiter = resolve));
+      }
+    }
+  }
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}

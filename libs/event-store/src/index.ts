@@ -1,0 +1,10 @@
+export * from './port';
+export { InMemoryEventStore } from './in-memory';
+export {
+  decodeStoredEvent,
+  EventHeaders,
+  JetStreamEventStore,
+  type JetStreamEventStoreOptions,
+  subjectForStream,
+  UndecodableEventError,
+} from './jetstream';

@@ -1,0 +1,115 @@
+// Rules shared by every adapter, so they agree on validation and on the append decision.
+import { type NewEvent, StreamId } from '@bulwark/contracts';
+import { type ExpectedRevision, InvalidCategoryError, InvalidStreamIdError } from './port';
+
+const CATEGORY = /^[a-z]+$/;
+
+/** @throws InvalidStreamIdError unless `streamId` matches `StreamId`. */
+export function assertStreamId(streamId: string): void {
+  if (typeof streamId !== 'string' || !StreamId.safeParse(streamId).success) throw new InvalidStreamIdError(String(streamId));
+}
+
+/** Validated, de-duplicated category filter; undefined = all categories. @throws InvalidCategoryError */
+export function normaliseCategories(categories: string[] | undefined): string[] | undefined {
+  if (!categories || categories.length === 0) return undefined;
+  for (const c of categories) if (typeof c !== 'string' || !CATEGORY.test(c)) throw new InvalidCategoryError(String(c));
+  return [...new Set(categories)].sort();
+}
+
+/** @throws RangeError unless `expected` is a keyword or an integer revision >= 0. */
+export function assertExpected(expected: ExpectedRevision): void {
+  if (expected === 'any' || expected === 'no_stream' || expected === 'stream_exists') return;
+  if (typeof expected !== 'number' || !Number.isSafeInteger(expected) || expected < 0) {
+    throw new RangeError(`expected revision must be 'any', 'no_stream', 'stream_exists' or an integer >= 0, got ${String(expected)}`);
+  }
+}
+
+/**
+ * Event ids of a batch to append.
+ * @throws RangeError for an empty batch, a missing/empty event id or an id repeated in the batch.
+ */
+export function batchEventIds(events: NewEvent[]): string[] {
+  if (!Array.isArray(events) || events.length === 0) throw new RangeError('append needs at least one event');
+  const ids = events.map((e, i) => {
+    const id = e?.metadata?.eventId;
+    if (typeof id !== 'string' || id.length === 0) throw new RangeError(`event ${i} has no metadata.eventId`);
+    if (typeof e.type !== 'string' || e.type.length === 0) throw new RangeError(`event ${i} has no type`);
+    return id;
+  });
+  if (new Set(ids).size !== ids.length) throw new RangeError('event ids repeat inside the batch');
+  return ids;
+}
+
+/** Non-negative integer option or its default. @throws RangeError */
+export function intOption(name: string, v: number | undefined, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${String(v)}`);
+  return v;
+}
+
+/** A stored event as the append decision needs it. */
+export interface StoredRef {
+  revision: number;
+  eventId: string;
+  position: number;
+}
+
+/**
+ * What `append` must do:
+ * - `stored`: every event of the batch is already stored where it belongs (idempotent retry);
+ * - `write`: write events `from..` after the stream's current last revision;
+ * - `conflict`: throw WrongExpectedRevisionError;
+ * - `lookup`: the decision needs the stored refs of revisions `from .. from+count-1`; call again with them.
+ */
+export type AppendPlan =
+  | { kind: 'stored'; last: StoredRef }
+  | { kind: 'write'; from: number }
+  | { kind: 'conflict' }
+  | { kind: 'lookup'; from: number; count: number };
+
+/**
+ * Decide an append from the stream's tail. Pure; both adapters use it so they agree.
+ * @param current revision of the stream's last event, null = no stream
+ * @param tailEventId event id of the stream's last event (null = no stream); lets most
+ *   conflicts be decided without reading the stream
+ * @param ids event ids of the batch (non-empty, distinct)
+ * @param stored refs for the window asked for by a previous `lookup` answer
+ */
+export function planAppend(
+  expected: ExpectedRevision,
+  current: number | null,
+  tailEventId: string | null,
+  ids: readonly string[],
+  stored?: readonly StoredRef[],
+): AppendPlan {
+  const n = ids.length;
+  if (expected === 'any' || expected === 'stream_exists') {
+    // No target revision is implied: recognise a retry only while the batch is the stream's tail.
+    if (current !== null && current + 1 >= n && tailEventId === ids[n - 1]) {
+      const from = current - n + 1;
+      if (!stored) return { kind: 'lookup', from, count: n };
+      if (sameIds(stored, ids, from, n)) return { kind: 'stored', last: stored[n - 1] };
+    }
+    if (expected === 'stream_exists' && current === null) return { kind: 'conflict' };
+    return { kind: 'write', from: 0 };
+  }
+  const r0 = expected === 'no_stream' ? 0 : expected + 1; // revision the first event takes
+  if (current === null || current < r0) {
+    const ok = expected === 'no_stream' ? current === null : current === expected;
+    return ok ? { kind: 'write', from: 0 } : { kind: 'conflict' };
+  }
+  // Target revisions r0..r0+k-1 are taken: fine only if they hold this batch's first k events.
+  const k = Math.min(n, current - r0 + 1);
+  if (current === r0 + k - 1 && tailEventId !== ids[k - 1]) return { kind: 'conflict' };
+  if (!stored) return { kind: 'lookup', from: r0, count: k };
+  if (!sameIds(stored, ids, r0, k)) return { kind: 'conflict' };
+  return k === n ? { kind: 'stored', last: stored[k - 1] } : { kind: 'write', from: k };
+}
+
+function sameIds(stored: readonly StoredRef[], ids: readonly string[], from: number, count: number): boolean {
+  if (stored.length !== count) return false;
+  for (let i = 0; i < count; i++) {
+    if (stored[i].revision !== from + i || stored[i].eventId !== ids[i]) return false;
+  }
+  return true;
+}

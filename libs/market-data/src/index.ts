@@ -1,0 +1,3 @@
+export * from './data-dir';
+export * from './csv';
+export * from './rules-file';

@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { type DomainEvent, EventCatalogue, type NewEvent, type RecordedEvent } from '@bulwark/contracts';
+import { type EventStore, type ExpectedRevision, WrongExpectedRevisionError } from '@bulwark/event-store';
+
+/** Where an event came from: market time, the originating candle/request, the causing message. */
+export interface Causation {
+  tsEvent: number;
+  correlationId: string;
+  causationId: string;
+}
+
+/** Derive the causation of events decided because of `e`. */
+export function causedBy(e: RecordedEvent): Causation {
+  return { tsEvent: e.metadata.tsEvent, correlationId: e.metadata.correlationId, causationId: e.metadata.eventId };
+}
+
+/**
+ * Appends domain events with full metadata (event id, tsEvent, tsInit, correlation,
+ * causation, schema version) and counts what this process appended — the replay clock
+ * uses that count to know when the system is quiet.
+ */
+export class EventAppender {
+  private count = 0;
+  constructor(readonly store: EventStore, private readonly clock: () => number = Date.now) {}
+
+  get appended(): number {
+    return this.count;
+  }
+
+  toNewEvents(events: DomainEvent[], c: Causation): NewEvent[] {
+    const tsInit = this.clock();
+    return events.map((e) => ({
+      type: e.type,
+      data: e.data,
+      metadata: {
+        eventId: randomUUID(),
+        tsEvent: c.tsEvent,
+        tsInit,
+        correlationId: c.correlationId,
+        causationId: c.causationId,
+        schemaVersion: EventCatalogue[e.type].version,
+      },
+    }));
+  }
+
+  /**
+   * Append events to a stream with optimistic concurrency.
+   * @returns the store's result and the events as stored (with their metadata), or null for no events.
+   * @throws WrongExpectedRevisionError on a concurrency conflict.
+   */
+  async append(streamId: string, events: DomainEvent[], expected: ExpectedRevision, c: Causation) {
+    if (events.length === 0) return null;
+    const newEvents = this.toNewEvents(events, c);
+    const result = await this.store.append(streamId, newEvents, expected);
+    this.count += events.length;
+    return { result, newEvents };
+  }
+}
+
+/** How an aggregate folds its events. */
+export interface Evolver<S> {
+  initialState(): S;
+  evolve(state: S, e: RecordedEvent): S;
+}
+
+/**
+ * Loads aggregates from their streams and appends their decisions with optimistic
+ * concurrency. The service is the single writer of these streams, so loaded state is
+ * cached; a concurrency conflict drops the cache entry and the command is decided again
+ * on fresh state (once).
+ */
+export class AggregateRepository<S> {
+  private readonly cache = new Map<string, { state: S; revision: number | null }>();
+
+  constructor(private readonly appender: EventAppender, private readonly evolver: Evolver<S>) {}
+
+  async load(streamId: string): Promise<{ state: S; revision: number | null }> {
+    const hit = this.cache.get(streamId);
+    if (hit) return hit;
+    const events = await this.appender.store.readStream(streamId);
+    let state = this.evolver.initialState();
+    for (const e of events) state = this.evolver.evolve(state, e);
+    const loaded = { state, revision: events.length ? events[events.length - 1].revision : null };
+    this.cache.set(streamId, loaded);
+    return loaded;
+  }
+
+  /**
+   * Decide on the current state and append the result.
+   * @returns the decision's value (events appended, or the rejection) and the new state.
+   */
+  async handle<R extends { ok: boolean }>(
+    streamId: string,
+    decide: (state: S) => R & ({ ok: true; value: DomainEvent[] } | { ok: false }),
+    causation: Causation,
+  ): Promise<{ result: R; state: S }> {
+    for (let attempt = 0; ; attempt++) {
+      const { state, revision } = await this.load(streamId);
+      const result = decide(state);
+      if (!result.ok) return { result, state };
+      const events = (result as unknown as { value: DomainEvent[] }).value;
+      if (events.length === 0) return { result, state };
+      try {
+        const { result: r, newEvents } = (await this.appender.append(streamId, events, revision === null ? 'no_stream' : revision, causation))!;
+        let next = state;
+        newEvents.forEach((e, i) => {
+          next = this.evolver.evolve(next, { ...e, streamId, revision: (revision ?? -1) + 1 + i, position: r.position - newEvents.length + 1 + i });
+        });
+        this.cache.set(streamId, { state: next, revision: r.nextExpectedRevision });
+        return { result, state: next };
+      } catch (e) {
+        this.cache.delete(streamId);
+        if (e instanceof WrongExpectedRevisionError && attempt === 0) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** Forget cached state (after an external change, e.g. in tests). */
+  forget(streamId?: string): void {
+    if (streamId) this.cache.delete(streamId);
+    else this.cache.clear();
+  }
+}

@@ -1,0 +1,89 @@
+import { ClockAck, ErrorReply, type MarketTick, type ServiceName, Subjects } from '@bulwark/contracts';
+import { JSONCodec, type NatsConnection } from 'nats';
+
+const json = JSONCodec();
+
+/** Thrown when a service answers a clock step or a sync with an error, or not at all. */
+export class ReplayClockError extends Error {
+  constructor(readonly service: string, message: string) {
+    super(`${service}: ${message}`);
+    this.name = 'ReplayClockError';
+  }
+}
+
+/**
+ * The replay clock: drives market time through the services in a fixed order, one path
+ * step at a time, and waits for the system to be quiet before the next step. That makes a
+ * distributed replay deterministic: the same candles give the same events in the same order.
+ *
+ * Per step: stop-monitor (internal stops see the price first, as they would on a live
+ * mark-price stream) → execution (the paper venue matches: queued orders, triggered stops,
+ * liquidations) → accounting (mark-to-market, funding) → signals (on the bar's close only).
+ * After each phase that appended events, `quiesce` waits until every service's durable
+ * consumer has caught up and nobody appends any more (the cascade of fills → positions →
+ * stops, or intents → risk → orders, has run out).
+ */
+export class ReplayClock {
+  private readonly appended = new Map<ServiceName, number>();
+  /** Quiesce rounds run (for the benchmark and the summary). */
+  quiesceRounds = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly services: readonly ServiceName[],
+    private readonly timeoutMs = 30_000,
+  ) {}
+
+  private async request(subject: string, service: string, payload: unknown): Promise<ClockAck> {
+    let raw: unknown;
+    try {
+      const m = await this.nc.request(subject, json.encode(payload), { timeout: this.timeoutMs });
+      raw = json.decode(m.data);
+    } catch (e) {
+      throw new ReplayClockError(service, `no answer on ${subject}: ${String(e)}`);
+    }
+    const bad = ErrorReply.safeParse(raw);
+    if (bad.success) throw new ReplayClockError(service, `${bad.data.error.code}: ${bad.data.error.message}`);
+    const ack = ClockAck.safeParse(raw);
+    if (!ack.success) throw new ReplayClockError(service, `invalid answer on ${subject}`);
+    return ack.data;
+  }
+
+  /** Ask every service for its append count once (before the first step). */
+  async prime(): Promise<void> {
+    const acks = await Promise.all(this.services.map((s) => this.request(Subjects.sync(s), s, {})));
+    acks.forEach((a, i) => this.appended.set(this.services[i], a.appended));
+  }
+
+  /** Deliver one step to one service; quiesce when it appended anything. */
+  async phase(service: ServiceName, tick: MarketTick): Promise<void> {
+    const ack = await this.request(Subjects.clock(service), service, tick);
+    if (ack.appended !== this.appended.get(service)) {
+      this.appended.set(service, ack.appended);
+      await this.quiesce();
+    }
+  }
+
+  /** Wait until no service has anything left to handle and nobody appended since the last round. */
+  async quiesce(): Promise<void> {
+    for (;;) {
+      this.quiesceRounds++;
+      const acks = await Promise.all(this.services.map((s) => this.request(Subjects.sync(s), s, {})));
+      let changed = false;
+      acks.forEach((a, i) => {
+        const s = this.services[i];
+        if (this.appended.get(s) !== a.appended) changed = true;
+        this.appended.set(s, a.appended);
+      });
+      if (!changed) return;
+    }
+  }
+
+  /** Run one market step through the phases. */
+  async step(tick: MarketTick): Promise<void> {
+    await this.phase('stop-monitor', tick);
+    await this.phase('execution', tick);
+    await this.phase('accounting', tick);
+    if (tick.candle) await this.phase('signals', tick);
+  }
+}

@@ -1,0 +1,248 @@
+import { type ClockAck, type RecordedEvent, Subjects, type ServiceName, parseEvent, streamCategory } from '@bulwark/contracts';
+import { decodeStoredEvent } from '@bulwark/event-store';
+import { type CustomTransportStrategy, Server, BaseRpcContext } from '@nestjs/microservices';
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  JSONCodec,
+  type JsMsg,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from 'nats';
+import { lastValueFrom, defaultIfEmpty } from 'rxjs';
+import type { EventAppender } from './appender';
+import type { BusConfig } from './config';
+import type { DeadLetters } from './dead-letter';
+import { INVALID_MESSAGE } from './zod-pipe';
+
+const json = JSONCodec();
+
+/** Pattern of a handler for stored domain events of a stream category, e.g. `eventPattern('order')`. */
+export const eventPattern = (category: string) => `es:${category}`;
+
+/** Context handed to handlers: the subject the message came on. */
+export class BulwarkContext extends BaseRpcContext<[string]> {
+  get subject(): string {
+    return this.args[0];
+  }
+}
+
+export interface BulwarkTransportOptions {
+  service: ServiceName;
+  nc: NatsConnection;
+  bus: BusConfig;
+  appender: EventAppender;
+  deadLetters: DeadLetters;
+}
+
+/**
+ * A NestJS transport over NATS that keeps Nest at the edge:
+ * - `@MessagePattern(subject)` handlers answer core-NATS requests, one at a time per
+ *   subject (JSON in, JSON out; a typed `{error:{code,message}}` on failure).
+ * - `@EventPattern(eventPattern(category))` handlers receive stored domain events through
+ *   ONE durable JetStream pull consumer per service on `<prefix>.>`, so the service sees
+ *   the log in its global order, misses nothing while down, and acks only after the
+ *   handler finished (at-least-once: handlers are idempotent).
+ * - Every message is validated at the boundary: an undecodable or schema-invalid message
+ *   is dead-lettered with its reason and acknowledged; the service keeps running.
+ * - Built in: `bulwark.sync.<service>` (answers when the consumer has caught up and no
+ *   handler runs; the replay clock's barrier) and `bulwark.health.<service>`.
+ */
+export class BulwarkTransport extends Server implements CustomTransportStrategy {
+  private subs: Subscription[] = [];
+  private messages: ConsumerMessages | null = null;
+  private inFlight = 0;
+  private lastError: string | null = null;
+  private durable = '';
+  private consumeLoop: Promise<void> | null = null;
+
+  constructor(private readonly opts: BulwarkTransportOptions) {
+    super();
+  }
+
+  on(): void {
+    // Status events are not used.
+  }
+
+  unwrap<T>(): T {
+    return this.opts.nc as T;
+  }
+
+  async listen(callback: (...optionalParams: unknown[]) => void): Promise<void> {
+    try {
+      await this.start();
+      callback();
+    } catch (e) {
+      callback(e);
+    }
+  }
+
+  private async start(): Promise<void> {
+    const { service } = this.opts;
+    await this.opts.deadLetters.ensureStream();
+    for (const [pattern, handler] of this.messageHandlers) {
+      if (handler.isEventHandler) continue;
+      this.serveRequests(pattern);
+    }
+    this.serveBuiltIn(Subjects.sync(service), () => this.sync());
+    this.serveBuiltIn(Subjects.health(service), async () => ({ service, ready: true, inFlight: this.inFlight, lastError: this.lastError }));
+    const categories = [...this.messageHandlers.entries()].filter(([p, h]) => h.isEventHandler && p.startsWith('es:')).map(([p]) => p.slice(3));
+    if (categories.length > 0) await this.startConsumer();
+  }
+
+  private serveBuiltIn(subject: string, fn: () => Promise<unknown>): void {
+    const sub = this.opts.nc.subscribe(subject);
+    this.subs.push(sub);
+    void (async () => {
+      for await (const m of sub) {
+        try {
+          m.respond(json.encode(await fn()));
+        } catch (e) {
+          m.respond(json.encode({ error: { code: 'INTERNAL', message: String(e) } }));
+        }
+      }
+    })();
+  }
+
+  private serveRequests(subject: string): void {
+    const sub = this.opts.nc.subscribe(subject);
+    this.subs.push(sub);
+    void (async () => {
+      for await (const m of sub) await this.handleRequest(subject, m);
+    })();
+  }
+
+  private async handleRequest(pattern: string, m: Msg): Promise<void> {
+    this.inFlight++;
+    try {
+      let data: unknown;
+      try {
+        data = m.data.length ? json.decode(m.data) : {};
+      } catch (e) {
+        await this.opts.deadLetters.send(m.subject, `not JSON: ${String(e)}`, m.data);
+        if (m.reply) m.respond(json.encode({ error: { code: INVALID_MESSAGE, message: 'payload is not JSON' } }));
+        return;
+      }
+      const handler = this.getHandlerByPattern(pattern)!;
+      try {
+        const out$ = this.transformToObservable(await handler(data, new BulwarkContext([m.subject])));
+        const out = await lastValueFrom(out$.pipe(defaultIfEmpty(null)));
+        if (m.reply) m.respond(json.encode(out ?? {}));
+      } catch (e) {
+        const err = rpcError(e);
+        if (err.code === INVALID_MESSAGE) await this.opts.deadLetters.send(m.subject, err.message, m.data);
+        else this.noteError(`${pattern}: ${err.message}`);
+        if (m.reply) m.respond(json.encode({ error: err }));
+      }
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async startConsumer(): Promise<void> {
+    const { nc, bus, service } = this.opts;
+    const jsm = await nc.jetstreamManager();
+    this.durable = `bulwark-${service}${bus.consumerSuffix ? '-' + bus.consumerSuffix : ''}`;
+    try {
+      await jsm.consumers.info(bus.esStream, this.durable);
+    } catch {
+      await jsm.consumers.add(bus.esStream, {
+        durable_name: this.durable,
+        ack_policy: AckPolicy.Explicit,
+        // A new durable starts at the end of the log: a first deployment does not re-run
+        // history; after that it resumes from its ack floor, so a restart misses nothing.
+        deliver_policy: DeliverPolicy.New,
+        filter_subject: `${bus.esPrefix}.>`,
+        ack_wait: 60_000_000_000,
+        max_deliver: 5,
+        max_ack_pending: 1000,
+      });
+    }
+    const consumer = await nc.jetstream().consumers.get(bus.esStream, this.durable);
+    this.messages = await consumer.consume({ max_messages: 512 });
+    const messages = this.messages;
+    this.consumeLoop = (async () => {
+      for await (const m of messages) await this.handleStored(m);
+    })();
+  }
+
+  private async handleStored(m: JsMsg): Promise<void> {
+    this.inFlight++;
+    try {
+      let recorded: RecordedEvent;
+      try {
+        recorded = decodeStoredEvent(m.subject, m.seq, m.headers, m.data);
+      } catch (e) {
+        await this.opts.deadLetters.send(m.subject, `undecodable stored event: ${String(e)}`, m.data);
+        m.term();
+        return;
+      }
+      const handler = this.getHandlerByPattern(eventPattern(streamCategory(recorded.streamId)));
+      if (!handler) {
+        m.ack();
+        return;
+      }
+      const parsed = parseEvent(recorded.type, recorded.data);
+      if (!parsed.ok) {
+        await this.opts.deadLetters.send(m.subject, parsed.reason, m.data);
+        m.term();
+        return;
+      }
+      try {
+        const out$ = this.transformToObservable(await handler({ ...recorded, data: parsed.event.data }, new BulwarkContext([m.subject])));
+        await lastValueFrom(out$.pipe(defaultIfEmpty(null)));
+        m.ack();
+      } catch (e) {
+        const err = rpcError(e);
+        this.noteError(`${recorded.type} ${recorded.metadata.eventId}: ${err.message}`);
+        if ((m.info.redeliveryCount ?? 1) >= 5) {
+          await this.opts.deadLetters.send(m.subject, `handler failed 5 times: ${err.message}`, m.data);
+          m.term();
+        } else {
+          m.nak(200);
+        }
+      }
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private noteError(message: string): void {
+    this.lastError = message;
+    this.logger.error?.(message);
+  }
+
+  /** Answer once every stored event delivered so far has been handled and nothing runs. */
+  private async sync(): Promise<ClockAck> {
+    const { nc, bus, service } = this.opts;
+    const jsm = this.durable ? await nc.jetstreamManager() : null;
+    for (let i = 0; ; i++) {
+      let caughtUp = this.inFlight === 0;
+      if (caughtUp && jsm) {
+        const info = await jsm.consumers.info(bus.esStream, this.durable);
+        caughtUp = info.num_pending === 0 && info.num_ack_pending === 0 && this.inFlight === 0;
+      }
+      if (caughtUp) return { service, appended: this.opts.appender.appended, idle: true };
+      await new Promise((r) => setTimeout(r, i < 20 ? 0 : 2));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.messages?.stop();
+    for (const s of this.subs) s.unsubscribe();
+    await this.consumeLoop?.catch(() => undefined);
+  }
+}
+
+function rpcError(e: unknown): { code: string; message: string } {
+  const any = e as { code?: unknown; message?: unknown; error?: unknown; getError?: () => unknown };
+  const inner = typeof any?.getError === 'function' ? any.getError() : any?.error ?? any;
+  if (inner && typeof inner === 'object') {
+    const o = inner as { code?: unknown; message?: unknown };
+    if (typeof o.code === 'string' && typeof o.message === 'string') return { code: o.code, message: o.message };
+    if (typeof o.message === 'string') return { code: 'HANDLER_ERROR', message: o.message };
+  }
+  return { code: 'HANDLER_ERROR', message: String(inner) };
+}

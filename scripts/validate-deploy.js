@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+// Static checks of the deployment files, runnable without Docker or a cluster:
+//   node scripts/validate-deploy.js      -> prints "ok" or the problems; exit 0 / 1
+// Also used by apps/cli/src/deploy-files.spec.ts.
+//
+// Checks: every service appears in docker-compose.yml (built from deploy/Dockerfile with its
+// SERVICE build arg, NATS_URL and BULWARK_DATA_DIR in its environment, waiting for a healthy
+// nats) and in k8s/ (a Deployment running services/<name>/dist/main.js with the bulwark-config
+// ConfigMap); deploy/Dockerfile declares ARG SERVICE; k8s/kustomization.yaml lists exactly
+// the other YAML files in k8s/; every YAML file parses; no k8s probe targets a port its
+// container does not declare.
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const YAML = require('yaml');
+
+/** The six services, in pipeline order. services/ on disk is checked against this list too. */
+const SERVICES = ['market-data', 'signals', 'risk', 'execution', 'stop-monitor', 'accounting'];
+
+const ROOT = path.resolve(__dirname, '..');
+
+/**
+ * Parse every YAML document in a file (merge keys allowed), dropping empty documents.
+ * @param {string} file absolute path
+ * @returns {unknown[]} plain JS values, one per non-empty document
+ * @throws Error naming the file and the first parse error
+ */
+function loadYamlDocuments(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  const docs = YAML.parseAllDocuments(text, { merge: true });
+  const out = [];
+  for (const doc of docs) {
+    if (doc.errors && doc.errors.length > 0) {
+      throw new Error(`${path.basename(file)}: ${doc.errors[0].message}`);
+    }
+    const value = doc.toJSON();
+    if (value !== null && value !== undefined) out.push(value);
+  }
+  return out;
+}
+
+/** Compose `environment` as a map, whether written as a map or as KEY=VALUE lines. */
+function envMap(environment) {
+  if (!environment) return {};
+  if (Array.isArray(environment)) {
+    return Object.fromEntries(
+      environment.map((line) => {
+        const i = String(line).indexOf('=');
+        return i < 0 ? [String(line), ''] : [String(line).slice(0, i), String(line).slice(i + 1)];
+      }),
+    );
+  }
+  return environment;
+}
+
+/** Service folders on disk: services/<name>/package.json. */
+function servicesOnDisk(root) {
+  const dir = path.join(root, 'services');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'package.json')))
+    .map((d) => d.name)
+    .sort();
+}
+
+/** The parsed docker-compose.yml (one document). */
+function readCompose(root = ROOT) {
+  const [compose] = loadYamlDocuments(path.join(root, 'docker-compose.yml'));
+  return compose;
+}
+
+/**
+ * Every YAML file in k8s/ with its parsed documents.
+ * @returns {{ file: string, docs: any[] }[]} file = name inside k8s/, sorted by name
+ */
+function readK8s(root = ROOT) {
+  const dir = path.join(root, 'k8s');
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((file) => ({ file, docs: loadYamlDocuments(path.join(dir, file)) }));
+}
+
+function checkCompose(root, services, problems) {
+  const compose = readCompose(root);
+  const defined = (compose && compose.services) || {};
+  if (!defined.nats) problems.push('docker-compose.yml: no nats service');
+  else if (!defined.nats.healthcheck) problems.push('docker-compose.yml: nats has no healthcheck');
+  for (const name of services) {
+    const svc = defined[name];
+    const where = `docker-compose.yml: service ${name}`;
+    if (!svc) {
+      problems.push(`${where} is missing`);
+      continue;
+    }
+    const env = envMap(svc.environment);
+    for (const key of ['NATS_URL', 'BULWARK_DATA_DIR']) {
+      if (!env[key]) problems.push(`${where} has no ${key} in its environment`);
+    }
+    const build = svc.build || {};
+    if (build.dockerfile !== 'deploy/Dockerfile') {
+      problems.push(`${where} is not built from deploy/Dockerfile`);
+    }
+    if (!build.args || envMap(build.args).SERVICE !== name) {
+      problems.push(`${where} does not pass build arg SERVICE=${name}`);
+    }
+    const dep = svc.depends_on;
+    const natsDep = Array.isArray(dep) ? (dep.includes('nats') ? {} : undefined) : dep && dep.nats;
+    if (!natsDep || natsDep.condition !== 'service_healthy') {
+      problems.push(`${where} does not wait for nats to be healthy (depends_on.nats.condition)`);
+    }
+  }
+}
+
+function checkDockerfile(root, problems) {
+  const file = path.join(root, 'deploy', 'Dockerfile');
+  if (!fs.existsSync(file)) {
+    problems.push('deploy/Dockerfile is missing');
+    return;
+  }
+  const text = fs.readFileSync(file, 'utf8');
+  if (!/^\s*ARG\s+SERVICE\b/m.test(text)) problems.push('deploy/Dockerfile: no ARG SERVICE');
+  if (!/^\s*CMD\b.*services\/\$\{?SERVICE/m.test(text)) {
+    problems.push('deploy/Dockerfile: CMD does not start services/${SERVICE}/dist/main.js');
+  }
+}
+
+/** The port names/numbers a container declares. */
+function declaredPorts(container) {
+  const ports = new Set();
+  for (const p of container.ports || []) {
+    if (p.name) ports.add(String(p.name));
+    if (p.containerPort !== undefined) ports.add(String(p.containerPort));
+  }
+  return ports;
+}
+
+function checkK8s(root, services, problems) {
+  let files;
+  try {
+    files = readK8s(root);
+  } catch (err) {
+    problems.push(`k8s: ${err.message}`);
+    return;
+  }
+  const kust = files.find((f) => f.file === 'kustomization.yaml' || f.file === 'kustomization.yml');
+  if (!kust) {
+    problems.push('k8s/kustomization.yaml is missing');
+  } else {
+    const listed = new Set(((kust.docs[0] || {}).resources || []).map(String));
+    for (const { file } of files) {
+      if (file !== kust.file && !listed.has(file)) problems.push(`k8s/kustomization.yaml does not list ${file}`);
+    }
+    for (const r of listed) {
+      if (!files.some((f) => f.file === r)) problems.push(`k8s/kustomization.yaml lists ${r}, which does not exist`);
+    }
+  }
+
+  const objects = files.flatMap(({ file, docs }) =>
+    file === (kust && kust.file) ? [] : docs.map((doc) => ({ file, doc })),
+  );
+  const byKind = (kind) => objects.filter((o) => o.doc && o.doc.kind === kind);
+
+  if (!byKind('Namespace').some((o) => o.doc.metadata && o.doc.metadata.name === 'bulwark')) {
+    problems.push('k8s: no Namespace bulwark');
+  }
+  const config = byKind('ConfigMap').find((o) => o.doc.metadata && o.doc.metadata.name === 'bulwark-config');
+  if (!config) problems.push('k8s: no ConfigMap bulwark-config');
+  else if (!config.doc.data || !config.doc.data.NATS_URL) problems.push('k8s: ConfigMap bulwark-config has no NATS_URL');
+  if (!byKind('StatefulSet').some((o) => o.doc.metadata && o.doc.metadata.name === 'nats')) {
+    problems.push('k8s: no StatefulSet nats');
+  }
+
+  const deployments = byKind('Deployment');
+  for (const name of services) {
+    const where = `k8s: Deployment ${name}`;
+    const dep = deployments.find((o) => o.doc.metadata && o.doc.metadata.name === name);
+    if (!dep) {
+      problems.push(`${where} is missing`);
+      continue;
+    }
+    const spec = dep.doc.spec || {};
+    if (spec.replicas !== 1) problems.push(`${where} should run exactly 1 replica (single writer)`);
+    const containers = (spec.template && spec.template.spec && spec.template.spec.containers) || [];
+    if (containers.length === 0) {
+      problems.push(`${where} has no container`);
+      continue;
+    }
+    const c = containers[0];
+    const entry = `services/${name}/dist/main.js`;
+    const runs =
+      [...(c.command || []), ...(c.args || [])].includes(entry) ||
+      (c.env || []).some((e) => e.name === 'SERVICE' && e.value === name);
+    if (!runs) problems.push(`${where} does not start ${entry}`);
+    if (!(c.envFrom || []).some((e) => e.configMapRef && e.configMapRef.name === 'bulwark-config')) {
+      problems.push(`${where} does not take its env from ConfigMap bulwark-config`);
+    }
+    if (!c.resources || !c.resources.requests || !c.resources.limits) {
+      problems.push(`${where} has no resource requests and limits`);
+    }
+  }
+
+  // A probe on a port the container does not open can never pass: it would only restart pods.
+  for (const o of [...deployments, ...byKind('StatefulSet')]) {
+    const containers = (o.doc.spec && o.doc.spec.template && o.doc.spec.template.spec.containers) || [];
+    for (const c of containers) {
+      const ports = declaredPorts(c);
+      for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
+        const probe = c[kind];
+        if (!probe) continue;
+        const target = (probe.httpGet || probe.tcpSocket || probe.grpc || {}).port;
+        if (target !== undefined && !ports.has(String(target))) {
+          problems.push(`k8s/${o.file}: ${o.doc.metadata.name} ${kind} targets port ${target}, which ${c.name} does not declare`);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Run every check.
+ * @param {string} [root] project root (default: this script's parent folder)
+ * @param {{ services?: string[] }} [opts] services to require (default: SERVICES plus any
+ *   other folder under services/)
+ * @returns {{ problems: string[], services: string[] }} problems is empty when all is well
+ */
+function validateDeploy(root = ROOT, opts = {}) {
+  const services = opts.services || [...new Set([...SERVICES, ...servicesOnDisk(root)])];
+  const problems = [];
+  try {
+    checkCompose(root, services, problems);
+  } catch (err) {
+    problems.push(`docker-compose.yml: ${err.message}`);
+  }
+  checkDockerfile(root, problems);
+  checkK8s(root, services, problems);
+  return { problems, services };
+}
+
+module.exports = { SERVICES, validateDeploy, readCompose, readK8s, loadYamlDocuments, envMap };
+
+if (require.main === module) {
+  const { problems, services } = validateDeploy(process.argv[2] ? path.resolve(process.argv[2]) : ROOT);
+  if (problems.length === 0) {
+    console.log(`validate-deploy: ok (${services.length} services in docker-compose.yml and k8s/)`);
+  } else {
+    for (const p of problems) console.log(`validate-deploy: ${p}`);
+    process.exit(1);
+  }
+}

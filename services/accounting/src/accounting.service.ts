@@ -1,0 +1,222 @@
+import {
+  type AccountSummary,
+  type ClockAck,
+  type EquitySnapshot,
+  type EventData,
+  type MarketTick,
+  type RecordedEvent,
+  Streams,
+} from '@bulwark/contracts';
+import { type D, type PositionState, ZERO, dec, decideFunding, decidePositionFill, positionEvolve, positionInitialState, str, unrealisedPnl } from '@bulwark/domain';
+import { AggregateRepository, type Causation, EventAppender, causedBy } from '@bulwark/messaging';
+import { Injectable } from '@nestjs/common';
+import { RpcException } from '@nestjs/microservices';
+
+interface OpenPosition {
+  streamId: string;
+  openedAt: number;
+}
+
+/** The ledger read model of one account (all USDT). */
+interface Ledger {
+  accountId: string;
+  capital: D;
+  realisedPnl: D;
+  fees: D;
+  funding: D;
+  liquidationFees: D;
+  open: Map<string, OpenPosition>;
+  sequence: Map<string, number>;
+  peakEquity: D;
+  maxDrawdown: D;
+  maxDrawdownFraction: D;
+  lastEquity: D;
+  asOf: number;
+  positionsOpened: number;
+  positionsClosed: number;
+  liquidations: number;
+  fills: number;
+  closesByPurpose: Record<string, number>;
+}
+
+/**
+ * Accounting: owns the position streams (one per position lifecycle) and the ledger read
+ * model — realised and unrealised PnL, fees, funding at each settlement, equity and
+ * drawdown. Position decisions are the domain's position aggregate.
+ */
+@Injectable()
+export class AccountingService {
+  private readonly ledgers = new Map<string, Ledger>();
+  private readonly positions: AggregateRepository<PositionState>;
+  private readonly marks = new Map<string, D>();
+
+  constructor(private readonly appender: EventAppender) {
+    this.positions = new AggregateRepository(appender, {
+      initialState: positionInitialState,
+      evolve: (s, e) => positionEvolve(s, { type: e.type, data: e.data } as never),
+    });
+  }
+
+  accountOpened(cfg: EventData<'AccountOpened'>): void {
+    if (this.ledgers.has(cfg.accountId)) return;
+    const capital = dec(cfg.capital);
+    this.ledgers.set(cfg.accountId, {
+      accountId: cfg.accountId, capital, realisedPnl: ZERO, fees: ZERO, funding: ZERO, liquidationFees: ZERO,
+      open: new Map(), sequence: new Map(), peakEquity: capital, maxDrawdown: ZERO, maxDrawdownFraction: ZERO, lastEquity: capital, asOf: 0,
+      positionsOpened: 0, positionsClosed: 0, liquidations: 0, fills: 0, closesByPurpose: {},
+    });
+  }
+
+  private ledger(accountId: string): Ledger {
+    const l = this.ledgers.get(accountId);
+    if (!l) throw new RpcException({ code: 'UNKNOWN_ACCOUNT', message: `accounting has no account ${accountId}` });
+    return l;
+  }
+
+  private walletBalance(l: Ledger): D {
+    return l.capital.plus(l.realisedPnl).minus(l.fees).plus(l.funding).minus(l.liquidationFees);
+  }
+
+  /** Book a fill on the account's position (opening the next lifecycle when needed). */
+  async applyFill(e: RecordedEvent<'OrderFilled', EventData<'OrderFilled'>>): Promise<void> {
+    const f = e.data;
+    const l = this.ledger(f.accountId);
+    const key = `${f.venue}:${f.symbol}`;
+    let fill: EventData<'OrderFilled'> | null = f;
+    while (fill) {
+      const current: EventData<'OrderFilled'> = fill;
+      let open = l.open.get(key);
+      if (!open) {
+        const n = (l.sequence.get(key) ?? 0) + 1;
+        open = { streamId: Streams.position(f.accountId, f.venue, f.symbol, n), openedAt: e.metadata.tsEvent };
+      }
+      const sequence = Number(open.streamId.split('-').pop());
+      let overflowFill: EventData<'OrderFilled'> | null = null;
+      const { result } = await this.positions.handle(
+        open.streamId,
+        (s) => {
+          const r = decidePositionFill(s, current, { sequence });
+          if (!r.ok) return r;
+          overflowFill = r.value.overflowFill;
+          return { ok: true as const, value: r.value.events };
+        },
+        causedBy(e),
+      );
+      if (!result.ok) throw new Error(`position ${open.streamId}: ${result.error.code} ${result.error.message}`);
+      this.book(l, key, open, result.value, current);
+      fill = overflowFill;
+    }
+  }
+
+  private book(l: Ledger, key: string, open: OpenPosition, events: { type: string; data: unknown }[], f: EventData<'OrderFilled'>): void {
+    for (const ev of events) {
+      const d = ev.data as Record<string, string>;
+      switch (ev.type) {
+        case 'PositionOpened':
+          l.fees = l.fees.plus(d.fee);
+          l.open.set(key, open);
+          l.sequence.set(key, Number(open.streamId.split('-').pop()));
+          l.positionsOpened++;
+          break;
+        case 'PositionIncreased':
+          l.fees = l.fees.plus(d.fee);
+          break;
+        case 'PositionReduced':
+          l.fees = l.fees.plus(d.fee);
+          l.realisedPnl = l.realisedPnl.plus(d.realisedPnl);
+          break;
+        case 'PositionClosed':
+        case 'PositionLiquidated':
+          l.fees = l.fees.plus(d.fee);
+          l.realisedPnl = l.realisedPnl.plus(d.realisedPnl);
+          if (ev.type === 'PositionLiquidated') {
+            l.liquidationFees = l.liquidationFees.plus(d.liquidationFee);
+            l.liquidations++;
+          }
+          l.open.delete(key);
+          l.positionsClosed++;
+          l.closesByPurpose[f.purpose] = (l.closesByPurpose[f.purpose] ?? 0) + 1;
+          break;
+      }
+    }
+    if (events.length) l.fills++;
+  }
+
+  /** Mark to market at the step's price; settle funding for positions open before the settlement. */
+  async onTick(tick: MarketTick): Promise<ClockAck> {
+    const key = `${tick.venue}:${tick.symbol}`;
+    const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
+    const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
+    if (tick.funding) {
+      const { fundingTime, rate } = tick.funding;
+      // Funding is charged at the settlement instant, at the mark price of that instant.
+      const mark = dec(tick.gap ? tick.to : tick.from);
+      for (const l of this.ledgers.values()) {
+        const open = l.open.get(key);
+        if (!open || open.openedAt >= fundingTime) continue;
+        const { result } = await this.positions.handle(open.streamId, (s) => decideFunding(s, { fundingTime, rate: dec(rate), markPrice: mark }), c);
+        if (result.ok) for (const ev of result.value) if (ev.type === 'FundingApplied') l.funding = l.funding.plus(ev.data.amount);
+      }
+    }
+    this.marks.set(key, dec(tick.to));
+    for (const l of this.ledgers.values()) {
+      const eq = await this.equityValue(l);
+      l.lastEquity = eq;
+      l.asOf = tick.ts;
+      if (eq.gt(l.peakEquity)) l.peakEquity = eq;
+      const dd = l.peakEquity.minus(eq);
+      if (dd.gt(l.maxDrawdown)) l.maxDrawdown = dd;
+      const ddf = l.peakEquity.gt(0) ? dd.div(l.peakEquity) : ZERO;
+      if (ddf.gt(l.maxDrawdownFraction)) l.maxDrawdownFraction = ddf;
+    }
+    return { service: 'accounting', appended: this.appender.appended, idle: true };
+  }
+
+  private async openStates(l: Ledger): Promise<Array<{ key: string; state: PositionState }>> {
+    const out: Array<{ key: string; state: PositionState }> = [];
+    for (const [key, open] of l.open) out.push({ key, state: (await this.positions.load(open.streamId)).state });
+    return out;
+  }
+
+  private async unrealised(l: Ledger): Promise<{ pnl: D; usedMargin: D; count: number }> {
+    let pnl = ZERO;
+    let usedMargin = ZERO;
+    const states = await this.openStates(l);
+    for (const { key, state } of states) {
+      const mark = this.marks.get(key) ?? state.entryPrice;
+      pnl = pnl.plus(unrealisedPnl(state, mark));
+      usedMargin = usedMargin.plus(state.quantity.mul(state.entryPrice).div(state.leverage));
+    }
+    return { pnl, usedMargin, count: states.length };
+  }
+
+  private async equityValue(l: Ledger): Promise<D> {
+    return this.walletBalance(l).plus((await this.unrealised(l)).pnl);
+  }
+
+  async equity(accountId: string): Promise<EquitySnapshot> {
+    const l = this.ledgers.get(accountId);
+    if (!l) {
+      return { accountId, known: false, walletBalance: '0', unrealisedPnl: '0', equity: '0', usedMargin: '0', availableMargin: '0', openPositions: 0, asOf: 0 };
+    }
+    const wallet = this.walletBalance(l);
+    const u = await this.unrealised(l);
+    return {
+      accountId, known: true, walletBalance: str(wallet), unrealisedPnl: str(u.pnl), equity: str(wallet.plus(u.pnl)),
+      usedMargin: str(u.usedMargin), availableMargin: str(wallet.minus(u.usedMargin)), openPositions: u.count, asOf: l.asOf,
+    };
+  }
+
+  async summary(accountId: string): Promise<AccountSummary> {
+    const l = this.ledger(accountId);
+    const wallet = this.walletBalance(l);
+    const u = await this.unrealised(l);
+    return {
+      accountId, capital: str(l.capital), realisedPnl: str(l.realisedPnl), fees: str(l.fees), funding: str(l.funding),
+      liquidationFees: str(l.liquidationFees), unrealisedPnl: str(u.pnl), finalEquity: str(wallet.plus(u.pnl)),
+      maxDrawdown: str(l.maxDrawdown), maxDrawdownFraction: str(l.maxDrawdownFraction), peakEquity: str(l.peakEquity),
+      positionsOpened: l.positionsOpened, positionsClosed: l.positionsClosed, liquidations: l.liquidations, fills: l.fills,
+      openPositions: u.count, closesByPurpose: l.closesByPurpose,
+    };
+  }
+}

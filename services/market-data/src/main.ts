@@ -1,0 +1,4 @@
+import { bootstrapService } from '@bulwark/messaging';
+import { MarketDataModule } from './market-data.module';
+
+void bootstrapService('market-data', MarketDataModule);

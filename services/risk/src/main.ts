@@ -1,0 +1,4 @@
+import { bootstrapService } from '@bulwark/messaging';
+import { RiskModule } from './risk.module';
+
+void bootstrapService('risk', RiskModule);

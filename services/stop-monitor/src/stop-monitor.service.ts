@@ -1,0 +1,96 @@
+import { type ClockAck, type EventData, type MarketTick, type RecordedEvent, Streams } from '@bulwark/contracts';
+import { type StopState, stopDecider } from '@bulwark/domain';
+import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy } from '@bulwark/messaging';
+import type { EventStore } from '@bulwark/event-store';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+
+/**
+ * Keeps the internal stop-loss and take-profit of every open position and, when the mark
+ * path crosses one, records `StopTriggered` (execution sends the market reduce-only close).
+ * Levels come from the risk approval of the entry; a stop is armed when the position opens.
+ */
+@Injectable()
+export class StopMonitorService {
+  private readonly log = new Logger('stop-monitor');
+  private readonly stops: AggregateRepository<StopState>;
+  /** Protection levels of approved entries, by entry client order id, until the position opens. */
+  private readonly pending = new Map<string, { stopPrice: string; takeProfitPrice: string | null }>();
+  /** Stop streams that are armed, by stop stream id. */
+  private readonly armed = new Map<string, { venue: string; symbol: string }>();
+
+  constructor(
+    private readonly appender: EventAppender,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+  ) {
+    this.stops = new AggregateRepository(appender, {
+      initialState: stopDecider.initialState,
+      evolve: (s, e) => stopDecider.evolve(s, { type: e.type, data: e.data } as never),
+    });
+  }
+
+  entryApproved(a: EventData<'EntryApproved'>): void {
+    this.pending.set(a.clientOrderId, { stopPrice: a.stopPrice, takeProfitPrice: a.takeProfitPrice });
+  }
+
+  /** Protection levels of an entry: from memory, else from the approving event in the log (after a restart). */
+  private async levelsFor(p: EventData<'PositionOpened'>) {
+    const hit = this.pending.get(p.clientOrderId);
+    if (hit) return hit;
+    const order = await this.store.readStream(Streams.order(p.clientOrderId), { maxCount: 1 });
+    const init = order[0]?.data as EventData<'OrderInitialized'> | undefined;
+    if (!init) return null;
+    const src = await this.store.readStream(init.sourceStreamId);
+    const approval = src.find((e) => e.metadata.eventId === init.sourceEventId);
+    if (!approval || approval.type !== 'EntryApproved') return null;
+    const a = approval.data as EventData<'EntryApproved'>;
+    return { stopPrice: a.stopPrice, takeProfitPrice: a.takeProfitPrice };
+  }
+
+  async positionOpened(e: RecordedEvent<'PositionOpened', EventData<'PositionOpened'>>): Promise<void> {
+    const p = e.data;
+    const levels = await this.levelsFor(p);
+    if (!levels) {
+      this.log.warn(`position ${e.streamId} opened by ${p.clientOrderId} has no protection levels`);
+      return;
+    }
+    const streamId = Streams.stop(e.streamId);
+    const { result } = await this.stops.handle(
+      streamId,
+      (s) =>
+        stopDecider.decide(
+          {
+            kind: 'PlaceStop',
+            stop: {
+              positionStreamId: e.streamId, accountId: p.accountId, venue: p.venue, symbol: p.symbol, positionSide: p.side,
+              quantity: p.quantity, stopPrice: levels.stopPrice, takeProfitPrice: levels.takeProfitPrice, entryClientOrderId: p.clientOrderId,
+            },
+          },
+          s,
+        ),
+      causedBy(e),
+    );
+    if (result.ok || result.error.code === 'STOP_EXISTS') this.armed.set(streamId, { venue: p.venue, symbol: p.symbol });
+    this.pending.delete(p.clientOrderId);
+  }
+
+  async positionEnded(e: RecordedEvent): Promise<void> {
+    const streamId = Streams.stop(e.streamId);
+    this.armed.delete(streamId);
+    if ((await this.stops.load(streamId)).state.status === 'NONE') return;
+    await this.stops.handle(
+      streamId,
+      (s) => stopDecider.decide({ kind: 'CancelStop', reason: e.type === 'PositionLiquidated' ? 'POSITION_LIQUIDATED' : 'POSITION_CLOSED' }, s),
+      causedBy(e),
+    );
+  }
+
+  async onTick(tick: MarketTick): Promise<ClockAck> {
+    const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
+    const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
+    for (const [streamId, where] of this.armed) {
+      if (where.venue !== tick.venue || where.symbol !== tick.symbol) continue;
+      await this.stops.handle(streamId, (s) => stopDecider.decide({ kind: 'EvaluateStep', step: tick }, s), c);
+    }
+    return { service: 'stop-monitor', appended: this.appender.appended, idle: true };
+  }
+}
