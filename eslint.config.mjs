@@ -35,6 +35,23 @@ export default [
     },
   },
   {
+    // The same ban by name, so it also holds for packages not installed yet (ccxt, store
+    // clients) and Node built-ins, which the Nx rule does not see. Tests may read data files.
+    files: ['libs/contracts/src/**/*.ts', 'libs/domain/src/**/*.ts', 'libs/strategies/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@nestjs/*', 'nats', 'nats/*', 'ccxt', 'ccxt/*', ...storeClients, 'pino', 'pino/*'], message: 'The domain is pure: no framework, bus, venue or store client.' },
+            { group: ['node:*', 'fs', 'fs/*', 'path', 'net', 'http', 'https', 'child_process', 'os', 'crypto', 'worker_threads'], message: 'The domain is pure: no I/O, no clock, no randomness.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.spec.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

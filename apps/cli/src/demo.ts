@@ -32,6 +32,8 @@ export interface DemoOptions {
   bus: BusConfig;
   logDir: string;
   onStart?: (total: number) => void;
+  /** Called once the services answer, before the account is opened (tests inject faults here). */
+  onServicesReady?: (nc: NatsConnection) => Promise<void>;
   onProgress?: (p: ReplayProgress) => void;
 }
 
@@ -107,6 +109,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     BULWARK_ES_STREAM: o.bus.esStream,
     BULWARK_ES_PREFIX: o.bus.esPrefix,
     BULWARK_DLQ_STREAM: o.bus.dlqStream,
+    BULWARK_DLQ_PREFIX: o.bus.dlqPrefix,
     BULWARK_CONSUMER_SUFFIX: o.bus.consumerSuffix,
     BULWARK_DATA_DIR: resolveDataDir(),
   };
@@ -114,6 +117,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   const onSignal = () => void services.stop().then(() => process.exit(130));
   process.once('SIGINT', onSignal);
   try {
+    await o.onServicesReady?.(nc);
     const venue = 'binance-usdm' as const;
     const symbol = 'BTCUSDT';
     const open: OpenAccountRequest = {
@@ -177,7 +181,10 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
       }
       case 'OrderInitialized': orders++; break;
       case 'OrderFilled': fills++; break;
-      case 'StopTriggered': (e.data as { kind: string }).kind === 'STOP_LOSS' ? stopsHit++ : takeProfitsHit++; break;
+      case 'StopTriggered':
+        if ((e.data as { kind: string }).kind === 'STOP_LOSS') stopsHit++;
+        else takeProfitsHit++;
+        break;
       case 'PositionLiquidated': liquidations++; break;
     }
   }

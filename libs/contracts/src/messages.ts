@@ -135,7 +135,7 @@ export type ReplayProgress = z.infer<typeof ReplayProgress>;
 export const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 export type ErrorReply = z.infer<typeof ErrorReply>;
 
-/** A message a service could not accept, kept with its reason on the `dlq.<service>` subjects. */
+/** A message a service could not accept, kept with its reason in the dead-letter stream (`dlq.<service>`). */
 export interface DeadLetter {
   service: string;
   subject: string;
@@ -163,7 +163,6 @@ export const Subjects = {
   attachStrategy: 'bulwark.signals.attach',
   replayStart: 'bulwark.market-data.replay.start',
   replayProgress: (runId: string) => `bulwark.market-data.replay.progress.${runId}`,
-  deadLetter: (service: string) => `dlq.${service}`,
   /** Live market data (published by market-data for any observer). */
   candle: (venue: string, symbol: string) => `md.candle.${venue}.${symbol}`,
   mark: (venue: string, symbol: string) => `md.mark.${venue}.${symbol}`,

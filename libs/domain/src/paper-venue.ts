@@ -387,6 +387,11 @@ export class PaperVenue {
     const margin = p.isolatedMargin;
     const side: OrderSide = p.side === 'LONG' ? 'SELL' : 'BUY';
     const qty = p.quantity;
+    // Isolated margin caps the loss: past the bankruptcy price (where the loss equals the
+    // margin) the insurance fund takes the rest, so the close is booked at the bankruptcy price.
+    const bankruptcy = p.side === 'LONG' ? p.entryPrice.minus(margin.div(qty)) : p.entryPrice.plus(margin.div(qty));
+    const beyond = p.side === 'LONG' ? price.lt(bankruptcy) : price.gt(bankruptcy);
+    if (beyond) price = bankruptcy;
     const pnl = this.applyFill(a, symbol, side, qty, price, p.leverage);
     // The whole isolated margin is lost: what the loss did not take is the clearance fee.
     const clearance = margin.plus(pnl).gt(0) ? margin.plus(pnl) : ZERO;

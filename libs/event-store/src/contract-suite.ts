@@ -67,15 +67,19 @@ async function conflict(p: Promise<unknown>): Promise<WrongExpectedRevisionError
 export function describeEventStoreContract(name: string, factory: () => Promise<{ store: EventStore; cleanup: () => Promise<void> }>): void {
   describe(`EventStore contract: ${name}`, () => {
     let store: EventStore;
-    let cleanup: () => Promise<void>;
+    let cleanup: (() => Promise<void>) | undefined;
     const sid = (category = 'order') => `${category}-bw${uid()}-7E`;
 
     beforeEach(async () => {
       ({ store, cleanup } = await factory());
     });
     afterEach(async () => {
+      // Skip when the factory failed (e.g. NATS unreachable): its error is the one to see.
+      if (!cleanup) return;
+      const done = cleanup;
+      cleanup = undefined;
       await store.close();
-      await cleanup();
+      await done();
     });
 
     describe('append and readStream', () => {

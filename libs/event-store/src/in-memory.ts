@@ -95,9 +95,9 @@ export class InMemoryEventStore implements EventStore {
     const max = intOption('maxCount', opts.maxCount, Number.MAX_SAFE_INTEGER, 0);
     const categories = normaliseCategories(opts.categories);
     const log = this.log;
-    const end = log.length; // the end known when the read starts
     return {
       async *[Symbol.asyncIterator]() {
+        const end = log.length; // the end known when the read starts
         let n = 0;
         for (let i = from - 1; i < end && n < max; i++) {
           const e = log[i];

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from 'nats';
 import { describeEventStoreContract } from './contract-suite';
 import { decodeStoredEvent, JetStreamEventStore, subjectForStream } from './jetstream';
+import { WrongExpectedRevisionError } from './port';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -10,7 +11,7 @@ const created = new Set<string>();
 
 beforeAll(async () => {
   try {
-    nc = await connect({ servers: NATS_URL, name: 'event-store-int-test', timeout: 3_000, maxReconnectAttempts: 0 });
+    nc = await connect({ servers: NATS_URL, name: 'event-store-int-test', timeout: 3_000 });
   } catch (e) {
     throw new Error(`NATS is unreachable at ${NATS_URL} (set NATS_URL; the JetStream event-store tests need a running nats-server -js): ${String(e)}`);
   }
@@ -99,6 +100,29 @@ describe('JetStreamEventStore specifics', () => {
     }
   });
 
+  it('tells a msg-id dedupe hit on another writer\'s event (a conflict) from a retry of its own (a success)', async () => {
+    const { store, cleanup } = await freshStore();
+    try {
+      const first = await store.append('order-a1', [{ type: 'T', data: {}, metadata: meta('e1') }], 'no_stream');
+      // Simulate a stale tail read: the next publish reuses msg id order-a1:0 inside the duplicate window.
+      const internals = store as unknown as { tail: (s: string) => Promise<unknown> };
+      const realTail = internals.tail.bind(store);
+      let stale = 0;
+      internals.tail = async (s: string) => (stale-- > 0 ? null : realTail(s));
+      stale = 1;
+      await expect(store.append('order-a1', [{ type: 'T', data: {}, metadata: meta('other') }], 'no_stream')).rejects.toBeInstanceOf(
+        WrongExpectedRevisionError,
+      );
+      stale = 1;
+      expect(await store.append('order-a1', [{ type: 'T', data: {}, metadata: meta('e1') }], 'no_stream')).toEqual(first);
+      internals.tail = realTail;
+      expect((await store.readStream('order-a1')).map((e) => e.metadata.eventId)).toEqual(['e1']);
+      expect(await store.lastPosition()).toBe(1);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('refuses to delete or purge events', async () => {
     const { store, cleanup } = await freshStore();
     try {
@@ -117,6 +141,30 @@ describe('JetStreamEventStore specifics', () => {
     const sub = store.subscribeToAll({}, async () => undefined);
     await new Promise((r) => setTimeout(r, 50));
     await cleanup();
-    await expect(sub.done).rejects.toThrow();
+    await expect(sub.done).rejects.toThrow('not found');
   }, 15_000);
+
+  it('resumes a subscription whose consumer was deleted, without gaps or repeats', async () => {
+    const { store, cleanup } = await freshStore();
+    try {
+      const got: number[] = [];
+      await store.append('order-a1', [{ type: 'T', data: { n: 0 }, metadata: meta('e0') }], 'no_stream');
+      const sub = store.subscribeToAll({}, async (e) => {
+        got.push((e.data as { n: number }).n);
+      });
+      const until = async (n: number) => {
+        for (let i = 0; i < 400 && got.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+      };
+      await until(1);
+      const jsm = await nc.jetstreamManager();
+      for await (const c of jsm.consumers.list(store.stream)) await jsm.consumers.delete(store.stream, c.name);
+      await store.append('order-a1', [{ type: 'T', data: { n: 1 }, metadata: meta('e1') }], 0);
+      await store.append('order-a1', [{ type: 'T', data: { n: 2 }, metadata: meta('e2') }], 1);
+      await until(3);
+      await sub.stop();
+      expect(got).toEqual([0, 1, 2]);
+    } finally {
+      await cleanup();
+    }
+  });
 });

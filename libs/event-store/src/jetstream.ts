@@ -136,6 +136,7 @@ interface Tail {
   seq: number;
   revision: number;
   eventId: string;
+  event: RecordedEvent;
 }
 
 /** The direct-get API (exposed by the JetStreamManager implementation, not by its interface). */
@@ -230,6 +231,10 @@ export class JetStreamEventStore implements EventStore {
     return new JetStreamEventStore(nc, jsm, nc.jetstream(), stream, prefix, direct, serverAtLeast(nc.info?.version, 2, 10), inactiveMs);
   }
 
+  /**
+   * See {@link EventStore.append}. Errors other than a conflict (timeouts, connection loss)
+   * leave the outcome unknown: retry the same append (same event ids), it is idempotent.
+   */
   async append(streamId: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     this.assertOpen();
     assertStreamId(streamId);
@@ -272,7 +277,7 @@ export class JetStreamEventStore implements EventStore {
     const subject = subjectForStream(this.subjectPrefix, streamId);
     const tail = await this.tail(subject);
     if (!tail || from > tail.revision || max === 0) return [];
-    if (from === tail.revision) return [await this.getBySeq(tail.seq)];
+    if (from === tail.revision) return [tail.event];
     const out: RecordedEvent[] = [];
     for await (const m of this.scan(subject, 1, tail.seq)) {
       const e = decodeStoredEvent(m.subject, m.seq, m.headers, m.data);
@@ -296,19 +301,18 @@ export class JetStreamEventStore implements EventStore {
     const max = intOption('maxCount', opts.maxCount, Number.MAX_SAFE_INTEGER, 0);
     const categories = normaliseCategories(opts.categories);
     const { filter, accept } = this.filterFor(categories);
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        if (max === 0) return;
-        let n = 0;
-        for await (const m of self.scan(filter, from, undefined)) {
-          if (!accept(m.subject)) continue;
-          yield decodeStoredEvent(m.subject, m.seq, m.headers, m.data);
-          if (++n >= max) return;
-        }
-      },
-    };
+    // Each iteration is a new read that ends at the end known when it starts.
+    return { [Symbol.asyncIterator]: () => this.readAllFrom(filter, accept, from, max) };
+  }
+
+  private async *readAllFrom(filter: string | string[], accept: (subject: string) => boolean, from: number, max: number): AsyncGenerator<RecordedEvent> {
+    if (max === 0) return;
+    let n = 0;
+    for await (const m of this.scan(filter, from, undefined)) {
+      if (!accept(m.subject)) continue;
+      yield decodeStoredEvent(m.subject, m.seq, m.headers, m.data);
+      if (++n >= max) return;
+    }
   }
 
   subscribeToAll(opts: { fromPosition?: number; categories?: string[] }, handler: (e: RecordedEvent) => Promise<void>): Subscription {
@@ -316,10 +320,18 @@ export class JetStreamEventStore implements EventStore {
     const from = Math.max(1, intOption('fromPosition', opts.fromPosition, 1, 0));
     const { filter, accept } = this.filterFor(normaliseCategories(opts.categories));
     const sub = new JsSubscription(
-      () => this.orderedConsumer(filter, from),
+      (startSeq) => this.orderedConsumer(filter, startSeq),
+      from,
       (m) => (accept(m.subject) ? handler(decodeStoredEvent(m.subject, m.seq, m.headers, m.data)) : undefined),
       () => this.subscriptions.delete(sub),
-      this.stream,
+      async () => {
+        try {
+          await this.jsm.streams.info(this.stream);
+          return null;
+        } catch (e) {
+          return apiErrorCode(e) === STREAM_NOT_FOUND ? new Error(`JetStream stream ${this.stream} not found`) : null;
+        }
+      },
     );
     this.subscriptions.add(sub);
     return sub;
@@ -353,8 +365,8 @@ export class JetStreamEventStore implements EventStore {
       if (isNoMessage(e)) return null;
       throw e;
     }
-    const e = decodeStoredEvent(m.subject, m.seq, m.header, m.data);
-    return { seq: m.seq, revision: e.revision, eventId: e.metadata.eventId };
+    const event = decodeStoredEvent(m.subject, m.seq, m.header, m.data);
+    return { seq: m.seq, revision: event.revision, eventId: event.metadata.eventId, event };
   }
 
   private async getBySeq(seq: number): Promise<RecordedEvent> {
@@ -460,18 +472,30 @@ export class JetStreamEventStore implements EventStore {
   }
 }
 
+/** Pull expiry of a live subscription: bounds how long a lost consumer goes unnoticed (heartbeats at half of it). */
+const LIVE_EXPIRES_MS = 10_000;
+
 class JsSubscription implements Subscription {
   readonly done: Promise<void>;
   private stopped = false;
+  private restart = false;
   private msgs: ConsumerMessages | null = null;
 
+  /**
+   * @param open creates an ordered consumer from a stream sequence
+   * @param from stream sequence of the first message to deliver
+   * @param handle decodes, filters and hands one message to the user's handler
+   * @param onEnd called once when the subscription is over
+   * @param streamGone resolves to an error when the JetStream stream no longer exists
+   */
   constructor(
-    open: () => Promise<Consumer>,
+    open: (startSeq: number) => Promise<Consumer>,
+    from: number,
     handle: (m: JsMsg) => Promise<void> | undefined,
     onEnd: () => void,
-    stream: string,
+    private readonly streamGone: () => Promise<Error | null>,
   ) {
-    this.done = this.run(open, handle, stream).finally(onEnd);
+    this.done = this.run(open, from, handle).finally(onEnd);
     this.done.catch(() => undefined); // observable through `done`; never an unhandled rejection
   }
 
@@ -481,31 +505,53 @@ class JsSubscription implements Subscription {
     await this.done.catch(() => undefined);
   }
 
-  private async run(open: () => Promise<Consumer>, handle: (m: JsMsg) => Promise<void> | undefined, stream: string): Promise<void> {
+  private async run(open: (startSeq: number) => Promise<Consumer>, from: number, handle: (m: JsMsg) => Promise<void> | undefined): Promise<void> {
     await Promise.resolve(); // never deliver inside subscribeToAll
-    if (this.stopped) return;
-    const consumer = await open();
-    try {
-      const msgs = await consumer.consume({ max_messages: BATCH });
-      this.msgs = msgs;
-      if (this.stopped) return;
-      // An ordered consumer retries forever when its stream is gone: end the subscription instead.
-      void (async () => {
-        for await (const s of await msgs.status()) {
-          if (s.type === ConsumerEvents.StreamNotFound) {
-            msgs.stop(new Error(`JetStream stream ${stream} not found`));
-            return;
-          }
+    let next = from;
+    while (!this.stopped) {
+      const consumer = await open(next);
+      try {
+        const msgs = await consumer.consume({ max_messages: BATCH, expires: LIVE_EXPIRES_MS });
+        this.msgs = msgs;
+        if (this.stopped) return;
+        this.watch(msgs);
+        for await (const m of msgs) {
+          if (this.stopped) break;
+          await handle(m);
+          next = m.seq + 1;
         }
-      })().catch(() => undefined);
-      for await (const m of msgs) {
-        if (this.stopped) break;
-        await handle(m);
+      } finally {
+        await this.msgs?.close().catch(() => undefined);
+        this.msgs = null;
+        await consumer.delete().catch(() => undefined);
       }
-    } finally {
-      await this.msgs?.close().catch(() => undefined);
-      await consumer.delete().catch(() => undefined);
+      if (!this.restart) return;
+      this.restart = false; // the consumer was lost: resume after the last handled message
     }
+  }
+
+  /**
+   * On a consumer-loss notice, end the subscription if the stream is gone (an ordered consumer
+   * would retry forever), else resume at once on a new consumer (the ordered consumer alone
+   * notices only after missed heartbeats).
+   */
+  private watch(msgs: ConsumerMessages): void {
+    const lost: string[] = [ConsumerEvents.ConsumerDeleted, ConsumerEvents.StreamNotFound, ConsumerEvents.NoResponders, ConsumerEvents.ConsumerNotFound];
+    void (async () => {
+      for await (const s of await msgs.status()) {
+        if (this.stopped || msgs !== this.msgs) return;
+        if (!lost.includes(s.type)) continue;
+        const err = await this.streamGone();
+        if (msgs !== this.msgs) return;
+        if (err) {
+          msgs.stop(err);
+        } else {
+          this.restart = true;
+          msgs.stop();
+        }
+        return;
+      }
+    })().catch(() => undefined);
   }
 }
 

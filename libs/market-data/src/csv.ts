@@ -44,7 +44,7 @@ export async function* readCandles(file: string, interval = '1m'): AsyncGenerato
     if (n === 1 && /open_time|open/i.test(line) && !/^\d/.test(line)) continue;
     const cols = line.split(',');
     if (cols.length < 6) throw new CandleFileError(file, n, `expected at least 6 columns, got ${cols.length}`);
-    const openTime = Number(cols[0]);
+    const openTime = /^\d{1,15}$/.test(cols[0].trim()) ? Number(cols[0]) : NaN;
     if (!Number.isSafeInteger(openTime)) throw new CandleFileError(file, n, `open_time "${cols[0]}" is not an integer`);
     if (openTime <= prev) throw new CandleFileError(file, n, `open_time ${openTime} is not after the previous ${prev}`);
     prev = openTime;
@@ -89,7 +89,7 @@ export async function readFundingRates(file: string): Promise<FundingRate[]> {
     n++;
     if (!line.trim() || (n === 1 && !/^\d/.test(line))) continue;
     const [calc, , rateTok] = line.split(',');
-    const t = Number(calc);
+    const t = /^\d{1,15}$/.test((calc ?? '').trim()) ? Number(calc) : NaN;
     if (!Number.isSafeInteger(t)) throw new CandleFileError(file, n, `calc_time "${calc}" is not an integer`);
     const tok = rateTok?.trim() ?? '';
     // Binance's files write small rates in exponent form ("8.4E-7"); events carry plain decimals.

@@ -46,7 +46,7 @@ class RuntimeModule {
 export async function openRuntime(service: ServiceName, bus: BusConfig = busConfigFromEnv()): Promise<ServiceRuntime> {
   const nc = await connect({ servers: bus.natsUrl, name: `bulwark-${service}`, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
   const store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
-  return { service, bus, nc, store, appender: new EventAppender(store), deadLetters: new DeadLetters(nc, service, bus.dlqStream) };
+  return { service, bus, nc, store, appender: new EventAppender(store), deadLetters: new DeadLetters(nc, service, bus.dlqStream, bus.dlqPrefix) };
 }
 
 /**

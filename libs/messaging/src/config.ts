@@ -6,8 +6,10 @@ export interface BusConfig {
   esStream: string;
   /** Subject prefix of the event log (BULWARK_ES_PREFIX, default es): subjects are `<prefix>.<category>.<id>`. */
   esPrefix: string;
-  /** JetStream stream keeping dead letters (BULWARK_DLQ_STREAM, default DLQ, subjects `dlq.>`). */
+  /** JetStream stream keeping dead letters (BULWARK_DLQ_STREAM, default DLQ). */
   dlqStream: string;
+  /** Subject prefix of dead letters (BULWARK_DLQ_PREFIX, default dlq): `<prefix>.<service>`. */
+  dlqPrefix: string;
   /** Durable consumer name suffix, so parallel test runs on one server never share consumers (BULWARK_CONSUMER_SUFFIX). */
   consumerSuffix: string;
 }
@@ -18,6 +20,7 @@ export function busConfigFromEnv(env: NodeJS.ProcessEnv = process.env): BusConfi
     esStream: env.BULWARK_ES_STREAM || 'ES',
     esPrefix: env.BULWARK_ES_PREFIX || 'es',
     dlqStream: env.BULWARK_DLQ_STREAM || 'DLQ',
+    dlqPrefix: env.BULWARK_DLQ_PREFIX || 'dlq',
     consumerSuffix: env.BULWARK_CONSUMER_SUFFIX || '',
   };
 }

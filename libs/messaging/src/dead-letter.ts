@@ -1,17 +1,22 @@
 import type { DeadLetter } from '@bulwark/contracts';
-import { Subjects } from '@bulwark/contracts';
 import { type JetStreamClient, type NatsConnection, RetentionPolicy, StorageType, JSONCodec } from 'nats';
 
 const codec = JSONCodec<DeadLetter>();
 
 /**
  * Keeps messages a service could not accept, with the reason, in the JetStream stream
- * `DLQ` (subjects `dlq.<service>`), so nothing is lost and the service keeps running.
+ * `DLQ` (subjects `<prefix>.<service>`, prefix `dlq`), so nothing is lost and the service
+ * keeps running.
  */
 export class DeadLetters {
   private js: JetStreamClient;
   private count = 0;
-  constructor(private readonly nc: NatsConnection, readonly service: string, private readonly stream = 'DLQ') {
+  constructor(
+    private readonly nc: NatsConnection,
+    readonly service: string,
+    private readonly stream = 'DLQ',
+    private readonly prefix = 'dlq',
+  ) {
     this.js = nc.jetstream();
   }
 
@@ -26,7 +31,7 @@ export class DeadLetters {
       await jsm.streams.info(this.stream);
     } catch {
       try {
-        await jsm.streams.add({ name: this.stream, subjects: ['dlq.>'], storage: StorageType.File, retention: RetentionPolicy.Limits, max_age: 30 * 24 * 3600 * 1e9 });
+        await jsm.streams.add({ name: this.stream, subjects: [`${this.prefix}.>`], storage: StorageType.File, retention: RetentionPolicy.Limits, max_age: 30 * 24 * 3600 * 1e9 });
       } catch (e) {
         // Another service created it first.
         if (!String(e).includes('already')) throw e;
@@ -43,6 +48,6 @@ export class DeadLetters {
       payload: typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'),
       receivedAt: Date.now(),
     };
-    await this.js.publish(Subjects.deadLetter(this.service), codec.encode(letter));
+    await this.js.publish(`${this.prefix}.${this.service}`, codec.encode(letter));
   }
 }

@@ -52,6 +52,9 @@ export class DonchianAtrStrategy {
   private prevClose: number | null = null;
   private prevUpper: number | null = null;
   private prevLower: number | null = null;
+  /** The channel that judged the previous bar: a breakout is fresh when the previous close was inside it. */
+  private judgedUpper: number | null = null;
+  private judgedLower: number | null = null;
   private readonly tick: D;
 
   constructor(readonly params: DonchianAtrParams = DEFAULT_DONCHIAN_ATR) {
@@ -76,14 +79,16 @@ export class DonchianAtrStrategy {
     const atr = this.atr.update({ high, low, close }, false);
 
     let signal: EntrySignal | null = null;
-    if (upper !== null && lower !== null && prevClose !== null && atr !== null && atr > 0) {
+    const wasInsideHigh = this.judgedUpper !== null && prevClose !== null && prevClose <= this.judgedUpper;
+    const wasInsideLow = this.judgedLower !== null && prevClose !== null && prevClose >= this.judgedLower;
+    if (upper !== null && lower !== null && atr !== null && atr > 0) {
       const entry = dec(c.close);
       const distance = dec(atr).mul(this.params.atrMultiple);
-      if (close > upper && prevClose <= upper) {
+      if (close > upper && wasInsideHigh) {
         const stop = floorToStep(entry.minus(distance), this.tick);
         const target = floorToStep(entry.plus(entry.minus(stop).mul(this.params.rewardRisk)), this.tick);
         signal = { side: 'BUY', entryPrice: c.close, stopPrice: str(stop), takeProfitPrice: str(target), reason: `close ${c.close} broke the ${this.params.channel}-bar high ${upper}; stop ${this.params.atrMultiple}×ATR(${this.params.atrPeriod})=${atr.toFixed(2)}` };
-      } else if (close < lower && prevClose >= lower) {
+      } else if (close < lower && wasInsideLow) {
         const stop = ceilToStep(entry.plus(distance), this.tick);
         const target = ceilToStep(entry.minus(stop.minus(entry).mul(this.params.rewardRisk)), this.tick);
         signal = { side: 'SELL', entryPrice: c.close, stopPrice: str(stop), takeProfitPrice: str(target), reason: `close ${c.close} broke the ${this.params.channel}-bar low ${lower}; stop ${this.params.atrMultiple}×ATR(${this.params.atrPeriod})=${atr.toFixed(2)}` };
@@ -95,6 +100,8 @@ export class DonchianAtrStrategy {
     const l = this.lows.update(low, false);
     this.prevUpper = h ? h.highest : null;
     this.prevLower = l ? l.lowest : null;
+    this.judgedUpper = upper;
+    this.judgedLower = lower;
     this.prevClose = close;
     return signal;
   }

@@ -7,17 +7,8 @@ import {
   Streams,
   event,
 } from '@bulwark/contracts';
-import {
-  type OrderCommand,
-  type OrderState,
-  PaperVenue,
-  type PaperFill,
-  type Rules,
-  dec,
-  orderDecider,
-  rulesFromContract,
-  str,
-} from '@bulwark/domain';
+import { type OrderCommand, type OrderState, type PaperFill, type Rules, dec, orderDecider, rulesFromContract, str } from '@bulwark/domain';
+import { PaperVenueAdapter, type SimulatedVenue } from '@bulwark/venues';
 import { instrumentFiles, loadRulesFromFiles, resolveDataDir } from '@bulwark/market-data';
 import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
@@ -38,7 +29,7 @@ export class ExecutionService implements OnModuleInit {
   private readonly log = new Logger('execution');
   private readonly orders: AggregateRepository<OrderState>;
   private readonly venueRevision = new Map<string, number>();
-  private venue!: PaperVenue;
+  private venue!: SimulatedVenue;
   private readonly rules = new Map<string, Rules>();
 
   constructor(
@@ -70,7 +61,7 @@ export class ExecutionService implements OnModuleInit {
       }
       this.rules.set(symbol, rulesFromContract(contract));
     }
-    this.venue = new PaperVenue(this.rules);
+    this.venue = new PaperVenueAdapter(VENUE, this.rules);
   }
 
   private async appendVenue(accountId: string, events: DomainEvent[], c: Causation): Promise<void> {
@@ -86,13 +77,15 @@ export class ExecutionService implements OnModuleInit {
     const cfg = e.data;
     if (this.venue.hasAccount(cfg.accountId)) return; // redelivery
     const events: DomainEvent[] = [];
-    this.venue.fund(cfg.accountId, dec(cfg.capital));
+    this.venue.deposit(cfg.accountId, dec(cfg.capital));
     events.push(event('VenueAccountFunded', { accountId: cfg.accountId, asset: 'USDT', amount: cfg.capital }));
-    const mode = this.venue.setOneWayMode(cfg.accountId);
+    const mode = await this.venue.setOneWayMode(cfg.accountId);
     if (mode.ok) events.push(event('PositionModeSet', { mode: 'ONE_WAY' }));
-    const margin = this.venue.setIsolated(cfg.accountId, cfg.symbol);
+    else throw new Error(`venue refused one-way mode for ${cfg.accountId}: ${mode.error.code} ${mode.error.message}`);
+    const margin = await this.venue.setIsolatedMargin(cfg.accountId, cfg.symbol);
     if (margin.ok) events.push(event('MarginModeSet', { symbol: cfg.symbol, marginMode: 'ISOLATED' }));
-    const lev = this.venue.setLeverage(cfg.accountId, cfg.symbol, cfg.leverage);
+    else throw new Error(`venue refused isolated margin for ${cfg.accountId}: ${margin.error.code} ${margin.error.message}`);
+    const lev = await this.venue.setLeverage(cfg.accountId, cfg.symbol, cfg.leverage);
     if (lev.ok) events.push(event('LeverageSet', { symbol: cfg.symbol, leverage: lev.value.leverage, maxNotional: str(lev.value.maxNotional) }));
     else this.log.warn(`leverage ${cfg.leverage} refused for ${cfg.accountId}: ${lev.error.message}`);
     await this.appendVenue(cfg.accountId, events, causedBy(e));
@@ -125,9 +118,8 @@ export class ExecutionService implements OnModuleInit {
     const c = causedBy(e);
     const existing = await this.orders.load(Streams.order(a.clientOrderId));
     if (existing.state.status !== 'NONE') return; // redelivery: the order exists already
-    const current = this.venue.account(a.accountId);
-    if (!current) throw new Error(`paper account ${a.accountId} is not configured`);
-    const lev = this.venue.setLeverage(a.accountId, a.symbol, a.leverage);
+    if (!this.venue.hasAccount(a.accountId)) throw new Error(`venue account ${a.accountId} is not configured`);
+    const lev = await this.venue.setLeverage(a.accountId, a.symbol, a.leverage);
     if (lev.ok) await this.appendVenue(a.accountId, [event('LeverageSet', { symbol: a.symbol, leverage: a.leverage, maxNotional: str(lev.value.maxNotional) })], c);
     await this.place(
       {
@@ -165,7 +157,7 @@ export class ExecutionService implements OnModuleInit {
       return;
     }
     await this.orderCommands(o.clientOrderId, [{ kind: 'InitializeOrder', data: o }, { kind: 'SubmitOrder' }], c);
-    const r = this.venue.placeOrder(o.accountId, {
+    const r = await this.venue.placeOrder(o.accountId, {
       clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, quantity: dec(o.quantity),
       price: o.price === null ? null : dec(o.price), reduceOnly: o.reduceOnly, purpose: o.purpose,
       triggerPrice: o.triggerPrice === null ? null : dec(o.triggerPrice),
@@ -191,7 +183,7 @@ export class ExecutionService implements OnModuleInit {
     const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
     const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
     if (tick.venue === VENUE) {
-      const out = this.venue.step(tick.symbol, tick, tick.funding);
+      const out = this.venue.advance(tick.symbol, tick, tick.funding);
       for (const ev of out) {
         if (ev.kind === 'fill') {
           const f = ev.fill;
