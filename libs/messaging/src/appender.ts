@@ -57,10 +57,10 @@ export class EventAppender {
   }
 }
 
-/** How an aggregate folds its events. */
+/** How an aggregate folds its events (type and data; folding never depends on store positions). */
 export interface Evolver<S> {
   initialState(): S;
-  evolve(state: S, e: RecordedEvent): S;
+  evolve(state: S, e: DomainEvent): S;
 }
 
 /**
@@ -79,7 +79,7 @@ export class AggregateRepository<S> {
     if (hit) return hit;
     const events = await this.appender.store.readStream(streamId);
     let state = this.evolver.initialState();
-    for (const e of events) state = this.evolver.evolve(state, e);
+    for (const e of events) state = this.evolver.evolve(state, { type: e.type, data: e.data } as DomainEvent);
     const loaded = { state, revision: events.length ? events[events.length - 1].revision : null };
     this.cache.set(streamId, loaded);
     return loaded;
@@ -101,11 +101,9 @@ export class AggregateRepository<S> {
       const events = (result as unknown as { value: DomainEvent[] }).value;
       if (events.length === 0) return { result, state };
       try {
-        const { result: r, newEvents } = (await this.appender.append(streamId, events, revision === null ? 'no_stream' : revision, causation))!;
+        const { result: r } = (await this.appender.append(streamId, events, revision === null ? 'no_stream' : revision, causation))!;
         let next = state;
-        newEvents.forEach((e, i) => {
-          next = this.evolver.evolve(next, { ...e, streamId, revision: (revision ?? -1) + 1 + i, position: r.position - newEvents.length + 1 + i });
-        });
+        for (const e of events) next = this.evolver.evolve(next, e);
         this.cache.set(streamId, { state: next, revision: r.nextExpectedRevision });
         return { result, state: next };
       } catch (e) {

@@ -53,7 +53,7 @@ export class AccountingService {
   constructor(private readonly appender: EventAppender) {
     this.positions = new AggregateRepository(appender, {
       initialState: positionInitialState,
-      evolve: (s, e) => positionEvolve(s, { type: e.type, data: e.data } as never),
+      evolve: (s, e) => positionEvolve(s, e as never),
     });
   }
 

@@ -38,7 +38,7 @@ export class ExecutionService implements OnModuleInit {
   ) {
     this.orders = new AggregateRepository(appender, {
       initialState: orderDecider.initialState,
-      evolve: (s, e) => orderDecider.evolve(s, { type: e.type, data: e.data } as never),
+      evolve: (s, e) => orderDecider.evolve(s, e as never),
     });
   }
 

@@ -29,7 +29,7 @@ export class RiskService {
   ) {
     this.accounts = new AggregateRepository(appender, {
       initialState: accountDecider.initialState,
-      evolve: (s, e) => accountDecider.evolve(s, { type: e.type, data: e.data } as never),
+      evolve: accountDecider.evolve,
     });
   }
 

@@ -24,7 +24,7 @@ export class StopMonitorService {
   ) {
     this.stops = new AggregateRepository(appender, {
       initialState: stopDecider.initialState,
-      evolve: (s, e) => stopDecider.evolve(s, { type: e.type, data: e.data } as never),
+      evolve: stopDecider.evolve,
     });
   }
 
