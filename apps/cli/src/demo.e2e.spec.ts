@@ -46,6 +46,7 @@ beforeAll(async () => {
     capital: '10000',
     leverage: 10,
     riskPct: '1',
+    confirmHighLeverage: true,
     from: Date.parse('2025-11-21T00:00:00Z'),
     to: Date.parse('2025-11-22T00:00:00Z'),
     accountId,

@@ -10,7 +10,7 @@ import {
   Subjects,
   streamCategory,
 } from '@bulwark/contracts';
-import { shortHash } from '@bulwark/domain';
+import { dec, shortHash } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
 import type { BusConfig } from '@bulwark/messaging';
@@ -26,6 +26,14 @@ export interface DemoOptions {
   capital: string;
   leverage: number;
   riskPct: string;
+  /** Confirms leverage above 5x (recorded in AccountOpened). */
+  confirmHighLeverage: boolean;
+  /** Paper deposit (the venue balance), USDT; defaults to the capital. */
+  paperBalance?: string;
+  /** Risk policy overrides (fractions), e.g. a daily loss limit. */
+  policy?: Partial<Pick<OpenAccountRequest, 'leverageCap' | 'maxTradesPerDay' | 'dailyLossLimitFraction' | 'dailyProfitTargetFraction' | 'maxMonthlyDrawdownFraction'>>;
+  /** Operator commands sent at a market time during the replay (e.g. a resume after a pause). */
+  schedule?: ReplayStartRequest['schedule'];
   from: number | null;
   to: number | null;
   accountId: string;
@@ -49,7 +57,10 @@ export interface DemoReport {
   fills: number;
   stopsHit: number;
   takeProfitsHit: number;
+  forcedCloses: number;
   liquidations: number;
+  /** Breaker and guard events in the order they happened (market time). */
+  breakers: Array<{ type: string; at: number; detail: string }>;
   eventsByCategory: Record<string, number>;
   eventsAppended: number;
   firstPosition: number;
@@ -122,7 +133,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     const symbol = 'BTCUSDT';
     const open: OpenAccountRequest = {
       accountId: o.accountId, venue, symbol, capital: o.capital, leverage: o.leverage,
-      riskFraction: (Number(o.riskPct) / 100).toString(),
+      riskFraction: dec(o.riskPct).div(100).toFixed(),
+      highLeverageConfirmed: o.confirmHighLeverage,
+      venueBalance: o.paperBalance ?? o.capital,
+      ...o.policy,
     };
     await request(nc, Subjects.openAccount, open);
     await request(nc, Subjects.attachStrategy, { accountId: o.accountId, venue, symbol, strategy: 'donchian-atr', params: {} });
@@ -142,7 +156,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     });
     const start: ReplayStartRequest = {
       runId: o.accountId, venue, symbol, candlesFile: path.resolve(o.candles), fundingFile: o.funding ? path.resolve(o.funding) : null,
-      speed: o.speed, from: o.from, to: o.to,
+      speed: o.speed, from: o.from, to: o.to, schedule: o.schedule ?? [],
     };
     const started = await request<{ total: number }>(nc, Subjects.replayStart, start);
     o.onStart?.(started.total);
@@ -163,7 +177,8 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
   const tag = shortHash(accountId);
   const denials: Record<string, number> = {};
   const eventsByCategory: Record<string, number> = {};
-  let intents = 0, approvals = 0, orders = 0, fills = 0, stopsHit = 0, takeProfitsHit = 0, liquidations = 0, appended = 0;
+  let intents = 0, approvals = 0, orders = 0, fills = 0, stopsHit = 0, takeProfitsHit = 0, forcedCloses = 0, liquidations = 0, appended = 0;
+  const breakers: Array<{ type: string; at: number; detail: string }> = [];
   let lastPosition = fromPosition - 1;
   for await (const e of store.readAll({ fromPosition })) {
     lastPosition = e.position;
@@ -181,12 +196,29 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
       }
       case 'OrderInitialized': orders++; break;
       case 'OrderFilled': fills++; break;
-      case 'StopTriggered':
-        if ((e.data as { kind: string }).kind === 'STOP_LOSS') stopsHit++;
-        else takeProfitsHit++;
+      case 'StopTriggered': {
+        const kind = (e.data as { kind: string }).kind;
+        if (kind === 'STOP_LOSS') stopsHit++;
+        else if (kind === 'TAKE_PROFIT') takeProfitsHit++;
+        else forcedCloses++;
         break;
+      }
+      case 'DailyTradeLimitWarning':
+      case 'DailyTradeLimitReached':
+      case 'DrawdownAlert':
+      case 'TradingPaused':
+      case 'TradingResumed':
+      case 'TradingStateChanged':
+      case 'ProtectionWarning': {
+        const d = e.data as Record<string, unknown>;
+        const detail = e.type === 'DrawdownAlert' ? `${d.threshold} of the limit (drawdown ${dec(d.drawdownFraction as string).mul(100).toDecimalPlaces(2).toFixed()} %)`
+          : e.type === 'TradingPaused' ? String(d.reason) : e.type === 'TradingResumed' ? `after ${d.pausedReason}: ${d.reason}`
+          : e.type === 'TradingStateChanged' ? `${d.previous} → ${d.state}` : e.type === 'ProtectionWarning' ? String(d.kind) : `${d.count}/${d.limit}`;
+        breakers.push({ type: e.type, at: e.metadata.tsEvent, detail });
+        break;
+      }
       case 'PositionLiquidated': liquidations++; break;
     }
   }
-  return { intents, approvals, denials, orders, fills, stopsHit, takeProfitsHit, liquidations, eventsByCategory, eventsAppended: appended, lastPosition };
+  return { intents, approvals, denials, orders, fills, stopsHit, takeProfitsHit, forcedCloses, liquidations, breakers, eventsByCategory, eventsAppended: appended, lastPosition };
 }

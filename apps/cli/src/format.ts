@@ -23,6 +23,7 @@ export function formatReport(r: DemoReport): string {
     ['fills', String(r.fills)],
     ['stops hit', String(r.stopsHit)],
     ['take-profits hit', String(r.takeProfitsHit)],
+    ['forced closes (guards)', String(r.forcedCloses)],
     ['liquidations', `${r.liquidations}${r.liquidations === 0 ? ' (none: the liquidation buffer held)' : ''}`],
     ['positions opened/closed', `${s.positionsOpened}/${s.positionsClosed}${s.openPositions ? ` (${s.openPositions} still open)` : ''}`],
     ['capital', `${usdt(s.capital)} USDT`],
@@ -38,5 +39,11 @@ export function formatReport(r: DemoReport): string {
     ['wall time', `${(r.wallMs / 1000).toFixed(1)} s`],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
+  const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
+  if (r.breakers.length) {
+    lines.push('', '  breakers and guards (market time)');
+    for (const b of r.breakers.slice(0, 40)) lines.push(`    ${new Date(b.at).toISOString().slice(0, 16).replace('T', ' ')}  ${b.type.padEnd(24)} ${b.detail}`);
+    if (r.breakers.length > 40) lines.push(`    … ${r.breakers.length - 40} more`);
+  }
+  return lines.join('\n');
 }

@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { busConfigFromEnv } from '@bulwark/messaging';
 import { DataDirNotFoundError, projectRoot } from '@bulwark/market-data';
+import { Subjects } from '@bulwark/contracts';
+import { dec } from '@bulwark/domain';
 import { DemoError, defaultDemoFiles, newAccountId, runDemo } from './demo';
 import { formatReport } from './format';
 
@@ -42,12 +44,18 @@ export function buildProgram(): Command {
     .option('--funding <file>', 'funding-rate CSV (default: the data directory\'s funding-rates.csv)')
     .option('--speed <n>', '0 = as fast as the pipeline takes it; N = N× market time', positiveNumber('--speed'), '0')
     .option('--capital <usdt>', 'trading capital in USDT', positiveNumber('--capital'), '10000')
-    .option('--leverage <n>', 'leverage (1..125; capped at 20 by default policy)', integerIn('--leverage', 1, 125), 10)
+    .option('--leverage <n>', 'leverage (1..125; the policy caps it at 20; above 5 needs --confirm-high-leverage)', integerIn('--leverage', 1, 125), 5)
+    .option('--confirm-high-leverage', 'confirm leverage above 5x (recorded in the account)', false)
+    .option('--daily-loss-limit-pct <n>', 'daily loss limit, % of capital (optional)', positiveNumber('--daily-loss-limit-pct'))
+    .option('--resume-at <time>', 'send a "resume trading" command at this market time (UTC) if paused', utcDate('--resume-at'))
     .option('--risk-pct <n>', 'risk per trade, % of equity (0.5..10)', positiveNumber('--risk-pct'), '1')
     .option('--from <date>', 'first candle to replay (UTC)', utcDate('--from'))
     .option('--to <date>', 'replay candles before this time (UTC)', utcDate('--to'))
     .option('--account <id>', 'account id (default: a new demo-<time>-<hex>)')
     .action(async (opts) => {
+      if (opts.leverage > 5 && !opts.confirmHighLeverage) {
+        throw new InvalidArgumentError(`--leverage ${opts.leverage} is above 5x: add --confirm-high-leverage to confirm it (the confirmation is recorded)`);
+      }
       const defaults = defaultDemoFiles();
       const accountId = opts.account ?? newAccountId();
       const logDir = path.join(projectRoot(__dirname), 'var', 'log', accountId);
@@ -65,6 +73,9 @@ export function buildProgram(): Command {
         capital: opts.capital,
         leverage: opts.leverage,
         riskPct: opts.riskPct,
+        confirmHighLeverage: opts.confirmHighLeverage,
+        policy: opts.dailyLossLimitPct ? { dailyLossLimitFraction: dec(opts.dailyLossLimitPct).div(100).toFixed() } : {},
+        schedule: opts.resumeAt ? [{ at: opts.resumeAt, subject: Subjects.resumeTrading, payload: { accountId, reason: 'scheduled resume (--resume-at)', by: 'cli' } }] : [],
         from: opts.from ?? null,
         to: opts.to ?? null,
         accountId,

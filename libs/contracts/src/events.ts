@@ -79,15 +79,56 @@ export const AccountConfig = z.object({
   maxTradesPerDay: z.number().int().positive(),
   /** Daily realised loss limit as a fraction of capital (e.g. "0.03"); null = none. */
   dailyLossLimitFraction: DecimalString.nullable(),
-  /** Monthly drawdown limit as a fraction of the month's starting equity (default 0.04). */
+  /** Daily realised profit target as a fraction of capital; reaching it ends the day's entries; null = none. */
+  dailyProfitTargetFraction: DecimalString.nullable(),
+  /** Monthly drawdown limit (realised + unrealised) as a fraction of the month's starting equity (default 0.04). */
   maxMonthlyDrawdownFraction: DecimalString,
   marginMode: z.literal('ISOLATED'),
   /** Where stops live: internal = stop-monitor (default). */
   protection: z.enum(['INTERNAL']),
+  /** Leverage above 5x needs an explicit confirmation; it is recorded here. */
+  highLeverageConfirmed: z.boolean(),
+  /** The venue's wallet balance when the configuration was accepted (capital may not exceed it). */
+  venueBalance: DecimalString,
 });
 export type AccountConfig = z.infer<typeof AccountConfig>;
 
 export const AccountOpened = AccountConfig;
+/** A changed configuration of an open account (the whole new configuration). */
+export const AccountReconfigured = AccountConfig;
+
+/** Trading state, the kill switch (after NautilusTrader's TradingState). */
+export const TradingState = z.enum(['ACTIVE', 'REDUCING', 'HALTED']);
+export type TradingState = z.infer<typeof TradingState>;
+
+export const TradingStateChanged = z.object({
+  state: TradingState,
+  previous: TradingState,
+  reason: z.string().min(1),
+  by: z.string().min(1),
+});
+
+/** 80 % of the day's entries are used (e.g. 40 of 50). */
+export const DailyTradeLimitWarning = z.object({ tradingDay: TradingDay, count: z.number().int(), limit: z.number().int() });
+/** The day's entries are used up: new entries are denied until 00:00 UTC; closes are always allowed. */
+export const DailyTradeLimitReached = z.object({ tradingDay: TradingDay, count: z.number().int(), limit: z.number().int() });
+
+/** The first equity seen in a UTC month: the base of that month's drawdown. */
+export const MonthOpened = z.object({ month: z.string().regex(/^\d{4}-\d{2}$/), equity: DecimalString });
+
+/** Monthly drawdown (realised + unrealised) crossed a share of its limit (0.5 and 0.75 by default). */
+export const DrawdownAlert = z.object({
+  month: z.string(),
+  /** Share of the limit that was crossed, e.g. "0.5". */
+  threshold: DecimalString,
+  equity: DecimalString,
+  monthStartEquity: DecimalString,
+  drawdown: DecimalString,
+  drawdownFraction: DecimalString,
+  limitFraction: DecimalString,
+});
+
+
 
 /** Every input and intermediate value of a sizing decision ("why this size"). */
 export const RiskAssessment = z.object({
@@ -129,6 +170,8 @@ export const DenialReason = z.enum([
   'STOP_ON_WRONG_SIDE',
   'TRADING_PAUSED',
   'TRADING_HALTED',
+  'TRADING_REDUCING',
+  'DAILY_PROFIT_TARGET',
   'DAILY_TRADE_LIMIT',
   'DAILY_LOSS_LIMIT',
   'MONTHLY_DRAWDOWN_LIMIT',
@@ -184,17 +227,28 @@ export const PositionResultRecorded = z.object({
   month: z.string().regex(/^\d{4}-\d{2}$/),
 });
 
-export const BreakerReason = z.enum(['DAILY_LOSS_LIMIT', 'MONTHLY_DRAWDOWN_LIMIT']);
+export const BreakerReason = z.enum(['DAILY_LOSS_LIMIT', 'DAILY_PROFIT_TARGET', 'MONTHLY_DRAWDOWN_LIMIT']);
 export type BreakerReason = z.infer<typeof BreakerReason>;
 
-/** Entries are blocked: for the rest of `tradingDay` (daily loss) or until resumed (monthly drawdown). */
+/** Entries are blocked: for the rest of `tradingDay` (daily loss / profit target) or until resumed (monthly drawdown). */
 export const TradingPaused = z.object({
   reason: BreakerReason,
   tradingDay: TradingDay,
   month: z.string(),
-  /** Loss that tripped the breaker (positive number, USDT). */
+  /** The amount that tripped the breaker (USDT, positive): the loss, the drawdown or the profit. */
   loss: DecimalString,
   limit: DecimalString,
+});
+
+/** Entries are allowed again after a pause, by an explicit command with a reason. */
+export const TradingResumed = z.object({
+  reason: z.string().min(1),
+  by: z.string().min(1),
+  pausedReason: BreakerReason,
+  month: z.string(),
+  tradingDay: TradingDay,
+  /** Equity at the resume: the new base of the month's drawdown. */
+  equity: DecimalString,
 });
 
 // ---------------------------------------------------------------------------------------
@@ -364,6 +418,20 @@ export const FundingApplied = z.object({
 // Stops: stream `stop-<positionStreamId>`, written by stop-monitor.
 // ---------------------------------------------------------------------------------------
 
+/**
+ * Price levels that guard a position beyond its stop (isolated margin, Binance math):
+ * the margin ratio (maintenance margin ÷ margin balance) reaches 90 % / 95 %, and the price
+ * comes within 10 % / 5 % of the entry-to-liquidation distance. Null when not reachable.
+ */
+export const ProtectionGuards = z.object({
+  liquidationPrice: DecimalString.nullable(),
+  marginRatioWarnPrice: DecimalString.nullable(),
+  marginRatioClosePrice: DecimalString.nullable(),
+  liquidationDistanceWarnPrice: DecimalString.nullable(),
+  liquidationDistanceClosePrice: DecimalString.nullable(),
+});
+export type ProtectionGuards = z.infer<typeof ProtectionGuards>;
+
 export const StopPlaced = z.object({
   positionStreamId: z.string(),
   accountId: Identifier,
@@ -374,9 +442,20 @@ export const StopPlaced = z.object({
   stopPrice: PositiveDecimalString,
   takeProfitPrice: PositiveDecimalString.nullable(),
   entryClientOrderId: ClientOrderId,
+  entryPrice: PositiveDecimalString,
+  guards: ProtectionGuards,
+});
+/** A guard level was crossed: a warning (the position is kept). */
+export const ProtectionWarning = z.object({
+  kind: z.enum(['MARGIN_RATIO', 'LIQUIDATION_DISTANCE']),
+  level: PositiveDecimalString,
+  observedPrice: PositiveDecimalString,
+  /** "0.9" (margin ratio) or "0.1" (share of the entry-to-liquidation distance left). */
+  threshold: DecimalString,
 });
 export const StopTriggered = z.object({
-  kind: z.enum(['STOP_LOSS', 'TAKE_PROFIT']),
+  /** STOP_LOSS / TAKE_PROFIT: the trader's levels; MARGIN_RATIO / LIQUIDATION_DISTANCE: a forced close by a guard. */
+  kind: z.enum(['STOP_LOSS', 'TAKE_PROFIT', 'MARGIN_RATIO', 'LIQUIDATION_DISTANCE']),
   /** The price at which the mark path crossed the level (the level itself, or the gap price). */
   triggerPrice: PositiveDecimalString,
   level: PositiveDecimalString,
@@ -399,6 +478,14 @@ export const EventCatalogue = {
   EntryDenied: { schema: EntryDenied, version: 1 },
   PositionResultRecorded: { schema: PositionResultRecorded, version: 1 },
   TradingPaused: { schema: TradingPaused, version: 1 },
+  AccountReconfigured: { schema: AccountReconfigured, version: 1 },
+  TradingStateChanged: { schema: TradingStateChanged, version: 1 },
+  DailyTradeLimitWarning: { schema: DailyTradeLimitWarning, version: 1 },
+  DailyTradeLimitReached: { schema: DailyTradeLimitReached, version: 1 },
+  MonthOpened: { schema: MonthOpened, version: 1 },
+  DrawdownAlert: { schema: DrawdownAlert, version: 1 },
+  TradingResumed: { schema: TradingResumed, version: 1 },
+  ProtectionWarning: { schema: ProtectionWarning, version: 1 },
   StrategyAttached: { schema: StrategyAttached, version: 1 },
   IntentEmitted: { schema: IntentEmitted, version: 1 },
   VenueAccountFunded: { schema: VenueAccountFunded, version: 1 },

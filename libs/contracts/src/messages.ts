@@ -39,11 +39,20 @@ export const MarketTick = z.object({
 });
 export type MarketTick = z.infer<typeof MarketTick>;
 
-/** What a service answers to a clock step or a sync: how many events it has appended so far. */
+/**
+ * Which clock steps a service needs next: every step, only a bar's close, or none (it holds
+ * nothing that a price can move). The replay clock skips a phase nobody needs; a service
+ * that would do nothing with a step is not asked, so skipping keeps the replay identical.
+ */
+export const ClockInterest = z.enum(['STEP', 'CLOSE', 'NONE']);
+export type ClockInterest = z.infer<typeof ClockInterest>;
+
+/** What a service answers to a clock step or a sync: how many events it has appended so far, and what it needs next. */
 export const ClockAck = z.object({
   service: z.string(),
   appended: z.number().int().nonnegative(),
   idle: z.boolean(),
+  interest: ClockInterest.default('STEP'),
 });
 export type ClockAck = z.infer<typeof ClockAck>;
 
@@ -86,15 +95,38 @@ export const AccountSummary = z.object({
 });
 export type AccountSummary = z.infer<typeof AccountSummary>;
 
+/** Open or reconfigure an account; omitted fields take the policy defaults (docs/risk.md). */
 export const OpenAccountRequest = z.object({
   accountId: Identifier,
   venue: VenueId,
   symbol: Symbol,
-  capital: PositiveDecimalString,
-  leverage: z.number().int(),
-  riskFraction: DecimalString,
+  capital: DecimalString,
+  leverage: z.number(),
+  riskFraction: DecimalString.optional(),
+  leverageCap: z.number().optional(),
+  maxTradesPerDay: z.number().optional(),
+  dailyLossLimitFraction: DecimalString.nullable().optional(),
+  dailyProfitTargetFraction: DecimalString.nullable().optional(),
+  maxMonthlyDrawdownFraction: DecimalString.optional(),
+  marginMode: z.string().optional(),
+  highLeverageConfirmed: z.boolean().optional(),
+  /** The venue's wallet balance (the paper deposit for the paper venue). */
+  venueBalance: DecimalString,
 });
 export type OpenAccountRequest = z.infer<typeof OpenAccountRequest>;
+
+export const SetTradingStateRequest = z.object({
+  accountId: Identifier,
+  state: z.enum(['ACTIVE', 'REDUCING', 'HALTED']),
+  reason: z.string().min(1),
+  by: z.string().min(1),
+  /** Market time of the command (replay); wall clock when absent. */
+  at: EpochMs.optional(),
+});
+export type SetTradingStateRequest = z.infer<typeof SetTradingStateRequest>;
+
+export const ResumeTradingRequest = z.object({ accountId: Identifier, reason: z.string().min(1), by: z.string().min(1), at: EpochMs.optional() });
+export type ResumeTradingRequest = z.infer<typeof ResumeTradingRequest>;
 
 export const AttachStrategyRequest = z.object({
   accountId: Identifier,
@@ -117,6 +149,12 @@ export const ReplayStartRequest = z.object({
   /** Optional window of the file to replay (epoch ms, inclusive start, exclusive end). */
   from: EpochMs.nullable(),
   to: EpochMs.nullable(),
+  /**
+   * Operator commands to send at a market time (e.g. resume trading after a pause), so a
+   * replay with people in the loop stays deterministic. Sent before the first step at or
+   * after `at`; an error answer ends the replay.
+   */
+  schedule: z.array(z.object({ at: EpochMs, subject: z.string(), payload: z.unknown() })).default([]),
 });
 export type ReplayStartRequest = z.infer<typeof ReplayStartRequest>;
 
@@ -160,6 +198,9 @@ export const Subjects = {
   equity: 'bulwark.accounting.equity',
   summary: 'bulwark.accounting.summary',
   openAccount: 'bulwark.risk.open-account',
+  reconfigureAccount: 'bulwark.risk.reconfigure-account',
+  setTradingState: 'bulwark.risk.trading-state',
+  resumeTrading: 'bulwark.risk.resume',
   attachStrategy: 'bulwark.signals.attach',
   replayStart: 'bulwark.market-data.replay.start',
   replayProgress: (runId: string) => `bulwark.market-data.replay.progress.${runId}`,

@@ -7,6 +7,7 @@ import {
   type EventData,
   event,
   type IntentEmitted,
+  type TradingState,
 } from '@bulwark/contracts';
 import type { Decider } from './decider';
 import { clientOrderIdFor, tradingDayOf } from './ids';
@@ -15,7 +16,7 @@ import { err, ok, type Rejection, type Result, assertNever } from './result';
 import type { Rules } from './rules';
 import { sizeEntry } from './sizing';
 
-/** Defaults of a new account (DESIGN.md, issue "Risk engine"). */
+/** Defaults and ranges of the account policy (docs/risk.md lists each rule with its event). */
 export const ACCOUNT_DEFAULTS = {
   leverageCap: 20,
   riskFraction: '0.01',
@@ -23,76 +24,127 @@ export const ACCOUNT_DEFAULTS = {
   liquidationBufferFraction: '0.1',
   maxTradesPerDay: 50,
   dailyLossLimitFraction: null as string | null,
+  dailyProfitTargetFraction: null as string | null,
   maxMonthlyDrawdownFraction: '0.04',
+  /** Leverage above this needs `highLeverageConfirmed`. */
+  confirmLeverageAbove: 5,
+  /** Share of the daily trade limit that raises the warning (40 of 50). */
+  tradeWarningShare: '0.8',
+  /** Shares of the monthly drawdown limit that raise alerts (2 % and 3 % of a 4 % limit). */
+  drawdownAlertShares: ['0.5', '0.75'] as const,
+} as const;
+
+/** Allowed ranges; a refusal names the field, the value and the range. */
+export const ACCOUNT_RANGES = {
+  leverage: [1, 125],
+  leverageCap: [1, 125],
+  riskFraction: ['0.005', '0.1'],
+  maxMonthlyDrawdownFraction: ['0.001', '0.5'],
+  dailyLossLimitFraction: ['0.001', '0.5'],
+  dailyProfitTargetFraction: ['0.001', '10'],
+  maxTradesPerDay: [1, 10_000],
+  maxMarginFraction: ['0.01', '1'],
+  liquidationBufferFraction: ['0', '0.9'],
 } as const;
 
 /** State of the account policy aggregate (stream `account-<accountId>`). */
 export interface AccountState {
   config: EventData<'AccountOpened'> | null;
+  tradingState: TradingState;
   /** Approved entries so far; the next entry's client order id uses this + 1. */
   entries: number;
   day: string | null;
   tradesToday: number;
   pnlToday: D;
+  /** Day on which the daily loss limit or profit target paused entries, and why. */
+  pausedForDay: { day: string; reason: 'DAILY_LOSS_LIMIT' | 'DAILY_PROFIT_TARGET' } | null;
   month: string | null;
-  pnlThisMonth: D;
-  /** Equity at the start of the current month: capital + net results of earlier months. */
-  monthStartEquity: D;
-  cumulativePnl: D;
-  pausedForDay: string | null;
-  pausedForMonth: string | null;
+  /** Base of the month's drawdown: the first equity seen in the month, or the equity at a resume. */
+  monthBase: D | null;
+  alertsThisMonth: ReadonlySet<string>;
+  /** Paused by the monthly drawdown limit; holds until a ResumeTrading command. */
+  monthlyPause: { month: string } | null;
   recordedPositions: ReadonlySet<string>;
   /** Intents already assessed: a redelivered intent is not assessed twice. */
   assessedIntents: ReadonlySet<string>;
 }
 
-export type AccountCommand =
-  | { kind: 'OpenAccount'; config: unknown }
-  | { kind: 'AssessEntry'; intent: IntentEmitted; signalStreamId: string; equity: EquitySnapshot; rules: Rules; ts: number }
-  | { kind: 'RecordPositionResult'; positionStreamId: string; netPnl: D; ts: number };
+/** A configuration as a person or a program gives it (validated into AccountConfig). */
+export interface AccountConfigInput {
+  accountId: string;
+  venue: string;
+  symbol: string;
+  capital: string;
+  leverage: number;
+  leverageCap?: number;
+  riskFraction?: string;
+  maxMarginFraction?: string;
+  liquidationBufferFraction?: string;
+  maxTradesPerDay?: number;
+  dailyLossLimitFraction?: string | null;
+  dailyProfitTargetFraction?: string | null;
+  maxMonthlyDrawdownFraction?: string;
+  marginMode?: string;
+  protection?: string;
+  highLeverageConfirmed?: boolean;
+  /** The venue's wallet balance (USDT): capital may not exceed it. */
+  venueBalance: string;
+}
 
-export type AccountRejectionCode = 'ACCOUNT_EXISTS' | 'UNKNOWN_ACCOUNT' | 'INVALID_CONFIG';
-export type AccountRejection = Rejection<AccountRejectionCode>;
+export type AccountCommand =
+  | { kind: 'OpenAccount'; config: AccountConfigInput }
+  | { kind: 'ReconfigureAccount'; config: AccountConfigInput }
+  | { kind: 'AssessEntry'; intent: IntentEmitted; signalStreamId: string; equity: EquitySnapshot; rules: Rules; ts: number }
+  | { kind: 'RecordPositionResult'; positionStreamId: string; netPnl: D; ts: number }
+  | { kind: 'ObserveEquity'; equity: D; ts: number }
+  | { kind: 'ResumeTrading'; reason: string; by: string; equity: D; ts: number }
+  | { kind: 'SetTradingState'; state: TradingState; reason: string; by: string };
+
+export type AccountRejectionCode = 'ACCOUNT_EXISTS' | 'UNKNOWN_ACCOUNT' | 'INVALID_CONFIG' | 'MARGIN_MODE_NOT_SUPPORTED' | 'CONFIRMATION_REQUIRED' | 'CAPITAL_ABOVE_BALANCE' | 'NOT_PAUSED' | 'INVALID_COMMAND';
+
+/** A refused command. Configuration refusals name the field, the value and the allowed range. */
+export interface AccountRejection extends Rejection<AccountRejectionCode> {
+  field?: string;
+  value?: unknown;
+  allowed?: string;
+}
 
 export function accountInitialState(): AccountState {
   return {
     config: null,
+    tradingState: 'ACTIVE',
     entries: 0,
     day: null,
     tradesToday: 0,
     pnlToday: ZERO,
-    month: null,
-    pnlThisMonth: ZERO,
-    monthStartEquity: ZERO,
-    cumulativePnl: ZERO,
     pausedForDay: null,
-    pausedForMonth: null,
+    month: null,
+    monthBase: null,
+    alertsThisMonth: new Set(),
+    monthlyPause: null,
     recordedPositions: new Set(),
     assessedIntents: new Set(),
   };
 }
 
-/** Roll the daily and monthly counters forward to the day/month of `ts` (UTC). */
-function rollTo(s: AccountState, ts: number): AccountState {
-  return rollToDay(s, tradingDayOf(ts));
+function withItem(set: ReadonlySet<string>, item: string): ReadonlySet<string> {
+  const next = new Set(set);
+  next.add(item);
+  return next;
 }
 
-/** Roll the counters to a UTC day (YYYY-MM-DD); events carry their day so evolve needs no clock. */
+/** Roll the daily counters to a UTC day (YYYY-MM-DD); events carry their day so evolve needs no clock. */
 function rollToDay(s: AccountState, day: string): AccountState {
-  const month = day.slice(0, 7);
-  let next = s;
-  if (s.day !== day) next = { ...next, day, tradesToday: 0, pnlToday: ZERO };
-  if (s.month !== month) {
-    const capital = s.config ? dec(s.config.capital) : ZERO;
-    next = { ...next, month, pnlThisMonth: ZERO, monthStartEquity: capital.plus(s.cumulativePnl) };
-  }
-  return next;
+  return s.day === day ? s : { ...s, day, tradesToday: 0, pnlToday: ZERO, pausedForDay: s.pausedForDay?.day === day ? s.pausedForDay : null };
 }
 
 export function accountEvolve(state: AccountState, e: DomainEvent): AccountState {
   switch (e.type) {
     case 'AccountOpened':
-      return { ...state, config: e.data, monthStartEquity: dec(e.data.capital) };
+    case 'AccountReconfigured':
+      return { ...state, config: e.data };
+    case 'TradingStateChanged':
+      return { ...state, tradingState: e.data.state };
     case 'EntryApproved': {
       const s = rollToDay(state, e.data.tradingDay);
       return { ...s, entries: s.entries + 1, tradesToday: s.tradesToday + 1, assessedIntents: withItem(s.assessedIntents, e.data.intentId) };
@@ -103,74 +155,143 @@ export function accountEvolve(state: AccountState, e: DomainEvent): AccountState
     }
     case 'PositionResultRecorded': {
       const s = rollToDay(state, e.data.tradingDay);
-      const pnl = dec(e.data.netPnl);
-      const recorded = withItem(s.recordedPositions, e.data.positionStreamId);
-      return {
-        ...s,
-        pnlToday: s.pnlToday.plus(pnl),
-        pnlThisMonth: s.pnlThisMonth.plus(pnl),
-        cumulativePnl: s.cumulativePnl.plus(pnl),
-        recordedPositions: recorded,
-      };
+      return { ...s, pnlToday: s.pnlToday.plus(e.data.netPnl), recordedPositions: withItem(s.recordedPositions, e.data.positionStreamId) };
     }
+    case 'MonthOpened':
+      return { ...state, month: e.data.month, monthBase: dec(e.data.equity), alertsThisMonth: new Set() };
+    case 'DrawdownAlert':
+      return { ...state, alertsThisMonth: withItem(state.alertsThisMonth, e.data.threshold) };
     case 'TradingPaused': {
       const s = rollToDay(state, e.data.tradingDay);
-      return e.data.reason === 'DAILY_LOSS_LIMIT' ? { ...s, pausedForDay: e.data.tradingDay } : { ...s, pausedForMonth: e.data.month };
+      return e.data.reason === 'MONTHLY_DRAWDOWN_LIMIT'
+        ? { ...s, monthlyPause: { month: e.data.month } }
+        : { ...s, pausedForDay: { day: e.data.tradingDay, reason: e.data.reason } };
     }
+    case 'TradingResumed':
+      // A resume re-bases the month's drawdown on the equity at the resume (alerts start over).
+      return e.data.pausedReason === 'MONTHLY_DRAWDOWN_LIMIT'
+        ? { ...state, monthlyPause: null, monthBase: dec(e.data.equity), alertsThisMonth: new Set() }
+        : { ...state, pausedForDay: null };
     default:
       return state;
   }
 }
 
-function withItem(set: ReadonlySet<string>, item: string): ReadonlySet<string> {
-  const next = new Set(set);
-  next.add(item);
-  return next;
-}
+type FieldCheck = [field: string, okay: boolean, value: unknown, allowed: string];
 
-/** Validate an account configuration; every refusal names the field, the value and the allowed range. */
-export function validateAccountConfig(raw: unknown): Result<EventData<'AccountOpened'>, AccountRejection> {
-  const r = AccountConfig.safeParse(raw);
+/**
+ * Validate an account configuration and fill in the defaults.
+ * @returns the AccountConfig to record, or a refusal naming the field, the value and the allowed range.
+ */
+export function validateAccountConfig(input: AccountConfigInput): Result<EventData<'AccountOpened'>, AccountRejection> {
+  const refuse = (code: AccountRejectionCode, field: string, value: unknown, allowed: string, why?: string): Result<never, AccountRejection> =>
+    err({ code, field, value, allowed, message: `${field} = ${JSON.stringify(value)} is refused: ${why ?? `allowed ${allowed}`}` });
+  if ((input.marginMode ?? 'ISOLATED') !== 'ISOLATED') {
+    return refuse('MARGIN_MODE_NOT_SUPPORTED', 'marginMode', input.marginMode, 'ISOLATED', 'only isolated margin is supported (cross margin is not, yet)');
+  }
+  const cfg = {
+    accountId: input.accountId,
+    venue: input.venue,
+    symbol: input.symbol,
+    capital: input.capital,
+    leverage: input.leverage,
+    leverageCap: input.leverageCap ?? ACCOUNT_DEFAULTS.leverageCap,
+    riskFraction: input.riskFraction ?? ACCOUNT_DEFAULTS.riskFraction,
+    maxMarginFraction: input.maxMarginFraction ?? ACCOUNT_DEFAULTS.maxMarginFraction,
+    liquidationBufferFraction: input.liquidationBufferFraction ?? ACCOUNT_DEFAULTS.liquidationBufferFraction,
+    maxTradesPerDay: input.maxTradesPerDay ?? ACCOUNT_DEFAULTS.maxTradesPerDay,
+    dailyLossLimitFraction: input.dailyLossLimitFraction ?? ACCOUNT_DEFAULTS.dailyLossLimitFraction,
+    dailyProfitTargetFraction: input.dailyProfitTargetFraction ?? ACCOUNT_DEFAULTS.dailyProfitTargetFraction,
+    maxMonthlyDrawdownFraction: input.maxMonthlyDrawdownFraction ?? ACCOUNT_DEFAULTS.maxMonthlyDrawdownFraction,
+    marginMode: 'ISOLATED' as const,
+    protection: (input.protection ?? 'INTERNAL') as 'INTERNAL',
+    highLeverageConfirmed: input.highLeverageConfirmed ?? false,
+    venueBalance: input.venueBalance,
+  };
+  const r = AccountConfig.safeParse(cfg);
   if (!r.success) {
-    const msg = r.error.issues
-      .map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(pathGet(raw, i.path))})`)
-      .join('; ');
-    return err({ code: 'INVALID_CONFIG', message: msg });
+    const i = r.error.issues[0];
+    const field = i.path.join('.');
+    return refuse('INVALID_CONFIG', field, (cfg as Record<string, unknown>)[field], i.message, i.message);
   }
   const c = r.data;
-  const checks: Array<[boolean, string]> = [
-    [c.leverage <= c.leverageCap, `leverage ${c.leverage} is above the leverage cap ${c.leverageCap}`],
-    [dec(c.riskFraction).gt(0) && dec(c.riskFraction).lte('0.1'), `riskFraction ${c.riskFraction} must be in (0, 0.1]`],
-    [dec(c.maxMarginFraction).gt(0) && dec(c.maxMarginFraction).lte(1), `maxMarginFraction ${c.maxMarginFraction} must be in (0, 1]`],
-    [dec(c.liquidationBufferFraction).gte(0) && dec(c.liquidationBufferFraction).lt(1), `liquidationBufferFraction ${c.liquidationBufferFraction} must be in [0, 1)`],
-    [dec(c.maxMonthlyDrawdownFraction).gt(0) && dec(c.maxMonthlyDrawdownFraction).lte(1), `maxMonthlyDrawdownFraction ${c.maxMonthlyDrawdownFraction} must be in (0, 1]`],
-    [c.dailyLossLimitFraction === null || (dec(c.dailyLossLimitFraction).gt(0) && dec(c.dailyLossLimitFraction).lte(1)), `dailyLossLimitFraction ${c.dailyLossLimitFraction} must be in (0, 1]`],
+  const inRange = (v: string | null, [lo, hi]: readonly [string, string]) => v === null || (dec(v).gte(lo) && dec(v).lte(hi));
+  const R = ACCOUNT_RANGES;
+  const checks: FieldCheck[] = [
+    ['leverage', c.leverage >= R.leverage[0] && c.leverage <= R.leverage[1], c.leverage, `an integer in ${R.leverage[0]}..${R.leverage[1]}`],
+    ['leverageCap', c.leverageCap >= R.leverageCap[0] && c.leverageCap <= R.leverageCap[1], c.leverageCap, `an integer in ${R.leverageCap[0]}..${R.leverageCap[1]}`],
+    ['leverage', c.leverage <= c.leverageCap, c.leverage, `at most the leverage cap ${c.leverageCap}`],
+    ['riskFraction', inRange(c.riskFraction, R.riskFraction), c.riskFraction, `${R.riskFraction[0]}..${R.riskFraction[1]} (0.5 %..10 % per trade)`],
+    ['maxMonthlyDrawdownFraction', inRange(c.maxMonthlyDrawdownFraction, R.maxMonthlyDrawdownFraction), c.maxMonthlyDrawdownFraction, R.maxMonthlyDrawdownFraction.join('..')],
+    ['dailyLossLimitFraction', inRange(c.dailyLossLimitFraction, R.dailyLossLimitFraction), c.dailyLossLimitFraction, `${R.dailyLossLimitFraction.join('..')} or null`],
+    ['dailyProfitTargetFraction', inRange(c.dailyProfitTargetFraction, R.dailyProfitTargetFraction), c.dailyProfitTargetFraction, `${R.dailyProfitTargetFraction.join('..')} or null`],
+    ['maxTradesPerDay', c.maxTradesPerDay >= R.maxTradesPerDay[0] && c.maxTradesPerDay <= R.maxTradesPerDay[1], c.maxTradesPerDay, R.maxTradesPerDay.join('..')],
+    ['maxMarginFraction', inRange(c.maxMarginFraction, R.maxMarginFraction), c.maxMarginFraction, R.maxMarginFraction.join('..')],
+    ['liquidationBufferFraction', inRange(c.liquidationBufferFraction, R.liquidationBufferFraction), c.liquidationBufferFraction, R.liquidationBufferFraction.join('..')],
   ];
-  const bad = checks.filter(([okay]) => !okay).map(([, m]) => m);
-  return bad.length ? err({ code: 'INVALID_CONFIG', message: bad.join('; ') }) : ok(c);
-}
-
-function pathGet(o: unknown, p: PropertyKey[]): unknown {
-  let cur: unknown = o;
-  for (const k of p) cur = cur && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[k] : undefined;
-  return cur;
+  const bad = checks.find(([, okay]) => !okay);
+  if (bad) return refuse('INVALID_CONFIG', bad[0], bad[2], bad[3]);
+  if (c.leverage > ACCOUNT_DEFAULTS.confirmLeverageAbove && !c.highLeverageConfirmed) {
+    return refuse('CONFIRMATION_REQUIRED', 'highLeverageConfirmed', false, 'true', `leverage ${c.leverage}x is above ${ACCOUNT_DEFAULTS.confirmLeverageAbove}x and needs an explicit confirmation`);
+  }
+  if (dec(c.capital).gt(c.venueBalance)) {
+    return refuse('CAPITAL_ABOVE_BALANCE', 'capital', c.capital, `at most the venue balance ${c.venueBalance}`);
+  }
+  return ok(c);
 }
 
 function deny(intent: IntentEmitted, signalStreamId: string, reason: DenialReason, detail: string, day: string, assessment: EventData<'EntryDenied'>['assessment'] = null) {
   return event('EntryDenied', { intentId: intent.intentId, signalStreamId, accountId: intent.accountId, reason, detail, tradingDay: day, assessment });
 }
 
+/** The month's drawdown breakers at one equity observation: MonthOpened, alerts, pause. */
+function decideEquity(s: AccountState, equity: D, ts: number): DomainEvent[] {
+  const cfg = s.config!;
+  const day = tradingDayOf(ts);
+  const month = day.slice(0, 7);
+  const out: DomainEvent[] = [];
+  let base = s.monthBase;
+  let alerts = s.alertsThisMonth;
+  if (s.month !== month || base === null) {
+    out.push(event('MonthOpened', { month, equity: str(equity) }));
+    base = equity;
+    alerts = new Set();
+  }
+  if (base.lte(0)) return out;
+  const drawdown = base.minus(equity);
+  if (drawdown.lte(0)) return out;
+  const fraction = drawdown.div(base);
+  const limit = dec(cfg.maxMonthlyDrawdownFraction);
+  for (const share of ACCOUNT_DEFAULTS.drawdownAlertShares) {
+    if (!alerts.has(share) && fraction.gte(limit.mul(share))) {
+      out.push(event('DrawdownAlert', { month, threshold: share, equity: str(equity), monthStartEquity: str(base), drawdown: str(drawdown), drawdownFraction: str(fraction), limitFraction: cfg.maxMonthlyDrawdownFraction }));
+    }
+  }
+  if (!s.monthlyPause && fraction.gte(limit)) {
+    out.push(event('TradingPaused', { reason: 'MONTHLY_DRAWDOWN_LIMIT', tradingDay: day, month, loss: str(drawdown), limit: str(base.mul(limit)) }));
+  }
+  return out;
+}
+
 function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'AssessEntry' }>): DomainEvent[] {
-  const cfg = s0.config!;
-  const s = rollTo(s0, c.ts);
-  const day = s.day!;
   const { intent } = c;
   if (s0.assessedIntents.has(intent.intentId)) return []; // at-least-once delivery: already decided
-  if (s.pausedForMonth === s.month) return [deny(intent, c.signalStreamId, 'TRADING_PAUSED', `monthly drawdown limit reached in ${s.month}; resume by command`, day)];
-  if (s.pausedForDay === day) return [deny(intent, c.signalStreamId, 'DAILY_LOSS_LIMIT', `daily loss limit reached on ${day}`, day)];
-  if (s.tradesToday >= cfg.maxTradesPerDay) return [deny(intent, c.signalStreamId, 'DAILY_TRADE_LIMIT', `${s.tradesToday} of ${cfg.maxTradesPerDay} entries already taken on ${day}`, day)];
-  if (!c.equity.known) return [deny(intent, c.signalStreamId, 'NO_EQUITY', 'accounting has no equity for this account yet', day)];
-  if (c.equity.openPositions > 0) return [deny(intent, c.signalStreamId, 'POSITION_ALREADY_OPEN', `${c.equity.openPositions} position(s) open; one position per symbol in one-way mode`, day)];
+  const cfg = s0.config!;
+  const day = tradingDayOf(c.ts);
+  // The equity of this assessment is also an observation for the drawdown breakers.
+  const observed = c.equity.known ? decideEquity(s0, dec(c.equity.equity), c.ts) : [];
+  const s = rollToDay(observed.reduce(accountEvolve, s0), day);
+  const out = (...e: DomainEvent[]) => [...observed, ...e];
+  if (s.tradingState === 'HALTED') return out(deny(intent, c.signalStreamId, 'TRADING_HALTED', 'trading is halted (kill switch): no new orders', day));
+  if (s.tradingState === 'REDUCING') return out(deny(intent, c.signalStreamId, 'TRADING_REDUCING', 'trading is reducing: only reduce-only orders', day));
+  if (s.monthlyPause) return out(deny(intent, c.signalStreamId, 'TRADING_PAUSED', `monthly drawdown limit reached in ${s.monthlyPause.month}; entries resume only by command`, day));
+  if (s.pausedForDay?.day === day) {
+    const r = s.pausedForDay.reason;
+    return out(deny(intent, c.signalStreamId, r, `${r === 'DAILY_LOSS_LIMIT' ? 'daily loss limit' : 'daily profit target'} reached on ${day}; entries resume at 00:00 UTC`, day));
+  }
+  if (s.tradesToday >= cfg.maxTradesPerDay) return out(deny(intent, c.signalStreamId, 'DAILY_TRADE_LIMIT', `${s.tradesToday} of ${cfg.maxTradesPerDay} entries already taken on ${day}; closes are still allowed`, day));
+  if (!c.equity.known) return out(deny(intent, c.signalStreamId, 'NO_EQUITY', 'accounting has no equity for this account yet', day));
+  if (c.equity.openPositions > 0) return out(deny(intent, c.signalStreamId, 'POSITION_ALREADY_OPEN', `${c.equity.openPositions} position(s) open; one position per symbol in one-way mode`, day));
   const sized = sizeEntry({
     side: intent.side,
     entryPrice: dec(intent.entryPrice),
@@ -185,7 +306,7 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
     liquidationBufferFraction: dec(cfg.liquidationBufferFraction),
     rules: c.rules,
   });
-  if (!sized.ok) return [deny(intent, c.signalStreamId, sized.error.code, sized.error.message, day, sized.error.assessment)];
+  if (!sized.ok) return out(deny(intent, c.signalStreamId, sized.error.code, sized.error.message, day, sized.error.assessment));
   const a = sized.value;
   const approved: EntryApproved = {
     intentId: intent.intentId,
@@ -203,55 +324,73 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
     tradingDay: day,
     assessment: a,
   };
-  return [event('EntryApproved', approved)];
+  const count = s.tradesToday + 1;
+  const limit = cfg.maxTradesPerDay;
+  const warnAt = dec(limit).mul(ACCOUNT_DEFAULTS.tradeWarningShare).ceil().toNumber();
+  const extra: DomainEvent[] = [];
+  if (count === warnAt && count < limit) extra.push(event('DailyTradeLimitWarning', { tradingDay: day, count, limit }));
+  if (count === limit) extra.push(event('DailyTradeLimitReached', { tradingDay: day, count, limit }));
+  return out(event('EntryApproved', approved), ...extra);
 }
 
 function decideResult(s0: AccountState, c: Extract<AccountCommand, { kind: 'RecordPositionResult' }>): DomainEvent[] {
   if (s0.recordedPositions.has(c.positionStreamId)) return []; // at-least-once delivery: already counted
   const cfg = s0.config!;
-  const s = rollTo(s0, c.ts);
-  const out: DomainEvent[] = [
-    event('PositionResultRecorded', { positionStreamId: c.positionStreamId, netPnl: str(c.netPnl), tradingDay: s.day!, month: s.month! }),
-  ];
+  const day = tradingDayOf(c.ts);
+  const s = rollToDay(s0, day);
+  const out: DomainEvent[] = [event('PositionResultRecorded', { positionStreamId: c.positionStreamId, netPnl: str(c.netPnl), tradingDay: day, month: day.slice(0, 7) })];
   const dayPnl = s.pnlToday.plus(c.netPnl);
-  const monthPnl = s.pnlThisMonth.plus(c.netPnl);
-  if (cfg.dailyLossLimitFraction !== null && s.pausedForDay !== s.day) {
-    const limit = dec(cfg.capital).mul(cfg.dailyLossLimitFraction);
-    if (dayPnl.neg().gte(limit)) {
-      out.push(event('TradingPaused', { reason: 'DAILY_LOSS_LIMIT', tradingDay: s.day!, month: s.month!, loss: str(dayPnl.neg()), limit: str(limit) }));
-    }
-  }
-  if (s.pausedForMonth !== s.month) {
-    const limit = s.monthStartEquity.mul(cfg.maxMonthlyDrawdownFraction);
-    if (monthPnl.neg().gte(limit)) {
-      out.push(event('TradingPaused', { reason: 'MONTHLY_DRAWDOWN_LIMIT', tradingDay: s.day!, month: s.month!, loss: str(monthPnl.neg()), limit: str(limit) }));
+  if (s.pausedForDay?.day !== day) {
+    const capital = dec(cfg.capital);
+    if (cfg.dailyLossLimitFraction !== null && dayPnl.neg().gte(capital.mul(cfg.dailyLossLimitFraction))) {
+      out.push(event('TradingPaused', { reason: 'DAILY_LOSS_LIMIT', tradingDay: day, month: day.slice(0, 7), loss: str(dayPnl.neg()), limit: str(capital.mul(cfg.dailyLossLimitFraction)) }));
+    } else if (cfg.dailyProfitTargetFraction !== null && dayPnl.gte(capital.mul(cfg.dailyProfitTargetFraction))) {
+      out.push(event('TradingPaused', { reason: 'DAILY_PROFIT_TARGET', tradingDay: day, month: day.slice(0, 7), loss: str(dayPnl), limit: str(capital.mul(cfg.dailyProfitTargetFraction)) }));
     }
   }
   return out;
 }
 
 /**
- * The account policy decider (risk service). Entry assessments always produce an event —
+ * The account policy decider (risk service). Every entry assessment produces an event —
  * `EntryApproved` with the full sizing assessment or `EntryDenied` with a typed reason —
- * so every decision is in the log. Only command misuse (unknown account, bad config) is a
- * rejection.
+ * and every breaker is an event with its numbers. Only command misuse (unknown account,
+ * invalid configuration, resuming when nothing is paused) is a rejection.
  */
 export const accountDecider: Decider<AccountCommand, AccountState, AccountRejection> = {
   initialState: accountInitialState,
   evolve: accountEvolve,
   decide(command, state) {
+    if (command.kind !== 'OpenAccount' && !state.config) return err({ code: 'UNKNOWN_ACCOUNT', message: 'account is not open' });
     switch (command.kind) {
       case 'OpenAccount': {
         if (state.config) return err({ code: 'ACCOUNT_EXISTS', message: `account ${state.config.accountId} is already open` });
         const v = validateAccountConfig(command.config);
         return v.ok ? ok([event('AccountOpened', v.value)]) : v;
       }
+      case 'ReconfigureAccount': {
+        if (command.config.accountId !== state.config!.accountId) return err({ code: 'INVALID_COMMAND', field: 'accountId', value: command.config.accountId, allowed: state.config!.accountId, message: 'the account id cannot change' });
+        const v = validateAccountConfig(command.config);
+        return v.ok ? ok([event('AccountReconfigured', v.value)]) : v;
+      }
       case 'AssessEntry':
-        if (!state.config) return err({ code: 'UNKNOWN_ACCOUNT', message: `account ${command.intent.accountId} is not open` });
         return ok(decideEntry(state, command));
       case 'RecordPositionResult':
-        if (!state.config) return err({ code: 'UNKNOWN_ACCOUNT', message: 'account is not open' });
         return ok(decideResult(state, command));
+      case 'ObserveEquity':
+        return ok(decideEquity(state, command.equity, command.ts));
+      case 'ResumeTrading': {
+        if (!command.reason.trim()) return err({ code: 'INVALID_COMMAND', field: 'reason', value: command.reason, allowed: 'a non-empty reason', message: 'a resume needs a reason' });
+        const day = tradingDayOf(command.ts);
+        const paused = state.monthlyPause ? 'MONTHLY_DRAWDOWN_LIMIT' : state.pausedForDay?.day === day ? state.pausedForDay.reason : null;
+        if (!paused) return err({ code: 'NOT_PAUSED', message: 'trading is not paused' });
+        return ok([event('TradingResumed', { reason: command.reason, by: command.by, pausedReason: paused, month: day.slice(0, 7), tradingDay: day, equity: str(command.equity) })]);
+      }
+      case 'SetTradingState': {
+        if (!command.reason.trim()) return err({ code: 'INVALID_COMMAND', field: 'reason', value: command.reason, allowed: 'a non-empty reason', message: 'a trading-state change needs a reason' });
+        if (command.state === state.tradingState) return ok([]);
+        return ok([event('TradingStateChanged', { state: command.state, previous: state.tradingState, reason: command.reason, by: command.by })]);
+      }
       default:
         return assertNever(command);
     }

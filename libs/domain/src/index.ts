@@ -11,5 +11,6 @@ export * from './market-path';
 export * from './order';
 export * from './position';
 export * from './account';
+export * from './protection';
 export * from './stop';
 export * from './paper-venue';

@@ -156,6 +156,13 @@ export class PaperVenue {
     return this.accounts.has(accountId);
   }
 
+  /** True when no account holds a position or a resting order: a price step can change nothing. */
+  isIdle(): boolean {
+    if (this.resting.length > 0) return false;
+    for (const a of this.accounts.values()) if (a.positions.size > 0) return false;
+    return true;
+  }
+
   /** `POST /fapi/v1/positionSide/dual` with dualSidePosition=false. */
   setOneWayMode(accountId: string): Result<'CHANGED' | 'UNCHANGED', VenueRejection> {
     const a = this.accounts.get(accountId);

@@ -3,13 +3,18 @@ import type { Decider } from './decider';
 import { clientOrderIdFor } from './ids';
 import { crossing, type Crossing } from './market-path';
 import { dec, str } from './money';
+import { GUARD_DEFAULTS } from './protection';
 import { err, ok, type Rejection, assertNever } from './result';
 
-/** Internal stop and take-profit of one position (stream `stop-<positionStreamId>`). */
+type TriggerKind = EventData<'StopTriggered'>['kind'];
+type WarningKind = EventData<'ProtectionWarning'>['kind'];
+
+/** Internal stop, take-profit and guards of one position (stream `stop-<positionStreamId>`). */
 export interface StopState {
   status: 'NONE' | 'ARMED' | 'TRIGGERED' | 'CANCELLED';
   placed: EventData<'StopPlaced'> | null;
   attempts: number;
+  warned: ReadonlySet<WarningKind>;
 }
 
 export type StopCommand =
@@ -20,13 +25,15 @@ export type StopCommand =
 export type StopRejection = Rejection<'STOP_EXISTS' | 'NO_STOP' | 'STOP_ON_WRONG_SIDE'>;
 
 export function stopInitialState(): StopState {
-  return { status: 'NONE', placed: null, attempts: 0 };
+  return { status: 'NONE', placed: null, attempts: 0, warned: new Set() };
 }
 
 export function stopEvolve(s: StopState, e: DomainEvent): StopState {
   switch (e.type) {
     case 'StopPlaced':
       return { ...s, status: 'ARMED', placed: e.data };
+    case 'ProtectionWarning':
+      return { ...s, warned: new Set([...s.warned, e.data.kind]) };
     case 'StopTriggered':
       return { ...s, status: 'TRIGGERED', attempts: e.data.attempt };
     case 'StopCancelled':
@@ -36,25 +43,41 @@ export function stopEvolve(s: StopState, e: DomainEvent): StopState {
   }
 }
 
-/**
- * The first of the stop-loss and take-profit that the step reaches. A long's stop is met
- * going down and its target going up; a short's the reverse. When both are met on one
- * step (a gap over both is impossible, a continuous step moves one way), the earlier
- * fraction wins; a tie goes to the stop-loss (the conservative reading).
- */
-function firstTrigger(p: EventData<'StopPlaced'>, step: { from: string; to: string; gap: boolean }): { kind: 'STOP_LOSS' | 'TAKE_PROFIT'; at: Crossing; level: string } | null {
-  const long = p.positionSide === 'LONG';
-  const sl = crossing(step, dec(p.stopPrice), long ? 'down' : 'up');
-  const tp = p.takeProfitPrice === null ? null : crossing(step, dec(p.takeProfitPrice), long ? 'up' : 'down');
-  if (sl && (!tp || sl.fraction.lte(tp.fraction))) return { kind: 'STOP_LOSS', at: sl, level: p.stopPrice };
-  if (tp) return { kind: 'TAKE_PROFIT', at: tp, level: p.takeProfitPrice! };
-  return null;
+interface Hit {
+  kind: TriggerKind;
+  at: Crossing;
+  level: string;
+  /** Order of precedence at the same point of the step: protect first. */
+  rank: number;
 }
 
 /**
- * The stop decider (stop-monitor service). When the mark path crosses the stop or the
- * target it emits `StopTriggered`, carrying the market reduce-only close order to send
- * (deterministic client order id, side opposite the position, the position's quantity).
+ * Every close level the step reaches: a long's stop, guards and liquidation-side levels are
+ * met going down, its target going up; a short's the reverse. The earliest along the step
+ * wins; at the same point a forced close outranks the stop, the stop the target.
+ */
+function closeHits(p: EventData<'StopPlaced'>, step: { from: string; to: string; gap: boolean }): Hit[] {
+  const adverse = p.positionSide === 'LONG' ? 'down' : 'up';
+  const favourable = p.positionSide === 'LONG' ? 'up' : 'down';
+  const hits: Hit[] = [];
+  const add = (kind: TriggerKind, level: string | null, dir: 'down' | 'up', rank: number) => {
+    if (level === null) return;
+    const at = crossing(step, dec(level), dir);
+    if (at) hits.push({ kind, at, level, rank });
+  };
+  add('LIQUIDATION_DISTANCE', p.guards.liquidationDistanceClosePrice, adverse, 0);
+  add('MARGIN_RATIO', p.guards.marginRatioClosePrice, adverse, 1);
+  add('STOP_LOSS', p.stopPrice, adverse, 2);
+  add('TAKE_PROFIT', p.takeProfitPrice, favourable, 3);
+  return hits.sort((a, b) => a.at.fraction.comparedTo(b.at.fraction) || a.rank - b.rank);
+}
+
+/**
+ * The stop decider (stop-monitor service). When the mark path crosses the stop, the target
+ * or a guard's forced-close level it emits `StopTriggered`, carrying the market reduce-only
+ * close order to send (deterministic client order id, side opposite the position, the
+ * position's quantity); guard warning levels (margin ratio 90 %, 10 % of the distance to
+ * liquidation left) emit one `ProtectionWarning` each.
  */
 export const stopDecider: Decider<StopCommand, StopState, StopRejection> = {
   initialState: stopInitialState,
@@ -63,6 +86,8 @@ export const stopDecider: Decider<StopCommand, StopState, StopRejection> = {
     switch (c.kind) {
       case 'PlaceStop': {
         if (s.status !== 'NONE') return err({ code: 'STOP_EXISTS', message: `stop for ${c.stop.positionStreamId} already placed` });
+        // The stop is not checked against the fill price: a fill beyond the stop (a gap at the
+        // open) must still be protected, and the next step then closes it at once.
         const long = c.stop.positionSide === 'LONG';
         const stop = dec(c.stop.stopPrice);
         const tp = c.stop.takeProfitPrice === null ? null : dec(c.stop.takeProfitPrice);
@@ -72,21 +97,36 @@ export const stopDecider: Decider<StopCommand, StopState, StopRejection> = {
       }
       case 'EvaluateStep': {
         if (s.status !== 'ARMED' || !s.placed) return ok([]);
-        const hit = firstTrigger(s.placed, c.step);
-        if (!hit) return ok([]);
-        const attempt = s.attempts + 1;
-        const n = s.placed.positionStreamId.split('-').pop();
-        return ok([
-          event('StopTriggered', {
-            kind: hit.kind,
-            triggerPrice: str(hit.at.price),
-            level: hit.level,
-            closeClientOrderId: clientOrderIdFor(s.placed.accountId, `${n}x${attempt}`, hit.kind === 'STOP_LOSS' ? 'S' : 'T'),
-            side: s.placed.positionSide === 'LONG' ? 'SELL' : 'BUY',
-            quantity: s.placed.quantity,
-            attempt,
-          }),
-        ]);
+        const p = s.placed;
+        const adverse = p.positionSide === 'LONG' ? 'down' : 'up';
+        const [hit] = closeHits(p, c.step);
+        const out: DomainEvent[] = [];
+        const warn = (kind: WarningKind, level: string | null, threshold: string) => {
+          if (level === null || s.warned.has(kind)) return;
+          const at = crossing(c.step, dec(level), adverse);
+          if (at && (!hit || at.fraction.lte(hit.at.fraction))) {
+            out.push(event('ProtectionWarning', { kind, level, observedPrice: str(at.price), threshold }));
+          }
+        };
+        warn('MARGIN_RATIO', p.guards.marginRatioWarnPrice, GUARD_DEFAULTS.marginRatioWarn);
+        warn('LIQUIDATION_DISTANCE', p.guards.liquidationDistanceWarnPrice, GUARD_DEFAULTS.liquidationDistanceWarn);
+        if (hit) {
+          const attempt = s.attempts + 1;
+          const n = p.positionStreamId.split('-').pop();
+          const letter = hit.kind === 'TAKE_PROFIT' ? 'T' : hit.kind === 'STOP_LOSS' ? 'S' : 'C';
+          out.push(
+            event('StopTriggered', {
+              kind: hit.kind,
+              triggerPrice: str(hit.at.price),
+              level: hit.level,
+              closeClientOrderId: clientOrderIdFor(p.accountId, `${n}x${attempt}`, letter),
+              side: p.positionSide === 'LONG' ? 'SELL' : 'BUY',
+              quantity: p.quantity,
+              attempt,
+            }),
+          );
+        }
+        return ok(out);
       }
       case 'CancelStop':
         if (s.status === 'NONE') return err({ code: 'NO_STOP', message: 'no stop to cancel' });

@@ -1,4 +1,4 @@
-import { ClockAck, ErrorReply, type MarketTick, type ServiceName, Subjects } from '@bulwark/contracts';
+import { ClockAck, type ClockInterest, ErrorReply, type MarketTick, type ServiceName, Subjects } from '@bulwark/contracts';
 import { JSONCodec, type NatsConnection } from 'nats';
 
 const json = JSONCodec();
@@ -16,23 +16,47 @@ export class ReplayClockError extends Error {
  * step at a time, and waits for the system to be quiet before the next step. That makes a
  * distributed replay deterministic: the same candles give the same events in the same order.
  *
- * Per step: stop-monitor (internal stops see the price first, as they would on a live
- * mark-price stream) → execution (the paper venue matches: queued orders, triggered stops,
- * liquidations) → accounting (mark-to-market, funding) → signals (on the bar's close only).
+ * Per step: stop-monitor (internal stops and guards see the price first, as they would on a
+ * live mark-price stream) → execution (the paper venue matches: queued orders, triggered
+ * stops, liquidations) → accounting (mark-to-market, funding) → risk (the drawdown breakers
+ * observe equity) → signals (on the bar's close only). A phase is skipped when its service
+ * said it needs no such step (`ClockAck.interest`).
  * After each phase that appended events, `quiesce` waits until every service's durable
  * consumer has caught up and nobody appends any more (the cascade of fills → positions →
  * stops, or intents → risk → orders, has run out).
  */
 export class ReplayClock {
   private readonly appended = new Map<ServiceName, number>();
-  /** Quiesce rounds run (for the benchmark and the summary). */
+  private readonly interest = new Map<ServiceName, ClockInterest>();
+  /** Quiesce rounds run and phases delivered / skipped (for benchmarks and logs). */
   quiesceRounds = 0;
+  phasesDelivered = 0;
+  phasesSkipped = 0;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly services: readonly ServiceName[],
     private readonly timeoutMs = 30_000,
   ) {}
+
+  /** Send an operator command (request/reply) in market time and wait for quiet afterwards. */
+  async command(subject: string, payload: unknown): Promise<unknown> {
+    let raw: unknown;
+    try {
+      const m = await this.nc.request(subject, json.encode(payload), { timeout: this.timeoutMs });
+      raw = json.decode(m.data);
+    } catch (e) {
+      throw new ReplayClockError(subject, `no answer: ${String(e)}`);
+    }
+    const bad = ErrorReply.safeParse(raw);
+    if (bad.success) throw new ReplayClockError(subject, `${bad.data.error.code}: ${bad.data.error.message}`);
+    await this.quiesce();
+    return raw;
+  }
+
+  private note(service: ServiceName, ack: ClockAck): void {
+    this.interest.set(service, ack.interest);
+  }
 
   private async request(subject: string, service: string, payload: unknown): Promise<ClockAck> {
     let raw: unknown;
@@ -52,12 +76,22 @@ export class ReplayClock {
   /** Ask every service for its append count once (before the first step). */
   async prime(): Promise<void> {
     const acks = await Promise.all(this.services.map((s) => this.request(Subjects.sync(s), s, {})));
-    acks.forEach((a, i) => this.appended.set(this.services[i], a.appended));
+    acks.forEach((a, i) => {
+      this.appended.set(this.services[i], a.appended);
+      this.note(this.services[i], a);
+    });
   }
 
   /** Deliver one step to one service; quiesce when it appended anything. */
   async phase(service: ServiceName, tick: MarketTick): Promise<void> {
+    const wants = this.interest.get(service) ?? 'STEP';
+    if (wants === 'NONE' || (wants === 'CLOSE' && !tick.candle)) {
+      this.phasesSkipped++;
+      return;
+    }
+    this.phasesDelivered++;
     const ack = await this.request(Subjects.clock(service), service, tick);
+    this.note(service, ack);
     if (ack.appended !== this.appended.get(service)) {
       this.appended.set(service, ack.appended);
       await this.quiesce();
@@ -74,6 +108,7 @@ export class ReplayClock {
         const s = this.services[i];
         if (this.appended.get(s) !== a.appended) changed = true;
         this.appended.set(s, a.appended);
+        this.note(s, a);
       });
       if (!changed) return;
     }
@@ -84,6 +119,7 @@ export class ReplayClock {
     await this.phase('stop-monitor', tick);
     await this.phase('execution', tick);
     await this.phase('accounting', tick);
-    if (tick.candle) await this.phase('signals', tick);
+    await this.phase('risk', tick);
+    await this.phase('signals', tick);
   }
 }

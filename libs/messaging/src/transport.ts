@@ -1,4 +1,4 @@
-import { type ClockAck, type RecordedEvent, Subjects, type ServiceName, parseEvent, streamCategory } from '@bulwark/contracts';
+import { type ClockAck, type ClockInterest, type RecordedEvent, Subjects, type ServiceName, parseEvent, streamCategory } from '@bulwark/contracts';
 import { decodeStoredEvent } from '@bulwark/event-store';
 import { type CustomTransportStrategy, Server, BaseRpcContext } from '@nestjs/microservices';
 import {
@@ -27,6 +27,17 @@ export class BulwarkContext extends BaseRpcContext<[string]> {
   get subject(): string {
     return this.args[0];
   }
+}
+
+/**
+ * What this process needs from the replay clock next. A service sets `get` to a function of
+ * its state (e.g. stop-monitor: STEP while any stop is armed); sync answers carry it.
+ */
+export const clockInterest: { get: () => ClockInterest } = { get: () => 'STEP' };
+
+/** The answer to a clock step: this process's append count and what it needs next. */
+export function clockAck(service: ServiceName, appender: EventAppender): ClockAck {
+  return { service, appended: appender.appended, idle: true, interest: clockInterest.get() };
 }
 
 export interface BulwarkTransportOptions {
@@ -224,7 +235,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
         const info = await jsm.consumers.info(bus.esStream, this.durable);
         caughtUp = info.num_pending === 0 && info.num_ack_pending === 0 && this.inFlight === 0;
       }
-      if (caughtUp) return { service, appended: this.opts.appender.appended, idle: true };
+      if (caughtUp) return { service, appended: this.opts.appender.appended, idle: true, interest: clockInterest.get() };
       await new Promise((r) => setTimeout(r, i < 20 ? 0 : 2));
     }
   }

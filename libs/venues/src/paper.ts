@@ -14,6 +14,9 @@ export class PaperVenueAdapter implements SimulatedVenue {
   hasAccount(accountId: string) {
     return this.engine.hasAccount(accountId);
   }
+  isIdle() {
+    return this.engine.isIdle();
+  }
   deposit(accountId: string, amount: D) {
     this.engine.fund(accountId, amount);
   }

@@ -30,6 +30,8 @@ export interface VenuePort {
 /** A venue whose market Bulwark drives itself (paper, replay): funded by deposit, advanced by path steps. */
 export interface SimulatedVenue extends VenuePort {
   hasAccount(accountId: string): boolean;
+  /** True when no account holds a position or a resting order (a price step can change nothing). */
+  isIdle(): boolean;
   /** Deposit USDT into an account's futures wallet (creates it). */
   deposit(accountId: string, amount: D): void;
   /** Advance the market of a symbol by one path step; returns what matched, in order. */

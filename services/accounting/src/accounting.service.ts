@@ -8,7 +8,7 @@ import {
   Streams,
 } from '@bulwark/contracts';
 import { type D, type PositionState, ZERO, dec, decideFunding, decidePositionFill, positionEvolve, positionInitialState, str, unrealisedPnl } from '@bulwark/domain';
-import { AggregateRepository, type Causation, EventAppender, causedBy } from '@bulwark/messaging';
+import { AggregateRepository, type Causation, EventAppender, causedBy, clockAck, clockInterest } from '@bulwark/messaging';
 import { Injectable } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 
@@ -51,6 +51,8 @@ export class AccountingService {
   private readonly marks = new Map<string, D>();
 
   constructor(private readonly appender: EventAppender) {
+    // Marks and funding only move equity while a position is open.
+    clockInterest.get = () => ([...this.ledgers.values()].some((l) => l.open.size > 0) ? 'STEP' : 'NONE');
     this.positions = new AggregateRepository(appender, {
       initialState: positionInitialState,
       evolve: (s, e) => positionEvolve(s, e as never),
@@ -169,7 +171,7 @@ export class AccountingService {
       const ddf = l.peakEquity.gt(0) ? dd.div(l.peakEquity) : ZERO;
       if (ddf.gt(l.maxDrawdownFraction)) l.maxDrawdownFraction = ddf;
     }
-    return { service: 'accounting', appended: this.appender.appended, idle: true };
+    return clockAck('accounting', this.appender);
   }
 
   private async openStates(l: Ledger): Promise<Array<{ key: string; state: PositionState }>> {

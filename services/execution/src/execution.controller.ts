@@ -12,6 +12,7 @@ export class ExecutionController {
   async onAccount(@Payload() e: RecordedEvent) {
     if (e.type === 'AccountOpened') await this.execution.configureAccount(e as RecordedEvent<'AccountOpened', EventData<'AccountOpened'>>);
     else if (e.type === 'EntryApproved') await this.execution.submitEntry(e as RecordedEvent<'EntryApproved', EventData<'EntryApproved'>>);
+    else if (e.type === 'TradingStateChanged') this.execution.tradingStateChanged(e.streamId.slice('account-'.length), (e.data as EventData<'TradingStateChanged'>).state);
   }
 
   @EventPattern(eventPattern('stop'))

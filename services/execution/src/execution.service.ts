@@ -10,7 +10,7 @@ import {
 import { type OrderCommand, type OrderState, type PaperFill, type Rules, dec, orderDecider, rulesFromContract, str } from '@bulwark/domain';
 import { PaperVenueAdapter, type SimulatedVenue } from '@bulwark/venues';
 import { instrumentFiles, loadRulesFromFiles, resolveDataDir } from '@bulwark/market-data';
-import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy } from '@bulwark/messaging';
+import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy, clockAck, clockInterest } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 
@@ -31,11 +31,15 @@ export class ExecutionService implements OnModuleInit {
   private readonly venueRevision = new Map<string, number>();
   private venue!: SimulatedVenue;
   private readonly rules = new Map<string, Rules>();
+  /** The kill switch per account, from risk's TradingStateChanged events. */
+  private readonly tradingState = new Map<string, 'ACTIVE' | 'REDUCING' | 'HALTED'>();
 
   constructor(
     private readonly appender: EventAppender,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {
+    // Idle, it still watches each bar's close so its last price (for margin checks of new orders) is current.
+    clockInterest.get = () => (this.venue && !this.venue.isIdle() ? 'STEP' : 'CLOSE');
     this.orders = new AggregateRepository(appender, {
       initialState: orderDecider.initialState,
       evolve: (s, e) => orderDecider.evolve(s, e as never),
@@ -142,7 +146,8 @@ export class ExecutionService implements OnModuleInit {
     await this.place(
       {
         clientOrderId: t.closeClientOrderId, accountId: placed.accountId, venue: placed.venue, symbol: placed.symbol, side: t.side, type: 'MARKET',
-        quantity: t.quantity, price: null, timeInForce: null, reduceOnly: true, purpose: t.kind, leverage: null,
+        quantity: t.quantity, price: null, timeInForce: null, reduceOnly: true,
+        purpose: t.kind === 'STOP_LOSS' || t.kind === 'TAKE_PROFIT' ? t.kind : 'CLOSE', leverage: null,
         sourceStreamId: e.streamId, sourceEventId: e.metadata.eventId, triggerPrice: t.triggerPrice,
       },
       causedBy(e),
@@ -150,8 +155,21 @@ export class ExecutionService implements OnModuleInit {
     );
   }
 
+  tradingStateChanged(accountId: string, state: 'ACTIVE' | 'REDUCING' | 'HALTED'): void {
+    this.tradingState.set(accountId, state);
+  }
+
+  /** The kill switch: HALTED refuses every new order, REDUCING every order that is not reduce-only. */
+  private killSwitchRefusal(o: EventData<'OrderInitialized'>): { code: string; message: string } | null {
+    const state = this.tradingState.get(o.accountId) ?? 'ACTIVE';
+    if (state === 'HALTED') return { code: 'TRADING_HALTED', message: 'trading is halted: no new orders' };
+    if (state === 'REDUCING' && !o.reduceOnly) return { code: 'TRADING_REDUCING', message: 'trading is reducing: only reduce-only orders' };
+    return null;
+  }
+
   /** Record the order, send it to the venue, record the venue's answer. */
-  private async place(o: EventData<'OrderInitialized'>, c: Causation, refusal: { code: string; message: string } | null): Promise<void> {
+  private async place(o: EventData<'OrderInitialized'>, c: Causation, refused: { code: string; message: string } | null): Promise<void> {
+    const refusal = refused ?? this.killSwitchRefusal(o);
     if (refusal) {
       await this.orderCommands(o.clientOrderId, [{ kind: 'InitializeOrder', data: o }, { kind: 'DenyOrder', code: refusal.code, message: refusal.message }], c);
       return;
@@ -209,6 +227,6 @@ export class ExecutionService implements OnModuleInit {
         }
       }
     }
-    return { service: 'execution', appended: this.appender.appended, idle: true };
+    return clockAck('execution', this.appender);
   }
 }

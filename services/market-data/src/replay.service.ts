@@ -61,6 +61,7 @@ export class ReplayService {
     const clock = new ReplayClock(this.nc, DOWNSTREAM);
     await clock.prime();
     const fundingAt = new Map(funding.map((f) => [f.fundingTime, f.rate]));
+    const schedule = [...req.schedule].sort((a, b) => a.at - b.at);
     let prevClose: string | null = null;
     let candles = 0;
     let seq = 0;
@@ -80,6 +81,13 @@ export class ReplayService {
       }
       const rate = fundingAt.get(candle.openTime);
       for (const step of pathSteps(candle, prevClose)) {
+        while (schedule.length && schedule[0].at <= step.ts) {
+          const cmd = schedule.shift()!;
+          // Operator commands run in market time: they carry the step's time unless they say otherwise.
+          const payload = cmd.payload && typeof cmd.payload === 'object' && !('at' in cmd.payload) ? { ...cmd.payload, at: step.ts } : cmd.payload;
+          await clock.command(cmd.subject, payload);
+          this.log.log(`replay ${req.runId}: sent ${cmd.subject} at ${new Date(step.ts).toISOString()}`);
+        }
         const tick: MarketTick = {
           runId: req.runId, venue: req.venue, symbol: req.symbol, seq: seq++, ts: step.ts, candleOpenTime: candle.openTime,
           pathIndex: step.pathIndex, from: step.from, to: step.to, gap: step.gap,
@@ -98,7 +106,7 @@ export class ReplayService {
       }
     }
     await clock.quiesce();
-    this.log.log(`replay ${req.runId}: ${candles} candles, ${seq} steps, ${clock.quiesceRounds} quiesce rounds in ${Date.now() - wallStart} ms`);
+    this.log.log(`replay ${req.runId}: ${candles} candles, ${seq} steps, ${clock.phasesDelivered} phases delivered, ${clock.phasesSkipped} skipped, ${clock.quiesceRounds} quiesce rounds in ${Date.now() - wallStart} ms`);
     this.progress({ runId: req.runId, candles, total, ticks: seq, marketTime: 0, done: true, error: null });
   }
 }

@@ -1,4 +1,12 @@
-import { type EventData, type RecordedEvent, OpenAccountRequest, Subjects } from '@bulwark/contracts';
+import {
+  type EventData,
+  MarketTick,
+  OpenAccountRequest,
+  type RecordedEvent,
+  ResumeTradingRequest,
+  SetTradingStateRequest,
+  Subjects,
+} from '@bulwark/contracts';
 import { ZodPipe, eventPattern } from '@bulwark/messaging';
 import { Controller } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
@@ -11,7 +19,27 @@ export class RiskController {
 
   @MessagePattern(Subjects.openAccount)
   openAccount(@Payload(new ZodPipe(OpenAccountRequest)) req: OpenAccountRequest) {
-    return this.risk.openAccount(req);
+    return this.risk.configure(req, 'open');
+  }
+
+  @MessagePattern(Subjects.reconfigureAccount)
+  reconfigure(@Payload(new ZodPipe(OpenAccountRequest)) req: OpenAccountRequest) {
+    return this.risk.configure(req, 'reconfigure');
+  }
+
+  @MessagePattern(Subjects.setTradingState)
+  setTradingState(@Payload(new ZodPipe(SetTradingStateRequest)) req: SetTradingStateRequest) {
+    return this.risk.setTradingState(req);
+  }
+
+  @MessagePattern(Subjects.resumeTrading)
+  resume(@Payload(new ZodPipe(ResumeTradingRequest)) req: ResumeTradingRequest) {
+    return this.risk.resume(req);
+  }
+
+  @MessagePattern(Subjects.clock('risk'))
+  onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
+    return this.risk.onTick(tick);
   }
 
   @EventPattern(eventPattern('signal'))
@@ -21,7 +49,8 @@ export class RiskController {
 
   @EventPattern(eventPattern('position'))
   async onPosition(@Payload() e: RecordedEvent) {
-    if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') {
+    if (e.type === 'PositionOpened') this.risk.positionOpened(e.data as EventData<'PositionOpened'>);
+    else if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') {
       await this.risk.recordResult(e as RecordedEvent<string, EventData<'PositionClosed'>>);
     }
   }

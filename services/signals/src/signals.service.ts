@@ -1,5 +1,5 @@
 import { type AttachStrategyRequest, type ClockAck, type MarketTick, Streams, event } from '@bulwark/contracts';
-import { EventAppender } from '@bulwark/messaging';
+import { EventAppender, clockAck, clockInterest } from '@bulwark/messaging';
 import { DEFAULT_DONCHIAN_ATR, DonchianAtrStrategy, type DonchianAtrParams } from '@bulwark/strategies';
 import { Injectable } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
@@ -18,7 +18,9 @@ interface Attached {
 export class SignalsService {
   private readonly attached = new Map<string, Attached>();
 
-  constructor(private readonly appender: EventAppender) {}
+  constructor(private readonly appender: EventAppender) {
+    clockInterest.get = () => (this.attached.size > 0 ? 'CLOSE' : 'NONE');
+  }
 
   async attach(req: AttachStrategyRequest) {
     if (req.strategy !== DonchianAtrStrategy.strategyName) {
@@ -69,6 +71,6 @@ export class SignalsService {
         a.revision = r!.result.nextExpectedRevision;
       }
     }
-    return { service: 'signals', appended: this.appender.appended, idle: true };
+    return clockAck('signals', this.appender);
   }
 }

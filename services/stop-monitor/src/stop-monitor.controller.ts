@@ -19,6 +19,11 @@ export class StopMonitorController {
     else if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') await this.stops.positionEnded(e);
   }
 
+  @EventPattern(eventPattern('rules'))
+  onRules(@Payload() e: RecordedEvent) {
+    if (e.type === 'InstrumentRulesRecorded') this.stops.rulesRecorded(e.data as EventData<'InstrumentRulesRecorded'>);
+  }
+
   @MessagePattern(Subjects.clock('stop-monitor'))
   onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
     return this.stops.onTick(tick);

@@ -1,6 +1,6 @@
 import { type ClockAck, type EventData, type MarketTick, type RecordedEvent, Streams } from '@bulwark/contracts';
-import { type StopState, stopDecider } from '@bulwark/domain';
-import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy } from '@bulwark/messaging';
+import { type Rules, type StopState, dec, initialMargin, protectionGuards, rulesFromContract, stopDecider } from '@bulwark/domain';
+import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy, clockAck, clockInterest } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 
@@ -22,10 +22,28 @@ export class StopMonitorService {
     private readonly appender: EventAppender,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {
+    clockInterest.get = () => (this.armed.size > 0 ? 'STEP' : 'NONE');
     this.stops = new AggregateRepository(appender, {
       initialState: stopDecider.initialState,
       evolve: stopDecider.evolve,
     });
+  }
+
+  private readonly rules = new Map<string, Rules>();
+
+  rulesRecorded(r: EventData<'InstrumentRulesRecorded'>): void {
+    this.rules.set(`${r.venue}:${r.symbol}`, rulesFromContract(r));
+  }
+
+  private async rulesFor(venue: string, symbol: string): Promise<Rules> {
+    const key = `${venue}:${symbol}`;
+    if (!this.rules.has(key)) {
+      const last = (await this.store.readStream(Streams.rules(venue, symbol))).filter((e) => e.type === 'InstrumentRulesRecorded').pop();
+      if (last) this.rulesRecorded(last.data as EventData<'InstrumentRulesRecorded'>);
+    }
+    const r = this.rules.get(key);
+    if (!r) throw new Error(`no instrument rules recorded for ${venue} ${symbol}`);
+    return r;
   }
 
   entryApproved(a: EventData<'EntryApproved'>): void {
@@ -54,6 +72,11 @@ export class StopMonitorService {
       return;
     }
     const streamId = Streams.stop(e.streamId);
+    const rules = await this.rulesFor(p.venue, p.symbol);
+    const quantity = dec(p.quantity);
+    const entryPrice = dec(p.entryPrice);
+    // The position's isolated margin is its initial margin (notional / leverage) at the fill.
+    const guards = protectionGuards({ side: p.side, quantity, entryPrice, walletBalance: initialMargin(quantity.mul(entryPrice), p.leverage), brackets: rules.brackets });
     const { result } = await this.stops.handle(
       streamId,
       (s) =>
@@ -63,6 +86,7 @@ export class StopMonitorService {
             stop: {
               positionStreamId: e.streamId, accountId: p.accountId, venue: p.venue, symbol: p.symbol, positionSide: p.side,
               quantity: p.quantity, stopPrice: levels.stopPrice, takeProfitPrice: levels.takeProfitPrice, entryClientOrderId: p.clientOrderId,
+              entryPrice: p.entryPrice, guards,
             },
           },
           s,
@@ -91,6 +115,6 @@ export class StopMonitorService {
       if (where.venue !== tick.venue || where.symbol !== tick.symbol) continue;
       await this.stops.handle(streamId, (s) => stopDecider.decide({ kind: 'EvaluateStep', step: tick }, s), c);
     }
-    return { service: 'stop-monitor', appended: this.appender.appended, idle: true };
+    return clockAck('stop-monitor', this.appender);
   }
 }
