@@ -7,6 +7,8 @@ import { Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { DemoError, defaultDemoFiles, newAccountId, runDemo } from './demo';
 import { formatReport } from './format';
+import { registerAccountCommands } from './account-commands';
+import { registerCalcCommands } from './calc';
 
 function positiveNumber(name: string) {
   return (v: string) => {
@@ -52,9 +54,9 @@ export function buildProgram(): Command {
     .option('--from <date>', 'first candle to replay (UTC)', utcDate('--from'))
     .option('--to <date>', 'replay candles before this time (UTC)', utcDate('--to'))
     .option('--account <id>', 'account id (default: a new demo-<time>-<hex>)')
-    .action(async (opts) => {
+    .action(async (opts, cmd: Command) => {
       if (opts.leverage > 5 && !opts.confirmHighLeverage) {
-        throw new InvalidArgumentError(`--leverage ${opts.leverage} is above 5x: add --confirm-high-leverage to confirm it (the confirmation is recorded)`);
+        cmd.error(`error: --leverage ${opts.leverage} is above 5x: add --confirm-high-leverage to confirm it (the confirmation is recorded)`, { code: 'commander.invalidArgument', exitCode: 2 });
       }
       const defaults = defaultDemoFiles();
       const accountId = opts.account ?? newAccountId();
@@ -88,6 +90,8 @@ export function buildProgram(): Command {
       console.log(formatReport(report));
       console.log(`\nThe event log stays in JetStream stream ${busConfigFromEnv().esStream}; this run's streams carry account ${accountId}.`);
     });
+  registerAccountCommands(program);
+  registerCalcCommands(program);
   return program;
 }
 

@@ -152,7 +152,7 @@ export const ReplayStartRequest = z.object({
   /**
    * Operator commands to send at a market time (e.g. resume trading after a pause), so a
    * replay with people in the loop stays deterministic. Sent before the first step at or
-   * after `at`; an error answer ends the replay.
+   * after `at`; a refusal is logged and the replay goes on.
    */
   schedule: z.array(z.object({ at: EpochMs, subject: z.string(), payload: z.unknown() })).default([]),
 });

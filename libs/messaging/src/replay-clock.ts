@@ -48,9 +48,9 @@ export class ReplayClock {
     } catch (e) {
       throw new ReplayClockError(subject, `no answer: ${String(e)}`);
     }
+    await this.quiesce();
     const bad = ErrorReply.safeParse(raw);
     if (bad.success) throw new ReplayClockError(subject, `${bad.data.error.code}: ${bad.data.error.message}`);
-    await this.quiesce();
     return raw;
   }
 

@@ -85,8 +85,11 @@ export class ReplayService {
           const cmd = schedule.shift()!;
           // Operator commands run in market time: they carry the step's time unless they say otherwise.
           const payload = cmd.payload && typeof cmd.payload === 'object' && !('at' in cmd.payload) ? { ...cmd.payload, at: step.ts } : cmd.payload;
-          await clock.command(cmd.subject, payload);
-          this.log.log(`replay ${req.runId}: sent ${cmd.subject} at ${new Date(step.ts).toISOString()}`);
+          // A refused command (e.g. resume when nothing is paused) is the operator's answer, not a replay failure.
+          await clock.command(cmd.subject, payload).then(
+            () => this.log.log(`replay ${req.runId}: ${cmd.subject} at ${new Date(step.ts).toISOString()} accepted`),
+            (e) => this.log.warn(`replay ${req.runId}: ${cmd.subject} at ${new Date(step.ts).toISOString()} refused: ${(e as Error).message}`),
+          );
         }
         const tick: MarketTick = {
           runId: req.runId, venue: req.venue, symbol: req.symbol, seq: seq++, ts: step.ts, candleOpenTime: candle.openTime,

@@ -1,0 +1,478 @@
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import type { OrderSide, PositionSide, RiskAssessment } from '@bulwark/contracts';
+import {
+  ACCOUNT_DEFAULTS,
+  D,
+  dec,
+  initialMargin,
+  liquidationPrice,
+  maintenanceMargin,
+  parseBinanceUsdmRules,
+  RulesParseError,
+  rulesFromContract,
+  sizeEntry,
+  str,
+  type Rules,
+} from '@bulwark/domain';
+import { instrumentFiles, resolveDataDir } from '@bulwark/market-data';
+
+/*
+ * `bulwark calc liquidation` and `bulwark calc size`: the risk engine's own numbers for one
+ * position, on the command line. Nothing is re-implemented: the rules come from
+ * `parseBinanceUsdmRules` + `rulesFromContract`, the numbers from `liquidationPrice`,
+ * `maintenanceMargin`, `initialMargin` and `sizeEntry` (the function the risk service runs),
+ * with the account policy defaults the risk service uses (`ACCOUNT_DEFAULTS`).
+ *
+ * Bad flags throw commander's InvalidArgumentError (or call `command.error` with the code
+ * `commander.invalidArgument`), which `main()` maps to exit code 2. A sizing denial is an
+ * answer, printed with its reason (exit 0).
+ */
+
+// ---------------------------------------------------------------------------------------
+// Flag parsers (each error names the flag and the value)
+// ---------------------------------------------------------------------------------------
+
+const DECIMAL_TEXT = /^(\d+(\.\d*)?|\.\d+)$/;
+
+/** A decimal flag value as a plain string; `positive` refuses 0. `unit` goes into the message. */
+function decimalFlag(flag: string, what: string, opts: { positive: boolean; max?: string; maxExclusive?: boolean }) {
+  return (v: string): string => {
+    const t = v.trim();
+    const bound = opts.positive ? 'a positive' : 'a non-negative';
+    const range = opts.max === undefined ? '' : ` ${opts.maxExclusive ? 'below' : 'at most'} ${opts.max}`;
+    if (/^-/.test(t)) throw new InvalidArgumentError(`${flag} must be ${bound} decimal number (${what})${range}, got "${v}" (negative)`);
+    if (!DECIMAL_TEXT.test(t)) throw new InvalidArgumentError(`${flag} must be ${bound} decimal number (${what})${range}, got "${v}"`);
+    const d = dec(t);
+    if (opts.positive && d.isZero()) throw new InvalidArgumentError(`${flag} must be ${bound} decimal number (${what})${range}, got "${v}"`);
+    if (opts.max !== undefined && (opts.maxExclusive ? d.gte(opts.max) : d.gt(opts.max))) {
+      throw new InvalidArgumentError(`${flag} must be ${bound} decimal number (${what})${range}, got "${v}"`);
+    }
+    return str(d);
+  };
+}
+
+/** Binance USDⓈ-M leverage: an integer 1..125. */
+function leverageFlag(flag: string) {
+  return (v: string): number => {
+    const n = /^\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > 125) throw new InvalidArgumentError(`${flag} must be an integer in 1..125, got "${v}"`);
+    return n;
+  };
+}
+
+/** long | short, also buy | sell (case-insensitive). */
+function sideFlag(v: string): PositionSide {
+  const s = v.trim().toLowerCase();
+  if (s === 'long' || s === 'buy') return 'LONG';
+  if (s === 'short' || s === 'sell') return 'SHORT';
+  throw new InvalidArgumentError(`--side must be long or short (or buy / sell), got "${v}"`);
+}
+
+/** A flag error found after parsing (a file that cannot be read, a combination): exit 2 through main(). */
+function flagError(cmd: Command, message: string): never {
+  return cmd.error(`error: ${message}`, { exitCode: 2, code: 'commander.invalidArgument' });
+}
+
+// ---------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------
+
+interface RulesOptions {
+  brackets?: string;
+  exchangeInfo?: string;
+  symbol: string;
+}
+
+function readJsonFile(cmd: Command, file: string, flag: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return flagError(cmd, `${flag} ${file}: cannot read the file (${(e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    return flagError(cmd, `${flag} ${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * The instrument rules the engine would use: Binance `GET /fapi/v1/leverageBracket` and the
+ * symbol's `GET /fapi/v1/exchangeInfo` entry (or a whole exchangeInfo response: the entry of
+ * `--symbol` is taken), parsed by the domain. Defaults: the data directory's files.
+ * @throws DataDirNotFoundError (exit 1) when a default is needed and no data directory exists.
+ */
+function loadRules(cmd: Command, opts: RulesOptions, takerFeeRate?: string): { rules: Rules; files: { brackets: string; exchangeInfo: string } } {
+  const defaults = () => instrumentFiles(resolveDataDir(), 'binance-usdm', opts.symbol);
+  const files = { brackets: opts.brackets ?? defaults().leverageBrackets, exchangeInfo: opts.exchangeInfo ?? defaults().exchangeInfo };
+  const leverageBrackets = readJsonFile(cmd, files.brackets, '--brackets');
+  const info = readJsonFile(cmd, files.exchangeInfo, '--exchange-info');
+  let exchangeInfoSymbol: unknown = info;
+  if (typeof info === 'object' && info !== null && Array.isArray((info as { symbols?: unknown }).symbols)) {
+    exchangeInfoSymbol = (info as { symbols: Array<{ symbol?: unknown }> }).symbols.find((s) => s?.symbol === opts.symbol);
+    if (exchangeInfoSymbol === undefined) flagError(cmd, `--exchange-info ${files.exchangeInfo}: no symbol ${opts.symbol} in symbols[]`);
+  }
+  try {
+    return { rules: rulesFromContract(parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol, leverageBrackets, takerFeeRate })), files };
+  } catch (e) {
+    if (e instanceof RulesParseError) return flagError(cmd, `--brackets ${files.brackets} / --exchange-info ${files.exchangeInfo}: ${e.message}`);
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------
+
+/** Thousands-grouped decimal with `dp` decimals (half-even), from a decimal string. */
+function grouped(s: string, dp = 2): string {
+  const d = dec(s).toDecimalPlaces(dp);
+  const [i, f] = d.abs().toFixed(dp).split('.');
+  return `${d.isNeg() ? '-' : ''}${i!.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${f === undefined ? '' : `.${f}`}`;
+}
+
+const money = (s: string | null | undefined, quote: string) => (s === null || s === undefined ? '—' : `${grouped(s)} ${quote}`);
+const rate = (s: string | null | undefined) => (s === null || s === undefined ? '—' : `${str(dec(s).mul(100))} % (${s})`);
+/** A quantity as is, or cut to 8 decimals with an ellipsis when it carries more. */
+const quantity = (s: string | null | undefined, base: string) => {
+  if (s === null || s === undefined) return '—';
+  const cut = dec(s).toDecimalPlaces(8, D.ROUND_DOWN);
+  return `${cut.eq(dec(s)) ? s : `${str(cut)}…`} ${base}`;
+};
+
+type Row = [label: string, value: string];
+
+function table(title: string, rows: Row[]): string {
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return [title, ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join('\n') + '\n';
+}
+
+function write(cmd: Command, text: string): void {
+  const out = cmd.configureOutput().writeOut ?? ((t: string) => process.stdout.write(t));
+  out(text);
+}
+
+// ---------------------------------------------------------------------------------------
+// calc liquidation
+// ---------------------------------------------------------------------------------------
+
+interface LiquidationOptions extends RulesOptions {
+  side: PositionSide;
+  entry: string;
+  qty: string;
+  leverage: number;
+  walletBalance?: string;
+  json?: boolean;
+}
+
+/** The JSON answer of `calc liquidation` (decimals as strings, USDT unless said otherwise). */
+export interface LiquidationCalc {
+  venue: 'binance-usdm';
+  symbol: string;
+  baseAsset: string;
+  quoteAsset: string;
+  side: PositionSide;
+  quantity: string;
+  entryPrice: string;
+  leverage: number;
+  notional: string;
+  initialMargin: string;
+  walletBalance: string;
+  walletBalanceIsInitialMargin: boolean;
+  /** Bracket of the entry notional: its number, max leverage, notional range, MMR and maintenance amount (cum). */
+  bracket: number;
+  bracketMaxLeverage: number;
+  notionalFloor: string;
+  notionalCap: string;
+  maintMarginRatio: string;
+  maintAmount: string;
+  /** notional × MMR − maintenance amount, at the entry. */
+  maintenanceMargin: string;
+  /** Full precision (40 significant digits), null when the position cannot be liquidated. */
+  liquidationPrice: string | null;
+  /** To the cent (half-even). */
+  liquidationPriceRounded: string | null;
+  /** The bracket the liquidation price was computed with (the one holding the liquidation notional). */
+  liquidationBracket: number;
+  liquidationMaintMarginRatio: string;
+  liquidationMaintAmount: string;
+  liquidationNotional: string | null;
+  /** |entry − liquidation price| and that as % of the entry. */
+  bufferToLiquidation: string | null;
+  bufferToLiquidationPct: string | null;
+  warnings: string[];
+  files: { brackets: string; exchangeInfo: string };
+}
+
+function calcLiquidation(cmd: Command, o: LiquidationOptions): LiquidationCalc {
+  const { rules, files } = loadRules(cmd, o);
+  const q = dec(o.qty);
+  const entry = dec(o.entry);
+  const notional = q.mul(entry);
+  const im = initialMargin(notional, o.leverage);
+  const wb = o.walletBalance === undefined ? im : dec(o.walletBalance);
+  const mm = maintenanceMargin(notional, rules.brackets);
+  const liq = liquidationPrice({ side: o.side, quantity: q, entryPrice: entry, walletBalance: wb, brackets: rules.brackets });
+  const lp = liq.price;
+  const buffer = lp === null ? null : entry.minus(lp).abs();
+  const warnings: string[] = [];
+  if (o.leverage > mm.bracket.initialLeverage) {
+    warnings.push(`${o.leverage}x is above the ${mm.bracket.initialLeverage}x that bracket ${mm.bracket.bracket} allows: Binance would refuse this position`);
+  }
+  if (lp === null) warnings.push('the wallet balance covers the whole position: it cannot be liquidated');
+  return {
+    venue: 'binance-usdm',
+    symbol: rules.symbol,
+    baseAsset: rules.baseAsset,
+    quoteAsset: rules.quoteAsset,
+    side: o.side,
+    quantity: str(q),
+    entryPrice: str(entry),
+    leverage: o.leverage,
+    notional: str(notional),
+    initialMargin: str(im),
+    walletBalance: str(wb),
+    walletBalanceIsInitialMargin: o.walletBalance === undefined,
+    bracket: mm.bracket.bracket,
+    bracketMaxLeverage: mm.bracket.initialLeverage,
+    notionalFloor: str(mm.bracket.notionalFloor),
+    notionalCap: str(mm.bracket.notionalCap),
+    maintMarginRatio: str(mm.maintMarginRatio),
+    maintAmount: str(mm.maintAmount),
+    maintenanceMargin: str(mm.maintenanceMargin),
+    liquidationPrice: lp === null ? null : str(lp),
+    liquidationPriceRounded: lp === null ? null : str(lp.toDecimalPlaces(2)),
+    liquidationBracket: liq.bracket.bracket,
+    liquidationMaintMarginRatio: str(liq.maintMarginRatio),
+    liquidationMaintAmount: str(liq.maintAmount),
+    liquidationNotional: lp === null ? null : str(q.mul(lp)),
+    bufferToLiquidation: buffer === null ? null : str(buffer),
+    bufferToLiquidationPct: buffer === null ? null : str(buffer.div(entry).mul(100).toDecimalPlaces(2)),
+    warnings,
+    files,
+  };
+}
+
+function liquidationTable(c: LiquidationCalc): string {
+  const { baseAsset: base, quoteAsset: quote } = c;
+  const rows: Row[] = [
+    ['side', c.side],
+    ['quantity', `${c.quantity} ${base}`],
+    ['entry price', money(c.entryPrice, quote)],
+    ['notional', money(c.notional, quote)],
+    ['leverage', `${c.leverage}x`],
+    ['initial margin', money(c.initialMargin, quote)],
+    ['wallet balance', `${money(c.walletBalance, quote)}${c.walletBalanceIsInitialMargin ? ' (= initial margin)' : ''}`],
+    ['bracket', `${c.bracket}: notional ${grouped(c.notionalFloor, 0)} – ${grouped(c.notionalCap, 0)} ${quote}, max ${c.bracketMaxLeverage}x`],
+    ['maint. margin ratio', rate(c.maintMarginRatio)],
+    ['maintenance amount', money(c.maintAmount, quote)],
+    ['maintenance margin', money(c.maintenanceMargin, quote)],
+    ['liquidation price', c.liquidationPriceRounded === null ? 'none (the position cannot be liquidated)' : money(c.liquidationPriceRounded, quote)],
+    ['liquidation bracket', `${c.liquidationBracket} (MMR ${c.liquidationMaintMarginRatio}, maintenance amount ${grouped(c.liquidationMaintAmount)})`],
+    ['buffer to liquidation', c.bufferToLiquidation === null ? '—' : `${money(c.bufferToLiquidation, quote)} (${c.bufferToLiquidationPct} % of entry)`],
+    ...c.warnings.map((w): Row => ['warning', w]),
+  ];
+  return table(`Liquidation, Binance USDⓈ-M ${c.symbol}, isolated margin, one-way mode`, rows);
+}
+
+// ---------------------------------------------------------------------------------------
+// calc size
+// ---------------------------------------------------------------------------------------
+
+interface SizeOptions extends RulesOptions {
+  side: PositionSide;
+  entry: string;
+  stop: string;
+  takeProfit?: string;
+  equity: string;
+  riskPct: string;
+  leverage: number;
+  leverageCap: number;
+  availableMargin?: string;
+  takerFee?: string;
+  maxMarginPct: string;
+  liquidationBufferPct: string;
+  json?: boolean;
+}
+
+/**
+ * The JSON answer of `calc size`: the decision, the denial reason when there is one, and
+ * the `sizeEntry` assessment (complete when approved, what was computed when denied), plus
+ * the maintenance margin and the rounded liquidation price of the sized position.
+ */
+export type SizeCalc = {
+  venue: 'binance-usdm';
+  symbol: string;
+  baseAsset: string;
+  quoteAsset: string;
+  decision: 'APPROVED' | 'DENIED';
+  reason: string | null;
+  message: string | null;
+  /** The isolated wallet balance the liquidation price assumes: the initial margin. */
+  walletBalance: string | null;
+  maintenanceMargin: string | null;
+  liquidationPriceRounded: string | null;
+  files: { brackets: string; exchangeInfo: string };
+} & Partial<RiskAssessment>;
+
+function calcSize(cmd: Command, o: SizeOptions): SizeCalc {
+  const { rules, files } = loadRules(cmd, o, o.takerFee);
+  const side: OrderSide = o.side === 'LONG' ? 'BUY' : 'SELL';
+  const pct = (s: string) => dec(s).div(100);
+  const r = sizeEntry({
+    side,
+    entryPrice: dec(o.entry),
+    stopPrice: dec(o.stop),
+    takeProfitPrice: o.takeProfit === undefined ? null : dec(o.takeProfit),
+    equity: dec(o.equity),
+    availableMargin: dec(o.availableMargin ?? o.equity),
+    riskFraction: pct(o.riskPct),
+    requestedLeverage: o.leverage,
+    leverageCap: o.leverageCap,
+    maxMarginFraction: pct(o.maxMarginPct),
+    liquidationBufferFraction: pct(o.liquidationBufferPct),
+    rules,
+  });
+  const a: Partial<RiskAssessment> = r.ok ? r.value : r.error.assessment;
+  const mm = a.notional === undefined ? null : maintenanceMargin(dec(a.notional), rules.brackets).maintenanceMargin;
+  return {
+    venue: 'binance-usdm',
+    symbol: rules.symbol,
+    baseAsset: rules.baseAsset,
+    quoteAsset: rules.quoteAsset,
+    decision: r.ok ? 'APPROVED' : 'DENIED',
+    reason: r.ok ? null : r.error.code,
+    message: r.ok ? null : r.error.message,
+    ...a,
+    walletBalance: a.initialMargin ?? null,
+    maintenanceMargin: mm === null ? null : str(mm),
+    liquidationPriceRounded: a.liquidationPrice === undefined || a.liquidationPrice === null ? null : str(dec(a.liquidationPrice).toDecimalPlaces(2)),
+    files,
+  };
+}
+
+/** The stop's distance ahead of the liquidation price, against the buffer the policy requires. */
+function bufferText(c: SizeCalc, quote: string): string {
+  if (c.stopToLiquidation === undefined || c.stopToLiquidation === null) return '—';
+  const d = dec(c.stopToLiquidation);
+  const required = `required ≥ ${money(c.requiredBuffer, quote)}`;
+  return d.gt(0)
+    ? `${money(c.stopToLiquidation, quote)} from the stop to the liquidation price (${required})`
+    : `none: the stop is ${money(str(d.abs()), quote)} past the liquidation price and would never fire first (${required})`;
+}
+
+function sizeTable(c: SizeCalc): string {
+  const { baseAsset: base, quoteAsset: quote } = c;
+  const lev =
+    c.leverage === undefined
+      ? '—'
+      : `${c.leverage}x (requested ${c.requestedLeverage ?? '—'}x, cap ${c.leverageCap ?? '—'}x, bracket max ${c.bracketMaxLeverage ?? '—'}x)`;
+  const rows: Row[] = [
+    ['decision', c.decision === 'APPROVED' ? 'APPROVED' : `DENIED: ${c.reason}`],
+    ...(c.message === null ? [] : [['reason', c.message] as Row]),
+    ['side', c.side === undefined ? '—' : `${c.side} (${c.side === 'BUY' ? 'long' : 'short'})`],
+    ['entry price', money(c.entryPrice, quote)],
+    ['stop price', money(c.stopPrice, quote)],
+    ['take-profit', money(c.takeProfitPrice, quote)],
+    ['equity', money(c.equity, quote)],
+    ['available margin', money(c.availableMargin, quote)],
+    ['risk', c.riskFraction === undefined ? '—' : `${rate(c.riskFraction)} of equity`],
+    ['risk amount', money(c.riskAmount, quote)],
+    ['stop distance', money(c.stopDistance, quote)],
+    ['fee per unit', money(c.feePerUnit, quote)],
+    ['loss per unit', money(c.lossPerUnit, quote)],
+    ['raw quantity', quantity(c.rawQuantity, base)],
+    ['margin-capped quantity', quantity(c.marginCappedQuantity, base)],
+    ['quantity', quantity(c.quantity, base)],
+    ['notional', money(c.notional, quote)],
+    ['leverage', lev],
+    ['bracket', c.bracket === undefined ? '—' : String(c.bracket)],
+    ['maint. margin ratio', rate(c.maintMarginRatio)],
+    ['maintenance amount', money(c.maintAmount, quote)],
+    ['maintenance margin', money(c.maintenanceMargin, quote)],
+    ['initial margin', money(c.initialMargin, quote)],
+    ['max margin', money(c.maxMargin, quote)],
+    ['liquidation price', c.liquidationPrice === null ? 'none (cannot be liquidated)' : money(c.liquidationPriceRounded, quote)],
+    ['liquidation distance', money(c.liquidationDistance, quote)],
+    ['buffer to liquidation', bufferText(c, quote)],
+    ['loss at stop', money(c.lossAtStop, quote)],
+    ['taker fee rate', rate(c.takerFeeRate)],
+  ];
+  return table(`Position size, Binance USDⓈ-M ${c.symbol}, isolated margin`, rows);
+}
+
+// ---------------------------------------------------------------------------------------
+// Registration
+// ---------------------------------------------------------------------------------------
+
+const rulesFlags = (c: Command) =>
+  c
+    .option('--brackets <file>', "leverage brackets JSON (GET /fapi/v1/leverageBracket; default: the data directory's leverage-brackets.json)")
+    .option('--exchange-info <file>', "exchangeInfo JSON: the symbol entry or the whole response (default: the data directory's exchange-info.json)")
+    .option('--symbol <symbol>', 'symbol, e.g. BTCUSDT', (v) => v.trim().toUpperCase(), 'BTCUSDT')
+    .option('--json', 'print JSON instead of a table');
+
+/**
+ * Add `calc liquidation` and `calc size` to the `bulwark` program.
+ *
+ * - `calc liquidation --side long|short --entry P --qty Q --leverage L [--wallet-balance WB]`:
+ *   Binance USDⓈ-M isolated liquidation price (FAQ "How to Calculate Liquidation Price of
+ *   USDⓈ-M Contracts"), bracket, MMR, maintenance amount, maintenance margin, initial margin
+ *   and the buffer to liquidation. WB defaults to the initial margin, entry × qty ÷ leverage.
+ * - `calc size --side long|short --entry P --stop S --equity E --leverage L [--risk-pct 1]
+ *   [--available-margin E] [--taker-fee 0.0005] [--leverage-cap 20] [--max-margin-pct 50]
+ *   [--liquidation-buffer-pct 10] [--take-profit T]`: `sizeEntry` with the account policy
+ *   defaults of the risk service; a denial is printed with its reason (exit 0).
+ *
+ * Both take `--brackets FILE`, `--exchange-info FILE`, `--symbol` and `--json`. Bad flag
+ * values raise commander's `commander.invalidArgument` (exit 2 in `main()`), naming the flag.
+ * Output goes to the command's `writeOut` (stdout unless configured).
+ */
+export function registerCalcCommands(program: Command): void {
+  const calc = program.command('calc').description('Risk calculators: the same numbers the risk engine uses.');
+
+  rulesFlags(
+    calc
+      .command('liquidation')
+      .description('Liquidation price of an isolated Binance USDⓈ-M position (one-way mode).')
+      .requiredOption('--side <side>', 'long | short (also buy | sell)', sideFlag)
+      .requiredOption('--entry <price>', 'entry price, USDT per BTC', decimalFlag('--entry', 'USDT per BTC', { positive: true }))
+      .requiredOption('--qty <quantity>', 'position quantity, BTC', decimalFlag('--qty', 'BTC', { positive: true }))
+      .requiredOption('--leverage <n>', 'leverage, an integer 1..125', leverageFlag('--leverage'))
+      .option('--wallet-balance <usdt>', 'isolated wallet balance, USDT (default: initial margin = entry × qty ÷ leverage)', decimalFlag('--wallet-balance', 'USDT', { positive: false })),
+  ).action(function (this: Command, opts: LiquidationOptions) {
+    const c = calcLiquidation(this, opts);
+    write(this, opts.json ? `${JSON.stringify(c, null, 2)}\n` : liquidationTable(c));
+  });
+
+  const riskPct = str(dec(ACCOUNT_DEFAULTS.riskFraction).mul(100));
+  const maxMarginPct = str(dec(ACCOUNT_DEFAULTS.maxMarginFraction).mul(100));
+  const bufferPct = str(dec(ACCOUNT_DEFAULTS.liquidationBufferFraction).mul(100));
+  rulesFlags(
+    calc
+      .command('size')
+      .description('Position size for a stop: risk % of equity, fees included, within margin, leverage, bracket and lot limits (sizeEntry).')
+      .requiredOption('--side <side>', 'long | short (also buy | sell)', sideFlag)
+      .requiredOption('--entry <price>', 'entry price, USDT per BTC', decimalFlag('--entry', 'USDT per BTC', { positive: true }))
+      .requiredOption('--stop <price>', 'stop price, USDT per BTC', decimalFlag('--stop', 'USDT per BTC', { positive: true }))
+      .option('--take-profit <price>', 'take-profit price, USDT per BTC', decimalFlag('--take-profit', 'USDT per BTC', { positive: true }))
+      .requiredOption('--equity <usdt>', 'account equity, USDT', decimalFlag('--equity', 'USDT', { positive: false }))
+      .requiredOption('--leverage <n>', 'requested leverage, an integer 1..125', leverageFlag('--leverage'))
+      .option('--risk-pct <pct>', 'risk per trade, % of equity', decimalFlag('--risk-pct', '% of equity', { positive: true, max: '100' }), riskPct)
+      .option('--available-margin <usdt>', 'margin available for the entry, USDT (default: the equity)', decimalFlag('--available-margin', 'USDT', { positive: false }))
+      .option('--taker-fee <rate>', 'taker fee rate as a fraction (default from the rules: 0.0005)', decimalFlag('--taker-fee', 'a fraction, e.g. 0.0005', { positive: false, max: '1', maxExclusive: true }))
+      .option('--leverage-cap <n>', "the account's leverage cap, an integer 1..125", leverageFlag('--leverage-cap'), ACCOUNT_DEFAULTS.leverageCap)
+      .option('--max-margin-pct <pct>', 'max initial margin, % of the available margin', decimalFlag('--max-margin-pct', '% of available margin', { positive: true, max: '100' }), maxMarginPct)
+      .option(
+        '--liquidation-buffer-pct <pct>',
+        'required stop-to-liquidation buffer, % of the entry-to-liquidation distance',
+        decimalFlag('--liquidation-buffer-pct', '% of the liquidation distance', { positive: false, max: '100', maxExclusive: true }),
+        bufferPct,
+      ),
+  ).action(function (this: Command, opts: SizeOptions) {
+    const c = calcSize(this, opts);
+    write(this, opts.json ? `${JSON.stringify(c, null, 2)}\n` : sizeTable(c));
+  });
+}
