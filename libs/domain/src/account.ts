@@ -170,7 +170,7 @@ export function accountEvolve(state: AccountState, e: DomainEvent): AccountState
     case 'TradingResumed':
       // A resume re-bases the month's drawdown on the equity at the resume (alerts start over).
       return e.data.pausedReason === 'MONTHLY_DRAWDOWN_LIMIT'
-        ? { ...state, monthlyPause: null, monthBase: dec(e.data.equity), alertsThisMonth: new Set() }
+        ? { ...state, monthlyPause: null, month: e.data.month, monthBase: dec(e.data.equity), alertsThisMonth: new Set() }
         : { ...state, pausedForDay: null };
     default:
       return state;
@@ -208,6 +208,15 @@ export function validateAccountConfig(input: AccountConfigInput): Result<EventDa
     highLeverageConfirmed: input.highLeverageConfirmed ?? false,
     venueBalance: input.venueBalance,
   };
+  // Integer ranges first, so their refusal names the range rather than a schema message.
+  const R0 = ACCOUNT_RANGES;
+  const intChecks: FieldCheck[] = [
+    ['leverage', Number.isInteger(cfg.leverage) && cfg.leverage >= R0.leverage[0] && cfg.leverage <= R0.leverage[1], cfg.leverage, `an integer in ${R0.leverage[0]}..${R0.leverage[1]}`],
+    ['leverageCap', Number.isInteger(cfg.leverageCap) && cfg.leverageCap >= R0.leverageCap[0] && cfg.leverageCap <= R0.leverageCap[1], cfg.leverageCap, `an integer in ${R0.leverageCap[0]}..${R0.leverageCap[1]}`],
+    ['maxTradesPerDay', Number.isInteger(cfg.maxTradesPerDay) && cfg.maxTradesPerDay >= R0.maxTradesPerDay[0] && cfg.maxTradesPerDay <= R0.maxTradesPerDay[1], cfg.maxTradesPerDay, `an integer in ${R0.maxTradesPerDay.join('..')}`],
+  ];
+  const badInt = intChecks.find(([, okay]) => !okay);
+  if (badInt) return refuse('INVALID_CONFIG', badInt[0], badInt[2], badInt[3]);
   const r = AccountConfig.safeParse(cfg);
   if (!r.success) {
     const i = r.error.issues[0];
@@ -381,6 +390,7 @@ export const accountDecider: Decider<AccountCommand, AccountState, AccountReject
         return ok(decideEquity(state, command.equity, command.ts));
       case 'ResumeTrading': {
         if (!command.reason.trim()) return err({ code: 'INVALID_COMMAND', field: 'reason', value: command.reason, allowed: 'a non-empty reason', message: 'a resume needs a reason' });
+        if (!command.by.trim()) return err({ code: 'INVALID_COMMAND', field: 'by', value: command.by, allowed: 'who resumes', message: 'a resume needs to say who' });
         const day = tradingDayOf(command.ts);
         const paused = state.monthlyPause ? 'MONTHLY_DRAWDOWN_LIMIT' : state.pausedForDay?.day === day ? state.pausedForDay.reason : null;
         if (!paused) return err({ code: 'NOT_PAUSED', message: 'trading is not paused' });
@@ -388,6 +398,7 @@ export const accountDecider: Decider<AccountCommand, AccountState, AccountReject
       }
       case 'SetTradingState': {
         if (!command.reason.trim()) return err({ code: 'INVALID_COMMAND', field: 'reason', value: command.reason, allowed: 'a non-empty reason', message: 'a trading-state change needs a reason' });
+        if (!command.by.trim()) return err({ code: 'INVALID_COMMAND', field: 'by', value: command.by, allowed: 'who changes it', message: 'a trading-state change needs to say who' });
         if (command.state === state.tradingState) return ok([]);
         return ok([event('TradingStateChanged', { state: command.state, previous: state.tradingState, reason: command.reason, by: command.by })]);
       }
