@@ -137,9 +137,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       highLeverageConfirmed: o.confirmHighLeverage,
       venueBalance: o.paperBalance ?? o.capital,
       ...o.policy,
+      ...(o.from !== null ? { at: o.from } : {}),
     };
     await request(nc, Subjects.openAccount, open);
-    await request(nc, Subjects.attachStrategy, { accountId: o.accountId, venue, symbol, strategy: 'donchian-atr', params: {} });
+    await request(nc, Subjects.attachStrategy, { accountId: o.accountId, venue, symbol, strategy: 'donchian-atr', params: {}, ...(o.from !== null ? { at: o.from } : {}) });
     const done = new Promise<ReplayProgress>((resolve) => {
       const sub = nc.subscribe(Subjects.replayProgress(o.accountId));
       void (async () => {

@@ -9,6 +9,8 @@ import { DemoError, defaultDemoFiles, newAccountId, runDemo } from './demo';
 import { formatReport } from './format';
 import { registerAccountCommands } from './account-commands';
 import { registerCalcCommands } from './calc';
+import { registerBacktestCommand } from './backtest-cmd';
+import { DataDownloadError, registerDataCommands } from './data-download';
 
 function positiveNumber(name: string) {
   return (v: string) => {
@@ -92,6 +94,8 @@ export function buildProgram(): Command {
     });
   registerAccountCommands(program);
   registerCalcCommands(program);
+  registerBacktestCommand(program);
+  registerDataCommands(program);
   return program;
 }
 
@@ -103,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as { code?: string; exitCode?: number; message?: string };
     if (err.code?.startsWith('commander.')) return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
-    if (e instanceof DemoError || e instanceof DataDirNotFoundError) {
+    if (e instanceof DemoError || e instanceof DataDirNotFoundError || e instanceof DataDownloadError) {
       console.error(`bulwark: ${err.message}`);
       return 1;
     }

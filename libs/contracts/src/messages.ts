@@ -112,6 +112,8 @@ export const OpenAccountRequest = z.object({
   highLeverageConfirmed: z.boolean().optional(),
   /** The venue's wallet balance (the paper deposit for the paper venue). */
   venueBalance: DecimalString,
+  /** Market time of the command (replay); wall clock when absent. */
+  at: EpochMs.optional(),
 });
 export type OpenAccountRequest = z.infer<typeof OpenAccountRequest>;
 
@@ -134,6 +136,8 @@ export const AttachStrategyRequest = z.object({
   symbol: Symbol,
   strategy: z.string(),
   params: z.record(z.string(), z.union([z.number(), z.string()])),
+  /** Market time of the command (replay); wall clock when absent. */
+  at: EpochMs.optional(),
 });
 export type AttachStrategyRequest = z.infer<typeof AttachStrategyRequest>;
 

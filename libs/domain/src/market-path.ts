@@ -13,8 +13,14 @@ export function intraBarPath(c: Pick<Candle, 'open' | 'high' | 'low' | 'close'>)
   return rising ? [c.open, c.low, c.high, c.close] : [c.open, c.high, c.low, c.close];
 }
 
-/** Offsets (ms after the bar's open) at which the path points are stamped; the last is the bar's close time. */
+/** Offsets (ms after the bar's open) at which the path points of a 1-minute bar are stamped; the last is its close time. */
 export const PATH_OFFSETS_MS = [0, 20_000, 40_000, 59_999] as const;
+
+/** Path-point offsets of a bar of `intervalMs`: open, one third, two thirds, close time (open + interval − 1 ms). */
+export function pathOffsets(intervalMs: number): [number, number, number, number] {
+  const third = Math.floor(intervalMs / 3);
+  return [0, third, 2 * third, intervalMs - 1];
+}
 
 /** One step of the path: price moves from `from` to `to`, as a jump when `gap` is true. */
 export interface PathStep {
@@ -29,11 +35,12 @@ export interface PathStep {
  * The four steps of a candle's path. Step 0 jumps from the previous close (or the open for
  * the first candle) to the open; steps 1–3 move continuously between path points.
  */
-export function pathSteps(c: Candle, previousClose: string | null): PathStep[] {
+export function pathSteps(c: Candle, previousClose: string | null, intervalMs = 60_000): PathStep[] {
   const p = intraBarPath(c);
+  const offsets = pathOffsets(intervalMs);
   return p.map((to, i) => ({
     pathIndex: i as 0 | 1 | 2 | 3,
-    ts: c.openTime + PATH_OFFSETS_MS[i],
+    ts: c.openTime + offsets[i],
     from: i === 0 ? previousClose ?? c.open : p[i - 1],
     to,
     gap: i === 0,

@@ -3,6 +3,19 @@ import { JSONCodec, type NatsConnection } from 'nats';
 
 const json = JSONCodec();
 
+/**
+ * How the replay clock reaches the services: over NATS for the distributed system
+ * (`NatsClockPort`), by direct calls for the in-process backtest. Same clock, same order.
+ */
+export interface ClockPort {
+  /** Deliver one step to one service; it answers when it has handled it. */
+  deliver(service: ServiceName, tick: MarketTick): Promise<ClockAck>;
+  /** Answer when the service has handled every stored event so far and nothing runs. */
+  sync(service: ServiceName): Promise<ClockAck>;
+  /** An operator command (request/reply); throws on a refusal. */
+  command(subject: string, payload: unknown): Promise<unknown>;
+}
+
 /** Thrown when a service answers a clock step or a sync with an error, or not at all. */
 export class ReplayClockError extends Error {
   constructor(readonly service: string, message: string) {
@@ -25,6 +38,44 @@ export class ReplayClockError extends Error {
  * consumer has caught up and nobody appends any more (the cascade of fills → positions →
  * stops, or intents → risk → orders, has run out).
  */
+/** The clock over NATS request/reply: `bulwark.clock.<service>`, `bulwark.sync.<service>`. */
+export class NatsClockPort implements ClockPort {
+  constructor(private readonly nc: NatsConnection, private readonly timeoutMs = 30_000) {}
+
+  private async ask(subject: string, who: string, payload: unknown): Promise<unknown> {
+    try {
+      const m = await this.nc.request(subject, json.encode(payload), { timeout: this.timeoutMs });
+      return json.decode(m.data);
+    } catch (e) {
+      throw new ReplayClockError(who, `no answer on ${subject}: ${String(e)}`);
+    }
+  }
+
+  private async ack(subject: string, service: string, payload: unknown): Promise<ClockAck> {
+    const raw = await this.ask(subject, service, payload);
+    const bad = ErrorReply.safeParse(raw);
+    if (bad.success) throw new ReplayClockError(service, `${bad.data.error.code}: ${bad.data.error.message}`);
+    const ack = ClockAck.safeParse(raw);
+    if (!ack.success) throw new ReplayClockError(service, `invalid answer on ${subject}`);
+    return ack.data;
+  }
+
+  deliver(service: ServiceName, tick: MarketTick) {
+    return this.ack(Subjects.clock(service), service, tick);
+  }
+
+  sync(service: ServiceName) {
+    return this.ack(Subjects.sync(service), service, {});
+  }
+
+  async command(subject: string, payload: unknown) {
+    const raw = await this.ask(subject, subject, payload);
+    const bad = ErrorReply.safeParse(raw);
+    if (bad.success) throw new ReplayClockError(subject, `${bad.data.error.code}: ${bad.data.error.message}`);
+    return raw;
+  }
+}
+
 export class ReplayClock {
   private readonly appended = new Map<ServiceName, number>();
   private readonly interest = new Map<ServiceName, ClockInterest>();
@@ -34,48 +85,27 @@ export class ReplayClock {
   phasesSkipped = 0;
 
   constructor(
-    private readonly nc: NatsConnection,
+    private readonly port: ClockPort,
     private readonly services: readonly ServiceName[],
-    private readonly timeoutMs = 30_000,
   ) {}
 
-  /** Send an operator command (request/reply) in market time and wait for quiet afterwards. */
+  /** Send an operator command in market time and wait for quiet afterwards (also after a refusal). */
   async command(subject: string, payload: unknown): Promise<unknown> {
-    let raw: unknown;
     try {
-      const m = await this.nc.request(subject, json.encode(payload), { timeout: this.timeoutMs });
-      raw = json.decode(m.data);
-    } catch (e) {
-      throw new ReplayClockError(subject, `no answer: ${String(e)}`);
+      return await this.port.command(subject, payload);
+    } finally {
+      await this.quiesce();
     }
-    await this.quiesce();
-    const bad = ErrorReply.safeParse(raw);
-    if (bad.success) throw new ReplayClockError(subject, `${bad.data.error.code}: ${bad.data.error.message}`);
-    return raw;
   }
 
   private note(service: ServiceName, ack: ClockAck): void {
     this.interest.set(service, ack.interest);
   }
 
-  private async request(subject: string, service: string, payload: unknown): Promise<ClockAck> {
-    let raw: unknown;
-    try {
-      const m = await this.nc.request(subject, json.encode(payload), { timeout: this.timeoutMs });
-      raw = json.decode(m.data);
-    } catch (e) {
-      throw new ReplayClockError(service, `no answer on ${subject}: ${String(e)}`);
-    }
-    const bad = ErrorReply.safeParse(raw);
-    if (bad.success) throw new ReplayClockError(service, `${bad.data.error.code}: ${bad.data.error.message}`);
-    const ack = ClockAck.safeParse(raw);
-    if (!ack.success) throw new ReplayClockError(service, `invalid answer on ${subject}`);
-    return ack.data;
-  }
 
   /** Ask every service for its append count once (before the first step). */
   async prime(): Promise<void> {
-    const acks = await Promise.all(this.services.map((s) => this.request(Subjects.sync(s), s, {})));
+    const acks = await Promise.all(this.services.map((s) => this.port.sync(s)));
     acks.forEach((a, i) => {
       this.appended.set(this.services[i], a.appended);
       this.note(this.services[i], a);
@@ -90,7 +120,7 @@ export class ReplayClock {
       return;
     }
     this.phasesDelivered++;
-    const ack = await this.request(Subjects.clock(service), service, tick);
+    const ack = await this.port.deliver(service, tick);
     this.note(service, ack);
     if (ack.appended !== this.appended.get(service)) {
       this.appended.set(service, ack.appended);
@@ -102,7 +132,7 @@ export class ReplayClock {
   async quiesce(): Promise<void> {
     for (;;) {
       this.quiesceRounds++;
-      const acks = await Promise.all(this.services.map((s) => this.request(Subjects.sync(s), s, {})));
+      const acks = await Promise.all(this.services.map((s) => this.port.sync(s)));
       let changed = false;
       acks.forEach((a, i) => {
         const s = this.services[i];

@@ -36,8 +36,8 @@ export class BulwarkContext extends BaseRpcContext<[string]> {
 export const clockInterest: { get: () => ClockInterest } = { get: () => 'STEP' };
 
 /** The answer to a clock step: this process's append count and what it needs next. */
-export function clockAck(service: ServiceName, appender: EventAppender): ClockAck {
-  return { service, appended: appender.appended, idle: true, interest: clockInterest.get() };
+export function clockAck(service: ServiceName, appender: EventAppender, interest: ClockInterest): ClockAck {
+  return { service, appended: appender.appended, idle: true, interest };
 }
 
 export interface BulwarkTransportOptions {

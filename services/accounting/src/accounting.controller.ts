@@ -1,26 +1,31 @@
-import { AccountQuery, type EventData, MarketTick, type RecordedEvent, Subjects } from '@bulwark/contracts';
-import { ZodPipe, eventPattern } from '@bulwark/messaging';
-import { Controller } from '@nestjs/common';
+import { AccountingService } from '@bulwark/application';
+import { AccountQuery, MarketTick, type RecordedEvent, Subjects } from '@bulwark/contracts';
+import { ZodPipe, clockAck, clockInterest, eventPattern } from '@bulwark/messaging';
+import { Controller, type OnModuleInit } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
-import { AccountingService } from './accounting.service';
 
 @Controller()
-export class AccountingController {
+export class AccountingController implements OnModuleInit {
   constructor(private readonly accounting: AccountingService) {}
+
+  onModuleInit() {
+    clockInterest.get = () => this.accounting.interest();
+  }
 
   @EventPattern(eventPattern('account'))
   onAccount(@Payload() e: RecordedEvent) {
-    if (e.type === 'AccountOpened') this.accounting.accountOpened(e.data as EventData<'AccountOpened'>);
+    return this.accounting.onEvent(e);
   }
 
   @EventPattern(eventPattern('order'))
-  async onOrder(@Payload() e: RecordedEvent) {
-    if (e.type === 'OrderFilled') await this.accounting.applyFill(e as RecordedEvent<'OrderFilled', EventData<'OrderFilled'>>);
+  onOrder(@Payload() e: RecordedEvent) {
+    return this.accounting.onEvent(e);
   }
 
   @MessagePattern(Subjects.clock('accounting'))
-  onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
-    return this.accounting.onTick(tick);
+  async onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
+    await this.accounting.onTick(tick);
+    return clockAck('accounting', this.accounting.appender, this.accounting.interest());
   }
 
   @MessagePattern(Subjects.equity)

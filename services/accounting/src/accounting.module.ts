@@ -1,6 +1,6 @@
+import { AccountingService } from '@bulwark/application';
 import { Module } from '@nestjs/common';
 import { AccountingController } from './accounting.controller';
-import { AccountingService } from './accounting.service';
 
 @Module({ controllers: [AccountingController], providers: [AccountingService] })
 export class AccountingModule {}

@@ -2,7 +2,7 @@ import { ReplayStartRequest, Subjects } from '@bulwark/contracts';
 import { ZodPipe } from '@bulwark/messaging';
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { ReplayService } from './replay.service';
+import { ReplayService } from '@bulwark/application';
 
 @Controller()
 export class MarketDataController {

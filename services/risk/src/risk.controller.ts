@@ -1,21 +1,17 @@
-import {
-  type EventData,
-  MarketTick,
-  OpenAccountRequest,
-  type RecordedEvent,
-  ResumeTradingRequest,
-  SetTradingStateRequest,
-  Subjects,
-} from '@bulwark/contracts';
-import { ZodPipe, eventPattern } from '@bulwark/messaging';
-import { Controller } from '@nestjs/common';
+import { RiskService } from '@bulwark/application';
+import { MarketTick, OpenAccountRequest, type RecordedEvent, ResumeTradingRequest, SetTradingStateRequest, Subjects } from '@bulwark/contracts';
+import { ZodPipe, clockAck, clockInterest, eventPattern } from '@bulwark/messaging';
+import { Controller, type OnModuleInit } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
-import { RiskService } from './risk.service';
 
-/** Turns messages into risk commands; all decisions are in the domain's account decider. */
+/** Turns messages into risk commands; the decisions are the domain's account decider. */
 @Controller()
-export class RiskController {
+export class RiskController implements OnModuleInit {
   constructor(private readonly risk: RiskService) {}
+
+  onModuleInit() {
+    clockInterest.get = () => this.risk.interest();
+  }
 
   @MessagePattern(Subjects.openAccount)
   openAccount(@Payload(new ZodPipe(OpenAccountRequest)) req: OpenAccountRequest) {
@@ -38,25 +34,23 @@ export class RiskController {
   }
 
   @MessagePattern(Subjects.clock('risk'))
-  onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
-    return this.risk.onTick(tick);
+  async onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
+    await this.risk.onTick(tick);
+    return clockAck('risk', this.risk.appender, this.risk.interest());
   }
 
   @EventPattern(eventPattern('signal'))
-  async onSignal(@Payload() e: RecordedEvent) {
-    if (e.type === 'IntentEmitted') await this.risk.assess(e as RecordedEvent<'IntentEmitted', EventData<'IntentEmitted'>>);
+  onSignal(@Payload() e: RecordedEvent) {
+    return this.risk.onEvent(e);
   }
 
   @EventPattern(eventPattern('position'))
-  async onPosition(@Payload() e: RecordedEvent) {
-    if (e.type === 'PositionOpened') this.risk.positionOpened(e.data as EventData<'PositionOpened'>);
-    else if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') {
-      await this.risk.recordResult(e as RecordedEvent<string, EventData<'PositionClosed'>>);
-    }
+  onPosition(@Payload() e: RecordedEvent) {
+    return this.risk.onEvent(e);
   }
 
   @EventPattern(eventPattern('rules'))
   onRules(@Payload() e: RecordedEvent) {
-    if (e.type === 'InstrumentRulesRecorded') this.risk.rulesRecorded(e.data as EventData<'InstrumentRulesRecorded'>);
+    return this.risk.onEvent(e);
   }
 }

@@ -1,6 +1,11 @@
+import { EQUITY_SOURCE, NatsEquitySource, RiskService } from '@bulwark/application';
+import { NATS } from '@bulwark/messaging';
 import { Module } from '@nestjs/common';
+import type { NatsConnection } from 'nats';
 import { RiskController } from './risk.controller';
-import { RiskService } from './risk.service';
 
-@Module({ controllers: [RiskController], providers: [RiskService] })
+@Module({
+  controllers: [RiskController],
+  providers: [RiskService, { provide: EQUITY_SOURCE, useFactory: (nc: NatsConnection) => new NatsEquitySource(nc), inject: [NATS] }],
+})
 export class RiskModule {}

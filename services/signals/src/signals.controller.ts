@@ -1,12 +1,16 @@
+import { SignalsService } from '@bulwark/application';
 import { AttachStrategyRequest, MarketTick, Subjects } from '@bulwark/contracts';
-import { ZodPipe } from '@bulwark/messaging';
-import { Controller } from '@nestjs/common';
+import { ZodPipe, clockAck, clockInterest } from '@bulwark/messaging';
+import { Controller, type OnModuleInit } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { SignalsService } from './signals.service';
 
 @Controller()
-export class SignalsController {
+export class SignalsController implements OnModuleInit {
   constructor(private readonly signals: SignalsService) {}
+
+  onModuleInit() {
+    clockInterest.get = () => this.signals.interest();
+  }
 
   @MessagePattern(Subjects.attachStrategy)
   attach(@Payload(new ZodPipe(AttachStrategyRequest)) req: AttachStrategyRequest) {
@@ -14,7 +18,8 @@ export class SignalsController {
   }
 
   @MessagePattern(Subjects.clock('signals'))
-  onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
-    return this.signals.onTick(tick);
+  async onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
+    await this.signals.onTick(tick);
+    return clockAck('signals', this.signals.appender, this.signals.interest());
   }
 }

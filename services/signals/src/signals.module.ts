@@ -1,6 +1,6 @@
+import { SignalsService } from '@bulwark/application';
 import { Module } from '@nestjs/common';
 import { SignalsController } from './signals.controller';
-import { SignalsService } from './signals.service';
 
 @Module({ controllers: [SignalsController], providers: [SignalsService] })
 export class SignalsModule {}

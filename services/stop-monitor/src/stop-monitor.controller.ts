@@ -1,31 +1,35 @@
-import { type EventData, MarketTick, type RecordedEvent, Subjects } from '@bulwark/contracts';
-import { ZodPipe, eventPattern } from '@bulwark/messaging';
-import { Controller } from '@nestjs/common';
+import { StopMonitorService } from '@bulwark/application';
+import { MarketTick, type RecordedEvent, Subjects } from '@bulwark/contracts';
+import { ZodPipe, clockAck, clockInterest, eventPattern } from '@bulwark/messaging';
+import { Controller, type OnModuleInit } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
-import { StopMonitorService } from './stop-monitor.service';
 
 @Controller()
-export class StopMonitorController {
+export class StopMonitorController implements OnModuleInit {
   constructor(private readonly stops: StopMonitorService) {}
+
+  onModuleInit() {
+    clockInterest.get = () => this.stops.interest();
+  }
 
   @EventPattern(eventPattern('account'))
   onAccount(@Payload() e: RecordedEvent) {
-    if (e.type === 'EntryApproved') this.stops.entryApproved(e.data as EventData<'EntryApproved'>);
+    return this.stops.onEvent(e);
   }
 
   @EventPattern(eventPattern('position'))
-  async onPosition(@Payload() e: RecordedEvent) {
-    if (e.type === 'PositionOpened') await this.stops.positionOpened(e as RecordedEvent<'PositionOpened', EventData<'PositionOpened'>>);
-    else if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') await this.stops.positionEnded(e);
+  onPosition(@Payload() e: RecordedEvent) {
+    return this.stops.onEvent(e);
   }
 
   @EventPattern(eventPattern('rules'))
   onRules(@Payload() e: RecordedEvent) {
-    if (e.type === 'InstrumentRulesRecorded') this.stops.rulesRecorded(e.data as EventData<'InstrumentRulesRecorded'>);
+    return this.stops.onEvent(e);
   }
 
   @MessagePattern(Subjects.clock('stop-monitor'))
-  onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
-    return this.stops.onTick(tick);
+  async onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
+    await this.stops.onTick(tick);
+    return clockAck('stop-monitor', this.stops.appender, this.stops.interest());
   }
 }

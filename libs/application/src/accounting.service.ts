@@ -1,6 +1,6 @@
 import {
   type AccountSummary,
-  type ClockAck,
+  type ClockInterest,
   type EquitySnapshot,
   type EventData,
   type MarketTick,
@@ -8,9 +8,10 @@ import {
   Streams,
 } from '@bulwark/contracts';
 import { type D, type PositionState, ZERO, dec, decideFunding, decidePositionFill, positionEvolve, positionInitialState, str, unrealisedPnl } from '@bulwark/domain';
-import { AggregateRepository, type Causation, EventAppender, causedBy, clockAck, clockInterest } from '@bulwark/messaging';
+import { AggregateRepository, type Causation, EventAppender, causedBy } from '@bulwark/messaging';
 import { Injectable } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
+import type { EquitySource, PipelineService } from './ports';
 
 interface OpenPosition {
   streamId: string;
@@ -45,18 +46,28 @@ interface Ledger {
  * drawdown. Position decisions are the domain's position aggregate.
  */
 @Injectable()
-export class AccountingService {
+export class AccountingService implements PipelineService, EquitySource {
+  readonly name = 'accounting' as const;
+  readonly categories = ['account', 'order'] as const;
   private readonly ledgers = new Map<string, Ledger>();
   private readonly positions: AggregateRepository<PositionState>;
   private readonly marks = new Map<string, D>();
 
-  constructor(private readonly appender: EventAppender) {
-    // Marks and funding only move equity while a position is open.
-    clockInterest.get = () => ([...this.ledgers.values()].some((l) => l.open.size > 0) ? 'STEP' : 'NONE');
+  constructor(readonly appender: EventAppender) {
     this.positions = new AggregateRepository(appender, {
       initialState: positionInitialState,
       evolve: (s, e) => positionEvolve(s, e as never),
     });
+  }
+
+  /** Marks and funding only move equity while a position is open. */
+  interest(): ClockInterest {
+    return [...this.ledgers.values()].some((l) => l.open.size > 0) ? 'STEP' : 'NONE';
+  }
+
+  async onEvent(e: RecordedEvent): Promise<void> {
+    if (e.type === 'AccountOpened') this.accountOpened(e.data as EventData<'AccountOpened'>);
+    else if (e.type === 'OrderFilled') await this.applyFill(e as RecordedEvent<'OrderFilled', EventData<'OrderFilled'>>);
   }
 
   accountOpened(cfg: EventData<'AccountOpened'>): void {
@@ -145,7 +156,7 @@ export class AccountingService {
   }
 
   /** Mark to market at the step's price; settle funding for positions open before the settlement. */
-  async onTick(tick: MarketTick): Promise<ClockAck> {
+  async onTick(tick: MarketTick): Promise<void> {
     const key = `${tick.venue}:${tick.symbol}`;
     const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
     const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
@@ -171,7 +182,6 @@ export class AccountingService {
       const ddf = l.peakEquity.gt(0) ? dd.div(l.peakEquity) : ZERO;
       if (ddf.gt(l.maxDrawdownFraction)) l.maxDrawdownFraction = ddf;
     }
-    return clockAck('accounting', this.appender);
   }
 
   private async openStates(l: Ledger): Promise<Array<{ key: string; state: PositionState }>> {

@@ -1,5 +1,5 @@
 import {
-  type ClockAck,
+  type ClockInterest,
   type DomainEvent,
   type EventData,
   type MarketTick,
@@ -10,9 +10,10 @@ import {
 import { type OrderCommand, type OrderState, type PaperFill, type Rules, dec, orderDecider, rulesFromContract, str } from '@bulwark/domain';
 import { PaperVenueAdapter, type SimulatedVenue } from '@bulwark/venues';
 import { instrumentFiles, loadRulesFromFiles, resolveDataDir } from '@bulwark/market-data';
-import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy, clockAck, clockInterest } from '@bulwark/messaging';
+import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import type { PipelineService } from './ports';
 
 const VENUE = 'binance-usdm' as const;
 const SYMBOLS = ['BTCUSDT'];
@@ -25,7 +26,9 @@ const SYMBOLS = ['BTCUSDT'];
  * the domain's PaperVenue.
  */
 @Injectable()
-export class ExecutionService implements OnModuleInit {
+export class ExecutionService implements OnModuleInit, PipelineService {
+  readonly name = 'execution' as const;
+  readonly categories = ['account', 'stop'] as const;
   private readonly log = new Logger('execution');
   private readonly orders: AggregateRepository<OrderState>;
   private readonly venueRevision = new Map<string, number>();
@@ -35,15 +38,31 @@ export class ExecutionService implements OnModuleInit {
   private readonly tradingState = new Map<string, 'ACTIVE' | 'REDUCING' | 'HALTED'>();
 
   constructor(
-    private readonly appender: EventAppender,
+    readonly appender: EventAppender,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {
-    // Idle, it still watches each bar's close so its last price (for margin checks of new orders) is current.
-    clockInterest.get = () => (this.venue && !this.venue.isIdle() ? 'STEP' : 'CLOSE');
     this.orders = new AggregateRepository(appender, {
       initialState: orderDecider.initialState,
       evolve: (s, e) => orderDecider.evolve(s, e as never),
     });
+  }
+
+  /** Idle, it still watches each bar's close so its last price (for margin checks of new orders) is current. */
+  interest(): ClockInterest {
+    return this.venue && !this.venue.isIdle() ? 'STEP' : 'CLOSE';
+  }
+
+  async onEvent(e: RecordedEvent): Promise<void> {
+    switch (e.type) {
+      case 'AccountOpened':
+        return this.configureAccount(e as RecordedEvent<'AccountOpened', EventData<'AccountOpened'>>);
+      case 'EntryApproved':
+        return this.submitEntry(e as RecordedEvent<'EntryApproved', EventData<'EntryApproved'>>);
+      case 'TradingStateChanged':
+        return this.tradingStateChanged(e.streamId.slice('account-'.length), (e.data as EventData<'TradingStateChanged'>).state);
+      case 'StopTriggered':
+        return this.submitProtectiveClose(e as RecordedEvent<'StopTriggered', EventData<'StopTriggered'>>);
+    }
   }
 
   /** Load the venue's instrument rules and record them when they differ from the last recorded. */
@@ -197,7 +216,7 @@ export class ExecutionService implements OnModuleInit {
   }
 
   /** One step of the market path: the paper venue matches and the results are recorded. */
-  async onTick(tick: MarketTick): Promise<ClockAck> {
+  async onTick(tick: MarketTick): Promise<void> {
     const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
     const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
     if (tick.venue === VENUE) {
@@ -227,6 +246,5 @@ export class ExecutionService implements OnModuleInit {
         }
       }
     }
-    return clockAck('execution', this.appender);
   }
 }

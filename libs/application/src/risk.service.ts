@@ -1,23 +1,19 @@
 import {
+  type ClockInterest,
   type EventData,
-  EquitySnapshot,
-  ErrorReply,
   type MarketTick,
   type OpenAccountRequest,
   type RecordedEvent,
   type ResumeTradingRequest,
   type SetTradingStateRequest,
   Streams,
-  Subjects,
 } from '@bulwark/contracts';
 import { type AccountCommand, type AccountState, accountDecider, dec, type Rules, rulesFromContract } from '@bulwark/domain';
-import { AggregateRepository, type Causation, EVENT_STORE, EventAppender, NATS, causedBy, clockAck, clockInterest } from '@bulwark/messaging';
+import { AggregateRepository, type Causation, EVENT_STORE, EventAppender, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
-import { JSONCodec, type NatsConnection } from 'nats';
-
-const json = JSONCodec();
+import { EQUITY_SOURCE, type EquitySource, type PipelineService } from './ports';
 
 /**
  * Thin shell around the account decider: turns requests and events into account commands,
@@ -26,7 +22,9 @@ const json = JSONCodec();
  * position is open (and once after it closes).
  */
 @Injectable()
-export class RiskService {
+export class RiskService implements PipelineService {
+  readonly name = 'risk' as const;
+  readonly categories = ['signal', 'position', 'rules'] as const;
   private readonly log = new Logger('risk');
   private readonly accounts: AggregateRepository<AccountState>;
   private readonly rules = new Map<string, Rules>();
@@ -35,12 +33,30 @@ export class RiskService {
   private readonly observeNext = new Set<string>();
 
   constructor(
-    private readonly appender: EventAppender,
-    @Inject(NATS) private readonly nc: NatsConnection,
+    readonly appender: EventAppender,
+    @Inject(EQUITY_SOURCE) private readonly equitySource: EquitySource,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {
     this.accounts = new AggregateRepository(appender, { initialState: accountDecider.initialState, evolve: accountDecider.evolve });
-    clockInterest.get = () => ([...this.open.values()].some((n) => n > 0) || this.observeNext.size > 0 ? 'STEP' : 'NONE');
+  }
+
+  /** Steps are needed while a position is open (drawdown moves), and once after it closes. */
+  interest(): ClockInterest {
+    return [...this.open.values()].some((n) => n > 0) || this.observeNext.size > 0 ? 'STEP' : 'NONE';
+  }
+
+  async onEvent(e: RecordedEvent): Promise<void> {
+    switch (e.type) {
+      case 'IntentEmitted':
+        return this.assess(e as RecordedEvent<'IntentEmitted', EventData<'IntentEmitted'>>);
+      case 'PositionOpened':
+        return this.positionOpened(e.data as EventData<'PositionOpened'>);
+      case 'PositionClosed':
+      case 'PositionLiquidated':
+        return this.recordResult(e as RecordedEvent<string, EventData<'PositionClosed'>>);
+      case 'InstrumentRulesRecorded':
+        return this.rulesRecorded(e.data as EventData<'InstrumentRulesRecorded'>);
+    }
   }
 
   private async decide(accountId: string, command: AccountCommand, causation: Causation) {
@@ -50,8 +66,9 @@ export class RiskService {
   }
 
   async configure(req: OpenAccountRequest, mode: 'open' | 'reconfigure') {
-    const c: Causation = { tsEvent: Date.now(), correlationId: `${mode}-account-${req.accountId}`, causationId: `${mode}-account-${req.accountId}` };
-    const state = await this.decide(req.accountId, { kind: mode === 'open' ? 'OpenAccount' : 'ReconfigureAccount', config: req }, c);
+    const c: Causation = { tsEvent: req.at ?? Date.now(), correlationId: `${mode}-account-${req.accountId}`, causationId: `${mode}-account-${req.accountId}` };
+    const { at: _at, ...config } = req;
+    const state = await this.decide(req.accountId, { kind: mode === 'open' ? 'OpenAccount' : 'ReconfigureAccount', config }, c);
     return { accountId: req.accountId, config: state.config };
   }
 
@@ -85,12 +102,8 @@ export class RiskService {
     return this.rules.get(key) ?? null;
   }
 
-  private async equityOf(accountId: string): Promise<EquitySnapshot> {
-    const m = await this.nc.request(Subjects.equity, json.encode({ accountId }), { timeout: 10_000 });
-    const raw = json.decode(m.data);
-    const e = ErrorReply.safeParse(raw);
-    if (e.success) throw new Error(`accounting: ${e.data.error.code} ${e.data.error.message}`);
-    return EquitySnapshot.parse(raw);
+  private equityOf(accountId: string) {
+    return this.equitySource.equity(accountId);
   }
 
   async assess(e: RecordedEvent<'IntentEmitted', EventData<'IntentEmitted'>>): Promise<void> {
@@ -122,7 +135,7 @@ export class RiskService {
   }
 
   /** Observe equity (realised + unrealised) for the monthly drawdown breakers. */
-  async onTick(tick: MarketTick) {
+  async onTick(tick: MarketTick): Promise<void> {
     const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
     const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
     const accounts = new Set([...[...this.open.entries()].filter(([, n]) => n > 0).map(([id]) => id), ...this.observeNext]);
@@ -132,6 +145,5 @@ export class RiskService {
       if (!eq.known) continue;
       await this.accounts.handle(Streams.account(accountId), (s) => accountDecider.decide({ kind: 'ObserveEquity', equity: dec(eq.equity), ts: tick.ts }, s), c);
     }
-    return clockAck('risk', this.appender);
   }
 }

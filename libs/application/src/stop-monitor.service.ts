@@ -1,8 +1,9 @@
-import { type ClockAck, type EventData, type MarketTick, type RecordedEvent, Streams } from '@bulwark/contracts';
+import { type ClockInterest, type EventData, type MarketTick, type RecordedEvent, Streams } from '@bulwark/contracts';
 import { type Rules, type StopState, dec, initialMargin, protectionGuards, rulesFromContract, stopDecider } from '@bulwark/domain';
-import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy, clockAck, clockInterest } from '@bulwark/messaging';
+import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { PipelineService } from './ports';
 
 /**
  * Keeps the internal stop-loss and take-profit of every open position and, when the mark
@@ -10,7 +11,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
  * Levels come from the risk approval of the entry; a stop is armed when the position opens.
  */
 @Injectable()
-export class StopMonitorService {
+export class StopMonitorService implements PipelineService {
+  readonly name = 'stop-monitor' as const;
+  readonly categories = ['account', 'position', 'rules'] as const;
   private readonly log = new Logger('stop-monitor');
   private readonly stops: AggregateRepository<StopState>;
   /** Protection levels of approved entries, by entry client order id, until the position opens. */
@@ -19,10 +22,9 @@ export class StopMonitorService {
   private readonly armed = new Map<string, { venue: string; symbol: string }>();
 
   constructor(
-    private readonly appender: EventAppender,
+    readonly appender: EventAppender,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {
-    clockInterest.get = () => (this.armed.size > 0 ? 'STEP' : 'NONE');
     this.stops = new AggregateRepository(appender, {
       initialState: stopDecider.initialState,
       evolve: stopDecider.evolve,
@@ -30,6 +32,25 @@ export class StopMonitorService {
   }
 
   private readonly rules = new Map<string, Rules>();
+
+  /** Steps are needed only while a stop is armed. */
+  interest(): ClockInterest {
+    return this.armed.size > 0 ? 'STEP' : 'NONE';
+  }
+
+  async onEvent(e: RecordedEvent): Promise<void> {
+    switch (e.type) {
+      case 'EntryApproved':
+        return this.entryApproved(e.data as EventData<'EntryApproved'>);
+      case 'PositionOpened':
+        return this.positionOpened(e as RecordedEvent<'PositionOpened', EventData<'PositionOpened'>>);
+      case 'PositionClosed':
+      case 'PositionLiquidated':
+        return this.positionEnded(e);
+      case 'InstrumentRulesRecorded':
+        return this.rulesRecorded(e.data as EventData<'InstrumentRulesRecorded'>);
+    }
+  }
 
   rulesRecorded(r: EventData<'InstrumentRulesRecorded'>): void {
     this.rules.set(`${r.venue}:${r.symbol}`, rulesFromContract(r));
@@ -108,13 +129,12 @@ export class StopMonitorService {
     );
   }
 
-  async onTick(tick: MarketTick): Promise<ClockAck> {
+  async onTick(tick: MarketTick): Promise<void> {
     const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
     const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
     for (const [streamId, where] of this.armed) {
       if (where.venue !== tick.venue || where.symbol !== tick.symbol) continue;
       await this.stops.handle(streamId, (s) => stopDecider.decide({ kind: 'EvaluateStep', step: tick }, s), c);
     }
-    return clockAck('stop-monitor', this.appender);
   }
 }

@@ -1,8 +1,9 @@
-import { type AttachStrategyRequest, type ClockAck, type MarketTick, Streams, event } from '@bulwark/contracts';
-import { EventAppender, clockAck, clockInterest } from '@bulwark/messaging';
+import { type AttachStrategyRequest, type ClockInterest, type MarketTick, type RecordedEvent, Streams, event } from '@bulwark/contracts';
+import { EventAppender } from '@bulwark/messaging';
 import { DEFAULT_DONCHIAN_ATR, DonchianAtrStrategy, type DonchianAtrParams } from '@bulwark/strategies';
 import { Injectable } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
+import type { PipelineService } from './ports';
 
 interface Attached {
   req: AttachStrategyRequest;
@@ -15,11 +16,20 @@ interface Attached {
  * account's signal stream. WHEN to trade is decided here; HOW MUCH is risk's job.
  */
 @Injectable()
-export class SignalsService {
+export class SignalsService implements PipelineService {
+  readonly name = 'signals' as const;
+  readonly categories = [] as const;
   private readonly attached = new Map<string, Attached>();
 
-  constructor(private readonly appender: EventAppender) {
-    clockInterest.get = () => (this.attached.size > 0 ? 'CLOSE' : 'NONE');
+  constructor(readonly appender: EventAppender) {}
+
+  /** Strategies judge closed bars only. */
+  interest(): ClockInterest {
+    return this.attached.size > 0 ? 'CLOSE' : 'NONE';
+  }
+
+  async onEvent(_e: RecordedEvent): Promise<void> {
+    // Signals consume market data only.
   }
 
   async attach(req: AttachStrategyRequest) {
@@ -34,8 +44,9 @@ export class SignalsService {
       throw new RpcException({ code: 'INVALID_PARAMS', message: (e as Error).message });
     }
     const streamId = Streams.signal(req.accountId);
-    const r = await this.appender.append(streamId, [event('StrategyAttached', { ...req, params: { ...strategy.params } })], 'no_stream', {
-      tsEvent: Date.now(),
+    const { at: _at, ...attachment } = req;
+    const r = await this.appender.append(streamId, [event('StrategyAttached', { ...attachment, params: { ...strategy.params } })], 'no_stream', {
+      tsEvent: req.at ?? Date.now(),
       correlationId: `attach-${req.accountId}`,
       causationId: `attach-${req.accountId}`,
     });
@@ -43,7 +54,7 @@ export class SignalsService {
     return { accountId: req.accountId, strategy: req.strategy, params: strategy.params };
   }
 
-  async onTick(tick: MarketTick): Promise<ClockAck> {
+  async onTick(tick: MarketTick): Promise<void> {
     if (tick.candle) {
       for (const a of this.attached.values()) {
         if (a.req.venue !== tick.venue || a.req.symbol !== tick.symbol) continue;
@@ -71,6 +82,5 @@ export class SignalsService {
         a.revision = r!.result.nextExpectedRevision;
       }
     }
-    return clockAck('signals', this.appender);
   }
 }

@@ -1,0 +1,1098 @@
+import {
+  ClientOrderId,
+  type EntryApproved,
+  type EventData,
+  Identifier,
+  type IntentEmitted,
+  type RecordedEvent,
+  type RiskAssessment,
+  StreamId,
+  VenueId,
+} from '@bulwark/contracts';
+import {
+  type D,
+  dec,
+  type OrderEvent,
+  orderEvolve,
+  orderInitialState,
+  type OrderState,
+  type PositionEvent,
+  positionEvolve,
+  positionInitialState,
+  type PositionState,
+  str,
+  ZERO,
+} from '@bulwark/domain';
+import type { EventStore } from '@bulwark/event-store';
+import { type Command, InvalidArgumentError } from 'commander';
+
+/*
+ * `bulwark audit order <clientOrderId>` and `bulwark audit day <YYYY-MM-DD>`: the causal
+ * chain of one order and every decision of one UTC day, read from the event log alone.
+ *
+ * Reading never changes the log: these functions only call `readStream`, `readAll`,
+ * `streamRevision` and `lastPosition`. A broken link in a chain (an approval that is not
+ * where the order says, an intent that is missing) is reported in `problems`, never
+ * papered over; only an order that does not exist at all is an error
+ * ({@link AuditNotFoundError}).
+ */
+
+// ---------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------
+
+/** The audited thing is not in the log (e.g. no stream `order-<clientOrderId>`). */
+export class AuditNotFoundError extends Error {
+  constructor(
+    readonly kind: 'order',
+    readonly id: string,
+    readonly streamId: string,
+  ) {
+    super(`no ${kind} ${id} in the event log (stream ${streamId} is empty or missing)`);
+    this.name = 'AuditNotFoundError';
+  }
+}
+
+/** An audit input that cannot name anything in the log (a malformed client order id, day or account id). */
+export class AuditArgumentError extends Error {
+  constructor(
+    readonly argument: string,
+    readonly value: string,
+    expected: string,
+  ) {
+    super(`${argument} must be ${expected}, got ${JSON.stringify(value)}`);
+    this.name = 'AuditArgumentError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared helpers (also used by replay.ts)
+// ---------------------------------------------------------------------------------------
+
+/** A stored event as the audit shows it: where it is, when it happened, what caused it. */
+export interface AuditedEvent<T = unknown> {
+  type: string;
+  streamId: string;
+  revision: number;
+  position: number;
+  eventId: string;
+  /** Market time (epoch ms) and the same as UTC text. */
+  tsEvent: number;
+  time: string;
+  tsInit: number;
+  correlationId: string;
+  causationId: string;
+  schemaVersion: number;
+  data: T;
+}
+
+export function audited<T = unknown>(e: RecordedEvent): AuditedEvent<T> {
+  return {
+    type: e.type,
+    streamId: e.streamId,
+    revision: e.revision,
+    position: e.position,
+    eventId: e.metadata.eventId,
+    tsEvent: e.metadata.tsEvent,
+    time: utcTime(e.metadata.tsEvent),
+    tsInit: e.metadata.tsInit,
+    correlationId: e.metadata.correlationId,
+    causationId: e.metadata.causationId,
+    schemaVersion: e.metadata.schemaVersion,
+    data: e.data as T,
+  };
+}
+
+/** `2025-11-20 15:45:59.999` (UTC). */
+export function utcTime(ts: number): string {
+  const d = new Date(ts);
+  return Number.isNaN(d.getTime()) ? String(ts) : d.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+const VENUES = VenueId.options.map((v) => v.replace(/[-]/g, '\\-')).join('|');
+const CANDLE_ID = new RegExp(`^candle-(${VENUES})-([A-Z0-9]{2,20})-(\\d{1,15})$`);
+const POSITION_ID = new RegExp(`^position-([A-Za-z0-9_-]{1,64})-(${VENUES})-([A-Z0-9]{2,20})-(\\d{1,9})$`);
+const VENUE_STREAM_ID = new RegExp(`^venue-([A-Za-z0-9_-]{1,64})-(${VENUES})$`);
+
+/** The candle a correlation id names (`candle-<venue>-<symbol>-<openTime>`). */
+export interface CandleRef {
+  correlationId: string;
+  venue: string;
+  symbol: string;
+  openTime: number;
+  openTimeUtc: string;
+}
+
+/** Parse `candle-<venue>-<symbol>-<openTime>`; null for any other correlation (a request, a rules load). */
+export function candleRef(correlationId: string): CandleRef | null {
+  const m = CANDLE_ID.exec(correlationId);
+  if (!m) return null;
+  const openTime = Number(m[3]);
+  return { correlationId, venue: m[1], symbol: m[2], openTime, openTimeUtc: utcTime(openTime) };
+}
+
+/** The parts of `position-<account>-<venue>-<symbol>-<n>`, or null. */
+export function parsePositionStreamId(streamId: string): { accountId: string; venue: string; symbol: string; sequence: number } | null {
+  const m = POSITION_ID.exec(streamId);
+  return m ? { accountId: m[1], venue: m[2], symbol: m[3], sequence: Number(m[4]) } : null;
+}
+
+/**
+ * The account a stream belongs to, from its id: `account-`, `signal-`, `venue-`,
+ * `position-` and `stop-position-` streams carry the account id; an order stream carries
+ * only a hash of it, so `orderAccounts` (client order id stream → account, from
+ * `OrderInitialized`) answers for those. Null for shared streams (rules).
+ */
+export function accountOfStream(streamId: string, orderAccounts?: ReadonlyMap<string, string>): string | null {
+  if (streamId.startsWith('account-')) return streamId.slice('account-'.length);
+  if (streamId.startsWith('signal-')) return streamId.slice('signal-'.length);
+  if (streamId.startsWith('order-')) return orderAccounts?.get(streamId) ?? null;
+  if (streamId.startsWith('stop-')) return parsePositionStreamId(streamId.slice('stop-'.length))?.accountId ?? null;
+  if (streamId.startsWith('position-')) return parsePositionStreamId(streamId)?.accountId ?? null;
+  const v = VENUE_STREAM_ID.exec(streamId);
+  return v ? v[1] : null;
+}
+
+export const POSITION_FILL_TYPES: ReadonlySet<string> = new Set(['PositionOpened', 'PositionIncreased', 'PositionReduced', 'PositionClosed', 'PositionLiquidated']);
+const POSITION_TYPES: ReadonlySet<string> = new Set([...POSITION_FILL_TYPES, 'FundingApplied']);
+const ORDER_TYPES: ReadonlySet<string> = new Set([
+  'OrderInitialized', 'OrderSubmitted', 'OrderAccepted', 'OrderRejected', 'OrderDenied', 'OrderCancelRequested',
+  'OrderCanceled', 'OrderCancelRejected', 'OrderExpired', 'OrderStatusUnknown', 'OrderFilled',
+]);
+
+/** The key that ties a venue fill to the position events it produced. */
+export function fillKey(clientOrderId: string, tradeId: string): string {
+  return `${clientOrderId}/${tradeId}`;
+}
+
+/** Fold a position stream's events (other types are ignored). */
+export function foldPosition(events: readonly RecordedEvent[]): PositionState {
+  let s = positionInitialState();
+  for (const e of events) if (POSITION_TYPES.has(e.type)) s = positionEvolve(s, { type: e.type, data: e.data } as PositionEvent);
+  return s;
+}
+
+/** Net PnL of a position state: realised − fees + funding − liquidation fee. */
+export function netPnlOf(s: PositionState): D {
+  return s.realisedPnl.minus(s.fees).plus(s.funding).minus(s.liquidationFee);
+}
+
+/**
+ * Fold an order stream. A transition the order table does not allow (a corrupt stream)
+ * is reported, the event skipped, and the fold goes on.
+ */
+export function foldOrder(events: readonly RecordedEvent[]): { state: OrderState; after: string[]; problems: string[] } {
+  let state = orderInitialState();
+  const after: string[] = [];
+  const problems: string[] = [];
+  for (const e of events) {
+    if (!ORDER_TYPES.has(e.type)) {
+      problems.push(`${e.streamId}#${e.revision}: ${e.type} is not an order event`);
+      after.push(state.status);
+      continue;
+    }
+    try {
+      state = orderEvolve(state, { type: e.type, data: e.data } as OrderEvent);
+    } catch (err) {
+      problems.push(`${e.streamId}#${e.revision}: ${(err as Error).message}`);
+    }
+    after.push(state.status);
+  }
+  return { state, after, problems };
+}
+
+async function readAllOf(store: EventStore, categories?: string[]): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  for await (const e of store.readAll(categories ? { categories } : {})) out.push(e);
+  return out;
+}
+
+/** A stream read that treats an invalid stream id (e.g. a corrupt source reference) as a missing stream. */
+async function readStreamSafe(store: EventStore, streamId: string): Promise<RecordedEvent[] | null> {
+  if (!StreamId.safeParse(streamId).success) return null;
+  return store.readStream(streamId);
+}
+
+// ---------------------------------------------------------------------------------------
+// auditOrder
+// ---------------------------------------------------------------------------------------
+
+export interface OrderTransitionRow {
+  revision: number;
+  position: number;
+  type: string;
+  /** Order status after this event (the order table of the domain). */
+  status: string;
+  tsEvent: number;
+  time: string;
+  eventId: string;
+  correlationId: string;
+  causationId: string;
+  detail: string;
+}
+
+export interface FillAudit {
+  eventId: string;
+  tsEvent: number;
+  time: string;
+  tradeId: string;
+  venueOrderId: string;
+  side: string;
+  quantity: string;
+  price: string;
+  quoteQuantity: string;
+  fee: string;
+  feeAsset: string;
+  liquidity: string;
+  filledQuantity: string;
+  leavesQuantity: string;
+  liquidationFee: string;
+  /** The bar the fill happened in (from its correlation id). */
+  candle: CandleRef | null;
+  /** Position streams holding this fill (one; two for a one-way flip). */
+  positionStreamIds: string[];
+}
+
+export interface PositionAudit {
+  streamId: string;
+  accountId: string | null;
+  venue: string | null;
+  symbol: string | null;
+  sequence: number;
+  status: string;
+  side: string | null;
+  /** Open quantity (0 once ended), the entry price, the leverage of the opening fill. */
+  quantity: string;
+  entryPrice: string;
+  leverage: number;
+  openedBy: { clientOrderId: string; tradeId: string } | null;
+  endedBy: { type: string; clientOrderId: string; tradeId: string; purpose: string } | null;
+  /** USDT. net = realised − fees + funding − liquidation fee. */
+  pnl: { realised: string; fees: string; funding: string; liquidationFee: string; net: string };
+  events: AuditedEvent[];
+  /** The position's stop stream (stop, target, guards), when there is one. */
+  stop: { streamId: string; events: AuditedEvent[] } | null;
+}
+
+export type OrderSource =
+  | {
+      kind: 'ENTRY';
+      sourceStreamId: string;
+      sourceEventId: string;
+      approval: AuditedEvent<EntryApproved> | null;
+      /** Every input and intermediate value of the sizing decision. */
+      assessment: RiskAssessment | null;
+      /** Other events the same assessment appended (MonthOpened, DailyTradeLimitWarning/Reached). */
+      decidedWith: AuditedEvent[];
+      intent: AuditedEvent<IntentEmitted> | null;
+      /** The closed candle the intent was decided on. */
+      candle: CandleRef | null;
+    }
+  | {
+      kind: 'PROTECTIVE';
+      sourceStreamId: string;
+      sourceEventId: string;
+      trigger: AuditedEvent<EventData<'StopTriggered'>> | null;
+      stopPlaced: AuditedEvent<EventData<'StopPlaced'>> | null;
+      /** ProtectionWarning events of the same stop. */
+      warnings: AuditedEvent[];
+      positionStreamId: string | null;
+      /** The chain of the entry order that opened the protected position. */
+      entry: OrderAudit | null;
+    }
+  | { kind: 'LIQUIDATION'; sourceStreamId: string; sourceEventId: string }
+  | { kind: 'UNKNOWN'; sourceStreamId: string | null; sourceEventId: string | null };
+
+export interface OrderAudit {
+  clientOrderId: string;
+  streamId: string;
+  accountId: string | null;
+  purpose: string | null;
+  order: EventData<'OrderInitialized'> | null;
+  status: string;
+  filledQuantity: string;
+  averageFillPrice: string | null;
+  fees: string;
+  transitions: OrderTransitionRow[];
+  source: OrderSource;
+  fills: FillAudit[];
+  positions: PositionAudit[];
+  /** Broken or inconsistent links found while following the chain (empty for a sound log). */
+  problems: string[];
+}
+
+interface AuditContext {
+  store: EventStore;
+  /** Position streams per account (one category read per account and audit). */
+  positions: Map<string, Map<string, RecordedEvent[]>>;
+}
+
+function transitionDetail(e: RecordedEvent): string {
+  const d = e.data as Record<string, unknown>;
+  switch (e.type) {
+    case 'OrderInitialized':
+      return `${d.purpose} ${d.side} ${d.type} ${d.quantity} ${d.symbol}${d.reduceOnly ? ' reduce-only' : ''}${d.leverage ? ` ${d.leverage}x` : ''}${d.triggerPrice ? ` trigger ${d.triggerPrice}` : ''}`;
+    case 'OrderSubmitted':
+      return 'sent to the venue';
+    case 'OrderAccepted':
+      return `venue order ${d.venueOrderId}`;
+    case 'OrderRejected':
+    case 'OrderDenied':
+    case 'OrderCancelRejected':
+      return `${d.code}: ${d.message}`;
+    case 'OrderFilled':
+      return `${d.quantity} @ ${d.price}, fee ${d.fee} ${d.feeAsset} (trade ${d.tradeId}; ${d.filledQuantity} filled, ${d.leavesQuantity} left)`;
+    case 'OrderCancelRequested':
+      return String(d.reason);
+    case 'OrderStatusUnknown':
+      return String(d.detail);
+    default:
+      return '';
+  }
+}
+
+async function positionStreamsOf(ctx: AuditContext, accountId: string): Promise<Map<string, RecordedEvent[]>> {
+  const hit = ctx.positions.get(accountId);
+  if (hit) return hit;
+  const streams = new Map<string, RecordedEvent[]>();
+  for (const e of await readAllOf(ctx.store, ['position'])) {
+    if (parsePositionStreamId(e.streamId)?.accountId !== accountId) continue;
+    const list = streams.get(e.streamId) ?? [];
+    list.push(e);
+    streams.set(e.streamId, list);
+  }
+  ctx.positions.set(accountId, streams);
+  return streams;
+}
+
+/** A position stream as the audit shows it (with its stop stream when there is one). */
+export async function auditPosition(store: EventStore, streamId: string, events: readonly RecordedEvent[]): Promise<PositionAudit> {
+  const s = foldPosition(events);
+  const ids = parsePositionStreamId(streamId);
+  const end = [...events].reverse().find((e) => e.type === 'PositionClosed' || e.type === 'PositionLiquidated');
+  const endData = end?.data as { clientOrderId: string; tradeId: string; purpose: string } | undefined;
+  const opened = events.find((e) => e.type === 'PositionOpened')?.data as { clientOrderId: string; tradeId: string } | undefined;
+  const stopId = `stop-${streamId}`;
+  const stopEvents = (await readStreamSafe(store, stopId)) ?? [];
+  return {
+    streamId,
+    accountId: s.accountId ?? ids?.accountId ?? null,
+    venue: s.venue ?? ids?.venue ?? null,
+    symbol: s.symbol ?? ids?.symbol ?? null,
+    sequence: s.sequence || (ids?.sequence ?? 0),
+    status: s.status,
+    side: s.side,
+    quantity: str(s.quantity),
+    entryPrice: str(s.entryPrice),
+    leverage: s.leverage,
+    openedBy: opened ? { clientOrderId: opened.clientOrderId, tradeId: opened.tradeId } : null,
+    endedBy: end && endData ? { type: end.type, clientOrderId: endData.clientOrderId, tradeId: endData.tradeId, purpose: endData.purpose } : null,
+    pnl: { realised: str(s.realisedPnl), fees: str(s.fees), funding: str(s.funding), liquidationFee: str(s.liquidationFee), net: str(netPnlOf(s)) },
+    events: events.map((e) => audited(e)),
+    stop: stopEvents.length ? { streamId: stopId, events: stopEvents.map((e) => audited(e)) } : null,
+  };
+}
+
+async function entrySource(ctx: AuditContext, clientOrderId: string, init: EventData<'OrderInitialized'>, problems: string[]): Promise<OrderSource> {
+  const base = { kind: 'ENTRY' as const, sourceStreamId: init.sourceStreamId, sourceEventId: init.sourceEventId };
+  const account = await readStreamSafe(ctx.store, init.sourceStreamId);
+  const approvalEvent = account?.find((e) => e.metadata.eventId === init.sourceEventId);
+  if (!approvalEvent || approvalEvent.type !== 'EntryApproved') {
+    problems.push(`the approval ${init.sourceEventId} is not an EntryApproved on ${init.sourceStreamId}${approvalEvent ? ` (it is ${approvalEvent.type})` : ''}`);
+    return { ...base, approval: null, assessment: null, decidedWith: [], intent: null, candle: null };
+  }
+  const approval = audited<EntryApproved>(approvalEvent);
+  const a = approval.data;
+  if (a.clientOrderId !== clientOrderId) problems.push(`the approval names order ${a.clientOrderId}, not ${clientOrderId}`);
+  if (!dec(a.quantity).eq(dec(init.quantity)) || a.side !== init.side) problems.push(`the order (${init.side} ${init.quantity}) differs from the approval (${a.side} ${a.quantity})`);
+  const decidedWith = (account ?? [])
+    .filter((e) => e.metadata.causationId === approval.causationId && e.metadata.eventId !== approval.eventId)
+    .map((e) => audited(e));
+  const signal = (await readStreamSafe(ctx.store, a.signalStreamId)) ?? [];
+  const intents = signal.filter((e) => e.type === 'IntentEmitted' && (e.data as IntentEmitted).intentId === a.intentId);
+  const intentEvent = intents.find((e) => e.metadata.eventId === approval.causationId) ?? intents[0];
+  if (!intentEvent) {
+    problems.push(`intent ${a.intentId} is not on ${a.signalStreamId}`);
+    return { ...base, approval, assessment: a.assessment, decidedWith, intent: null, candle: candleRef(approval.correlationId) };
+  }
+  const intent = audited<IntentEmitted>(intentEvent);
+  if (approval.causationId !== intent.eventId) problems.push(`the approval's causation ${approval.causationId} is not the intent event ${intent.eventId}`);
+  const candle = candleRef(intent.correlationId);
+  if (!candle) problems.push(`the intent's correlation ${intent.correlationId} names no candle`);
+  else if (candle.openTime !== intent.data.candleOpenTime) problems.push(`the intent's candle ${candle.openTime} differs from its candleOpenTime ${intent.data.candleOpenTime}`);
+  return { ...base, approval, assessment: a.assessment, decidedWith, intent, candle };
+}
+
+async function protectiveSource(ctx: AuditContext, clientOrderId: string, init: EventData<'OrderInitialized'>, depth: number, problems: string[]): Promise<OrderSource> {
+  const stop = (await readStreamSafe(ctx.store, init.sourceStreamId)) ?? [];
+  const triggerEvent = stop.find((e) => e.metadata.eventId === init.sourceEventId);
+  const placedEvent = stop.find((e) => e.type === 'StopPlaced');
+  const trigger = triggerEvent?.type === 'StopTriggered' ? audited<EventData<'StopTriggered'>>(triggerEvent) : null;
+  const stopPlaced = placedEvent ? audited<EventData<'StopPlaced'>>(placedEvent) : null;
+  if (!trigger) problems.push(`the trigger ${init.sourceEventId} is not a StopTriggered on ${init.sourceStreamId}`);
+  else if (trigger.data.closeClientOrderId !== clientOrderId) problems.push(`the trigger names close order ${trigger.data.closeClientOrderId}, not ${clientOrderId}`);
+  if (!stopPlaced) problems.push(`no StopPlaced on ${init.sourceStreamId}`);
+  let entry: OrderAudit | null = null;
+  if (stopPlaced && depth === 0) {
+    try {
+      entry = await auditOrderIn(ctx, stopPlaced.data.entryClientOrderId, depth + 1);
+    } catch (e) {
+      if (!(e instanceof AuditNotFoundError)) throw e;
+      problems.push(`the entry order ${stopPlaced.data.entryClientOrderId} of the stop is not in the log`);
+    }
+  }
+  return {
+    kind: 'PROTECTIVE',
+    sourceStreamId: init.sourceStreamId,
+    sourceEventId: init.sourceEventId,
+    trigger,
+    stopPlaced,
+    warnings: stop.filter((e) => e.type === 'ProtectionWarning').map((e) => audited(e)),
+    positionStreamId: stopPlaced?.data.positionStreamId ?? null,
+    entry,
+  };
+}
+
+async function auditOrderIn(ctx: AuditContext, clientOrderId: string, depth: number): Promise<OrderAudit> {
+  const streamId = `order-${clientOrderId}`;
+  const events = await ctx.store.readStream(streamId);
+  if (events.length === 0) throw new AuditNotFoundError('order', clientOrderId, streamId);
+  const problems: string[] = [];
+  const folded = foldOrder(events);
+  problems.push(...folded.problems);
+  const transitions: OrderTransitionRow[] = events.map((e, i) => ({
+    revision: e.revision,
+    position: e.position,
+    type: e.type,
+    status: folded.after[i],
+    tsEvent: e.metadata.tsEvent,
+    time: utcTime(e.metadata.tsEvent),
+    eventId: e.metadata.eventId,
+    correlationId: e.metadata.correlationId,
+    causationId: e.metadata.causationId,
+    detail: transitionDetail(e),
+  }));
+  const initEvent = events.find((e) => e.type === 'OrderInitialized');
+  const init = (initEvent?.data as EventData<'OrderInitialized'> | undefined) ?? null;
+  if (!init) problems.push(`${streamId} has no OrderInitialized`);
+  else if (events[0].type !== 'OrderInitialized') problems.push(`${streamId} does not start with OrderInitialized`);
+  const fillEvents = events.filter((e) => e.type === 'OrderFilled');
+  const accountId = init?.accountId ?? (fillEvents[0]?.data as EventData<'OrderFilled'> | undefined)?.accountId ?? null;
+
+  let source: OrderSource;
+  if (!init) source = { kind: 'UNKNOWN', sourceStreamId: null, sourceEventId: null };
+  else if (init.purpose === 'ENTRY') source = await entrySource(ctx, clientOrderId, init, problems);
+  else if (init.purpose === 'LIQUIDATION') source = { kind: 'LIQUIDATION', sourceStreamId: init.sourceStreamId, sourceEventId: init.sourceEventId };
+  else if (init.sourceStreamId.startsWith('stop-')) source = await protectiveSource(ctx, clientOrderId, init, depth, problems);
+  else {
+    problems.push(`a ${init.purpose} order whose source ${init.sourceStreamId} is not a stop stream`);
+    source = { kind: 'UNKNOWN', sourceStreamId: init.sourceStreamId, sourceEventId: init.sourceEventId };
+  }
+
+  // The position streams holding this order's fills.
+  const positionStreams = accountId !== null && fillEvents.length ? await positionStreamsOf(ctx, accountId) : new Map<string, RecordedEvent[]>();
+  const holders = new Map<string, string[]>(); // fill key -> position stream ids
+  for (const [id, list] of positionStreams) {
+    for (const e of list) {
+      if (!POSITION_FILL_TYPES.has(e.type)) continue;
+      const d = e.data as { clientOrderId: string; tradeId: string };
+      if (d.clientOrderId !== clientOrderId) continue;
+      const k = fillKey(d.clientOrderId, d.tradeId);
+      const h = holders.get(k) ?? [];
+      if (!h.includes(id)) h.push(id);
+      holders.set(k, h);
+    }
+  }
+  const fills: FillAudit[] = fillEvents.map((e) => {
+    const f = e.data as EventData<'OrderFilled'>;
+    const ids = holders.get(fillKey(f.clientOrderId, f.tradeId)) ?? [];
+    if (ids.length === 0) problems.push(`fill ${f.tradeId} is in no position stream of ${accountId}`);
+    return {
+      eventId: e.metadata.eventId, tsEvent: e.metadata.tsEvent, time: utcTime(e.metadata.tsEvent), tradeId: f.tradeId, venueOrderId: f.venueOrderId,
+      side: f.side, quantity: f.quantity, price: f.price, quoteQuantity: f.quoteQuantity, fee: f.fee, feeAsset: f.feeAsset, liquidity: f.liquidity,
+      filledQuantity: f.filledQuantity, leavesQuantity: f.leavesQuantity, liquidationFee: f.liquidationFee, candle: candleRef(e.metadata.correlationId),
+      positionStreamIds: ids,
+    };
+  });
+  const holderIds = [...new Set(fills.flatMap((f) => f.positionStreamIds))].sort((a, b) => (parsePositionStreamId(a)?.sequence ?? 0) - (parsePositionStreamId(b)?.sequence ?? 0));
+  const positions: PositionAudit[] = [];
+  for (const id of holderIds) positions.push(await auditPosition(ctx.store, id, positionStreams.get(id) ?? []));
+
+  const s = folded.state;
+  return {
+    clientOrderId,
+    streamId,
+    accountId,
+    purpose: init?.purpose ?? null,
+    order: init,
+    status: s.status,
+    filledQuantity: str(s.filledQuantity),
+    averageFillPrice: s.averageFillPrice === null ? null : str(s.averageFillPrice),
+    fees: str(s.fees),
+    transitions,
+    source,
+    fills,
+    positions,
+    problems,
+  };
+}
+
+/**
+ * The whole causal chain of one order, from the event log alone:
+ * - its order stream, every transition with its market time and the status it led to;
+ * - its source: for an entry, the `EntryApproved` on the account stream
+ *   (`OrderInitialized.sourceStreamId/sourceEventId`) with the full risk assessment, the
+ *   `IntentEmitted` it assessed (on `EntryApproved.signalStreamId`, by intent id) and the
+ *   candle of the intent's correlation id; for a protective close, the `StopTriggered`, its
+ *   `StopPlaced` and, through the position, the entry order's chain;
+ * - its fills, and the position stream(s) holding their trade ids (a category read of the
+ *   account's `position` streams) with the position's events and PnL.
+ * @throws AuditArgumentError for a malformed client order id; AuditNotFoundError when the
+ *   order is not in the log.
+ */
+export async function auditOrder(store: EventStore, clientOrderId: string): Promise<OrderAudit> {
+  if (!ClientOrderId.safeParse(clientOrderId).success) throw new AuditArgumentError('clientOrderId', clientOrderId, 'a client order id ([A-Za-z0-9_-], 1..36 characters)');
+  return auditOrderIn({ store, positions: new Map() }, clientOrderId, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// auditDay
+// ---------------------------------------------------------------------------------------
+
+export interface DayItem {
+  tsEvent: number;
+  time: string;
+  accountId: string | null;
+  type: string;
+  streamId: string;
+  position: number;
+  eventId: string;
+  detail: string;
+}
+
+export interface ApprovalItem extends DayItem {
+  intentId: string;
+  clientOrderId: string;
+  side: string;
+  quantity: string;
+  notional: string;
+  leverage: number;
+  entryPrice: string;
+  stopPrice: string;
+  takeProfitPrice: string | null;
+  equity: string;
+  riskAmount: string;
+  lossAtStop: string;
+  initialMargin: string;
+  liquidationPrice: string | null;
+}
+
+export interface DenialItem extends DayItem {
+  intentId: string;
+  reason: string;
+  /** The size computed before the denial, where sizing got that far. */
+  quantity: string | null;
+  riskAmount: string | null;
+}
+
+export interface OrderItem extends DayItem {
+  clientOrderId: string;
+  purpose: string | null;
+  side: string | null;
+  quantity: string | null;
+}
+
+export interface FillItem extends OrderItem {
+  tradeId: string;
+  price: string;
+  fee: string;
+}
+
+export interface PositionItem extends DayItem {
+  side: string | null;
+  quantity: string;
+  price: string;
+  /** Closed / liquidated positions: lifetime totals and net PnL (USDT). */
+  totalRealisedPnl: string | null;
+  totalFees: string | null;
+  totalFunding: string | null;
+  liquidationFee: string | null;
+  netPnl: string | null;
+  purpose: string | null;
+}
+
+export interface DayAudit {
+  day: string;
+  /** [from, to) in epoch ms, UTC. */
+  from: number;
+  to: number;
+  accountId: string | null;
+  /** Every decision of the day in market-time order. */
+  timeline: DayItem[];
+  approvals: ApprovalItem[];
+  denials: DenialItem[];
+  /** Breakers and guards: DailyTradeLimitWarning/Reached, MonthOpened, DrawdownAlert, TradingPaused/Resumed, TradingStateChanged, ProtectionWarning, StopTriggered. */
+  guards: DayItem[];
+  orders: { submitted: OrderItem[]; rejected: OrderItem[]; filled: FillItem[] };
+  positions: { opened: PositionItem[]; closed: PositionItem[] };
+  counts: {
+    /** Every event of the day (of the account), by type. */
+    byType: Record<string, number>;
+    denialsByReason: Record<string, number>;
+    pausesByReason: Record<string, number>;
+    triggersByKind: Record<string, number>;
+    ordersRejectedByCode: Record<string, number>;
+    closesByPurpose: Record<string, number>;
+  };
+  totals: { events: number; closedNetPnl: string; closedRealisedPnl: string; closedFees: string; closedFunding: string };
+}
+
+export const GUARD_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'DailyTradeLimitWarning', 'DailyTradeLimitReached', 'MonthOpened', 'DrawdownAlert', 'TradingPaused', 'TradingResumed',
+  'TradingStateChanged', 'ProtectionWarning', 'StopTriggered',
+]);
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** [start, end) of a UTC day given as YYYY-MM-DD, or null when it is not a calendar date. */
+export function utcDayRange(day: string): { from: number; to: number } | null {
+  if (!DAY.test(day)) return null;
+  const from = Date.parse(`${day}T00:00:00Z`);
+  if (Number.isNaN(from) || new Date(from).toISOString().slice(0, 10) !== day) return null;
+  return { from, to: from + 86_400_000 };
+}
+
+function bump(r: Record<string, number>, k: string): void {
+  r[k] = (r[k] ?? 0) + 1;
+}
+
+function guardDetail(type: string, d: Record<string, unknown>): string {
+  switch (type) {
+    case 'DailyTradeLimitWarning':
+    case 'DailyTradeLimitReached':
+      return `${d.count} of ${d.limit} entries on ${d.tradingDay}`;
+    case 'MonthOpened':
+      return `${d.month} starts at equity ${d.equity}`;
+    case 'DrawdownAlert':
+      return `${d.threshold} of the ${d.limitFraction} limit: drawdown ${d.drawdown} (${d.drawdownFraction}) from ${d.monthStartEquity}`;
+    case 'TradingPaused':
+      return `${d.reason}: ${d.loss} against the limit ${d.limit}`;
+    case 'TradingResumed':
+      return `after ${d.pausedReason} by ${d.by}: ${d.reason} (equity ${d.equity})`;
+    case 'TradingStateChanged':
+      return `${d.previous} → ${d.state} by ${d.by}: ${d.reason}`;
+    case 'ProtectionWarning':
+      return `${d.kind} level ${d.level} (threshold ${d.threshold}) seen at ${d.observedPrice}`;
+    case 'StopTriggered':
+      return `${d.kind} at ${d.triggerPrice} (level ${d.level}) → ${d.side} ${d.quantity} as ${d.closeClientOrderId}`;
+    default:
+      return '';
+  }
+}
+
+/**
+ * Every decision of one UTC day (by `metadata.tsEvent`, market time): approvals and denials
+ * with their reasons and sizes, breaker and guard events, orders submitted / rejected /
+ * filled, positions opened and closed with their PnL, and counts by type and reason.
+ * @param opts.accountId only this account's streams (order streams by their OrderInitialized).
+ * @throws AuditArgumentError when `day` is not a YYYY-MM-DD calendar date or the account id is malformed.
+ */
+export async function auditDay(store: EventStore, day: string, opts: { accountId?: string } = {}): Promise<DayAudit> {
+  const range = utcDayRange(day);
+  if (!range) throw new AuditArgumentError('day', day, 'a UTC calendar date YYYY-MM-DD');
+  const only = opts.accountId ?? null;
+  if (only !== null && !Identifier.safeParse(only).success) throw new AuditArgumentError('accountId', only, 'an account id ([A-Za-z0-9_-], 1..64 characters)');
+  const orderAccounts = new Map<string, string>();
+  const orderInits = new Map<string, EventData<'OrderInitialized'>>();
+  const out: DayAudit = {
+    day, from: range.from, to: range.to, accountId: only, timeline: [], approvals: [], denials: [], guards: [],
+    orders: { submitted: [], rejected: [], filled: [] }, positions: { opened: [], closed: [] },
+    counts: { byType: {}, denialsByReason: {}, pausesByReason: {}, triggersByKind: {}, ordersRejectedByCode: {}, closesByPurpose: {} },
+    totals: { events: 0, closedNetPnl: '0', closedRealisedPnl: '0', closedFees: '0', closedFunding: '0' },
+  };
+  let net = ZERO, realised = ZERO, fees = ZERO, funding = ZERO;
+  const positionSide = new Map<string, string>();
+  for await (const e of store.readAll()) {
+    if (e.type === 'OrderInitialized') {
+      const init = e.data as EventData<'OrderInitialized'>;
+      orderAccounts.set(e.streamId, init.accountId);
+      orderInits.set(e.streamId, init);
+    }
+    if (e.type === 'PositionOpened') positionSide.set(e.streamId, (e.data as EventData<'PositionOpened'>).side);
+    const ts = e.metadata.tsEvent;
+    if (ts < range.from || ts >= range.to) continue;
+    const accountId = accountOfStream(e.streamId, orderAccounts);
+    if (only !== null && accountId !== only) continue;
+    out.totals.events++;
+    bump(out.counts.byType, e.type);
+    const d = e.data as Record<string, unknown>;
+    const base: DayItem = { tsEvent: ts, time: utcTime(ts), accountId, type: e.type, streamId: e.streamId, position: e.position, eventId: e.metadata.eventId, detail: '' };
+    const init = orderInits.get(e.streamId);
+    const orderItem = (detail: string): OrderItem => ({
+      ...base, detail, clientOrderId: String(d.clientOrderId ?? e.streamId.slice('order-'.length)),
+      purpose: init?.purpose ?? null, side: init?.side ?? null, quantity: init?.quantity ?? null,
+    });
+    let item: DayItem | null = null;
+    if (e.type === 'EntryApproved') {
+      const a = d as unknown as EntryApproved;
+      const x = a.assessment;
+      const ap: ApprovalItem = {
+        ...base, detail: `${a.side} ${a.quantity} ${a.symbol} at ~${x.entryPrice} ${a.leverage}x, risk ${x.riskAmount} (loss at stop ${x.lossAtStop}), stop ${a.stopPrice}${a.takeProfitPrice ? `, target ${a.takeProfitPrice}` : ''} → ${a.clientOrderId}`,
+        intentId: a.intentId, clientOrderId: a.clientOrderId, side: a.side, quantity: a.quantity, notional: x.notional, leverage: a.leverage, entryPrice: x.entryPrice,
+        stopPrice: a.stopPrice, takeProfitPrice: a.takeProfitPrice, equity: x.equity, riskAmount: x.riskAmount, lossAtStop: x.lossAtStop, initialMargin: x.initialMargin,
+        liquidationPrice: x.liquidationPrice,
+      };
+      out.approvals.push(ap);
+      item = ap;
+    } else if (e.type === 'EntryDenied') {
+      const x = d as unknown as EventData<'EntryDenied'>;
+      const dn: DenialItem = {
+        ...base, detail: `${x.reason}: ${x.detail}`, intentId: x.intentId, reason: x.reason,
+        quantity: x.assessment?.quantity ?? null, riskAmount: x.assessment?.riskAmount ?? null,
+      };
+      out.denials.push(dn);
+      bump(out.counts.denialsByReason, x.reason);
+      item = dn;
+    } else if (GUARD_EVENT_TYPES.has(e.type)) {
+      item = { ...base, detail: guardDetail(e.type, d) };
+      out.guards.push(item);
+      if (e.type === 'TradingPaused') bump(out.counts.pausesByReason, String(d.reason));
+      if (e.type === 'StopTriggered') bump(out.counts.triggersByKind, String(d.kind));
+    } else if (e.type === 'OrderSubmitted') {
+      item = orderItem(init ? `${init.purpose} ${init.side} ${init.type} ${init.quantity} ${init.symbol}` : 'sent to the venue');
+      out.orders.submitted.push(item as OrderItem);
+    } else if (e.type === 'OrderRejected' || e.type === 'OrderDenied' || e.type === 'OrderExpired') {
+      const code = e.type === 'OrderExpired' ? 'EXPIRED' : String(d.code);
+      item = orderItem(e.type === 'OrderExpired' ? 'expired at the venue' : `${d.code}: ${d.message}`);
+      out.orders.rejected.push(item as OrderItem);
+      bump(out.counts.ordersRejectedByCode, code);
+    } else if (e.type === 'OrderFilled') {
+      const f = d as unknown as EventData<'OrderFilled'>;
+      const fi: FillItem = { ...orderItem(`${f.purpose} ${f.side} ${f.quantity} @ ${f.price}, fee ${f.fee} (trade ${f.tradeId})`), tradeId: f.tradeId, price: f.price, fee: f.fee };
+      out.orders.filled.push(fi);
+      item = fi;
+    } else if (e.type === 'PositionOpened') {
+      const p = d as unknown as EventData<'PositionOpened'>;
+      const pi: PositionItem = {
+        ...base, detail: `${p.side} ${p.quantity} @ ${p.entryPrice} ${p.leverage}x by ${p.clientOrderId}`, side: p.side, quantity: p.quantity, price: p.entryPrice,
+        totalRealisedPnl: null, totalFees: null, totalFunding: null, liquidationFee: null, netPnl: null, purpose: p.purpose,
+      };
+      out.positions.opened.push(pi);
+      item = pi;
+    } else if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') {
+      const p = d as unknown as EventData<'PositionLiquidated'>;
+      const liq = e.type === 'PositionLiquidated' ? p.liquidationFee : null;
+      const pi: PositionItem = {
+        ...base,
+        detail: `${p.quantity} @ ${p.price} by ${p.clientOrderId} (${p.purpose}): realised ${p.totalRealisedPnl}, fees ${p.totalFees}, funding ${p.totalFunding}${liq ? `, liquidation fee ${liq}` : ''}, net ${p.netPnl}`,
+        side: positionSide.get(e.streamId) ?? null, quantity: p.quantity, price: p.price, totalRealisedPnl: p.totalRealisedPnl, totalFees: p.totalFees,
+        totalFunding: p.totalFunding, liquidationFee: liq, netPnl: p.netPnl, purpose: p.purpose,
+      };
+      out.positions.closed.push(pi);
+      bump(out.counts.closesByPurpose, p.purpose);
+      net = net.plus(dec(p.netPnl));
+      realised = realised.plus(dec(p.totalRealisedPnl));
+      fees = fees.plus(dec(p.totalFees));
+      funding = funding.plus(dec(p.totalFunding));
+      item = pi;
+    }
+    if (item) out.timeline.push(item);
+  }
+  const order = (a: DayItem, b: DayItem) => a.tsEvent - b.tsEvent || a.position - b.position;
+  for (const list of [out.timeline, out.approvals, out.denials, out.guards, out.orders.submitted, out.orders.rejected, out.orders.filled, out.positions.opened, out.positions.closed]) {
+    (list as DayItem[]).sort(order);
+  }
+  out.totals = { events: out.totals.events, closedNetPnl: str(net), closedRealisedPnl: str(realised), closedFees: str(fees), closedFunding: str(funding) };
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Text for people
+// ---------------------------------------------------------------------------------------
+
+type Row = [label: string, value: string];
+
+/** Label/value rows, labels padded to one width. */
+export function rows(list: Row[], indent = '  '): string[] {
+  const w = Math.max(0, ...list.map(([k]) => k.length));
+  return list.map(([k, v]) => `${indent}${k.padEnd(w)}  ${v}`);
+}
+
+/** A table with a header row, every column padded to its widest cell. */
+export function columns(header: string[], body: string[][], indent = '  '): string[] {
+  const w = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `${indent}${r.map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(w[i]))).join('  ')}`.trimEnd();
+  return [line(header), ...body.map(line)];
+}
+
+const orDash = (v: string | number | null | undefined) => (v === null || v === undefined || v === '' ? '—' : String(v));
+
+function assessmentRows(x: RiskAssessment): Row[] {
+  return [
+    ['side', x.side],
+    ['entry price (reference)', x.entryPrice],
+    ['stop price', x.stopPrice],
+    ['take-profit price', orDash(x.takeProfitPrice)],
+    ['equity', x.equity],
+    ['available margin', x.availableMargin],
+    ['risk fraction', x.riskFraction],
+    ['risk amount', x.riskAmount],
+    ['stop distance', x.stopDistance],
+    ['fee per unit', `${x.feePerUnit} (taker ${x.takerFeeRate})`],
+    ['loss per unit', x.lossPerUnit],
+    ['raw quantity', x.rawQuantity],
+    ['margin-capped quantity', x.marginCappedQuantity],
+    ['quantity (rounded)', x.quantity],
+    ['notional', x.notional],
+    ['leverage', `${x.leverage}x (requested ${x.requestedLeverage}, cap ${x.leverageCap}, bracket max ${x.bracketMaxLeverage})`],
+    ['bracket', `${x.bracket} (MMR ${x.maintMarginRatio}, maintenance amount ${x.maintAmount})`],
+    ['initial margin', `${x.initialMargin} (max ${x.maxMargin})`],
+    ['liquidation price', orDash(x.liquidationPrice)],
+    ['liquidation distance', orDash(x.liquidationDistance)],
+    ['stop to liquidation', orDash(x.stopToLiquidation)],
+    ['required buffer', orDash(x.requiredBuffer)],
+    ['loss at stop', x.lossAtStop],
+  ];
+}
+
+function positionLines(p: PositionAudit): string[] {
+  const lines = [
+    `  ${p.streamId}  ${p.status} ${orDash(p.side)}  entry ${p.entryPrice}  ${p.leverage}x${p.status === 'OPEN' ? `  open ${p.quantity}` : ''}`,
+    ...rows(
+      [
+        ['opened by', p.openedBy ? `${p.openedBy.clientOrderId} (trade ${p.openedBy.tradeId})` : '—'],
+        ['ended by', p.endedBy ? `${p.endedBy.type} ${p.endedBy.clientOrderId} (${p.endedBy.purpose}, trade ${p.endedBy.tradeId})` : '—'],
+        ['realised PnL', `${p.pnl.realised} USDT`],
+        ['fees', `${p.pnl.fees} USDT`],
+        ['funding', `${p.pnl.funding} USDT`],
+        ['liquidation fee', `${p.pnl.liquidationFee} USDT`],
+        ['net PnL', `${p.pnl.net} USDT`],
+      ],
+      '    ',
+    ),
+    ...columns(
+      ['rev', 'market time', 'event', 'detail'],
+      p.events.map((e) => [String(e.revision), e.time, e.type, positionEventDetail(e)]),
+      '    ',
+    ),
+  ];
+  if (p.stop) {
+    lines.push(`    stop stream ${p.stop.streamId}`);
+    lines.push(...columns(['rev', 'market time', 'event', 'detail'], p.stop.events.map((e) => [String(e.revision), e.time, e.type, stopEventDetail(e)]), '      '));
+  }
+  return lines;
+}
+
+function positionEventDetail(e: AuditedEvent): string {
+  const d = e.data as Record<string, string>;
+  switch (e.type) {
+    case 'PositionOpened':
+      return `${d.side} ${d.quantity} @ ${d.entryPrice}, fee ${d.fee} (${d.clientOrderId} trade ${d.tradeId})`;
+    case 'PositionIncreased':
+      return `+${d.quantity} @ ${d.price} → ${d.newQuantity} @ ${d.newEntryPrice}, fee ${d.fee}`;
+    case 'PositionReduced':
+      return `−${d.quantity} @ ${d.price} → ${d.newQuantity}, realised ${d.realisedPnl}, fee ${d.fee}`;
+    case 'PositionClosed':
+    case 'PositionLiquidated':
+      return `${d.quantity} @ ${d.price}, realised ${d.realisedPnl}, fee ${d.fee}; totals ${d.totalRealisedPnl} / ${d.totalFees} / ${d.totalFunding}, net ${d.netPnl}${d.liquidationFee ? `, liquidation fee ${d.liquidationFee}` : ''}`;
+    case 'FundingApplied':
+      return `rate ${d.rate} at mark ${d.markPrice} on ${d.positionQuantity}: ${d.amount}`;
+    default:
+      return '';
+  }
+}
+
+function stopEventDetail(e: AuditedEvent): string {
+  const d = e.data as Record<string, unknown>;
+  if (e.type === 'StopPlaced') {
+    const g = d.guards as Record<string, string | null>;
+    return `${d.positionSide} ${d.quantity}: stop ${d.stopPrice}, target ${orDash(d.takeProfitPrice as string | null)}, liquidation ${orDash(g.liquidationPrice)}, forced close ${orDash(g.liquidationDistanceClosePrice)}`;
+  }
+  if (e.type === 'StopCancelled') return String(d.reason);
+  return guardDetail(e.type, d);
+}
+
+/** The order audit as aligned text. */
+export function formatOrderAudit(a: OrderAudit, indent = ''): string {
+  const o = a.order;
+  const lines: string[] = [];
+  lines.push(`Order ${a.clientOrderId}${o ? `  ${o.purpose} ${o.side} ${o.type} ${o.quantity} ${o.symbol} on ${o.venue}${o.reduceOnly ? ' (reduce-only)' : ''}` : ''}`);
+  lines.push(
+    ...rows([
+      ['account', orDash(a.accountId)],
+      ['stream', a.streamId],
+      ['status', a.status],
+      ['filled', `${a.filledQuantity}${a.averageFillPrice ? ` at an average ${a.averageFillPrice}` : ''}`],
+      ['fees', `${a.fees} USDT`],
+    ]),
+  );
+  lines.push('', 'Transitions (market time, UTC)');
+  lines.push(...columns(['rev', 'market time', 'event', 'status', 'caused by', 'detail'], a.transitions.map((t) => [String(t.revision), t.time, t.type, t.status, t.causationId, t.detail])));
+  lines.push('', 'Source');
+  const s = a.source;
+  if (s.kind === 'ENTRY') {
+    lines.push(
+      ...rows([
+        ['approval', s.approval ? `EntryApproved ${s.sourceStreamId}#${s.approval.revision} at ${s.approval.time} (event ${s.sourceEventId})` : `missing: ${s.sourceStreamId} / ${s.sourceEventId}`],
+        ['decided with', s.decidedWith.length ? s.decidedWith.map((e) => `${e.type} (${guardDetail(e.type, e.data as Record<string, unknown>)})`).join('; ') : '—'],
+        ['intent', s.intent ? `${s.intent.data.intentId} on ${s.intent.streamId}#${s.intent.revision} at ${s.intent.time}` : 'missing'],
+        ['strategy', s.intent ? `${s.intent.data.strategy}: ${s.intent.data.reason}` : '—'],
+        ['intent levels', s.intent ? `${s.intent.data.side} at ${s.intent.data.entryPrice}, stop ${s.intent.data.stopPrice}, target ${orDash(s.intent.data.takeProfitPrice)}` : '—'],
+        ['candle', s.candle ? `${s.candle.correlationId} (opened ${s.candle.openTimeUtc} UTC)` : '—'],
+      ]),
+    );
+    if (s.assessment) {
+      lines.push('', 'Risk assessment (why this size)');
+      lines.push(...rows(assessmentRows(s.assessment)));
+    }
+  } else if (s.kind === 'PROTECTIVE') {
+    lines.push(
+      ...rows([
+        ['trigger', s.trigger ? `StopTriggered ${s.trigger.data.kind} on ${s.sourceStreamId}#${s.trigger.revision} at ${s.trigger.time}: crossed ${s.trigger.data.triggerPrice} (level ${s.trigger.data.level}), attempt ${s.trigger.data.attempt}` : `missing: ${s.sourceStreamId} / ${s.sourceEventId}`],
+        ['stop placed', s.stopPlaced ? `at ${s.stopPlaced.time}: ${s.stopPlaced.data.positionSide} ${s.stopPlaced.data.quantity} from ${s.stopPlaced.data.entryPrice}, stop ${s.stopPlaced.data.stopPrice}, target ${orDash(s.stopPlaced.data.takeProfitPrice)}` : 'missing'],
+        ['guards', s.stopPlaced ? `liquidation ${orDash(s.stopPlaced.data.guards.liquidationPrice)}, margin-ratio close ${orDash(s.stopPlaced.data.guards.marginRatioClosePrice)}, distance close ${orDash(s.stopPlaced.data.guards.liquidationDistanceClosePrice)}` : '—'],
+        ['warnings', s.warnings.length ? s.warnings.map((w) => guardDetail(w.type, w.data as Record<string, unknown>)).join('; ') : 'none'],
+        ['position', orDash(s.positionStreamId)],
+        ['entry order', s.stopPlaced ? s.stopPlaced.data.entryClientOrderId : '—'],
+      ]),
+    );
+  } else {
+    lines.push(...rows([['kind', s.kind], ['source', `${orDash(s.sourceStreamId)} / ${orDash(s.sourceEventId)}`]]));
+  }
+  lines.push('', 'Fills');
+  if (a.fills.length === 0) lines.push('  none');
+  else
+    lines.push(
+      ...columns(
+        ['trade', 'market time', 'quantity', 'price', 'fee', 'liquidity', 'candle', 'position'],
+        a.fills.map((f) => [f.tradeId, f.time, f.quantity, f.price, f.fee, f.liquidity, f.candle ? f.candle.openTimeUtc : '—', f.positionStreamIds.join(', ') || 'NONE']),
+      ),
+    );
+  lines.push('', 'Positions');
+  if (a.positions.length === 0) lines.push('  none');
+  for (const p of a.positions) lines.push(...positionLines(p));
+  if (s.kind === 'PROTECTIVE' && s.entry) {
+    lines.push('', `Entry order of the position`, formatOrderAudit(s.entry, '  '));
+  }
+  lines.push('', `Problems: ${a.problems.length === 0 ? 'none (every link of the chain was found)' : ''}`);
+  for (const p of a.problems) lines.push(`  ✗ ${p}`);
+  return lines.map((l) => (l ? indent + l : l)).join('\n');
+}
+
+/** The day audit as aligned text. */
+export function formatDayAudit(a: DayAudit): string {
+  const c = a.counts;
+  const kv = (r: Record<string, number>) => (Object.keys(r).length ? Object.entries(r).sort(([x], [y]) => x.localeCompare(y)).map(([k, v]) => `${k} ${v}`).join(', ') : '—');
+  const lines = [
+    `Audit of ${a.day} (UTC, market time) — ${a.accountId ? `account ${a.accountId}` : 'all accounts'}`,
+    ...rows([
+      ['events', String(a.totals.events)],
+      ['approvals', String(a.approvals.length)],
+      ['denials', `${a.denials.length}${a.denials.length ? ` (${kv(c.denialsByReason)})` : ''}`],
+      ['breakers and guards', `${a.guards.length}${a.guards.length ? ` (${kv(Object.fromEntries(Object.entries(c.byType).filter(([k]) => GUARD_EVENT_TYPES.has(k))))})` : ''}`],
+      ['pauses', kv(c.pausesByReason)],
+      ['stops triggered', kv(c.triggersByKind)],
+      ['orders submitted', String(a.orders.submitted.length)],
+      ['orders rejected', `${a.orders.rejected.length}${a.orders.rejected.length ? ` (${kv(c.ordersRejectedByCode)})` : ''}`],
+      ['fills', String(a.orders.filled.length)],
+      ['positions opened', String(a.positions.opened.length)],
+      ['positions closed', `${a.positions.closed.length}${a.positions.closed.length ? ` (${kv(c.closesByPurpose)})` : ''}`],
+      ['closed net PnL', `${a.totals.closedNetPnl} USDT (realised ${a.totals.closedRealisedPnl}, fees ${a.totals.closedFees}, funding ${a.totals.closedFunding})`],
+    ]),
+  ];
+  if (a.approvals.length) {
+    lines.push('', 'Approvals (sizes)');
+    lines.push(
+      ...columns(
+        ['market time', 'account', 'order', 'side', 'quantity', 'notional', 'lev', 'equity', 'risk', 'loss at stop', 'stop', 'target', 'liquidation'],
+        a.approvals.map((x) => [x.time, orDash(x.accountId), x.clientOrderId, x.side, x.quantity, x.notional, `${x.leverage}x`, x.equity, x.riskAmount, x.lossAtStop, x.stopPrice, orDash(x.takeProfitPrice), orDash(x.liquidationPrice)]),
+      ),
+    );
+  }
+  if (a.denials.length) {
+    lines.push('', 'Denials (reasons)');
+    lines.push(...columns(['market time', 'account', 'intent', 'reason', 'quantity', 'detail'], a.denials.map((x) => [x.time, orDash(x.accountId), x.intentId, x.reason, orDash(x.quantity), x.detail])));
+  }
+  if (a.positions.closed.length) {
+    lines.push('', 'Positions closed');
+    lines.push(
+      ...columns(
+        ['market time', 'position', 'side', 'by', 'price', 'realised', 'fees', 'funding', 'net'],
+        a.positions.closed.map((x) => [x.time, x.streamId, orDash(x.side), orDash(x.purpose), x.price, orDash(x.totalRealisedPnl), orDash(x.totalFees), orDash(x.totalFunding), orDash(x.netPnl)]),
+      ),
+    );
+  }
+  lines.push('', 'Timeline');
+  if (a.timeline.length === 0) lines.push('  no decisions on this day');
+  else lines.push(...columns(['market time', 'account', 'event', 'detail'], a.timeline.map((x) => [x.time, orDash(x.accountId), x.type, x.detail])));
+  lines.push('', 'Events by type');
+  lines.push(...columns(['type', 'count'], Object.entries(c.byType).sort(([x], [y]) => x.localeCompare(y)).map(([k, v]) => [k, String(v)])));
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------------
+
+/** A store the command opens for its run and closes after. */
+export interface OpenedStore {
+  store: EventStore;
+  close(): Promise<void>;
+}
+
+function clientOrderIdArg(v: string): string {
+  if (!ClientOrderId.safeParse(v).success) throw new InvalidArgumentError(`clientOrderId must be a client order id ([A-Za-z0-9_-], 1..36 characters), got "${v}"`);
+  return v;
+}
+
+function dayArg(v: string): string {
+  if (!utcDayRange(v)) throw new InvalidArgumentError(`day must be a UTC calendar date YYYY-MM-DD, got "${v}"`);
+  return v;
+}
+
+export function accountArg(v: string): string {
+  if (!Identifier.safeParse(v).success) throw new InvalidArgumentError(`--account must be an account id ([A-Za-z0-9_-], 1..64 characters), got "${v}"`);
+  return v;
+}
+
+export function writeOut(cmd: Command, text: string): void {
+  const out = cmd.configureOutput().writeOut ?? ((t: string) => process.stdout.write(t));
+  out(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+export async function withStore<T>(openStore: () => Promise<OpenedStore>, run: (store: EventStore) => Promise<T>): Promise<T> {
+  const opened = await openStore();
+  try {
+    return await run(opened.store);
+  } finally {
+    await opened.close();
+  }
+}
+
+/**
+ * `audit order <clientOrderId> [--json]` and `audit day <YYYY-MM-DD> [--account ID] [--json]`.
+ * A malformed argument is commander's InvalidArgumentError (exit 2 through main); an
+ * unknown order is {@link AuditNotFoundError} (exit 1).
+ */
+export function registerAuditCommands(program: Command, openStore: () => Promise<OpenedStore>): void {
+  const audit = program.command('audit').description('Audit the event log: the causal chain of an order, or every decision of a day (reading never changes the log).');
+  audit
+    .command('order')
+    .description('The causal chain of one order: its transitions, the approval with the risk assessment, the intent and candle (or the stop trigger and the entry), fills, positions and PnL.')
+    .argument('<clientOrderId>', 'client order id, e.g. bw23d9pqkduhw-1E', clientOrderIdArg)
+    .option('--json', 'print JSON instead of text', false)
+    .action(async (clientOrderId: string, o: { json: boolean }, cmd: Command) => {
+      const a = await withStore(openStore, (store) => auditOrder(store, clientOrderId));
+      writeOut(cmd, o.json ? JSON.stringify(a, null, 2) : formatOrderAudit(a));
+    });
+  audit
+    .command('day')
+    .description('Every decision of one UTC day (market time): approvals and denials, breakers and guards, orders, fills, positions with PnL, counts.')
+    .argument('<day>', 'UTC day, YYYY-MM-DD', dayArg)
+    .option('--account <id>', 'only this account', accountArg)
+    .option('--json', 'print JSON instead of text', false)
+    .action(async (day: string, o: { account?: string; json: boolean }, cmd: Command) => {
+      const a = await withStore(openStore, (store) => auditDay(store, day, { accountId: o.account }));
+      writeOut(cmd, o.json ? JSON.stringify(a, null, 2) : formatDayAudit(a));
+    });
+}

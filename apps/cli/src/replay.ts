@@ -1,0 +1,705 @@
+import { AccountSummary, ErrorReply, parseEvent, type DomainEvent, type EventData, type RecordedEvent, Subjects } from '@bulwark/contracts';
+import {
+  type AccountState,
+  accountEvolve,
+  accountInitialState,
+  type D,
+  dec,
+  type PositionState,
+  stopEvolve,
+  stopInitialState,
+  type StopState,
+  str,
+  unrealisedPnl,
+  ZERO,
+} from '@bulwark/domain';
+import { type EventStore, InMemoryEventStore, JetStreamEventStore } from '@bulwark/event-store';
+import type { BusConfig } from '@bulwark/messaging';
+import { type Command, InvalidArgumentError } from 'commander';
+import { connect, JSONCodec } from 'nats';
+import { accountArg, accountOfStream, fillKey, foldOrder, foldPosition, netPnlOf, type OpenedStore, parsePositionStreamId, POSITION_FILL_TYPES, rows, columns, utcTime, withStore, writeOut } from './audit';
+
+/*
+ * `bulwark replay`: rebuild every read model from the event log alone — account policy
+ * state, positions, the ledger, orders and stops — with the deciders' own evolve functions,
+ * check the log's self-consistency, and compare with what the accounting service holds.
+ * Reading never changes the log (only readAll, streamRevision and lastPosition are called).
+ */
+
+// ---------------------------------------------------------------------------------------
+// Read models
+// ---------------------------------------------------------------------------------------
+
+/** The account policy state (accountEvolve over `account-<id>`), serialisable. */
+export interface PolicyModel {
+  config: EventData<'AccountOpened'> | null;
+  tradingState: string;
+  entries: number;
+  day: string | null;
+  tradesToday: number;
+  pnlToday: string;
+  pausedForDay: { day: string; reason: string } | null;
+  month: string | null;
+  monthBase: string | null;
+  monthlyPause: { month: string } | null;
+  drawdownAlertsThisMonth: string[];
+  positionResultsRecorded: number;
+  intentsAssessed: number;
+  events: number;
+}
+
+export interface PositionModel {
+  streamId: string;
+  sequence: number;
+  status: string;
+  side: string | null;
+  venue: string | null;
+  symbol: string | null;
+  /** Open quantity (0 once ended) and the volume-weighted entry price. */
+  quantity: string;
+  entryPrice: string;
+  leverage: number;
+  realisedPnl: string;
+  fees: string;
+  funding: string;
+  liquidationFee: string;
+  netPnl: string;
+  /** Open positions only: unrealised PnL at `markPrice` (the account's last fill price on the symbol). */
+  markPrice: string | null;
+  unrealisedPnl: string;
+  openedAt: number | null;
+  endedAt: number | null;
+  tradeIds: string[];
+}
+
+/** The ledger, with the definitions of the accounting service's `book()`. All USDT. */
+export interface LedgerModel {
+  /** From AccountOpened (accounting ignores later reconfigurations of the capital). */
+  capital: string;
+  /** Σ realisedPnl of PositionReduced / PositionClosed / PositionLiquidated. */
+  realisedPnl: string;
+  /** Σ fee of every position fill event. */
+  fees: string;
+  /** Σ FundingApplied.amount (+ received, − paid). */
+  funding: string;
+  /** Σ PositionLiquidated.liquidationFee. */
+  liquidationFees: string;
+  /** capital + realised − fees + funding − liquidation fees. */
+  walletBalance: string;
+  /** Open positions at the last known fill price of the account on their symbol (the log holds no marks). */
+  unrealisedPnl: string;
+  unrealisedBasis: string;
+  /** walletBalance + unrealisedPnl. */
+  finalEquity: string;
+  positionsOpened: number;
+  positionsClosed: number;
+  liquidations: number;
+  /** Position fill events (one per booked fill, two for a one-way flip), as accounting counts them. */
+  fills: number;
+  openPositions: number;
+  closesByPurpose: Record<string, number>;
+}
+
+export interface OrderModel {
+  clientOrderId: string;
+  purpose: string | null;
+  side: string | null;
+  quantity: string | null;
+  status: string;
+  filledQuantity: string;
+  averageFillPrice: string | null;
+  fees: string;
+  fills: number;
+}
+
+export interface StopModel {
+  streamId: string;
+  status: string;
+  positionSide: string | null;
+  stopPrice: string | null;
+  takeProfitPrice: string | null;
+  /** The trigger that closed it (STOP_LOSS, TAKE_PROFIT, MARGIN_RATIO, LIQUIDATION_DISTANCE), if any. */
+  triggeredBy: string | null;
+  attempts: number;
+  warnings: string[];
+}
+
+export interface AccountReadModel {
+  accountId: string;
+  policy: PolicyModel;
+  ledger: LedgerModel;
+  positions: PositionModel[];
+  orders: { byStatus: Record<string, number>; list: OrderModel[] };
+  stops: { byStatus: Record<string, number>; list: StopModel[] };
+}
+
+export type CheckName = 'schema' | 'revisions' | 'order-transitions' | 'order-fills' | 'position-totals' | 'trade-ids';
+
+export interface CheckFailure {
+  accountId: string | null;
+  /** The stream (or fill) the failure is about. */
+  subject: string;
+  detail: string;
+}
+
+/** One self-consistency rule that must hold in any valid log, and where it does not. */
+export interface ConsistencyCheck {
+  name: CheckName;
+  rule: string;
+  /** How many streams / fills / events the rule was checked on. */
+  checked: number;
+  ok: boolean;
+  failures: CheckFailure[];
+}
+
+export interface ReadModels {
+  /** The log as read: its last global position and the number of events read. */
+  lastPosition: number;
+  eventsRead: number;
+  accountFilter: string | null;
+  accounts: AccountReadModel[];
+  checks: ConsistencyCheck[];
+  /** Every check holds. */
+  ok: boolean;
+}
+
+const CHECK_RULES: Record<CheckName, string> = {
+  schema: 'every event matches its contract schema (invalid events are left out of the folds)',
+  revisions: "every stream's revisions run 0, 1, 2, … without a gap, global positions increase, and the stream's last revision is the last one read",
+  'order-transitions': "every order stream starts with OrderInitialized and follows the order state machine's transition table",
+  'order-fills': "each order's filled quantity equals the sum of its fills (cumulative and leaves quantities agree, no overfill, FILLED means fully filled)",
+  'position-totals': "each ended position's recorded totals (totalRealisedPnl, totalFees, totalFunding, netPnl) equal the sums recomputed from its events, and nothing follows its end",
+  'trade-ids': 'each OrderFilled trade id is in exactly one position stream (two consecutive lifecycles for a one-way flip) with the fill\'s quantity and fee, and every position fill event has its OrderFilled',
+};
+
+class Checks {
+  private readonly map = new Map<CheckName, ConsistencyCheck>();
+  constructor() {
+    for (const name of Object.keys(CHECK_RULES) as CheckName[]) this.map.set(name, { name, rule: CHECK_RULES[name], checked: 0, ok: true, failures: [] });
+  }
+  count(name: CheckName, n = 1): void {
+    this.map.get(name)!.checked += n;
+  }
+  fail(name: CheckName, accountId: string | null, subject: string, detail: string): void {
+    const c = this.map.get(name)!;
+    c.ok = false;
+    c.failures.push({ accountId, subject, detail });
+  }
+  list(): ConsistencyCheck[] {
+    return [...this.map.values()];
+  }
+}
+
+function policyModel(s: AccountState, events: number): PolicyModel {
+  return {
+    config: s.config,
+    tradingState: s.tradingState,
+    entries: s.entries,
+    day: s.day,
+    tradesToday: s.tradesToday,
+    pnlToday: str(s.pnlToday),
+    pausedForDay: s.pausedForDay,
+    month: s.month,
+    monthBase: s.monthBase === null ? null : str(s.monthBase),
+    monthlyPause: s.monthlyPause,
+    drawdownAlertsThisMonth: [...s.alertsThisMonth].sort(),
+    positionResultsRecorded: s.recordedPositions.size,
+    intentsAssessed: s.assessedIntents.size,
+    events,
+  };
+}
+
+function stopModel(streamId: string, s: StopState, events: readonly RecordedEvent[]): StopModel {
+  const trig = [...events].reverse().find((e) => e.type === 'StopTriggered')?.data as EventData<'StopTriggered'> | undefined;
+  return {
+    streamId,
+    status: s.status,
+    positionSide: s.placed?.positionSide ?? null,
+    stopPrice: s.placed?.stopPrice ?? null,
+    takeProfitPrice: s.placed?.takeProfitPrice ?? null,
+    triggeredBy: trig?.kind ?? null,
+    attempts: s.attempts,
+    warnings: [...s.warned].sort(),
+  };
+}
+
+const sumOf = (xs: Iterable<D>) => [...xs].reduce((a, b) => a.plus(b), ZERO);
+
+interface Working {
+  accountId: string;
+  accountEvents: RecordedEvent[];
+  positions: Map<string, RecordedEvent[]>;
+  orders: Map<string, RecordedEvent[]>;
+  stops: Map<string, RecordedEvent[]>;
+}
+
+/**
+ * Rebuild the read models from the event log alone and check its self-consistency.
+ * @param opts.accountId only this account (its account, order, position and stop streams).
+ */
+export async function rebuildReadModels(store: EventStore, opts: { accountId?: string } = {}): Promise<ReadModels> {
+  const only = opts.accountId ?? null;
+  const lastPosition = await store.lastPosition();
+  const checks = new Checks();
+
+  // One pass over the log, in global order. Order streams belong to the account of their OrderInitialized.
+  const orderAccounts = new Map<string, string>();
+  const streams = new Map<string, { accountId: string | null; events: RecordedEvent[] }>();
+  let eventsRead = 0;
+  for await (const e of store.readAll()) {
+    if (e.position > lastPosition) break; // a snapshot: events appended while reading wait for the next replay
+    eventsRead++;
+    if (e.type === 'OrderInitialized') {
+      const acc = (e.data as { accountId?: unknown }).accountId;
+      if (typeof acc === 'string') orderAccounts.set(e.streamId, acc);
+    }
+    const accountId = accountOfStream(e.streamId, orderAccounts);
+    if (only !== null && accountId !== only) continue;
+    const s = streams.get(e.streamId) ?? { accountId, events: [] };
+    s.events.push(e);
+    streams.set(e.streamId, s);
+  }
+
+  // Revisions: contiguous from 0, increasing positions, and the stream's tail is what was read.
+  const grown = (await store.lastPosition()) !== lastPosition;
+  for (const [streamId, { accountId, events }] of streams) {
+    checks.count('revisions');
+    let prev = 0;
+    events.forEach((e, i) => {
+      if (e.revision !== i) checks.fail('revisions', accountId, streamId, `event ${i} read has revision ${e.revision} (expected ${i}: a gap or a duplicate)`);
+      if (e.position <= prev) checks.fail('revisions', accountId, streamId, `revision ${e.revision} is at position ${e.position}, not after ${prev}`);
+      prev = e.position;
+    });
+    const tail = await store.streamRevision(streamId);
+    const lastRead = events[events.length - 1].revision;
+    if (tail === null || tail < lastRead || (!grown && tail !== lastRead)) {
+      checks.fail('revisions', accountId, streamId, `the store says the stream ends at revision ${tail === null ? 'none' : tail}, the read ended at ${lastRead}`);
+    }
+  }
+
+  // Schema: invalid events are reported and left out.
+  const valid = (accountId: string | null, events: RecordedEvent[]): RecordedEvent[] =>
+    events.filter((e) => {
+      checks.count('schema');
+      const p = parseEvent(e.type, e.data);
+      if (!p.ok) checks.fail('schema', accountId, `${e.streamId}#${e.revision}`, p.reason);
+      return p.ok;
+    });
+
+  const work = new Map<string, Working>();
+  const of = (accountId: string) => {
+    let w = work.get(accountId);
+    if (!w) work.set(accountId, (w = { accountId, accountEvents: [], positions: new Map(), orders: new Map(), stops: new Map() }));
+    return w;
+  };
+  for (const [streamId, { accountId, events }] of streams) {
+    const good = valid(accountId, events);
+    if (accountId === null) continue;
+    if (streamId.startsWith('account-')) of(accountId).accountEvents = good;
+    else if (streamId.startsWith('order-')) of(accountId).orders.set(streamId, good);
+    else if (streamId.startsWith('position-')) of(accountId).positions.set(streamId, good);
+    else if (streamId.startsWith('stop-')) of(accountId).stops.set(streamId, good);
+  }
+
+  // Fills of every order, by (client order id, trade id), for the trade-id check.
+  const fills = new Map<string, { accountId: string; fill: EventData<'OrderFilled'> }>();
+  const accounts: AccountReadModel[] = [];
+  for (const w of [...work.values()].sort((a, b) => a.accountId.localeCompare(b.accountId))) {
+    const policyState = w.accountEvents.reduce((s, e) => accountEvolve(s, { type: e.type, data: e.data } as DomainEvent), accountInitialState());
+    const opened = w.accountEvents.find((e) => e.type === 'AccountOpened')?.data as EventData<'AccountOpened'> | undefined;
+
+    // Orders.
+    const orders: OrderModel[] = [];
+    const lastFill = new Map<string, { price: string; position: number; tsEvent: number }>(); // venue:symbol -> last fill
+    for (const [streamId, events] of w.orders) {
+      const clientOrderId = streamId.slice('order-'.length);
+      checks.count('order-transitions');
+      checks.count('order-fills');
+      const folded = foldOrder(events);
+      for (const p of folded.problems) checks.fail('order-transitions', w.accountId, streamId, p);
+      if (events[0]?.type !== 'OrderInitialized') checks.fail('order-transitions', w.accountId, streamId, `the stream starts with ${events[0]?.type ?? 'nothing'}, not OrderInitialized`);
+      const init = events.find((e) => e.type === 'OrderInitialized')?.data as EventData<'OrderInitialized'> | undefined;
+      let cumulative = ZERO;
+      let lastReported: D | null = null;
+      let n = 0;
+      for (const e of events) {
+        if (e.type !== 'OrderFilled') continue;
+        const f = e.data as EventData<'OrderFilled'>;
+        n++;
+        cumulative = cumulative.plus(dec(f.quantity));
+        lastReported = dec(f.filledQuantity);
+        if (!lastReported.eq(cumulative)) checks.fail('order-fills', w.accountId, streamId, `fill ${f.tradeId} reports ${f.filledQuantity} filled, the fills so far sum to ${str(cumulative)}`);
+        if (init && !dec(f.leavesQuantity).eq(dec(init.quantity).minus(lastReported))) {
+          checks.fail('order-fills', w.accountId, streamId, `fill ${f.tradeId} leaves ${f.leavesQuantity}, the order of ${init.quantity} has ${str(dec(init.quantity).minus(lastReported))} left`);
+        }
+        const k = fillKey(f.clientOrderId, f.tradeId);
+        if (fills.has(k)) checks.fail('trade-ids', w.accountId, k, `trade ${f.tradeId} of ${f.clientOrderId} is filled twice`);
+        fills.set(k, { accountId: w.accountId, fill: f });
+        const where = `${f.venue}:${f.symbol}`;
+        const prev = lastFill.get(where);
+        if (!prev || e.position > prev.position) lastFill.set(where, { price: f.price, position: e.position, tsEvent: e.metadata.tsEvent });
+      }
+      const s = folded.state;
+      if (!s.filledQuantity.eq(cumulative)) checks.fail('order-fills', w.accountId, streamId, `the order state holds ${str(s.filledQuantity)} filled, its fills sum to ${str(cumulative)}`);
+      if (init && cumulative.gt(dec(init.quantity))) checks.fail('order-fills', w.accountId, streamId, `fills of ${str(cumulative)} exceed the order quantity ${init.quantity}`);
+      if (init && s.status === 'FILLED' && !cumulative.eq(dec(init.quantity))) checks.fail('order-fills', w.accountId, streamId, `FILLED with ${str(cumulative)} of ${init.quantity}`);
+      orders.push({
+        clientOrderId, purpose: init?.purpose ?? null, side: init?.side ?? null, quantity: init?.quantity ?? null, status: s.status,
+        filledQuantity: str(s.filledQuantity), averageFillPrice: s.averageFillPrice === null ? null : str(s.averageFillPrice), fees: str(s.fees), fills: n,
+      });
+    }
+    orders.sort((a, b) => a.clientOrderId.localeCompare(b.clientOrderId, 'en', { numeric: true }));
+
+    // Positions and the ledger (the accounting service's book()).
+    let realised = ZERO, fees = ZERO, funding = ZERO, liquidationFees = ZERO, unrealised = ZERO;
+    let positionsOpened = 0, positionsClosed = 0, liquidations = 0, fillEvents = 0;
+    const closesByPurpose: Record<string, number> = {};
+    const positions: PositionModel[] = [];
+    const marks: string[] = [];
+    for (const [streamId, events] of w.positions) {
+      const state: PositionState = foldPosition(events);
+      let sumRealised = ZERO, sumFees = ZERO, sumFunding = ZERO;
+      let endAt = -1;
+      events.forEach((e, i) => {
+        const d = e.data as Record<string, string>;
+        if (POSITION_FILL_TYPES.has(e.type)) {
+          fillEvents++;
+          sumFees = sumFees.plus(dec(d.fee));
+        }
+        if (e.type === 'PositionOpened') positionsOpened++;
+        if (e.type === 'PositionReduced' || e.type === 'PositionClosed' || e.type === 'PositionLiquidated') sumRealised = sumRealised.plus(dec(d.realisedPnl));
+        if (e.type === 'FundingApplied') sumFunding = sumFunding.plus(dec(d.amount));
+        if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') {
+          positionsClosed++;
+          closesByPurpose[d.purpose] = (closesByPurpose[d.purpose] ?? 0) + 1;
+          if (e.type === 'PositionLiquidated') {
+            liquidations++;
+            liquidationFees = liquidationFees.plus(dec(d.liquidationFee));
+          }
+          if (endAt < 0) endAt = i;
+        }
+      });
+      realised = realised.plus(sumRealised);
+      fees = fees.plus(sumFees);
+      funding = funding.plus(sumFunding);
+
+      if (endAt >= 0) {
+        checks.count('position-totals');
+        const end = events[endAt];
+        const d = end.data as EventData<'PositionLiquidated'>;
+        const liq = end.type === 'PositionLiquidated' ? dec(d.liquidationFee) : ZERO;
+        const expectNet = sumRealised.minus(sumFees).plus(sumFunding).minus(liq);
+        const cmp: Array<[string, string, D]> = [
+          ['totalRealisedPnl', d.totalRealisedPnl, sumRealised],
+          ['totalFees', d.totalFees, sumFees],
+          ['totalFunding', d.totalFunding, sumFunding],
+          ['netPnl', d.netPnl, expectNet],
+        ];
+        for (const [field, recorded, recomputed] of cmp) {
+          if (!dec(recorded).eq(recomputed)) checks.fail('position-totals', w.accountId, streamId, `${end.type}.${field} = ${recorded}, recomputed from the stream's events: ${str(recomputed)}`);
+        }
+        if (endAt !== events.length - 1) checks.fail('position-totals', w.accountId, streamId, `${events.length - 1 - endAt} event(s) follow the ${end.type}`);
+      }
+
+      let mark: string | null = null;
+      let u = ZERO;
+      if (state.status === 'OPEN') {
+        const lf = lastFill.get(`${state.venue}:${state.symbol}`);
+        mark = lf?.price ?? str(state.entryPrice);
+        u = unrealisedPnl(state, dec(mark));
+        unrealised = unrealised.plus(u);
+        marks.push(`${state.symbol} ${mark}${lf ? ` (last fill, ${utcTime(lf.tsEvent)})` : ' (entry price: no fill known)'}`);
+      }
+      const ended = endAt >= 0 ? events[endAt].metadata.tsEvent : null;
+      positions.push({
+        streamId, sequence: state.sequence || (parsePositionStreamId(streamId)?.sequence ?? 0), status: state.status, side: state.side, venue: state.venue, symbol: state.symbol,
+        quantity: str(state.quantity), entryPrice: str(state.entryPrice), leverage: state.leverage, realisedPnl: str(state.realisedPnl), fees: str(state.fees),
+        funding: str(state.funding), liquidationFee: str(state.liquidationFee), netPnl: str(netPnlOf(state)), markPrice: mark, unrealisedPnl: str(u),
+        openedAt: events.find((e) => e.type === 'PositionOpened')?.metadata.tsEvent ?? null, endedAt: ended, tradeIds: state.tradeIds,
+      });
+    }
+    positions.sort((a, b) => a.sequence - b.sequence || a.streamId.localeCompare(b.streamId));
+    const capital = opened ? dec(opened.capital) : ZERO;
+    const wallet = capital.plus(realised).minus(fees).plus(funding).minus(liquidationFees);
+    const openCount = positions.filter((p) => p.status === 'OPEN').length;
+    const ledger: LedgerModel = {
+      capital: str(capital), realisedPnl: str(realised), fees: str(fees), funding: str(funding), liquidationFees: str(liquidationFees),
+      walletBalance: str(wallet), unrealisedPnl: str(unrealised),
+      unrealisedBasis: openCount ? `open positions at the account's last fill price (the log holds no marks): ${marks.join(', ')}` : 'no open position',
+      finalEquity: str(wallet.plus(unrealised)), positionsOpened, positionsClosed, liquidations, fills: fillEvents, openPositions: openCount, closesByPurpose,
+    };
+
+    const stops: StopModel[] = [];
+    for (const [streamId, events] of w.stops) stops.push(stopModel(streamId, events.reduce((s, e) => stopEvolve(s, { type: e.type, data: e.data } as DomainEvent), stopInitialState()), events));
+    stops.sort((a, b) => a.streamId.localeCompare(b.streamId, 'en', { numeric: true }));
+    const byStatus = (xs: Array<{ status: string }>) => xs.reduce<Record<string, number>>((r, x) => ((r[x.status] = (r[x.status] ?? 0) + 1), r), {});
+    accounts.push({
+      accountId: w.accountId,
+      policy: policyModel(policyState, w.accountEvents.length),
+      ledger,
+      positions,
+      orders: { byStatus: byStatus(orders), list: orders },
+      stops: { byStatus: byStatus(stops), list: stops },
+    });
+  }
+
+  // Trade ids: each fill booked once (a flip: closing part in n, the rest opening n + 1), for its whole quantity and fee.
+  const booked = new Map<string, Array<{ streamId: string; sequence: number; type: string; quantity: D; fee: D; accountId: string }>>();
+  for (const w of work.values()) {
+    for (const [streamId, events] of w.positions) {
+      for (const e of events) {
+        if (!POSITION_FILL_TYPES.has(e.type)) continue;
+        const d = e.data as { clientOrderId: string; tradeId: string; quantity: string; fee: string };
+        const k = fillKey(d.clientOrderId, d.tradeId);
+        const list = booked.get(k) ?? [];
+        list.push({ streamId, sequence: parsePositionStreamId(streamId)?.sequence ?? 0, type: e.type, quantity: dec(d.quantity), fee: dec(d.fee), accountId: w.accountId });
+        booked.set(k, list);
+      }
+    }
+  }
+  for (const [k, { accountId, fill }] of fills) {
+    checks.count('trade-ids');
+    const list = booked.get(k) ?? [];
+    const streamIds = [...new Set(list.map((b) => b.streamId))];
+    const flip =
+      streamIds.length === 2 &&
+      list.length === 2 &&
+      (list[0].type === 'PositionClosed' || list[0].type === 'PositionLiquidated') &&
+      list[1].type === 'PositionOpened' &&
+      list[1].sequence === list[0].sequence + 1;
+    if (streamIds.length === 0) checks.fail('trade-ids', accountId, k, `fill ${fill.tradeId} of ${fill.clientOrderId} (${fill.quantity} @ ${fill.price}) is in no position stream`);
+    else if (streamIds.length > 1 && !flip) checks.fail('trade-ids', accountId, k, `fill ${fill.tradeId} of ${fill.clientOrderId} is in ${streamIds.length} position streams: ${streamIds.join(', ')}`);
+    else if (list.length > 1 && !flip) checks.fail('trade-ids', accountId, k, `fill ${fill.tradeId} of ${fill.clientOrderId} is booked ${list.length} times in ${streamIds[0]}`);
+    if (list.length) {
+      const q = sumOf(list.map((b) => b.quantity));
+      const f = sumOf(list.map((b) => b.fee));
+      if (!q.eq(dec(fill.quantity))) checks.fail('trade-ids', accountId, k, `position events book ${str(q)} of fill ${fill.tradeId}, the fill is ${fill.quantity}`);
+      if (!f.eq(dec(fill.fee))) checks.fail('trade-ids', accountId, k, `position events book a fee of ${str(f)} for fill ${fill.tradeId}, the fill's fee is ${fill.fee}`);
+    }
+  }
+  for (const [k, list] of booked) {
+    if (fills.has(k)) continue;
+    checks.count('trade-ids');
+    checks.fail('trade-ids', list[0].accountId, k, `${list[0].type} on ${list[0].streamId} books trade ${k} that no OrderFilled reports`);
+  }
+
+  const all = checks.list();
+  return { lastPosition, eventsRead, accountFilter: only, accounts, checks: all, ok: all.every((c) => c.ok) };
+}
+
+// ---------------------------------------------------------------------------------------
+// Comparison with the services
+// ---------------------------------------------------------------------------------------
+
+export interface SummaryDifference {
+  accountId: string;
+  field: string;
+  rebuilt: string;
+  held: string;
+}
+
+/** Summary fields that the log determines, compared as decimals or integers. */
+export const COMPARED_DECIMALS = ['capital', 'realisedPnl', 'fees', 'funding', 'liquidationFees'] as const;
+export const COMPARED_COUNTS = ['positionsOpened', 'positionsClosed', 'liquidations', 'fills', 'openPositions'] as const;
+/**
+ * Not compared: `maxDrawdown`, `maxDrawdownFraction`, `peakEquity` (they need the mark at
+ * every step, which the log does not hold); `unrealisedPnl` and `finalEquity` only when
+ * neither side has an open position (the service marks at the last path step, the rebuild
+ * at the last fill).
+ */
+export const NOT_COMPARED = ['maxDrawdown', 'maxDrawdownFraction', 'peakEquity'] as const;
+
+/**
+ * Differences between the rebuilt read models and what the accounting service holds
+ * (`bulwark.accounting.summary` answers). An account the service answers for and the log
+ * does not know is a difference of field `account`.
+ */
+export function compareWithServices(models: ReadModels, summaries: AccountSummary[]): SummaryDifference[] {
+  const out: SummaryDifference[] = [];
+  for (const held of summaries) {
+    const m = models.accounts.find((a) => a.accountId === held.accountId);
+    if (!m) {
+      out.push({ accountId: held.accountId, field: 'account', rebuilt: 'absent from the log', held: 'present' });
+      continue;
+    }
+    const l = m.ledger;
+    for (const f of COMPARED_DECIMALS) if (!dec(l[f]).eq(dec(held[f]))) out.push({ accountId: held.accountId, field: f, rebuilt: l[f], held: held[f] });
+    for (const f of COMPARED_COUNTS) if (l[f] !== held[f]) out.push({ accountId: held.accountId, field: f, rebuilt: String(l[f]), held: String(held[f]) });
+    for (const k of [...new Set([...Object.keys(l.closesByPurpose), ...Object.keys(held.closesByPurpose)])].sort()) {
+      const r = l.closesByPurpose[k] ?? 0;
+      const h = held.closesByPurpose[k] ?? 0;
+      if (r !== h) out.push({ accountId: held.accountId, field: `closesByPurpose.${k}`, rebuilt: String(r), held: String(h) });
+    }
+    if (l.openPositions === 0 && held.openPositions === 0) {
+      for (const f of ['unrealisedPnl', 'finalEquity'] as const) if (!dec(l[f]).eq(dec(held[f]))) out.push({ accountId: held.accountId, field: f, rebuilt: l[f], held: held[f] });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Text
+// ---------------------------------------------------------------------------------------
+
+export interface ServiceComparison {
+  accountId: string;
+  /** False when the accounting service did not answer for the account (not running, or it does not know it). */
+  answered: boolean;
+  differences: SummaryDifference[];
+}
+
+export function formatReadModels(m: ReadModels, comparisons: ServiceComparison[] = []): string {
+  const lines: string[] = [`Replay of the event log up to position ${m.lastPosition} (${m.eventsRead} events read${m.accountFilter ? `, account ${m.accountFilter}` : ''})`];
+  if (m.accounts.length === 0) lines.push('  no account in the log');
+  for (const a of m.accounts) {
+    const p = a.policy;
+    const l = a.ledger;
+    lines.push('', `Account ${a.accountId}`);
+    lines.push(
+      ...rows([
+        ['configuration', p.config ? `${p.config.venue} ${p.config.symbol}, capital ${p.config.capital}, leverage ${p.config.leverage}x (cap ${p.config.leverageCap}), risk ${p.config.riskFraction}, max ${p.config.maxTradesPerDay} trades/day, daily loss limit ${p.config.dailyLossLimitFraction ?? '—'}, monthly drawdown ${p.config.maxMonthlyDrawdownFraction}` : 'no AccountOpened'],
+        ['trading state', p.tradingState],
+        ['pause', p.monthlyPause ? `monthly drawdown limit (${p.monthlyPause.month}), until resumed` : p.pausedForDay ? `${p.pausedForDay.reason} on ${p.pausedForDay.day}` : 'none'],
+        ['counters', `${p.entries} entries; ${p.tradesToday} on ${p.day ?? '—'}, day PnL ${p.pnlToday}; month ${p.month ?? '—'} base ${p.monthBase ?? '—'}, alerts ${p.drawdownAlertsThisMonth.join(', ') || 'none'}`],
+        ['assessed', `${p.intentsAssessed} intents, ${p.positionResultsRecorded} position results`],
+        ['capital', `${l.capital} USDT`],
+        ['realised PnL', `${l.realisedPnl} USDT`],
+        ['fees', `${l.fees} USDT`],
+        ['funding', `${l.funding} USDT`],
+        ['liquidation fees', `${l.liquidationFees} USDT`],
+        ['wallet balance', `${l.walletBalance} USDT`],
+        ['unrealised PnL', `${l.unrealisedPnl} USDT (${l.unrealisedBasis})`],
+        ['final equity', `${l.finalEquity} USDT = capital + realised − fees + funding − liquidation fees + unrealised`],
+        ['positions', `${l.positionsOpened} opened, ${l.positionsClosed} ended (${Object.entries(l.closesByPurpose).map(([k, v]) => `${k} ${v}`).join(', ') || '—'}), ${l.liquidations} liquidated, ${l.openPositions} open; ${l.fills} booked fills`],
+        ['orders', Object.entries(a.orders.byStatus).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'],
+        ['stops', Object.entries(a.stops.byStatus).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'],
+      ]),
+    );
+    if (a.positions.length) {
+      lines.push(
+        ...columns(
+          ['position', 'status', 'side', 'entry', 'qty', 'realised', 'fees', 'funding', 'net', 'unrealised'],
+          a.positions.map((x) => [x.streamId, x.status, x.side ?? '—', x.entryPrice, x.quantity, x.realisedPnl, x.fees, x.funding, x.netPnl, x.unrealisedPnl]),
+          '    ',
+        ),
+      );
+    }
+  }
+  lines.push('', 'Consistency checks');
+  lines.push(...columns(['', 'check', 'checked', 'rule'], m.checks.map((c) => [c.ok ? '✓' : '✗', c.name, String(c.checked), c.rule])));
+  for (const c of m.checks) for (const f of c.failures) lines.push(`  ✗ ${c.name} ${f.subject}: ${f.detail}`);
+  if (comparisons.length) {
+    lines.push('', 'Against the accounting service (bulwark.accounting.summary)');
+    for (const c of comparisons) {
+      if (!c.answered) lines.push(`  ${c.accountId}: no answer (service not running or account unknown to it): not compared`);
+      else if (c.differences.length === 0) lines.push(`  ${c.accountId}: ✓ matches (${[...COMPARED_DECIMALS, ...COMPARED_COUNTS, 'closesByPurpose'].join(', ')}; unrealised and equity when flat)`);
+      else for (const d of c.differences) lines.push(`  ${c.accountId}: ✗ ${d.field} rebuilt ${d.rebuilt}, held ${d.held}`);
+    }
+    lines.push(`  not compared: ${NOT_COMPARED.join(', ')} (they need the marks of every step, which the log does not hold)`);
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------
+// Command
+// ---------------------------------------------------------------------------------------
+
+export type StoreKind = 'jetstream' | 'memory';
+
+/** Opens the event store of a run; `kind` is `--store` (jetstream when not given). */
+export type OpenStore = (kind?: StoreKind) => Promise<OpenedStore>;
+
+/** `replay` found a failed consistency check or a difference with the services (exit 1). */
+export class ReplayMismatchError extends Error {
+  constructor(
+    readonly failedChecks: string[],
+    readonly differences: SummaryDifference[],
+  ) {
+    super(
+      `replay: ${failedChecks.length ? `consistency check(s) failed: ${failedChecks.join(', ')}` : 'consistency checks hold'}` +
+        `${differences.length ? `; ${differences.length} difference(s) with the accounting service` : ''}`,
+    );
+    this.name = 'ReplayMismatchError';
+  }
+}
+
+function storeKind(v: string): StoreKind {
+  if (v !== 'jetstream' && v !== 'memory') throw new InvalidArgumentError(`--store must be jetstream or memory, got "${v}"`);
+  return v;
+}
+
+/**
+ * `replay [--account ID] [--store jetstream|memory] [--json]`: prints the rebuilt models,
+ * the consistency checks and, when `querySummary` answers, the comparison with the
+ * accounting service. Throws {@link ReplayMismatchError} (exit 1) after printing when a
+ * check fails or a difference exists.
+ */
+export function registerReplayCommand(program: Command, openStore: OpenStore, querySummary?: (accountId: string) => Promise<AccountSummary | null>): void {
+  program
+    .command('replay')
+    .description('Rebuild every read model from the event log alone (account policy, positions, ledger, orders, stops), check its consistency and compare with the accounting service.')
+    .option('--account <id>', 'only this account', accountArg)
+    .option('--store <kind>', 'event store: jetstream (the NATS JetStream log) or memory (the embedding program\'s in-process store)', storeKind, 'jetstream')
+    .option('--json', 'print JSON instead of text', false)
+    .action(async (o: { account?: string; store: StoreKind; json: boolean }, cmd: Command) => {
+      const models = await withStore(() => openStore(o.store), (store) => rebuildReadModels(store, { accountId: o.account }));
+      const comparisons: ServiceComparison[] = [];
+      if (querySummary) {
+        for (const a of models.accounts) {
+          const held = await querySummary(a.accountId);
+          comparisons.push({ accountId: a.accountId, answered: held !== null, differences: held ? compareWithServices(models, [held]) : [] });
+        }
+      }
+      writeOut(cmd, o.json ? JSON.stringify({ ...models, services: comparisons }, null, 2) : formatReadModels(models, comparisons));
+      const failed = models.checks.filter((c) => !c.ok).map((c) => c.name);
+      const differences = comparisons.flatMap((c) => c.differences);
+      if (failed.length || differences.length) throw new ReplayMismatchError(failed, differences);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Wiring for main.ts (NATS)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * The CLI's store opener: `jetstream` connects to NATS and opens the configured event-store
+ * stream (the connection is closed with the store); `memory` is an empty in-process store
+ * (a fresh CLI process holds no log: it is there for programs that embed the commands).
+ */
+export function storeOpenerFromBus(bus: BusConfig): OpenStore {
+  return async (kind = 'jetstream') => {
+    if (kind === 'memory') {
+      const store = new InMemoryEventStore();
+      return { store, close: () => store.close() };
+    }
+    const nc = await connect({ servers: bus.natsUrl, name: 'bulwark-cli-audit', timeout: 3_000 }).catch((e) => {
+      throw new Error(`cannot reach NATS at ${bus.natsUrl}: ${String(e)}`);
+    });
+    try {
+      const store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
+      return { store, close: async () => { await store.close(); await nc.drain(); } };
+    } catch (e) {
+      await nc.close();
+      throw e;
+    }
+  };
+}
+
+/** Ask the accounting service for an account's summary; null when nobody answers or it does not know the account. */
+export function summaryQueryFromBus(bus: BusConfig, timeoutMs = 3_000): (accountId: string) => Promise<AccountSummary | null> {
+  const json = JSONCodec();
+  return async (accountId) => {
+    const nc = await connect({ servers: bus.natsUrl, name: 'bulwark-cli-replay', timeout: 3_000 }).catch(() => null);
+    if (!nc) return null;
+    try {
+      const m = await nc.request(Subjects.summary, json.encode({ accountId }), { timeout: timeoutMs }).catch(() => null);
+      if (!m) return null;
+      const raw = json.decode(m.data);
+      if (ErrorReply.safeParse(raw).success) return null;
+      const s = AccountSummary.safeParse(raw);
+      return s.success ? s.data : null;
+    } finally {
+      await nc.close();
+    }
+  };
+}

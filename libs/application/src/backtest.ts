@@ -1,0 +1,267 @@
+import { type AccountSummary, type EventData, type RecordedEvent, type ReplayStartRequest, Subjects, type VenueId } from '@bulwark/contracts';
+import { type D, dec, shortHash, str, ZERO } from '@bulwark/domain';
+import { type EventStore, InMemoryEventStore } from '@bulwark/event-store';
+import { type FundingRate, readCandles, readFundingRates } from '@bulwark/market-data';
+import { DEFAULT_DONCHIAN_ATR, type DonchianAtrParams } from '@bulwark/strategies';
+import { InProcessSystem } from './in-process';
+import { replayCandles, type ReplayCounters } from './replay';
+
+/** What to backtest: data, money, leverage, risk, the strategy's parameters, the window. */
+export interface BacktestConfig {
+  accountId: string;
+  venue?: VenueId;
+  symbol?: string;
+  candles: string;
+  funding: string | null;
+  capital: string;
+  leverage: number;
+  /** Risk per trade in percent of equity, e.g. "1". */
+  riskPct: string;
+  confirmHighLeverage: boolean;
+  strategy?: Partial<DonchianAtrParams>;
+  from?: number | null;
+  to?: number | null;
+  schedule?: ReplayStartRequest['schedule'];
+  /** Store to write the log to (a fresh in-memory store by default). */
+  store?: EventStore;
+}
+
+/** A hole in the data: bars missing between two bars, or bars that are flat with zero volume (filled holes). */
+export interface DataGap {
+  kind: 'MISSING_BARS' | 'FLAT_ZERO_VOLUME';
+  from: number;
+  to: number;
+  bars: number;
+}
+
+/** One closed position of the backtest. */
+export interface TradeResult {
+  positionStreamId: string;
+  side: string;
+  openedAt: number;
+  closedAt: number;
+  netPnl: string;
+  riskAmount: string;
+  /** Net PnL in multiples of the risk taken (R). */
+  r: string;
+  closedBy: string;
+}
+
+export interface BacktestStats {
+  trades: number;
+  wins: number;
+  winRate: string;
+  averageR: string;
+  realisedPnl: string;
+  fees: string;
+  funding: string;
+  netPnl: string;
+  maxDrawdown: string;
+  maxDrawdownFraction: string;
+  /** Annualised Sharpe ratio of daily equity returns (√365, no risk-free rate). */
+  sharpe: string;
+  /** Share of candles with a position open. */
+  exposure: string;
+  liquidations: number;
+  finalEquity: string;
+}
+
+export interface BacktestResult {
+  config: Omit<BacktestConfig, 'store'>;
+  interval: number;
+  counters: ReplayCounters;
+  summary: AccountSummary;
+  stats: BacktestStats;
+  trades: TradeResult[];
+  /** Equity after each candle close where it changed (epoch ms, USDT string), plus the first and last. */
+  equityCurve: Array<{ t: number; equity: string }>;
+  breakers: Array<{ at: number; type: string; detail: string }>;
+  gaps: DataGap[];
+  decisions: { intents: number; approvals: number; denials: Record<string, number> };
+  eventsAppended: number;
+  wallMs: number;
+  candlesPerSecond: number;
+  store: EventStore;
+}
+
+/**
+ * Scan a candle file for gaps: missing bars (a step larger than the file's interval) and
+ * runs of flat zero-volume bars (how some tools fill holes). Reported, never bridged.
+ */
+export async function findGaps(file: string, from: number | null = null, to: number | null = null): Promise<{ interval: number; gaps: DataGap[]; first: number | null; count: number }> {
+  const gaps: DataGap[] = [];
+  let prev: number | null = null;
+  let interval = 0;
+  let first: number | null = null;
+  let count = 0;
+  let flat: DataGap | null = null;
+  for await (const c of readCandles(file)) {
+    if ((from !== null && c.openTime < from) || (to !== null && c.openTime >= to)) continue;
+    count++;
+    first ??= c.openTime;
+    if (prev !== null) {
+      const step = c.openTime - prev;
+      if (interval === 0) interval = step;
+      if (step > interval) gaps.push({ kind: 'MISSING_BARS', from: prev + interval, to: c.openTime, bars: step / interval - 1 });
+    }
+    const isFlat = c.open === c.high && c.high === c.low && c.low === c.close && dec(c.volume).isZero();
+    if (isFlat) {
+      if (flat && flat.to === c.openTime) {
+        flat.to = c.openTime + (interval || 60_000);
+        flat.bars++;
+      } else {
+        flat = { kind: 'FLAT_ZERO_VOLUME', from: c.openTime, to: c.openTime + (interval || 60_000), bars: 1 };
+        gaps.push(flat);
+      }
+    }
+    prev = c.openTime;
+  }
+  return { interval: interval || 60_000, gaps, first, count };
+}
+
+function sharpe(dailyEquity: D[]): D {
+  const rets: D[] = [];
+  for (let i = 1; i < dailyEquity.length; i++) if (dailyEquity[i - 1].gt(0)) rets.push(dailyEquity[i].div(dailyEquity[i - 1]).minus(1));
+  if (rets.length < 2) return ZERO;
+  const mean = rets.reduce((a, b) => a.plus(b), ZERO).div(rets.length);
+  const variance = rets.reduce((a, b) => a.plus(b.minus(mean).pow(2)), ZERO).div(rets.length - 1);
+  if (variance.isZero()) return ZERO;
+  return mean.div(variance.sqrt()).mul(dec(365).sqrt());
+}
+
+/**
+ * Run a backtest in one process: the same services and deciders as the distributed system
+ * (InProcessSystem), the paper venue, the replay clock over the candle file with funding, and
+ * a report computed from the event log and the accounting read model.
+ */
+export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCounters, total: number) => void): Promise<BacktestResult> {
+  const t0 = Date.now();
+  const venue = cfg.venue ?? 'binance-usdm';
+  const symbol = cfg.symbol ?? 'BTCUSDT';
+  const from = cfg.from ?? null;
+  const to = cfg.to ?? null;
+  const scan = await findGaps(cfg.candles, from, to);
+  const funding: FundingRate[] = cfg.funding ? await readFundingRates(cfg.funding) : [];
+  const store = cfg.store ?? new InMemoryEventStore();
+  const firstPosition = (await store.lastPosition()) + 1;
+  const sys = await InProcessSystem.create(store);
+  const at = scan.first ?? from ?? 0;
+  await sys.command(Subjects.openAccount, {
+    accountId: cfg.accountId, venue, symbol, capital: cfg.capital, leverage: cfg.leverage,
+    riskFraction: dec(cfg.riskPct).div(100).toFixed(), highLeverageConfirmed: cfg.confirmHighLeverage, venueBalance: cfg.capital, at,
+  });
+  await sys.command(Subjects.attachStrategy, {
+    accountId: cfg.accountId, venue, symbol, strategy: 'donchian-atr', params: { ...DEFAULT_DONCHIAN_ATR, ...cfg.strategy }, at,
+  });
+
+  const curve: Array<{ t: number; equity: string }> = [];
+  const daily: D[] = [];
+  let lastDay = '';
+  let lastEquity = dec(cfg.capital);
+  let exposed = 0;
+  let watching = false;
+  curve.push({ t: at, equity: str(lastEquity) });
+  const counters = await replayCandles(sys.clock(), { runId: cfg.accountId, venue, symbol, candlesFile: cfg.candles, from, to, schedule: cfg.schedule ?? [] }, funding, {
+    onCandle: async (candle, c) => {
+      // Equity moves only while a position is open (and once at its close): sample then.
+      const busy = sys.accounting.interest() === 'STEP';
+      if (busy || watching) {
+        const e = await sys.accounting.equity(cfg.accountId);
+        const eq = dec(e.equity);
+        if (!eq.eq(lastEquity)) curve.push({ t: candle.openTime, equity: e.equity });
+        lastEquity = eq;
+      }
+      if (busy) exposed++;
+      watching = busy;
+      const day = new Date(candle.openTime).toISOString().slice(0, 10);
+      if (day !== lastDay) {
+        daily.push(lastEquity);
+        lastDay = day;
+      }
+      onProgress?.(c, scan.count);
+    },
+  });
+  daily.push(lastEquity);
+  curve.push({ t: counters.marketTime, equity: str(lastEquity) });
+  const summary = await sys.accounting.summary(cfg.accountId);
+
+  // The log of this account: decisions, trades, breakers.
+  const tag = shortHash(cfg.accountId);
+  const events: RecordedEvent[] = [];
+  for await (const e of store.readAll({ fromPosition: firstPosition })) if (e.streamId.includes(cfg.accountId) || e.streamId.includes(tag)) events.push(e);
+  const approvals = new Map<string, EventData<'EntryApproved'>>();
+  const denials: Record<string, number> = {};
+  let intents = 0;
+  const opened = new Map<string, RecordedEvent>();
+  const trades: TradeResult[] = [];
+  const breakers: BacktestResult['breakers'] = [];
+  for (const e of events) {
+    const d = e.data as Record<string, unknown>;
+    switch (e.type) {
+      case 'IntentEmitted':
+        intents++;
+        break;
+      case 'EntryApproved':
+        approvals.set((d as EventData<'EntryApproved'>).clientOrderId, d as EventData<'EntryApproved'>);
+        break;
+      case 'EntryDenied':
+        denials[d.reason as string] = (denials[d.reason as string] ?? 0) + 1;
+        break;
+      case 'PositionOpened':
+        opened.set(e.streamId, e);
+        break;
+      case 'PositionClosed':
+      case 'PositionLiquidated': {
+        const o = opened.get(e.streamId);
+        const entry = o ? approvals.get((o.data as EventData<'PositionOpened'>).clientOrderId) : undefined;
+        const risk = entry ? dec(entry.assessment.riskAmount) : ZERO;
+        const net = dec(d.netPnl as string);
+        trades.push({
+          positionStreamId: e.streamId, side: o ? (o.data as EventData<'PositionOpened'>).side : '?', openedAt: o?.metadata.tsEvent ?? 0, closedAt: e.metadata.tsEvent,
+          netPnl: str(net), riskAmount: str(risk), r: risk.gt(0) ? str(net.div(risk).toDecimalPlaces(4)) : '0',
+          closedBy: e.type === 'PositionLiquidated' ? 'LIQUIDATION' : (d.purpose as string),
+        });
+        break;
+      }
+      case 'DrawdownAlert':
+        breakers.push({ at: e.metadata.tsEvent, type: e.type, detail: `${d.threshold} of the limit (drawdown ${dec(d.drawdownFraction as string).mul(100).toDecimalPlaces(2).toFixed()} %)` });
+        break;
+      case 'TradingPaused':
+      case 'TradingResumed':
+      case 'TradingStateChanged':
+      case 'DailyTradeLimitWarning':
+      case 'DailyTradeLimitReached':
+      case 'ProtectionWarning':
+        breakers.push({ at: e.metadata.tsEvent, type: e.type, detail: String(d.reason ?? d.state ?? d.kind ?? `${d.count}/${d.limit}`) });
+        break;
+      case 'StopTriggered':
+        if (d.kind === 'MARGIN_RATIO' || d.kind === 'LIQUIDATION_DISTANCE') breakers.push({ at: e.metadata.tsEvent, type: 'ForcedClose', detail: String(d.kind) });
+        break;
+    }
+  }
+  const wins = trades.filter((t) => dec(t.netPnl).gt(0)).length;
+  const sumR = trades.reduce((a, t) => a.plus(t.r), ZERO);
+  const wallMs = Date.now() - t0;
+  const stats: BacktestStats = {
+    trades: trades.length,
+    wins,
+    winRate: trades.length ? str(dec(wins).div(trades.length).toDecimalPlaces(4)) : '0',
+    averageR: trades.length ? str(sumR.div(trades.length).toDecimalPlaces(4)) : '0',
+    realisedPnl: summary.realisedPnl,
+    fees: summary.fees,
+    funding: summary.funding,
+    netPnl: str(dec(summary.finalEquity).minus(summary.capital)),
+    maxDrawdown: summary.maxDrawdown,
+    maxDrawdownFraction: summary.maxDrawdownFraction,
+    sharpe: str(sharpe(daily).toDecimalPlaces(3)),
+    exposure: counters.candles ? str(dec(exposed).div(counters.candles).toDecimalPlaces(4)) : '0',
+    liquidations: summary.liquidations,
+    finalEquity: summary.finalEquity,
+  };
+  const { store: _s, ...config } = cfg;
+  return {
+    config, interval: scan.interval, counters, summary, stats, trades, equityCurve: curve, breakers, gaps: scan.gaps,
+    decisions: { intents, approvals: approvals.size, denials }, eventsAppended: events.length, wallMs,
+    candlesPerSecond: wallMs > 0 ? Math.round((counters.candles * 1000) / wallMs) : counters.candles, store,
+  };
+}

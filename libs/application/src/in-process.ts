@@ -1,0 +1,137 @@
+import { type ClockAck, type MarketTick, type ServiceName, Subjects, streamCategory, ErrorReply, OpenAccountRequest, AttachStrategyRequest, ResumeTradingRequest, SetTradingStateRequest } from '@bulwark/contracts';
+import { type EventStore, InMemoryEventStore } from '@bulwark/event-store';
+import { EventAppender, type ClockPort, ReplayClock, ReplayClockError } from '@bulwark/messaging';
+import { AccountingService } from './accounting.service';
+import { ExecutionService } from './execution.service';
+import type { PipelineService } from './ports';
+import { RiskService } from './risk.service';
+import { SignalsService } from './signals.service';
+import { StopMonitorService } from './stop-monitor.service';
+
+/** The services of the trading pipeline the replay clock drives (market-data is the clock). */
+export const PIPELINE: readonly ServiceName[] = ['signals', 'risk', 'execution', 'stop-monitor', 'accounting'];
+
+/**
+ * The whole pipeline in one process: the same service classes (and so the same deciders)
+ * as the distributed system, on one event store, with an in-process bus that plays the
+ * durable consumers' part — every service reads the log from its own cursor, in global
+ * order, handling the categories it consumes — and a clock port that calls the services
+ * directly. `sync` drains every service's cursor to the end of the log, so the replay
+ * clock's quiesce loop works unchanged.
+ */
+export class InProcessSystem implements ClockPort {
+  readonly risk: RiskService;
+  readonly signals: SignalsService;
+  readonly execution: ExecutionService;
+  readonly stopMonitor: StopMonitorService;
+  readonly accounting: AccountingService;
+  private readonly byName: Map<ServiceName, PipelineService & { onTick(t: MarketTick): Promise<void> }>;
+  /** Delivery order when draining: fills reach accounting before anyone asks it for equity. */
+  private readonly order: PipelineService[];
+  private readonly cursor = new Map<PipelineService, number>();
+  eventsDelivered = 0;
+
+  private constructor(readonly store: EventStore) {
+    const appender = () => new EventAppender(store);
+    this.accounting = new AccountingService(appender());
+    this.execution = new ExecutionService(appender(), store);
+    this.stopMonitor = new StopMonitorService(appender(), store);
+    this.risk = new RiskService(appender(), this.accounting, store);
+    this.signals = new SignalsService(appender());
+    this.byName = new Map<ServiceName, PipelineService & { onTick(t: MarketTick): Promise<void> }>([
+      ['signals', this.signals],
+      ['risk', this.risk],
+      ['execution', this.execution],
+      ['stop-monitor', this.stopMonitor],
+      ['accounting', this.accounting],
+    ]);
+    this.order = [this.execution, this.accounting, this.stopMonitor, this.risk, this.signals];
+  }
+
+  /** Build the pipeline on a store (a fresh in-memory one by default) and load the venue's rules. */
+  static async create(store: EventStore = new InMemoryEventStore()): Promise<InProcessSystem> {
+    const sys = new InProcessSystem(store);
+    const start = (await store.lastPosition()) + 1;
+    for (const s of sys.order) sys.cursor.set(s, start);
+    await sys.execution.onModuleInit();
+    await sys.drain();
+    return sys;
+  }
+
+  private draining: Promise<void> = Promise.resolve();
+
+  /**
+   * Deliver every stored event to every service that consumes its category, until nothing
+   * new arrives. Drains run one at a time (a service handles one event at a time, as with
+   * its durable consumer), so concurrent syncs wait for the running drain and then drain again.
+   */
+  drain(): Promise<void> {
+    const next = this.draining.then(() => this.drainOnce());
+    this.draining = next.catch(() => undefined);
+    return next;
+  }
+
+  private async drainOnce(): Promise<void> {
+    for (let progressed = true; progressed; ) {
+      progressed = false;
+      for (const svc of this.order) {
+        const from = this.cursor.get(svc)!;
+        for await (const e of this.store.readAll({ fromPosition: from })) {
+          this.cursor.set(svc, e.position + 1);
+          if ((svc.categories as readonly string[]).includes(streamCategory(e.streamId))) {
+            await svc.onEvent(e);
+            this.eventsDelivered++;
+          }
+          progressed = true;
+        }
+      }
+    }
+  }
+
+  private ack(name: ServiceName): ClockAck {
+    const s = this.byName.get(name)!;
+    return { service: name, appended: s.appender.appended, idle: true, interest: s.interest() };
+  }
+
+  async deliver(service: ServiceName, tick: MarketTick): Promise<ClockAck> {
+    await this.byName.get(service)!.onTick(tick);
+    return this.ack(service);
+  }
+
+  async sync(service: ServiceName): Promise<ClockAck> {
+    await this.drain();
+    return this.ack(service);
+  }
+
+  /** The operator and set-up commands the distributed system takes over NATS, by direct call. */
+  async command(subject: string, payload: unknown): Promise<unknown> {
+    try {
+      switch (subject) {
+        case Subjects.openAccount:
+          return await this.risk.configure(OpenAccountRequest.parse(payload), 'open');
+        case Subjects.reconfigureAccount:
+          return await this.risk.configure(OpenAccountRequest.parse(payload), 'reconfigure');
+        case Subjects.setTradingState:
+          return await this.risk.setTradingState(SetTradingStateRequest.parse(payload));
+        case Subjects.resumeTrading:
+          return await this.risk.resume(ResumeTradingRequest.parse(payload));
+        case Subjects.attachStrategy:
+          return await this.signals.attach(AttachStrategyRequest.parse(payload));
+        default:
+          throw new ReplayClockError(subject, 'no such command in process');
+      }
+    } catch (e) {
+      const rpc = (e as { getError?: () => unknown }).getError?.();
+      const parsed = ErrorReply.shape.error.safeParse(rpc);
+      if (parsed.success) throw new ReplayClockError(subject, `${parsed.data.code}: ${parsed.data.message}`);
+      throw e;
+    } finally {
+      await this.drain();
+    }
+  }
+
+  /** A replay clock over this process. */
+  clock(): ReplayClock {
+    return new ReplayClock(this, PIPELINE);
+  }
+}

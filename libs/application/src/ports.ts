@@ -1,0 +1,38 @@
+import { type ClockInterest, EquitySnapshot, ErrorReply, type RecordedEvent, type ServiceName, Subjects } from '@bulwark/contracts';
+import type { EventAppender } from '@bulwark/messaging';
+import { JSONCodec, type NatsConnection } from 'nats';
+
+/** Injection token of the equity source (risk asks accounting "what can this account trade with now"). */
+export const EQUITY_SOURCE = Symbol('EQUITY_SOURCE');
+
+/** Accounting's equity read model, as risk sees it. */
+export interface EquitySource {
+  equity(accountId: string): Promise<EquitySnapshot>;
+}
+
+/** The equity source over NATS request/reply (the distributed system). */
+export class NatsEquitySource implements EquitySource {
+  private readonly json = JSONCodec();
+  constructor(private readonly nc: NatsConnection) {}
+  async equity(accountId: string): Promise<EquitySnapshot> {
+    const m = await this.nc.request(Subjects.equity, this.json.encode({ accountId }), { timeout: 10_000 });
+    const raw = this.json.decode(m.data);
+    const e = ErrorReply.safeParse(raw);
+    if (e.success) throw new Error(`accounting: ${e.data.error.code} ${e.data.error.message}`);
+    return EquitySnapshot.parse(raw);
+  }
+}
+
+/**
+ * What every service of the trading pipeline offers, whatever carries its messages (the
+ * NestJS transport over NATS, or the in-process backtest): the stored-event categories it
+ * consumes, a handler for them, a handler for the replay clock's steps, and which steps it
+ * needs next.
+ */
+export interface PipelineService {
+  readonly name: ServiceName;
+  readonly appender: EventAppender;
+  readonly categories: readonly string[];
+  onEvent(e: RecordedEvent): Promise<void>;
+  interest(): ClockInterest;
+}
