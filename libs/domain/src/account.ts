@@ -127,10 +127,15 @@ export function accountInitialState(): AccountState {
   };
 }
 
+/**
+ * Add to a grow-only id set shared by successive states. Copying the set on every event made
+ * folding a long account stream quadratic; the set only ever grows and deciders run on the
+ * latest state, so an earlier state seeing a later id changes no decision. A fold from the
+ * log starts from a fresh set.
+ */
 function withItem(set: ReadonlySet<string>, item: string): ReadonlySet<string> {
-  const next = new Set(set);
-  next.add(item);
-  return next;
+  (set as Set<string>).add(item);
+  return set;
 }
 
 /** Roll the daily counters to a UTC day (YYYY-MM-DD); events carry their day so evolve needs no clock. */
