@@ -11,6 +11,8 @@ import { registerAccountCommands } from './account-commands';
 import { registerCalcCommands } from './calc';
 import { registerBacktestCommand } from './backtest-cmd';
 import { DataDownloadError, registerDataCommands } from './data-download';
+import { AuditArgumentError, AuditNotFoundError, registerAuditCommands } from './audit';
+import { EventStoreUnavailableError, registerReplayCommand, ReplayMismatchError, storeOpenerFromBus, summaryQueryFromBus } from './replay';
 
 function positiveNumber(name: string) {
   return (v: string) => {
@@ -96,6 +98,10 @@ export function buildProgram(): Command {
   registerCalcCommands(program);
   registerBacktestCommand(program);
   registerDataCommands(program);
+  const bus = busConfigFromEnv();
+  const openStore = storeOpenerFromBus(bus);
+  registerAuditCommands(program, openStore);
+  registerReplayCommand(program, openStore, summaryQueryFromBus(bus));
   return program;
 }
 
@@ -107,7 +113,15 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as { code?: string; exitCode?: number; message?: string };
     if (err.code?.startsWith('commander.')) return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
-    if (e instanceof DemoError || e instanceof DataDirNotFoundError || e instanceof DataDownloadError) {
+    if (
+      e instanceof DemoError ||
+      e instanceof DataDirNotFoundError ||
+      e instanceof DataDownloadError ||
+      e instanceof AuditNotFoundError ||
+      e instanceof AuditArgumentError ||
+      e instanceof ReplayMismatchError ||
+      e instanceof EventStoreUnavailableError
+    ) {
       console.error(`bulwark: ${err.message}`);
       return 1;
     }

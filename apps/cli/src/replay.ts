@@ -74,8 +74,10 @@ export interface PositionModel {
 
 /** The ledger, with the definitions of the accounting service's `book()`. All USDT. */
 export interface LedgerModel {
-  /** From AccountOpened (accounting ignores later reconfigurations of the capital). */
+  /** From AccountOpened (accounting ignores later reconfigurations of the capital); 0 when there is no valid AccountOpened. */
   capital: string;
+  /** False when the account stream has no AccountOpened that passes its schema (the schema check says why). */
+  capitalKnown: boolean;
   /** Σ realisedPnl of PositionReduced / PositionClosed / PositionLiquidated. */
   realisedPnl: string;
   /** Σ fee of every position fill event. */
@@ -423,7 +425,7 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
     const wallet = capital.plus(realised).minus(fees).plus(funding).minus(liquidationFees);
     const openCount = positions.filter((p) => p.status === 'OPEN').length;
     const ledger: LedgerModel = {
-      capital: str(capital), realisedPnl: str(realised), fees: str(fees), funding: str(funding), liquidationFees: str(liquidationFees),
+      capital: str(capital), capitalKnown: opened !== undefined, realisedPnl: str(realised), fees: str(fees), funding: str(funding), liquidationFees: str(liquidationFees),
       walletBalance: str(wallet), unrealisedPnl: str(unrealised),
       unrealisedBasis: openCount ? `open positions at the account's last fill price (the log holds no marks): ${marks.join(', ')}` : 'no open position',
       finalEquity: str(wallet.plus(unrealised)), positionsOpened, positionsClosed, liquidations, fills: fillEvents, openPositions: openCount, closesByPurpose,
@@ -557,7 +559,7 @@ export function formatReadModels(m: ReadModels, comparisons: ServiceComparison[]
     lines.push('', `Account ${a.accountId}`);
     lines.push(
       ...rows([
-        ['configuration', p.config ? `${p.config.venue} ${p.config.symbol}, capital ${p.config.capital}, leverage ${p.config.leverage}x (cap ${p.config.leverageCap}), risk ${p.config.riskFraction}, max ${p.config.maxTradesPerDay} trades/day, daily loss limit ${p.config.dailyLossLimitFraction ?? '—'}, monthly drawdown ${p.config.maxMonthlyDrawdownFraction}` : 'no AccountOpened'],
+        ['configuration', p.config ? `${p.config.venue} ${p.config.symbol}, capital ${p.config.capital}, leverage ${p.config.leverage}x (cap ${p.config.leverageCap}), risk ${p.config.riskFraction}, max ${p.config.maxTradesPerDay} trades/day, daily loss limit ${p.config.dailyLossLimitFraction ?? '—'}, monthly drawdown ${p.config.maxMonthlyDrawdownFraction}` : 'no valid AccountOpened (the schema check says why): capital counted as 0'],
         ['trading state', p.tradingState],
         ['pause', p.monthlyPause ? `monthly drawdown limit (${p.monthlyPause.month}), until resumed` : p.pausedForDay ? `${p.pausedForDay.reason} on ${p.pausedForDay.day}` : 'none'],
         ['counters', `${p.entries} entries; ${p.tradesToday} on ${p.day ?? '—'}, day PnL ${p.pnlToday}; month ${p.month ?? '—'} base ${p.monthBase ?? '—'}, alerts ${p.drawdownAlertsThisMonth.join(', ') || 'none'}`],
@@ -661,6 +663,14 @@ export function registerReplayCommand(program: Command, openStore: OpenStore, qu
 // Wiring for main.ts (NATS)
 // ---------------------------------------------------------------------------------------
 
+/** The event store cannot be opened (NATS unreachable, stream refused). */
+export class EventStoreUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventStoreUnavailableError';
+  }
+}
+
 /**
  * The CLI's store opener: `jetstream` connects to NATS and opens the configured event-store
  * stream (the connection is closed with the store); `memory` is an empty in-process store
@@ -673,14 +683,20 @@ export function storeOpenerFromBus(bus: BusConfig): OpenStore {
       return { store, close: () => store.close() };
     }
     const nc = await connect({ servers: bus.natsUrl, name: 'bulwark-cli-audit', timeout: 3_000 }).catch((e) => {
-      throw new Error(`cannot reach NATS at ${bus.natsUrl}: ${String(e)}`);
+      throw new EventStoreUnavailableError(`cannot reach NATS at ${bus.natsUrl} (run scripts/ensure-nats.sh or set NATS_URL): ${String(e)}`);
     });
     try {
       const store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
-      return { store, close: async () => { await store.close(); await nc.drain(); } };
+      return {
+        store,
+        close: async () => {
+          await store.close();
+          await nc.drain();
+        },
+      };
     } catch (e) {
       await nc.close();
-      throw e;
+      throw new EventStoreUnavailableError(`cannot open the event store ${bus.esStream} (${bus.esPrefix}.>) on ${bus.natsUrl}: ${(e as Error).message}`);
     }
   };
 }

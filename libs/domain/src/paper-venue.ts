@@ -308,8 +308,9 @@ export class PaperVenue {
       if (o.type === 'MARKET' && o.triggerPrice === null) {
         pending.push({ rank: 0, fraction: ZERO, seq: seq++, run: () => this.fillResting(o, start, 'TAKER', step.ts, out) });
       } else if (o.type === 'MARKET' && o.triggerPrice !== null) {
-        // A triggered internal stop: the stop-monitor saw the path cross at triggerPrice.
-        const dir = o.side === 'SELL' ? 'down' : 'up';
+        // A triggered internal stop, target or forced close: the stop-monitor saw the path
+        // cross at triggerPrice on this step; it fills where the step's own motion reaches it.
+        const dir = dec(step.to).lt(dec(step.from)) ? 'down' : 'up';
         const c = crossing(step, o.triggerPrice, dir);
         const fraction = c ? c.fraction : ZERO;
         const price = c ? c.price : start;
