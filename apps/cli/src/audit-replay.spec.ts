@@ -869,7 +869,7 @@ describe('consistency checks on a tampered log', () => {
     expect(m.accounts[0].policy.drawdownAlertsThisMonth).toEqual([]);
   });
 
-  it('an AccountOpened of an older shape (fields added since, same schema version) is reported, and the capital is said to be unknown', async () => {
+  it('an AccountOpened of an older shape claiming the current schema version is reported, and the capital is said to be unknown', async () => {
     const copy = new InMemoryEventStore();
     await copyLog(S.store, copy, (e) => {
       if (e.type !== 'AccountOpened' || e.streamId !== Streams.account(B)) return e;
@@ -878,7 +878,7 @@ describe('consistency checks on a tampered log', () => {
     });
     const m = await rebuildReadModels(copy);
     expect(failed(m)).toEqual(['schema']);
-    expect(check(m, 'schema').failures).toEqual([{ accountId: B, subject: `${Streams.account(B)}#0`, detail: 'AccountOpened: highLeverageConfirmed Required; venueBalance Required' }]);
+    expect(check(m, 'schema').failures).toEqual([{ accountId: B, subject: `${Streams.account(B)}#0`, detail: 'AccountOpened v2: highLeverageConfirmed Required; venueBalance Required' }]);
     const b = m.accounts.find((a) => a.accountId === B)!;
     expect(b.policy.config).toBeNull();
     expect([b.ledger.capital, b.ledger.capitalKnown]).toEqual(['0', false]);

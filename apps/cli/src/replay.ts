@@ -279,13 +279,13 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
     }
   }
 
-  // Schema: invalid events are reported and left out.
+  // Schema: invalid events are reported and left out; older schema versions are upcast.
   const valid = (accountId: string | null, events: RecordedEvent[]): RecordedEvent[] =>
-    events.filter((e) => {
+    events.flatMap((e) => {
       checks.count('schema');
-      const p = parseEvent(e.type, e.data);
+      const p = parseEvent(e.type, e.data, e.metadata.schemaVersion);
       if (!p.ok) checks.fail('schema', accountId, `${e.streamId}#${e.revision}`, p.reason);
-      return p.ok;
+      return p.ok ? [{ ...e, data: p.event.data }] : [];
     });
 
   const work = new Map<string, Working>();

@@ -473,12 +473,12 @@ export const StopCancelled = z.object({ reason: z.enum(['POSITION_CLOSED', 'POSI
 /** Every event type with its data schema and current schema version. */
 export const EventCatalogue = {
   InstrumentRulesRecorded: { schema: InstrumentRulesRecorded, version: 1 },
-  AccountOpened: { schema: AccountOpened, version: 1 },
+  AccountOpened: { schema: AccountOpened, version: 2 },
   EntryApproved: { schema: EntryApproved, version: 1 },
   EntryDenied: { schema: EntryDenied, version: 1 },
   PositionResultRecorded: { schema: PositionResultRecorded, version: 1 },
   TradingPaused: { schema: TradingPaused, version: 1 },
-  AccountReconfigured: { schema: AccountReconfigured, version: 1 },
+  AccountReconfigured: { schema: AccountReconfigured, version: 2 },
   TradingStateChanged: { schema: TradingStateChanged, version: 1 },
   DailyTradeLimitWarning: { schema: DailyTradeLimitWarning, version: 1 },
   DailyTradeLimitReached: { schema: DailyTradeLimitReached, version: 1 },
@@ -509,7 +509,7 @@ export const EventCatalogue = {
   PositionClosed: { schema: PositionClosed, version: 1 },
   PositionLiquidated: { schema: PositionLiquidated, version: 1 },
   FundingApplied: { schema: FundingApplied, version: 1 },
-  StopPlaced: { schema: StopPlaced, version: 1 },
+  StopPlaced: { schema: StopPlaced, version: 2 },
   StopTriggered: { schema: StopTriggered, version: 1 },
   StopCancelled: { schema: StopCancelled, version: 1 },
 } as const;
@@ -531,12 +531,30 @@ export function isEventType(type: string): type is EventType {
 }
 
 /**
- * Validate an event read from the store or the bus.
+ * Bring an event written with an older schema version up to the current one, where that can
+ * be done without inventing facts.
+ * - AccountOpened v1 (before the risk engine's configuration): no daily profit target, no
+ *   high-leverage confirmation recorded, and the venue balance taken as the capital.
+ * - StopPlaced v1 (before protection guards): not upcastable (the entry price and the guard
+ *   levels were never recorded); it stays invalid and is reported as such.
+ */
+export function upcast(type: string, data: unknown, schemaVersion: number): unknown {
+  if (type === 'AccountOpened' && schemaVersion < 2 && data && typeof data === 'object') {
+    const d = data as Record<string, unknown>;
+    return { dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: d.capital, ...d };
+  }
+  return data;
+}
+
+/**
+ * Validate an event read from the store or the bus (after upcasting it from its schema version).
  * @returns the typed event, or the reason it is invalid (never throws).
  */
-export function parseEvent(type: string, data: unknown): { ok: true; event: DomainEvent } | { ok: false; reason: string } {
+export function parseEvent(type: string, data: unknown, schemaVersion?: number): { ok: true; event: DomainEvent } | { ok: false; reason: string } {
   if (!isEventType(type)) return { ok: false, reason: `unknown event type "${type}"` };
-  const r = EventCatalogue[type].schema.safeParse(data);
-  if (!r.success) return { ok: false, reason: `${type}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}` };
+  const current = EventCatalogue[type].version;
+  if (schemaVersion !== undefined && schemaVersion > current) return { ok: false, reason: `${type} v${schemaVersion} is newer than this code (v${current})` };
+  const r = EventCatalogue[type].schema.safeParse(schemaVersion !== undefined && schemaVersion < current ? upcast(type, data, schemaVersion) : data);
+  if (!r.success) return { ok: false, reason: `${type}${schemaVersion !== undefined ? ` v${schemaVersion}` : ''}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}` };
   return { ok: true, event: { type, data: r.data } as DomainEvent };
 }

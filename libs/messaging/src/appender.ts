@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type DomainEvent, EventCatalogue, type NewEvent, type RecordedEvent } from '@bulwark/contracts';
+import { type DomainEvent, EventCatalogue, type NewEvent, type RecordedEvent, upcast } from '@bulwark/contracts';
 import { type EventStore, type ExpectedRevision, WrongExpectedRevisionError } from '@bulwark/event-store';
 
 /** Where an event came from: market time, the originating candle/request, the causing message. */
@@ -79,7 +79,7 @@ export class AggregateRepository<S> {
     if (hit) return hit;
     const events = await this.appender.store.readStream(streamId);
     let state = this.evolver.initialState();
-    for (const e of events) state = this.evolver.evolve(state, { type: e.type, data: e.data } as DomainEvent);
+    for (const e of events) state = this.evolver.evolve(state, { type: e.type, data: upcast(e.type, e.data, e.metadata.schemaVersion) } as DomainEvent);
     const loaded = { state, revision: events.length ? events[events.length - 1].revision : null };
     this.cache.set(streamId, loaded);
     return loaded;

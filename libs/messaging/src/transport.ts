@@ -195,7 +195,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
         m.ack();
         return;
       }
-      const parsed = parseEvent(recorded.type, recorded.data);
+      const parsed = parseEvent(recorded.type, recorded.data, recorded.metadata.schemaVersion);
       if (!parsed.ok) {
         await this.opts.deadLetters.send(m.subject, parsed.reason, m.data);
         m.term();
