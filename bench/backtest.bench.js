@@ -4,7 +4,7 @@
 // Usage: node bench/backtest.bench.js [--runs N]   (after `npm run setup`)
 const path = require('node:path');
 const os = require('node:os');
-const { runBacktest } = require('../libs/application/dist/index.js');
+const { monthStarts, runBacktest } = require('../libs/application/dist/index.js');
 const { resolveDataDir, instrumentFiles } = require('../libs/market-data/dist/index.js');
 const { Subjects } = require('../libs/contracts/dist/index.js');
 
@@ -15,16 +15,6 @@ const cases = [
   { name: '15m 2022-12-06..2025-12-10 (105,669 candles)', candles: path.join(files.base, 'klines-15m', 'BTCUSDT-15m-2022-12-06_2025-12-10.csv.gz') },
 ];
 
-function monthStarts(from, to) {
-  const out = [];
-  const d = new Date(from);
-  for (let t = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1); t <= to; ) {
-    out.push(t);
-    const m = new Date(t);
-    t = Date.UTC(m.getUTCFullYear(), m.getUTCMonth() + 1, 1);
-  }
-  return out;
-}
 
 (async () => {
   console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);

@@ -8,7 +8,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { connect } = require('nats');
-const { runBacktest } = require('../libs/application/dist/index.js');
+const { monthStarts, runBacktest } = require('../libs/application/dist/index.js');
 const { InMemoryEventStore, JetStreamEventStore } = require('../libs/event-store/dist/index.js');
 const { resolveDataDir, instrumentFiles } = require('../libs/market-data/dist/index.js');
 const { Subjects } = require('../libs/contracts/dist/index.js');
@@ -18,11 +18,6 @@ const accounts = Number(process.argv[process.argv.indexOf('--accounts') + 1]) ||
 const files = instrumentFiles(resolveDataDir());
 const candles = path.join(files.base, 'klines-15m', 'BTCUSDT-15m-2022-12-06_2025-12-10.csv.gz');
 
-function monthStarts(from, to) {
-  const out = [];
-  for (let y = 2022, m = 12; Date.UTC(y, m, 1) <= to; m === 11 ? ((y += 1), (m = 0)) : (m += 1)) if (Date.UTC(y, m, 1) > from) out.push(Date.UTC(y, m, 1));
-  return out;
-}
 
 async function time(label, events, fn, runs = 3) {
   const rates = [];

@@ -1,23 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type BacktestResult, runBacktest } from '@bulwark/application';
+import { type BacktestResult, monthStarts, runBacktest } from '@bulwark/application';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
 import { SingleBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { Subjects } from '@bulwark/contracts';
 import { backtestHtml, formatBacktest, formatSweep } from './backtest-report';
 
-/** 00:00 UTC of the first day of every month in (from, to]. */
-function monthStarts(from: number, to: number): number[] {
-  const out: number[] = [];
-  const d = new Date(from);
-  for (let t = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1); t <= to; ) {
-    out.push(t);
-    const m = new Date(t);
-    t = Date.UTC(m.getUTCFullYear(), m.getUTCMonth() + 1, 1);
-  }
-  return out;
-}
 
 function list(name: string, integer: boolean) {
   return (v: string) => {

@@ -6,26 +6,18 @@
  * paused, that a resume by command (scheduled in market time) is recorded and lets entries
  * through again, and that no position is liquidated.
  */
-import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type RecordedEvent, Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
-import type { BusConfig } from '@bulwark/messaging';
 import { connect, type NatsConnection } from 'nats';
+import { isolatedBus } from './isolated-bus';
 import { belongsTo, defaultDemoFiles, type DemoReport, runDemo } from './demo';
 
-const tag = randomBytes(4).toString('hex');
-const bus: BusConfig = {
-  natsUrl: process.env.NATS_URL || 'nats://127.0.0.1:4222',
-  esStream: `E2E_BRK_${tag}`,
-  esPrefix: `e2ebrk${tag}`,
-  dlqStream: `E2E_BRKDLQ_${tag}`,
-  dlqPrefix: `e2ebrkdlq${tag}`,
-  consumerSuffix: `brk${tag}`,
-};
+const bus = isolatedBus('brk');
+const tag = bus.tag;
 /** Market time of the operator's resume command (after the November pause of both runs). */
 const RESUME_AT = Date.parse('2025-11-26T00:00:00Z');
 

@@ -4,27 +4,19 @@
  * Binance USDⓈ-M BTCUSDT on the paper venue, then auditing the event log.
  * Needs the services built (`npm test` builds first) and NATS with JetStream.
  */
-import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type EventData, type RecordedEvent, Subjects } from '@bulwark/contracts';
 import { dec, ZERO } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
-import { type BusConfig } from '@bulwark/messaging';
 import { connect, JSONCodec, type NatsConnection } from 'nats';
+import { isolatedBus } from './isolated-bus';
 import { belongsTo, defaultDemoFiles, type DemoReport, runDemo } from './demo';
 
 const json = JSONCodec();
-const tag = randomBytes(4).toString('hex');
-const bus: BusConfig = {
-  natsUrl: process.env.NATS_URL || 'nats://127.0.0.1:4222',
-  esStream: `E2E_ES_${tag}`,
-  esPrefix: `e2e${tag}`,
-  dlqStream: `E2E_DLQ_${tag}`,
-  dlqPrefix: `e2edlq${tag}`,
-  consumerSuffix: `e2e${tag}`,
-};
+const bus = isolatedBus('demo');
+const tag = bus.tag;
 const accountId = `e2e-${tag}`;
 
 let nc: NatsConnection;

@@ -4,26 +4,18 @@
  * by stream, in the same order — apart from event ids, tsInit and causation ids (which name
  * event ids). One real day: 2025-11-21 (1,440 candles of the sell-off's low).
  */
-import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runBacktest } from '@bulwark/application';
 import type { RecordedEvent } from '@bulwark/contracts';
 import { JetStreamEventStore } from '@bulwark/event-store';
-import type { BusConfig } from '@bulwark/messaging';
 import { connect, type NatsConnection } from 'nats';
+import { isolatedBus } from './isolated-bus';
 import { belongsTo, defaultDemoFiles, runDemo } from './demo';
 
-const tag = randomBytes(4).toString('hex');
-const bus: BusConfig = {
-  natsUrl: process.env.NATS_URL || 'nats://127.0.0.1:4222',
-  esStream: `E2E_PAR_${tag}`,
-  esPrefix: `e2epar${tag}`,
-  dlqStream: `E2E_PARDLQ_${tag}`,
-  dlqPrefix: `e2epardlq${tag}`,
-  consumerSuffix: `par${tag}`,
-};
+const bus = isolatedBus('par');
+const tag = bus.tag;
 const accountId = `parity-${tag}`;
 const FROM = Date.parse('2025-11-21T00:00:00Z');
 const TO = Date.parse('2025-11-22T00:00:00Z');

@@ -8,3 +8,4 @@ export * from './replay';
 export * from './replay.service';
 export * from './in-process';
 export * from './backtest';
+export * from './rules-book';

@@ -8,12 +8,13 @@ import {
   type SetTradingStateRequest,
   Streams,
 } from '@bulwark/contracts';
-import { type AccountCommand, type AccountState, accountDecider, dec, type Rules, rulesFromContract } from '@bulwark/domain';
+import { type AccountCommand, type AccountState, accountDecider, dec } from '@bulwark/domain';
 import { AggregateRepository, type Causation, EVENT_STORE, EventAppender, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { EQUITY_SOURCE, type EquitySource, type PipelineService } from './ports';
+import { RulesBook } from './rules-book';
 
 /**
  * Thin shell around the account decider: turns requests and events into account commands,
@@ -27,7 +28,7 @@ export class RiskService implements PipelineService {
   readonly categories = ['signal', 'position', 'rules'] as const;
   private readonly log = new Logger('risk');
   private readonly accounts: AggregateRepository<AccountState>;
-  private readonly rules = new Map<string, Rules>();
+  private readonly rules: RulesBook;
   /** Open positions per account, and accounts whose equity must be observed on the next step. */
   private readonly open = new Map<string, number>();
   private readonly observeNext = new Set<string>();
@@ -35,9 +36,10 @@ export class RiskService implements PipelineService {
   constructor(
     readonly appender: EventAppender,
     @Inject(EQUITY_SOURCE) private readonly equitySource: EquitySource,
-    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(EVENT_STORE) store: EventStore,
   ) {
     this.accounts = new AggregateRepository(appender, { initialState: accountDecider.initialState, evolve: accountDecider.evolve });
+    this.rules = new RulesBook(store);
   }
 
   /** Steps are needed while a position is open (drawdown moves), and once after it closes. */
@@ -88,18 +90,7 @@ export class RiskService implements PipelineService {
   }
 
   rulesRecorded(r: EventData<'InstrumentRulesRecorded'>): void {
-    this.rules.set(`${r.venue}:${r.symbol}`, rulesFromContract(r));
-  }
-
-  /** The rules in force: from the rules stream (the latest recorded). */
-  private async rulesFor(venue: string, symbol: string): Promise<Rules | null> {
-    const key = `${venue}:${symbol}`;
-    if (!this.rules.has(key)) {
-      const events = await this.store.readStream(Streams.rules(venue, symbol));
-      const last = events.filter((e) => e.type === 'InstrumentRulesRecorded').pop();
-      if (last) this.rulesRecorded(last.data as EventData<'InstrumentRulesRecorded'>);
-    }
-    return this.rules.get(key) ?? null;
+    this.rules.recorded(r);
   }
 
   private equityOf(accountId: string) {
@@ -108,8 +99,7 @@ export class RiskService implements PipelineService {
 
   async assess(e: RecordedEvent<'IntentEmitted', EventData<'IntentEmitted'>>): Promise<void> {
     const intent = e.data;
-    const rules = await this.rulesFor(intent.venue, intent.symbol);
-    if (!rules) throw new Error(`no instrument rules recorded for ${intent.venue} ${intent.symbol}`);
+    const rules = await this.rules.get(intent.venue, intent.symbol);
     const equity = await this.equityOf(intent.accountId);
     const { result } = await this.accounts.handle(
       Streams.account(intent.accountId),

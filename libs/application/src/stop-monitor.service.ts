@@ -1,9 +1,10 @@
 import { type ClockInterest, type EventData, type MarketTick, type RecordedEvent, Streams } from '@bulwark/contracts';
-import { type Rules, type StopState, dec, initialMargin, protectionGuards, rulesFromContract, stopDecider } from '@bulwark/domain';
+import { type StopState, dec, initialMargin, protectionGuards, stopDecider } from '@bulwark/domain';
 import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { PipelineService } from './ports';
+import { RulesBook } from './rules-book';
 
 /**
  * Keeps the internal stop-loss and take-profit of every open position and, when the mark
@@ -25,13 +26,14 @@ export class StopMonitorService implements PipelineService {
     readonly appender: EventAppender,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {
+    this.rules = new RulesBook(store);
     this.stops = new AggregateRepository(appender, {
       initialState: stopDecider.initialState,
       evolve: stopDecider.evolve,
     });
   }
 
-  private readonly rules = new Map<string, Rules>();
+  private readonly rules: RulesBook;
 
   /** Steps are needed only while a stop is armed. */
   interest(): ClockInterest {
@@ -53,18 +55,7 @@ export class StopMonitorService implements PipelineService {
   }
 
   rulesRecorded(r: EventData<'InstrumentRulesRecorded'>): void {
-    this.rules.set(`${r.venue}:${r.symbol}`, rulesFromContract(r));
-  }
-
-  private async rulesFor(venue: string, symbol: string): Promise<Rules> {
-    const key = `${venue}:${symbol}`;
-    if (!this.rules.has(key)) {
-      const last = (await this.store.readStream(Streams.rules(venue, symbol))).filter((e) => e.type === 'InstrumentRulesRecorded').pop();
-      if (last) this.rulesRecorded(last.data as EventData<'InstrumentRulesRecorded'>);
-    }
-    const r = this.rules.get(key);
-    if (!r) throw new Error(`no instrument rules recorded for ${venue} ${symbol}`);
-    return r;
+    this.rules.recorded(r);
   }
 
   entryApproved(a: EventData<'EntryApproved'>): void {
@@ -93,7 +84,7 @@ export class StopMonitorService implements PipelineService {
       return;
     }
     const streamId = Streams.stop(e.streamId);
-    const rules = await this.rulesFor(p.venue, p.symbol);
+    const rules = await this.rules.get(p.venue, p.symbol);
     const quantity = dec(p.quantity);
     const entryPrice = dec(p.entryPrice);
     // The position's isolated margin is its initial margin (notional / leverage) at the fill.

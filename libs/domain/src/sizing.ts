@@ -51,7 +51,32 @@ const MAX_LEVERAGE = 125;
 // Division rounded toward zero: quantities derived from a budget must never exceed it, even
 // by the last of 40 significant digits. Operands here are positive.
 const DDown = D.clone({ rounding: D.ROUND_DOWN });
-const divDown = (a: D, b: D): D => new D(new DDown(a).div(b));
+/** a ÷ b rounded toward zero (quantities never round up). */
+export const divDown = (a: D, b: D): D => new D(new DDown(a).div(b));
+
+/** The risk of one unit of base asset between entry and stop, and the quantity that risks `riskFraction` of equity. */
+export interface RiskPerUnit {
+  riskAmount: D;
+  stopDistance: D;
+  feePerUnit: D;
+  lossPerUnit: D;
+  rawQuantity: D;
+}
+
+/**
+ * riskAmount = equity × riskFraction; stopDistance = |entry − stop|; feePerUnit = taker fee
+ * on the entry and on the exit at the stop = takerFeeRate × (entry + stop); lossPerUnit =
+ * stopDistance + feePerUnit; rawQuantity = riskAmount ÷ lossPerUnit rounded toward zero, so
+ * the loss at the stop, fees included, never exceeds the risk amount. Shared by the futures
+ * and the spot-margin sizing.
+ */
+export function riskPerUnit(equity: D, riskFraction: D, entry: D, stop: D, takerFeeRate: D): RiskPerUnit {
+  const riskAmount = equity.mul(riskFraction);
+  const stopDistance = entry.minus(stop).abs();
+  const feePerUnit = takerFeeRate.mul(entry.plus(stop));
+  const lossPerUnit = stopDistance.plus(feePerUnit);
+  return { riskAmount, stopDistance, feePerUnit, lossPerUnit, rawQuantity: divDown(riskAmount, lossPerUnit) };
+}
 
 const isPositive = (x: D) => x.isFinite() && x.gt(0);
 const isLeverage = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_LEVERAGE;
@@ -146,11 +171,7 @@ export function sizeEntry(input: SizingInput): Result<RiskAssessment, SizingDeni
   if (!input.availableMargin.gt(0)) return deny('INSUFFICIENT_MARGIN', `available margin is ${str(input.availableMargin)}`);
 
   // 2. Risk per unit.
-  const riskAmount = input.equity.mul(riskFraction);
-  const stopDistance = entry.minus(stop).abs();
-  const feePerUnit = rules.takerFeeRate.mul(entry.plus(stop));
-  const lossPerUnit = stopDistance.plus(feePerUnit);
-  const rawQuantity = divDown(riskAmount, lossPerUnit);
+  const { riskAmount, stopDistance, feePerUnit, lossPerUnit, rawQuantity } = riskPerUnit(input.equity, riskFraction, entry, stop, rules.takerFeeRate);
   put('riskAmount', riskAmount);
   put('stopDistance', stopDistance);
   put('feePerUnit', feePerUnit);

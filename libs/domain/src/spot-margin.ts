@@ -1,5 +1,6 @@
 import { D, ONE, ZERO, floorToStep, ceilToStep, min, str } from './money';
 import { err, ok, reject, type Rejection, type Result } from './result';
+import { divDown, riskPerUnit } from './sizing';
 
 /*
  * Binance spot ISOLATED margin (one account per trading pair, e.g. BTCUSDT, holding only the
@@ -331,7 +332,7 @@ export interface SpotMarginDenial extends Rejection<SpotMarginDenialCode> {
 
 // Rounding toward zero where a result is a budget that must never be exceeded.
 const DDown = D.clone({ rounding: D.ROUND_DOWN });
-const divDown = (a: D, b: D): D => new D(new DDown(a).div(b));
+
 const mulDown = (a: D, b: D | number): D => new D(new DDown(a).mul(b));
 // Rounding away from zero where a result must never fall short (a reduction to reach a bar).
 const DUp = D.clone({ rounding: D.ROUND_UP });
@@ -423,11 +424,7 @@ export function sizeSpotMarginEntry(input: SpotMarginSizingInput): Result<SpotMa
   if (!input.availableMargin.gt(0)) return deny('INSUFFICIENT_MARGIN', `available margin is ${str(input.availableMargin)}`);
 
   // 2. Risk per unit.
-  const riskAmount = input.equity.mul(riskFraction);
-  const stopDistance = entry.minus(stop).abs();
-  const feePerUnit = fee.mul(entry.plus(stop));
-  const lossPerUnit = stopDistance.plus(feePerUnit);
-  const rawQuantity = divDown(riskAmount, lossPerUnit);
+  const { riskAmount, stopDistance, feePerUnit, lossPerUnit, rawQuantity } = riskPerUnit(input.equity, riskFraction, entry, stop, fee);
   put('riskAmount', riskAmount);
   put('stopDistance', stopDistance);
   put('feePerUnit', feePerUnit);
