@@ -453,6 +453,11 @@ export class JetStreamEventStore implements EventStore {
    * `num_pending`, and `endSeq` when given. The consumer is deleted when the scan ends.
    */
   private async *scan(filter: string | string[], startSeq: number, endSeq: number | undefined): AsyncGenerator<JsMsg> {
+    // The read ends at the end known when it starts: without a given end, the stream's last
+    // sequence now. (A message's `pending` count alone proved unreliable to end a read: an
+    // ordered consumer that resets mid-read can leave the last message with pending > 0.)
+    endSeq ??= (await this.jsm.streams.info(this.stream)).state.last_seq;
+    if (endSeq < startSeq) return;
     const consumer = await this.orderedConsumer(filter, startSeq);
     let msgs: ConsumerMessages | null = null;
     try {
