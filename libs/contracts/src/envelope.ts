@@ -55,4 +55,5 @@ export const Streams = {
   stop: (positionStreamId: string) => `stop-${positionStreamId}`,
   rules: (venue: string, symbol: string) => `rules-${venue}-${symbol}`,
   venue: (accountId: string, venue: string) => `venue-${accountId}-${venue}`,
+  margin: (accountId: string, symbol: string) => `margin-${accountId}-${symbol}`,
 } as const;

@@ -467,6 +467,32 @@ export const StopTriggered = z.object({
 export const StopCancelled = z.object({ reason: z.enum(['POSITION_CLOSED', 'POSITION_LIQUIDATED']) });
 
 // ---------------------------------------------------------------------------------------
+// Spot isolated margin guard: stream `margin-<accountId>-<symbol>`.
+// ---------------------------------------------------------------------------------------
+
+/** The margin level (total asset value ÷ (borrowed + interest)) crossed one of the pair's bars. */
+export const MarginLevelAlert = z.object({
+  accountId: Identifier,
+  symbol: Symbol,
+  bar: z.enum(['transferOut', 'borrow', 'marginCall', 'liquidation']),
+  threshold: DecimalString,
+  direction: z.enum(['DOWN', 'UP']),
+  /** The observed margin level; null = nothing borrowed. */
+  marginLevel: DecimalString.nullable(),
+  price: PositiveDecimalString,
+});
+
+/** The automatic reduction at the margin-call level: trade this much back toward the borrow bar. */
+export const MarginCallReductionTriggered = z.object({
+  accountId: Identifier,
+  symbol: Symbol,
+  orderSide: OrderSide,
+  quantity: PositiveDecimalString,
+  marginLevel: DecimalString,
+  price: PositiveDecimalString,
+});
+
+// ---------------------------------------------------------------------------------------
 // The catalogue.
 // ---------------------------------------------------------------------------------------
 
@@ -486,6 +512,8 @@ export const EventCatalogue = {
   DrawdownAlert: { schema: DrawdownAlert, version: 1 },
   TradingResumed: { schema: TradingResumed, version: 1 },
   ProtectionWarning: { schema: ProtectionWarning, version: 1 },
+  MarginLevelAlert: { schema: MarginLevelAlert, version: 1 },
+  MarginCallReductionTriggered: { schema: MarginCallReductionTriggered, version: 1 },
   StrategyAttached: { schema: StrategyAttached, version: 1 },
   IntentEmitted: { schema: IntentEmitted, version: 1 },
   VenueAccountFunded: { schema: VenueAccountFunded, version: 1 },

@@ -15,3 +15,4 @@ export * from './account';
 export * from './protection';
 export * from './stop';
 export * from './paper-venue';
+export * from './spot-margin-guard';
