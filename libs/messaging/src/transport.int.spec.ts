@@ -1,0 +1,126 @@
+/**
+ * The Bulwark transport against the real nats-server: a service that is down misses nothing
+ * (its durable consumer resumes where it stopped), events reach it in the log's order, and a
+ * malformed request or stored event is dead-lettered with its reason while the service keeps
+ * running. Needs nats-server with JetStream at NATS_URL (default 127.0.0.1:4222).
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { AccountQuery, event, type RecordedEvent, Streams } from '@bulwark/contracts';
+import { JetStreamEventStore } from '@bulwark/event-store';
+import { Controller, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { EventPattern, MessagePattern, Payload, type MicroserviceOptions } from '@nestjs/microservices';
+import { connect, JSONCodec, type NatsConnection } from 'nats';
+import { EventAppender } from './appender';
+import type { BusConfig } from './config';
+import { DeadLetters } from './dead-letter';
+import { BulwarkTransport, eventPattern } from './transport';
+import { ZodPipe } from './zod-pipe';
+
+const json = JSONCodec();
+const tag = randomBytes(4).toString('hex');
+const bus: BusConfig = {
+  natsUrl: process.env.NATS_URL || 'nats://127.0.0.1:4222',
+  esStream: `T_ES_${tag}`,
+  esPrefix: `tes${tag}`,
+  dlqStream: `T_DLQ_${tag}`,
+  dlqPrefix: `tdlq${tag}`,
+  consumerSuffix: `t${tag}`,
+};
+const seen: string[] = [];
+
+@Controller()
+class ProbeController {
+  @EventPattern(eventPattern('signal'))
+  onSignal(@Payload() e: RecordedEvent) {
+    seen.push(`${e.streamId}@${e.revision}:${e.type}`);
+  }
+
+  @MessagePattern(`probe${tag}.echo`)
+  echo(@Payload(new ZodPipe(AccountQuery)) q: AccountQuery) {
+    return { echoed: q.accountId };
+  }
+}
+
+@Module({ controllers: [ProbeController] })
+class ProbeModule {}
+
+let nc: NatsConnection;
+let store: JetStreamEventStore;
+
+async function startService() {
+  const deadLetters = new DeadLetters(nc, 'accounting', bus.dlqStream, bus.dlqPrefix);
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(ProbeModule, {
+    strategy: new BulwarkTransport({ service: 'accounting', nc, bus, appender: new EventAppender(store), deadLetters }),
+    logger: false,
+  });
+  await app.listen();
+  return app;
+}
+
+const intent = (n: number) =>
+  event('StrategyAttached', { accountId: `acct${n}`, venue: 'binance-usdm', symbol: 'BTCUSDT', strategy: 'donchian-atr', params: { channel: n } });
+
+async function until(pred: () => boolean, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(async () => {
+  nc = await connect({ servers: bus.natsUrl }).catch((e) => {
+    throw new Error(`this test needs nats-server with JetStream at ${bus.natsUrl}: ${String(e)}`);
+  });
+  store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
+});
+
+afterAll(async () => {
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.delete(bus.esStream).catch(() => undefined);
+  await jsm.streams.delete(bus.dlqStream).catch(() => undefined);
+  await nc.drain();
+});
+
+describe('BulwarkTransport over JetStream', () => {
+  it('delivers stored events in order, misses none while the service is down, and dead-letters bad messages', async () => {
+    const appender = new EventAppender(store);
+    const c = { tsEvent: 1, correlationId: 'test', causationId: 'test' };
+    let app = await startService();
+    await appender.append(Streams.signal('a1'), [intent(1), intent(2)], 'no_stream', c);
+    await until(() => seen.length === 2);
+
+    // Down: two more events are appended, and one that breaks its schema.
+    await app.close();
+    await appender.append(Streams.signal('a1'), [intent(3)], 1, c);
+    await appender.append(Streams.signal('a2'), [intent(4)], 'no_stream', c);
+    await store.append('signal-bad', [{ type: 'StrategyAttached', data: { accountId: 'no spaces allowed' }, metadata: { eventId: `bad-${tag}`, tsEvent: 1, tsInit: 1, correlationId: 't', causationId: 't', schemaVersion: 1 } }], 'no_stream');
+
+    // Back up: it resumes where it stopped, in the log's order.
+    app = await startService();
+    await until(() => seen.length === 4);
+    expect(seen).toEqual([
+      `signal-a1@0:StrategyAttached`,
+      `signal-a1@1:StrategyAttached`,
+      `signal-a1@2:StrategyAttached`,
+      `signal-a2@0:StrategyAttached`,
+    ]);
+
+    // A malformed request is answered with a typed error and dead-lettered; the service still answers.
+    const bad = json.decode((await nc.request(`probe${tag}.echo`, json.encode({ accountId: 'has space' }), { timeout: 5000 })).data);
+    expect(bad).toMatchObject({ error: { code: 'INVALID_MESSAGE' } });
+    const good = json.decode((await nc.request(`probe${tag}.echo`, json.encode({ accountId: 'ok-1' }), { timeout: 5000 })).data);
+    expect(good).toEqual({ echoed: 'ok-1' });
+
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.streams.info(bus.dlqStream);
+    expect(info.state.messages).toBe(2);
+    const reasons = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) reasons.push(json.decode((await jsm.streams.getMessage(bus.dlqStream, { seq })).data) as { reason: string; subject: string });
+    expect(reasons.map((r) => r.subject).sort()).toEqual([`probe${tag}.echo`, `${bus.esPrefix}.signal.bad`].sort());
+    for (const r of reasons) expect(r.reason.length).toBeGreaterThan(5);
+    await app.close();
+  }, 60_000);
+});
