@@ -4,8 +4,7 @@ import { dec, str, type D } from './money';
 import { err, ok, type Rejection, type Result, assertNever } from './result';
 import {
   DEFAULT_MARGIN_LEVEL_BARS,
-  type IsolatedMarginBalances,
-  type MarginLevelBars,
+  type MarginCallReductionInput,
   decideMarginCallReduction,
   isolatedMarginEquity,
   marginLevelCrossings,
@@ -18,17 +17,11 @@ export interface SpotMarginGuardState {
   reductions: number;
 }
 
-export type SpotMarginGuardCommand = {
+/** Observe a pair's balances at a price; the reduction inputs are the same as `decideMarginCallReduction`'s. */
+export type SpotMarginGuardCommand = MarginCallReductionInput & {
   kind: 'ObserveMarginLevel';
   accountId: string;
   symbol: string;
-  side: 'LONG' | 'SHORT';
-  balances: IsolatedMarginBalances;
-  price: D;
-  takerFeeRate: D;
-  stepSize: D;
-  /** The venue's bars for the pair (defaults 2.0 / 1.5 / 1.3 / 1.1). */
-  bars?: MarginLevelBars;
   /** Reduce automatically when the level reaches the margin-call bar (optional, per account). */
   autoReduce: boolean;
 };
