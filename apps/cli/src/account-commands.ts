@@ -1,10 +1,9 @@
-import { ErrorReply, Subjects } from '@bulwark/contracts';
-import { busConfigFromEnv } from '@bulwark/messaging';
+import { Subjects } from '@bulwark/contracts';
+import { NoAnswerError, busConfigFromEnv, requestJson } from '@bulwark/messaging';
 import { Command, InvalidArgumentError } from 'commander';
-import { connect, JSONCodec } from 'nats';
+import { connect } from 'nats';
 import { DemoError } from './demo';
 
-const json = JSONCodec();
 
 /** Send one command to the running risk service and print its answer. */
 async function send(subject: string, payload: unknown): Promise<void> {
@@ -13,12 +12,9 @@ async function send(subject: string, payload: unknown): Promise<void> {
     throw new DemoError(`cannot reach NATS at ${bus.natsUrl}: ${String(e)}`);
   });
   try {
-    const m = await nc.request(subject, json.encode(payload), { timeout: 10_000 }).catch((e) => {
-      throw new DemoError(`no answer on ${subject} (is the risk service running?): ${String(e)}`);
+    const raw = await requestJson(nc, subject, payload, 10_000).catch((e) => {
+      throw new DemoError(e instanceof NoAnswerError ? `${e.message} (is the risk service running?)` : (e as Error).message);
     });
-    const raw = json.decode(m.data);
-    const bad = ErrorReply.safeParse(raw);
-    if (bad.success) throw new DemoError(`${bad.data.error.code}: ${bad.data.error.message}`);
     console.log(JSON.stringify(raw, null, 2));
   } finally {
     await nc.close();

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   AccountSummary,
-  ErrorReply,
   type OpenAccountRequest,
   type RecordedEvent,
   ReplayProgress,
@@ -13,7 +12,7 @@ import {
 import { dec, shortHash } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
-import type { BusConfig } from '@bulwark/messaging';
+import { type BusConfig, RefusedError, requestJson } from '@bulwark/messaging';
 import { connect, JSONCodec, type NatsConnection } from 'nats';
 import { startServices } from './processes';
 
@@ -76,12 +75,14 @@ export class DemoError extends Error {
   }
 }
 
+/** A request to a running service; its typed refusal becomes a DemoError naming the subject. */
 async function request<T>(nc: NatsConnection, subject: string, payload: unknown, timeout = 30_000): Promise<T> {
-  const m = await nc.request(subject, json.encode(payload), { timeout });
-  const raw = json.decode(m.data);
-  const e = ErrorReply.safeParse(raw);
-  if (e.success) throw new DemoError(`${subject}: ${e.data.error.code}: ${e.data.error.message}`);
-  return raw as T;
+  try {
+    return (await requestJson(nc, subject, payload, timeout)) as T;
+  } catch (e) {
+    if (e instanceof RefusedError) throw new DemoError(`${subject}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** The run's account id: `demo-<UTC yyyymmddhhmmss>-<4 hex>`, so runs never mix. */

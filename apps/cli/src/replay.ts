@@ -1,4 +1,4 @@
-import { AccountSummary, ErrorReply, parseEvent, type DomainEvent, type EventData, type RecordedEvent, Subjects } from '@bulwark/contracts';
+import { AccountSummary, parseEvent, type DomainEvent, type EventData, type RecordedEvent, Subjects } from '@bulwark/contracts';
 import {
   type AccountState,
   accountEvolve,
@@ -14,9 +14,9 @@ import {
   ZERO,
 } from '@bulwark/domain';
 import { type EventStore, InMemoryEventStore, JetStreamEventStore } from '@bulwark/event-store';
-import type { BusConfig } from '@bulwark/messaging';
+import { type BusConfig, requestJson } from '@bulwark/messaging';
 import { type Command, InvalidArgumentError } from 'commander';
-import { connect, JSONCodec } from 'nats';
+import { connect } from 'nats';
 import { accountArg, accountOfStream, fillKey, foldOrder, foldPosition, netPnlOf, type OpenedStore, parsePositionStreamId, POSITION_FILL_TYPES, rows, columns, utcTime, withStore, writeOut } from './audit';
 
 /*
@@ -703,15 +703,13 @@ export function storeOpenerFromBus(bus: BusConfig): OpenStore {
 
 /** Ask the accounting service for an account's summary; null when nobody answers or it does not know the account. */
 export function summaryQueryFromBus(bus: BusConfig, timeoutMs = 3_000): (accountId: string) => Promise<AccountSummary | null> {
-  const json = JSONCodec();
   return async (accountId) => {
     const nc = await connect({ servers: bus.natsUrl, name: 'bulwark-cli-replay', timeout: 3_000 }).catch(() => null);
     if (!nc) return null;
     try {
-      const m = await nc.request(Subjects.summary, json.encode({ accountId }), { timeout: timeoutMs }).catch(() => null);
-      if (!m) return null;
-      const raw = json.decode(m.data);
-      if (ErrorReply.safeParse(raw).success) return null;
+      // No answer or a refusal (unknown account): nothing held to compare with.
+      const raw = await requestJson(nc, Subjects.summary, { accountId }, timeoutMs).catch(() => null);
+      if (raw === null) return null;
       const s = AccountSummary.safeParse(raw);
       return s.success ? s.data : null;
     } finally {

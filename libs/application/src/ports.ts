@@ -1,6 +1,6 @@
-import { type ClockInterest, EquitySnapshot, ErrorReply, type RecordedEvent, type ServiceName, Subjects } from '@bulwark/contracts';
-import type { EventAppender } from '@bulwark/messaging';
-import { JSONCodec, type NatsConnection } from 'nats';
+import { type ClockInterest, EquitySnapshot, type RecordedEvent, type ServiceName, Subjects } from '@bulwark/contracts';
+import { type EventAppender, requestJson } from '@bulwark/messaging';
+import type { NatsConnection } from 'nats';
 
 /** Injection token of the equity source (risk asks accounting "what can this account trade with now"). */
 export const EQUITY_SOURCE = Symbol('EQUITY_SOURCE');
@@ -12,14 +12,9 @@ export interface EquitySource {
 
 /** The equity source over NATS request/reply (the distributed system). */
 export class NatsEquitySource implements EquitySource {
-  private readonly json = JSONCodec();
   constructor(private readonly nc: NatsConnection) {}
   async equity(accountId: string): Promise<EquitySnapshot> {
-    const m = await this.nc.request(Subjects.equity, this.json.encode({ accountId }), { timeout: 10_000 });
-    const raw = this.json.decode(m.data);
-    const e = ErrorReply.safeParse(raw);
-    if (e.success) throw new Error(`accounting: ${e.data.error.code} ${e.data.error.message}`);
-    return EquitySnapshot.parse(raw);
+    return EquitySnapshot.parse(await requestJson(this.nc, Subjects.equity, { accountId }, 10_000));
   }
 }
 

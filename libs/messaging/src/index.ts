@@ -5,3 +5,4 @@ export * from './zod-pipe';
 export * from './transport';
 export * from './bootstrap';
 export * from './replay-clock';
+export * from './request';

@@ -1,7 +1,6 @@
-import { ClockAck, type ClockInterest, ErrorReply, type MarketTick, type ServiceName, Subjects } from '@bulwark/contracts';
-import { JSONCodec, type NatsConnection } from 'nats';
-
-const json = JSONCodec();
+import { ClockAck, type ClockInterest, type MarketTick, type ServiceName, Subjects } from '@bulwark/contracts';
+import type { NatsConnection } from 'nats';
+import { requestJson } from './request';
 
 /**
  * How the replay clock reaches the services: over NATS for the distributed system
@@ -42,20 +41,17 @@ export class ReplayClockError extends Error {
 export class NatsClockPort implements ClockPort {
   constructor(private readonly nc: NatsConnection, private readonly timeoutMs = 30_000) {}
 
+  /** A request whose failure (no answer, refusal) is a ReplayClockError naming `who`. */
   private async ask(subject: string, who: string, payload: unknown): Promise<unknown> {
     try {
-      const m = await this.nc.request(subject, json.encode(payload), { timeout: this.timeoutMs });
-      return json.decode(m.data);
+      return await requestJson(this.nc, subject, payload, this.timeoutMs);
     } catch (e) {
-      throw new ReplayClockError(who, `no answer on ${subject}: ${String(e)}`);
+      throw new ReplayClockError(who, (e as Error).message);
     }
   }
 
   private async ack(subject: string, service: string, payload: unknown): Promise<ClockAck> {
-    const raw = await this.ask(subject, service, payload);
-    const bad = ErrorReply.safeParse(raw);
-    if (bad.success) throw new ReplayClockError(service, `${bad.data.error.code}: ${bad.data.error.message}`);
-    const ack = ClockAck.safeParse(raw);
+    const ack = ClockAck.safeParse(await this.ask(subject, service, payload));
     if (!ack.success) throw new ReplayClockError(service, `invalid answer on ${subject}`);
     return ack.data;
   }
@@ -68,11 +64,8 @@ export class NatsClockPort implements ClockPort {
     return this.ack(Subjects.sync(service), service, {});
   }
 
-  async command(subject: string, payload: unknown) {
-    const raw = await this.ask(subject, subject, payload);
-    const bad = ErrorReply.safeParse(raw);
-    if (bad.success) throw new ReplayClockError(subject, `${bad.data.error.code}: ${bad.data.error.message}`);
-    return raw;
+  command(subject: string, payload: unknown) {
+    return this.ask(subject, subject, payload);
   }
 }
 
