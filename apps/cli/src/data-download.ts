@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import { unzipSync } from 'fflate';
-import { dec } from '@bulwark/domain';
+import { dec, isConsistentBar } from '@bulwark/domain';
 import { DataDirNotFoundError, resolveDataDir } from '@bulwark/market-data';
 
 /*
@@ -536,7 +536,7 @@ export function binanceKlinesToCsv(
       if (!DECIMAL.test(v)) throw bad(i + 1, `${['open', 'high', 'low', 'close', 'volume'][j]} "${v}" is not a plain decimal`);
     });
     const [o, h, l, c] = values.slice(0, 4).map((v) => dec(v));
-    if (!(h.gte(o) && h.gte(c) && h.gte(l) && l.lte(o) && l.lte(c) && l.gt(0))) throw bad(i + 1, `inconsistent OHLC ${values.slice(0, 4).join(',')}`);
+    if (!isConsistentBar(o, h, l, c)) throw bad(i + 1, `inconsistent OHLC ${values.slice(0, 4).join(',')}`);
     out.push(`${openTime},${values.join(',')}`);
   }
   return { text: `${out.join('\n')}\n`, rows: out.length - 1 };

@@ -2,6 +2,14 @@ import type { Candle } from '@bulwark/contracts';
 import { dec, type D } from './money';
 
 /**
+ * Is this a possible bar? high bounds open and close from above, low from below, low > 0.
+ * (Decimal comparison of the candle's exact values.)
+ */
+export function isConsistentBar(open: D, high: D, low: D, close: D): boolean {
+  return high.gte(open) && high.gte(close) && low.lte(open) && low.lte(close) && low.gt(0);
+}
+
+/**
  * The explicit intra-bar price path of a closed candle: open → low → high → close for a
  * rising bar (close >= open), open → high → low → close for a falling one. Which extreme
  * came first is unknown from OHLC alone; this convention is the common pessimistic-neutral

@@ -2,7 +2,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { createInterface } from 'node:readline';
 import { Candle } from '@bulwark/contracts';
-import { dec, str } from '@bulwark/domain';
+import { dec, isConsistentBar, str } from '@bulwark/domain';
 
 /** A candle file row that is not a valid candle: the file, line and reason. */
 export class CandleFileError extends Error {
@@ -52,7 +52,7 @@ export async function* readCandles(file: string, interval = '1m'): AsyncGenerato
       decimalToken(cols[i + 1], file, n, f),
     );
     const [o, h, l, c] = [open, high, low, close].map(dec);
-    if (!(h.gte(o) && h.gte(c) && l.lte(o) && l.lte(c) && l.gt(0))) throw new CandleFileError(file, n, 'OHLC values are inconsistent');
+    if (!isConsistentBar(o, h, l, c)) throw new CandleFileError(file, n, 'OHLC values are inconsistent');
     yield { openTime, interval, open, high, low, close, volume };
   }
 }
