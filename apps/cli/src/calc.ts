@@ -16,6 +16,7 @@ import {
   type Rules,
 } from '@bulwark/domain';
 import { instrumentFiles, resolveDataDir } from '@bulwark/market-data';
+import { grouped } from './format';
 
 /*
  * `bulwark calc liquidation` and `bulwark calc size`: the risk engine's own numbers for one
@@ -126,12 +127,6 @@ function loadRules(cmd: Command, opts: RulesOptions, takerFeeRate?: string): { r
 // Output
 // ---------------------------------------------------------------------------------------
 
-/** Thousands-grouped decimal with `dp` decimals (half-even), from a decimal string. */
-function grouped(s: string, dp = 2): string {
-  const d = dec(s).toDecimalPlaces(dp);
-  const [i, f] = d.abs().toFixed(dp).split('.');
-  return `${d.isNeg() ? '-' : ''}${i!.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${f === undefined ? '' : `.${f}`}`;
-}
 
 const money = (s: string | null | undefined, quote: string) => (s === null || s === undefined ? '—' : `${grouped(s)} ${quote}`);
 const rate = (s: string | null | undefined) => (s === null || s === undefined ? '—' : `${str(dec(s).mul(100))} % (${s})`);

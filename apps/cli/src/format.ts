@@ -1,11 +1,16 @@
 import { dec } from '@bulwark/domain';
 import type { DemoReport } from './demo';
 
+/** A decimal string for people: `dp` decimals (half-even), thousands separated. */
+export function grouped(s: string, dp = 2): string {
+  const d = dec(s).toDecimalPlaces(dp);
+  const [i, f] = d.abs().toFixed(dp).split('.');
+  return `${d.isNeg() ? '-' : ''}${i.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${f === undefined ? '' : `.${f}`}`;
+}
+
 /** Format a USDT amount for people: 2 decimals, thousands separated. */
 export function usdt(s: string): string {
-  const d = dec(s).toDecimalPlaces(2);
-  const [i, f = '00'] = d.abs().toFixed(2).split('.');
-  return `${d.isNeg() ? '-' : ''}${i.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${f}`;
+  return grouped(s, 2);
 }
 
 /** The demo's closing summary as aligned text lines. */
