@@ -9,6 +9,7 @@ import {
   Subjects,
   streamCategory,
 } from '@bulwark/contracts';
+import { type BreakerLine, describeBreaker } from '@bulwark/application';
 import { dec, shortHash } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
@@ -59,7 +60,7 @@ export interface DemoReport {
   forcedCloses: number;
   liquidations: number;
   /** Breaker and guard events in the order they happened (market time). */
-  breakers: Array<{ type: string; at: number; detail: string }>;
+  breakers: BreakerLine[];
   eventsByCategory: Record<string, number>;
   eventsAppended: number;
   firstPosition: number;
@@ -180,13 +181,15 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
   const denials: Record<string, number> = {};
   const eventsByCategory: Record<string, number> = {};
   let intents = 0, approvals = 0, orders = 0, fills = 0, stopsHit = 0, takeProfitsHit = 0, forcedCloses = 0, liquidations = 0, appended = 0;
-  const breakers: Array<{ type: string; at: number; detail: string }> = [];
+  const breakers: BreakerLine[] = [];
   let lastPosition = fromPosition - 1;
   for await (const e of store.readAll({ fromPosition })) {
     lastPosition = e.position;
     if (!belongsTo(e, accountId, tag)) continue;
     appended++;
     const cat = streamCategory(e.streamId);
+    const breaker = describeBreaker(e);
+    if (breaker && breaker.type !== 'ForcedClose') breakers.push(breaker); // forced closes are counted on their own line
     eventsByCategory[cat] = (eventsByCategory[cat] ?? 0) + 1;
     switch (e.type) {
       case 'IntentEmitted': intents++; break;
@@ -203,20 +206,6 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
         if (kind === 'STOP_LOSS') stopsHit++;
         else if (kind === 'TAKE_PROFIT') takeProfitsHit++;
         else forcedCloses++;
-        break;
-      }
-      case 'DailyTradeLimitWarning':
-      case 'DailyTradeLimitReached':
-      case 'DrawdownAlert':
-      case 'TradingPaused':
-      case 'TradingResumed':
-      case 'TradingStateChanged':
-      case 'ProtectionWarning': {
-        const d = e.data as Record<string, unknown>;
-        const detail = e.type === 'DrawdownAlert' ? `${d.threshold} of the limit (drawdown ${dec(d.drawdownFraction as string).mul(100).toDecimalPlaces(2).toFixed()} %)`
-          : e.type === 'TradingPaused' ? String(d.reason) : e.type === 'TradingResumed' ? `after ${d.pausedReason}: ${d.reason}`
-          : e.type === 'TradingStateChanged' ? `${d.previous} → ${d.state}` : e.type === 'ProtectionWarning' ? String(d.kind) : `${d.count}/${d.limit}`;
-        breakers.push({ type: e.type, at: e.metadata.tsEvent, detail });
         break;
       }
       case 'PositionLiquidated': liquidations++; break;

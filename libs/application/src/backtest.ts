@@ -75,7 +75,7 @@ export interface BacktestResult {
   trades: TradeResult[];
   /** Equity after each candle close where it changed (epoch ms, USDT string), plus the first and last. */
   equityCurve: Array<{ t: number; equity: string }>;
-  breakers: Array<{ at: number; type: string; detail: string }>;
+  breakers: BreakerLine[];
   gaps: DataGap[];
   decisions: { intents: number; approvals: number; denials: Record<string, number> };
   eventsAppended: number;
@@ -127,6 +127,42 @@ function sharpe(dailyEquity: D[]): D {
   const variance = rets.reduce((a, b) => a.plus(b.minus(mean).pow(2)), ZERO).div(rets.length - 1);
   if (variance.isZero()) return ZERO;
   return mean.div(variance.sqrt()).mul(dec(365).sqrt());
+}
+
+/** A breaker or guard event for people: when, what, and its numbers in a phrase. */
+export interface BreakerLine {
+  at: number;
+  type: string;
+  detail: string;
+}
+
+/**
+ * Describe an account's breaker and guard events (drawdown alerts, pauses, resumes,
+ * kill-switch changes, daily trade limits, protection warnings, forced closes); null for
+ * any other event. Shared by the demo's summary and the backtest report.
+ */
+export function describeBreaker(e: RecordedEvent): BreakerLine | null {
+  const d = e.data as Record<string, unknown>;
+  const line = (type: string, detail: string): BreakerLine => ({ at: e.metadata.tsEvent, type, detail });
+  switch (e.type) {
+    case 'DrawdownAlert':
+      return line(e.type, `${d.threshold} of the limit (drawdown ${dec(d.drawdownFraction as string).mul(100).toDecimalPlaces(2).toFixed()} %)`);
+    case 'TradingPaused':
+      return line(e.type, String(d.reason));
+    case 'TradingResumed':
+      return line(e.type, `after ${d.pausedReason}: ${d.reason}`);
+    case 'TradingStateChanged':
+      return line(e.type, `${d.previous} → ${d.state}`);
+    case 'ProtectionWarning':
+      return line(e.type, String(d.kind));
+    case 'DailyTradeLimitWarning':
+    case 'DailyTradeLimitReached':
+      return line(e.type, `${d.count}/${d.limit}`);
+    case 'StopTriggered':
+      return d.kind === 'MARGIN_RATIO' || d.kind === 'LIQUIDATION_DISTANCE' ? line('ForcedClose', String(d.kind)) : null;
+    default:
+      return null;
+  }
 }
 
 /**
@@ -197,6 +233,8 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
   const breakers: BacktestResult['breakers'] = [];
   for (const e of events) {
     const d = e.data as Record<string, unknown>;
+    const breaker = describeBreaker(e);
+    if (breaker) breakers.push(breaker);
     switch (e.type) {
       case 'IntentEmitted':
         intents++;
@@ -223,20 +261,6 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
         });
         break;
       }
-      case 'DrawdownAlert':
-        breakers.push({ at: e.metadata.tsEvent, type: e.type, detail: `${d.threshold} of the limit (drawdown ${dec(d.drawdownFraction as string).mul(100).toDecimalPlaces(2).toFixed()} %)` });
-        break;
-      case 'TradingPaused':
-      case 'TradingResumed':
-      case 'TradingStateChanged':
-      case 'DailyTradeLimitWarning':
-      case 'DailyTradeLimitReached':
-      case 'ProtectionWarning':
-        breakers.push({ at: e.metadata.tsEvent, type: e.type, detail: String(d.reason ?? d.state ?? d.kind ?? `${d.count}/${d.limit}`) });
-        break;
-      case 'StopTriggered':
-        if (d.kind === 'MARGIN_RATIO' || d.kind === 'LIQUIDATION_DISTANCE') breakers.push({ at: e.metadata.tsEvent, type: 'ForcedClose', detail: String(d.kind) });
-        break;
     }
   }
   const wins = trades.filter((t) => dec(t.netPnl).gt(0)).length;
