@@ -13,7 +13,7 @@ import { type RecordedEvent, Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { connect, type NatsConnection } from 'nats';
-import { isolatedBus } from './isolated-bus';
+import { dropIsolatedBus, isolatedBus } from './isolated-bus';
 import { belongsTo, defaultDemoFiles, type DemoReport, runDemo } from './demo';
 
 const bus = isolatedBus('brk');
@@ -56,9 +56,7 @@ beforeAll(async () => {
 }, 1_500_000);
 
 afterAll(async () => {
-  const jsm = await nc.jetstreamManager();
-  await jsm.streams.delete(bus.esStream).catch(() => undefined);
-  await jsm.streams.delete(bus.dlqStream).catch(() => undefined);
+  await dropIsolatedBus(nc, bus);
   await store.close().catch(() => undefined);
   await nc.drain();
 });

@@ -11,7 +11,7 @@ import { type EventData, type RecordedEvent, Subjects } from '@bulwark/contracts
 import { dec, ZERO } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { connect, JSONCodec, type NatsConnection } from 'nats';
-import { isolatedBus } from './isolated-bus';
+import { dropIsolatedBus, isolatedBus } from './isolated-bus';
 import { belongsTo, defaultDemoFiles, type DemoReport, runDemo } from './demo';
 
 const json = JSONCodec();
@@ -59,9 +59,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  const jsm = await nc.jetstreamManager();
-  await jsm.streams.delete(bus.esStream).catch(() => undefined);
-  await jsm.streams.delete(bus.dlqStream).catch(() => undefined);
+  await dropIsolatedBus(nc, bus);
   await store.close().catch(() => undefined);
   await nc.drain();
 });

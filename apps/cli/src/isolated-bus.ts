@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { BusConfig } from '@bulwark/messaging';
+import type { NatsConnection } from 'nats';
 
 /**
  * A bus configuration of its own for one run against the local nats-server: a unique event
@@ -17,4 +18,11 @@ export function isolatedBus(name: string, tag = randomBytes(4).toString('hex')):
     dlqPrefix: `e2e${name}dlq${tag}`,
     consumerSuffix: `${name}${tag}`,
   };
+}
+
+/** Delete the streams of an isolated bus (its log and dead letters); missing streams are fine. */
+export async function dropIsolatedBus(nc: NatsConnection, bus: BusConfig): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.delete(bus.esStream).catch(() => undefined);
+  await jsm.streams.delete(bus.dlqStream).catch(() => undefined);
 }

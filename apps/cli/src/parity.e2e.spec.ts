@@ -11,7 +11,7 @@ import { runBacktest } from '@bulwark/application';
 import type { RecordedEvent } from '@bulwark/contracts';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { connect, type NatsConnection } from 'nats';
-import { isolatedBus } from './isolated-bus';
+import { dropIsolatedBus, isolatedBus } from './isolated-bus';
 import { belongsTo, defaultDemoFiles, runDemo } from './demo';
 
 const bus = isolatedBus('par');
@@ -60,9 +60,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  const jsm = await nc.jetstreamManager();
-  await jsm.streams.delete(bus.esStream).catch(() => undefined);
-  await jsm.streams.delete(bus.dlqStream).catch(() => undefined);
+  await dropIsolatedBus(nc, bus);
   await nc.drain();
 });
 
