@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   ClientOrderId,
+  ConditionalOrderType,
   DecimalString,
   EpochMs,
   Identifier,
@@ -8,6 +9,7 @@ import {
   OrderSide,
   OrderType,
   PositionSide,
+  ProtectionMode,
   PositiveDecimalString,
   Symbol,
   TimeInForce,
@@ -84,8 +86,8 @@ export const AccountConfig = z.object({
   /** Monthly drawdown limit (realised + unrealised) as a fraction of the month's starting equity (default 0.04). */
   maxMonthlyDrawdownFraction: DecimalString,
   marginMode: z.literal('ISOLATED'),
-  /** Where stops live: internal = stop-monitor (default). */
-  protection: z.enum(['INTERNAL']),
+  /** Where stops live: INTERNAL = stop-monitor (default), EXCHANGE = reduce-only algo orders at the venue, BOTH = internal first, exchange stop as the backstop. */
+  protection: ProtectionMode,
   /** Leverage above 5x needs an explicit confirmation; it is recorded here. */
   highLeverageConfirmed: z.boolean(),
   /** The venue's wallet balance when the configuration was accepted (capital may not exceed it). */
@@ -299,7 +301,8 @@ export const OrderInitialized = z.object({
   venue: VenueId,
   symbol: Symbol,
   side: OrderSide,
-  type: OrderType,
+  /** MARKET / LIMIT orders, or a conditional (algo) order whose venueOrderId is the venue's algo id. */
+  type: z.union([OrderType, ConditionalOrderType]),
   quantity: PositiveDecimalString,
   price: DecimalString.nullable(),
   timeInForce: TimeInForce.nullable(),
@@ -309,7 +312,7 @@ export const OrderInitialized = z.object({
   /** Entry: the approving risk event; protective: the stop stream that triggered it. */
   sourceStreamId: z.string(),
   sourceEventId: z.string(),
-  /** For a triggered stop: the price the trigger crossed, where the paper venue fills it. */
+  /** For a triggered stop: the price the trigger crossed, where the paper venue fills it; for a conditional order: its trigger price. */
   triggerPrice: DecimalString.nullable(),
 });
 export type OrderInitialized = z.infer<typeof OrderInitialized>;
@@ -493,6 +496,52 @@ export const MarginCallReductionTriggered = z.object({
 });
 
 // ---------------------------------------------------------------------------------------
+// Venue reconciliation and alerts: stream `venue-<accountId>-<venue>`, written by execution.
+// ---------------------------------------------------------------------------------------
+
+/** A difference between what the venue reports and what the event log says, and what execution did about it. */
+export const ReconciliationDifference = z.object({
+  symbol: Symbol,
+  kind: z.enum([
+    'UNKNOWN_POSITION', // the venue holds a position the log does not know
+    'MISSING_POSITION', // the log has an open position the venue does not hold
+    'POSITION_QUANTITY_MISMATCH',
+    'UNKNOWN_ORDER', // an open order at the venue that no order stream knows
+    'ORDER_NOT_OPEN', // an order the log thinks is open is done at the venue
+    'UNKNOWN_PROTECTIVE_ORDER',
+    'MISSING_PROTECTIVE_ORDER', // an exchange stop the log placed is not at the venue
+  ]),
+  clientOrderId: z.string().nullable(),
+  /** What the log says (a quantity, a status), null when the log has nothing. */
+  expected: z.string().nullable(),
+  /** What the venue says, null when the venue has nothing. */
+  observed: z.string().nullable(),
+  /** RECORDED = noted only; PROTECTED = an emergency stop was placed; RESTORED = the missing exchange stop was placed again; ADOPTED = the venue's order was taken into the log. */
+  action: z.enum(['RECORDED', 'PROTECTED', 'RESTORED', 'ADOPTED']),
+  detail: z.string(),
+});
+
+/** One reconciliation pass finished: what was compared and how many differences it found. */
+export const ReconciliationCompleted = z.object({
+  symbol: Symbol,
+  trigger: z.enum(['STARTUP', 'PERIODIC', 'RECONNECT']),
+  openOrders: z.number().int().nonnegative(),
+  protectiveOrders: z.number().int().nonnegative(),
+  positions: z.number().int().nonnegative(),
+  differences: z.number().int().nonnegative(),
+  /** USDT wallet balance reported by the venue. */
+  walletBalance: DecimalString,
+});
+
+/** Something at the venue that an operator must know now (a ban stops every call until it ends). */
+export const VenueAlert = z.object({
+  kind: z.enum(['IP_BANNED', 'RATE_LIMITED', 'CLOCK_SKEW', 'USER_STREAM_DOWN', 'PROTECTION_FAILED']),
+  detail: z.string(),
+  /** When the condition ends (ban end), null when unknown. */
+  until: EpochMs.nullable(),
+});
+
+// ---------------------------------------------------------------------------------------
 // The catalogue.
 // ---------------------------------------------------------------------------------------
 
@@ -540,6 +589,9 @@ export const EventCatalogue = {
   StopPlaced: { schema: StopPlaced, version: 2 },
   StopTriggered: { schema: StopTriggered, version: 1 },
   StopCancelled: { schema: StopCancelled, version: 1 },
+  ReconciliationDifference: { schema: ReconciliationDifference, version: 1 },
+  ReconciliationCompleted: { schema: ReconciliationCompleted, version: 1 },
+  VenueAlert: { schema: VenueAlert, version: 1 },
 } as const;
 
 export type EventCatalogue = typeof EventCatalogue;

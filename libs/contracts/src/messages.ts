@@ -109,6 +109,8 @@ export const OpenAccountRequest = z.object({
   dailyProfitTargetFraction: DecimalString.nullable().optional(),
   maxMonthlyDrawdownFraction: DecimalString.optional(),
   marginMode: z.string().optional(),
+  /** INTERNAL (default), EXCHANGE or BOTH: where the protective stops live. */
+  protection: z.string().optional(),
   highLeverageConfirmed: z.boolean().optional(),
   /** The venue's wallet balance (the paper deposit for the paper venue). */
   venueBalance: DecimalString,

@@ -44,6 +44,18 @@ export type PositionSide = z.infer<typeof PositionSide>;
 export const OrderType = z.enum(['MARKET', 'LIMIT']);
 export type OrderType = z.infer<typeof OrderType>;
 
+/**
+ * Conditional (algo) order types: Binance USDⓈ-M places them through `POST /fapi/v1/algoOrder`
+ * (algoType CONDITIONAL) since December 2025; they rest at the venue until the price reaches
+ * their trigger, then become a market order.
+ */
+export const ConditionalOrderType = z.enum(['STOP_MARKET', 'TAKE_PROFIT_MARKET']);
+export type ConditionalOrderType = z.infer<typeof ConditionalOrderType>;
+
+/** Where protective stops live: internal = the stop-monitor (default), exchange = algo orders at the venue, both = internal first with the exchange stop as the backstop. */
+export const ProtectionMode = z.enum(['INTERNAL', 'EXCHANGE', 'BOTH']);
+export type ProtectionMode = z.infer<typeof ProtectionMode>;
+
 export const TimeInForce = z.enum(['GTC', 'IOC', 'FOK', 'GTX']);
 export type TimeInForce = z.infer<typeof TimeInForce>;
 

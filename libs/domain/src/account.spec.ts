@@ -213,7 +213,7 @@ describe('validateAccountConfig / OpenAccount', () => {
     [{ riskFraction: '1e-2' }, 'riskFraction', '1e-2', 'expected a plain decimal string such as "104587.7"'],
     [{ riskFraction: 0.01 as unknown as string }, 'riskFraction', 0.01, 'Expected string, received number'],
     [{ accountId: 'acc.1' }, 'accountId', 'acc.1', 'expected [A-Za-z0-9_-]{1,64}'],
-    [{ protection: 'EXCHANGE' }, 'protection', 'EXCHANGE', "Invalid enum value. Expected 'INTERNAL', received 'EXCHANGE'"],
+    [{ protection: 'SOMETIMES' }, 'protection', 'SOMETIMES', "Invalid enum value. Expected 'INTERNAL' | 'EXCHANGE' | 'BOTH', received 'SOMETIMES'"],
     [{ venueBalance: 'lots' }, 'venueBalance', 'lots', 'expected a plain decimal string such as "104587.7"'],
   ] as const)('INVALID_CONFIG (schema) %j → field %s, value %j, rule "%s"', (over, field, value, rule) => {
     const expected = { ok: false, error: { code: 'INVALID_CONFIG', field, value, allowed: rule, message: `${field} = ${JSON.stringify(value)} is refused: ${rule}` } };
@@ -267,6 +267,19 @@ describe('validateAccountConfig / OpenAccount', () => {
     expect(validateAccountConfig({ ...CONFIG, marginMode: 'CROSS' })).toEqual(expected);
     expect(validateAccountConfig({ ...CONFIG, marginMode: 'CROSS', leverage: 0 })).toEqual(expected);
     expect(accountDecider.decide({ kind: 'OpenAccount', config: { ...CONFIG, marginMode: 'CROSS' } }, accountInitialState())).toEqual(expected);
+  });
+
+  it.each(['INTERNAL', 'EXCHANGE', 'BOTH'] as const)('protection %s is accepted and recorded (INTERNAL when absent)', (protection) => {
+    const r = validateAccountConfig({ ...CONFIG, protection });
+    expect(r.ok && r.value.protection).toBe(protection);
+    const d = validateAccountConfig({ ...CONFIG, protection: undefined });
+    expect(d.ok && d.value.protection).toBe('INTERNAL');
+  });
+
+  it('an unknown protection mode → INVALID_CONFIG naming the field', () => {
+    const r = validateAccountConfig({ ...CONFIG, protection: 'SOMETIMES' });
+    expect(r.ok).toBe(false);
+    expect(r.ok ? null : [r.error.code, r.error.field]).toEqual(['INVALID_CONFIG', 'protection']);
   });
 
   it('leverage 6 (above 5x) without highLeverageConfirmed → CONFIRMATION_REQUIRED', () => {

@@ -7,6 +7,7 @@ import {
   type EventData,
   event,
   type IntentEmitted,
+  type ProtectionMode,
   type TradingState,
 } from '@bulwark/contracts';
 import type { Decider } from './decider';
@@ -209,7 +210,7 @@ export function validateAccountConfig(input: AccountConfigInput): Result<EventDa
     dailyProfitTargetFraction: input.dailyProfitTargetFraction ?? ACCOUNT_DEFAULTS.dailyProfitTargetFraction,
     maxMonthlyDrawdownFraction: input.maxMonthlyDrawdownFraction ?? ACCOUNT_DEFAULTS.maxMonthlyDrawdownFraction,
     marginMode: 'ISOLATED' as const,
-    protection: (input.protection ?? 'INTERNAL') as 'INTERNAL',
+    protection: (input.protection ?? 'INTERNAL') as ProtectionMode,
     highLeverageConfirmed: input.highLeverageConfirmed ?? false,
     venueBalance: input.venueBalance,
   };

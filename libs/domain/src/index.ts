@@ -16,3 +16,4 @@ export * from './protection';
 export * from './stop';
 export * from './paper-venue';
 export * from './spot-margin-guard';
+export * from './reconcile';
