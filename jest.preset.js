@@ -19,6 +19,7 @@ module.exports = {
   transform: { '^.+\\.(t|j)s$': swc },
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
+    '^ccxt$': path.join(__dirname, 'tools/jest/ccxt.js'),
     '^@bulwark/(contracts|domain|event-store|market-data|messaging|strategies|venues|binance-local|application)$': path.join(
       __dirname,
       'libs/$1/src/index.ts',

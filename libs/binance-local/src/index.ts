@@ -1,1 +1,16 @@
-export {};
+/**
+ * @bulwark/binance-local — a local Binance USDⓈ-M compatible venue (HTTP + WebSocket) on the
+ * paper venue's engine, so ccxt itself (`binanceusdm`, urls pointed at it) trades against
+ * recorded market data in tests and demos. See server.ts for the endpoints.
+ */
+export * from './server';
+export * from './auth';
+export * from './errors';
+export * from './faults';
+export * from './limits';
+export * from './market';
+export * from './format';
+export * from './ws-hub';
+export * from './ccxt-urls';
+export * from './admin';
+export * from './data';

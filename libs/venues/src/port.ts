@@ -1,4 +1,4 @@
-import type { VenueId } from '@bulwark/contracts';
+import type { OrderSide, VenueId } from '@bulwark/contracts';
 import type { D, PaperAccountView, PaperOrderRequest, PaperVenueEvent, Result, VenueRejection } from '@bulwark/domain';
 
 /** An order as sent to a venue (client order id, side, type, quantity, price, reduce-only, purpose). */
@@ -27,8 +27,24 @@ export interface VenuePort {
   account(accountId: string): Promise<PaperAccountView | null>;
 }
 
+/**
+ * A venue whose market Bulwark drives itself, possibly over I/O: the local Binance-compatible
+ * venue answers deposit and advance asynchronously (HTTP + the user-data websocket).
+ * `SimulatedVenue` (in-process, synchronous) is the special case; callers that `await` the
+ * results of `deposit` and `advance` work with both.
+ */
+export interface DrivenVenue extends VenuePort {
+  hasAccount(accountId: string): boolean;
+  /** True when no account holds a position or a resting order (a price step can change nothing). */
+  isIdle(): boolean;
+  /** Deposit USDT into an account's futures wallet (creates it). */
+  deposit(accountId: string, amount: D): void | Promise<void>;
+  /** Advance the market of a symbol by one path step; resolves to what matched, in order. */
+  advance(symbol: string, step: { from: string; to: string; gap: boolean; ts: number }, funding: { rate: string } | null): PaperVenueEvent[] | Promise<PaperVenueEvent[]>;
+}
+
 /** A venue whose market Bulwark drives itself (paper, replay): funded by deposit, advanced by path steps. */
-export interface SimulatedVenue extends VenuePort {
+export interface SimulatedVenue extends DrivenVenue {
   hasAccount(accountId: string): boolean;
   /** True when no account holds a position or a resting order (a price step can change nothing). */
   isIdle(): boolean;
@@ -36,4 +52,113 @@ export interface SimulatedVenue extends VenuePort {
   deposit(accountId: string, amount: D): void;
   /** Advance the market of a symbol by one path step; returns what matched, in order. */
   advance(symbol: string, step: { from: string; to: string; gap: boolean; ts: number }, funding: { rate: string } | null): PaperVenueEvent[];
+}
+
+/**
+ * A reduce-only protective order at the venue: Binance's conditional algo order
+ * (`POST /fapi/v1/algoOrder`, algoType CONDITIONAL, type STOP_MARKET for STOP_LOSS and
+ * TAKE_PROFIT_MARKET for TAKE_PROFIT; since Dec 2025 `POST /fapi/v1/order` answers -4120 to
+ * those types). Source: https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New-Algo-Order
+ */
+export interface ProtectiveOrderRequest {
+  clientAlgoId: string;
+  symbol: string;
+  /** The closing side (SELL protects a long). */
+  side: OrderSide;
+  kind: 'STOP_LOSS' | 'TAKE_PROFIT';
+  /** USDT per unit, on the symbol's tick. */
+  triggerPrice: D;
+  /** Base units, on the symbol's market step. */
+  quantity: D;
+}
+
+/** An order as the venue reports it (`GET /fapi/v1/order`, `openOrders`); decimals exact from the venue's strings. */
+export interface VenueOrderSnapshot {
+  clientOrderId: string;
+  venueOrderId: string;
+  symbol: string;
+  side: OrderSide;
+  /** Binance order type (MARKET, LIMIT, …). */
+  type: string;
+  status: 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'EXPIRED' | 'REJECTED';
+  quantity: D;
+  executedQty: D;
+  /** ZERO until filled. */
+  avgPrice: D;
+  reduceOnly: boolean;
+  /** ms since epoch. */
+  updateTime: number;
+}
+
+/** A conditional (algo) order as the venue reports it (`GET /fapi/v1/algoOrder`, `openAlgoOrders`). */
+export interface VenueAlgoSnapshot {
+  clientAlgoId: string;
+  algoId: string;
+  symbol: string;
+  side: OrderSide;
+  type: 'STOP_MARKET' | 'TAKE_PROFIT_MARKET';
+  triggerPrice: D;
+  /** null for closePosition orders. */
+  quantity: D | null;
+  closePosition: boolean;
+  reduceOnly: boolean;
+  /** Binance algoStatus: NEW, CANCELED, TRIGGERING, TRIGGERED, FINISHED, REJECTED, EXPIRED. */
+  status: string;
+  /** The venue order id of the market order created when it triggered. */
+  actualOrderId: string | null;
+}
+
+/** One of the account's trades (`GET /fapi/v1/userTrades`). */
+export interface VenueTrade {
+  tradeId: string;
+  venueOrderId: string;
+  clientOrderId: string | null;
+  symbol: string;
+  side: OrderSide;
+  price: D;
+  quantity: D;
+  /** Commission, in feeAsset. */
+  fee: D;
+  feeAsset: string;
+  /** Realised PnL of the trade, gross of fees, USDT. */
+  realisedPnl: D;
+  maker: boolean;
+  /** ms since epoch. */
+  ts: number;
+}
+
+/** An open position (`GET /fapi/v3/positionRisk`), one-way mode: side from the sign of positionAmt. */
+export interface VenuePositionSnapshot {
+  symbol: string;
+  side: 'LONG' | 'SHORT';
+  /** Absolute base quantity. */
+  quantity: D;
+  entryPrice: D;
+  /** The position's isolated wallet (USDT). */
+  isolatedMargin: D;
+  leverage: number;
+  marginType: 'isolated' | 'cross';
+  liquidationPrice: D | null;
+  markPrice: D | null;
+}
+
+/**
+ * What live trading needs beyond `VenuePort` (Binance USDⓈ-M through ccxt): protective algo
+ * orders, queries for reconciliation and outcome-unknown recovery, cancel-all and funding.
+ * Reads throw on transport failure after the retry budget is spent (the caller decides);
+ * writes answer typed rejections.
+ */
+export interface LiveVenuePort extends VenuePort {
+  placeProtectiveOrder(accountId: string, o: ProtectiveOrderRequest): Promise<Result<{ algoId: string }, VenueRejection>>;
+  cancelProtectiveOrder(accountId: string, symbol: string, clientAlgoId: string): Promise<Result<{ algoId: string }, VenueRejection>>;
+  order(accountId: string, symbol: string, clientOrderId: string): Promise<VenueOrderSnapshot | null>;
+  openOrders(accountId: string, symbol: string): Promise<VenueOrderSnapshot[]>;
+  openProtectiveOrders(accountId: string, symbol: string): Promise<VenueAlgoSnapshot[]>;
+  protectiveOrder(accountId: string, symbol: string, clientAlgoId: string): Promise<VenueAlgoSnapshot | null>;
+  trades(accountId: string, symbol: string, sinceMs?: number): Promise<VenueTrade[]>;
+  positions(accountId: string, symbol?: string): Promise<VenuePositionSnapshot[]>;
+  cancelAll(accountId: string, symbol: string): Promise<{ orders: number; algoOrders: number }>;
+  fundingHistory(accountId: string, symbol: string, sinceMs?: number): Promise<Array<{ symbol: string; amount: D; ts: number }>>;
+  positionMode(accountId: string): Promise<'ONE_WAY' | 'HEDGE'>;
+  close(): Promise<void>;
 }

@@ -1,0 +1,198 @@
+import type { VenueRejection } from '@bulwark/domain';
+
+/**
+ * Domain reasons for Binance USDⓈ-M errors.
+ * Codes: https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code
+ * HTTP statuses (429, 418, 503): https://developers.binance.com/docs/derivatives/usds-margined-futures/general-info#http-return-codes
+ */
+export type VenueErrorReason =
+  | 'INSUFFICIENT_MARGIN'
+  | 'MIN_NOTIONAL'
+  | 'TIMESTAMP'
+  | 'REDUCE_ONLY_REJECTED'
+  | 'MAX_POSITION_AT_LEVERAGE'
+  | 'POSITION_SIDE'
+  | 'RATE_LIMITED'
+  | 'IP_BANNED'
+  | 'OUTCOME_UNKNOWN'
+  | 'UNKNOWN_ORDER'
+  | 'DUPLICATE_ORDER'
+  | 'INVALID'
+  | 'AUTH'
+  | 'OTHER';
+
+/**
+ * How to treat an error: `retryable` = the same request may be sent again (after backoff, or
+ * after a clock resync for TIMESTAMP); `outcomeUnknown` = the venue may have executed it, so a
+ * write must be checked (query by client id) before anything else — never re-sent blindly.
+ */
+export interface VenueErrorClass {
+  reason: VenueErrorReason;
+  retryable: boolean;
+  outcomeUnknown: boolean;
+}
+
+/** Transport codes used where Binance gives no code of its own. */
+export type TransportCode = 'HTTP_503' | 'HTTP_429' | 'HTTP_418' | 'TIMEOUT' | 'NETWORK';
+
+const table: Record<string, VenueErrorClass> = {};
+const put = (reason: VenueErrorReason, retryable: boolean, outcomeUnknown: boolean, codes: string[]) => {
+  for (const c of codes) table[c] = { reason, retryable, outcomeUnknown };
+};
+put('INSUFFICIENT_MARGIN', false, false, ['-2019', '-2018']);
+put('MIN_NOTIONAL', false, false, ['-4164']);
+// -1021 "Timestamp for this request is outside of the recvWindow." — resync the clock, retry once.
+put('TIMESTAMP', true, false, ['-1021']);
+put('REDUCE_ONLY_REJECTED', false, false, ['-2022']);
+put('MAX_POSITION_AT_LEVERAGE', false, false, ['-2027', '-2028']);
+put('POSITION_SIDE', false, false, ['-4061']);
+// -1003 "Too many requests" comes with HTTP 429.
+put('RATE_LIMITED', true, false, ['HTTP_429', '-1003']);
+put('IP_BANNED', false, false, ['HTTP_418']);
+// -1007 "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
+put('OUTCOME_UNKNOWN', true, true, ['HTTP_503', 'TIMEOUT', 'NETWORK', '-1007', 'HTTP_502', 'HTTP_504']);
+put('UNKNOWN_ORDER', false, false, ['-2011', '-2013']);
+// -4015/-4116 duplicate client order id (-4015 is what the paper engine answers), -20132 duplicate client algo id.
+put('DUPLICATE_ORDER', false, false, ['-4015', '-4116', '-20132']);
+put('INVALID', false, false, [
+  '-1100', '-1101', '-1102', '-1103', '-1104', '-1106', '-1111', '-1112', '-1114', '-1115', '-1116', '-1117', '-1121', '-1013',
+  '-2021', '-4003', '-4004', '-4005', '-4014', '-4023', '-4028', '-4120', '-4131', '-4400',
+]);
+put('AUTH', false, false, ['-2014', '-2015', '-1022', '-1002']);
+// -1001 "Internal error; unable to process your request. Please try again." / -1008 overloaded: not processed, may be resent.
+put('OTHER', true, false, ['-1001', '-1008']);
+
+/** Classify a venue code (Binance's '-2019' or a transport code like 'HTTP_503'); unknown codes are OTHER, terminal. */
+export function classifyVenueError(code: string): VenueErrorClass {
+  return table[code] ?? { reason: 'OTHER', retryable: false, outcomeUnknown: false };
+}
+
+/** What the adapter knows about one failed HTTP exchange (captured per request, not from shared ccxt state). */
+export interface ResponseInfo {
+  status?: number;
+  body?: string;
+  headers?: Record<string, string | undefined>;
+}
+
+/** A failed venue call, typed: the rejection (safe to log), its classification and the wait Binance asked for. */
+export interface VenueFailure {
+  rejection: VenueRejection;
+  class: VenueErrorClass;
+  /** From the Retry-After header (429/418), ms; null when absent. */
+  retryAfterMs: number | null;
+  status: number | null;
+}
+
+/** Case-insensitive header lookup (ccxt keeps the server's spelling). */
+export function header(headers: Record<string, string | undefined> | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  const want = name.toLowerCase();
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === want) return v;
+  return undefined;
+}
+
+/** Retry-After in ms (Binance sends seconds); null when absent or unparsable. */
+export function retryAfterMs(headers: Record<string, string | undefined> | undefined): number | null {
+  const v = header(headers, 'retry-after');
+  if (v === undefined) return null;
+  const s = Number(v);
+  return Number.isFinite(s) && s >= 0 ? Math.round(s * 1000) : null;
+}
+
+const JSON_ERR = /\{\s*"code"\s*:\s*(-?\d+)\s*,\s*"msg"\s*:\s*"((?:[^"\\]|\\.)*)"/;
+
+/** `{"code":-2019,"msg":"…"}` anywhere in a text. */
+export function parseBinanceError(text: string | undefined): { code: string; msg: string } | null {
+  if (!text) return null;
+  const m = JSON_ERR.exec(text);
+  if (!m) return null;
+  let msg = m[2];
+  try {
+    msg = JSON.parse(`"${m[2]}"`) as string;
+  } catch {
+    /* keep raw */
+  }
+  return { code: m[1], msg };
+}
+
+/**
+ * Remove credentials from a text: the literal key and secret, `signature=…` query values and
+ * `X-MBX-APIKEY` header values. Every message the adapter returns or logs passes through it.
+ */
+export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
+  let out = text;
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('<redacted>');
+  out = out.replace(/signature=[^&\s"']*/gi, 'signature=<redacted>');
+  out = out.replace(/(X-MBX-APIKEY["']?\s*[:=]\s*["']?)[^\s"',}]*/gi, '$1<redacted>');
+  return out;
+}
+
+const MAX_MESSAGE = 400;
+
+/**
+ * Turn anything ccxt throws into a typed failure. The Binance code comes from the JSON body of
+ * this request (captured per request) or the JSON embedded in ccxt's message; HTTP 429 / 418 /
+ * 503 map to transport codes whatever the body says (503: the execution status is unknown);
+ * ccxt's RequestTimeout → TIMEOUT, other NetworkErrors without a status → NETWORK.
+ * @param secrets the API key and secret (and anything else never to be shown)
+ */
+export function toVenueFailure(e: unknown, resp: ResponseInfo, secrets: ReadonlyArray<string | undefined>): VenueFailure {
+  const name = errorName(e);
+  const rawMessage = messageOf(e);
+  const status = resp.status !== undefined && resp.status >= 400 ? resp.status : statusFromMessage(rawMessage);
+  const parsed = parseBinanceError(resp.status !== undefined && resp.status >= 400 ? resp.body : undefined) ?? parseBinanceError(rawMessage);
+  let code: string;
+  let text: string;
+  if (status === 429 || status === 418 || status === 503 || status === 502 || status === 504) {
+    code = `HTTP_${status}`;
+    text = parsed ? `HTTP ${status}: ${parsed.msg} (${parsed.code})` : `HTTP ${status}: ${stripPrefix(rawMessage)}`;
+  } else if (parsed) {
+    code = parsed.code;
+    text = parsed.msg;
+  } else if (name === 'RequestTimeout') {
+    code = 'TIMEOUT';
+    text = `request timed out: ${stripPrefix(rawMessage)}`;
+  } else if (status !== null) {
+    code = `HTTP_${status}`;
+    text = `HTTP ${status}: ${stripPrefix(rawMessage)}`;
+  } else if (isNetworkError(e)) {
+    code = 'NETWORK';
+    text = `network error: ${stripPrefix(rawMessage)}`;
+  } else {
+    code = name === 'AuthenticationError' ? '-2015' : 'ERROR';
+    text = `${name}: ${stripPrefix(rawMessage)}`;
+  }
+  const message = redact(text, secrets).slice(0, MAX_MESSAGE);
+  return { rejection: { code, message }, class: classifyVenueError(code), retryAfterMs: retryAfterMs(resp.headers), status };
+}
+
+/** The message of anything thrown (duck-typed: errors may come from another realm, e.g. under Jest). */
+export function messageOf(e: unknown): string {
+  if (e && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string') return (e as { message: string }).message;
+  return String(e);
+}
+
+/** ccxt's class name (its chain: NetworkError ⊃ DDoSProtection ⊃ RateLimitExceeded, RequestTimeout, ExchangeNotAvailable, InvalidNonce). */
+function errorName(e: unknown): string {
+  if (e && typeof e === 'object') return (e as { constructor?: { name?: string } }).constructor?.name ?? 'Error';
+  return 'Error';
+}
+
+function isNetworkError(e: unknown): boolean {
+  let p: unknown = e && typeof e === 'object' ? Object.getPrototypeOf(e) : null;
+  while (p) {
+    if ((p as { constructor?: { name?: string } }).constructor?.name === 'NetworkError') return true;
+    p = Object.getPrototypeOf(p);
+  }
+  return false;
+}
+
+/** ccxt writes "binanceusdm 418 <reason> <body>" (binance handleErrors) or "binanceusdm GET <url> 503 <reason> <body>" (default handler). */
+function statusFromMessage(m: string): number | null {
+  const x = /^\S+ (?:[A-Z]+ \S+ )?([45]\d\d) /.exec(m);
+  return x ? Number(x[1]) : null;
+}
+
+function stripPrefix(m: string): string {
+  return m.replace(/^binanceusdm /, '');
+}

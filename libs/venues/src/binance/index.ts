@@ -1,0 +1,6 @@
+export * from './errors';
+export * from './rate-budget';
+export * from './retry';
+export * from './local-urls';
+export * from './binance-usdm';
+export * from './local';
