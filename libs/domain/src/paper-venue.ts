@@ -29,6 +29,18 @@ export const VenueErrors = {
   DUPLICATE_ORDER: { code: '-4015', message: 'Client order id is not valid (duplicate).' },
   UNKNOWN_SYMBOL: { code: '-1121', message: 'Invalid symbol.' },
   UNKNOWN_ACCOUNT: { code: '-2015', message: 'Invalid API-key, IP, or permissions for action.' },
+  /** A conditional (algo) order whose trigger is already reached at placement (Binance -2021). */
+  WOULD_IMMEDIATELY_TRIGGER: { code: '-2021', message: 'Order would immediately trigger.' },
+  /** A clientAlgoId used before by this account (Binance "20xxx - Futures/Spot Algo" error codes). */
+  DUPLICATE_ALGO: { code: '-20132', message: 'The client algo id is duplicated.' },
+  /** A required parameter is missing (e.g. quantity without closePosition). */
+  MANDATORY_PARAM: { code: '-1102', message: 'Mandatory parameter was not sent, was empty/null, or malformed.' },
+  /** A parameter that must not be sent with the others (reduceOnly with closePosition=true). */
+  PARAM_NOT_REQUIRED: { code: '-1106', message: 'Parameter sent when not required.' },
+  /** closePosition=true with a quantity. */
+  QTY_WITH_CLOSE_POSITION: { code: '-4137', message: 'Quantity must be zero with closePosition equals true.' },
+  /** A trigger price <= 0. */
+  STOP_PRICE_NOT_POSITIVE: { code: '-4006', message: 'Stop price less than zero.' },
 } as const;
 
 export type VenueRejection = Rejection<string>;
@@ -65,6 +77,98 @@ interface RestingOrder extends PaperOrderRequest {
   accountId: string;
 }
 
+/**
+ * Order status as Binance reports it (`GET /fapi/v1/order` `status`). The paper venue fills
+ * whole orders, so PARTIALLY_FILLED never occurs; EXPIRED is a reduce-only order the venue
+ * refused when it came to fill (its position was gone), REJECTED never happens after acceptance.
+ */
+export type PaperOrderStatus = 'NEW' | 'FILLED' | 'CANCELED' | 'EXPIRED';
+
+/**
+ * Every order the venue accepted, kept after it is done (Binance `GET /fapi/v1/order`,
+ * `GET /fapi/v1/allOrders`), including the venue's own liquidation orders (`autoclose-…`,
+ * type MARKET, reduce-only, purpose LIQUIDATION) and the MARKET orders triggered algo
+ * orders create (clientOrderId = the clientAlgoId, triggerPrice = the algo's trigger price).
+ */
+export interface PaperOrderRecord extends PaperOrderRequest {
+  accountId: string;
+  venueOrderId: string;
+  status: PaperOrderStatus;
+  /** Filled base quantity (the whole quantity once FILLED), ZERO until filled. */
+  executedQty: D;
+  /** Average fill price, USDT, ZERO until filled. */
+  avgPrice: D;
+  /** Market time (ms, the ts of the last step the venue saw) when placed. */
+  time: number;
+  /** Market time (ms) of the last status change (the fill's step ts for a fill). */
+  updateTime: number;
+}
+
+/**
+ * Conditional order types of Binance's algo service (`POST /fapi/v1/algoOrder`,
+ * "New Algo Order (TRADE)", algoType CONDITIONAL; since Dec 2025 the only way to place
+ * STOP_MARKET / TAKE_PROFIT_MARKET on USDⓈ-M futures).
+ */
+export type PaperAlgoType = 'STOP_MARKET' | 'TAKE_PROFIT_MARKET';
+
+/** `algoStatus`: NEW (waiting), TRIGGERED (transient), FINISHED (its order was created and filled), CANCELED, EXPIRED (its order was refused at trigger). */
+export type PaperAlgoStatus = 'NEW' | 'TRIGGERED' | 'FINISHED' | 'CANCELED' | 'EXPIRED';
+
+/**
+ * A conditional order request (`POST /fapi/v1/algoOrder`, algoType CONDITIONAL, workingType
+ * CONTRACT_PRICE: the paper venue's mark is the last price).
+ *
+ * Binance's trigger rules: a STOP_MARKET SELL / TAKE_PROFIT_MARKET BUY triggers when the
+ * price falls to `triggerPrice` (so it needs triggerPrice < the current price), a STOP_MARKET
+ * BUY / TAKE_PROFIT_MARKET SELL when it rises to it (triggerPrice > the current price);
+ * otherwise -2021 "Order would immediately trigger.".
+ * Sources: Binance "New Algo Order (TRADE)",
+ * https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New-Algo-Order
+ * (STOP_MARKET / TAKE_PROFIT_MARKET trigger rules, closePosition, clientAlgoId) and the error
+ * codes, https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code
+ * (-2021, -20132, -4137, -1102, -1106, -4006).
+ */
+export interface PaperAlgoOrderRequest {
+  /** Unique per account, forever (a reused one is -20132). Becomes the clientOrderId of the triggered order. */
+  clientAlgoId: string;
+  symbol: string;
+  side: OrderSide;
+  type: PaperAlgoType;
+  /** USDT, a multiple of the tick size, > 0. */
+  triggerPrice: D;
+  /** Base quantity (MARKET lot step); null with closePosition. */
+  quantity: D | null;
+  /** Close the whole position at trigger time (Binance "Close-All"); no quantity, no reduceOnly. */
+  closePosition: boolean;
+  reduceOnly: boolean;
+  /** Default: STOP_LOSS for STOP_MARKET, TAKE_PROFIT for TAKE_PROFIT_MARKET. */
+  purpose?: OrderPurpose;
+}
+
+/** An algo order as the venue keeps it (Binance `GET /fapi/v1/algoOrder`, `openAlgoOrders`, `allAlgoOrders`). */
+export interface PaperAlgoRecord extends Omit<PaperAlgoOrderRequest, 'purpose'> {
+  purpose: OrderPurpose;
+  accountId: string;
+  /** The venue's id (its own sequence, distinct from venueOrderIds, like Binance's algoId). */
+  algoId: string;
+  status: PaperAlgoStatus;
+  /** venueOrderId of the MARKET order created when triggered (Binance `actualOrderId`), null before. */
+  actualOrderId: string | null;
+  /** Market time (ms) when placed / last changed. */
+  time: number;
+  updateTime: number;
+}
+
+/** The purpose an algo order gets when its request names none. */
+export function defaultAlgoPurpose(type: PaperAlgoType): OrderPurpose {
+  return type === 'STOP_MARKET' ? 'STOP_LOSS' : 'TAKE_PROFIT';
+}
+
+/** The direction of the price motion that triggers an algo order (see PaperAlgoOrderRequest). */
+export function algoTriggerDirection(type: PaperAlgoType, side: OrderSide): 'down' | 'up' {
+  return (type === 'STOP_MARKET') === (side === 'SELL') ? 'down' : 'up';
+}
+
 /** A fill produced by the venue (one per order here: the paper venue fills whole orders). */
 export interface PaperFill {
   accountId: string;
@@ -92,7 +196,13 @@ export interface PaperFill {
 export type PaperVenueEvent =
   | { kind: 'fill'; fill: PaperFill }
   | { kind: 'rejected'; accountId: string; clientOrderId: string; code: string; message: string; ts: number }
-  | { kind: 'funding'; accountId: string; symbol: string; amount: D; rate: D; markPrice: D; ts: number };
+  | { kind: 'funding'; accountId: string; symbol: string; amount: D; rate: D; markPrice: D; ts: number }
+  /**
+   * An algo order triggered: its MARKET order (venueOrderId, clientOrderId = clientAlgoId)
+   * was created; the next event for that order is its `fill`, or a `rejected` (-2022) when
+   * there was no position left to reduce (the algo is then EXPIRED).
+   */
+  | { kind: 'algoTriggered'; accountId: string; symbol: string; algoId: string; clientAlgoId: string; venueOrderId: string; ts: number };
 
 interface PaperAccount {
   accountId: string;
@@ -129,6 +239,15 @@ export interface PaperAccountView {
  * balance; reducing releases margin pro rata and books realised PnL to the wallet; funding
  * changes the wallet and the isolated margin.
  *
+ * Conditional (algo) orders (`placeAlgoOrder`) wait at the venue; when a step's motion
+ * reaches their trigger they create a MARKET order (clientOrderId = clientAlgoId) that fills
+ * as a taker at the crossing price, ranked like the triggered internal stops (rank 2); at
+ * the same point, internal stops (in placement order) fill before algo orders (in placement
+ * order).
+ *
+ * Every accepted order is kept as a PaperOrderRecord and every fill in a per-account trade
+ * list (lookups by clientOrderId / venueOrderId are O(1)). `now()` is the ts of the last step.
+ *
  * Not thread-safe and mutable by design: it IS the simulated exchange. No I/O, no clock.
  */
 export class PaperVenue {
@@ -138,6 +257,22 @@ export class PaperVenue {
   private readonly lastPrice = new Map<string, D>();
   private orderSeq = 0;
   private tradeSeq = 0;
+  private algoSeq = 0;
+  private lastTs = 0;
+  /** venueOrderId → record (venueOrderIds are unique across accounts). */
+  private readonly recordsByVenueId = new Map<string, PaperOrderRecord>();
+  /** `${accountId}:${clientOrderId}` → the newest record with that id. */
+  private readonly recordsByClientId = new Map<string, PaperOrderRecord>();
+  /** accountId → its records in placement order. */
+  private readonly recordsOf = new Map<string, PaperOrderRecord[]>();
+  /** accountId → its fills in order. */
+  private readonly tradesOf = new Map<string, PaperFill[]>();
+  private readonly algosById = new Map<string, PaperAlgoRecord>();
+  /** `${accountId}:${clientAlgoId}` → record. */
+  private readonly algosByClientId = new Map<string, PaperAlgoRecord>();
+  private readonly algosOf = new Map<string, PaperAlgoRecord[]>();
+  /** Algo orders with status NEW, in placement order (the only ones `step` scans). */
+  private readonly openAlgos: PaperAlgoRecord[] = [];
 
   constructor(private readonly rules: ReadonlyMap<string, Rules>) {}
 
@@ -158,7 +293,7 @@ export class PaperVenue {
 
   /** True when no account holds a position or a resting order: a price step can change nothing. */
   isIdle(): boolean {
-    if (this.resting.length > 0) return false;
+    if (this.resting.length > 0 || this.openAlgos.length > 0) return false;
     for (const a of this.accounts.values()) if (a.positions.size > 0) return false;
     return true;
   }
@@ -201,10 +336,21 @@ export class PaperVenue {
     return ok({ leverage, maxNotional });
   }
 
+  /** Market time (ms): the ts of the last step of a known symbol the venue processed; 0 before any. */
+  now(): number {
+    return this.lastTs;
+  }
+
+  /** The last price of `symbol` (the `to` of its last step; mark = last on the paper venue), null before any step. */
+  markPrice(symbol: string): D | null {
+    return this.lastPrice.get(symbol) ?? null;
+  }
+
   /**
    * `POST /fapi/v1/order`: validate and accept an order; it fills on a following step.
    * Checks Binance's filters, reduce-only, one-way mode and isolated margin (initial
    * margin + taker fee must fit the available balance at the last price).
+   * The accepted order gets a PaperOrderRecord (status NEW).
    */
   placeOrder(accountId: string, o: PaperOrderRequest): Result<{ venueOrderId: string }, VenueRejection> {
     const a = this.accounts.get(accountId);
@@ -230,25 +376,203 @@ export class PaperVenue {
         return venueErr(e, q.error.message);
       }
       if (!reduces) {
-        const lev = a.leverage.get(o.symbol) ?? 20;
-        const newNotional = o.quantity.plus(pos?.quantity ?? ZERO).mul(ref);
-        if (newNotional.gt(maxNotionalAt(r, lev))) return venueErr(VenueErrors.MAX_POSITION_AT_LEVERAGE);
-        const need = initialMargin(o.quantity.mul(ref), lev).plus(o.quantity.mul(ref).mul(r.takerFeeRate));
-        if (need.gt(this.available(a))) return venueErr(VenueErrors.MARGIN_INSUFFICIENT, `(needs ${str(need.toDecimalPlaces(8))}, available ${str(this.available(a).toDecimalPlaces(8))})`);
+        const e = this.openingCheck(a, r, o, ref);
+        if (e) return e;
       }
     }
     this.clientIds.add(`${accountId}:${o.clientOrderId}`);
     const venueOrderId = String(++this.orderSeq);
     this.resting.push({ ...o, venueOrderId, accountId });
+    this.record({ ...o, accountId, venueOrderId, status: 'NEW', executedQty: ZERO, avgPrice: ZERO, time: this.lastTs, updateTime: this.lastTs });
     return ok({ venueOrderId });
   }
 
-  /** `DELETE /fapi/v1/order` by client order id. */
+  /** Bracket cap and isolated margin checks of an order that opens or increases a position, at price `ref`. */
+  private openingCheck(a: PaperAccount, r: Rules, o: PaperOrderRequest, ref: D): Result<never, VenueRejection> | null {
+    const pos = a.positions.get(o.symbol);
+    const lev = a.leverage.get(o.symbol) ?? 20;
+    const newNotional = o.quantity.plus(pos?.quantity ?? ZERO).mul(ref);
+    if (newNotional.gt(maxNotionalAt(r, lev))) return venueErr(VenueErrors.MAX_POSITION_AT_LEVERAGE);
+    const need = initialMargin(o.quantity.mul(ref), lev).plus(o.quantity.mul(ref).mul(r.takerFeeRate));
+    if (need.gt(this.available(a))) return venueErr(VenueErrors.MARGIN_INSUFFICIENT, `(needs ${str(need.toDecimalPlaces(8))}, available ${str(this.available(a).toDecimalPlaces(8))})`);
+    return null;
+  }
+
+  private record(rec: PaperOrderRecord): void {
+    this.recordsByVenueId.set(rec.venueOrderId, rec);
+    this.recordsByClientId.set(`${rec.accountId}:${rec.clientOrderId}`, rec);
+    const list = this.recordsOf.get(rec.accountId);
+    if (list) list.push(rec);
+    else this.recordsOf.set(rec.accountId, [rec]);
+  }
+
+  private setStatus(venueOrderId: string, status: PaperOrderStatus, ts: number, fill?: { qty: D; price: D }): void {
+    const rec = this.recordsByVenueId.get(venueOrderId);
+    if (!rec) return;
+    rec.status = status;
+    rec.updateTime = ts;
+    if (fill) {
+      rec.executedQty = fill.qty;
+      rec.avgPrice = fill.price;
+    }
+  }
+
+  private pushTrade(f: PaperFill): void {
+    const list = this.tradesOf.get(f.accountId);
+    if (list) list.push(f);
+    else this.tradesOf.set(f.accountId, [f]);
+  }
+
+  /** `DELETE /fapi/v1/order` by client order id. The record becomes CANCELED. */
   cancelOrder(accountId: string, clientOrderId: string): Result<{ venueOrderId: string }, VenueRejection> {
     const i = this.resting.findIndex((o) => o.accountId === accountId && o.clientOrderId === clientOrderId);
     if (i < 0) return venueErr(VenueErrors.UNKNOWN_ORDER);
     const [o] = this.resting.splice(i, 1);
+    this.setStatus(o.venueOrderId, 'CANCELED', this.lastTs);
     return ok({ venueOrderId: o.venueOrderId });
+  }
+
+  /**
+   * `DELETE /fapi/v1/allOpenOrders`: cancel every resting order of the account on `symbol`
+   * (not its algo orders: see cancelAllAlgoOrders).
+   * @returns the canceled orders' records (status CANCELED), in placement order; [] for an unknown account.
+   */
+  cancelAllOrders(accountId: string, symbol: string): PaperOrderRecord[] {
+    const out: PaperOrderRecord[] = [];
+    for (let i = 0; i < this.resting.length; ) {
+      const o = this.resting[i];
+      if (o.accountId !== accountId || o.symbol !== symbol) {
+        i++;
+        continue;
+      }
+      this.resting.splice(i, 1);
+      this.setStatus(o.venueOrderId, 'CANCELED', this.lastTs);
+      const rec = this.recordsByVenueId.get(o.venueOrderId);
+      if (rec) out.push({ ...rec });
+    }
+    return out;
+  }
+
+  /**
+   * `GET /fapi/v1/order`: one order of the account by client order id or venue order id
+   * (venueOrderId wins when both are given). A clientOrderId used twice (only possible for
+   * the order a triggered algo creates, see placeAlgoOrder) answers the newest order.
+   * @returns a copy of the record, or null when the account has no such order.
+   */
+  order(accountId: string, ref: { clientOrderId?: string; venueOrderId?: string }): PaperOrderRecord | null {
+    const rec = ref.venueOrderId !== undefined ? this.recordsByVenueId.get(ref.venueOrderId) : ref.clientOrderId !== undefined ? this.recordsByClientId.get(`${accountId}:${ref.clientOrderId}`) : undefined;
+    return rec && rec.accountId === accountId ? { ...rec } : null;
+  }
+
+  /** `GET /fapi/v1/allOrders`: every order of the account (all statuses), in placement order, optionally of one symbol (copies). */
+  orders(accountId: string, symbol?: string): PaperOrderRecord[] {
+    const list = this.recordsOf.get(accountId) ?? [];
+    return list.filter((o) => symbol === undefined || o.symbol === symbol).map((o) => ({ ...o }));
+  }
+
+  /** `GET /fapi/v1/userTrades`: every fill of the account in order (liquidation fills included), optionally of one symbol. */
+  trades(accountId: string, symbol?: string): PaperFill[] {
+    const list = this.tradesOf.get(accountId) ?? [];
+    return list.filter((f) => symbol === undefined || f.symbol === symbol);
+  }
+
+  /**
+   * `POST /fapi/v1/algoOrder` ("New Algo Order (TRADE)", algoType CONDITIONAL): accept a
+   * STOP_MARKET / TAKE_PROFIT_MARKET that waits at the venue until the price reaches its
+   * trigger (see PaperAlgoOrderRequest for the direction), checked in this order:
+   * -2015 unknown account, -1121 unknown symbol, -20132 clientAlgoId already used by the
+   * account (any status), -4061 one-way mode not set, -4006 trigger <= 0, -1111 trigger off
+   * the tick, -4137 closePosition with a quantity, -1106 closePosition with reduceOnly,
+   * -1102 no quantity without closePosition, -4003 quantity <= 0, -1111 quantity off the
+   * MARKET lot step, -4005 above the MARKET max quantity, -1121 no market price yet,
+   * -2021 the trigger is already reached at the current price (the mark = last step's `to`).
+   * Margin is not reserved: it is checked when the order triggers.
+   *
+   * The clientAlgoId is not checked against clientOrderIds: if it was already used by a
+   * regular order, the triggered order still takes it as its clientOrderId (and `order` by
+   * that clientOrderId then answers the newest one).
+   */
+  placeAlgoOrder(accountId: string, req: PaperAlgoOrderRequest): Result<{ algoId: string }, VenueRejection> {
+    const a = this.accounts.get(accountId);
+    const r = this.rulesOf(req.symbol);
+    if (!a) return venueErr(VenueErrors.UNKNOWN_ACCOUNT);
+    if (!r) return venueErr(VenueErrors.UNKNOWN_SYMBOL, req.symbol);
+    if (this.algosByClientId.has(`${accountId}:${req.clientAlgoId}`)) return venueErr(VenueErrors.DUPLICATE_ALGO, req.clientAlgoId);
+    if (a.positionMode !== 'ONE_WAY') return venueErr(VenueErrors.POSITION_SIDE_MISMATCH, '(set one-way mode first)');
+    if (req.triggerPrice.lte(0)) return venueErr(VenueErrors.STOP_PRICE_NOT_POSITIVE);
+    if (!req.triggerPrice.mod(r.tickSize).isZero()) return venueErr(VenueErrors.PRECISION, `(triggerPrice ${str(req.triggerPrice)}, tick ${str(r.tickSize)})`);
+    if (req.closePosition) {
+      if (req.quantity !== null) return venueErr(VenueErrors.QTY_WITH_CLOSE_POSITION);
+      if (req.reduceOnly) return venueErr(VenueErrors.PARAM_NOT_REQUIRED, "('reduceOnly' with closePosition)");
+    } else {
+      if (req.quantity === null) return venueErr(VenueErrors.MANDATORY_PARAM, "('quantity')");
+      if (req.quantity.lte(0)) return venueErr(VenueErrors.QTY_TOO_SMALL);
+      if (!req.quantity.mod(r.marketStepSize).isZero()) return venueErr(VenueErrors.PRECISION, `(quantity ${str(req.quantity)}, step ${str(r.marketStepSize)})`);
+      if (req.quantity.gt(r.marketMaxQty)) return venueErr(VenueErrors.QTY_TOO_LARGE, `quantity ${str(req.quantity)} is above the MARKET maximum ${str(r.marketMaxQty)}`);
+    }
+    const mark = this.lastPrice.get(req.symbol);
+    if (!mark) return venueErr(VenueErrors.UNKNOWN_SYMBOL, '(no market price yet)');
+    const reached = algoTriggerDirection(req.type, req.side) === 'down' ? req.triggerPrice.gte(mark) : req.triggerPrice.lte(mark);
+    if (reached) return venueErr(VenueErrors.WOULD_IMMEDIATELY_TRIGGER, `(triggerPrice ${str(req.triggerPrice)}, mark ${str(mark)})`);
+    const algoId = String(++this.algoSeq);
+    const rec: PaperAlgoRecord = {
+      clientAlgoId: req.clientAlgoId, symbol: req.symbol, side: req.side, type: req.type, triggerPrice: req.triggerPrice, quantity: req.quantity,
+      closePosition: req.closePosition, reduceOnly: req.reduceOnly, purpose: req.purpose ?? defaultAlgoPurpose(req.type),
+      accountId, algoId, status: 'NEW', actualOrderId: null, time: this.lastTs, updateTime: this.lastTs,
+    };
+    this.algosById.set(algoId, rec);
+    this.algosByClientId.set(`${accountId}:${req.clientAlgoId}`, rec);
+    const list = this.algosOf.get(accountId);
+    if (list) list.push(rec);
+    else this.algosOf.set(accountId, [rec]);
+    this.openAlgos.push(rec);
+    return ok({ algoId });
+  }
+
+  private algoRef(accountId: string, ref: { algoId?: string; clientAlgoId?: string }): PaperAlgoRecord | null {
+    const rec = ref.algoId !== undefined ? this.algosById.get(ref.algoId) : ref.clientAlgoId !== undefined ? this.algosByClientId.get(`${accountId}:${ref.clientAlgoId}`) : undefined;
+    return rec && rec.accountId === accountId ? rec : null;
+  }
+
+  private closeAlgo(rec: PaperAlgoRecord, status: PaperAlgoStatus, ts: number): void {
+    rec.status = status;
+    rec.updateTime = ts;
+    const i = this.openAlgos.indexOf(rec);
+    if (i >= 0) this.openAlgos.splice(i, 1);
+  }
+
+  /**
+   * `DELETE /fapi/v1/algoOrder` by algoId or clientAlgoId (algoId wins when both are given).
+   * @returns the algoId; -2011 when the account has no such algo order or it is no longer NEW.
+   */
+  cancelAlgoOrder(accountId: string, ref: { algoId?: string; clientAlgoId?: string }): Result<{ algoId: string }, VenueRejection> {
+    const rec = this.algoRef(accountId, ref);
+    if (!rec || rec.status !== 'NEW') return venueErr(VenueErrors.UNKNOWN_ORDER);
+    this.closeAlgo(rec, 'CANCELED', this.lastTs);
+    return ok({ algoId: rec.algoId });
+  }
+
+  /** `GET /fapi/v1/algoOrder`: a copy of the algo order (any status), or null. */
+  algoOrder(accountId: string, ref: { algoId?: string; clientAlgoId?: string }): PaperAlgoRecord | null {
+    const rec = this.algoRef(accountId, ref);
+    return rec ? { ...rec } : null;
+  }
+
+  /** `GET /fapi/v1/openAlgoOrders`: the account's algo orders still NEW, in placement order (copies). */
+  openAlgoOrders(accountId: string, symbol?: string): PaperAlgoRecord[] {
+    return this.openAlgos.filter((x) => x.accountId === accountId && (symbol === undefined || x.symbol === symbol)).map((x) => ({ ...x }));
+  }
+
+  /** `GET /fapi/v1/allAlgoOrders`: every algo order of the account (all statuses), in placement order (copies). */
+  algoOrders(accountId: string, symbol?: string): PaperAlgoRecord[] {
+    return (this.algosOf.get(accountId) ?? []).filter((x) => symbol === undefined || x.symbol === symbol).map((x) => ({ ...x }));
+  }
+
+  /** `DELETE /fapi/v1/algoOpenOrders`: cancel the account's NEW algo orders on `symbol`; returns them (status CANCELED). */
+  cancelAllAlgoOrders(accountId: string, symbol: string): PaperAlgoRecord[] {
+    const hit = this.openAlgos.filter((x) => x.accountId === accountId && x.symbol === symbol);
+    for (const rec of hit) this.closeAlgo(rec, 'CANCELED', this.lastTs);
+    return hit.map((x) => ({ ...x }));
   }
 
   openOrders(accountId: string): ReadonlyArray<Readonly<PaperOrderRequest & { venueOrderId: string }>> {
@@ -284,6 +608,7 @@ export class PaperVenue {
   step(symbol: string, step: { from: string; to: string; gap: boolean; ts: number }, funding: { rate: string } | null = null): PaperVenueEvent[] {
     const r = this.rulesOf(symbol);
     if (!r) return [];
+    this.lastTs = step.ts;
     const out: PaperVenueEvent[] = [];
     const from = dec(step.from);
     const start = step.gap ? dec(step.to) : from;
@@ -328,16 +653,68 @@ export class PaperVenue {
       const c = crossing(step, lp, p.side === 'LONG' ? 'down' : 'up');
       if (c) pending.push({ rank: 1, fraction: c.fraction, seq: seq++, run: () => this.liquidate(a, symbol, c.price, step.ts, out) });
     }
+    // Algo orders come last in `seq`: at the same point they follow the internal stops (same rank).
+    for (const al of this.openAlgos) {
+      if (al.symbol !== symbol) continue;
+      const c = crossing(step, al.triggerPrice, algoTriggerDirection(al.type, al.side));
+      if (c) pending.push({ rank: 2, fraction: c.fraction, seq: seq++, run: () => this.triggerAlgo(al, c.price, step.ts, out) });
+    }
     pending.sort((x, y) => x.fraction.comparedTo(y.fraction) || x.rank - y.rank || x.seq - y.seq);
     for (const p of pending) p.run();
     this.lastPrice.set(symbol, dec(step.to));
     return out;
   }
 
+  /**
+   * A triggered algo order: create its MARKET order (clientOrderId = clientAlgoId, reduce-only
+   * unless the algo is neither reduceOnly nor closePosition; quantity = the algo's or, for
+   * closePosition, the whole position now) and fill it as a taker at `price`. A reduce-only
+   * order with nothing to reduce is rejected (-2022) and the algo EXPIRED; a non-reduce-only
+   * one is checked like placeOrder (filters, bracket cap, margin) and EXPIRED on failure.
+   */
+  private triggerAlgo(al: PaperAlgoRecord, price: D, ts: number, out: PaperVenueEvent[]): void {
+    if (al.status !== 'NEW') return;
+    const a = this.accounts.get(al.accountId)!;
+    const r = this.rulesOf(al.symbol)!;
+    const pos = a.positions.get(al.symbol);
+    const reduces = pos !== undefined && (pos.side === 'LONG') !== (al.side === 'BUY');
+    const quantity = al.closePosition ? (pos && reduces ? pos.quantity : ZERO) : al.quantity!;
+    const reduceOnly = al.reduceOnly || al.closePosition;
+    const venueOrderId = String(++this.orderSeq);
+    const o: RestingOrder = {
+      clientOrderId: al.clientAlgoId, symbol: al.symbol, side: al.side, type: 'MARKET', quantity, price: null, reduceOnly, purpose: al.purpose,
+      triggerPrice: al.triggerPrice, venueOrderId, accountId: al.accountId,
+    };
+    this.clientIds.add(`${al.accountId}:${al.clientAlgoId}`);
+    this.record({ ...o, status: 'NEW', executedQty: ZERO, avgPrice: ZERO, time: ts, updateTime: ts });
+    this.closeAlgo(al, 'TRIGGERED', ts);
+    al.actualOrderId = venueOrderId;
+    out.push({ kind: 'algoTriggered', accountId: al.accountId, symbol: al.symbol, algoId: al.algoId, clientAlgoId: al.clientAlgoId, venueOrderId, ts });
+    if (!reduceOnly && !reduces) {
+      const q = normalizeQuantity(r, quantity, price, 'MARKET');
+      const e = !q.ok
+        ? venueErr(q.error.code === 'BELOW_MIN_NOTIONAL' ? VenueErrors.MIN_NOTIONAL : q.error.code === 'ABOVE_MAX_QTY' ? VenueErrors.QTY_TOO_LARGE : VenueErrors.QTY_TOO_SMALL, q.error.message)
+        : this.openingCheck(a, r, o, price);
+      if (e && !e.ok) {
+        out.push({ kind: 'rejected', accountId: a.accountId, clientOrderId: o.clientOrderId, code: e.error.code, message: e.error.message, ts });
+        this.setStatus(venueOrderId, 'EXPIRED', ts);
+        al.status = 'EXPIRED';
+        return;
+      }
+    }
+    const filled = this.execute(o, price, 'TAKER', ts, out);
+    al.status = filled ? 'FINISHED' : 'EXPIRED';
+  }
+
   private fillResting(o: RestingOrder, price: D, liquidity: 'TAKER' | 'MAKER', ts: number, out: PaperVenueEvent[]): void {
     const i = this.resting.indexOf(o);
     if (i < 0) return;
     this.resting.splice(i, 1);
+    this.execute(o, price, liquidity, ts, out);
+  }
+
+  /** Fill an accepted order now (or reject a reduce-only one with nothing to reduce); true when filled. */
+  private execute(o: RestingOrder, price: D, liquidity: 'TAKER' | 'MAKER', ts: number, out: PaperVenueEvent[]): boolean {
     const a = this.accounts.get(o.accountId)!;
     const r = this.rulesOf(o.symbol)!;
     const pos = a.positions.get(o.symbol);
@@ -345,21 +722,23 @@ export class PaperVenue {
     if (o.reduceOnly && (!reduces || !pos || o.quantity.gt(pos.quantity))) {
       // The position went away (e.g. liquidated earlier on this step): Binance rejects it.
       out.push({ kind: 'rejected', accountId: a.accountId, clientOrderId: o.clientOrderId, ...VenueErrors.REDUCE_ONLY_REJECTED, ts });
-      return;
+      this.setStatus(o.venueOrderId, 'EXPIRED', ts);
+      return false;
     }
     const feeRate = liquidity === 'TAKER' ? r.takerFeeRate : r.makerFeeRate;
     const fee = o.quantity.mul(price).mul(feeRate);
     const lev = a.leverage.get(o.symbol) ?? 20;
     const realised = this.applyFill(a, o.symbol, o.side, o.quantity, price, lev);
     a.walletBalance = a.walletBalance.minus(fee);
-    out.push({
-      kind: 'fill',
-      fill: {
-        accountId: a.accountId, clientOrderId: o.clientOrderId, venueOrderId: o.venueOrderId, tradeId: String(++this.tradeSeq),
-        symbol: o.symbol, side: o.side, purpose: o.purpose, quantity: o.quantity, price, fee, liquidity, leverage: lev,
-        realisedPnl: realised, liquidationFee: ZERO, venueGenerated: false, ts,
-      },
-    });
+    const fill: PaperFill = {
+      accountId: a.accountId, clientOrderId: o.clientOrderId, venueOrderId: o.venueOrderId, tradeId: String(++this.tradeSeq),
+      symbol: o.symbol, side: o.side, purpose: o.purpose, quantity: o.quantity, price, fee, liquidity, leverage: lev,
+      realisedPnl: realised, liquidationFee: ZERO, venueGenerated: false, ts,
+    };
+    out.push({ kind: 'fill', fill });
+    this.setStatus(o.venueOrderId, 'FILLED', ts, { qty: o.quantity, price });
+    this.pushTrade(fill);
+    return true;
   }
 
   /** Apply a fill to the position; returns the realised PnL (gross) of the reducing part. */
@@ -405,14 +784,17 @@ export class PaperVenue {
     const clearance = margin.plus(pnl).gt(0) ? margin.plus(pnl) : ZERO;
     a.walletBalance = a.walletBalance.minus(clearance);
     const n = ++this.orderSeq;
-    out.push({
-      kind: 'fill',
-      fill: {
-        accountId: a.accountId, clientOrderId: `autoclose-${shortHash(a.accountId)}-${n}`, venueOrderId: String(n), tradeId: String(++this.tradeSeq),
-        symbol, side, purpose: 'LIQUIDATION', quantity: qty, price, fee: ZERO, liquidity: 'TAKER', leverage: p.leverage,
-        realisedPnl: pnl, liquidationFee: clearance, venueGenerated: true, ts,
-      },
+    const fill: PaperFill = {
+      accountId: a.accountId, clientOrderId: `autoclose-${shortHash(a.accountId)}-${n}`, venueOrderId: String(n), tradeId: String(++this.tradeSeq),
+      symbol, side, purpose: 'LIQUIDATION', quantity: qty, price, fee: ZERO, liquidity: 'TAKER', leverage: p.leverage,
+      realisedPnl: pnl, liquidationFee: clearance, venueGenerated: true, ts,
+    };
+    out.push({ kind: 'fill', fill });
+    this.record({
+      clientOrderId: fill.clientOrderId, symbol, side, type: 'MARKET', quantity: qty, price: null, reduceOnly: true, purpose: 'LIQUIDATION', triggerPrice: null,
+      accountId: a.accountId, venueOrderId: fill.venueOrderId, status: 'FILLED', executedQty: qty, avgPrice: price, time: ts, updateTime: ts,
     });
+    this.pushTrade(fill);
   }
 }
 
