@@ -15,7 +15,7 @@ import { JetStreamEventStore } from '@bulwark/event-store';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
 import { type BusConfig, RefusedError, requestJson } from '@bulwark/messaging';
 import { connect, JSONCodec, type NatsConnection } from 'nats';
-import { startServices } from './processes';
+import { startLocalVenue, startServices } from './processes';
 
 const json = JSONCodec();
 
@@ -43,6 +43,10 @@ export interface DemoOptions {
   /** Called once the services answer, before the account is opened (tests inject faults here). */
   onServicesReady?: (nc: NatsConnection) => Promise<void>;
   onProgress?: (p: ReplayProgress) => void;
+  /** paper (default): the in-process paper venue; binance-local: `bulwark venue serve` through ccxt. */
+  venue?: 'paper' | 'binance-local';
+  /** Where the protective stops live (default INTERNAL). */
+  protection?: 'INTERNAL' | 'EXCHANGE' | 'BOTH';
 }
 
 export interface DemoReport {
@@ -125,9 +129,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     BULWARK_DLQ_PREFIX: o.bus.dlqPrefix,
     BULWARK_CONSUMER_SUFFIX: o.bus.consumerSuffix,
     BULWARK_DATA_DIR: resolveDataDir(),
+    BULWARK_VENUE: 'paper',
   };
-  const services = await startServices({ root: projectRoot(__dirname), nc, env, logDir: o.logDir });
-  const onSignal = () => void services.stop().then(() => process.exit(130));
+  const root = projectRoot(__dirname);
+  const local = o.venue === 'binance-local' ? await startLocalVenue({ root, env, logDir: o.logDir, accountId: o.accountId }) : null;
+  if (local) {
+    Object.assign(env, {
+      BULWARK_VENUE: 'binance-local', BULWARK_ACCOUNT_ID: o.accountId, BULWARK_VENUE_REST: local.restBase, BULWARK_VENUE_WS: local.wsBase,
+      BINANCE_API_KEY: local.apiKey, BINANCE_API_SECRET: local.apiSecret,
+    });
+  }
+  const services = await startServices({ root, nc, env, logDir: o.logDir }).catch(async (e) => {
+    await local?.stop();
+    throw e;
+  });
+  const stopAll = async () => {
+    await services.stop();
+    await local?.stop();
+  };
+  const onSignal = () => void stopAll().then(() => process.exit(130));
   process.once('SIGINT', onSignal);
   try {
     await o.onServicesReady?.(nc);
@@ -138,6 +158,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       riskFraction: dec(o.riskPct).div(100).toFixed(),
       highLeverageConfirmed: o.confirmHighLeverage,
       venueBalance: o.paperBalance ?? o.capital,
+      ...(o.protection ? { protection: o.protection } : {}),
       ...o.policy,
       ...(o.from !== null ? { at: o.from } : {}),
     };
@@ -170,7 +191,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     return { ...report, accountId: o.accountId, summary, candles: end.candles, steps: end.ticks, firstPosition, wallMs: Date.now() - t0 };
   } finally {
     process.removeListener('SIGINT', onSignal);
-    await services.stop();
+    await stopAll();
     await nc.drain().catch(() => undefined);
   }
 }

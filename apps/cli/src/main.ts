@@ -13,6 +13,7 @@ import { registerBacktestCommand } from './backtest-cmd';
 import { DataDownloadError, registerDataCommands } from './data-download';
 import { AuditArgumentError, AuditNotFoundError, registerAuditCommands } from './audit';
 import { EventStoreUnavailableError, registerReplayCommand, ReplayMismatchError, storeOpenerFromBus, summaryQueryFromBus } from './replay';
+import { registerVenueCommands } from './venue-serve';
 
 function positiveNumber(name: string) {
   return (v: string) => {
@@ -26,6 +27,13 @@ function integerIn(name: string, lo: number, hi: number) {
     const n = Number(v);
     if (!Number.isInteger(n) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be an integer in ${lo}..${hi}, got "${v}"`);
     return n;
+  };
+}
+
+function oneOf<T extends string>(name: string, allowed: readonly T[]) {
+  return (v: string): T => {
+    if (!(allowed as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be one of ${allowed.join(', ')}, got "${v}"`);
+    return v as T;
   };
 }
 
@@ -58,6 +66,8 @@ export function buildProgram(): Command {
     .option('--from <date>', 'first candle to replay (UTC)', utcDate('--from'))
     .option('--to <date>', 'replay candles before this time (UTC)', utcDate('--to'))
     .option('--account <id>', 'account id (default: a new demo-<time>-<hex>)')
+    .option('--venue <venue>', 'paper (in-process paper venue) or binance-local (`bulwark venue serve` through ccxt)', oneOf('--venue', ['paper', 'binance-local']), 'paper')
+    .option('--protection <mode>', 'where stops live: INTERNAL (stop-monitor), EXCHANGE (algo orders at the venue) or BOTH', oneOf('--protection', ['INTERNAL', 'EXCHANGE', 'BOTH']), 'INTERNAL')
     .action(async (opts, cmd: Command) => {
       if (opts.leverage > 5 && !opts.confirmHighLeverage) {
         cmd.error(`error: --leverage ${opts.leverage} is above 5x: add --confirm-high-leverage to confirm it (the confirmation is recorded)`, { code: 'commander.invalidArgument', exitCode: 2 });
@@ -71,6 +81,7 @@ export function buildProgram(): Command {
       );
       console.log(`Bulwark demo: account ${accountId}, capital ${opts.capital} USDT, leverage ${opts.leverage}x, risk ${opts.riskPct} %`);
       console.log(`  candles ${opts.candles ?? defaults.candles}`);
+      if (opts.venue !== 'paper') console.log(`  venue ${opts.venue} through ccxt (binanceusdm), protection ${opts.protection}`);
       console.log(`  starting NATS consumers and six services (logs in ${logDir})`);
       const report = await runDemo({
         candles: opts.candles ?? defaults.candles,
@@ -85,6 +96,8 @@ export function buildProgram(): Command {
         from: opts.from ?? null,
         to: opts.to ?? null,
         accountId,
+        venue: opts.venue,
+        protection: opts.protection,
         bus: busConfigFromEnv(),
         logDir,
         onStart: (total) => bar.start(total, 0, { market: '' }),
@@ -98,6 +111,7 @@ export function buildProgram(): Command {
   registerCalcCommands(program);
   registerBacktestCommand(program);
   registerDataCommands(program);
+  registerVenueCommands(program);
   const bus = busConfigFromEnv();
   const openStore = storeOpenerFromBus(bus);
   registerAuditCommands(program, openStore);

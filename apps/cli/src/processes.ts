@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { type ServiceName, Services, Subjects } from '@bulwark/contracts';
@@ -79,4 +80,69 @@ export async function startServices(opts: {
     throw e;
   }
   return { logDir: opts.logDir, stop };
+}
+
+/** A `bulwark venue serve` child process and where it answers. */
+export interface RunningLocalVenue {
+  restBase: string;
+  wsBase: string;
+  /** The key pair of its one account (generated per run; passed by environment, never on a command line). */
+  apiKey: string;
+  apiSecret: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start the local Binance USDⓈ-M venue (`bulwark venue serve --port 0`) as its own process for
+ * one account with a fresh random key pair and an empty wallet (execution funds it, as it
+ * funds the paper venue), logging to `<logDir>/venue.log`; resolves once it prints its URLs.
+ * @throws ServiceStartError when it exits or prints no URLs within `readyTimeoutMs`
+ */
+export async function startLocalVenue(opts: { root: string; env: NodeJS.ProcessEnv; logDir: string; accountId: string; readyTimeoutMs?: number }): Promise<RunningLocalVenue> {
+  mkdirSync(opts.logDir, { recursive: true });
+  const logFile = path.join(opts.logDir, 'venue.log');
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const apiKey = randomBytes(32).toString('hex');
+  const apiSecret = randomBytes(32).toString('hex');
+  const cli = path.join(opts.root, 'apps', 'cli', 'bin', 'bulwark.js');
+  const child = spawn(process.execPath, [cli, 'venue', 'serve', '--port', '0', '--account', opts.accountId, '--balance', '0'], {
+    cwd: opts.root,
+    env: { ...opts.env, BINANCE_API_KEY: apiKey, BINANCE_API_SECRET: apiSecret },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr!.pipe(log);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (exited) return resolve();
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  const urls = await new Promise<{ restBase: string; wsBase: string }>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new ServiceStartError('venue', 'printed no URLs in time', logFile)), opts.readyTimeoutMs ?? 30_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      log.write(chunk);
+      out += chunk.toString('utf8');
+      const rest = /REST\s+(http:\/\/\S+?)\/fapi\//.exec(out);
+      const ws = /WebSocket\s+(ws:\/\/\S+?)\/ws\b/.exec(out);
+      if (rest && ws) {
+        clearTimeout(timer);
+        resolve({ restBase: rest[1], wsBase: ws[1] });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new ServiceStartError('venue', `exited with code ${code} during start-up`, logFile));
+    });
+  }).catch(async (e) => {
+    await stop();
+    throw e;
+  });
+  return { ...urls, apiKey, apiSecret, stop };
 }

@@ -1,4 +1,5 @@
 import {
+  type AccountConfig,
   type ClockInterest,
   type DomainEvent,
   type EventData,
@@ -7,39 +8,104 @@ import {
   Streams,
   event,
 } from '@bulwark/contracts';
-import { type OrderCommand, type OrderState, type PaperFill, type Rules, dec, orderDecider, rulesFromContract, str } from '@bulwark/domain';
-import { PaperVenueAdapter, type SimulatedVenue } from '@bulwark/venues';
+import {
+  type D,
+  type OrderCommand,
+  type OrderState,
+  type PaperFill,
+  type PaperVenueEvent,
+  type ReconDifference,
+  type ReconView,
+  type Rules,
+  TERMINAL_ORDER_STATUSES,
+  ZERO,
+  clientOrderIdFor,
+  dec,
+  emergencyStopPrice,
+  orderDecider,
+  reconcile,
+  rulesFromContract,
+  str,
+} from '@bulwark/domain';
+import { type DrivenVenue, type LiveVenuePort, type VenueAlert, type VenuePort, classifyVenueError } from '@bulwark/venues';
 import { instrumentFiles, loadRulesFromFiles, resolveDataDir } from '@bulwark/market-data';
 import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit, Optional } from '@nestjs/common';
 import type { PipelineService } from './ports';
+import { type ExecutionVenue, type OpenedVenue, type VenueFactory, EXECUTION_VENUE, venueFromEnv } from './venue-factory';
 
 const VENUE = 'binance-usdm' as const;
 const SYMBOLS = ['BTCUSDT'];
 
+/** Order statuses in which the venue may still act on an order. */
+const OPEN_STATUSES = new Set(['SUBMITTED', 'ACCEPTED', 'PARTIALLY_FILLED', 'PENDING_CANCEL', 'UNKNOWN']);
+
+const isDriven = (v: VenuePort): v is DrivenVenue & VenuePort => typeof (v as DrivenVenue).advance === 'function';
+const hasProtection = (v: VenuePort): v is VenuePort & Pick<LiveVenuePort, 'placeProtectiveOrder' | 'cancelProtectiveOrder' | 'protectiveOrder'> =>
+  typeof (v as LiveVenuePort).placeProtectiveOrder === 'function';
+const isLive = (v: VenuePort): v is LiveVenuePort => hasProtection(v) && typeof (v as LiveVenuePort).positions === 'function';
+
+/** An exchange stop or take-profit Bulwark placed, while it may still act. */
+interface Protective {
+  clientOrderId: string;
+  accountId: string;
+  symbol: string;
+  kind: 'STOP_LOSS' | 'TAKE_PROFIT';
+  side: 'BUY' | 'SELL';
+  triggerPrice: D;
+  quantity: D;
+  /** The stop stream whose levels it carries. */
+  stopStreamId: string;
+  accepted: boolean;
+}
+
 /**
- * Execution: drives the paper venue (the default venue) for approved entries and
- * triggered stops, records every order transition on the order's stream, and the venue
- * account settings (funding, one-way mode, isolated margin, leverage) on the venue stream.
- * Decisions about order state live in the domain's order decider; matching and margin in
- * the domain's PaperVenue.
+ * Execution: drives the venue (the paper venue by default; the local Binance-compatible
+ * venue, Binance's demo environment or a live account through ccxt when configured, see
+ * venue-config.ts) for approved entries and triggered stops, records every order transition
+ * on the order's stream, and the venue account settings (funding, one-way mode, isolated
+ * margin, leverage), reconciliations and venue alerts on the venue stream.
+ *
+ * Protection per account (`AccountConfig.protection`): INTERNAL (default) closes at market
+ * when the stop-monitor sees a level crossed; EXCHANGE places reduce-only STOP_MARKET /
+ * TAKE_PROFIT_MARKET algo orders at the venue when the stop is placed and lets them close the
+ * position (the internal close is the fallback when the exchange stop is not accepted);
+ * BOTH closes internally first with the exchange stop as the backstop. When a position goes
+ * flat, its remaining exchange stops are cancelled.
+ *
+ * Decisions about order state live in the domain's order decider; matching and margin in the
+ * venue; what to do about a reconciliation difference in the domain's `reconcile`.
  */
 @Injectable()
-export class ExecutionService implements OnModuleInit, PipelineService {
+export class ExecutionService implements OnModuleInit, OnModuleDestroy, PipelineService {
   readonly name = 'execution' as const;
   readonly categories = ['account', 'stop'] as const;
   private readonly log = new Logger('execution');
   private readonly orders: AggregateRepository<OrderState>;
   private readonly venueRevision = new Map<string, number>();
-  private venue!: SimulatedVenue;
+  private venue!: ExecutionVenue;
   private readonly rules = new Map<string, Rules>();
   /** The kill switch per account, from risk's TradingStateChanged events. */
   private readonly tradingState = new Map<string, 'ACTIVE' | 'REDUCING' | 'HALTED'>();
+  /** Account configurations (protection mode, risk fractions) from AccountOpened / AccountReconfigured. */
+  private readonly accounts = new Map<string, AccountConfig>();
+  /** Accounts whose venue settings (one-way, isolated, leverage) were applied. */
+  private readonly configured = new Set<string>();
+  /** Net position per `account|symbol` from the recorded fills (signed base quantity) and its average entry. */
+  private readonly net = new Map<string, { qty: D; entry: D }>();
+  /** Open regular orders per client order id (the log's view, for reconciliation). */
+  private readonly openOrders = new Map<string, { accountId: string; symbol: string; status: string }>();
+  /** Exchange stops per client order id. */
+  private readonly protective = new Map<string, Protective>();
+  private reconcileTimer: NodeJS.Timeout | null = null;
+  /** Serialises what the venue pushes (user-data stream) with everything else this service records. */
+  private chain: Promise<void> = Promise.resolve();
 
   constructor(
     readonly appender: EventAppender,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Optional() @Inject(EXECUTION_VENUE) private readonly venueFactory?: VenueFactory,
   ) {
     this.orders = new AggregateRepository(appender, {
       initialState: orderDecider.initialState,
@@ -49,23 +115,33 @@ export class ExecutionService implements OnModuleInit, PipelineService {
 
   /** Idle, it still watches each bar's close so its last price (for margin checks of new orders) is current. */
   interest(): ClockInterest {
-    return this.venue && !this.venue.isIdle() ? 'STEP' : 'CLOSE';
+    return this.venue && isDriven(this.venue) && !this.venue.isIdle() ? 'STEP' : 'CLOSE';
   }
 
   async onEvent(e: RecordedEvent): Promise<void> {
     switch (e.type) {
       case 'AccountOpened':
+        this.accounts.set((e.data as AccountConfig).accountId, e.data as AccountConfig);
         return this.configureAccount(e as RecordedEvent<'AccountOpened', EventData<'AccountOpened'>>);
+      case 'AccountReconfigured':
+        this.accounts.set((e.data as AccountConfig).accountId, e.data as AccountConfig);
+        return;
       case 'EntryApproved':
         return this.submitEntry(e as RecordedEvent<'EntryApproved', EventData<'EntryApproved'>>);
       case 'TradingStateChanged':
         return this.tradingStateChanged(e.streamId.slice('account-'.length), (e.data as EventData<'TradingStateChanged'>).state);
+      case 'StopPlaced':
+        return this.placeExchangeStops(e as RecordedEvent<'StopPlaced', EventData<'StopPlaced'>>);
       case 'StopTriggered':
         return this.submitProtectiveClose(e as RecordedEvent<'StopTriggered', EventData<'StopTriggered'>>);
     }
   }
 
-  /** Load the venue's instrument rules and record them when they differ from the last recorded. */
+  /**
+   * Load the instrument rules and record them when they differ from the last recorded; open
+   * the venue; for a live venue rebuild this service's view from the log and reconcile it
+   * with the venue (then every `reconcileSeconds`).
+   */
   async onModuleInit(): Promise<void> {
     const dataDir = resolveDataDir();
     for (const symbol of SYMBOLS) {
@@ -84,7 +160,37 @@ export class ExecutionService implements OnModuleInit, PipelineService {
       }
       this.rules.set(symbol, rulesFromContract(contract));
     }
-    this.venue = new PaperVenueAdapter(VENUE, this.rules);
+    const alert = (accountId: string | undefined) => (a: VenueAlert) => {
+      const data = a.kind === 'IP_BANNED' ? { kind: 'IP_BANNED' as const, detail: a.message, until: a.until } : { kind: 'USER_STREAM_DOWN' as const, detail: a.message, until: null };
+      this.log.error(`venue alert ${data.kind}: ${data.detail}`);
+      if (accountId) void this.serial(() => this.appendVenue(accountId, [event('VenueAlert', data)], { tsEvent: Date.now(), correlationId: `venue-alert-${accountId}`, causationId: `venue-alert-${Date.now()}` }));
+    };
+    let opened: OpenedVenue | null = null;
+    const onAlert = (a: VenueAlert) => alert(opened?.accountId)(a);
+    opened = this.venueFactory ? await this.venueFactory(this.rules, onAlert) : await venueFromEnv(process.env, this.rules, onAlert);
+    this.venue = opened.venue;
+    if (isLive(this.venue)) {
+      await this.rebuildFromLog();
+      await this.reconcileAll('STARTUP');
+      if (opened.reconcileSeconds > 0) {
+        this.reconcileTimer = setInterval(() => void this.serial(() => this.reconcileAll('PERIODIC')).catch((e) => this.log.error(`reconciliation failed: ${String(e)}`)), opened.reconcileSeconds * 1000);
+        this.reconcileTimer.unref();
+      }
+    }
+    if (opened.subscribe) opened.subscribe((events, ts) => void this.serial(() => this.recordVenueEvents(events, { tsEvent: ts, correlationId: `venue-${VENUE}`, causationId: `user-data-${ts}` })));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    await this.chain.catch(() => undefined);
+    await (this.venue as Partial<LiveVenuePort> | undefined)?.close?.();
+  }
+
+  /** Run `fn` after everything queued before it (venue pushes and timers share the order streams). */
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(fn);
+    this.chain = next.catch(() => undefined);
+    return next;
   }
 
   private async appendVenue(accountId: string, events: DomainEvent[], c: Causation): Promise<void> {
@@ -95,23 +201,35 @@ export class ExecutionService implements OnModuleInit, PipelineService {
     if (r) this.venueRevision.set(streamId, r.result.nextExpectedRevision);
   }
 
-  /** Fund the paper account and set one-way mode, isolated margin and leverage before any order. */
+  /**
+   * Fund the account (simulated venues), then set one-way mode, isolated margin and leverage
+   * before any order. A venue that refuses one-way mode (hedge mode with open positions) or
+   * isolated margin leaves the account unconfigured: its entries are denied (VENUE_NOT_CONFIGURED).
+   */
   async configureAccount(e: RecordedEvent<'AccountOpened', EventData<'AccountOpened'>>): Promise<void> {
     const cfg = e.data;
-    if (this.venue.hasAccount(cfg.accountId)) return; // redelivery
+    if (this.configured.has(cfg.accountId)) return; // redelivery
+    if (isDriven(this.venue) && this.venue.hasAccount(cfg.accountId)) return; // redelivery
     const events: DomainEvent[] = [];
-    this.venue.deposit(cfg.accountId, dec(cfg.capital));
-    events.push(event('VenueAccountFunded', { accountId: cfg.accountId, asset: 'USDT', amount: cfg.capital }));
+    if (isDriven(this.venue)) {
+      await this.venue.deposit(cfg.accountId, dec(cfg.capital));
+      events.push(event('VenueAccountFunded', { accountId: cfg.accountId, asset: 'USDT', amount: cfg.capital }));
+    }
+    const refused = async (what: string, error: { code: string; message: string }) => {
+      await this.appendVenue(cfg.accountId, [...events, event('VenueAlert', { kind: 'PROTECTION_FAILED', detail: `venue refused ${what}: ${error.code} ${error.message}; no orders for this account`, until: null })], causedBy(e));
+      if (!isLive(this.venue)) throw new Error(`venue refused ${what} for ${cfg.accountId}: ${error.code} ${error.message}`);
+    };
     const mode = await this.venue.setOneWayMode(cfg.accountId);
     if (mode.ok) events.push(event('PositionModeSet', { mode: 'ONE_WAY' }));
-    else throw new Error(`venue refused one-way mode for ${cfg.accountId}: ${mode.error.code} ${mode.error.message}`);
+    else return refused('one-way mode', mode.error);
     const margin = await this.venue.setIsolatedMargin(cfg.accountId, cfg.symbol);
     if (margin.ok) events.push(event('MarginModeSet', { symbol: cfg.symbol, marginMode: 'ISOLATED' }));
-    else throw new Error(`venue refused isolated margin for ${cfg.accountId}: ${margin.error.code} ${margin.error.message}`);
+    else return refused('isolated margin', margin.error);
     const lev = await this.venue.setLeverage(cfg.accountId, cfg.symbol, cfg.leverage);
     if (lev.ok) events.push(event('LeverageSet', { symbol: cfg.symbol, leverage: lev.value.leverage, maxNotional: str(lev.value.maxNotional) }));
     else this.log.warn(`leverage ${cfg.leverage} refused for ${cfg.accountId}: ${lev.error.message}`);
     await this.appendVenue(cfg.accountId, events, causedBy(e));
+    this.configured.add(cfg.accountId);
   }
 
   /** Run order commands in sequence on one order stream and append what they decide, in one append. */
@@ -133,7 +251,23 @@ export class ExecutionService implements OnModuleInit, PipelineService {
       },
       c,
     );
+    this.track(clientOrderId, state);
     return state;
+  }
+
+  /** Keep the log's view of open orders and exchange stops current. */
+  private track(clientOrderId: string, s: OrderState): void {
+    const o = s.order;
+    if (!o) return;
+    const open = OPEN_STATUSES.has(s.status);
+    if (o.type === 'STOP_MARKET' || o.type === 'TAKE_PROFIT_MARKET') {
+      const p = this.protective.get(clientOrderId);
+      if (!open) this.protective.delete(clientOrderId);
+      else if (p) p.accepted = s.status === 'ACCEPTED';
+      return;
+    }
+    if (open) this.openOrders.set(clientOrderId, { accountId: o.accountId, symbol: o.symbol, status: s.status });
+    else this.openOrders.delete(clientOrderId);
   }
 
   async submitEntry(e: RecordedEvent<'EntryApproved', EventData<'EntryApproved'>>): Promise<void> {
@@ -141,9 +275,10 @@ export class ExecutionService implements OnModuleInit, PipelineService {
     const c = causedBy(e);
     const existing = await this.orders.load(Streams.order(a.clientOrderId));
     if (existing.state.status !== 'NONE') return; // redelivery: the order exists already
-    if (!this.venue.hasAccount(a.accountId)) throw new Error(`venue account ${a.accountId} is not configured`);
-    const lev = await this.venue.setLeverage(a.accountId, a.symbol, a.leverage);
-    if (lev.ok) await this.appendVenue(a.accountId, [event('LeverageSet', { symbol: a.symbol, leverage: a.leverage, maxNotional: str(lev.value.maxNotional) })], c);
+    const unconfigured = isDriven(this.venue) ? !this.venue.hasAccount(a.accountId) : !this.configured.has(a.accountId);
+    if (unconfigured && !isLive(this.venue)) throw new Error(`venue account ${a.accountId} is not configured`);
+    const lev = unconfigured ? null : await this.venue.setLeverage(a.accountId, a.symbol, a.leverage);
+    if (lev?.ok) await this.appendVenue(a.accountId, [event('LeverageSet', { symbol: a.symbol, leverage: a.leverage, maxNotional: str(lev.value.maxNotional) })], c);
     await this.place(
       {
         clientOrderId: a.clientOrderId, accountId: a.accountId, venue: a.venue, symbol: a.symbol, side: a.side, type: 'MARKET',
@@ -151,7 +286,7 @@ export class ExecutionService implements OnModuleInit, PipelineService {
         sourceStreamId: e.streamId, sourceEventId: e.metadata.eventId, triggerPrice: null,
       },
       c,
-      lev.ok ? null : lev.error,
+      lev === null ? { code: 'VENUE_NOT_CONFIGURED', message: 'the venue account is not configured (one-way mode / isolated margin refused)' } : lev.ok ? null : lev.error,
     );
   }
 
@@ -162,6 +297,10 @@ export class ExecutionService implements OnModuleInit, PipelineService {
     if (!placed) throw new Error(`stop stream ${e.streamId} has no StopPlaced`);
     const existing = await this.orders.load(Streams.order(t.closeClientOrderId));
     if (existing.state.status !== 'NONE') return;
+    if ((t.kind === 'STOP_LOSS' || t.kind === 'TAKE_PROFIT') && this.accounts.get(placed.accountId)?.protection === 'EXCHANGE') {
+      const atVenue = [...this.protective.values()].some((p) => p.stopStreamId === e.streamId && p.kind === t.kind && p.accepted);
+      if (atVenue) return; // the exchange's own stop closes it; the internal close is only the fallback
+    }
     await this.place(
       {
         clientOrderId: t.closeClientOrderId, accountId: placed.accountId, venue: placed.venue, symbol: placed.symbol, side: t.side, type: 'MARKET',
@@ -172,6 +311,63 @@ export class ExecutionService implements OnModuleInit, PipelineService {
       causedBy(e),
       null,
     );
+  }
+
+  /**
+   * EXCHANGE / BOTH protection: place the stop-loss (and take-profit) of a new position as
+   * reduce-only conditional orders at the venue, then read each back; only an order the venue
+   * reports with the same trigger and quantity counts as accepted.
+   */
+  async placeExchangeStops(e: RecordedEvent<'StopPlaced', EventData<'StopPlaced'>>): Promise<void> {
+    const p = e.data;
+    const cfg = this.accounts.get(p.accountId);
+    if (!cfg || cfg.protection === 'INTERNAL') return;
+    const c = causedBy(e);
+    if (!hasProtection(this.venue)) {
+      await this.appendVenue(p.accountId, [event('VenueAlert', { kind: 'PROTECTION_FAILED', detail: `venue ${VENUE} takes no exchange stops here: the internal stop protects ${e.streamId}`, until: null })], c);
+      return;
+    }
+    const seq = e.streamId.slice(e.streamId.lastIndexOf('-') + 1);
+    const side = p.positionSide === 'LONG' ? 'SELL' : 'BUY';
+    const levels: Array<['STOP_LOSS' | 'TAKE_PROFIT', string]> = [['STOP_LOSS', p.stopPrice]];
+    if (p.takeProfitPrice) levels.push(['TAKE_PROFIT', p.takeProfitPrice]);
+    for (const [kind, price] of levels) {
+      const id = clientOrderIdFor(p.accountId, `p${seq}`, kind === 'STOP_LOSS' ? 'S' : 'T');
+      await this.placeProtective({ clientOrderId: id, accountId: p.accountId, symbol: p.symbol, kind, side, triggerPrice: dec(price), quantity: dec(p.quantity), stopStreamId: e.streamId, accepted: false }, e.streamId, e.metadata.eventId, c);
+    }
+  }
+
+  private async placeProtective(p: Protective, sourceStreamId: string, sourceEventId: string, c: Causation): Promise<void> {
+    if (!hasProtection(this.venue)) return;
+    const existing = await this.orders.load(Streams.order(p.clientOrderId));
+    if (existing.state.status !== 'NONE') return; // redelivery
+    const data: EventData<'OrderInitialized'> = {
+      clientOrderId: p.clientOrderId, accountId: p.accountId, venue: VENUE, symbol: p.symbol, side: p.side,
+      type: p.kind === 'STOP_LOSS' ? 'STOP_MARKET' : 'TAKE_PROFIT_MARKET', quantity: str(p.quantity), price: null, timeInForce: null,
+      reduceOnly: true, purpose: p.kind, leverage: null, sourceStreamId, sourceEventId, triggerPrice: str(p.triggerPrice),
+    };
+    const refusal = this.killSwitchRefusal(data);
+    if (refusal) {
+      await this.orderCommands(p.clientOrderId, [{ kind: 'InitializeOrder', data }, { kind: 'DenyOrder', code: refusal.code, message: refusal.message }], c);
+      return;
+    }
+    this.protective.set(p.clientOrderId, p);
+    await this.orderCommands(p.clientOrderId, [{ kind: 'InitializeOrder', data }, { kind: 'SubmitOrder' }], c);
+    const r = await this.venue.placeProtectiveOrder(p.accountId, { clientAlgoId: p.clientOrderId, symbol: p.symbol, side: p.side, kind: p.kind, triggerPrice: p.triggerPrice, quantity: p.quantity });
+    if (!r.ok) {
+      await this.orderCommands(p.clientOrderId, [{ kind: 'RecordRejected', code: r.error.code, message: r.error.message }], c);
+      await this.appendVenue(p.accountId, [event('VenueAlert', { kind: 'PROTECTION_FAILED', detail: `exchange ${p.kind} ${p.clientOrderId} refused: ${r.error.code} ${r.error.message}; the internal stop protects the position`, until: null })], c);
+      return;
+    }
+    const back = await this.venue.protectiveOrder(p.accountId, p.symbol, p.clientOrderId).catch(() => null);
+    const same = back !== null && back.algoId === r.value.algoId && back.triggerPrice.eq(p.triggerPrice) && (back.closePosition || (back.quantity !== null && back.quantity.eq(p.quantity)));
+    if (same) {
+      await this.orderCommands(p.clientOrderId, [{ kind: 'RecordAccepted', venueOrderId: r.value.algoId }], c);
+    } else {
+      const detail = back === null ? `algo ${r.value.algoId} placed but not found when read back` : `algo ${r.value.algoId} read back as trigger ${str(back.triggerPrice)} quantity ${back.quantity ? str(back.quantity) : 'close-position'}`;
+      await this.orderCommands(p.clientOrderId, [{ kind: 'RecordStatusUnknown', detail }], c);
+      await this.appendVenue(p.accountId, [event('VenueAlert', { kind: 'PROTECTION_FAILED', detail: `exchange ${p.kind} ${p.clientOrderId}: ${detail}; the internal stop protects the position`, until: null })], c);
+    }
   }
 
   tradingStateChanged(accountId: string, state: 'ACTIVE' | 'REDUCING' | 'HALTED'): void {
@@ -193,6 +389,7 @@ export class ExecutionService implements OnModuleInit, PipelineService {
       await this.orderCommands(o.clientOrderId, [{ kind: 'InitializeOrder', data: o }, { kind: 'DenyOrder', code: refusal.code, message: refusal.message }], c);
       return;
     }
+    if (o.type !== 'MARKET' && o.type !== 'LIMIT') throw new Error(`place: ${o.type} orders go through placeProtective`);
     await this.orderCommands(o.clientOrderId, [{ kind: 'InitializeOrder', data: o }, { kind: 'SubmitOrder' }], c);
     const r = await this.venue.placeOrder(o.accountId, {
       clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, quantity: dec(o.quantity),
@@ -201,50 +398,266 @@ export class ExecutionService implements OnModuleInit, PipelineService {
     });
     await this.orderCommands(
       o.clientOrderId,
-      [r.ok ? { kind: 'RecordAccepted', venueOrderId: r.value.venueOrderId } : { kind: 'RecordRejected', code: r.error.code, message: r.error.message }],
+      [
+        r.ok
+          ? { kind: 'RecordAccepted', venueOrderId: r.value.venueOrderId }
+          : classifyVenueError(r.error.code).outcomeUnknown
+            ? { kind: 'RecordStatusUnknown', detail: `${r.error.code} ${r.error.message}` }
+            : { kind: 'RecordRejected', code: r.error.code, message: r.error.message },
+      ],
       c,
     );
   }
 
-  private fillData(f: PaperFill): EventData<'OrderFilled'> {
+  private fillData(f: PaperFill, purpose: EventData<'OrderFilled'>['purpose']): EventData<'OrderFilled'> {
     return {
       clientOrderId: f.clientOrderId, venueOrderId: f.venueOrderId, tradeId: f.tradeId, accountId: f.accountId, venue: VENUE, symbol: f.symbol,
-      side: f.side, purpose: f.purpose, quantity: str(f.quantity), price: str(f.price), quoteQuantity: str(f.quantity.mul(f.price)),
+      side: f.side, purpose, quantity: str(f.quantity), price: str(f.price), quoteQuantity: str(f.quantity.mul(f.price)),
       fee: str(f.fee), feeAsset: 'USDT', liquidity: f.liquidity, filledQuantity: str(f.quantity), leavesQuantity: '0', leverage: f.leverage,
       liquidationFee: str(f.liquidationFee),
     };
   }
 
-  /** One step of the market path: the paper venue matches and the results are recorded. */
+  /** One step of the market path: a driven venue matches and the results are recorded. */
   async onTick(tick: MarketTick): Promise<void> {
     const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
     const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
-    if (tick.venue === VENUE) {
-      const out = this.venue.advance(tick.symbol, tick, tick.funding);
-      for (const ev of out) {
-        if (ev.kind === 'fill') {
-          const f = ev.fill;
-          const cmds: OrderCommand[] = [];
-          if (f.venueGenerated) {
-            cmds.push(
-              {
-                kind: 'InitializeOrder',
-                data: {
-                  clientOrderId: f.clientOrderId, accountId: f.accountId, venue: VENUE, symbol: f.symbol, side: f.side, type: 'MARKET',
-                  quantity: str(f.quantity), price: null, timeInForce: null, reduceOnly: true, purpose: 'LIQUIDATION', leverage: f.leverage,
-                  sourceStreamId: Streams.venue(f.accountId, VENUE), sourceEventId: `liquidation-${f.venueOrderId}`, triggerPrice: str(f.price),
-                },
+    if (tick.venue === VENUE && isDriven(this.venue)) {
+      const out = await this.venue.advance(tick.symbol, tick, tick.funding);
+      if (out.length > 0) await this.recordVenueEvents(out, c);
+    }
+  }
+
+  /**
+   * Record what the venue reports: fills on their order streams (a venue-generated order —
+   * a liquidation, or an order no stream knows — is initialised first), expiries; funding is
+   * accounting's. When a fill leaves a position flat, its remaining exchange stops are cancelled.
+   */
+  async recordVenueEvents(events: readonly PaperVenueEvent[], c: Causation): Promise<void> {
+    for (const ev of events) {
+      if (ev.kind === 'fill') {
+        const f = ev.fill;
+        const stream = Streams.order(f.clientOrderId);
+        const known = await this.orders.load(stream);
+        const cmds: OrderCommand[] = [];
+        if (known.state.status === 'NONE') {
+          cmds.push(
+            {
+              kind: 'InitializeOrder',
+              data: {
+                clientOrderId: f.clientOrderId, accountId: f.accountId, venue: VENUE, symbol: f.symbol, side: f.side, type: 'MARKET',
+                quantity: str(f.quantity), price: null, timeInForce: null, reduceOnly: true, purpose: f.venueGenerated ? 'LIQUIDATION' : f.purpose, leverage: f.leverage,
+                sourceStreamId: Streams.venue(f.accountId, VENUE), sourceEventId: `${f.venueGenerated ? 'liquidation' : 'venue-order'}-${f.venueOrderId}`, triggerPrice: str(f.price),
               },
-              { kind: 'SubmitOrder' },
-              { kind: 'RecordAccepted', venueOrderId: f.venueOrderId },
-            );
-          }
-          cmds.push({ kind: 'RecordFill', fill: this.fillData(f) });
-          await this.orderCommands(f.clientOrderId, cmds, c);
-        } else if (ev.kind === 'rejected') {
-          await this.orderCommands(ev.clientOrderId, [{ kind: 'RecordExpired' }], c);
+            },
+            { kind: 'SubmitOrder' },
+            { kind: 'RecordAccepted', venueOrderId: f.venueOrderId },
+          );
+        } else if (known.state.tradeIds.includes(f.tradeId)) {
+          continue; // reported twice (user-data stream and a reconciliation query)
+        }
+        const purpose = known.state.order?.purpose ?? (f.venueGenerated ? 'LIQUIDATION' : f.purpose);
+        cmds.push({ kind: 'RecordFill', fill: this.fillData(f, purpose) });
+        await this.orderCommands(f.clientOrderId, cmds, c);
+        await this.applyToNet(f, c);
+      } else if (ev.kind === 'rejected') {
+        const known = await this.orders.load(Streams.order(ev.clientOrderId));
+        if (known.state.status !== 'NONE' && !TERMINAL_ORDER_STATUSES.has(known.state.status as never)) await this.orderCommands(ev.clientOrderId, [{ kind: 'RecordExpired' }], c);
+      }
+    }
+  }
+
+  /** Track the net position from fills; when it goes flat, cancel the exchange stops left for it. */
+  private async applyToNet(f: PaperFill, c: Causation): Promise<void> {
+    const key = `${f.accountId}|${f.symbol}`;
+    const n = this.net.get(key) ?? { qty: ZERO, entry: ZERO };
+    const signed = f.side === 'BUY' ? f.quantity : f.quantity.neg();
+    const qty = n.qty.plus(signed);
+    const grows = n.qty.isZero() || n.qty.isNeg() === signed.isNeg();
+    const entry = grows ? n.qty.abs().mul(n.entry).plus(f.quantity.mul(f.price)).div(qty.abs()) : qty.isZero() ? ZERO : n.entry;
+    this.net.set(key, { qty, entry });
+    if (!qty.isZero() || !hasProtection(this.venue)) return;
+    for (const p of [...this.protective.values()]) {
+      if (p.accountId !== f.accountId || p.symbol !== f.symbol || !p.accepted) continue;
+      await this.orderCommands(p.clientOrderId, [{ kind: 'RequestCancel', reason: 'position closed' }], c);
+      const r = await this.venue.cancelProtectiveOrder(p.accountId, p.symbol, p.clientOrderId);
+      await this.orderCommands(p.clientOrderId, [r.ok ? { kind: 'RecordCanceled' } : { kind: 'RecordCancelRejected', code: r.error.code, message: r.error.message }], c);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Live venues: the log's view at start-up, and reconciliation.
+  // -------------------------------------------------------------------------------------
+
+  /** Rebuild accounts, kill-switch states, open orders, exchange stops and net positions from the log. */
+  private async rebuildFromLog(): Promise<void> {
+    const states = new Map<string, OrderState>();
+    for await (const e of this.store.readAll({ categories: ['account', 'order'] })) {
+      if (e.type === 'AccountOpened' || e.type === 'AccountReconfigured') {
+        const cfg = e.data as AccountConfig;
+        if (cfg.venue === VENUE) this.accounts.set(cfg.accountId, cfg);
+      } else if (e.type === 'TradingStateChanged') {
+        this.tradingState.set(e.streamId.slice('account-'.length), (e.data as EventData<'TradingStateChanged'>).state);
+      } else if (e.streamId.startsWith('order-')) {
+        const s = orderDecider.evolve(states.get(e.streamId) ?? orderDecider.initialState(), e as never);
+        states.set(e.streamId, s);
+        if (e.type === 'OrderFilled') {
+          const f = e.data as EventData<'OrderFilled'>;
+          const key = `${f.accountId}|${f.symbol}`;
+          const n = this.net.get(key) ?? { qty: ZERO, entry: ZERO };
+          const q = dec(f.quantity);
+          const signed = f.side === 'BUY' ? q : q.neg();
+          const qty = n.qty.plus(signed);
+          const grows = n.qty.isZero() || n.qty.isNeg() === signed.isNeg();
+          this.net.set(key, { qty, entry: grows ? n.qty.abs().mul(n.entry).plus(q.mul(dec(f.price))).div(qty.abs()) : qty.isZero() ? ZERO : n.entry });
         }
       }
+    }
+    for (const [streamId, s] of states) {
+      const o = s.order;
+      if (!o || !OPEN_STATUSES.has(s.status)) continue;
+      const clientOrderId = streamId.slice('order-'.length);
+      if (o.type === 'STOP_MARKET' || o.type === 'TAKE_PROFIT_MARKET') {
+        this.protective.set(clientOrderId, {
+          clientOrderId, accountId: o.accountId, symbol: o.symbol, kind: o.type === 'STOP_MARKET' ? 'STOP_LOSS' : 'TAKE_PROFIT', side: o.side,
+          triggerPrice: dec(o.triggerPrice ?? '0'), quantity: dec(o.quantity), stopStreamId: o.sourceStreamId, accepted: s.status === 'ACCEPTED',
+        });
+      } else {
+        this.openOrders.set(clientOrderId, { accountId: o.accountId, symbol: o.symbol, status: s.status });
+      }
+    }
+    for (const id of this.accounts.keys()) this.configured.add(id);
+  }
+
+  /** The log's view of one account (from this service's state, itself folded from the log). */
+  private logView(accountId: string): ReconView {
+    const positions = [...this.net.entries()]
+      .filter(([k, n]) => k.startsWith(`${accountId}|`) && !n.qty.isZero())
+      .map(([k, n]) => ({ symbol: k.slice(accountId.length + 1), side: n.qty.isNeg() ? ('SHORT' as const) : ('LONG' as const), quantity: n.qty.abs(), entryPrice: n.entry }));
+    const openOrders = [...this.openOrders.entries()].filter(([, o]) => o.accountId === accountId).map(([id, o]) => ({ symbol: o.symbol, clientOrderId: id, status: o.status }));
+    const protectiveOrders = [...this.protective.values()]
+      .filter((p) => p.accountId === accountId && p.accepted)
+      .map((p) => ({ symbol: p.symbol, clientOrderId: p.clientOrderId, side: p.side, kind: p.kind, triggerPrice: p.triggerPrice, quantity: p.quantity }));
+    return { positions, openOrders, protectiveOrders };
+  }
+
+  /**
+   * Compare every known account's open orders, exchange stops and positions at the venue with
+   * the log and record the differences and what was done (`ReconciliationDifference`,
+   * `ReconciliationCompleted` on the venue stream). Orders the log thinks open are first
+   * settled from the venue by client order id (fills recovered from the venue's trades), so
+   * nothing depends on a window of history.
+   */
+  async reconcileAll(trigger: 'STARTUP' | 'PERIODIC' | 'RECONNECT'): Promise<void> {
+    if (!isLive(this.venue)) return;
+    for (const [accountId, cfg] of this.accounts) {
+      if (cfg.venue !== VENUE) continue;
+      await this.reconcileAccount(this.venue, accountId, cfg, trigger);
+    }
+  }
+
+  private async reconcileAccount(venue: LiveVenuePort, accountId: string, cfg: AccountConfig, trigger: 'STARTUP' | 'PERIODIC' | 'RECONNECT'): Promise<void> {
+    const symbol = cfg.symbol;
+    const now = Date.now();
+    const c: Causation = { tsEvent: now, correlationId: `reconcile-${accountId}-${now}`, causationId: `reconcile-${trigger.toLowerCase()}-${now}` };
+    await this.settleFromVenue(venue, accountId, symbol, c);
+    const [positions, open, algos, account] = await Promise.all([
+      venue.positions(accountId, symbol),
+      venue.openOrders(accountId, symbol),
+      venue.openProtectiveOrders(accountId, symbol),
+      venue.account(accountId),
+    ]);
+    const venueView: ReconView = {
+      positions: positions.map((p) => ({ symbol: p.symbol, side: p.side, quantity: p.quantity, entryPrice: p.entryPrice })),
+      openOrders: open.map((o) => ({ symbol: o.symbol, clientOrderId: o.clientOrderId, status: o.status })),
+      protectiveOrders: algos.map((a) => ({
+        symbol: a.symbol, clientOrderId: a.clientAlgoId, side: a.side, kind: a.type === 'STOP_MARKET' ? ('STOP_LOSS' as const) : ('TAKE_PROFIT' as const),
+        triggerPrice: a.triggerPrice, quantity: a.quantity,
+      })),
+    };
+    const diffs = reconcile(this.logView(accountId), venueView);
+    const events: DomainEvent[] = [];
+    for (const d of diffs) {
+      events.push(event('ReconciliationDifference', { symbol: d.symbol, kind: d.kind, clientOrderId: d.clientOrderId, expected: d.expected, observed: d.observed, action: d.action, detail: d.detail }));
+    }
+    events.push(event('ReconciliationCompleted', {
+      symbol, trigger, openOrders: open.length, protectiveOrders: algos.length, positions: positions.length, differences: diffs.length,
+      walletBalance: account ? str(account.walletBalance) : '0',
+    }));
+    await this.appendVenue(accountId, events, c);
+    for (const d of diffs) await this.act(accountId, cfg, d, positions, account?.walletBalance ?? ZERO, c);
+  }
+
+  /** Orders the log thinks open but the venue no longer lists: record their final state (fills from the venue's trades). */
+  private async settleFromVenue(venue: LiveVenuePort, accountId: string, symbol: string, c: Causation): Promise<void> {
+    const open = new Set((await venue.openOrders(accountId, symbol)).map((o) => o.clientOrderId));
+    const algos = new Set((await venue.openProtectiveOrders(accountId, symbol)).map((a) => a.clientAlgoId));
+    const settle: Array<{ id: string; venueOrderId: string | null; status: string }> = [];
+    for (const [id, o] of this.openOrders) {
+      if (o.accountId !== accountId || o.symbol !== symbol || open.has(id)) continue;
+      const snap = await venue.order(accountId, symbol, id);
+      if (snap) settle.push({ id, venueOrderId: snap.venueOrderId, status: snap.status });
+    }
+    for (const [id, p] of this.protective) {
+      if (p.accountId !== accountId || p.symbol !== symbol || !p.accepted || algos.has(id)) continue;
+      const snap = await venue.protectiveOrder(accountId, symbol, id);
+      if (snap) settle.push({ id, venueOrderId: snap.actualOrderId, status: snap.status === 'FINISHED' || snap.status === 'TRIGGERED' ? 'FILLED' : snap.status });
+    }
+    if (settle.length === 0) return;
+    const trades = await venue.trades(accountId, symbol);
+    for (const s of settle) {
+      if (s.status === 'FILLED' && s.venueOrderId) {
+        const lev = this.accounts.get(accountId)?.leverage ?? 1;
+        const fills: PaperVenueEvent[] = trades
+          .filter((t) => t.venueOrderId === s.venueOrderId)
+          .map((t) => ({
+            kind: 'fill',
+            fill: {
+              accountId, clientOrderId: s.id, venueOrderId: t.venueOrderId, tradeId: t.tradeId, symbol, side: t.side, purpose: 'CLOSE', quantity: t.quantity, price: t.price,
+              fee: t.fee, liquidity: t.maker ? 'MAKER' : 'TAKER', leverage: lev, realisedPnl: t.realisedPnl, liquidationFee: ZERO, venueGenerated: false, ts: t.ts,
+            },
+          }));
+        await this.recordVenueEvents(fills, c);
+      } else if (s.status === 'CANCELED') {
+        await this.orderCommands(s.id, [{ kind: 'RecordCanceled' }], c).catch(() => undefined);
+      } else if (s.status === 'EXPIRED' || s.status === 'REJECTED') {
+        await this.orderCommands(s.id, [{ kind: 'RecordExpired' }], c).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Carry out a reconciliation decision: protect an unknown position, restore a missing exchange stop. */
+  private async act(accountId: string, cfg: AccountConfig, d: ReconDifference, positions: Awaited<ReturnType<LiveVenuePort['positions']>>, walletBalance: D, c: Causation): Promise<void> {
+    const rules = this.rules.get(d.symbol);
+    if (!rules) return;
+    const stamp = c.tsEvent.toString(36);
+    if (d.action === 'RESTORED' && d.protective) {
+      const p = d.protective;
+      const old = this.protective.get(p.clientOrderId);
+      const id = clientOrderIdFor(accountId, `r${stamp}`, p.kind === 'STOP_LOSS' ? 'S' : 'T');
+      await this.placeProtective({ clientOrderId: id, accountId, symbol: p.symbol, kind: p.kind, side: p.side, triggerPrice: p.triggerPrice, quantity: p.quantity ?? ZERO, stopStreamId: old?.stopStreamId ?? Streams.venue(accountId, VENUE), accepted: false }, Streams.venue(accountId, VENUE), `reconcile-${stamp}`, c);
+    } else if (d.action === 'PROTECTED' && d.position) {
+      const vp = positions.find((x) => x.symbol === d.symbol);
+      if (!vp) return;
+      const mark = vp.markPrice ?? vp.entryPrice;
+      const stop = emergencyStopPrice({ ...d.position, isolatedMargin: vp.isolatedMargin, brackets: rules.brackets }, walletBalance, dec(cfg.riskFraction), dec(cfg.liquidationBufferFraction), mark);
+      const side = vp.side === 'LONG' ? 'SELL' : 'BUY';
+      if (stop === null) {
+        await this.place(
+          {
+            clientOrderId: clientOrderIdFor(accountId, `r${stamp}`, 'C'), accountId, venue: VENUE, symbol: d.symbol, side, type: 'MARKET', quantity: str(vp.quantity), price: null,
+            timeInForce: null, reduceOnly: true, purpose: 'CLOSE', leverage: null, sourceStreamId: Streams.venue(accountId, VENUE), sourceEventId: `reconcile-${stamp}`, triggerPrice: null,
+          },
+          c,
+          null,
+        );
+        return;
+      }
+      // Round to the tick away from liquidation (toward the entry).
+      const tick = rules.tickSize;
+      const q = stop.div(tick);
+      const rounded = (vp.side === 'LONG' ? q.ceil() : q.floor()).mul(tick);
+      await this.placeProtective({ clientOrderId: clientOrderIdFor(accountId, `r${stamp}`, 'S'), accountId, symbol: d.symbol, kind: 'STOP_LOSS', side, triggerPrice: rounded, quantity: vp.quantity, stopStreamId: Streams.venue(accountId, VENUE), accepted: false }, Streams.venue(accountId, VENUE), `reconcile-${stamp}`, c);
     }
   }
 }

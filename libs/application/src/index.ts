@@ -9,3 +9,5 @@ export * from './replay.service';
 export * from './in-process';
 export * from './backtest';
 export * from './rules-book';
+export * from './venue-config';
+export * from './venue-factory';
