@@ -449,8 +449,8 @@ export class JetStreamEventStore implements EventStore {
   }
 
   /**
-   * Messages matching `filter` from `startSeq` up to the end known now: the consumer's initial
-   * `num_pending`, and `endSeq` when given. The consumer is deleted when the scan ends.
+   * Messages matching `filter` from `startSeq` up to the end known now: as many as the first
+   * message says follow it, and no further than `endSeq` (default: the stream's last sequence now). The consumer is deleted when the scan ends.
    */
   private async *scan(filter: string | string[], startSeq: number, endSeq: number | undefined): AsyncGenerator<JsMsg> {
     // The read ends at the end known when it starts: without a given end, the stream's last
@@ -462,13 +462,16 @@ export class JetStreamEventStore implements EventStore {
     let msgs: ConsumerMessages | null = null;
     try {
       msgs = await consumer.consume({ max_messages: BATCH });
-      let remaining = (await consumer.info(true)).num_pending;
-      if (remaining <= 0) return;
+      if ((await consumer.info(true)).num_pending <= 0) return;
+      // How many to read comes from the first message: the server's count of what follows it
+      // when it was delivered. (The consumer's own num_pending, read after `consume` started,
+      // can already exclude a delivered batch under load and end the read early.)
+      let remaining: number | null = null;
       for await (const m of msgs) {
-        remaining--;
+        remaining = (remaining ?? m.info.pending + 1) - 1;
         if (endSeq !== undefined && m.seq > endSeq) return;
         yield m;
-        if (remaining <= 0 || m.info.pending === 0 || (endSeq !== undefined && m.seq >= endSeq)) return;
+        if (remaining <= 0 || (endSeq !== undefined && m.seq >= endSeq)) return;
       }
     } finally {
       await msgs?.close().catch(() => undefined);
