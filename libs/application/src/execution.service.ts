@@ -234,7 +234,7 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
 
   /** Run order commands in sequence on one order stream and append what they decide, in one append. */
   private async orderCommands(clientOrderId: string, commands: OrderCommand[], c: Causation): Promise<OrderState> {
-    const { state } = await this.orders.handle(
+    const { result, state } = await this.orders.handle(
       Streams.order(clientOrderId),
       (s0) => {
         let s = s0;
@@ -251,6 +251,8 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
       },
       c,
     );
+    // A refused transition is not an error of the caller (e.g. a fill reported twice), but it is worth seeing.
+    if (!result.ok) this.log.warn(`order ${clientOrderId}: ${commands.map((x) => x.kind).join(', ')} refused in ${state.status}: ${JSON.stringify((result as { error?: unknown }).error)}`);
     this.track(clientOrderId, state);
     return state;
   }
@@ -457,7 +459,11 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
           continue; // reported twice (user-data stream and a reconciliation query)
         }
         const purpose = known.state.order?.purpose ?? (f.venueGenerated ? 'LIQUIDATION' : f.purpose);
-        cmds.push({ kind: 'RecordFill', fill: this.fillData(f, purpose) });
+        const fill = this.fillData(f, purpose);
+        // A conditional order's stream tracks its algo id; the fill is of the market order it became.
+        const conditional = known.state.order?.type === 'STOP_MARKET' || known.state.order?.type === 'TAKE_PROFIT_MARKET';
+        if (conditional && known.state.venueOrderId) fill.venueOrderId = known.state.venueOrderId;
+        cmds.push({ kind: 'RecordFill', fill });
         await this.orderCommands(f.clientOrderId, cmds, c);
         await this.applyToNet(f, c);
       } else if (ev.kind === 'rejected') {

@@ -7,6 +7,7 @@ import type { PipelineService } from './ports';
 import { RiskService } from './risk.service';
 import { SignalsService } from './signals.service';
 import { StopMonitorService } from './stop-monitor.service';
+import type { VenueFactory } from './venue-factory';
 
 /** The services of the trading pipeline the replay clock drives (market-data is the clock). */
 export const PIPELINE: readonly ServiceName[] = ['signals', 'risk', 'execution', 'stop-monitor', 'accounting'];
@@ -22,7 +23,7 @@ export const PIPELINE: readonly ServiceName[] = ['signals', 'risk', 'execution',
 export class InProcessSystem implements ClockPort {
   readonly risk: RiskService;
   readonly signals: SignalsService;
-  readonly execution: ExecutionService;
+  execution: ExecutionService;
   readonly stopMonitor: StopMonitorService;
   readonly accounting: AccountingService;
   private readonly byName: Map<ServiceName, PipelineService & { onTick(t: MarketTick): Promise<void> }>;
@@ -31,10 +32,10 @@ export class InProcessSystem implements ClockPort {
   private readonly cursor = new Map<PipelineService, number>();
   eventsDelivered = 0;
 
-  private constructor(readonly store: EventStore) {
+  private constructor(readonly store: EventStore, venue?: VenueFactory) {
     const appender = () => new EventAppender(store);
     this.accounting = new AccountingService(appender());
-    this.execution = new ExecutionService(appender(), store);
+    this.execution = new ExecutionService(appender(), store, venue);
     this.stopMonitor = new StopMonitorService(appender(), store);
     this.risk = new RiskService(appender(), this.accounting, store);
     this.signals = new SignalsService(appender());
@@ -48,9 +49,12 @@ export class InProcessSystem implements ClockPort {
     this.order = [this.execution, this.accounting, this.stopMonitor, this.risk, this.signals];
   }
 
-  /** Build the pipeline on a store (a fresh in-memory one by default) and load the venue's rules. */
-  static async create(store: EventStore = new InMemoryEventStore()): Promise<InProcessSystem> {
-    const sys = new InProcessSystem(store);
+  /**
+   * Build the pipeline on a store (a fresh in-memory one by default) and load the venue's
+   * rules; `venue` opens execution's venue (default: from the environment, the paper venue).
+   */
+  static async create(store: EventStore = new InMemoryEventStore(), venue?: VenueFactory): Promise<InProcessSystem> {
+    const sys = new InProcessSystem(store, venue);
     const start = (await store.lastPosition()) + 1;
     for (const s of sys.order) sys.cursor.set(s, start);
     await sys.execution.onModuleInit();
@@ -128,6 +132,30 @@ export class InProcessSystem implements ClockPort {
     } finally {
       await this.drain();
     }
+  }
+
+  /**
+   * Restart the execution service alone, as a crashed or redeployed process would: a new
+   * instance (empty memory, a new venue connection from `venue`) that rebuilds its view from
+   * the log and reconciles with the venue at start, then resumes where the durable consumer
+   * left off (the next unread event), like the distributed system.
+   */
+  async restartExecution(venue?: VenueFactory): Promise<ExecutionService> {
+    await this.drain();
+    const old = this.execution;
+    await old.onModuleDestroy();
+    const next = new ExecutionService(new EventAppender(this.store), this.store, venue);
+    this.cursor.set(next, this.cursor.get(old)!);
+    this.cursor.delete(old);
+    this.order.splice(this.order.indexOf(old), 1, next);
+    this.byName.set('execution', next);
+    this.execution = next;
+    await next.onModuleInit();
+    // What it appended at start-up (reconciliation) is read by the others, not by itself again.
+    const end = (await this.store.lastPosition()) + 1;
+    for (const svc of this.order) if (svc === next) this.cursor.set(svc, Math.max(this.cursor.get(svc)!, end));
+    await this.drain();
+    return next;
   }
 
   /** A replay clock over this process. */
