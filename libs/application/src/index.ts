@@ -11,3 +11,4 @@ export * from './backtest';
 export * from './rules-book';
 export * from './venue-config';
 export * from './venue-factory';
+export * from './live-feed';

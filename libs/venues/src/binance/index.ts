@@ -4,3 +4,4 @@ export * from './retry';
 export * from './local-urls';
 export * from './binance-usdm';
 export * from './local';
+export * from './market-stream';

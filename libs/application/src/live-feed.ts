@@ -1,0 +1,381 @@
+import { type Candle, type ReplayStartRequest, Subjects, type VenueId } from '@bulwark/contracts';
+import type { FundingRate } from '@bulwark/market-data';
+import { NatsClockPort, ReplayClock } from '@bulwark/messaging';
+import { BinanceMarketStream, type MarketStreamAlert } from '@bulwark/venues';
+import { JSONCodec, type NatsConnection } from 'nats';
+import { replayCandles, type FundingSource, type ReplayCounters, type ReplayHooks } from './replay';
+import { DOWNSTREAM } from './replay.service';
+import { VENUE_KINDS, VenueConfigError, type VenueKind } from './venue-config';
+
+/** One bar interval of the live feed: Binance 1-minute klines. */
+export const LIVE_INTERVAL_MS = 60_000;
+const EIGHT_HOURS = 8 * 3_600_000;
+
+/** What the live feed replays: the run id carried on every tick, the instrument, an optional window and operator schedule. */
+export interface LiveFeedRequest {
+  /** [A-Za-z0-9_-]{1,64}; ticks' causation ids are `tick-<runId>-<seq>`. */
+  runId: string;
+  venue: VenueId;
+  symbol: string;
+  /** Candles before `from` (ms) only give the previous close (the first bar's gap step); default none. */
+  from?: number | null;
+  /** The feed ends before the first candle at or after `to` (ms); default never. */
+  to?: number | null;
+  schedule?: ReplayStartRequest['schedule'];
+}
+
+/**
+ * The market the live feed reads: closed candles (each once, in order, without gaps) and
+ * funding settlements (each once, in order) — e.g. `BinanceMarketStream.candles()` and
+ * `.fundings()` of @bulwark/venues, or recorded data in tests.
+ */
+export interface LiveMarketSource {
+  candles: AsyncIterable<Candle>;
+  fundings?: AsyncIterable<FundingRate>;
+}
+
+export interface LiveFeedHooks extends ReplayHooks {
+  /**
+   * Serialises feeds sharing one clock (several symbols): each candle's four steps run while
+   * holding it. Default: a gate of this feed alone.
+   */
+  gate?: Gate;
+  /**
+   * How long (ms) a candle opening at an expected settlement time (on the grid of the
+   * settlements seen, 8 h until two were) waits for the funding source to reach it before it is
+   * replayed without funding (default 30 000).
+   */
+  fundingWaitMs?: number;
+  log?: (line: string) => void;
+}
+
+/** A running live feed. */
+export interface LiveFeed {
+  /** Settles when the feed ends (stopped, `to` reached, the source ended) or fails (a clock error). */
+  readonly done: Promise<ReplayCounters>;
+  /** Stop after the candle being replayed (if any); resolves with the counters. */
+  stop(): Promise<ReplayCounters>;
+}
+
+/** A FIFO mutex: one holder at a time, in arrival order. */
+export class Gate {
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Wait for the gate; answers the function that releases it. */
+  acquire(): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const turn = this.tail.then(() => release);
+    this.tail = this.tail.then(() => held);
+    return turn;
+  }
+}
+
+/**
+ * Funding settlements as they arrive from an async source, answering `rateAt` for the replay.
+ * A candle at an expected settlement time the source has not reached yet waits for it (at
+ * most `waitMs`, or until stopped); any other time answers at once.
+ */
+export class LiveFundingBook implements FundingSource {
+  private readonly rates = new Map<number, string>();
+  private readonly times: number[] = [];
+  private through = Number.NEGATIVE_INFINITY;
+  private ended = false;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly waitMs: number, private readonly stopped: () => boolean, private readonly log: (line: string) => void = () => undefined) {}
+
+  /** Read `source` into the book until it ends (run once, in the background). */
+  async pump(source: AsyncIterable<FundingRate>): Promise<void> {
+    try {
+      for await (const f of source) {
+        if (f.fundingTime <= this.through) continue;
+        this.rates.set(f.fundingTime, f.rate);
+        this.times.push(f.fundingTime);
+        this.through = f.fundingTime;
+        this.wake();
+      }
+    } finally {
+      this.ended = true;
+      this.wake();
+    }
+  }
+
+  /** Wake every `rateAt` waiting (after a stop). */
+  wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** The settlement grid: the last interval between two settlements seen, else 8 h from the epoch. */
+  private expected(t: number): boolean {
+    const n = this.times.length;
+    const step = n >= 2 ? this.times[n - 1] - this.times[n - 2] : EIGHT_HOURS;
+    const anchor = n >= 1 ? this.times[n - 1] : 0;
+    return step > 0 && (((t - anchor) % step) + step) % step === 0;
+  }
+
+  async rateAt(t: number): Promise<string | undefined> {
+    if (this.rates.has(t)) return this.rates.get(t);
+    if (this.through >= t || this.ended || !this.expected(t)) return undefined;
+    const deadline = Date.now() + this.waitMs;
+    while (this.through < t && !this.ended && !this.stopped()) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.log(`live feed: no funding settlement at ${new Date(t).toISOString()} within ${this.waitMs} ms; the candle is replayed without funding`);
+        break;
+      }
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, left);
+        this.waiters.add(done);
+      });
+    }
+    return this.rates.get(t);
+  }
+}
+
+/**
+ * Replay a live market through the replay clock, exactly as a recorded one: each closed
+ * candle becomes its four path steps (`replayCandles` with a fixed 60 s interval, so no
+ * look-ahead: a candle is replayed as soon as it closes), funding rides on the settlement
+ * candle's first step. The six services cannot tell a live candle from a replayed one.
+ * Runs until `stop()`, `to`, or the candle source ends.
+ */
+export function runLiveFeed(clock: ReplayClock, req: LiveFeedRequest, stream: LiveMarketSource, hooks: LiveFeedHooks = {}): LiveFeed {
+  let stopped = false;
+  let stopNow!: () => void;
+  const stopSignal = new Promise<void>((r) => (stopNow = r));
+  const isStopped = () => stopped || (hooks.stopped?.() ?? false);
+  const book = new LiveFundingBook(hooks.fundingWaitMs ?? 30_000, isStopped, hooks.log);
+  const fundingIt = stream.fundings?.[Symbol.asyncIterator]();
+  if (fundingIt) {
+    void book.pump({ [Symbol.asyncIterator]: () => fundingIt }).catch((e) => hooks.log?.(`live feed ${req.runId}: funding source failed: ${(e as Error).message}`));
+  }
+  const source = gated(untilStopped(stream.candles, stopSignal), hooks.gate ?? new Gate());
+  const done = replayCandles(
+    clock,
+    { runId: req.runId, venue: req.venue, symbol: req.symbol, from: req.from ?? null, to: req.to ?? null, schedule: req.schedule ?? [], source, intervalMs: LIVE_INTERVAL_MS },
+    fundingIt ? book : [],
+    { ...hooks, stopped: isStopped },
+  ).finally(() => {
+    stopped = true;
+    stopNow();
+    book.wake();
+    void fundingIt?.return?.();
+  });
+  return {
+    done,
+    stop() {
+      stopped = true;
+      stopNow();
+      book.wake();
+      return done;
+    },
+  };
+}
+
+/** The candles of `source` until `stop` settles: then the iteration ends at once (the source is told to return). */
+function untilStopped<T>(source: AsyncIterable<T>, stop: Promise<void>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = source[Symbol.asyncIterator]();
+      let over = false;
+      const finish = (): IteratorResult<T> => {
+        if (!over) {
+          over = true;
+          void it.return?.()?.catch(() => undefined);
+        }
+        return { value: undefined, done: true };
+      };
+      const stopped = stop.then(finish);
+      return {
+        next: () => (over ? Promise.resolve(finish()) : Promise.race([it.next(), stopped])),
+        return: () => Promise.resolve(finish()),
+      };
+    },
+  };
+}
+
+/** The values of `source`, each shown to `f` as it passes. */
+function tap<T>(source: AsyncIterable<T>, f: (x: T) => void): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = source[Symbol.asyncIterator]();
+      return {
+        next: async () => {
+          const r = await it.next();
+          if (!r.done) f(r.value);
+          return r;
+        },
+        return: async () => (await it.return?.()) ?? { value: undefined, done: true },
+      };
+    },
+  };
+}
+
+/** Each candle is handed on while holding `gate`; the gate is released when the next one is asked for (the candle's steps have run). */
+async function* gated<T>(source: AsyncIterable<T>, gate: Gate): AsyncGenerator<T> {
+  for await (const c of source) {
+    const release = await gate.acquire();
+    try {
+      yield c;
+    } finally {
+      release();
+    }
+  }
+}
+
+/** The live feed of the market-data service: which venue streams, which symbols. */
+export interface LiveFeedSettings {
+  venue: Extract<VenueKind, 'binance-demo' | 'binance-live'>;
+  mode: 'demo' | 'live';
+  symbols: string[];
+}
+
+/**
+ * Read the live-feed settings: BULWARK_VENUE binance-demo or binance-live (the same variable
+ * the execution service reads; market data needs no keys) and BULWARK_LIVE_SYMBOLS (comma
+ * list of Binance ids, default BTCUSDT). null for every other venue (paper, binance-local):
+ * the service then only replays files.
+ * @throws VenueConfigError for an unknown venue or a malformed symbol
+ */
+export function liveFeedSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): LiveFeedSettings | null {
+  const kind = (env.BULWARK_VENUE || 'paper') as VenueKind;
+  if (!VENUE_KINDS.includes(kind)) throw new VenueConfigError(`BULWARK_VENUE must be one of ${VENUE_KINDS.join(', ')}, got "${env.BULWARK_VENUE}"`);
+  if (kind !== 'binance-demo' && kind !== 'binance-live') return null;
+  const symbols = (env.BULWARK_LIVE_SYMBOLS ?? 'BTCUSDT').split(',').map((x) => x.trim().toUpperCase()).filter(Boolean);
+  if (symbols.length === 0) throw new VenueConfigError('BULWARK_LIVE_SYMBOLS names no symbol (e.g. BTCUSDT,ETHUSDT)');
+  for (const sym of symbols) if (!/^[A-Z0-9]{2,20}$/.test(sym)) throw new VenueConfigError(`BULWARK_LIVE_SYMBOLS: "${sym}" is not a Binance symbol`);
+  return { venue: kind, mode: kind === 'binance-demo' ? 'demo' : 'live', symbols: [...new Set(symbols)] };
+}
+
+/** The live market the service reads (BinanceMarketStream of @bulwark/venues, or a fake in tests). */
+export interface LiveMarket {
+  candles(symbol: string, opts: { since?: number }): AsyncIterable<Candle>;
+  fundings(symbol: string, opts: { since?: number }): AsyncIterable<FundingRate>;
+  close(): Promise<void>;
+}
+
+export interface LiveMarketDataHooks {
+  /** After each live candle's steps (e.g. publish it on md.candle.*). */
+  onCandle?(symbol: string, candle: Candle): void;
+  /** After each step (e.g. publish the mark on md.mark.*). */
+  onStep?: ReplayHooks['onStep'];
+  log?: (line: string) => void;
+  /** Wall clock (default Date.now). */
+  now?: () => number;
+  /** Wait before a failed feed restarts, ms (default 5 000). */
+  restartDelayMs?: number;
+}
+
+/**
+ * The market-data service's live mode: one live feed per symbol, all through one replay
+ * clock (serialised by a shared gate, so the services see one step at a time), starting with
+ * the candle of the current minute (the previous one gives its close) and the funding
+ * settlements from then on. A feed that fails (e.g. a service did not answer the clock)
+ * restarts after `restartDelayMs` with the candle after the last one fully replayed; a
+ * candle that failed halfway is not replayed again (logged).
+ */
+export class LiveMarketData {
+  private readonly gate = new Gate();
+  private readonly feeds = new Map<string, LiveFeed>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private stopped = false;
+
+  constructor(
+    private readonly clock: ReplayClock,
+    private readonly venue: VenueId,
+    private readonly symbols: readonly string[],
+    private readonly market: LiveMarket,
+    private readonly hooks: LiveMarketDataHooks = {},
+  ) {}
+
+  get running(): boolean {
+    return !this.stopped && this.feeds.size > 0;
+  }
+
+  /** Start every symbol's feed (returns at once). */
+  start(): void {
+    const now = (this.hooks.now ?? Date.now)();
+    const minute = now - (now % LIVE_INTERVAL_MS);
+    for (const symbol of this.symbols) this.startFeed(symbol, minute, 0);
+  }
+
+  private startFeed(symbol: string, from: number, restarts: number): void {
+    if (this.stopped) return;
+    const log = this.hooks.log ?? (() => undefined);
+    const runId = `live-${symbol.toLowerCase()}-${from}${restarts ? `-r${restarts}` : ''}`.slice(0, 64);
+    let next = from;
+    let begun: number | null = null;
+    const candles = tap(this.market.candles(symbol, { since: from - LIVE_INTERVAL_MS }), (c) => {
+      if (c.openTime >= from) begun = c.openTime;
+    });
+    const feed = runLiveFeed(
+      this.clock,
+      { runId, venue: this.venue, symbol, from },
+      { candles, fundings: this.market.fundings(symbol, { since: from }) },
+      {
+        gate: this.gate,
+        log,
+        onStep: this.hooks.onStep,
+        onCandle: (c) => {
+          next = c.openTime + LIVE_INTERVAL_MS;
+          this.hooks.onCandle?.(symbol, c);
+        },
+      },
+    );
+    this.feeds.set(symbol, feed);
+    log(`live feed ${runId}: ${this.venue} ${symbol} from ${new Date(from).toISOString()}`);
+    feed.done.then(
+      (c) => log(`live feed ${runId}: ended after ${c.candles} candles`),
+      (e: Error) => {
+        if (this.stopped) return;
+        if (begun !== null && begun >= next) {
+          log(`live feed ${runId}: the candle of ${new Date(begun).toISOString()} failed halfway and is not replayed again`);
+          next = begun + LIVE_INTERVAL_MS;
+        }
+        log(`live feed ${runId} failed: ${e.message}; restarting from ${new Date(next).toISOString()}`);
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          this.startFeed(symbol, next, restarts + 1);
+        }, this.hooks.restartDelayMs ?? 5_000);
+        this.timers.add(t);
+      },
+    );
+  }
+
+  /** Stop every feed (after the candle being replayed) and close the market streams. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled([...this.feeds.values()].map((f) => f.stop()));
+    this.feeds.clear();
+    await this.market.close();
+  }
+}
+
+/**
+ * The market-data service's live mode over NATS: Binance's public streams
+ * (`BinanceMarketStream`, demo or live) drive the five services through the NATS replay clock,
+ * and each candle and step is published on `md.candle.<venue>.<symbol>` and
+ * `md.mark.<venue>.<symbol>` as during a file replay. Call `start()`, and `stop()` on shutdown.
+ */
+export function liveMarketDataOverNats(
+  nc: NatsConnection,
+  settings: LiveFeedSettings,
+  opts: { log?: (line: string) => void; onAlert?: (a: MarketStreamAlert) => void } = {},
+): LiveMarketData {
+  const json = JSONCodec();
+  const venue: VenueId = 'binance-usdm';
+  const market = new BinanceMarketStream({ mode: settings.mode, log: opts.log, onAlert: opts.onAlert });
+  return new LiveMarketData(new ReplayClock(new NatsClockPort(nc), DOWNSTREAM), venue, settings.symbols, market, {
+    log: opts.log,
+    onCandle: (symbol, candle) => nc.publish(Subjects.candle(venue, symbol), json.encode(candle)),
+    onStep: (tick) => nc.publish(Subjects.mark(venue, tick.symbol), json.encode({ ts: tick.ts, price: tick.to })),
+  });
+}

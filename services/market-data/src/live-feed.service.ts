@@ -1,0 +1,39 @@
+import { liveFeedSettingsFromEnv, liveMarketDataOverNats, type LiveMarketData } from '@bulwark/application';
+import { NATS } from '@bulwark/messaging';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { NatsConnection } from 'nats';
+
+/**
+ * Market-data's live mode: with BULWARK_VENUE binance-demo or binance-live, the closed 1m
+ * candles and funding settlements of BULWARK_LIVE_SYMBOLS (default BTCUSDT) from Binance's
+ * public streams drive the services through the replay clock (`liveMarketDataOverNats`), from
+ * module init until shutdown. Off for every other venue: the service only replays files, as before.
+ */
+@Injectable()
+export class LiveFeedService implements OnModuleInit, OnModuleDestroy {
+  private readonly log = new Logger('market-data');
+  private live: LiveMarketData | null = null;
+
+  constructor(@Inject(NATS) private readonly nc: NatsConnection) {}
+
+  /** A live feed is running (file replays are refused meanwhile: one clock drives the services). */
+  get running(): boolean {
+    return this.live?.running ?? false;
+  }
+
+  onModuleInit(): void {
+    const settings = liveFeedSettingsFromEnv();
+    if (!settings) return;
+    this.live = liveMarketDataOverNats(this.nc, settings, {
+      log: (line) => this.log.log(line),
+      onAlert: (a) => this.log.error(`market data alert: ${a.message}`),
+    });
+    this.live.start();
+    this.log.log(`live market data from ${settings.venue}: ${settings.symbols.join(', ')}`);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.live?.stop();
+    this.live = null;
+  }
+}
