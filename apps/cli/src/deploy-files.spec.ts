@@ -22,8 +22,8 @@ interface ValidateDeployModule {
 const ROOT = path.resolve(__dirname, '../../..');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const deploy = require(path.join(ROOT, 'scripts/validate-deploy.js')) as ValidateDeployModule;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const YAML = require('yaml') as { stringify(value: unknown): string };
+// eslint-disable-next-line @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any
+const YAML = require('yaml') as { stringify(value: unknown): string; parse(text: string): any };
 
 const SIX = ['market-data', 'signals', 'risk', 'execution', 'stop-monitor', 'accounting'];
 
@@ -102,6 +102,123 @@ describe('deployment files', () => {
     });
   });
 
+  describe('the venue of the execution service (libs/application/src/venue-config.ts)', () => {
+    const compose = deploy.readCompose(ROOT);
+    const k8s = deploy.readK8s(ROOT).filter((f) => f.file !== 'kustomization.yaml').flatMap((f) => f.docs);
+    const execution = k8s.find((o) => o.kind === 'Deployment' && o.metadata.name === 'execution');
+    const container = execution.spec.template.spec.containers[0];
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const k8sEnv = (name: string) => (container.env as any[]).find((e) => e.name === name);
+    const composeEnv = deploy.envMap(compose.services.execution.environment);
+
+    /** The variables venue-config.ts reads: `env.NAME`, and `secret(env, 'NAME')` = NAME or NAME_FILE. */
+    const readByVenueConfig = (() => {
+      const src = fs.readFileSync(path.join(ROOT, 'libs/application/src/venue-config.ts'), 'utf8');
+      const names = new Set<string>();
+      for (const m of src.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)) names.add(m[1]);
+      for (const m of src.matchAll(/secret\(env, '([A-Z][A-Z0-9_]*)'\)/g)) names.add(m[1]).add(`${m[1]}_FILE`);
+      return names;
+    })();
+    const venueVar = (n: string) => /^(BINANCE_|BULWARK_(VENUE|ACCOUNT_ID|RECONCILE|LIVE))/.test(n);
+    const REQUIRED = ['BULWARK_VENUE', 'BULWARK_ACCOUNT_ID', 'BULWARK_RECONCILE_SECONDS', 'BINANCE_API_KEY_FILE', 'BINANCE_API_SECRET_FILE'];
+
+    it('venue-config.ts reads every variable the deploy files are built on', () => {
+      for (const n of [...REQUIRED, 'BULWARK_LIVE_TRADING', 'BULWARK_VENUE_REST', 'BULWARK_VENUE_WS']) expect(readByVenueConfig).toContain(n);
+    });
+
+    it('compose gives execution the venue variables, each one venue-config.ts reads, paper by default', () => {
+      for (const n of REQUIRED) expect(Object.keys(composeEnv)).toContain(n);
+      for (const n of Object.keys(composeEnv).filter(venueVar)) expect(readByVenueConfig).toContain(n);
+      expect(composeEnv.BULWARK_VENUE).toBe('${BULWARK_VENUE:-paper}');
+      expect(composeEnv.BULWARK_RECONCILE_SECONDS).toBe('${BULWARK_RECONCILE_SECONDS:-60}');
+      expect(composeEnv.BINANCE_API_KEY_FILE).toBe('/run/secrets/binance_api_key');
+      expect(composeEnv.BINANCE_API_SECRET_FILE).toBe('/run/secrets/binance_api_secret');
+    });
+
+    it('compose passes the keys as secrets from files (empty by default), to execution and the local venue only', () => {
+      expect(compose.secrets).toEqual({
+        binance_api_key: { file: '${BINANCE_API_KEY_HOST_FILE:-./deploy/no-binance-key}' },
+        binance_api_secret: { file: '${BINANCE_API_SECRET_HOST_FILE:-./deploy/no-binance-key}' },
+      });
+      expect(fs.statSync(path.join(ROOT, 'deploy/no-binance-key')).size).toBe(0); // a key written here fails this test
+      const withSecrets = Object.entries(compose.services as Record<string, { secrets?: string[] }>)
+        .filter(([, svc]) => svc.secrets)
+        .map(([name, svc]) => [name, svc.secrets]);
+      expect(withSecrets).toEqual([
+        ['execution', ['binance_api_key', 'binance_api_secret']],
+        ['venue', ['binance_api_key', 'binance_api_secret']],
+      ]);
+    });
+
+    it('compose runs the local venue only with the local-venue profile, and execution points at it', () => {
+      const venue = compose.services.venue;
+      expect(venue.profiles).toEqual(['local-venue']);
+      expect(venue.build.dockerfile).toBe('deploy/Dockerfile');
+      expect(venue.command.join(' ')).toContain('exec node apps/cli/bin/bulwark.js venue serve --port 8090 --host 0.0.0.0 --account "$${BULWARK_ACCOUNT_ID');
+      expect(venue.command.join(' ')).toContain('BINANCE_API_KEY="$$(cat /run/secrets/binance_api_key)"');
+      expect(deploy.envMap(venue.environment).BULWARK_DATA_DIR).toBe('/data/market');
+      expect(venue.healthcheck.test.join(' ')).toContain('http://127.0.0.1:8090/fapi/v1/ping');
+      expect(composeEnv.BULWARK_VENUE_REST).toBe('${BULWARK_VENUE_REST:-http://venue:8090}');
+      expect(composeEnv.BULWARK_VENUE_WS).toBe('${BULWARK_VENUE_WS:-ws://venue:8090}');
+      expect(compose.services.execution.depends_on.venue).toEqual({ condition: 'service_healthy', required: false });
+      for (const name of SIX) expect(compose.services[name].profiles).toBeUndefined();
+    });
+
+    it('the image carries the CLI the venue service runs', () => {
+      const text = fs.readFileSync(path.join(ROOT, 'deploy/Dockerfile'), 'utf8');
+      expect(text).toMatch(/tar -cf - .*libs\/\*\/dist services\/\*\/dist apps\/cli\/dist apps\/cli\/bin/);
+    });
+
+    it('k8s gives execution the venue from ConfigMap bulwark-venue (paper) and the keys as files from Secret bulwark-binance', () => {
+      const cm = k8s.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'bulwark-venue');
+      expect(cm.data).toEqual({ BULWARK_VENUE: 'paper', BULWARK_ACCOUNT_ID: '', BULWARK_RECONCILE_SECONDS: '60', BULWARK_LIVE_TRADING: 'no' });
+      const names = (container.env as { name: string }[]).map((e) => e.name);
+      for (const n of REQUIRED) expect(names).toContain(n);
+      for (const n of names.filter(venueVar)) expect(readByVenueConfig).toContain(n);
+      for (const n of ['BULWARK_VENUE', 'BULWARK_ACCOUNT_ID', 'BULWARK_RECONCILE_SECONDS', 'BULWARK_LIVE_TRADING']) {
+        expect(k8sEnv(n).valueFrom.configMapKeyRef).toEqual({ name: 'bulwark-venue', key: n });
+        expect(Object.keys(cm.data)).toContain(n);
+      }
+      expect(k8sEnv('BINANCE_API_KEY_FILE').value).toBe('/var/run/secrets/bulwark/binance/api-key');
+      expect(k8sEnv('BINANCE_API_SECRET_FILE').value).toBe('/var/run/secrets/bulwark/binance/api-secret');
+      expect(container.volumeMounts).toContainEqual({ name: 'binance-keys', mountPath: '/var/run/secrets/bulwark/binance', readOnly: true });
+      const vol = execution.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'binance-keys');
+      expect(vol.secret).toMatchObject({ secretName: 'bulwark-binance', optional: true, items: [{ key: 'api-key', path: 'api-key' }, { key: 'api-secret', path: 'api-secret' }] });
+      expect(execution.spec.template.spec.securityContext.fsGroup).toBe(1000); // 0440 files readable by the node user
+      for (const dep of k8s.filter((o) => o.kind === 'Deployment' && o.metadata.name !== 'execution')) {
+        expect(JSON.stringify(dep)).not.toContain('bulwark-binance');
+      }
+    });
+
+    it('k8s/examples/secret.example.yaml shows the Secret with placeholders, and the kustomization does not include it', () => {
+      const file = path.join(ROOT, 'k8s/examples/secret.example.yaml');
+      const text = fs.readFileSync(file, 'utf8');
+      expect(text).toMatch(/Real API keys NEVER go into git/);
+      expect(text).toContain('kubectl -n bulwark create secret generic bulwark-binance');
+      const secret = YAML.parse(text);
+      expect(secret).toMatchObject({ kind: 'Secret', metadata: { name: 'bulwark-binance', namespace: 'bulwark' } });
+      expect(Object.keys(secret.stringData).sort()).toEqual(['api-key', 'api-secret']);
+      for (const v of Object.values(secret.stringData)) expect(v).toMatch(/^REPLACE_WITH_YOUR_BINANCE_API_(KEY|SECRET)$/);
+      const kust = deploy.readK8s(ROOT).find((f) => f.file === 'kustomization.yaml')!.docs[0];
+      expect(JSON.stringify(kust)).not.toMatch(/secret|examples/i);
+      expect(k8s.some((o) => o.kind === 'Secret')).toBe(false);
+    });
+
+    it('no deploy file holds a key: no BINANCE_API_KEY / _SECRET values, no 64-character key-like strings', () => {
+      const files = ['docker-compose.yml', ...fs.readdirSync(path.join(ROOT, 'deploy')).map((f) => `deploy/${f}`), ...fs.readdirSync(path.join(ROOT, 'k8s'), { recursive: true }).map((f) => `k8s/${String(f)}`)].filter(
+        (f) => fs.statSync(path.join(ROOT, f)).isFile(),
+      );
+      for (const f of files) {
+        const text = fs.readFileSync(path.join(ROOT, f), 'utf8');
+        expect({ f, key: text.match(/[A-Za-z0-9]{64}/)?.[0] }).toEqual({ f, key: undefined });
+        // A value may only be read from a secret file (the venue service's `BINANCE_API_KEY="$$(cat /run/secrets/…)"`).
+        expect({ f, env: text.match(/BINANCE_API_(KEY|SECRET)\s*[:=]\s*(?!"\$\$\(cat \/run\/secrets\/binance_api_(key|secret)\)")\S+/)?.[0] }).toEqual({ f, env: undefined });
+      }
+      expect(Object.keys(composeEnv).filter((n) => /^BINANCE_API_(KEY|SECRET)$/.test(n))).toEqual([]);
+      expect((container.env as { name: string }[]).filter((e) => /^BINANCE_API_(KEY|SECRET)$/.test(e.name))).toEqual([]);
+    });
+  });
+
   describe('the validator catches', () => {
     let dir: string;
     beforeEach(() => {
@@ -110,9 +227,7 @@ describe('deployment files', () => {
       fs.mkdirSync(path.join(dir, 'k8s'));
       fs.copyFileSync(path.join(ROOT, 'docker-compose.yml'), path.join(dir, 'docker-compose.yml'));
       fs.copyFileSync(path.join(ROOT, 'deploy/Dockerfile'), path.join(dir, 'deploy/Dockerfile'));
-      for (const f of fs.readdirSync(path.join(ROOT, 'k8s'))) {
-        fs.copyFileSync(path.join(ROOT, 'k8s', f), path.join(dir, 'k8s', f));
-      }
+      fs.cpSync(path.join(ROOT, 'k8s'), path.join(dir, 'k8s'), { recursive: true }); // with k8s/examples/
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 

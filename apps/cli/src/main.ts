@@ -14,6 +14,7 @@ import { DataDownloadError, registerDataCommands } from './data-download';
 import { AuditArgumentError, AuditNotFoundError, registerAuditCommands } from './audit';
 import { EventStoreUnavailableError, registerReplayCommand, ReplayMismatchError, storeOpenerFromBus, summaryQueryFromBus } from './replay';
 import { registerVenueCommands } from './venue-serve';
+import { registerStrategyCommands } from './strategy-commands';
 
 function positiveNumber(name: string) {
   return (v: string) => {
@@ -108,6 +109,7 @@ export function buildProgram(): Command {
       console.log(`\nThe event log stays in JetStream stream ${busConfigFromEnv().esStream}; this run's streams carry account ${accountId}.`);
     });
   registerAccountCommands(program);
+  registerStrategyCommands(program);
   registerCalcCommands(program);
   registerBacktestCommand(program);
   registerDataCommands(program);
