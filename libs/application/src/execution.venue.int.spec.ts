@@ -30,6 +30,11 @@ const accounts = [
 beforeAll(async () => {
   local = await startBinanceLocal({ ...localVenueInputs(resolveDataDir(), SYMBOL), accounts: accounts.map((a) => ({ ...a, balance: '0' })) });
 });
+/** Every pipeline a test built: its execution service (and venue connection) is closed after the test, pass or fail. */
+const systems: InProcessSystem[] = [];
+afterEach(async () => {
+  for (const sys of systems.splice(0)) await sys.execution.onModuleDestroy();
+});
 afterAll(async () => {
   await local?.close();
 });
@@ -63,6 +68,7 @@ describe('exchange protection through ccxt against the local venue (in-process p
   it('places algo stop-loss and take-profit per position, read back; the venue closes each position; the sibling is cancelled; PnL matches the venue to the cent', async () => {
     const store = new InMemoryEventStore();
     const sys = await InProcessSystem.create(store, venueFor(0));
+    systems.push(sys);
     const acc = accounts[0].accountId;
     await openAccount(sys, acc, DAY);
     await replay(sys, acc, DAY, DAY + 86_400_000);
@@ -119,13 +125,13 @@ describe('exchange protection through ccxt against the local venue (in-process p
     expect(dec(summary.fees).toFixed(2)).toBe(fees.toFixed(2));
     if (summary.openPositions === 0) expect(dec(summary.finalEquity).toFixed(2)).toBe(local.engine.account(acc)!.walletBalance.toFixed(2));
     expect(trades.length).toBe(data(ev, 'OrderFilled').length);
-    await sys.execution.onModuleDestroy();
   }, 120_000);
 
   it('a restart of execution with an open position and resting algo stops reconciles without duplicating or dropping them; the stop still closes the position once', async () => {
     const store = new InMemoryEventStore();
     const acc = accounts[1].accountId;
     const sys = await InProcessSystem.create(store, venueFor(1));
+    systems.push(sys);
     await openAccount(sys, acc, DAY);
     // Replay until a position is open with its exchange stops resting at the venue.
     const funding = await readFundingRates(files.fundingRates);
@@ -166,6 +172,5 @@ describe('exchange protection through ccxt against the local venue (in-process p
     const fillsOfResting = (data(after, 'OrderFilled') as Array<{ clientOrderId: string }>).filter((f) => restingIds.has(f.clientOrderId));
     expect(fillsOfResting).toHaveLength(1);
     expect(local.engine.openAlgoOrders(acc)).toEqual([]); // the sibling was cancelled by the restarted service
-    await sys.execution.onModuleDestroy();
   }, 120_000);
 });
