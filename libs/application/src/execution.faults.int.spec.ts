@@ -57,7 +57,15 @@ async function runWith(c: Case, rules: Array<Omit<FaultRule, 'accountId'>>, prot
   }
   const tag = shortHash(accountId);
   const events: RecordedEvent[] = [];
-  for await (const e of store.readAll()) if (e.streamId.includes(accountId) || e.streamId.includes(tag)) events.push(e);
+  const all: RecordedEvent[] = [];
+  for await (const e of store.readAll()) {
+    all.push(e);
+    if (e.streamId.includes(accountId) || e.streamId.includes(tag)) events.push(e);
+  }
+  // Whatever went wrong, the keys are in no event (data or metadata).
+  const log = JSON.stringify(all);
+  expect(log).not.toContain(cred(c).apiKey);
+  expect(log).not.toContain(cred(c).apiSecret);
   return { events, sys };
 }
 

@@ -15,6 +15,7 @@ import {
   type PaperFill,
   type PaperVenueEvent,
   type ReconDifference,
+  type ReconProtective,
   type ReconView,
   type Rules,
   TERMINAL_ORDER_STATUSES,
@@ -566,7 +567,7 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
     const symbol = cfg.symbol;
     const now = Date.now();
     const c: Causation = { tsEvent: now, correlationId: `reconcile-${accountId}-${now}`, causationId: `reconcile-${trigger.toLowerCase()}-${now}` };
-    await this.settleFromVenue(venue, accountId, symbol, c);
+    const lost = await this.settleFromVenue(venue, accountId, symbol, c);
     const [positions, open, algos, account] = await Promise.all([
       venue.positions(accountId, symbol),
       venue.openOrders(accountId, symbol),
@@ -582,6 +583,14 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
       })),
     };
     const diffs = reconcile(this.logView(accountId), venueView);
+    // Exchange stops cancelled or expired at the venue by someone else: settled above, but the position still needs them.
+    for (const p of lost) {
+      if (!positions.some((x) => x.symbol === p.symbol)) continue;
+      diffs.push({
+        symbol: p.symbol, kind: 'MISSING_PROTECTIVE_ORDER', clientOrderId: p.clientOrderId, expected: `${p.kind} ${p.triggerPrice.toFixed()}`, observed: p.status,
+        action: 'RESTORED', protective: p, detail: `the exchange stop was ${p.status.toLowerCase()} at the venue while the position is open: placed again`,
+      });
+    }
     const events: DomainEvent[] = [];
     for (const d of diffs) {
       events.push(event('ReconciliationDifference', { symbol: d.symbol, kind: d.kind, clientOrderId: d.clientOrderId, expected: d.expected, observed: d.observed, action: d.action, detail: d.detail }));
@@ -594,11 +603,16 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
     for (const d of diffs) await this.act(accountId, cfg, d, positions, account?.walletBalance ?? ZERO, c);
   }
 
-  /** Orders the log thinks open but the venue no longer lists: record their final state (fills from the venue's trades). */
-  private async settleFromVenue(venue: LiveVenuePort, accountId: string, symbol: string, c: Causation): Promise<void> {
+  /**
+   * Orders the log thinks open but the venue no longer lists: record their final state (fills
+   * from the venue's trades).
+   * @returns the exchange stops that ended without a fill (cancelled or expired at the venue)
+   */
+  private async settleFromVenue(venue: LiveVenuePort, accountId: string, symbol: string, c: Causation): Promise<Array<ReconProtective & { status: string }>> {
     const open = new Set((await venue.openOrders(accountId, symbol)).map((o) => o.clientOrderId));
     const algos = new Set((await venue.openProtectiveOrders(accountId, symbol)).map((a) => a.clientAlgoId));
     const settle: Array<{ id: string; venueOrderId: string | null; status: string }> = [];
+    const lost: Array<ReconProtective & { status: string }> = [];
     for (const [id, o] of this.openOrders) {
       if (o.accountId !== accountId || o.symbol !== symbol || open.has(id)) continue;
       const snap = await venue.order(accountId, symbol, id);
@@ -607,9 +621,12 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
     for (const [id, p] of this.protective) {
       if (p.accountId !== accountId || p.symbol !== symbol || !p.accepted || algos.has(id)) continue;
       const snap = await venue.protectiveOrder(accountId, symbol, id);
-      if (snap) settle.push({ id, venueOrderId: snap.actualOrderId, status: snap.status === 'FINISHED' || snap.status === 'TRIGGERED' ? 'FILLED' : snap.status });
+      if (!snap) continue;
+      const filled = snap.status === 'FINISHED' || snap.status === 'TRIGGERED';
+      settle.push({ id, venueOrderId: snap.actualOrderId, status: filled ? 'FILLED' : snap.status });
+      if (!filled) lost.push({ symbol, clientOrderId: id, side: p.side, kind: p.kind, triggerPrice: p.triggerPrice, quantity: p.quantity, status: snap.status });
     }
-    if (settle.length === 0) return;
+    if (settle.length === 0) return lost;
     const trades = await venue.trades(accountId, symbol);
     for (const s of settle) {
       if (s.status === 'FILLED' && s.venueOrderId) {
@@ -630,6 +647,7 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
         await this.orderCommands(s.id, [{ kind: 'RecordExpired' }], c).catch(() => undefined);
       }
     }
+    return lost;
   }
 
   /** Carry out a reconciliation decision: protect an unknown position, restore a missing exchange stop. */

@@ -8,7 +8,7 @@
  */
 import { type EventData, type RecordedEvent, Subjects } from '@bulwark/contracts';
 import { startBinanceLocal, localVenueInputs, type BinanceLocal } from '@bulwark/binance-local';
-import { dec, shortHash, str, ZERO } from '@bulwark/domain';
+import { dec, emergencyStopPrice, type Rules, shortHash, str, ZERO } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
 import { instrumentFiles, readFundingRates, resolveDataDir } from '@bulwark/market-data';
 import { LocalBinanceVenue } from '@bulwark/venues';
@@ -22,9 +22,12 @@ const DAY = Date.parse('2025-11-21T00:00:00Z');
 const files = instrumentFiles(resolveDataDir(), VENUE, SYMBOL);
 
 let local: BinanceLocal;
+const rules = (): Rules => localVenueInputs(resolveDataDir(), SYMBOL).rules.get(SYMBOL)!;
 const accounts = [
   { accountId: 'exch-1', apiKey: 'exch-key-1-AAAAAAAAAAAAAAAA', apiSecret: 'exch-secret-1-BBBBBBBBBBBBBBBB' },
   { accountId: 'exch-2', apiKey: 'exch-key-2-CCCCCCCCCCCCCCCC', apiSecret: 'exch-secret-2-DDDDDDDDDDDDDDDD' },
+  { accountId: 'exch-3', apiKey: 'exch-key-3-EEEEEEEEEEEEEEEE', apiSecret: 'exch-secret-3-FFFFFFFFFFFFFFFF' },
+  { accountId: 'exch-4', apiKey: 'exch-key-4-GGGGGGGGGGGGGGGG', apiSecret: 'exch-secret-4-HHHHHHHHHHHHHHHH' },
 ];
 
 beforeAll(async () => {
@@ -173,4 +176,54 @@ describe('exchange protection through ccxt against the local venue (in-process p
     expect(fillsOfResting).toHaveLength(1);
     expect(local.engine.openAlgoOrders(acc)).toEqual([]); // the sibling was cancelled by the restarted service
   }, 120_000);
+
+  it('a position opened at the venue while execution was down is found at start-up and protected at once (an emergency stop at the 1 %-risk price)', async () => {
+    const store = new InMemoryEventStore();
+    const acc = accounts[2].accountId;
+    const sys = await InProcessSystem.create(store, venueFor(2));
+    systems.push(sys);
+    await sys.command(Subjects.openAccount, { accountId: acc, venue: VENUE, symbol: SYMBOL, capital: '10000', leverage: 5, riskFraction: '0.01', venueBalance: '10000', at: DAY });
+    await replay(sys, acc, DAY, DAY + 10 * 60_000);
+    const mark = local.engine.markPrice(SYMBOL)!;
+    await sys.restartExecution(venueFor(2), async () => {
+      // Someone buys 0.010 BTC on the account by hand; it fills on the venue's next step.
+      const placed = local.engine.placeOrder(acc, { clientOrderId: 'manual-1', symbol: SYMBOL, side: 'BUY', type: 'MARKET', quantity: dec('0.010'), price: null, reduceOnly: false, purpose: 'ENTRY', triggerPrice: null });
+      expect(placed.ok).toBe(true);
+      local.clock.step(SYMBOL, { from: str(mark), to: str(mark), gap: false, ts: DAY + 10 * 60_000 + 1 }, null);
+    });
+    const ev = await eventsOf(store, acc);
+    const diffs = data(ev, 'ReconciliationDifference') as Array<{ kind: string; action: string; observed: string }>;
+    expect(diffs.map((d) => [d.kind, d.action])).toEqual([['UNKNOWN_POSITION', 'PROTECTED']]);
+    const position = local.engine.account(acc)!.positions[0];
+    const wallet = local.engine.account(acc)!.walletBalance;
+    const expected = emergencyStopPrice({ symbol: SYMBOL, side: 'LONG', quantity: position.quantity, entryPrice: position.entryPrice, isolatedMargin: position.isolatedMargin, brackets: rules().brackets }, wallet, dec('0.01'), dec('0.1'), mark)!;
+    const stops = local.engine.openAlgoOrders(acc);
+    expect(stops.map((a) => [a.type, a.side, str(a.quantity!), str(a.triggerPrice)])).toEqual([['STOP_MARKET', 'SELL', '0.01', str(expected.div(rules().tickSize).ceil().mul(rules().tickSize))]]);
+    // Recorded like any exchange stop: an order stream, accepted under its algo id.
+    const accepted = data(ev, 'OrderAccepted') as Array<{ clientOrderId: string; venueOrderId: string }>;
+    expect(accepted).toEqual([expect.objectContaining({ clientOrderId: stops[0].clientAlgoId, venueOrderId: stops[0].algoId })]);
+  }, 60_000);
+
+  it('an exchange stop cancelled at the venue while execution was down is placed again at start-up', async () => {
+    const store = new InMemoryEventStore();
+    const acc = accounts[3].accountId;
+    const sys = await InProcessSystem.create(store, venueFor(3));
+    systems.push(sys);
+    await openAccount(sys, acc, DAY);
+    const funding = await readFundingRates(files.fundingRates);
+    await replayCandles(sys.clock(), { runId: acc, venue: VENUE, symbol: SYMBOL, candlesFile: files.defaultCandles, from: DAY, to: DAY + 86_400_000, schedule: [] }, funding, {
+      stopped: () => local.engine.openAlgoOrders(acc).length === 2 && (local.engine.account(acc)?.positions.length ?? 0) === 1,
+    });
+    const [sl] = local.engine.openAlgoOrders(acc).filter((a) => a.type === 'STOP_MARKET');
+    await sys.restartExecution(venueFor(3), async () => {
+      expect(local.engine.cancelAlgoOrder(acc, { clientAlgoId: sl.clientAlgoId }).ok).toBe(true);
+    });
+    const ev = await eventsOf(store, acc);
+    expect((data(ev, 'ReconciliationDifference') as Array<{ kind: string; action: string; clientOrderId: string }>).map((d) => [d.kind, d.action, d.clientOrderId])).toEqual([
+      ['MISSING_PROTECTIVE_ORDER', 'RESTORED', sl.clientAlgoId],
+    ]);
+    const now = local.engine.openAlgoOrders(acc).filter((a) => a.type === 'STOP_MARKET');
+    expect(now.map((a) => [a.side, str(a.quantity!), str(a.triggerPrice)])).toEqual([[sl.side, str(sl.quantity!), str(sl.triggerPrice)]]);
+    expect(now[0].clientAlgoId).not.toBe(sl.clientAlgoId);
+  }, 60_000);
 });

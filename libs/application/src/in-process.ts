@@ -138,12 +138,14 @@ export class InProcessSystem implements ClockPort {
    * Restart the execution service alone, as a crashed or redeployed process would: a new
    * instance (empty memory, a new venue connection from `venue`) that rebuilds its view from
    * the log and reconciles with the venue at start, then resumes where the durable consumer
-   * left off (the next unread event), like the distributed system.
+   * left off (the next unread event), like the distributed system. `whileDown` runs between
+   * the stop and the start (what happens at the venue while nobody is looking).
    */
-  async restartExecution(venue?: VenueFactory): Promise<ExecutionService> {
+  async restartExecution(venue?: VenueFactory, whileDown?: () => Promise<void>): Promise<ExecutionService> {
     await this.drain();
     const old = this.execution;
     await old.onModuleDestroy();
+    await whileDown?.();
     const next = new ExecutionService(new EventAppender(this.store), this.store, venue);
     this.cursor.set(next, this.cursor.get(old)!);
     this.cursor.delete(old);
