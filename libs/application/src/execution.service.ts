@@ -278,7 +278,7 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
     const c = causedBy(e);
     const existing = await this.orders.load(Streams.order(a.clientOrderId));
     if (existing.state.status !== 'NONE') return; // redelivery: the order exists already
-    const unconfigured = isDriven(this.venue) ? !this.venue.hasAccount(a.accountId) : !this.configured.has(a.accountId);
+    const unconfigured = !this.configured.has(a.accountId);
     if (unconfigured && !isLive(this.venue)) throw new Error(`venue account ${a.accountId} is not configured`);
     const lev = unconfigured ? null : await this.venue.setLeverage(a.accountId, a.symbol, a.leverage);
     if (lev?.ok) await this.appendVenue(a.accountId, [event('LeverageSet', { symbol: a.symbol, leverage: a.leverage, maxNotional: str(lev.value.maxNotional) })], c);
