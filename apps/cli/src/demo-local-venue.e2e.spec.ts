@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runBacktest } from '@bulwark/application';
 import type { AccountSummary } from '@bulwark/contracts';
 import { JetStreamEventStore } from '@bulwark/event-store';
+import { instrumentFiles, loadRulesFromFiles, resolveDataDir } from '@bulwark/market-data';
 import { connect, type NatsConnection } from 'nats';
 import { dropIsolatedBus, isolatedBus } from './isolated-bus';
 import { defaultDemoFiles, type DemoReport, runDemo } from './demo';
@@ -55,10 +56,18 @@ describe('demo --venue binance-local (ccxt against the local Binance-compatible 
     expect(pick(report.summary)).toEqual(pick(paper));
   });
 
-  it('the venue stream records the funding, one-way mode, isolated margin and leverage it set through ccxt', async () => {
+  it('the venue stream records the funding, one-way mode, isolated margin and leverage it set through ccxt; the rules come from the venue', async () => {
     const store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
     const venue = (await store.readStream(`venue-${accountId}-binance-usdm`)).map((e) => e.type);
     expect(venue.slice(0, 4)).toEqual(['VenueAccountFunded', 'PositionModeSet', 'MarginModeSet', 'LeverageSet']);
+    // The instrument rules were read from the venue through ccxt (exchangeInfo + leverageBracket)
+    // and equal the recorded files the local venue serves.
+    const rules = await store.readStream('rules-binance-usdm-BTCUSDT');
+    const last = rules[rules.length - 1].data as { source: string };
+    expect(last.source).toMatch(/GET \/fapi\/v1\/exchangeInfo \+ GET \/fapi\/v1\/leverageBracket \(ccxt\)/);
+    const files = instrumentFiles(resolveDataDir(), 'binance-usdm', 'BTCUSDT');
+    const { source: _s, ...fromVenue } = last;
+    expect(fromVenue).toEqual(loadRulesFromFiles({ venue: 'binance-usdm', exchangeInfoFile: files.exchangeInfo, leverageBracketsFile: files.leverageBrackets }));
     await store.close();
   });
 });

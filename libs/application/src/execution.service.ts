@@ -25,10 +25,11 @@ import {
   emergencyStopPrice,
   orderDecider,
   reconcile,
+  parseBinanceUsdmRules,
   rulesFromContract,
   str,
 } from '@bulwark/domain';
-import { type DrivenVenue, type LiveVenuePort, type VenueAlert, type VenuePort, classifyVenueError } from '@bulwark/venues';
+import { type BinanceUsdmVenue, type DrivenVenue, type LiveVenuePort, type VenueAlert, type VenuePort, classifyVenueError } from '@bulwark/venues';
 import { instrumentFiles, loadRulesFromFiles, resolveDataDir } from '@bulwark/market-data';
 import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
@@ -144,14 +145,35 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
    * with the venue (then every `reconcileSeconds`).
    */
   async onModuleInit(): Promise<void> {
-    const dataDir = resolveDataDir();
+    const alert = (accountId: string | undefined) => (a: VenueAlert) => {
+      const data = a.kind === 'IP_BANNED' ? { kind: 'IP_BANNED' as const, detail: a.message, until: a.until } : { kind: 'USER_STREAM_DOWN' as const, detail: a.message, until: null };
+      this.log.error(`venue alert ${data.kind}: ${data.detail}`);
+      if (accountId) void this.serial(() => this.appendVenue(accountId, [event('VenueAlert', data)], { tsEvent: Date.now(), correlationId: `venue-alert-${accountId}`, causationId: `venue-alert-${Date.now()}` }));
+    };
+    let opened: OpenedVenue | null = null;
+    const onAlert = (a: VenueAlert) => alert(opened?.accountId)(a);
+    // The venue gets the rules map now and reads it when it trades; it is filled below.
+    opened = this.venueFactory ? await this.venueFactory(this.rules, onAlert) : await venueFromEnv(process.env, this.rules, onAlert);
+    this.venue = opened.venue;
+    const fromVenue = (this.venue as Partial<BinanceUsdmVenue>).loadRules?.bind(this.venue);
+    const dataDir = fromVenue ? null : resolveDataDir();
     for (const symbol of SYMBOLS) {
-      const files = instrumentFiles(dataDir, VENUE, symbol);
-      const contract = loadRulesFromFiles({ venue: VENUE, exchangeInfoFile: files.exchangeInfo, leverageBracketsFile: files.leverageBrackets });
+      let contract: ReturnType<typeof parseBinanceUsdmRules>;
+      let source: string;
+      if (fromVenue) {
+        // A ccxt venue: the exchange's own filters and the account's leverage brackets.
+        const raw = await fromVenue(symbol);
+        contract = parseBinanceUsdmRules({ venue: VENUE, exchangeInfoSymbol: raw.exchangeInfoSymbol, leverageBrackets: raw.leverageBrackets });
+        source = `${VENUE} GET /fapi/v1/exchangeInfo + GET /fapi/v1/leverageBracket (ccxt)`;
+      } else {
+        const files = instrumentFiles(dataDir!, VENUE, symbol);
+        contract = loadRulesFromFiles({ venue: VENUE, exchangeInfoFile: files.exchangeInfo, leverageBracketsFile: files.leverageBrackets });
+        source = `${files.exchangeInfo} + ${files.leverageBrackets}`;
+      }
       const streamId = Streams.rules(VENUE, symbol);
       const existing = await this.store.readStream(streamId);
       const last = existing[existing.length - 1];
-      const recorded = { ...contract, source: `${files.exchangeInfo} + ${files.leverageBrackets}` };
+      const recorded = { ...contract, source };
       if (!last || JSON.stringify(last.data) !== JSON.stringify(recorded)) {
         await this.appender.append(streamId, [event('InstrumentRulesRecorded', recorded)], last ? last.revision : 'no_stream', {
           tsEvent: Date.now(),
@@ -161,15 +183,6 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
       }
       this.rules.set(symbol, rulesFromContract(contract));
     }
-    const alert = (accountId: string | undefined) => (a: VenueAlert) => {
-      const data = a.kind === 'IP_BANNED' ? { kind: 'IP_BANNED' as const, detail: a.message, until: a.until } : { kind: 'USER_STREAM_DOWN' as const, detail: a.message, until: null };
-      this.log.error(`venue alert ${data.kind}: ${data.detail}`);
-      if (accountId) void this.serial(() => this.appendVenue(accountId, [event('VenueAlert', data)], { tsEvent: Date.now(), correlationId: `venue-alert-${accountId}`, causationId: `venue-alert-${Date.now()}` }));
-    };
-    let opened: OpenedVenue | null = null;
-    const onAlert = (a: VenueAlert) => alert(opened?.accountId)(a);
-    opened = this.venueFactory ? await this.venueFactory(this.rules, onAlert) : await venueFromEnv(process.env, this.rules, onAlert);
-    this.venue = opened.venue;
     if (isLive(this.venue)) {
       await this.rebuildFromLog();
       await this.reconcileAll('STARTUP');
