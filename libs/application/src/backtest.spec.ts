@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { dec } from '@bulwark/domain';
 import { findGaps, runBacktest } from './backtest';
+import { comparableLog } from './log-compare';
 
 const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
 const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
@@ -49,20 +50,9 @@ describe('runBacktest (in one process, the services\' own deciders)', () => {
       accountId: 'bt-det', candles: path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), funding: path.join(FUT, 'funding-rates.csv'),
       capital: '10000', leverage: 5, riskPct: '1', confirmHighLeverage: false, from: Date.parse('2025-11-21T00:00:00Z'), to: Date.parse('2025-11-21T12:00:00Z'),
     };
-    // Event ids are random: references to events are compared as the stream and revision they
-    // name. The rules are recorded when the venue loads them (wall clock), so their time is not compared.
-    const strip = async (store: Awaited<ReturnType<typeof runBacktest>>['store']) => {
-      const all = [];
-      for await (const e of store.readAll()) all.push(e);
-      const ref = new Map(all.map((e) => [e.metadata.eventId, `${e.streamId}@${e.revision}`]));
-      return all.map((e) => [
-        e.streamId, e.revision, e.type,
-        JSON.parse(JSON.stringify(e.data), (_k, v) => (typeof v === 'string' && ref.has(v) ? ref.get(v) : v)),
-        e.streamId.startsWith('rules-') ? 'loaded' : e.metadata.tsEvent, e.metadata.correlationId, ref.get(e.metadata.causationId) ?? 'outside',
-      ]);
-    };
+    // Event ids are random and the rules' load time is the wall clock: comparableLog sets both aside.
     const a = await runBacktest(cfg);
     const b = await runBacktest(cfg);
-    expect(await strip(b.store)).toEqual(await strip(a.store));
+    expect(await comparableLog(b.store)).toEqual(await comparableLog(a.store));
   }, 60_000);
 });

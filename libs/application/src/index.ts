@@ -12,3 +12,4 @@ export * from './rules-book';
 export * from './venue-config';
 export * from './venue-factory';
 export * from './live-feed';
+export * from './log-compare';

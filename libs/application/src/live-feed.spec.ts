@@ -1,11 +1,11 @@
-import type { Candle, RecordedEvent } from '@bulwark/contracts';
+import type { Candle } from '@bulwark/contracts';
 import { Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
-import type { EventStore } from '@bulwark/event-store';
 import { instrumentFiles, readCandles, readFundingRates, resolveDataDir, type FundingRate } from '@bulwark/market-data';
 import { DEFAULT_DONCHIAN_ATR } from '@bulwark/strategies';
 import { InProcessSystem } from './in-process';
 import { LIVE_INTERVAL_MS, LiveMarketData, liveFeedSettingsFromEnv, runLiveFeed, type LiveMarket } from './live-feed';
+import { comparableLog } from './log-compare';
 import { replayCandles } from './replay';
 import { VenueConfigError } from './venue-config';
 
@@ -42,17 +42,6 @@ async function system(): Promise<InProcessSystem> {
   return sys;
 }
 
-/** The log without what differs between runs by design: event ids (references become stream@revision) and rules' load time. */
-async function strip(store: EventStore) {
-  const all: RecordedEvent[] = [];
-  for await (const e of store.readAll()) all.push(e);
-  const ref = new Map(all.map((e) => [e.metadata.eventId, `${e.streamId}@${e.revision}`]));
-  return all.map((e) => [
-    e.streamId, e.revision, e.type,
-    JSON.parse(JSON.stringify(e.data), (_k, v) => (typeof v === 'string' && ref.has(v) ? ref.get(v) : v)),
-    e.streamId.startsWith('rules-') ? 'loaded' : e.metadata.tsEvent, e.metadata.correlationId, ref.get(e.metadata.causationId) ?? 'outside',
-  ]);
-}
 
 describe('runLiveFeed', () => {
   it('drives the services with live candles exactly as replayCandles does from the file (same events, stream by stream)', async () => {
@@ -72,7 +61,7 @@ describe('runLiveFeed', () => {
     expect(b).toEqual(a);
     expect(a).toMatchObject({ candles: 200, steps: 800 });
     expect(seen).toEqual(candles.slice(1));
-    const [ea, eb] = [await strip(fromFile.store), await strip(fromLive.store)];
+    const [ea, eb] = [await comparableLog(fromFile.store), await comparableLog(fromLive.store)];
     expect(eb).toEqual(ea);
     const types = new Set(ea.map((e) => e[2]));
     // The window exercises the pipeline: intents, orders, positions, and funding from the live funding source at 08:00.

@@ -1,35 +1,12 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import type { Candle } from '@bulwark/contracts';
-import { pathSteps, type PathStep } from './market-path';
+import type { PathStep } from './market-path';
 import { dec, str, type D } from './money';
 import { PaperVenue, type PaperAlgoOrderRequest, type PaperFill, type PaperOrderRequest, type PaperVenueEvent } from './paper-venue';
-import { parseBinanceUsdmRules, rulesFromContract, type Rules } from './rules';
+import { BAR_COUNT, indexOf, RULES, steps, stepsAt } from '../test/real-btcusdt';
 
 // Order records, trades and conditional ("algo") orders of the paper venue, on real Binance
 // USD-M BTCUSDT data (shared/data, see PROVENANCE.md): mainnet filters (tick 0.1, MARKET step
 // 0.001, MARKET max 120), the 2025-11-20 leverage brackets, VIP 0 taker fee 0.0005, and the
 // 1m klines of 2025-11-10 … 2025-12-10.
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8'));
-const RULES: Rules = rulesFromContract(
-  parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: readJson('exchange-info.json'), leverageBrackets: readJson('leverage-brackets.json') }),
-);
-
-const ROWS = fs.readFileSync(path.join(BTC, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), 'utf8').trim().split('\n').slice(1);
-const INDEX = new Map(ROWS.map((row, i) => [Number(row.slice(0, row.indexOf(','))), i]));
-const toCandle = (row: string): Candle => {
-  const [openTime, open, high, low, close, volume] = row.split(',');
-  return { openTime: Number(openTime), interval: '1m', open, high, low, close, volume };
-};
-const indexOf = (iso: string): number => {
-  const i = INDEX.get(Date.parse(iso));
-  if (i === undefined) throw new Error(`no bar at ${iso}`);
-  return i;
-};
-const stepsAt = (i: number): PathStep[] => pathSteps(toCandle(ROWS[i]), i === 0 ? null : toCandle(ROWS[i - 1]).close);
-const steps = (iso: string): PathStep[] => stepsAt(indexOf(iso));
 
 const SYMBOL = 'BTCUSDT';
 const ACC = 'acc1';
@@ -178,7 +155,7 @@ describe('PaperVenue: order records and trades', () => {
     return v;
   }
   function runToLiquidationStep(v: PaperVenue, before?: (s: PathStep) => void): PaperVenueEvent[] {
-    for (let i = indexOf(ENTRY_BAR) + 1; i < ROWS.length; i++) {
+    for (let i = indexOf(ENTRY_BAR) + 1; i < BAR_COUNT; i++) {
       for (const s of stepsAt(i)) {
         before?.(s);
         const events = v.step(SYMBOL, s);

@@ -1,43 +1,21 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import type { Candle } from '@bulwark/contracts';
 import { liquidationPrice } from './liquidation';
-import { pathSteps, type PathStep } from './market-path';
+import type { PathStep } from './market-path';
 import { dec, str, type D } from './money';
 import { maxNotionalAt, PaperVenue, type PaperFill, type PaperOrderRequest, type PaperVenueEvent } from './paper-venue';
 import { parseBinanceUsdmRules, rulesFromContract, type Rules } from './rules';
+import { BAR_COUNT, barAt, indexOf, readJson, RULES, steps, stepsAt } from '../test/real-btcusdt';
 
 // Real Binance USD-M BTCUSDT data (shared/data, see PROVENANCE.md): mainnet filters (tick 0.1,
 // step 0.001, market max 120, min notional 5), the 2025-11-20 leverage brackets (bracket 1:
 // 0–300,000 at 150x, MMR 0.004, cum 0; bracket 6 up to 100,000,000 at 20x), VIP 0 taker fee
 // 0.0005, and the 1m klines of 2025-11-10 … 2025-12-10 (the 2025-11 sell-off).
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(DATA_DIR, file), 'utf8'));
 const BRACKETS = readJson('binance-usdm/BTCUSDT/leverage-brackets.json');
-const RULES: Rules = rulesFromContract(
-  parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: readJson('binance-usdm/BTCUSDT/exchange-info.json'), leverageBrackets: BRACKETS }),
-);
 // The 2025-11-26 (testnet-like) exchangeInfo has MIN_NOTIONAL 100, the value later mainnet responses show.
 const TESTNET_INFO = readJson('binance-usdm/exchange-info/exchangeInfo-2025-11-26-testnet.json') as { symbols: Array<{ symbol: string }> };
 const RULES_MIN_NOTIONAL_100: Rules = rulesFromContract(
   parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: TESTNET_INFO.symbols.find((s) => s.symbol === 'BTCUSDT'), leverageBrackets: BRACKETS }),
 );
 
-const ROWS = fs.readFileSync(path.join(BTC, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), 'utf8').trim().split('\n').slice(1);
-const INDEX = new Map(ROWS.map((row, i) => [Number(row.slice(0, row.indexOf(','))), i]));
-const toCandle = (row: string): Candle => {
-  const [openTime, open, high, low, close, volume] = row.split(',');
-  return { openTime: Number(openTime), interval: '1m', open, high, low, close, volume };
-};
-const indexOf = (iso: string): number => {
-  const i = INDEX.get(Date.parse(iso));
-  if (i === undefined) throw new Error(`no bar at ${iso}`);
-  return i;
-};
-/** The four path steps of the real bar at index i (step 0 jumps from the previous close). */
-const stepsAt = (i: number): PathStep[] => pathSteps(toCandle(ROWS[i]), i === 0 ? null : toCandle(ROWS[i - 1]).close);
-const steps = (iso: string): PathStep[] => stepsAt(indexOf(iso));
 
 const SYMBOL = 'BTCUSDT';
 const ACC = 'acc1';
@@ -87,7 +65,7 @@ const available = (v: PaperVenue) => str(v.account(ACC)!.availableBalance);
 
 /** Run bars from index `from` until `until` returns true for a step's events; returns the step and its events. */
 function runUntil(v: PaperVenue, from: number, until: (events: PaperVenueEvent[], s: PathStep) => boolean, before?: (s: PathStep) => void) {
-  for (let i = from; i < ROWS.length; i++) {
+  for (let i = from; i < BAR_COUNT; i++) {
     for (const s of stepsAt(i)) {
       before?.(s);
       const events = v.step(SYMBOL, s);
@@ -200,7 +178,7 @@ describe('PaperVenue: placeOrder validations (last price 104,587.7, the 2025-11-
 
   it('-4164 min notional 100 (2025-11-26 exchangeInfo) at the 2025-11-21 12:29 close 80,920.1: 0.001 × 80,920.1 = 80.9201 < 100; 0.002 (161.8402) passes; a reduce-only 0.001 is exempt', () => {
     const v = venue({ rules: RULES_MIN_NOTIONAL_100 });
-    const bar = toCandle(ROWS[indexOf('2025-11-21T12:29:00Z')]);
+    const bar = barAt(indexOf('2025-11-21T12:29:00Z'));
     expect(bar).toMatchObject({ open: '80685.5', high: '80931.7', low: '80600', close: '80920.1' });
     run(v, steps('2025-11-21T12:29:00Z'));
     expect(rejected(v, order('e1', { quantity: dec('0.001') }))).toEqual({
