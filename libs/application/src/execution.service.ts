@@ -487,15 +487,26 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
     }
   }
 
-  /** Track the net position from fills; when it goes flat, cancel the exchange stops left for it. */
-  private async applyToNet(f: PaperFill, c: Causation): Promise<void> {
-    const key = `${f.accountId}|${f.symbol}`;
+  /**
+   * One fill into the net position of `account|symbol` (signed base quantity, volume-weighted
+   * entry of the open side; a reduction keeps the entry, a flip restarts it at the fill price).
+   * @returns the new signed quantity
+   */
+  private foldNet(accountId: string, symbol: string, side: 'BUY' | 'SELL', quantity: D, price: D): D {
+    const key = `${accountId}|${symbol}`;
     const n = this.net.get(key) ?? { qty: ZERO, entry: ZERO };
-    const signed = f.side === 'BUY' ? f.quantity : f.quantity.neg();
+    const signed = side === 'BUY' ? quantity : quantity.neg();
     const qty = n.qty.plus(signed);
     const grows = n.qty.isZero() || n.qty.isNeg() === signed.isNeg();
-    const entry = grows ? n.qty.abs().mul(n.entry).plus(f.quantity.mul(f.price)).div(qty.abs()) : qty.isZero() ? ZERO : n.entry;
+    const flips = !grows && !qty.isZero() && qty.isNeg() !== n.qty.isNeg();
+    const entry = grows ? n.qty.abs().mul(n.entry).plus(quantity.mul(price)).div(qty.abs()) : qty.isZero() ? ZERO : flips ? price : n.entry;
     this.net.set(key, { qty, entry });
+    return qty;
+  }
+
+  /** Track the net position from fills; when it goes flat, cancel the exchange stops left for it. */
+  private async applyToNet(f: PaperFill, c: Causation): Promise<void> {
+    const qty = this.foldNet(f.accountId, f.symbol, f.side, f.quantity, f.price);
     if (!qty.isZero() || !hasProtection(this.venue)) return;
     for (const p of [...this.protective.values()]) {
       if (p.accountId !== f.accountId || p.symbol !== f.symbol || !p.accepted) continue;
@@ -523,13 +534,7 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
         states.set(e.streamId, s);
         if (e.type === 'OrderFilled') {
           const f = e.data as EventData<'OrderFilled'>;
-          const key = `${f.accountId}|${f.symbol}`;
-          const n = this.net.get(key) ?? { qty: ZERO, entry: ZERO };
-          const q = dec(f.quantity);
-          const signed = f.side === 'BUY' ? q : q.neg();
-          const qty = n.qty.plus(signed);
-          const grows = n.qty.isZero() || n.qty.isNeg() === signed.isNeg();
-          this.net.set(key, { qty, entry: grows ? n.qty.abs().mul(n.entry).plus(q.mul(dec(f.price))).div(qty.abs()) : qty.isZero() ? ZERO : n.entry });
+          this.foldNet(f.accountId, f.symbol, f.side, dec(f.quantity), dec(f.price));
         }
       }
     }
