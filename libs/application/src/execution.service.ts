@@ -44,7 +44,7 @@ const SYMBOLS = ['BTCUSDT'];
 const OPEN_STATUSES = new Set(['SUBMITTED', 'ACCEPTED', 'PARTIALLY_FILLED', 'PENDING_CANCEL', 'UNKNOWN']);
 
 const isDriven = (v: VenuePort): v is DrivenVenue & VenuePort => typeof (v as DrivenVenue).advance === 'function';
-const hasProtection = (v: VenuePort): v is VenuePort & Pick<LiveVenuePort, 'placeProtectiveOrder' | 'cancelProtectiveOrder' | 'protectiveOrder'> =>
+const hasProtection = (v: VenuePort): v is VenuePort & Pick<LiveVenuePort, 'placeProtectiveOrder' | 'cancelProtectiveOrder'> =>
   typeof (v as LiveVenuePort).placeProtectiveOrder === 'function';
 const isLive = (v: VenuePort): v is LiveVenuePort => hasProtection(v) && typeof (v as LiveVenuePort).positions === 'function';
 
@@ -331,8 +331,9 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
 
   /**
    * EXCHANGE / BOTH protection: place the stop-loss (and take-profit) of a new position as
-   * reduce-only conditional orders at the venue, then read each back; only an order the venue
-   * reports with the same trigger and quantity counts as accepted.
+   * reduce-only conditional orders at the venue. The venue port reads each back after placing
+   * (`LiveVenuePort.placeProtectiveOrder`): only an order the venue reports as requested is
+   * accepted; a mismatch is a rejection, an order it could not read back an unknown status.
    */
   async placeExchangeStops(e: RecordedEvent<'StopPlaced', EventData<'StopPlaced'>>): Promise<void> {
     const p = e.data;
@@ -371,19 +372,13 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
     await this.orderCommands(p.clientOrderId, [{ kind: 'InitializeOrder', data }, { kind: 'SubmitOrder' }], c);
     const r = await this.venue.placeProtectiveOrder(p.accountId, { clientAlgoId: p.clientOrderId, symbol: p.symbol, side: p.side, kind: p.kind, triggerPrice: p.triggerPrice, quantity: p.quantity });
     if (!r.ok) {
-      await this.orderCommands(p.clientOrderId, [{ kind: 'RecordRejected', code: r.error.code, message: r.error.message }], c);
+      // Placed but not readable back: the venue may hold it; reconciliation settles it.
+      const unknown = r.error.code === 'PROTECTION_UNVERIFIED' || classifyVenueError(r.error.code).outcomeUnknown;
+      await this.orderCommands(p.clientOrderId, [unknown ? { kind: 'RecordStatusUnknown', detail: `${r.error.code} ${r.error.message}` } : { kind: 'RecordRejected', code: r.error.code, message: r.error.message }], c);
       await this.appendVenue(p.accountId, [event('VenueAlert', { kind: 'PROTECTION_FAILED', detail: `exchange ${p.kind} ${p.clientOrderId} refused: ${r.error.code} ${r.error.message}; the internal stop protects the position`, until: null })], c);
       return;
     }
-    const back = await this.venue.protectiveOrder(p.accountId, p.symbol, p.clientOrderId).catch(() => null);
-    const same = back !== null && back.algoId === r.value.algoId && back.triggerPrice.eq(p.triggerPrice) && (back.closePosition || (back.quantity !== null && back.quantity.eq(p.quantity)));
-    if (same) {
-      await this.orderCommands(p.clientOrderId, [{ kind: 'RecordAccepted', venueOrderId: r.value.algoId }], c);
-    } else {
-      const detail = back === null ? `algo ${r.value.algoId} placed but not found when read back` : `algo ${r.value.algoId} read back as trigger ${str(back.triggerPrice)} quantity ${back.quantity ? str(back.quantity) : 'close-position'}`;
-      await this.orderCommands(p.clientOrderId, [{ kind: 'RecordStatusUnknown', detail }], c);
-      await this.appendVenue(p.accountId, [event('VenueAlert', { kind: 'PROTECTION_FAILED', detail: `exchange ${p.kind} ${p.clientOrderId}: ${detail}; the internal stop protects the position`, until: null })], c);
-    }
+    await this.orderCommands(p.clientOrderId, [{ kind: 'RecordAccepted', venueOrderId: r.value.algoId }], c);
   }
 
   tradingStateChanged(accountId: string, state: 'ACTIVE' | 'REDUCING' | 'HALTED'): void {
@@ -585,13 +580,13 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
     const symbol = cfg.symbol;
     const now = Date.now();
     const c: Causation = { tsEvent: now, correlationId: `reconcile-${accountId}-${now}`, causationId: `reconcile-${trigger.toLowerCase()}-${now}` };
-    const lost = await this.settleFromVenue(venue, accountId, symbol, c);
     const [positions, open, algos, account] = await Promise.all([
       venue.positions(accountId, symbol),
       venue.openOrders(accountId, symbol),
       venue.openProtectiveOrders(accountId, symbol),
       venue.account(accountId),
     ]);
+    const lost = await this.settleFromVenue(venue, accountId, symbol, new Set(open.map((o) => o.clientOrderId)), new Set(algos.map((a) => a.clientAlgoId)), c);
     const venueView: ReconView = {
       positions: positions.map((p) => ({ symbol: p.symbol, side: p.side, quantity: p.quantity, entryPrice: p.entryPrice })),
       openOrders: open.map((o) => ({ symbol: o.symbol, clientOrderId: o.clientOrderId, status: o.status })),
@@ -622,13 +617,11 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
   }
 
   /**
-   * Orders the log thinks open but the venue no longer lists: record their final state (fills
-   * from the venue's trades).
+   * Orders the log thinks open but the venue no longer lists (`open`, `algos`: the client ids
+   * the venue lists): record their final state (fills from the venue's trades).
    * @returns the exchange stops that ended without a fill (cancelled or expired at the venue)
    */
-  private async settleFromVenue(venue: LiveVenuePort, accountId: string, symbol: string, c: Causation): Promise<Array<ReconProtective & { status: string }>> {
-    const open = new Set((await venue.openOrders(accountId, symbol)).map((o) => o.clientOrderId));
-    const algos = new Set((await venue.openProtectiveOrders(accountId, symbol)).map((a) => a.clientAlgoId));
+  private async settleFromVenue(venue: LiveVenuePort, accountId: string, symbol: string, open: ReadonlySet<string>, algos: ReadonlySet<string>, c: Causation): Promise<Array<ReconProtective & { status: string }>> {
     const settle: Array<{ id: string; venueOrderId: string | null; status: string }> = [];
     const lost: Array<ReconProtective & { status: string }> = [];
     for (const [id, o] of this.openOrders) {

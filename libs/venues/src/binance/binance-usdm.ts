@@ -335,13 +335,10 @@ export class BinanceUsdmVenue implements LiveVenuePort {
   // ---------------------------------------------------------------- orders
 
   /**
-   * `POST /fapi/v1/order` (ccxt createOrder) with newClientOrderId = clientOrderId, quantity
-   * and price as exact strings, reduceOnly. Refused with -4061 (POSITION_SIDE) when the account
-   * is in hedge mode. Local mode only: a MARKET order with a triggerPrice carries
-   * `bulwarkTriggerPrice` (real Binance would answer -1104). Outcome unknown → query by client
-   * id first (see class doc).
+   * Before any order: the keys' own account, one-way mode (read once, then cached; hedge mode
+   * is refused with -4061 without sending anything) and the markets loaded.
    */
-  async placeOrder(accountId: string, o: VenueOrderRequest): Promise<Result<{ venueOrderId: string }, VenueRejection>> {
+  private async readyToTrade(accountId: string): Promise<Result<void, VenueRejection>> {
     const m = this.mine(accountId);
     if (!m.ok) return m;
     try {
@@ -352,6 +349,19 @@ export class BinanceUsdmVenue implements LiveVenuePort {
       if (e instanceof VenueCallError) return err(e.rejection);
       throw e;
     }
+    return ok(undefined);
+  }
+
+  /**
+   * `POST /fapi/v1/order` (ccxt createOrder) with newClientOrderId = clientOrderId, quantity
+   * and price as exact strings, reduceOnly. Refused with -4061 (POSITION_SIDE) when the account
+   * is in hedge mode. Local mode only: a MARKET order with a triggerPrice carries
+   * `bulwarkTriggerPrice` (real Binance would answer -1104). Outcome unknown → query by client
+   * id first (see class doc).
+   */
+  async placeOrder(accountId: string, o: VenueOrderRequest): Promise<Result<{ venueOrderId: string }, VenueRejection>> {
+    const ready = await this.readyToTrade(accountId);
+    if (!ready.ok) return ready;
     const params: Raw = { newClientOrderId: o.clientOrderId, quantity: str(o.quantity) };
     if (o.reduceOnly) params['reduceOnly'] = true;
     if (o.type === 'LIMIT' && o.price) Object.assign(params, { price: str(o.price), timeInForce: 'GTC' });
@@ -467,16 +477,8 @@ export class BinanceUsdmVenue implements LiveVenuePort {
    * answer is a PROTECTION_MISMATCH rejection. Outcome unknown → query by clientAlgoId first.
    */
   async placeProtectiveOrder(accountId: string, p: ProtectiveOrderRequest): Promise<Result<{ algoId: string }, VenueRejection>> {
-    const m = this.mine(accountId);
-    if (!m.ok) return m;
-    try {
-      const mode = this.knownMode ?? (await this.positionMode(accountId));
-      if (mode === 'HEDGE') return err({ code: '-4061', message: 'refused: the account is in hedge mode; Bulwark trades in one-way mode only' });
-      await this.ensureMarkets();
-    } catch (e) {
-      if (e instanceof VenueCallError) return err(e.rejection);
-      throw e;
-    }
+    const ready = await this.readyToTrade(accountId);
+    if (!ready.ok) return ready;
     const type = p.kind === 'STOP_LOSS' ? 'STOP_MARKET' : 'TAKE_PROFIT_MARKET';
     const sym = this.unified(p.symbol);
     this.placed.set(p.clientAlgoId, { symbol: p.symbol, purpose: p.kind });
