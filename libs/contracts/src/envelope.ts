@@ -56,4 +56,6 @@ export const Streams = {
   rules: (venue: string, symbol: string) => `rules-${venue}-${symbol}`,
   venue: (accountId: string, venue: string) => `venue-${accountId}-${venue}`,
   margin: (accountId: string, symbol: string) => `margin-${accountId}-${symbol}`,
+  /** Where a service records the events it could not apply (poison events), one stream per service. */
+  quarantine: (service: string) => `quarantine-${service}`,
 } as const;

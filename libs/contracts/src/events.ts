@@ -466,8 +466,48 @@ export const StopTriggered = z.object({
   side: OrderSide,
   quantity: PositiveDecimalString,
   attempt: z.number().int().positive(),
+  /** Where to close (v2); v1 events carry them only in the stream's StopPlaced. */
+  accountId: Identifier.optional(),
+  venue: VenueId.optional(),
+  symbol: Symbol.optional(),
 });
 export const StopCancelled = z.object({ reason: z.enum(['POSITION_CLOSED', 'POSITION_LIQUIDATED']) });
+/**
+ * The position the stop protects changed size (a further trade of the entry, a partial close):
+ * the stop now covers `quantity`, and the guards are recomputed at the new average entry.
+ */
+export const StopResized = z.object({
+  quantity: PositiveDecimalString,
+  entryPrice: PositiveDecimalString,
+  guards: ProtectionGuards,
+  /** The position event that changed the size (`PositionIncreased` / `PositionReduced`). */
+  cause: z.enum(['POSITION_INCREASED', 'POSITION_REDUCED']),
+});
+/**
+ * The close order of a triggered stop ended without closing the position (rejected, expired,
+ * denied). The stop stays triggered and sends the close again at `retryAt` (market time).
+ */
+export const CloseRejected = z.object({
+  closeClientOrderId: ClientOrderId,
+  attempt: z.number().int().positive(),
+  code: z.string(),
+  message: z.string(),
+  /** Market time (epoch ms) from which the next attempt is sent. */
+  retryAt: EpochMs,
+});
+/**
+ * A triggered stop could not close its position after `attempts` tries: an operator must look.
+ * Retrying goes on; execution records a `VenueAlert PROTECTION_FAILED` for it.
+ */
+export const ProtectionFailed = z.object({
+  positionStreamId: z.string(),
+  accountId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  attempts: z.number().int().positive(),
+  lastCode: z.string(),
+  lastMessage: z.string(),
+});
 
 // ---------------------------------------------------------------------------------------
 // Spot isolated margin guard: stream `margin-<accountId>-<symbol>`.
@@ -533,6 +573,33 @@ export const ReconciliationCompleted = z.object({
   walletBalance: DecimalString,
 });
 
+// ---------------------------------------------------------------------------------------
+// Operator commands on an account (stream `account-<accountId>`, written by risk), carried
+// out by execution. Each records who asked and why.
+// ---------------------------------------------------------------------------------------
+
+/** Close everything: the account is set HALTED first, then every order is cancelled and every position closed reduce-only. */
+export const FlattenRequested = z.object({ by: z.string().min(1), reason: z.string().min(1) });
+/** Close one position reduce-only at market. */
+export const PositionCloseRequested = z.object({ symbol: Symbol, by: z.string().min(1), reason: z.string().min(1) });
+/** Cancel one resting order. */
+export const OrderCancelCommanded = z.object({ clientOrderId: ClientOrderId, by: z.string().min(1), reason: z.string().min(1) });
+
+/**
+ * A service met a stored event it could not apply while rebuilding or consuming (unknown type,
+ * invalid data, a transition its aggregate does not allow): recorded once in
+ * `quarantine-<service>`, the event is skipped and the service goes on.
+ */
+export const PoisonEventQuarantined = z.object({
+  service: z.string().min(1),
+  streamId: z.string(),
+  revision: z.number().int().nonnegative(),
+  /** Position in the global log (0 when unknown). */
+  position: z.number().int().nonnegative(),
+  eventType: z.string(),
+  reason: z.string(),
+});
+
 /** Something at the venue that an operator must know now (a ban stops every call until it ends). */
 export const VenueAlert = z.object({
   kind: z.enum(['IP_BANNED', 'RATE_LIMITED', 'CLOCK_SKEW', 'USER_STREAM_DOWN', 'PROTECTION_FAILED']),
@@ -587,8 +654,15 @@ export const EventCatalogue = {
   PositionLiquidated: { schema: PositionLiquidated, version: 1 },
   FundingApplied: { schema: FundingApplied, version: 1 },
   StopPlaced: { schema: StopPlaced, version: 2 },
-  StopTriggered: { schema: StopTriggered, version: 1 },
+  StopTriggered: { schema: StopTriggered, version: 2 },
   StopCancelled: { schema: StopCancelled, version: 1 },
+  StopResized: { schema: StopResized, version: 1 },
+  CloseRejected: { schema: CloseRejected, version: 1 },
+  ProtectionFailed: { schema: ProtectionFailed, version: 1 },
+  FlattenRequested: { schema: FlattenRequested, version: 1 },
+  PositionCloseRequested: { schema: PositionCloseRequested, version: 1 },
+  OrderCancelCommanded: { schema: OrderCancelCommanded, version: 1 },
+  PoisonEventQuarantined: { schema: PoisonEventQuarantined, version: 1 },
   ReconciliationDifference: { schema: ReconciliationDifference, version: 1 },
   ReconciliationCompleted: { schema: ReconciliationCompleted, version: 1 },
   VenueAlert: { schema: VenueAlert, version: 1 },

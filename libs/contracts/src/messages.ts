@@ -132,6 +132,18 @@ export type SetTradingStateRequest = z.infer<typeof SetTradingStateRequest>;
 export const ResumeTradingRequest = z.object({ accountId: Identifier, reason: z.string().min(1), by: z.string().min(1), at: EpochMs.optional() });
 export type ResumeTradingRequest = z.infer<typeof ResumeTradingRequest>;
 
+/**
+ * Operator commands that act on orders and positions (recorded on the account stream with who
+ * and why, carried out by execution): flatten the whole account (HALTED first), close one
+ * position, cancel one order.
+ */
+export const FlattenRequest = z.object({ accountId: Identifier, reason: z.string().min(1), by: z.string().min(1), at: EpochMs.optional() });
+export type FlattenRequest = z.infer<typeof FlattenRequest>;
+export const ClosePositionRequest = z.object({ accountId: Identifier, symbol: Symbol, reason: z.string().min(1), by: z.string().min(1), at: EpochMs.optional() });
+export type ClosePositionRequest = z.infer<typeof ClosePositionRequest>;
+export const CancelOrderRequest = z.object({ accountId: Identifier, clientOrderId: ClientOrderId, reason: z.string().min(1), by: z.string().min(1), at: EpochMs.optional() });
+export type CancelOrderRequest = z.infer<typeof CancelOrderRequest>;
+
 export const AttachStrategyRequest = z.object({
   accountId: Identifier,
   venue: VenueId,
@@ -207,6 +219,9 @@ export const Subjects = {
   reconfigureAccount: 'bulwark.risk.reconfigure-account',
   setTradingState: 'bulwark.risk.trading-state',
   resumeTrading: 'bulwark.risk.resume',
+  flatten: 'bulwark.risk.flatten',
+  closePosition: 'bulwark.risk.close-position',
+  cancelOrder: 'bulwark.risk.cancel-order',
   attachStrategy: 'bulwark.signals.attach',
   replayStart: 'bulwark.market-data.replay.start',
   replayProgress: (runId: string) => `bulwark.market-data.replay.progress.${runId}`,
