@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DecimalString, EpochMs, Identifier, PositiveDecimalString, Symbol, VenueId } from './primitives';
+import { ClientOrderId, DecimalString, EpochMs, Identifier, PositiveDecimalString, Symbol, VenueId } from './primitives';
 
 /** A closed 1-minute (or other interval) candle. `openTime` is the bar's open, epoch ms UTC. */
 export const Candle = z.object({
@@ -184,8 +184,18 @@ export const ReplayProgress = z.object({
   marketTime: EpochMs,
   done: z.boolean(),
   error: z.string().nullable(),
+  /**
+   * What the replay clock waits for right now, null (or absent, from older publishers) when it
+   * waits for nothing: the service that does not answer, since when (wall clock, epoch ms), and why
+   * (e.g. "no answer to step 1234"). The clock retries the same step until the stall limit.
+   */
+  waitingFor: z.object({ service: z.string(), since: EpochMs, reason: z.string() }).nullable().optional(),
 });
 export type ReplayProgress = z.infer<typeof ReplayProgress>;
+
+/** Stop a replay run for good (the operator gave up on it, e.g. Ctrl-C in the demo): it is not resumed after a restart. */
+export const ReplayCancelRequest = z.object({ runId: Identifier, reason: z.string().min(1).max(200) });
+export type ReplayCancelRequest = z.infer<typeof ReplayCancelRequest>;
 
 /** A reply carrying a typed failure instead of a result. */
 export const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -225,6 +235,8 @@ export const Subjects = {
   attachStrategy: 'bulwark.signals.attach',
   replayStart: 'bulwark.market-data.replay.start',
   replayProgress: (runId: string) => `bulwark.market-data.replay.progress.${runId}`,
+  /** Stop a running (or resumable) replay for good: `{ runId, reason }` → `{ runId, cancelled }`; recorded as ReplayFinished CANCELLED. */
+  replayCancel: 'bulwark.market-data.replay.cancel',
   /** Live market data (published by market-data for any observer). */
   candle: (venue: string, symbol: string) => `md.candle.${venue}.${symbol}`,
   mark: (venue: string, symbol: string) => `md.mark.${venue}.${symbol}`,

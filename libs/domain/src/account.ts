@@ -99,7 +99,11 @@ export type AccountCommand =
   | { kind: 'RecordPositionResult'; positionStreamId: string; netPnl: D; ts: number }
   | { kind: 'ObserveEquity'; equity: D; ts: number }
   | { kind: 'ResumeTrading'; reason: string; by: string; equity: D; ts: number }
-  | { kind: 'SetTradingState'; state: TradingState; reason: string; by: string };
+  | { kind: 'SetTradingState'; state: TradingState; reason: string; by: string }
+  /** Operator: HALTED first (nothing re-enters), then every order cancelled and every position closed (execution). */
+  | { kind: 'Flatten'; reason: string; by: string }
+  | { kind: 'ClosePosition'; symbol: string; reason: string; by: string }
+  | { kind: 'CancelOrder'; clientOrderId: string; reason: string; by: string };
 
 export type AccountRejectionCode = 'ACCOUNT_EXISTS' | 'UNKNOWN_ACCOUNT' | 'INVALID_CONFIG' | 'MARGIN_MODE_NOT_SUPPORTED' | 'CONFIRMATION_REQUIRED' | 'CAPITAL_ABOVE_BALANCE' | 'NOT_PAUSED' | 'INVALID_COMMAND';
 
@@ -366,6 +370,13 @@ function decideResult(s0: AccountState, c: Extract<AccountCommand, { kind: 'Reco
   return out;
 }
 
+/** An operator command must say who gives it and why. */
+function whoAndWhy(c: { reason: string; by: string }, what: string): Result<never, AccountRejection> | null {
+  if (!c.reason.trim()) return err({ code: 'INVALID_COMMAND', field: 'reason', value: c.reason, allowed: 'a non-empty reason', message: `${what} needs a reason` });
+  if (!c.by.trim()) return err({ code: 'INVALID_COMMAND', field: 'by', value: c.by, allowed: 'who gives the command', message: `${what} needs to say who` });
+  return null;
+}
+
 /**
  * The account policy decider (risk service). Every entry assessment produces an event —
  * `EntryApproved` with the full sizing assessment or `EntryDenied` with a typed reason —
@@ -403,10 +414,26 @@ export const accountDecider: Decider<AccountCommand, AccountState, AccountReject
         return ok([event('TradingResumed', { reason: command.reason, by: command.by, pausedReason: paused, month: day.slice(0, 7), tradingDay: day, equity: str(command.equity) })]);
       }
       case 'SetTradingState': {
-        if (!command.reason.trim()) return err({ code: 'INVALID_COMMAND', field: 'reason', value: command.reason, allowed: 'a non-empty reason', message: 'a trading-state change needs a reason' });
-        if (!command.by.trim()) return err({ code: 'INVALID_COMMAND', field: 'by', value: command.by, allowed: 'who changes it', message: 'a trading-state change needs to say who' });
+        const bad = whoAndWhy(command, 'a trading-state change');
+        if (bad) return bad;
         if (command.state === state.tradingState) return ok([]);
         return ok([event('TradingStateChanged', { state: command.state, previous: state.tradingState, reason: command.reason, by: command.by })]);
+      }
+      case 'Flatten': {
+        const bad = whoAndWhy(command, 'a flatten');
+        if (bad) return bad;
+        const halt = state.tradingState === 'HALTED' ? [] : [event('TradingStateChanged', { state: 'HALTED', previous: state.tradingState, reason: `flatten: ${command.reason}`, by: command.by })];
+        return ok([...halt, event('FlattenRequested', { by: command.by, reason: command.reason })]);
+      }
+      case 'ClosePosition': {
+        const bad = whoAndWhy(command, 'a position close');
+        if (bad) return bad;
+        return ok([event('PositionCloseRequested', { symbol: command.symbol, by: command.by, reason: command.reason })]);
+      }
+      case 'CancelOrder': {
+        const bad = whoAndWhy(command, 'an order cancel');
+        if (bad) return bad;
+        return ok([event('OrderCancelCommanded', { clientOrderId: command.clientOrderId, by: command.by, reason: command.reason })]);
       }
       default:
         return assertNever(command);

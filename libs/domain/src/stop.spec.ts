@@ -7,7 +7,7 @@ import { pathSteps, type PathStep } from './market-path';
 import { dec } from './money';
 import { protectionGuards } from './protection';
 import { parseBinanceUsdmRules, rulesFromContract } from './rules';
-import { stopDecider, stopEvolve, stopInitialState, type StopCommand, type StopState } from './stop';
+import { closeRetryDelayMs, stopDecider, stopEvolve, stopInitialState, type StopCommand, type StopState } from './stop';
 
 // Prices are real Binance USD-M BTCUSDT 1m bars (shared/data, see PROVENANCE.md section 1);
 // guard levels come from protectionGuards with the real 2025-11-20 leverage brackets.
@@ -48,6 +48,8 @@ const HASH = shortHash(ACCOUNT); // cyrb53 of "acc1" in base 36
 /** The entry: the real close of the 2025-11-10 00:00 bar. */
 const ENTRY = CANDLES[0].close;
 const QTY = '0.083';
+/** Where a StopTriggered (v2) says to close. */
+const WHERE = { accountId: ACCOUNT, venue: 'binance-usdm' as const, symbol: 'BTCUSDT' };
 
 /**
  * Guards of 0.083 BTC at 104,587.7 (notional 8,680.7791) with isolated margin WB = 8,680.7791 / leverage
@@ -85,7 +87,7 @@ function run(s: StopState, c: StopCommand): { events: DomainEvent[]; state: Stop
 }
 
 const armed = (over: Partial<EventData<'StopPlaced'>> & { leverage?: number } = {}) => run(stopInitialState(), { kind: 'PlaceStop', stop: placed(over) }).state;
-const evaluate = (s: StopState, st: { from: string; to: string; gap: boolean }) => run(s, { kind: 'EvaluateStep', step: st });
+const evaluate = (s: StopState, st: { from: string; to: string; gap: boolean; ts: number }) => run(s, { kind: 'EvaluateStep', step: st });
 
 describe('the data used below', () => {
   it('the real steps, entry and account hash', () => {
@@ -120,7 +122,7 @@ describe('stopDecider: place', () => {
   it('PlaceStop on a new stream → StopPlaced with the entry price and the guards; the state is ARMED with the placement, no warning yet', () => {
     const { events, state } = run(stopInitialState(), { kind: 'PlaceStop', stop: placed() });
     expect(events).toEqual([{ type: 'StopPlaced', data: placed() }]);
-    expect(state).toEqual({ status: 'ARMED', placed: placed(), attempts: 0, warned: new Set() });
+    expect(state).toEqual({ status: 'ARMED', placed: placed(), attempts: 0, warned: new Set(), trigger: null, closing: null, failures: 0, retryAt: null });
   });
 
   it('a stop without take-profit is accepted (takeProfitPrice null)', () => {
@@ -138,7 +140,7 @@ describe('stopDecider: place', () => {
     expect(s.status).toBe('ARMED');
     const { events } = evaluate(s, DOWN_0001);
     expect(events).toEqual([
-      { type: 'StopTriggered', data: { kind: 'STOP_LOSS', triggerPrice: '104587.8', level: '104600', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'SELL', quantity: '0.083', attempt: 1 } },
+      { type: 'StopTriggered', data: { kind: 'STOP_LOSS', triggerPrice: '104587.8', level: '104600', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'SELL', quantity: '0.083', attempt: 1, ...WHERE } },
     ]);
   });
 
@@ -146,7 +148,7 @@ describe('stopDecider: place', () => {
     const s = armed({ positionSide: 'SHORT', stopPrice: '104500', takeProfitPrice: '104400' });
     const { events } = evaluate(s, step('2025-11-10T00:01:00Z', 0));
     expect(events).toEqual([
-      { type: 'StopTriggered', data: { kind: 'STOP_LOSS', triggerPrice: '104587.8', level: '104500', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'BUY', quantity: '0.083', attempt: 1 } },
+      { type: 'StopTriggered', data: { kind: 'STOP_LOSS', triggerPrice: '104587.8', level: '104500', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'BUY', quantity: '0.083', attempt: 1, ...WHERE } },
     ]);
   });
 
@@ -187,10 +189,10 @@ describe('stopDecider: evaluate a step (long: stop 104500 below, target 104700 a
     expect(events).toEqual([
       {
         type: 'StopTriggered',
-        data: { kind: 'STOP_LOSS', triggerPrice: '104500', level: '104500', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'SELL', quantity: '0.083', attempt: 1 },
+        data: { kind: 'STOP_LOSS', triggerPrice: '104500', level: '104500', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'SELL', quantity: '0.083', attempt: 1, ...WHERE },
       },
     ]);
-    expect(state).toEqual({ status: 'TRIGGERED', placed: placed(), attempts: 1, warned: new Set() });
+    expect(state).toEqual({ status: 'TRIGGERED', placed: placed(), attempts: 1, warned: new Set(), trigger: { kind: 'STOP_LOSS', level: '104500' }, closing: 'bw2d4c10hkbtg-1x1S', failures: 0, retryAt: null });
   });
 
   it('target hit on 104205.9 → 104354.3 (2025-11-10 00:04) with stop 104100 / target 104300: TAKE_PROFIT at 104300, close id bw<hash>-1x1T', () => {
@@ -198,7 +200,7 @@ describe('stopDecider: evaluate a step (long: stop 104500 below, target 104700 a
     expect(events).toEqual([
       {
         type: 'StopTriggered',
-        data: { kind: 'TAKE_PROFIT', triggerPrice: '104300', level: '104300', closeClientOrderId: 'bw2d4c10hkbtg-1x1T', side: 'SELL', quantity: '0.083', attempt: 1 },
+        data: { kind: 'TAKE_PROFIT', triggerPrice: '104300', level: '104300', closeClientOrderId: 'bw2d4c10hkbtg-1x1T', side: 'SELL', quantity: '0.083', attempt: 1, ...WHERE },
       },
     ]);
   });
@@ -244,7 +246,7 @@ describe('stopDecider: short side (mirror: stop above, target below, close with 
     expect(events).toEqual([
       {
         type: 'StopTriggered',
-        data: { kind: 'STOP_LOSS', triggerPrice: '104300', level: '104300', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'BUY', quantity: '0.083', attempt: 1 },
+        data: { kind: 'STOP_LOSS', triggerPrice: '104300', level: '104300', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'BUY', quantity: '0.083', attempt: 1, ...WHERE },
       },
     ]);
   });
@@ -252,7 +254,7 @@ describe('stopDecider: short side (mirror: stop above, target below, close with 
   it('target 104600 hit going down on 104670.7 → 104570.6 → TAKE_PROFIT BUY at 104600', () => {
     const s = armed({ positionSide: 'SHORT', stopPrice: '104750', takeProfitPrice: '104600' });
     const { events } = evaluate(s, DOWN_0000);
-    expect(events[0].data).toEqual({ kind: 'TAKE_PROFIT', triggerPrice: '104600', level: '104600', closeClientOrderId: 'bw2d4c10hkbtg-1x1T', side: 'BUY', quantity: '0.083', attempt: 1 });
+    expect(events[0].data).toEqual({ kind: 'TAKE_PROFIT', triggerPrice: '104600', level: '104600', closeClientOrderId: 'bw2d4c10hkbtg-1x1T', side: 'BUY', quantity: '0.083', attempt: 1, ...WHERE });
   });
 
   it("a long's stop level is not a short's: a short with stop 104750 / target 104400 does nothing on 104670.7 → 104570.6", () => {
@@ -315,6 +317,7 @@ describe('stopDecider: guards of a long (levels met going down)', () => {
           side: 'SELL',
           quantity: '0.083',
           attempt: 1,
+          ...WHERE,
         },
       },
     ]);
@@ -370,6 +373,7 @@ describe('stopDecider: guards of a long (levels met going down)', () => {
           side: 'SELL',
           quantity: '0.083',
           attempt: 1,
+          ...WHERE,
         },
       },
     ]);
@@ -383,13 +387,13 @@ describe('stopDecider: guards of a long (levels met going down)', () => {
   it('earliest along the step wins: 125x on 13:27 with the stop at 104,200 (at 90/130 ≈ 0.692: after both warnings, before the ratio close) → STOP_LOSS at 104,200 with both warnings', () => {
     const { events } = evaluate(armed({ leverage: 125, stopPrice: '104200', takeProfitPrice: null }), S_1327);
     expect(events.map((e) => e.type)).toEqual(['ProtectionWarning', 'ProtectionWarning', 'StopTriggered']);
-    expect(events[2].data).toEqual({ kind: 'STOP_LOSS', triggerPrice: '104200', level: '104200', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'SELL', quantity: '0.083', attempt: 1 });
+    expect(events[2].data).toEqual({ kind: 'STOP_LOSS', triggerPrice: '104200', level: '104200', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'SELL', quantity: '0.083', attempt: 1, ...WHERE });
   });
 
   it('warnings crossed after the close point are not emitted: 125x on 13:27 with the stop at 104,250 (at 40/130 ≈ 0.308, before the ratio warning at ≈ 0.583) → only STOP_LOSS', () => {
     const { events, state } = evaluate(armed({ leverage: 125, stopPrice: '104250', takeProfitPrice: null }), S_1327);
     expect(events).toEqual([
-      { type: 'StopTriggered', data: { kind: 'STOP_LOSS', triggerPrice: '104250', level: '104250', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'SELL', quantity: '0.083', attempt: 1 } },
+      { type: 'StopTriggered', data: { kind: 'STOP_LOSS', triggerPrice: '104250', level: '104250', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'SELL', quantity: '0.083', attempt: 1, ...WHERE } },
     ]);
     expect(state.warned.size).toBe(0);
   });
@@ -412,7 +416,7 @@ describe('stopDecider: guards of a long (levels met going down)', () => {
       { type: 'ProtectionWarning', data: { kind: 'LIQUIDATION_DISTANCE', level: G125.liquidationDistanceWarnPrice, observedPrice: '104160', threshold: '0.1' } },
       {
         type: 'StopTriggered',
-        data: { kind: 'LIQUIDATION_DISTANCE', triggerPrice: '104160', level: G125.liquidationDistanceClosePrice, closeClientOrderId: 'bw2d4c10hkbtg-1x1C', side: 'SELL', quantity: '0.083', attempt: 1 },
+        data: { kind: 'LIQUIDATION_DISTANCE', triggerPrice: '104160', level: G125.liquidationDistanceClosePrice, closeClientOrderId: 'bw2d4c10hkbtg-1x1C', side: 'SELL', quantity: '0.083', attempt: 1, ...WHERE },
       },
     ]);
   });
@@ -440,7 +444,7 @@ describe('stopDecider: guards of a long (levels met going down)', () => {
       { type: 'ProtectionWarning', data: { kind: 'LIQUIDATION_DISTANCE', level: '90633.31590361445783132530120481927710843', observedPrice: '90557.2', threshold: '0.1' } },
       {
         type: 'StopTriggered',
-        data: { kind: 'LIQUIDATION_DISTANCE', triggerPrice: '90557.2', level: '90559.45012048192771084337349397590361446', closeClientOrderId: 'bw2d4c10hkbtg-1x1C', side: 'SELL', quantity: '0.083', attempt: 1 },
+        data: { kind: 'LIQUIDATION_DISTANCE', triggerPrice: '90557.2', level: '90559.45012048192771084337349397590361446', closeClientOrderId: 'bw2d4c10hkbtg-1x1C', side: 'SELL', quantity: '0.083', attempt: 1, ...WHERE },
       },
     ]);
   });
@@ -473,7 +477,7 @@ describe('stopDecider: guards of a short (levels met going up, close with a BUY)
       { type: 'ProtectionWarning', data: { kind: 'LIQUIDATION_DISTANCE', level: '105150.2234860557768924302788844621513944', observedPrice: '105150.2234860557768924302788844621513944', threshold: '0.1' } },
       {
         type: 'StopTriggered',
-        data: { kind: 'LIQUIDATION_DISTANCE', triggerPrice: '105181.4747908366533864541832669322709163', level: '105181.4747908366533864541832669322709163', closeClientOrderId: 'bw2d4c10hkbtg-1x1C', side: 'BUY', quantity: '0.083', attempt: 1 },
+        data: { kind: 'LIQUIDATION_DISTANCE', triggerPrice: '105181.4747908366533864541832669322709163', level: '105181.4747908366533864541832669322709163', closeClientOrderId: 'bw2d4c10hkbtg-1x1C', side: 'BUY', quantity: '0.083', attempt: 1, ...WHERE },
       },
     ]);
   });
@@ -493,6 +497,7 @@ describe('stopDecider: guards of a short (levels met going up, close with a BUY)
       side: 'BUY',
       quantity: '0.083',
       attempt: 1,
+      ...WHERE,
     });
   });
 
@@ -502,7 +507,7 @@ describe('stopDecider: guards of a short (levels met going up, close with a BUY)
       { type: 'ProtectionWarning', data: { kind: 'LIQUIDATION_DISTANCE', level: '106087.7626294820717131474103585657370518', observedPrice: '106087.7626294820717131474103585657370518', threshold: '0.1' } },
       {
         type: 'StopTriggered',
-        data: { kind: 'LIQUIDATION_DISTANCE', triggerPrice: '106171.0994422310756972111553784860557769', level: '106171.0994422310756972111553784860557769', closeClientOrderId: 'bw2d4c10hkbtg-1x1C', side: 'BUY', quantity: '0.083', attempt: 1 },
+        data: { kind: 'LIQUIDATION_DISTANCE', triggerPrice: '106171.0994422310756972111553784860557769', level: '106171.0994422310756972111553784860557769', closeClientOrderId: 'bw2d4c10hkbtg-1x1C', side: 'BUY', quantity: '0.083', attempt: 1, ...WHERE },
       },
     ]);
   });
@@ -513,7 +518,7 @@ describe('stopDecider: guards of a short (levels met going up, close with a BUY)
       { type: 'ProtectionWarning', data: { kind: 'LIQUIDATION_DISTANCE', level: '106087.7626294820717131474103585657370518', observedPrice: '106172.7', threshold: '0.1' } },
       {
         type: 'StopTriggered',
-        data: { kind: 'LIQUIDATION_DISTANCE', triggerPrice: '106172.7', level: '106171.0994422310756972111553784860557769', closeClientOrderId: 'bw2d4c10hkbtg-1x1C', side: 'BUY', quantity: '0.083', attempt: 1 },
+        data: { kind: 'LIQUIDATION_DISTANCE', triggerPrice: '106172.7', level: '106171.0994422310756972111553784860557769', closeClientOrderId: 'bw2d4c10hkbtg-1x1C', side: 'BUY', quantity: '0.083', attempt: 1, ...WHERE },
       },
     ]);
     expect([...state.warned]).toEqual(['LIQUIDATION_DISTANCE']);
@@ -522,7 +527,7 @@ describe('stopDecider: guards of a short (levels met going up, close with a BUY)
   it('a short stop below the guards wins when earlier: 100x on 00:19 with stop 105,100 (at 34/174.5 ≈ 0.195, before the distance warning) → only STOP_LOSS BUY', () => {
     const { events } = evaluate(armed({ positionSide: 'SHORT', leverage: 100, stopPrice: '105100', takeProfitPrice: null }), S_0019);
     expect(events).toEqual([
-      { type: 'StopTriggered', data: { kind: 'STOP_LOSS', triggerPrice: '105100', level: '105100', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'BUY', quantity: '0.083', attempt: 1 } },
+      { type: 'StopTriggered', data: { kind: 'STOP_LOSS', triggerPrice: '105100', level: '105100', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', side: 'BUY', quantity: '0.083', attempt: 1, ...WHERE } },
     ]);
   });
 });
@@ -580,7 +585,7 @@ describe('stopDecider: cancel', () => {
     const { state } = evaluate(armed(), DOWN_0001);
     const { events, state: after } = run(state, { kind: 'CancelStop', reason: 'POSITION_CLOSED' });
     expect(events).toEqual([{ type: 'StopCancelled', data: { reason: 'POSITION_CLOSED' } }]);
-    expect(after).toEqual({ status: 'CANCELLED', placed: placed(), attempts: 1, warned: new Set() });
+    expect(after).toEqual({ status: 'CANCELLED', placed: placed(), attempts: 1, warned: new Set(), trigger: { kind: 'STOP_LOSS', level: '104500' }, closing: null, failures: 0, retryAt: null });
   });
 
   it('a cancelled stop cannot be placed again on the same stream → STOP_EXISTS', () => {
@@ -591,5 +596,100 @@ describe('stopDecider: cancel', () => {
   it('evolve ignores events of other aggregates', () => {
     const s = armed();
     expect(stopEvolve(s, { type: 'OrderSubmitted', data: { clientOrderId: 'x' } })).toBe(s);
+  });
+});
+
+describe('stopDecider: a close that fails is sent again until the position is flat', () => {
+  // Stop 104,500 hit on the real 00:01 step (104,587.8 → 104,412); the close is then refused.
+  const triggeredAt = () => evaluate(armed(), DOWN_0001).state;
+  const fail = (s: StopState, id: string, ts: number, code = '-2019') => run(s, { kind: 'RecordCloseFailure', closeClientOrderId: id, code, message: 'Margin is insufficient.', ts });
+  // Later real steps of 2025-11-10 (market time = the step's ts).
+  const LATER = stepsOf('2025-11-10T00:02:00Z');
+
+  it('closeRetryDelayMs: 1 s, 2 s, 4 s … capped at 60 s', () => {
+    expect([1, 2, 3, 4, 7, 8, 30].map(closeRetryDelayMs)).toEqual([1000, 2000, 4000, 8000, 60_000, 60_000, 60_000]);
+  });
+
+  it('a refused close → CloseRejected with the retry time; no close before it; the first step at or after it sends attempt 2 at the step start price', () => {
+    const s1 = triggeredAt();
+    const failedAt = LATER[0].ts - 500;
+    const { events, state: s2 } = fail(s1, 'bw2d4c10hkbtg-1x1S', failedAt);
+    expect(events).toEqual([{ type: 'CloseRejected', data: { closeClientOrderId: 'bw2d4c10hkbtg-1x1S', attempt: 1, code: '-2019', message: 'Margin is insufficient.', retryAt: failedAt + 1000 } }]);
+    expect(s2).toMatchObject({ status: 'TRIGGERED', closing: null, failures: 1, retryAt: failedAt + 1000 });
+    // LATER[0] is at failedAt + 500: too early.
+    expect(evaluate(s2, LATER[0]).events).toEqual([]);
+    // LATER[1] is 15 s later: due.
+    const { events: retry, state: s3 } = evaluate(s2, LATER[1]);
+    expect(retry).toEqual([
+      { type: 'StopTriggered', data: { kind: 'STOP_LOSS', triggerPrice: LATER[1].from, level: '104500', closeClientOrderId: 'bw2d4c10hkbtg-1x2S', side: 'SELL', quantity: QTY, attempt: 2, ...WHERE } },
+    ]);
+    expect(s3).toMatchObject({ attempts: 2, closing: 'bw2d4c10hkbtg-1x2S', retryAt: null });
+    // While the retried close is in flight nothing more is sent.
+    expect(evaluate(s3, LATER[2]).events).toEqual([]);
+  });
+
+  it('the third failure also records ProtectionFailed (once); the fourth only CloseRejected, 8 s later; retrying goes on', () => {
+    let s = triggeredAt();
+    const ts = LATER[0].ts;
+    const seen: string[] = [];
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      const r = fail(s, `bw2d4c10hkbtg-1x${attempt}S`, ts + attempt * 100_000, attempt === 3 ? '-1001' : '-2019');
+      seen.push(r.events.map((e) => e.type).join('+'));
+      if (attempt === 3) {
+        expect(r.events[1]).toEqual({
+          type: 'ProtectionFailed',
+          data: { positionStreamId: POSITION, accountId: ACCOUNT, venue: 'binance-usdm', symbol: 'BTCUSDT', attempts: 3, lastCode: '-1001', lastMessage: 'Margin is insufficient.' },
+        });
+      }
+      if (attempt === 4) expect((r.events[0].data as EventData<'CloseRejected'>).retryAt).toBe(ts + 400_000 + 8000);
+      s = evaluate(r.state, { ...LATER[1], ts: ts + attempt * 100_000 + 60_000 }).state;
+      expect(s.attempts).toBe(attempt + 1);
+    }
+    expect(seen).toEqual(['CloseRejected', 'CloseRejected', 'CloseRejected+ProtectionFailed', 'CloseRejected']);
+  });
+
+  it('a failure of another order (an old attempt, an exchange stop) or of an armed stop changes nothing', () => {
+    expect(fail(triggeredAt(), 'bw2d4c10hkbtg-p1S', LATER[0].ts).events).toEqual([]);
+    expect(fail(armed(), 'bw2d4c10hkbtg-1x1S', LATER[0].ts).events).toEqual([]);
+    const s2 = fail(triggeredAt(), 'bw2d4c10hkbtg-1x1S', LATER[0].ts).state;
+    expect(fail(s2, 'bw2d4c10hkbtg-1x1S', LATER[0].ts).events).toEqual([]); // the same failure reported twice
+  });
+
+  it('a flat position ends the retries: after StopCancelled no close is sent', () => {
+    const s2 = fail(triggeredAt(), 'bw2d4c10hkbtg-1x1S', LATER[0].ts - 500).state;
+    const cancelled = run(s2, { kind: 'CancelStop', reason: 'POSITION_CLOSED' }).state;
+    expect(evaluate(cancelled, LATER[1]).events).toEqual([]);
+  });
+});
+
+describe('stopDecider: the stop covers what is filled', () => {
+  const resize = (quantity: string, entryPrice: string): EventData<'StopResized'> => ({
+    quantity,
+    entryPrice,
+    guards: protectionGuards({ side: 'LONG', quantity: dec(quantity), entryPrice: dec(entryPrice), walletBalance: dec(entryPrice).mul(quantity).div(10), brackets: BRACKETS }),
+    cause: 'POSITION_INCREASED',
+  });
+
+  it('a further trade of the entry (0.083 → 0.166 at 104,600) → StopResized; the trigger then closes 0.166', () => {
+    const { events, state } = run(armed(), { kind: 'ResizeStop', resize: resize('0.166', '104593.85') });
+    expect(events).toEqual([{ type: 'StopResized', data: resize('0.166', '104593.85') }]);
+    expect(state.placed).toMatchObject({ quantity: '0.166', entryPrice: '104593.85', guards: resize('0.166', '104593.85').guards });
+    const hit = evaluate(state, DOWN_0001).events.find((e) => e.type === 'StopTriggered');
+    expect(hit?.data).toMatchObject({ quantity: '0.166', closeClientOrderId: 'bw2d4c10hkbtg-1x1S' });
+  });
+
+  it('the same size is no event; a cancelled stop is not resized; no stop → NO_STOP', () => {
+    expect(run(armed(), { kind: 'ResizeStop', resize: resize(QTY, ENTRY) }).events).toEqual([]);
+    const cancelled = run(armed(), { kind: 'CancelStop', reason: 'POSITION_CLOSED' }).state;
+    expect(run(cancelled, { kind: 'ResizeStop', resize: resize('0.1', ENTRY) }).events).toEqual([]);
+    expect(stopDecider.decide({ kind: 'ResizeStop', resize: resize('0.1', ENTRY) }, stopInitialState())).toMatchObject({ ok: false, error: { code: 'NO_STOP' } });
+  });
+
+  it('a retried close takes the size covered then (a partial close before it failed)', () => {
+    const triggered = evaluate(armed(), DOWN_0001).state;
+    const reduced = run(triggered, { kind: 'ResizeStop', resize: { ...resize('0.05', ENTRY), cause: 'POSITION_REDUCED' } }).state;
+    const failed = run(reduced, { kind: 'RecordCloseFailure', closeClientOrderId: 'bw2d4c10hkbtg-1x1S', code: 'EXPIRED', message: 'the rest expired', ts: DOWN_0001.ts }).state;
+    const retry = evaluate(failed, stepsOf('2025-11-10T00:02:00Z')[0]).events;
+    expect(retry[0]?.data).toMatchObject({ quantity: '0.05', attempt: 2, closeClientOrderId: 'bw2d4c10hkbtg-1x2S' });
   });
 });
