@@ -8,10 +8,12 @@ import {
   Streams,
 } from '@bulwark/contracts';
 import { type D, type PositionState, ZERO, dec, decideFunding, decidePositionFill, positionEvolve, positionInitialState, str, unrealisedPnl } from '@bulwark/domain';
-import { AggregateRepository, type Causation, EventAppender, causedBy } from '@bulwark/messaging';
-import { Injectable } from '@nestjs/common';
+import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy } from '@bulwark/messaging';
+import type { EventStore } from '@bulwark/event-store';
+import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import type { EquitySource, PipelineService } from './ports';
+import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
 
 interface OpenPosition {
   streamId: string;
@@ -46,18 +48,57 @@ interface Ledger {
  * drawdown. Position decisions are the domain's position aggregate.
  */
 @Injectable()
-export class AccountingService implements PipelineService, EquitySource {
+export class AccountingService implements PipelineService, EquitySource, Rebuildable, OnModuleInit {
   readonly name = 'accounting' as const;
   readonly categories = ['account', 'order'] as const;
+  /** Ledgers and position sequence numbers are folded from the account and position streams at start-up. */
+  readonly rebuildCategories = ['account', 'position'] as const;
+  readonly quarantine: Quarantine;
+  private readonly log = new Logger('accounting');
   private readonly ledgers = new Map<string, Ledger>();
   private readonly positions: AggregateRepository<PositionState>;
   private readonly marks = new Map<string, D>();
+  /** Account and `venue:symbol` of each position stream met by the rebuild. */
+  private readonly positionOwner = new Map<string, { accountId: string; key: string }>();
 
-  constructor(readonly appender: EventAppender) {
-    this.positions = new AggregateRepository(appender, {
-      initialState: positionInitialState,
-      evolve: (s, e) => positionEvolve(s, e as never),
-    });
+  constructor(
+    readonly appender: EventAppender,
+    @Optional() @Inject(EVENT_STORE) private readonly store?: EventStore,
+  ) {
+    this.quarantine = new Quarantine(this.name, appender, (m) => this.log.error(m));
+    this.positions = new AggregateRepository(
+      appender,
+      { initialState: positionInitialState, evolve: (s, e) => positionEvolve(s, e as never) },
+      (e, reason) => this.quarantine.report(Quarantine.of(e), reason).then(() => undefined),
+    );
+  }
+
+  /**
+   * Before the first message: the ledgers (capital, realised PnL, fees, funding, liquidation
+   * fees, open positions, sequence numbers) from the log. Equity peak and drawdown start
+   * again from the rebuilt equity: they follow marks, which the log does not hold.
+   */
+  async onModuleInit(): Promise<void> {
+    if (!this.store) return;
+    const r = await rebuildFromLog(this, this.store, this.quarantine, rebuildStartFromEnv());
+    this.log.log(`rebuilt ${this.ledgers.size} ledgers from ${r.events} events in ${r.ms} ms, ${r.quarantined} quarantined`);
+  }
+
+  rebuild(e: RecordedEvent): void {
+    if (e.type === 'AccountOpened') return this.accountOpened(e.data as EventData<'AccountOpened'>);
+    if (!e.streamId.startsWith('position-')) return;
+    if (e.type === 'PositionOpened') {
+      const p = e.data as EventData<'PositionOpened'>;
+      this.positionOwner.set(e.streamId, { accountId: p.accountId, key: `${p.venue}:${p.symbol}` });
+    }
+    const owner = this.positionOwner.get(e.streamId);
+    const l = owner && this.ledgers.get(owner.accountId);
+    if (!owner || !l) throw new Error(`${e.type} of ${e.streamId}: no PositionOpened of a known account before it`);
+    if (e.type === 'FundingApplied') {
+      l.funding = l.funding.plus((e.data as EventData<'FundingApplied'>).amount);
+      return;
+    }
+    this.book(l, owner.key, l.open.get(owner.key) ?? { streamId: e.streamId, openedAt: e.metadata.tsEvent }, [e]);
   }
 
   /** Marks and funding only move equity while a position is open. */
@@ -116,12 +157,13 @@ export class AccountingService implements PipelineService, EquitySource {
         causedBy(e),
       );
       if (!result.ok) throw new Error(`position ${open.streamId}: ${result.error.code} ${result.error.message}`);
-      this.book(l, key, open, result.value, current);
+      this.book(l, key, open, result.value);
       fill = overflowFill;
     }
   }
 
-  private book(l: Ledger, key: string, open: OpenPosition, events: { type: string; data: unknown }[], f: EventData<'OrderFilled'>): void {
+  /** Book a fill's position events on the ledger (the rebuild books the stored ones the same way). */
+  private book(l: Ledger, key: string, open: OpenPosition, events: { type: string; data: unknown }[]): void {
     for (const ev of events) {
       const d = ev.data as Record<string, string>;
       switch (ev.type) {
@@ -148,7 +190,7 @@ export class AccountingService implements PipelineService, EquitySource {
           }
           l.open.delete(key);
           l.positionsClosed++;
-          l.closesByPurpose[f.purpose] = (l.closesByPurpose[f.purpose] ?? 0) + 1;
+          l.closesByPurpose[d.purpose] = (l.closesByPurpose[d.purpose] ?? 0) + 1;
           break;
       }
     }

@@ -5,6 +5,7 @@ import { type FundingRate, readCandles, readFundingRates } from '@bulwark/market
 import { DEFAULT_DONCHIAN_ATR, type DonchianAtrParams } from '@bulwark/strategies';
 import { InProcessSystem } from './in-process';
 import { replayCandles, type ReplayCounters } from './replay';
+import type { VenueFactory } from './venue-factory';
 
 /** What to backtest: data, money, leverage, risk, the strategy's parameters, the window. */
 export interface BacktestConfig {
@@ -24,6 +25,8 @@ export interface BacktestConfig {
   schedule?: ReplayStartRequest['schedule'];
   /** Store to write the log to (a fresh in-memory store by default). */
   store?: EventStore;
+  /** Execution's venue (default: the paper venue, or what the environment names). */
+  venueFactory?: VenueFactory;
 }
 
 /** A hole in the data: bars missing between two bars, or bars that are flat with zero volume (filled holes). */
@@ -180,7 +183,7 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
   const funding: FundingRate[] = cfg.funding ? await readFundingRates(cfg.funding) : [];
   const store = cfg.store ?? new InMemoryEventStore();
   const firstPosition = (await store.lastPosition()) + 1;
-  const sys = await InProcessSystem.create(store);
+  const sys = await InProcessSystem.create(store, cfg.venueFactory);
   const at = scan.first ?? from ?? 0;
   await sys.command(Subjects.openAccount, {
     accountId: cfg.accountId, venue, symbol, capital: cfg.capital, leverage: cfg.leverage,

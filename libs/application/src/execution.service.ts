@@ -31,10 +31,11 @@ import {
 } from '@bulwark/domain';
 import { type BinanceUsdmVenue, type DrivenVenue, type LiveVenuePort, type VenueAlert, type VenuePort, classifyVenueError } from '@bulwark/venues';
 import { instrumentFiles, loadRulesFromFiles, resolveDataDir } from '@bulwark/market-data';
-import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy } from '@bulwark/messaging';
+import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit, Optional } from '@nestjs/common';
 import type { PipelineService } from './ports';
+import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
 import { type ExecutionVenue, type OpenedVenue, type VenueFactory, EXECUTION_VENUE, venueFromEnv } from './venue-factory';
 
 const VENUE = 'binance-usdm' as const;
@@ -85,6 +86,7 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
   readonly categories = ['account', 'stop'] as const;
   private readonly log = new Logger('execution');
   private readonly orders: AggregateRepository<OrderState>;
+  readonly quarantine: Quarantine;
   private readonly venueRevision = new Map<string, number>();
   private venue!: ExecutionVenue;
   private readonly rules = new Map<string, Rules>();
@@ -96,8 +98,8 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
   private readonly configured = new Set<string>();
   /** Net position per `account|symbol` from the recorded fills (signed base quantity) and its average entry. */
   private readonly net = new Map<string, { qty: D; entry: D }>();
-  /** Open regular orders per client order id (the log's view, for reconciliation). */
-  private readonly openOrders = new Map<string, { accountId: string; symbol: string; status: string }>();
+  /** Open regular orders per client order id (the log's view, for reconciliation and the kill switch). */
+  private readonly openOrders = new Map<string, { accountId: string; symbol: string; status: string; reduceOnly: boolean }>();
   /** Exchange stops per client order id. */
   private readonly protective = new Map<string, Protective>();
   private reconcileTimer: NodeJS.Timeout | null = null;
@@ -109,10 +111,12 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Optional() @Inject(EXECUTION_VENUE) private readonly venueFactory?: VenueFactory,
   ) {
-    this.orders = new AggregateRepository(appender, {
-      initialState: orderDecider.initialState,
-      evolve: (s, e) => orderDecider.evolve(s, e as never),
-    });
+    this.quarantine = new Quarantine(this.name, appender, (m) => this.log.error(m));
+    this.orders = new AggregateRepository(
+      appender,
+      { initialState: orderDecider.initialState, evolve: (s, e) => orderDecider.evolve(s, e as never) },
+      (e, reason) => this.quarantine.report(Quarantine.of(e), reason).then(() => undefined),
+    );
   }
 
   /** Idle, it still watches each bar's close so its last price (for margin checks of new orders) is current. */
@@ -131,11 +135,21 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
       case 'EntryApproved':
         return this.submitEntry(e as RecordedEvent<'EntryApproved', EventData<'EntryApproved'>>);
       case 'TradingStateChanged':
-        return this.tradingStateChanged(e.streamId.slice('account-'.length), (e.data as EventData<'TradingStateChanged'>).state);
+        return this.tradingStateChanged(e as RecordedEvent<'TradingStateChanged', EventData<'TradingStateChanged'>>);
+      case 'FlattenRequested':
+        return this.flatten(e as RecordedEvent<'FlattenRequested', EventData<'FlattenRequested'>>);
+      case 'PositionCloseRequested':
+        return this.closePositionCommanded(e as RecordedEvent<'PositionCloseRequested', EventData<'PositionCloseRequested'>>);
+      case 'OrderCancelCommanded':
+        return this.cancelOrderCommanded(e as RecordedEvent<'OrderCancelCommanded', EventData<'OrderCancelCommanded'>>);
       case 'StopPlaced':
         return this.placeExchangeStops(e as RecordedEvent<'StopPlaced', EventData<'StopPlaced'>>);
+      case 'StopResized':
+        return this.resizeExchangeStops(e as RecordedEvent<'StopResized', EventData<'StopResized'>>);
       case 'StopTriggered':
         return this.submitProtectiveClose(e as RecordedEvent<'StopTriggered', EventData<'StopTriggered'>>);
+      case 'ProtectionFailed':
+        return this.protectionFailed(e as RecordedEvent<'ProtectionFailed', EventData<'ProtectionFailed'>>);
     }
   }
 
@@ -183,8 +197,8 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
       }
       this.rules.set(symbol, rulesFromContract(contract));
     }
+    await this.rebuildFromLog();
     if (isLive(this.venue)) {
-      await this.rebuildFromLog();
       await this.reconcileAll('STARTUP');
       if (opened.reconcileSeconds > 0) {
         this.reconcileTimer = setInterval(() => void this.serial(() => this.reconcileAll('PERIODIC')).catch((e) => this.log.error(`reconciliation failed: ${String(e)}`)), opened.reconcileSeconds * 1000);
@@ -282,7 +296,7 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
       else if (p) p.accepted = s.status === 'ACCEPTED';
       return;
     }
-    if (open) this.openOrders.set(clientOrderId, { accountId: o.accountId, symbol: o.symbol, status: s.status });
+    if (open) this.openOrders.set(clientOrderId, { accountId: o.accountId, symbol: o.symbol, status: s.status, reduceOnly: o.reduceOnly });
     else this.openOrders.delete(clientOrderId);
   }
 
@@ -308,12 +322,11 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
 
   async submitProtectiveClose(e: RecordedEvent<'StopTriggered', EventData<'StopTriggered'>>): Promise<void> {
     const t = e.data;
-    const stop = await this.store.readStream(e.streamId, { maxCount: 1 });
-    const placed = stop[0]?.data as EventData<'StopPlaced'> | undefined;
-    if (!placed) throw new Error(`stop stream ${e.streamId} has no StopPlaced`);
+    const placed = await this.closeTarget(e);
     const existing = await this.orders.load(Streams.order(t.closeClientOrderId));
     if (existing.state.status !== 'NONE') return;
-    if ((t.kind === 'STOP_LOSS' || t.kind === 'TAKE_PROFIT') && this.accounts.get(placed.accountId)?.protection === 'EXCHANGE') {
+    // A retried close (attempt > 1) always goes out: the exchange stop did not close the position either.
+    if (t.attempt === 1 && (t.kind === 'STOP_LOSS' || t.kind === 'TAKE_PROFIT') && this.accounts.get(placed.accountId)?.protection === 'EXCHANGE') {
       const atVenue = [...this.protective.values()].some((p) => p.stopStreamId === e.streamId && p.kind === t.kind && p.accepted);
       if (atVenue) return; // the exchange's own stop closes it; the internal close is only the fallback
     }
@@ -327,6 +340,23 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
       causedBy(e),
       null,
     );
+  }
+
+  /** Account, venue and symbol of a triggered stop: on the event since v2, else from the stop's StopPlaced. */
+  private async closeTarget(e: RecordedEvent<'StopTriggered', EventData<'StopTriggered'>>): Promise<{ accountId: string; venue: EventData<'StopPlaced'>['venue']; symbol: string }> {
+    const t = e.data;
+    if (t.accountId && t.venue && t.symbol) return { accountId: t.accountId, venue: t.venue, symbol: t.symbol };
+    const placed = (await this.store.readStream(e.streamId, { maxCount: 1 }))[0]?.data as EventData<'StopPlaced'> | undefined;
+    if (!placed) throw new Error(`stop stream ${e.streamId} has no StopPlaced`);
+    return placed;
+  }
+
+  /** A stop could not close its position after several attempts: the operator must know (retrying goes on). */
+  async protectionFailed(e: RecordedEvent<'ProtectionFailed', EventData<'ProtectionFailed'>>): Promise<void> {
+    const p = e.data;
+    const detail = `${p.attempts} closes of ${p.positionStreamId} failed (last: ${p.lastCode} ${p.lastMessage}); the close is retried until the position is flat`;
+    this.log.error(`protection failed: ${detail}`);
+    await this.appendVenue(p.accountId, [event('VenueAlert', { kind: 'PROTECTION_FAILED', detail, until: null })], causedBy(e));
   }
 
   /**
@@ -351,6 +381,27 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
     for (const [kind, price] of levels) {
       const id = clientOrderIdFor(p.accountId, `p${seq}`, kind === 'STOP_LOSS' ? 'S' : 'T');
       await this.placeProtective({ clientOrderId: id, accountId: p.accountId, symbol: p.symbol, kind, side, triggerPrice: dec(price), quantity: dec(p.quantity), stopStreamId: e.streamId, accepted: false }, e.streamId, e.metadata.eventId, c);
+    }
+  }
+
+  /**
+   * The position grew or shrank: replace its exchange stops with ones for the new quantity.
+   * The new order is placed before the old one is cancelled, so the position is never without
+   * an exchange stop (both are reduce-only: should both trigger, the second finds nothing to reduce).
+   */
+  async resizeExchangeStops(e: RecordedEvent<'StopResized', EventData<'StopResized'>>): Promise<void> {
+    if (!hasProtection(this.venue)) return;
+    const seq = e.streamId.slice(e.streamId.lastIndexOf('-') + 1);
+    const c = causedBy(e);
+    for (const old of [...this.protective.values()]) {
+      if (old.stopStreamId !== e.streamId || !old.accepted) continue;
+      const quantity = dec(e.data.quantity);
+      if (old.quantity.eq(quantity)) continue;
+      const id = clientOrderIdFor(old.accountId, `p${seq}z${e.revision}`, old.kind === 'STOP_LOSS' ? 'S' : 'T');
+      await this.placeProtective({ ...old, clientOrderId: id, quantity, accepted: false }, e.streamId, e.metadata.eventId, c);
+      await this.orderCommands(old.clientOrderId, [{ kind: 'RequestCancel', reason: `replaced by ${id} for ${e.data.quantity}` }], c);
+      const r = await this.venue.cancelProtectiveOrder(old.accountId, old.symbol, old.clientOrderId);
+      await this.orderCommands(old.clientOrderId, [r.ok ? { kind: 'RecordCanceled' } : { kind: 'RecordCancelRejected', code: r.error.code, message: r.error.message }], c);
     }
   }
 
@@ -381,16 +432,85 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
     await this.orderCommands(p.clientOrderId, [{ kind: 'RecordAccepted', venueOrderId: r.value.algoId }], c);
   }
 
-  tradingStateChanged(accountId: string, state: 'ACTIVE' | 'REDUCING' | 'HALTED'): void {
-    this.tradingState.set(accountId, state);
+  /**
+   * The kill switch changed. HALTED also cancels the account's resting orders that could open
+   * or grow a position; its protective orders (exchange stops, reduce-only closes) stay.
+   */
+  async tradingStateChanged(e: RecordedEvent<'TradingStateChanged', EventData<'TradingStateChanged'>>): Promise<void> {
+    const accountId = e.streamId.slice('account-'.length);
+    this.tradingState.set(accountId, e.data.state);
+    if (e.data.state !== 'HALTED') return;
+    for (const [id, o] of [...this.openOrders]) {
+      if (o.accountId === accountId && !o.reduceOnly) await this.cancel(id, `trading halted: ${e.data.reason}`, causedBy(e));
+    }
   }
 
-  /** The kill switch: HALTED refuses every new order, REDUCING every order that is not reduce-only. */
+  /**
+   * The kill switch: HALTED refuses every order that is not reduce-only, and so does
+   * REDUCING; no state ever refuses a reduce-only order (stops, guards, take-profits and
+   * operator closes must always be able to close). The difference: HALTED also cancels
+   * resting entries (see {@link tradingStateChanged}).
+   */
   private killSwitchRefusal(o: EventData<'OrderInitialized'>): { code: string; message: string } | null {
     const state = this.tradingState.get(o.accountId) ?? 'ACTIVE';
-    if (state === 'HALTED') return { code: 'TRADING_HALTED', message: 'trading is halted: no new orders' };
-    if (state === 'REDUCING' && !o.reduceOnly) return { code: 'TRADING_REDUCING', message: 'trading is reducing: only reduce-only orders' };
+    if (o.reduceOnly) return null;
+    if (state === 'HALTED') return { code: 'TRADING_HALTED', message: 'trading is halted: only reduce-only orders' };
+    if (state === 'REDUCING') return { code: 'TRADING_REDUCING', message: 'trading is reducing: only reduce-only orders' };
     return null;
+  }
+
+  /** Cancel one open regular order at the venue and record the request and the answer. */
+  private async cancel(clientOrderId: string, reason: string, c: Causation): Promise<void> {
+    const o = this.openOrders.get(clientOrderId);
+    if (!o) return;
+    const s = await this.orderCommands(clientOrderId, [{ kind: 'RequestCancel', reason }], c);
+    if (s.status !== 'PENDING_CANCEL') return;
+    const r = await this.venue.cancelOrder(o.accountId, clientOrderId);
+    await this.orderCommands(clientOrderId, [r.ok ? { kind: 'RecordCanceled' } : { kind: 'RecordCancelRejected', code: r.error.code, message: r.error.message }], c);
+  }
+
+  /** Close the net position of `account|symbol` reduce-only at market (an operator command). */
+  private async closeNet(accountId: string, symbol: string, tag: string, e: RecordedEvent): Promise<void> {
+    const n = this.net.get(`${accountId}|${symbol}`);
+    if (!n || n.qty.isZero()) return;
+    await this.place(
+      {
+        clientOrderId: clientOrderIdFor(accountId, tag, 'C'), accountId, venue: VENUE, symbol, side: n.qty.isNeg() ? 'BUY' : 'SELL', type: 'MARKET',
+        quantity: str(n.qty.abs()), price: null, timeInForce: null, reduceOnly: true, purpose: 'CLOSE', leverage: null,
+        sourceStreamId: e.streamId, sourceEventId: e.metadata.eventId, triggerPrice: null,
+      },
+      causedBy(e),
+      null,
+    );
+  }
+
+  /**
+   * `bulwark account flatten`: risk has set the account HALTED (so nothing re-enters); cancel
+   * every resting regular order, then close every position reduce-only at market. The exchange
+   * stops stay until their position is flat (then they are cancelled like any other).
+   */
+  async flatten(e: RecordedEvent<'FlattenRequested', EventData<'FlattenRequested'>>): Promise<void> {
+    const accountId = e.streamId.slice('account-'.length);
+    const why = `flatten by ${e.data.by}: ${e.data.reason}`;
+    for (const [id, o] of [...this.openOrders]) if (o.accountId === accountId) await this.cancel(id, why, causedBy(e));
+    const symbols = [...this.net.keys()].filter((k) => k.startsWith(`${accountId}|`)).map((k) => k.slice(accountId.length + 1)).sort();
+    for (const [i, symbol] of symbols.entries()) await this.closeNet(accountId, symbol, `o${e.revision}s${i}`, e);
+  }
+
+  /** `bulwark position close`: close one position reduce-only at market. */
+  async closePositionCommanded(e: RecordedEvent<'PositionCloseRequested', EventData<'PositionCloseRequested'>>): Promise<void> {
+    await this.closeNet(e.streamId.slice('account-'.length), e.data.symbol, `o${e.revision}`, e);
+  }
+
+  /** `bulwark order cancel`: cancel one resting order of the account. */
+  async cancelOrderCommanded(e: RecordedEvent<'OrderCancelCommanded', EventData<'OrderCancelCommanded'>>): Promise<void> {
+    const accountId = e.streamId.slice('account-'.length);
+    const o = this.openOrders.get(e.data.clientOrderId);
+    if (!o || o.accountId !== accountId) {
+      this.log.warn(`cancel of ${e.data.clientOrderId} by ${e.data.by}: no open order of ${accountId} with that id`);
+      return;
+    }
+    await this.cancel(e.data.clientOrderId, `cancel by ${e.data.by}: ${e.data.reason}`, causedBy(e));
   }
 
   /** Record the order, send it to the venue, record the venue's answer. */
@@ -420,11 +540,19 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
     );
   }
 
-  private fillData(f: PaperFill, purpose: EventData<'OrderFilled'>['purpose']): EventData<'OrderFilled'> {
+  /**
+   * One trade of an order as its `OrderFilled`: the cumulative filled and leaves quantities
+   * are the order's after this trade (the order stream applies each trade id once, so the sum
+   * is exact whichever way the trades arrive: websocket, REST, or both).
+   * @param filledBefore the order's filled quantity before this trade (base asset)
+   * @param orderQuantity the order's quantity (base asset)
+   */
+  private fillData(f: PaperFill, purpose: EventData<'OrderFilled'>['purpose'], filledBefore: D, orderQuantity: D): EventData<'OrderFilled'> {
+    const filled = filledBefore.plus(f.quantity);
     return {
       clientOrderId: f.clientOrderId, venueOrderId: f.venueOrderId, tradeId: f.tradeId, accountId: f.accountId, venue: VENUE, symbol: f.symbol,
       side: f.side, purpose, quantity: str(f.quantity), price: str(f.price), quoteQuantity: str(f.quantity.mul(f.price)),
-      fee: str(f.fee), feeAsset: 'USDT', liquidity: f.liquidity, filledQuantity: str(f.quantity), leavesQuantity: '0', leverage: f.leverage,
+      fee: str(f.fee), feeAsset: 'USDT', liquidity: f.liquidity, filledQuantity: str(filled), leavesQuantity: str(orderQuantity.minus(filled)), leverage: f.leverage,
       liquidationFee: str(f.liquidationFee),
     };
   }
@@ -468,7 +596,9 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
           continue; // reported twice (user-data stream and a reconciliation query)
         }
         const purpose = known.state.order?.purpose ?? (f.venueGenerated ? 'LIQUIDATION' : f.purpose);
-        const fill = this.fillData(f, purpose);
+        // A venue-generated order (a liquidation) is initialised with its first trade's quantity; later trades of it grow it.
+        const orderQuantity = known.state.order ? dec(known.state.order.quantity) : f.quantity;
+        const fill = this.fillData(f, purpose, known.state.filledQuantity, orderQuantity);
         // A conditional order's stream tracks its algo id; the fill is of the market order it became.
         const conditional = known.state.order?.type === 'STOP_MARKET' || known.state.order?.type === 'TAKE_PROFIT_MARKET';
         if (conditional && known.state.venueOrderId) fill.venueOrderId = known.state.venueOrderId;
@@ -515,24 +645,35 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
   // Live venues: the log's view at start-up, and reconciliation.
   // -------------------------------------------------------------------------------------
 
-  /** Rebuild accounts, kill-switch states, open orders, exchange stops and net positions from the log. */
+  /**
+   * Rebuild accounts, kill-switch states, open orders, exchange stops and net positions from
+   * the log. An event that cannot be applied (unknown type, invalid data, a transition the
+   * order state machine refuses) is quarantined and skipped: one bad event never keeps
+   * execution from starting.
+   */
   private async rebuildFromLog(): Promise<void> {
     const states = new Map<string, OrderState>();
-    for await (const e of this.store.readAll({ categories: ['account', 'order'] })) {
-      if (e.type === 'AccountOpened' || e.type === 'AccountReconfigured') {
-        const cfg = e.data as AccountConfig;
-        if (cfg.venue === VENUE) this.accounts.set(cfg.accountId, cfg);
-      } else if (e.type === 'TradingStateChanged') {
-        this.tradingState.set(e.streamId.slice('account-'.length), (e.data as EventData<'TradingStateChanged'>).state);
-      } else if (e.streamId.startsWith('order-')) {
-        const s = orderDecider.evolve(states.get(e.streamId) ?? orderDecider.initialState(), e as never);
-        states.set(e.streamId, s);
-        if (e.type === 'OrderFilled') {
-          const f = e.data as EventData<'OrderFilled'>;
-          this.foldNet(f.accountId, f.symbol, f.side, dec(f.quantity), dec(f.price));
+    const fold: Rebuildable = {
+      name: this.name,
+      rebuildCategories: ['account', 'order'],
+      rebuild: (e) => {
+        if (e.type === 'AccountOpened' || e.type === 'AccountReconfigured') {
+          const cfg = e.data as AccountConfig;
+          if (cfg.venue === VENUE) this.accounts.set(cfg.accountId, cfg);
+        } else if (e.type === 'TradingStateChanged') {
+          this.tradingState.set(e.streamId.slice('account-'.length), (e.data as EventData<'TradingStateChanged'>).state);
+        } else if (e.streamId.startsWith('order-')) {
+          const s = orderDecider.evolve(states.get(e.streamId) ?? orderDecider.initialState(), e as never);
+          states.set(e.streamId, s);
+          if (e.type === 'OrderFilled') {
+            const f = e.data as EventData<'OrderFilled'>;
+            this.foldNet(f.accountId, f.symbol, f.side, dec(f.quantity), dec(f.price));
+          }
         }
-      }
-    }
+      },
+    };
+    const r = await rebuildFromLog(fold, this.store, this.quarantine, rebuildStartFromEnv());
+    this.log.log(`rebuilt from ${r.events} events in ${r.ms} ms, ${r.quarantined} quarantined`);
     for (const [streamId, s] of states) {
       const o = s.order;
       if (!o || !OPEN_STATUSES.has(s.status)) continue;
@@ -543,10 +684,11 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
           triggerPrice: dec(o.triggerPrice ?? '0'), quantity: dec(o.quantity), stopStreamId: o.sourceStreamId, accepted: s.status === 'ACCEPTED',
         });
       } else {
-        this.openOrders.set(clientOrderId, { accountId: o.accountId, symbol: o.symbol, status: s.status });
+        this.openOrders.set(clientOrderId, { accountId: o.accountId, symbol: o.symbol, status: s.status, reduceOnly: o.reduceOnly });
       }
     }
-    for (const id of this.accounts.keys()) this.configured.add(id);
+    // A simulated venue holds only the accounts restored into it.
+    for (const id of this.accounts.keys()) if (!isDriven(this.venue) || this.venue.hasAccount(id)) this.configured.add(id);
   }
 
   /** The log's view of one account (from this service's state, itself folded from the log). */

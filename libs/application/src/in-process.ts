@@ -1,4 +1,18 @@
-import { type ClockAck, type MarketTick, type ServiceName, Subjects, streamCategory, ErrorReply, OpenAccountRequest, AttachStrategyRequest, ResumeTradingRequest, SetTradingStateRequest } from '@bulwark/contracts';
+import {
+  type ClockAck,
+  type MarketTick,
+  type ServiceName,
+  Subjects,
+  streamCategory,
+  ErrorReply,
+  OpenAccountRequest,
+  AttachStrategyRequest,
+  ResumeTradingRequest,
+  SetTradingStateRequest,
+  FlattenRequest,
+  ClosePositionRequest,
+  CancelOrderRequest,
+} from '@bulwark/contracts';
 import { type EventStore, InMemoryEventStore } from '@bulwark/event-store';
 import { EventAppender, type ClockPort, ReplayClock, ReplayClockError } from '@bulwark/messaging';
 import { AccountingService } from './accounting.service';
@@ -21,11 +35,11 @@ export const PIPELINE: readonly ServiceName[] = ['signals', 'risk', 'execution',
  * clock's quiesce loop works unchanged.
  */
 export class InProcessSystem implements ClockPort {
-  readonly risk: RiskService;
-  readonly signals: SignalsService;
+  risk: RiskService;
+  signals: SignalsService;
   execution: ExecutionService;
-  readonly stopMonitor: StopMonitorService;
-  readonly accounting: AccountingService;
+  stopMonitor: StopMonitorService;
+  accounting: AccountingService;
   private readonly byName: Map<ServiceName, PipelineService & { onTick(t: MarketTick): Promise<void> }>;
   /** Delivery order when draining: fills reach accounting before anyone asks it for equity. */
   private readonly order: PipelineService[];
@@ -34,11 +48,12 @@ export class InProcessSystem implements ClockPort {
 
   private constructor(readonly store: EventStore, venue?: VenueFactory) {
     const appender = () => new EventAppender(store);
-    this.accounting = new AccountingService(appender());
+    this.accounting = new AccountingService(appender(), store);
     this.execution = new ExecutionService(appender(), store, venue);
     this.stopMonitor = new StopMonitorService(appender(), store);
-    this.risk = new RiskService(appender(), this.accounting, store);
-    this.signals = new SignalsService(appender());
+    // Risk asks whichever accounting instance runs now (a restart replaces it).
+    this.risk = new RiskService(appender(), { equity: (id) => this.accounting.equity(id) }, store);
+    this.signals = new SignalsService(appender(), store);
     this.byName = new Map<ServiceName, PipelineService & { onTick(t: MarketTick): Promise<void> }>([
       ['signals', this.signals],
       ['risk', this.risk],
@@ -121,6 +136,12 @@ export class InProcessSystem implements ClockPort {
           return await this.risk.resume(ResumeTradingRequest.parse(payload));
         case Subjects.attachStrategy:
           return await this.signals.attach(AttachStrategyRequest.parse(payload));
+        case Subjects.flatten:
+          return await this.risk.operatorCommand(FlattenRequest.parse(payload), 'flatten');
+        case Subjects.closePosition:
+          return await this.risk.operatorCommand(ClosePositionRequest.parse(payload), 'close-position');
+        case Subjects.cancelOrder:
+          return await this.risk.operatorCommand(CancelOrderRequest.parse(payload), 'cancel-order');
         default:
           throw new ReplayClockError(subject, 'no such command in process');
       }
@@ -158,6 +179,28 @@ export class InProcessSystem implements ClockPort {
     for (const svc of this.order) if (svc === next) this.cursor.set(svc, Math.max(this.cursor.get(svc)!, end));
     await this.drain();
     return next;
+  }
+
+  /**
+   * Restart one service as a crashed process would come back: a new instance with empty
+   * memory that rebuilds its working state from the log (`onModuleInit`), then resumes from
+   * where its consumer left off. Execution keeps its venue (`restartExecution` opens a new one).
+   */
+  async restart(name: Exclude<ServiceName, 'market-data' | 'execution'>): Promise<void> {
+    await this.drain();
+    const old = this.byName.get(name)!;
+    const appender = new EventAppender(this.store);
+    let next: PipelineService & { onTick(t: MarketTick): Promise<void>; onModuleInit(): Promise<void> };
+    if (name === 'accounting') next = this.accounting = new AccountingService(appender, this.store);
+    else if (name === 'stop-monitor') next = this.stopMonitor = new StopMonitorService(appender, this.store);
+    else if (name === 'risk') next = this.risk = new RiskService(appender, { equity: (id) => this.accounting.equity(id) }, this.store);
+    else next = this.signals = new SignalsService(appender, this.store);
+    this.cursor.set(next, this.cursor.get(old)!);
+    this.cursor.delete(old);
+    this.order.splice(this.order.indexOf(old), 1, next);
+    this.byName.set(name, next);
+    await next.onModuleInit();
+    await this.drain();
   }
 
   /** A replay clock over this process. */

@@ -13,3 +13,4 @@ export * from './venue-config';
 export * from './venue-factory';
 export * from './live-feed';
 export * from './log-compare';
+export * from './rebuild';

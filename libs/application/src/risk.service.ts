@@ -5,15 +5,19 @@ import {
   type OpenAccountRequest,
   type RecordedEvent,
   type ResumeTradingRequest,
+  type CancelOrderRequest,
+  type ClosePositionRequest,
+  type FlattenRequest,
   type SetTradingStateRequest,
   Streams,
 } from '@bulwark/contracts';
 import { type AccountCommand, type AccountState, accountDecider, dec } from '@bulwark/domain';
-import { AggregateRepository, type Causation, EVENT_STORE, EventAppender, causedBy } from '@bulwark/messaging';
+import { AggregateRepository, type Causation, EVENT_STORE, EventAppender, Quarantine, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { EQUITY_SOURCE, type EquitySource, type PipelineService } from './ports';
+import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
 import { RulesBook } from './rules-book';
 
 /**
@@ -23,28 +27,51 @@ import { RulesBook } from './rules-book';
  * position is open (and once after it closes).
  */
 @Injectable()
-export class RiskService implements PipelineService {
+export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
   readonly name = 'risk' as const;
   readonly categories = ['signal', 'position', 'rules'] as const;
+  /**
+   * Open positions are folded from the position streams at start-up; the account state (daily
+   * counters, drawdown base, pauses, kill switch) is the account stream's, loaded on use.
+   */
+  readonly rebuildCategories = ['position'] as const;
+  readonly quarantine: Quarantine;
   private readonly log = new Logger('risk');
   private readonly accounts: AggregateRepository<AccountState>;
   private readonly rules: RulesBook;
-  /** Open positions per account, and accounts whose equity must be observed on the next step. */
-  private readonly open = new Map<string, number>();
+  /** Open position streams per account, and accounts whose equity must be observed on the next step. */
+  private readonly open = new Map<string, Set<string>>();
   private readonly observeNext = new Set<string>();
 
   constructor(
     readonly appender: EventAppender,
     @Inject(EQUITY_SOURCE) private readonly equitySource: EquitySource,
-    @Inject(EVENT_STORE) store: EventStore,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {
-    this.accounts = new AggregateRepository(appender, { initialState: accountDecider.initialState, evolve: accountDecider.evolve });
+    this.quarantine = new Quarantine(this.name, appender, (m) => this.log.error(m));
+    this.accounts = new AggregateRepository(
+      appender,
+      { initialState: accountDecider.initialState, evolve: accountDecider.evolve },
+      (e, reason) => this.quarantine.report(Quarantine.of(e), reason).then(() => undefined),
+    );
     this.rules = new RulesBook(store);
+  }
+
+  /** Before the first message: which positions are open (the drawdown watch needs them). */
+  async onModuleInit(): Promise<void> {
+    const r = await rebuildFromLog(this, this.store, this.quarantine, rebuildStartFromEnv());
+    const n = [...this.open.values()].reduce((a, s) => a + s.size, 0);
+    this.log.log(`rebuilt from ${r.events} events in ${r.ms} ms: ${n} open positions, ${r.quarantined} quarantined`);
+  }
+
+  rebuild(e: RecordedEvent): void {
+    if (e.type === 'PositionOpened') this.positionOpened(e.streamId, e.data as EventData<'PositionOpened'>);
+    else if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') this.open.get((e.data as EventData<'PositionClosed'>).accountId)?.delete(e.streamId);
   }
 
   /** Steps are needed while a position is open (drawdown moves), and once after it closes. */
   interest(): ClockInterest {
-    return [...this.open.values()].some((n) => n > 0) || this.observeNext.size > 0 ? 'STEP' : 'NONE';
+    return [...this.open.values()].some((s) => s.size > 0) || this.observeNext.size > 0 ? 'STEP' : 'NONE';
   }
 
   async onEvent(e: RecordedEvent): Promise<void> {
@@ -52,7 +79,7 @@ export class RiskService implements PipelineService {
       case 'IntentEmitted':
         return this.assess(e as RecordedEvent<'IntentEmitted', EventData<'IntentEmitted'>>);
       case 'PositionOpened':
-        return this.positionOpened(e.data as EventData<'PositionOpened'>);
+        return this.positionOpened(e.streamId, e.data as EventData<'PositionOpened'>);
       case 'PositionClosed':
       case 'PositionLiquidated':
         return this.recordResult(e as RecordedEvent<string, EventData<'PositionClosed'>>);
@@ -78,6 +105,19 @@ export class RiskService implements PipelineService {
     const c: Causation = { tsEvent: req.at ?? Date.now(), correlationId: `trading-state-${req.accountId}`, causationId: `trading-state-${req.accountId}` };
     const state = await this.decide(req.accountId, { kind: 'SetTradingState', state: req.state, reason: req.reason, by: req.by }, c);
     return { accountId: req.accountId, tradingState: state.tradingState };
+  }
+
+  /** Operator commands on orders and positions: recorded on the account stream with who and why; execution carries them out. */
+  async operatorCommand(req: FlattenRequest | ClosePositionRequest | CancelOrderRequest, kind: 'flatten' | 'close-position' | 'cancel-order') {
+    const c: Causation = { tsEvent: req.at ?? Date.now(), correlationId: `${kind}-${req.accountId}`, causationId: `${kind}-${req.accountId}-${req.at ?? Date.now()}` };
+    const command: AccountCommand =
+      kind === 'flatten'
+        ? { kind: 'Flatten', reason: req.reason, by: req.by }
+        : kind === 'close-position'
+          ? { kind: 'ClosePosition', symbol: (req as ClosePositionRequest).symbol, reason: req.reason, by: req.by }
+          : { kind: 'CancelOrder', clientOrderId: (req as CancelOrderRequest).clientOrderId, reason: req.reason, by: req.by };
+    const state = await this.decide(req.accountId, command, c);
+    return { accountId: req.accountId, accepted: true, tradingState: state.tradingState };
   }
 
   /** Resume after a pause (in replay the command carries its market time `at`). */
@@ -109,13 +149,15 @@ export class RiskService implements PipelineService {
     if (!result.ok) this.log.warn(`intent ${intent.intentId} for ${intent.accountId} not assessed: ${result.error.code} ${result.error.message}`);
   }
 
-  positionOpened(p: EventData<'PositionOpened'>): void {
-    this.open.set(p.accountId, (this.open.get(p.accountId) ?? 0) + 1);
+  positionOpened(positionStreamId: string, p: EventData<'PositionOpened'>): void {
+    const set = this.open.get(p.accountId) ?? new Set<string>();
+    set.add(positionStreamId);
+    this.open.set(p.accountId, set);
   }
 
   async recordResult(e: RecordedEvent<string, EventData<'PositionClosed'>>): Promise<void> {
     const id = e.data.accountId;
-    this.open.set(id, Math.max(0, (this.open.get(id) ?? 1) - 1));
+    this.open.get(id)?.delete(e.streamId);
     this.observeNext.add(id);
     await this.accounts.handle(
       Streams.account(id),
@@ -128,7 +170,7 @@ export class RiskService implements PipelineService {
   async onTick(tick: MarketTick): Promise<void> {
     const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
     const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
-    const accounts = new Set([...[...this.open.entries()].filter(([, n]) => n > 0).map(([id]) => id), ...this.observeNext]);
+    const accounts = new Set([...[...this.open.entries()].filter(([, s]) => s.size > 0).map(([id]) => id), ...this.observeNext]);
     this.observeNext.clear();
     for (const accountId of accounts) {
       const eq = await this.equityOf(accountId);

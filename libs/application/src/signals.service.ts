@@ -1,9 +1,11 @@
-import { type AttachStrategyRequest, type ClockInterest, type MarketTick, type RecordedEvent, Streams, event } from '@bulwark/contracts';
-import { EventAppender } from '@bulwark/messaging';
+import { type AttachStrategyRequest, type ClockInterest, type EventData, type MarketTick, type RecordedEvent, Streams, event } from '@bulwark/contracts';
+import type { EventStore } from '@bulwark/event-store';
+import { EVENT_STORE, EventAppender, Quarantine } from '@bulwark/messaging';
 import { DEFAULT_DONCHIAN_ATR, DonchianAtrStrategy, type DonchianAtrParams } from '@bulwark/strategies';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import type { PipelineService } from './ports';
+import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
 
 interface Attached {
   req: AttachStrategyRequest;
@@ -16,12 +18,40 @@ interface Attached {
  * account's signal stream. WHEN to trade is decided here; HOW MUCH is risk's job.
  */
 @Injectable()
-export class SignalsService implements PipelineService {
+export class SignalsService implements PipelineService, Rebuildable, OnModuleInit {
   readonly name = 'signals' as const;
   readonly categories = [] as const;
+  /** Attached strategies (and where each signal stream is) are folded from the signal streams at start-up. */
+  readonly rebuildCategories = ['signal'] as const;
+  readonly quarantine: Quarantine;
+  private readonly log = new Logger('signals');
   private readonly attached = new Map<string, Attached>();
 
-  constructor(readonly appender: EventAppender) {}
+  constructor(
+    readonly appender: EventAppender,
+    @Optional() @Inject(EVENT_STORE) private readonly store?: EventStore,
+  ) {
+    this.quarantine = new Quarantine(this.name, appender, (m) => this.log.error(m));
+  }
+
+  /** Before the first message: the attached strategies, so a restart neither forgets nor re-attaches them. */
+  async onModuleInit(): Promise<void> {
+    if (!this.store) return;
+    const r = await rebuildFromLog(this, this.store, this.quarantine, rebuildStartFromEnv());
+    this.log.log(`rebuilt from ${r.events} events in ${r.ms} ms: ${this.attached.size} strategies attached, ${r.quarantined} quarantined`);
+  }
+
+  rebuild(e: RecordedEvent): void {
+    const accountId = e.streamId.slice('signal-'.length);
+    if (e.type === 'StrategyAttached') {
+      const a = e.data as EventData<'StrategyAttached'>;
+      const strategy = new DonchianAtrStrategy({ ...DEFAULT_DONCHIAN_ATR, ...(a.params as Partial<DonchianAtrParams>) });
+      this.attached.set(accountId, { req: { ...a, params: a.params }, strategy, revision: e.revision });
+    } else {
+      const a = this.attached.get(accountId);
+      if (a) a.revision = e.revision;
+    }
+  }
 
   /** Strategies judge closed bars only. */
   interest(): ClockInterest {

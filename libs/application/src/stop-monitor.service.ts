@@ -1,9 +1,10 @@
 import { type ClockInterest, type EventData, type MarketTick, type RecordedEvent, Streams } from '@bulwark/contracts';
-import { type StopState, dec, initialMargin, protectionGuards, stopDecider } from '@bulwark/domain';
-import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, causedBy } from '@bulwark/messaging';
+import { type StopState, dec, initialMargin, protectionGuards, stopDecider, str } from '@bulwark/domain';
+import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { PipelineService } from './ports';
+import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
 import { RulesBook } from './rules-book';
 
 /**
@@ -12,9 +13,12 @@ import { RulesBook } from './rules-book';
  * Levels come from the risk approval of the entry; a stop is armed when the position opens.
  */
 @Injectable()
-export class StopMonitorService implements PipelineService {
+export class StopMonitorService implements PipelineService, Rebuildable, OnModuleInit {
   readonly name = 'stop-monitor' as const;
-  readonly categories = ['account', 'position', 'rules'] as const;
+  /** Armed and triggered stops are folded from the stop streams at start-up. */
+  readonly rebuildCategories = ['stop'] as const;
+  readonly quarantine: Quarantine;
+  readonly categories = ['account', 'position', 'rules', 'order'] as const;
   private readonly log = new Logger('stop-monitor');
   private readonly stops: AggregateRepository<StopState>;
   /** Protection levels of approved entries, by entry client order id, until the position opens. */
@@ -27,10 +31,27 @@ export class StopMonitorService implements PipelineService {
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {
     this.rules = new RulesBook(store);
-    this.stops = new AggregateRepository(appender, {
-      initialState: stopDecider.initialState,
-      evolve: stopDecider.evolve,
-    });
+    this.quarantine = new Quarantine(this.name, appender, (m) => this.log.error(m));
+    this.stops = new AggregateRepository(
+      appender,
+      { initialState: stopDecider.initialState, evolve: stopDecider.evolve },
+      (e, reason) => this.quarantine.report(Quarantine.of(e), reason).then(() => undefined),
+    );
+  }
+
+  /** Before the first message: every stop not cancelled is watched again (a triggered one keeps retrying its close). */
+  async onModuleInit(): Promise<void> {
+    const r = await rebuildFromLog(this, this.store, this.quarantine, rebuildStartFromEnv());
+    this.log.log(`rebuilt from ${r.events} events in ${r.ms} ms: ${this.armed.size} stops watched, ${r.quarantined} quarantined`);
+  }
+
+  rebuild(e: RecordedEvent): void {
+    if (e.type === 'StopPlaced') {
+      const p = e.data as EventData<'StopPlaced'>;
+      this.armed.set(e.streamId, { venue: p.venue, symbol: p.symbol });
+    } else if (e.type === 'StopCancelled') {
+      this.armed.delete(e.streamId);
+    }
   }
 
   private readonly rules: RulesBook;
@@ -46,12 +67,61 @@ export class StopMonitorService implements PipelineService {
         return this.entryApproved(e.data as EventData<'EntryApproved'>);
       case 'PositionOpened':
         return this.positionOpened(e as RecordedEvent<'PositionOpened', EventData<'PositionOpened'>>);
+      case 'PositionIncreased':
+      case 'PositionReduced':
+        return this.positionResized(e as RecordedEvent<'PositionIncreased' | 'PositionReduced', EventData<'PositionIncreased'>>);
       case 'PositionClosed':
       case 'PositionLiquidated':
         return this.positionEnded(e);
       case 'InstrumentRulesRecorded':
         return this.rulesRecorded(e.data as EventData<'InstrumentRulesRecorded'>);
+      case 'OrderRejected':
+      case 'OrderDenied':
+      case 'OrderExpired':
+      case 'OrderCanceled':
+        return this.orderEnded(e as RecordedEvent<'OrderRejected', Partial<EventData<'OrderRejected'>>>);
     }
+  }
+
+  /**
+   * The position grew (a further trade of its entry) or shrank (a partial close): the stop
+   * covers the new quantity, with guards recomputed at the new average entry.
+   */
+  async positionResized(e: RecordedEvent<'PositionIncreased' | 'PositionReduced', EventData<'PositionIncreased'>>): Promise<void> {
+    const streamId = Streams.stop(e.streamId);
+    const { state } = await this.stops.load(streamId);
+    if (!state.placed || state.status === 'CANCELLED') return;
+    const p = state.placed;
+    const quantity = dec(e.data.newQuantity);
+    // A reduction keeps the entry price; an increase moves it to the new volume-weighted average.
+    const entryPrice = e.type === 'PositionIncreased' ? dec(e.data.newEntryPrice) : dec(p.entryPrice);
+    const opened = (await this.store.readStream(e.streamId, { maxCount: 1 }))[0]?.data as EventData<'PositionOpened'> | undefined;
+    if (!opened) throw new Error(`position ${e.streamId} has no PositionOpened`);
+    const rules = await this.rules.get(p.venue, p.symbol);
+    const guards = protectionGuards({ side: p.positionSide, quantity, entryPrice, walletBalance: initialMargin(quantity.mul(entryPrice), opened.leverage), brackets: rules.brackets });
+    await this.stops.handle(
+      streamId,
+      (s) => stopDecider.decide({ kind: 'ResizeStop', resize: { quantity: str(quantity), entryPrice: str(entryPrice), guards, cause: e.type === 'PositionIncreased' ? 'POSITION_INCREASED' : 'POSITION_REDUCED' } }, s),
+      causedBy(e),
+    );
+  }
+
+  /**
+   * An order ended without filling (or filling only in part): when it is the close of a
+   * triggered stop, record the failure so the stop sends the close again.
+   */
+  async orderEnded(e: RecordedEvent<'OrderRejected', Partial<EventData<'OrderRejected'>>>): Promise<void> {
+    const clientOrderId = e.data.clientOrderId;
+    if (!clientOrderId) return;
+    const init = (await this.store.readStream(Streams.order(clientOrderId), { maxCount: 1 }))[0]?.data as EventData<'OrderInitialized'> | undefined;
+    if (!init || !init.reduceOnly || !init.sourceStreamId.startsWith('stop-')) return;
+    const code = e.data.code ?? e.type.replace(/^Order/, '').toUpperCase();
+    const message = e.data.message ?? `the close order ended ${e.type.replace(/^Order/, '').toLowerCase()}`;
+    await this.stops.handle(
+      init.sourceStreamId,
+      (s) => stopDecider.decide({ kind: 'RecordCloseFailure', closeClientOrderId: clientOrderId, code, message, ts: e.metadata.tsEvent }, s),
+      causedBy(e),
+    );
   }
 
   rulesRecorded(r: EventData<'InstrumentRulesRecorded'>): void {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type DomainEvent, EventCatalogue, type NewEvent, type RecordedEvent, upcast } from '@bulwark/contracts';
+import { type DomainEvent, EventCatalogue, type NewEvent, type RecordedEvent, parseEvent } from '@bulwark/contracts';
 import { type EventStore, type ExpectedRevision, WrongExpectedRevisionError } from '@bulwark/event-store';
 
 /** Where an event came from: market time, the originating candle/request, the causing message. */
@@ -72,14 +72,38 @@ export interface Evolver<S> {
 export class AggregateRepository<S> {
   private readonly cache = new Map<string, { state: S; revision: number | null }>();
 
-  constructor(private readonly appender: EventAppender, private readonly evolver: Evolver<S>) {}
+  /**
+   * @param onPoison called for a stored event that cannot be applied (unknown type, invalid
+   *   data, or a transition the aggregate refuses): the event is skipped and loading goes on.
+   *   Without it such an event throws (a corrupt stream stops the caller).
+   */
+  constructor(
+    private readonly appender: EventAppender,
+    private readonly evolver: Evolver<S>,
+    private readonly onPoison?: (e: RecordedEvent, reason: string) => Promise<void>,
+  ) {}
 
   async load(streamId: string): Promise<{ state: S; revision: number | null }> {
     const hit = this.cache.get(streamId);
     if (hit) return hit;
     const events = await this.appender.store.readStream(streamId);
     let state = this.evolver.initialState();
-    for (const e of events) state = this.evolver.evolve(state, { type: e.type, data: upcast(e.type, e.data, e.metadata.schemaVersion) } as DomainEvent);
+    for (const e of events) {
+      const parsed = parseEvent(e.type, e.data, e.metadata.schemaVersion);
+      let reason: string | null = parsed.ok ? null : parsed.reason;
+      if (parsed.ok) {
+        try {
+          state = this.evolver.evolve(state, parsed.event);
+        } catch (err) {
+          reason = (err as Error).message;
+        }
+      }
+      if (reason !== null) {
+        if (!this.onPoison) throw new Error(`${streamId}@${e.revision}: ${reason}`);
+        await this.onPoison(e, reason);
+      }
+    }
+    // Appends go after the last stored event, a skipped one included.
     const loaded = { state, revision: events.length ? events[events.length - 1].revision : null };
     this.cache.set(streamId, loaded);
     return loaded;

@@ -6,3 +6,4 @@ export * from './transport';
 export * from './bootstrap';
 export * from './replay-clock';
 export * from './request';
+export * from './quarantine';

@@ -1,5 +1,5 @@
 import { RiskService } from '@bulwark/application';
-import { MarketTick, OpenAccountRequest, type RecordedEvent, ResumeTradingRequest, SetTradingStateRequest, Subjects } from '@bulwark/contracts';
+import { CancelOrderRequest, ClosePositionRequest, FlattenRequest, MarketTick, OpenAccountRequest, type RecordedEvent, ResumeTradingRequest, SetTradingStateRequest, Subjects } from '@bulwark/contracts';
 import { ZodPipe, clockAck, clockInterest, eventPattern } from '@bulwark/messaging';
 import { Controller, type OnModuleInit } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
@@ -31,6 +31,21 @@ export class RiskController implements OnModuleInit {
   @MessagePattern(Subjects.resumeTrading)
   resume(@Payload(new ZodPipe(ResumeTradingRequest)) req: ResumeTradingRequest) {
     return this.risk.resume(req);
+  }
+
+  @MessagePattern(Subjects.flatten)
+  flatten(@Payload(new ZodPipe(FlattenRequest)) req: FlattenRequest) {
+    return this.risk.operatorCommand(req, 'flatten');
+  }
+
+  @MessagePattern(Subjects.closePosition)
+  closePosition(@Payload(new ZodPipe(ClosePositionRequest)) req: ClosePositionRequest) {
+    return this.risk.operatorCommand(req, 'close-position');
+  }
+
+  @MessagePattern(Subjects.cancelOrder)
+  cancelOrder(@Payload(new ZodPipe(CancelOrderRequest)) req: CancelOrderRequest) {
+    return this.risk.operatorCommand(req, 'cancel-order');
   }
 
   @MessagePattern(Subjects.clock('risk'))

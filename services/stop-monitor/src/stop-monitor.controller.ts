@@ -27,6 +27,11 @@ export class StopMonitorController implements OnModuleInit {
     return this.stops.onEvent(e);
   }
 
+  @EventPattern(eventPattern('order'))
+  onOrder(@Payload() e: RecordedEvent) {
+    return this.stops.onEvent(e);
+  }
+
   @MessagePattern(Subjects.clock('stop-monitor'))
   async onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
     await this.stops.onTick(tick);
