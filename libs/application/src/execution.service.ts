@@ -14,6 +14,9 @@ import {
   type OrderState,
   type PaperFill,
   type PaperVenueEvent,
+  type PositionState,
+  foldFillAcrossLifecycles,
+  positionInitialState,
   type ReconDifference,
   type ReconProtective,
   type ReconView,
@@ -96,8 +99,8 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
   private readonly accounts = new Map<string, AccountConfig>();
   /** Accounts whose venue settings (one-way, isolated, leverage) were applied. */
   private readonly configured = new Set<string>();
-  /** Net position per `account|symbol` from the recorded fills (signed base quantity) and its average entry. */
-  private readonly net = new Map<string, { qty: D; entry: D }>();
+  /** Net position per `account|symbol` from the recorded fills (the position aggregate's fold, across lifecycles). */
+  private readonly net = new Map<string, PositionState>();
   /** Open regular orders per client order id (the log's view, for reconciliation and the kill switch). */
   private readonly openOrders = new Map<string, { accountId: string; symbol: string; status: string; reduceOnly: boolean }>();
   /** Exchange stops per client order id. */
@@ -472,11 +475,11 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
   /** Close the net position of `account|symbol` reduce-only at market (an operator command). */
   private async closeNet(accountId: string, symbol: string, tag: string, e: RecordedEvent): Promise<void> {
     const n = this.net.get(`${accountId}|${symbol}`);
-    if (!n || n.qty.isZero()) return;
+    if (!n || n.status !== 'OPEN') return;
     await this.place(
       {
-        clientOrderId: clientOrderIdFor(accountId, tag, 'C'), accountId, venue: VENUE, symbol, side: n.qty.isNeg() ? 'BUY' : 'SELL', type: 'MARKET',
-        quantity: str(n.qty.abs()), price: null, timeInForce: null, reduceOnly: true, purpose: 'CLOSE', leverage: null,
+        clientOrderId: clientOrderIdFor(accountId, tag, 'C'), accountId, venue: VENUE, symbol, side: n.side === 'SHORT' ? 'BUY' : 'SELL', type: 'MARKET',
+        quantity: str(n.quantity), price: null, timeInForce: null, reduceOnly: true, purpose: 'CLOSE', leverage: null,
         sourceStreamId: e.streamId, sourceEventId: e.metadata.eventId, triggerPrice: null,
       },
       causedBy(e),
@@ -603,8 +606,9 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
         const conditional = known.state.order?.type === 'STOP_MARKET' || known.state.order?.type === 'TAKE_PROFIT_MARKET';
         if (conditional && known.state.venueOrderId) fill.venueOrderId = known.state.venueOrderId;
         cmds.push({ kind: 'RecordFill', fill });
-        await this.orderCommands(f.clientOrderId, cmds, c);
-        await this.applyToNet(f, c);
+        const after = await this.orderCommands(f.clientOrderId, cmds, c);
+        // Only a trade the order took counts in the net position: a refused one is not a fact of the log.
+        if (after.tradeIds.includes(f.tradeId)) await this.applyToNet(fill, c);
       } else if (ev.kind === 'rejected') {
         const known = await this.orders.load(Streams.order(ev.clientOrderId));
         if (known.state.status !== 'NONE' && !TERMINAL_ORDER_STATUSES.has(known.state.status as never)) await this.orderCommands(ev.clientOrderId, [{ kind: 'RecordExpired' }], c);
@@ -613,26 +617,26 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
   }
 
   /**
-   * One fill into the net position of `account|symbol` (signed base quantity, volume-weighted
-   * entry of the open side; a reduction keeps the entry, a flip restarts it at the fill price).
-   * @returns the new signed quantity
+   * One fill into the net position of `account|symbol`, with the position aggregate's own fold
+   * (the same as accounting's).
+   * @returns the position after the fill
    */
-  private foldNet(accountId: string, symbol: string, side: 'BUY' | 'SELL', quantity: D, price: D): D {
-    const key = `${accountId}|${symbol}`;
-    const n = this.net.get(key) ?? { qty: ZERO, entry: ZERO };
-    const signed = side === 'BUY' ? quantity : quantity.neg();
-    const qty = n.qty.plus(signed);
-    const grows = n.qty.isZero() || n.qty.isNeg() === signed.isNeg();
-    const flips = !grows && !qty.isZero() && qty.isNeg() !== n.qty.isNeg();
-    const entry = grows ? n.qty.abs().mul(n.entry).plus(quantity.mul(price)).div(qty.abs()) : qty.isZero() ? ZERO : flips ? price : n.entry;
-    this.net.set(key, { qty, entry });
-    return qty;
+  private foldNet(f: EventData<'OrderFilled'>): PositionState {
+    const key = `${f.accountId}|${f.symbol}`;
+    const before = this.net.get(key) ?? positionInitialState();
+    const r = foldFillAcrossLifecycles(before, f);
+    if (!r.ok) {
+      this.log.warn(`net position ${key}: fill ${f.tradeId} refused: ${r.error.code} ${r.error.message}`);
+      return before;
+    }
+    this.net.set(key, r.value.state);
+    return r.value.state;
   }
 
   /** Track the net position from fills; when it goes flat, cancel the exchange stops left for it. */
-  private async applyToNet(f: PaperFill, c: Causation): Promise<void> {
-    const qty = this.foldNet(f.accountId, f.symbol, f.side, f.quantity, f.price);
-    if (!qty.isZero() || !hasProtection(this.venue)) return;
+  private async applyToNet(f: EventData<'OrderFilled'>, c: Causation): Promise<void> {
+    const p = this.foldNet(f);
+    if (p.status === 'OPEN' || !hasProtection(this.venue)) return;
     for (const p of [...this.protective.values()]) {
       if (p.accountId !== f.accountId || p.symbol !== f.symbol || !p.accepted) continue;
       await this.orderCommands(p.clientOrderId, [{ kind: 'RequestCancel', reason: 'position closed' }], c);
@@ -665,10 +669,7 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
         } else if (e.streamId.startsWith('order-')) {
           const s = orderDecider.evolve(states.get(e.streamId) ?? orderDecider.initialState(), e as never);
           states.set(e.streamId, s);
-          if (e.type === 'OrderFilled') {
-            const f = e.data as EventData<'OrderFilled'>;
-            this.foldNet(f.accountId, f.symbol, f.side, dec(f.quantity), dec(f.price));
-          }
+          if (e.type === 'OrderFilled') this.foldNet(e.data as EventData<'OrderFilled'>);
         }
       },
     };
@@ -694,8 +695,8 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
   /** The log's view of one account (from this service's state, itself folded from the log). */
   private logView(accountId: string): ReconView {
     const positions = [...this.net.entries()]
-      .filter(([k, n]) => k.startsWith(`${accountId}|`) && !n.qty.isZero())
-      .map(([k, n]) => ({ symbol: k.slice(accountId.length + 1), side: n.qty.isNeg() ? ('SHORT' as const) : ('LONG' as const), quantity: n.qty.abs(), entryPrice: n.entry }));
+      .filter(([k, n]) => k.startsWith(`${accountId}|`) && n.status === 'OPEN')
+      .map(([k, n]) => ({ symbol: k.slice(accountId.length + 1), side: n.side!, quantity: n.quantity, entryPrice: n.entryPrice }));
     const openOrders = [...this.openOrders.entries()].filter(([, o]) => o.accountId === accountId).map(([id, o]) => ({ symbol: o.symbol, clientOrderId: id, status: o.status }));
     const protectiveOrders = [...this.protective.values()]
       .filter((p) => p.accountId === accountId && p.accepted)

@@ -3,6 +3,7 @@ import { fold } from './decider';
 import { dec, str } from './money';
 import {
   decideFunding,
+  foldFillAcrossLifecycles,
   decidePositionFill,
   positionEvolve,
   positionInitialState,
@@ -328,5 +329,54 @@ describe('exactness with a non-terminating entry price', () => {
     expect(str(unrealisedPnl(s, dec('105966.2')))).toBe('-10.19');
     expect(str(positionNotional(s, dec('105966.2')))).toBe('1059.662');
     expect(unrealisedPnl(positionInitialState(), dec('105966.2')).isZero()).toBe(true);
+  });
+});
+
+describe('foldFillAcrossLifecycles: one fold for the net position (execution) and the position streams (accounting)', () => {
+  const step = (s: PositionState, f: OrderFilled) => {
+    const r = foldFillAcrossLifecycles(s, f);
+    if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+    return r.value;
+  };
+
+  it('one entry filled in three trades opens, then grows the position; the volume-weighted entry is exact', () => {
+    let s = positionInitialState();
+    const types: string[] = [];
+    for (const [q, p] of [['0.030', '104587.7'], ['0.030', '104400.8'], ['0.023', '104802']] as const) {
+      const r = step(s, fill('BUY', q, p));
+      types.push(...r.events.map((e) => e.type));
+      s = r.state;
+    }
+    expect(types).toEqual(['PositionOpened', 'PositionIncreased', 'PositionIncreased']);
+    expect(s).toMatchObject({ status: 'OPEN', side: 'LONG', sequence: 1 });
+    expect(str(s.quantity)).toBe('0.083');
+    // (0.03 × 104587.7 + 0.03 × 104400.8 + 0.023 × 104802) / 0.083
+    expect(s.entryPrice.toFixed()).toBe(dec('0.03').mul('104587.7').plus(dec('0.03').mul('104400.8')).plus(dec('0.023').mul('104802')).div('0.083').toFixed());
+  });
+
+  it('an entry beyond the open quantity flips: the lifecycle closes and n + 1 opens with the rest at the fill price', () => {
+    const long = step(positionInitialState(), fill('BUY', '0.083', '104587.7')).state;
+    const r = step(long, fill('SELL', '0.100', '104802'));
+    expect(r.events.map((e) => e.type)).toEqual(['PositionClosed', 'PositionOpened']);
+    expect(r.state).toMatchObject({ status: 'OPEN', side: 'SHORT', sequence: 2 });
+    expect(str(r.state.quantity)).toBe('0.017');
+    expect(str(r.state.entryPrice)).toBe('104802');
+  });
+
+  it('after a close the next entry opens lifecycle n + 1; the closing trade seen again changes nothing', () => {
+    const long = step(positionInitialState(), fill('BUY', '0.083', '104587.7')).state;
+    const closing = fill('SELL', '0.083', '104400.8', { purpose: 'STOP_LOSS' });
+    const closed = step(long, closing).state;
+    expect(closed.status).toBe('CLOSED');
+    expect(step(closed, closing)).toEqual({ state: closed, events: [] });
+    const next = step(closed, fill('SELL', '0.05', '104947.2'));
+    expect(next.state).toMatchObject({ status: 'OPEN', side: 'SHORT', sequence: 2 });
+  });
+
+  it('a reduce-only fill that would open a position is refused (REDUCE_ONLY_WOULD_INCREASE): a second close never flips', () => {
+    const long = step(positionInitialState(), fill('BUY', '0.083', '104587.7')).state;
+    const closed = step(long, fill('SELL', '0.083', '104400.8', { purpose: 'STOP_LOSS' })).state;
+    const r = foldFillAcrossLifecycles(closed, fill('SELL', '0.083', '104400.8', { purpose: 'STOP_LOSS' }));
+    expect(r).toMatchObject({ ok: false, error: { code: 'REDUCE_ONLY_WOULD_INCREASE' } });
   });
 });

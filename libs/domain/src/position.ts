@@ -388,3 +388,38 @@ export function positionNotional(state: PositionState, markPrice: D): D {
   if (state.status !== 'OPEN') return ZERO;
   return state.quantity.mul(markPrice);
 }
+
+/**
+ * The net position of one account and symbol across its lifecycles, folded from fills with
+ * the position aggregate's own rules ({@link decidePositionFill}): a fill that closes the
+ * lifecycle and goes beyond it opens the next one with the rest (a flip), and a fill after a
+ * close starts lifecycle n + 1. This is the one position fold: accounting appends the events
+ * to the position streams; execution keeps only the state (its view of the venue's position).
+ * @param state the current lifecycle (its `sequence` is kept; `positionInitialState()` at first)
+ * @returns the state after the fill and the position events it decided, in order; a
+ *   rejection of the aggregate (`REDUCE_ONLY_WOULD_INCREASE`, `FILL_MISMATCH`) when the fill
+ *   cannot apply. A trade id already applied in the current lifecycle changes nothing.
+ */
+export function foldFillAcrossLifecycles(
+  state: PositionState,
+  fill: OrderFilled,
+): Result<{ state: PositionState; events: PositionEvent[] }, Rejection<PositionRejectionCode>> {
+  let s = state;
+  let next: OrderFilled | null = fill;
+  const events: PositionEvent[] = [];
+  for (let overflow = false; next; overflow = true) {
+    if (s.status === 'CLOSED' || s.status === 'LIQUIDATED') {
+      // The closing trade seen again changes nothing; the rest of a flipping trade opens the next lifecycle.
+      if (!overflow && s.tradeIds.includes(next.tradeId)) break;
+      s = { ...positionInitialState(), sequence: s.sequence };
+    }
+    const r = decidePositionFill(s, next, { sequence: s.sequence + (s.status === 'NONE' ? 1 : 0) });
+    if (!r.ok) return r;
+    for (const e of r.value.events) {
+      s = positionEvolve(s, e);
+      events.push(e);
+    }
+    next = r.value.overflowFill;
+  }
+  return ok({ state: s, events });
+}
