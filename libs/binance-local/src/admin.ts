@@ -35,8 +35,11 @@ export function binanceLocalAdmin(baseUrl: string, creds: { apiKey: string; apiS
   return {
     call,
     deposit: (amount: string) => call('POST', '/bulwark/v1/deposit', { asset: 'USDT', amount }),
-    step: (symbol: string, s: { from: string; to: string; gap: boolean; ts: number }, fundingRate?: string) =>
-      call('POST', '/bulwark/v1/step', { symbol, ...s, ...(fundingRate === undefined ? {} : { fundingRate }) }) as Promise<AccountStepReport>,
+    /** One path step; `barVolume` (the bar's base volume) feeds VOLUME_SHARE liquidity. */
+    step: (symbol: string, s: { from: string; to: string; gap: boolean; ts: number; barVolume?: string | null }, fundingRate?: string) => {
+      const { barVolume, ...rest } = s;
+      return call('POST', '/bulwark/v1/step', { symbol, ...rest, ...(barVolume == null ? {} : { barVolume }), ...(fundingRate === undefined ? {} : { fundingRate }) }) as Promise<AccountStepReport>;
+    },
     advance: (steps: number) => call('POST', '/bulwark/v1/advance', { steps }) as Promise<AccountStepReport>,
     addFault: (rule: FaultRule) => call('POST', '/bulwark/v1/faults', {}, rule),
     clearFaults: () => call('DELETE', '/bulwark/v1/faults'),

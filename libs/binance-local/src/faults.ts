@@ -13,6 +13,11 @@
  * - `error`: a Binance error `{code, msg}` (HTTP `status`, default 400) before processing, e.g. -1021.
  * - `fillBeforeCancel`: on `DELETE /fapi/v1/order`, the order is first filled at the current mark
  *   price (a zero-length step at the mark), then the cancel answers -2011 "Unknown order sent.".
+ * - `splitFill`: on `POST /fapi/v1/order`, the order is accepted as usual and each of its fills
+ *   is split into `trades` trades (same step, same price; quantities on the lot step, the last
+ *   takes the remainder, fewer trades when the order has fewer lots): one ORDER_TRADE_UPDATE
+ *   per trade (X PARTIALLY_FILLED … FILLED, own `t`, `l`, `n`, `rp`) and one
+ *   `GET /fapi/v1/userTrades` row per trade. `count` orders are split (default 1).
  * WebSocket disconnects are not request rules: `FaultInjector.disconnectWs(kind)` /
  * `POST /bulwark/v1/ws/disconnect?kind=market|user|all`.
  */
@@ -21,16 +26,18 @@ export interface FaultRule {
   path: string; // exact path, e.g. '/fapi/v1/order'
   accountId?: string;
   count?: number;
-  action: 'delay' | 'drop' | '503' | '429' | '418' | 'error' | 'fillBeforeCancel';
+  action: 'delay' | 'drop' | '503' | '429' | '418' | 'error' | 'fillBeforeCancel' | 'splitFill';
   when?: 'before' | 'after';
   ms?: number;
   retryAfterSec?: number;
   code?: number;
   msg?: string;
   status?: number;
+  /** splitFill: trades per fill, an integer 1..1000. */
+  trades?: number;
 }
 
-const ACTIONS = new Set(['delay', 'drop', '503', '429', '418', 'error', 'fillBeforeCancel']);
+const ACTIONS = new Set(['delay', 'drop', '503', '429', '418', 'error', 'fillBeforeCancel', 'splitFill']);
 
 /**
  * Validate a rule read from JSON.
@@ -41,11 +48,15 @@ export function parseFaultRule(x: unknown): FaultRule {
   const r = x as Record<string, unknown>;
   if (typeof r['method'] !== 'string' || typeof r['path'] !== 'string') throw new Error('fault rule: method and path are required strings');
   if (typeof r['action'] !== 'string' || !ACTIONS.has(r['action'])) throw new Error(`fault rule: action must be one of ${[...ACTIONS].join(', ')}`);
-  for (const k of ['count', 'ms', 'retryAfterSec', 'code', 'status'] as const) {
+  for (const k of ['count', 'ms', 'retryAfterSec', 'code', 'status', 'trades'] as const) {
     if (r[k] !== undefined && (typeof r[k] !== 'number' || !Number.isInteger(r[k]))) throw new Error(`fault rule: ${k} must be an integer`);
   }
   if (r['when'] !== undefined && r['when'] !== 'before' && r['when'] !== 'after') throw new Error("fault rule: when must be 'before' or 'after'");
   if (r['action'] === 'error' && typeof r['code'] !== 'number') throw new Error('fault rule: action error needs a code');
+  if (r['action'] === 'splitFill') {
+    if (typeof r['trades'] !== 'number' || r['trades'] < 1 || r['trades'] > 1000) throw new Error('fault rule: action splitFill needs trades, an integer from 1 to 1000');
+    if (r['path'] !== '/fapi/v1/order' || r['method'].toUpperCase() !== 'POST') throw new Error('fault rule: action splitFill applies to POST /fapi/v1/order (method POST)');
+  }
   return r as unknown as FaultRule;
 }
 

@@ -36,10 +36,11 @@ function orderTypeOf(o: PaperOrderRecord): string {
 /**
  * An order as `GET /fapi/v1/order` / `openOrders` / `allOrders` answer it
  * (https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Query-Order).
- * `forPlace` gives the POST /fapi/v1/order shape (no `time`).
+ * `forPlace` gives the POST /fapi/v1/order shape (no `time`). While partly filled: status
+ * PARTIALLY_FILLED, executedQty so far; `cumQuote` (USDT) = Σ qty × price of the order's
+ * trades (PaperVenue.cumQuote; default executedQty × avgPrice, exact for a single price).
  */
-export function orderJson(f: SymbolFormat, o: PaperOrderRecord, forPlace = false): Record<string, unknown> {
-  const cumQuote = o.executedQty.mul(o.avgPrice);
+export function orderJson(f: SymbolFormat, o: PaperOrderRecord, forPlace = false, cumQuote: D = o.executedQty.mul(o.avgPrice)): Record<string, unknown> {
   const base: Record<string, unknown> = {
     orderId: Number(o.venueOrderId),
     symbol: o.symbol,

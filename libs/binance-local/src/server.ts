@@ -12,7 +12,9 @@ import {
   type D,
   type PaperAlgoRecord,
   type PaperFill,
+  type PaperLiquidityModel,
   type PaperOrderRecord,
+  type PaperStep,
   type Rules,
 } from '@bulwark/domain';
 import { readCandles, readFundingRates } from '@bulwark/market-data';
@@ -52,6 +54,15 @@ export interface BinanceLocalOptions {
   listenKeyTtlMs?: number;
   /** Wall clock for timestamps, recvWindow and /fapi/v1/time (default Date.now). */
   wallClock?: () => number;
+  /**
+   * The engine's liquidity model (default WHOLE: one trade per order). VOLUME_SHARE fills an
+   * order over several steps at most share × bar volume / 4 a step; the bar volume comes from
+   * the candle file (`advance`) or the `barVolume` parameter of `POST /bulwark/v1/step`.
+   * `parseLiquidity` reads it from config text.
+   */
+  liquidity?: PaperLiquidityModel;
+  /** Every fill of an order is split into this many trades (integer 1..1000, default 1); the `splitFill` fault does it for one order. */
+  tradesPerFill?: number;
 }
 
 /** What a clock step did: per account, how many ORDER_TRADE_UPDATE messages with x = TRADE | EXPIRED it pushed; the engine's events as JSON. */
@@ -62,8 +73,8 @@ export interface StepReport {
 
 /** The clock of the local venue: prices move only when told. */
 export interface BinanceLocalClock {
-  /** Apply one explicit path step of `symbol` (and a funding settlement at it). */
-  step(symbol: string, step: { from: string; to: string; gap: boolean; ts: number }, funding: { rate: string } | null): StepReport;
+  /** Apply one explicit path step of `symbol` (and a funding settlement at it); `step.barVolume` feeds VOLUME_SHARE liquidity. */
+  step(symbol: string, step: PaperStep, funding: { rate: string } | null): StepReport;
   /** Walk `n` path steps of the candle file (4 per candle), with the file's funding settlements. */
   advance(n: number): StepReport;
   /** Market time: the ts of the last step (0 before any). */
@@ -175,7 +186,7 @@ function symbolsOf(x: unknown): Array<Record<string, unknown>> {
  */
 export async function startBinanceLocal(o: BinanceLocalOptions): Promise<BinanceLocal> {
   const wall = o.wallClock ?? Date.now;
-  const engine = new PaperVenue(o.rules);
+  const engine = new PaperVenue(o.rules, { liquidity: o.liquidity, tradesPerFill: o.tradesPerFill });
   const limiter = new RateLimiter(o.limits);
   const listenKeyTtl = o.listenKeyTtlMs ?? 3_600_000;
   const recvWindowMaxMs = o.recvWindowMaxMs ?? 60_000;
@@ -234,7 +245,12 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
 
   // ---- user-data stream messages (https://developers.binance.com/docs/derivatives/usds-margined-futures/user-data-streams) ----
 
-  /** ORDER_TRADE_UPDATE (Event-Order-Update) for an order record, with the fill when x = TRADE. */
+  /**
+   * ORDER_TRADE_UPDATE (Event-Order-Update) for an order record, with the fill when x = TRADE:
+   * for a trade, `rec` is the order as it was right after that trade (see afterTrade), so X is
+   * PARTIALLY_FILLED or FILLED, `z` the cumulative and `ap` the average price up to this
+   * trade, while `l`, `L`, `n`, `rp`, `t` are the trade's own.
+   */
   function orderUpdate(rec: PaperOrderRecord, x: 'NEW' | 'TRADE' | 'CANCELED' | 'EXPIRED', fill: PaperFill | null, ts: number): Record<string, unknown> {
     const f = fmt(rec.symbol);
     const type = rec.purpose === 'LIQUIDATION' ? 'LIQUIDATION' : rec.type;
@@ -243,7 +259,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
       o: {
         s: rec.symbol, c: rec.clientOrderId, S: rec.side, o: type, f: 'GTC',
         q: qty(f, rec.quantity), p: rec.price ? px(f, rec.price) : '0', ap: rec.avgPrice.isZero() ? '0' : px(f, rec.avgPrice),
-        sp: rec.triggerPrice ? px(f, rec.triggerPrice) : '0', x, X: x === 'TRADE' ? 'FILLED' : x, i: Number(rec.venueOrderId),
+        sp: rec.triggerPrice ? px(f, rec.triggerPrice) : '0', x, X: x === 'TRADE' ? rec.status : x, i: Number(rec.venueOrderId),
         l: fill ? qty(f, fill.quantity) : '0', z: qty(f, rec.executedQty), L: fill ? px(f, fill.price) : '0',
         N: 'USDT', n: fill ? usdt(fill.fee) : '0', T: ts, t: fill ? Number(fill.tradeId) : 0,
         b: '0', a: '0', m: fill ? fill.liquidity === 'MAKER' : false, R: rec.reduceOnly, wt: 'CONTRACT_PRICE', ot: type, ps: 'BOTH', cp: false,
@@ -286,6 +302,23 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
     return { e: 'ACCOUNT_UPDATE', E: ts, T: ts, a: { m: reason, B: [{ a: 'USDT', wb: usdt(view.walletBalance), cw: usdt(view.walletBalance.minus(used)), bc: usdt(balanceChange) }], P } };
   }
 
+  /**
+   * The order as it was right after `fill`: status PARTIALLY_FILLED until the trade that
+   * completes it, executedQty = the fill's cumulative quantity, avgPrice over the order's
+   * trades up to this one (the engine's record only shows the state after the step).
+   */
+  function afterTrade(rec: PaperOrderRecord, fill: PaperFill): PaperOrderRecord {
+    let executedQty = ZERO;
+    let cumQuote = ZERO;
+    for (const t of engine.orderTrades(rec.accountId, rec.venueOrderId)) {
+      executedQty = executedQty.plus(t.quantity);
+      cumQuote = cumQuote.plus(t.quantity.mul(t.price));
+      if (t.tradeId === fill.tradeId) break;
+    }
+    if (executedQty.isZero()) return rec;
+    return { ...rec, status: executedQty.gte(rec.quantity) ? 'FILLED' : 'PARTIALLY_FILLED', executedQty, avgPrice: cumQuote.div(executedQty), updateTime: fill.ts };
+  }
+
   function addIncome(a: Account, symbol: string, type: string, amount: D, ts: number, tradeId: string): void {
     if (amount.isZero()) return;
     a.income.push({ symbol, incomeType: type, income: usdt(amount), asset: 'USDT', info: type === 'INSURANCE_CLEAR' ? 'LIQUIDATION' : type, time: ts, tranId: ++tranSeq, tradeId });
@@ -293,9 +326,12 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
 
   // ---- the clock ----
 
-  function processStep(symbol: string, step: { from: string; to: string; gap: boolean; ts: number }, fundingRate: string | null, candle: { c: Candle; pathIndex: number } | null, market: boolean): StepReport {
+  function processStep(symbol: string, step: PaperStep, fundingRate: string | null, candle: { c: Candle; pathIndex: number } | null, market: boolean): StepReport {
     if (!o.rules.has(symbol)) throw BinanceErrors.badSymbol();
     const events = engine.step(symbol, step, fundingRate === null ? null : { rate: fundingRate });
+    // An order's ACCOUNT_UPDATE follows its last trade of the step (the engine's state is the step's end state).
+    const lastTradeOf = new Map<string, string>();
+    for (const ev of events) if (ev.kind === 'fill') lastTradeOf.set(ev.fill.venueOrderId, ev.fill.tradeId);
     const report: StepReport = { orderUpdates: {}, events: [] };
     for (const a of accounts.values()) report.orderUpdates[a.cred.accountId] = 0;
     if (fundingRate !== null) funding.get(symbol)!.record(step.ts, fundingRate);
@@ -327,11 +363,12 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
           accountId: fl.accountId, venueOrderId: fl.venueOrderId, clientOrderId: fl.clientOrderId, symbol: fl.symbol, side: fl.side, type: 'MARKET',
           quantity: fl.quantity, price: null, reduceOnly: true, purpose: fl.purpose, triggerPrice: null, status: 'FILLED', executedQty: fl.quantity, avgPrice: fl.price, time: fl.ts, updateTime: fl.ts,
         };
-        send(fl.accountId, orderUpdate(r, 'TRADE', fl, fl.ts));
+        send(fl.accountId, orderUpdate(rec ? afterTrade(rec, fl) : r, 'TRADE', fl, fl.ts));
         report.orderUpdates[fl.accountId] = (report.orderUpdates[fl.accountId] ?? 0) + 1;
         const algo = engine.algoOrder(fl.accountId, { clientAlgoId: fl.clientOrderId });
-        if (algo && algo.actualOrderId === fl.venueOrderId) send(fl.accountId, algoUpdate(algo, 'FINISHED', fl.ts));
-        send(fl.accountId, accountUpdate(a, fl.symbol, 'ORDER', fl.ts));
+        const firstTrade = fl.cumulativeQuantity === undefined || fl.cumulativeQuantity.eq(fl.quantity);
+        if (algo && algo.actualOrderId === fl.venueOrderId && firstTrade) send(fl.accountId, algoUpdate(algo, 'FINISHED', fl.ts));
+        if (lastTradeOf.get(fl.venueOrderId) === fl.tradeId) send(fl.accountId, accountUpdate(a, fl.symbol, 'ORDER', fl.ts));
       } else if (ev.kind === 'rejected') {
         const rec = engine.order(ev.accountId, { clientOrderId: ev.clientOrderId });
         const algo = engine.algoOrder(ev.accountId, { clientAlgoId: ev.clientOrderId });
@@ -382,7 +419,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
         const c = candles[ci];
         const next = candles[ci + 1];
         const steps = pathSteps(c, ci > 0 ? candles[ci - 1].close : null, next ? next.openTime - c.openTime : intervalMs);
-        const s = steps[pi];
+        const s: PaperStep = { ...steps[pi], barVolume: c.volume };
         const rate = pi === 0 ? funding.get(mainSymbol)!.at(c.openTime) ?? null : null;
         merge(out, processStep(mainSymbol, s, rate, { c, pathIndex: pi }, true));
         pi++;
@@ -404,6 +441,10 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
     processStep(symbol, { from: str(mark), to: str(mark), gap: false, ts: engine.now() }, null, null, false);
   }
 
+  /** An order as Binance's order endpoints answer it, cumQuote summed over its trades. */
+  const orderOut = (rec: PaperOrderRecord, forPlace = false) => orderJson(fmt(rec.symbol), rec, forPlace, engine.cumQuote(rec.venueOrderId));
+  /** Still working at the venue: NEW or PARTIALLY_FILLED (openOrders lists it, cancel accepts it). */
+  const isOpen = (r: PaperOrderRecord) => r.status === 'NEW' || r.status === 'PARTIALLY_FILLED';
   const orderRec = (a: Account, p: Record<string, string>): PaperOrderRecord | null => {
     const symbol = need(p, 'symbol');
     const id = p['orderId'];
@@ -627,7 +668,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
         const a = acctOf(c);
         const p = c.params;
         const symbol = need(p, 'symbol');
-        const f = fmt(symbol);
+        fmt(symbol);
         const s = side(p);
         const type = need(p, 'type');
         if (['STOP', 'STOP_MARKET', 'TAKE_PROFIT', 'TAKE_PROFIT_MARKET', 'TRAILING_STOP_MARKET'].includes(type)) throw BinanceErrors.useAlgoApi();
@@ -643,14 +684,15 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
         const clientOrderId = p['newClientOrderId'] ?? randomId();
         if (!CLIENT_ID.test(clientOrderId)) throw BinanceErrors.invalidParam('newClientOrderId');
         const reduceOnly = bool(p['reduceOnly']);
-        const r = engine.placeOrder(a.cred.accountId, {
-          clientOrderId, symbol, side: s, type, quantity, price: type === 'LIMIT' ? price : null, reduceOnly,
-          purpose: purposeOf(clientOrderId, reduceOnly), triggerPrice: decimal(p, 'bulwarkTriggerPrice'),
-        });
+        const r = engine.placeOrder(
+          a.cred.accountId,
+          { clientOrderId, symbol, side: s, type, quantity, price: type === 'LIMIT' ? price : null, reduceOnly, purpose: purposeOf(clientOrderId, reduceOnly), triggerPrice: decimal(p, 'bulwarkTriggerPrice') },
+          c.fault?.action === 'splitFill' ? { tradesPerFill: c.fault.trades } : {},
+        );
         if (!r.ok) throw fromRejection(r.error);
         const rec = engine.order(a.cred.accountId, { venueOrderId: r.value.venueOrderId })!;
         hub.publishUser(a.cred.accountId, orderUpdate(rec, 'NEW', null, engine.now()));
-        return orderJson(f, rec, true);
+        return orderOut(rec, true);
       },
     }],
     // Query Order (USER_DATA): -2013 when unknown.
@@ -659,7 +701,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
       handler: (c) => {
         const rec = orderRec(acctOf(c), c.params);
         if (!rec) throw BinanceErrors.noSuchOrder();
-        return orderJson(fmt(rec.symbol), rec);
+        return orderOut(rec);
       },
     }],
     // Cancel Order (TRADE): -2011 when unknown or no longer open.
@@ -668,16 +710,16 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
       handler: (c) => {
         const a = acctOf(c);
         let rec = orderRec(a, c.params);
-        if (rec && rec.status === 'NEW' && c.fault?.action === 'fillBeforeCancel') {
+        if (rec && isOpen(rec) && c.fault?.action === 'fillBeforeCancel') {
           fillAtMark(rec.symbol);
           rec = engine.order(a.cred.accountId, { venueOrderId: rec.venueOrderId });
         }
-        if (!rec || rec.status !== 'NEW') throw fromRejection({ code: '-2011', message: '' });
+        if (!rec || !isOpen(rec)) throw fromRejection({ code: '-2011', message: '' });
         const r = engine.cancelOrder(a.cred.accountId, rec.clientOrderId);
         if (!r.ok) throw fromRejection(r.error);
         const done = engine.order(a.cred.accountId, { venueOrderId: rec.venueOrderId })!;
         hub.publishUser(a.cred.accountId, orderUpdate(done, 'CANCELED', null, engine.now()));
-        return orderJson(fmt(done.symbol), done, true);
+        return orderOut(done, true);
       },
     }],
     // Current All Open Orders (USER_DATA): weight 1 with symbol, 40 without.
@@ -686,7 +728,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
       handler: (c) => {
         const symbol = c.params['symbol'];
         if (symbol) fmt(symbol);
-        return engine.orders(acctOf(c).cred.accountId, symbol).filter((x) => x.status === 'NEW').map((x) => orderJson(fmt(x.symbol), x));
+        return engine.orders(acctOf(c).cred.accountId, symbol).filter(isOpen).map((x) => orderOut(x));
       },
     }],
     // All Orders (USER_DATA).
@@ -695,10 +737,10 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
       handler: (c) => {
         const p = c.params;
         const symbol = need(p, 'symbol');
-        const f = fmt(symbol);
+        fmt(symbol);
         const from = num(p['orderId'], 'orderId');
         const list = timeFilter(engine.orders(acctOf(c).cred.accountId, symbol), (x) => x.time, p).filter((x) => from === null || Number(x.venueOrderId) >= from);
-        return lastN(list, limitOf(p, 500, 1000), from !== null || p['startTime'] !== undefined).map((x) => orderJson(f, x));
+        return lastN(list, limitOf(p, 500, 1000), from !== null || p['startTime'] !== undefined).map((x) => orderOut(x));
       },
     }],
     // Cancel All Open Orders (TRADE).
@@ -909,7 +951,10 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
         if (!to) throw BinanceErrors.mandatory('to');
         const ts = num(need(p, 'ts'), 'ts')!;
         const rate = decimal(p, 'fundingRate');
-        return stepReportFor(acctOf(c), clock.step(symbol, { from: str(from), to: str(to), gap: bool(p['gap']), ts }, rate ? { rate: str(rate) } : null));
+        const barVolume = decimal(p, 'barVolume');
+        if (barVolume && barVolume.lt(0)) throw BinanceErrors.invalidParam('barVolume');
+        const s: PaperStep = { from: str(from), to: str(to), gap: bool(p['gap']), ts, ...(barVolume ? { barVolume: str(barVolume) } : {}) };
+        return stepReportFor(acctOf(c), clock.step(symbol, s, rate ? { rate: str(rate) } : null));
       },
     }],
     ['POST /bulwark/v1/advance', {

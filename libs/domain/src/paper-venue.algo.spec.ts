@@ -304,7 +304,7 @@ describe('PaperVenue: algo orders triggering on real steps', () => {
       { kind: 'algoTriggered', accountId: ACC, symbol: SYMBOL, algoId, clientAlgoId: 'sl1', venueOrderId: '2', ts: T_S2 },
       {
         kind: 'fill', accountId: ACC, clientOrderId: 'sl1', venueOrderId: '2', tradeId: '2', symbol: SYMBOL, side: 'SELL', purpose: 'STOP_LOSS',
-        quantity: '0.05', price: '104500', fee: '2.6125', liquidity: 'TAKER', leverage: 20, realisedPnl: '-4.39', liquidationFee: '0', venueGenerated: false, ts: T_S2,
+        quantity: '0.05', price: '104500', fee: '2.6125', liquidity: 'TAKER', leverage: 20, realisedPnl: '-4.39', liquidationFee: '0', venueGenerated: false, ts: T_S2, cumulativeQuantity: '0.05',
       },
     ]);
     expect(position(v)).toBeNull();

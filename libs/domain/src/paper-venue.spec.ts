@@ -244,7 +244,7 @@ describe('PaperVenue: fills', () => {
     expect(events.map(plain)).toEqual([
       {
         kind: 'fill', accountId: ACC, clientOrderId: 'e1', venueOrderId: '1', tradeId: '1', symbol: SYMBOL, side: 'BUY', purpose: 'ENTRY',
-        quantity: '0.05', price: '104587.8', fee: '2.614695', liquidity: 'TAKER', leverage: 20, realisedPnl: '0', liquidationFee: '0', venueGenerated: false, ts: 1762732860000,
+        quantity: '0.05', price: '104587.8', fee: '2.614695', liquidity: 'TAKER', leverage: 20, realisedPnl: '0', liquidationFee: '0', venueGenerated: false, ts: 1762732860000, cumulativeQuantity: '0.05',
       },
     ]);
     // liquidation price = (5,229.39 − 261.4695) / (0.05 × (1 − 0.004)) = 4,967.9205 / 0.0498 = 99,757.4397590…
@@ -268,7 +268,7 @@ describe('PaperVenue: fills', () => {
     expect(events.map(plain)).toEqual([
       {
         kind: 'fill', accountId: ACC, clientOrderId: 's1', venueOrderId: '2', tradeId: '2', symbol: SYMBOL, side: 'SELL', purpose: 'STOP_LOSS',
-        quantity: '0.05', price: '104500', fee: '2.6125', liquidity: 'TAKER', leverage: 20, realisedPnl: '-4.39', liquidationFee: '0', venueGenerated: false, ts: 1762732900000,
+        quantity: '0.05', price: '104500', fee: '2.6125', liquidity: 'TAKER', leverage: 20, realisedPnl: '-4.39', liquidationFee: '0', venueGenerated: false, ts: 1762732900000, cumulativeQuantity: '0.05',
       },
     ]);
     expect(position(v)).toBeNull();

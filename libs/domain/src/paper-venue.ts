@@ -3,7 +3,7 @@ import { fundingPayment } from './funding';
 import { shortHash } from './ids';
 import { initialMargin, liquidationPrice } from './liquidation';
 import { crossing } from './market-path';
-import { dec, str, ZERO, type D } from './money';
+import { dec, floorToStep, str, ZERO, type D } from './money';
 import { normalizeQuantity } from './normalize';
 import { err, ok, type Rejection, type Result } from './result';
 import type { Rules } from './rules';
@@ -75,14 +75,98 @@ export interface PaperOrderRequest {
 interface RestingOrder extends PaperOrderRequest {
   venueOrderId: string;
   accountId: string;
+  /** Trades each fill of this order is split into (PaperVenueOptions.tradesPerFill or the order's own). */
+  tradesPerFill: number;
+  /** A MARKET order that already met the market (partly filled, or nothing fillable on its step): its rest fills at the next steps' first price. */
+  working: boolean;
 }
 
 /**
- * Order status as Binance reports it (`GET /fapi/v1/order` `status`). The paper venue fills
- * whole orders, so PARTIALLY_FILLED never occurs; EXPIRED is a reduce-only order the venue
- * refused when it came to fill (its position was gone), REJECTED never happens after acceptance.
+ * How much of an order the paper venue fills on one path step.
+ * - `WHOLE` (the default): the whole order in one fill, as the venue always did.
+ * - `VOLUME_SHARE`: at most `share` × the bar's base volume / 4 per order and step (the bar's
+ *   volume spread evenly over its 4 path steps), rounded down to the order's lot step (MARKET
+ *   lot step for MARKET orders); the rest stays working and fills on the following steps at
+ *   their prices (a MARKET remainder at the step's first price, a LIMIT remainder where the
+ *   step reaches its price). A step that carries no bar volume does not limit the fill.
+ *   Liquidations are never limited.
  */
-export type PaperOrderStatus = 'NEW' | 'FILLED' | 'CANCELED' | 'EXPIRED';
+export type PaperLiquidityModel = { kind: 'WHOLE' } | { kind: 'VOLUME_SHARE'; share: D };
+
+/**
+ * Options of a PaperVenue (constructor). Defaults reproduce the venue's historical behaviour
+ * bit for bit: `{ liquidity: { kind: 'WHOLE' }, tradesPerFill: 1 }`.
+ */
+export interface PaperVenueOptions {
+  /** Per-step liquidity of orders (see PaperLiquidityModel); share must be > 0 and <= 1. */
+  liquidity?: PaperLiquidityModel;
+  /**
+   * Split every fill of a regular order into this many trades on the same step at the same
+   * price (integer 1..1000, see splitOnStep); liquidations stay one trade. Default 1.
+   */
+  tradesPerFill?: number;
+}
+
+/** Options of one order at placement (the local venue's `splitFill` fault sets them). */
+export interface PaperOrderOptions {
+  /** Split each fill of this order into this many trades (integer 1..1000); default: the venue's tradesPerFill. */
+  tradesPerFill?: number;
+}
+
+/** A PaperVenueOptions / PaperOrderOptions value out of range: names the field, the value and the range. */
+export class PaperVenueOptionsError extends Error {
+  constructor(readonly field: string, readonly value: string, readonly expected: string) {
+    super(`paper venue option ${field} = ${value}: expected ${expected}`);
+    this.name = 'PaperVenueOptionsError';
+  }
+}
+
+const MAX_TRADES_PER_FILL = 1000;
+
+function checkTradesPerFill(field: string, n: number | undefined): number {
+  if (n === undefined) return 1;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_TRADES_PER_FILL) throw new PaperVenueOptionsError(field, String(n), `an integer from 1 to ${MAX_TRADES_PER_FILL}`);
+  return n;
+}
+
+/**
+ * Split a fill quantity into at most `n` trade quantities on the lot step: k = min(n, whole
+ * lots in `total`) trades, the first k − 1 of floor(lots / k) lots each, the last the
+ * remainder (so the parts sum to `total` exactly, none is zero, and each is a multiple of
+ * `step` when `total` is). `n` <= 1, or `total` below 2 lots, gives `[total]`.
+ * @param total base quantity > 0
+ * @param step lot step > 0
+ */
+export function splitOnStep(total: D, step: D, n: number): D[] {
+  if (n <= 1) return [total];
+  const lots = total.div(step).floor();
+  const k = lots.lt(n) ? lots.toNumber() : n;
+  if (k <= 1) return [total];
+  const each = lots.div(k).floor().mul(step);
+  const out: D[] = [];
+  for (let i = 1; i < k; i++) out.push(each);
+  out.push(total.minus(each.mul(k - 1)));
+  return out;
+}
+
+/** One path step as the venue takes it: price `from` → `to` (a jump when `gap`) at market time `ts`, with the bar's base volume when known. */
+export interface PaperStep {
+  from: string;
+  to: string;
+  gap: boolean;
+  ts: number;
+  /** Base-asset volume of the whole bar this step belongs to (the candle's `volume`); VOLUME_SHARE needs it. */
+  barVolume?: string | null;
+}
+
+/**
+ * Order status as Binance reports it (`GET /fapi/v1/order` `status`). PARTIALLY_FILLED: some
+ * trades done, the rest still working (VOLUME_SHARE liquidity, or between the trades of a
+ * split fill); EXPIRED is a reduce-only order the venue refused when it came to fill (its
+ * position was gone; executedQty keeps what filled before), REJECTED never happens after
+ * acceptance. A canceled PARTIALLY_FILLED order is CANCELED with its executedQty.
+ */
+export type PaperOrderStatus = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'EXPIRED';
 
 /**
  * Every order the venue accepted, kept after it is done (Binance `GET /fapi/v1/order`,
@@ -96,7 +180,7 @@ export interface PaperOrderRecord extends PaperOrderRequest {
   status: PaperOrderStatus;
   /** Filled base quantity (the whole quantity once FILLED), ZERO until filled. */
   executedQty: D;
-  /** Average fill price, USDT, ZERO until filled. */
+  /** Average fill price (Σ quantity × price of its trades / executedQty, exact), USDT, ZERO until filled. */
   avgPrice: D;
   /** Market time (ms, the ts of the last step the venue saw) when placed. */
   time: number;
@@ -169,7 +253,7 @@ export function algoTriggerDirection(type: PaperAlgoType, side: OrderSide): 'dow
   return (type === 'STOP_MARKET') === (side === 'SELL') ? 'down' : 'up';
 }
 
-/** A fill produced by the venue (one per order here: the paper venue fills whole orders). */
+/** A fill (one trade) produced by the venue: one per order with the default options, several with VOLUME_SHARE liquidity or tradesPerFill > 1. */
 export interface PaperFill {
   accountId: string;
   clientOrderId: string;
@@ -190,6 +274,12 @@ export interface PaperFill {
   /** The order that the venue created itself (a liquidation); the caller records it. */
   venueGenerated: boolean;
   ts: number;
+  /**
+   * The order's cumulative filled base quantity after this trade, as the venue reports it
+   * (Binance ORDER_TRADE_UPDATE `z`, ccxt order `filled`). Set by the paper engine on every
+   * fill; absent when a venue does not report it.
+   */
+  cumulativeQuantity?: D;
 }
 
 /** What happened at the venue on one step of the price path, in order. */
@@ -248,6 +338,15 @@ export interface PaperAccountView {
  * Every accepted order is kept as a PaperOrderRecord and every fill in a per-account trade
  * list (lookups by clientOrderId / venueOrderId are O(1)). `now()` is the ts of the last step.
  *
+ * Partial fills (opt-in, PaperVenueOptions): with VOLUME_SHARE liquidity an order fills at
+ * most its step's share of the bar volume and the rest keeps working on the following steps;
+ * with tradesPerFill = N (or an order's own tradesPerFill) each fill is N trades at the same
+ * price. Every trade is its own PaperFill (own trade id, fee = its quantity × price × fee
+ * rate, position and isolated margin updated per trade as for a whole fill) carrying the
+ * order's cumulative filled quantity; the record is PARTIALLY_FILLED until the last one. A
+ * reduce-only remainder larger than the position left is refused (-2022, EXPIRED), so a
+ * reduce-only order never flips the position.
+ *
  * Not thread-safe and mutable by design: it IS the simulated exchange. No I/O, no clock.
  */
 export class PaperVenue {
@@ -267,6 +366,8 @@ export class PaperVenue {
   private readonly recordsOf = new Map<string, PaperOrderRecord[]>();
   /** accountId → its fills in order. */
   private readonly tradesOf = new Map<string, PaperFill[]>();
+  /** venueOrderId → its fills in order. */
+  private readonly tradesByOrder = new Map<string, PaperFill[]>();
   private readonly algosById = new Map<string, PaperAlgoRecord>();
   /** `${accountId}:${clientAlgoId}` → record. */
   private readonly algosByClientId = new Map<string, PaperAlgoRecord>();
@@ -274,7 +375,21 @@ export class PaperVenue {
   /** Algo orders with status NEW, in placement order (the only ones `step` scans). */
   private readonly openAlgos: PaperAlgoRecord[] = [];
 
-  constructor(private readonly rules: ReadonlyMap<string, Rules>) {}
+  private readonly liquidity: PaperLiquidityModel;
+  private readonly tradesPerFill: number;
+
+  /**
+   * @param rules symbol → instrument rules (filters, brackets, fees)
+   * @param options liquidity model and trade split (defaults: WHOLE, 1 trade per fill)
+   * @throws PaperVenueOptionsError when an option is out of range (share not in (0, 1], tradesPerFill not an integer 1..1000)
+   */
+  constructor(private readonly rules: ReadonlyMap<string, Rules>, options: PaperVenueOptions = {}) {
+    const liq = options.liquidity ?? { kind: 'WHOLE' };
+    if (liq.kind === 'VOLUME_SHARE' && !(liq.share.gt(0) && liq.share.lte(1))) throw new PaperVenueOptionsError('liquidity.share', str(liq.share), 'a decimal > 0 and <= 1');
+    if (liq.kind !== 'WHOLE' && liq.kind !== 'VOLUME_SHARE') throw new PaperVenueOptionsError('liquidity.kind', String((liq as { kind: unknown }).kind), "'WHOLE' or 'VOLUME_SHARE'");
+    this.liquidity = liq;
+    this.tradesPerFill = checkTradesPerFill('tradesPerFill', options.tradesPerFill);
+  }
 
   private rulesOf(symbol: string): Rules | undefined {
     return this.rules.get(symbol);
@@ -351,8 +466,11 @@ export class PaperVenue {
    * Checks Binance's filters, reduce-only, one-way mode and isolated margin (initial
    * margin + taker fee must fit the available balance at the last price).
    * The accepted order gets a PaperOrderRecord (status NEW).
+   * @param opts this order's own trade split (overrides the venue's tradesPerFill)
+   * @throws PaperVenueOptionsError when opts.tradesPerFill is not an integer 1..1000
    */
-  placeOrder(accountId: string, o: PaperOrderRequest): Result<{ venueOrderId: string }, VenueRejection> {
+  placeOrder(accountId: string, o: PaperOrderRequest, opts: PaperOrderOptions = {}): Result<{ venueOrderId: string }, VenueRejection> {
+    const tradesPerFill = opts.tradesPerFill === undefined ? this.tradesPerFill : checkTradesPerFill('tradesPerFill', opts.tradesPerFill);
     const a = this.accounts.get(accountId);
     const r = this.rulesOf(o.symbol);
     if (!a) return venueErr(VenueErrors.UNKNOWN_ACCOUNT);
@@ -382,7 +500,7 @@ export class PaperVenue {
     }
     this.clientIds.add(`${accountId}:${o.clientOrderId}`);
     const venueOrderId = String(++this.orderSeq);
-    this.resting.push({ ...o, venueOrderId, accountId });
+    this.resting.push({ ...o, venueOrderId, accountId, tradesPerFill, working: false });
     this.record({ ...o, accountId, venueOrderId, status: 'NEW', executedQty: ZERO, avgPrice: ZERO, time: this.lastTs, updateTime: this.lastTs });
     return ok({ venueOrderId });
   }
@@ -406,21 +524,31 @@ export class PaperVenue {
     else this.recordsOf.set(rec.accountId, [rec]);
   }
 
-  private setStatus(venueOrderId: string, status: PaperOrderStatus, ts: number, fill?: { qty: D; price: D }): void {
+  private setStatus(venueOrderId: string, status: PaperOrderStatus, ts: number, fill?: { executedQty: D; cumQuote: D }): void {
     const rec = this.recordsByVenueId.get(venueOrderId);
     if (!rec) return;
     rec.status = status;
     rec.updateTime = ts;
     if (fill) {
-      rec.executedQty = fill.qty;
-      rec.avgPrice = fill.price;
+      rec.executedQty = fill.executedQty;
+      rec.avgPrice = fill.cumQuote.div(fill.executedQty);
     }
+  }
+
+  /** Σ quantity × price of an order's trades so far, USDT (Binance `cumQuote`); ZERO before any. */
+  cumQuote(venueOrderId: string): D {
+    let q = ZERO;
+    for (const t of this.tradesByOrder.get(venueOrderId) ?? []) q = q.plus(t.quantity.mul(t.price));
+    return q;
   }
 
   private pushTrade(f: PaperFill): void {
     const list = this.tradesOf.get(f.accountId);
     if (list) list.push(f);
     else this.tradesOf.set(f.accountId, [f]);
+    const byOrder = this.tradesByOrder.get(f.venueOrderId);
+    if (byOrder) byOrder.push(f);
+    else this.tradesByOrder.set(f.venueOrderId, [f]);
   }
 
   /** `DELETE /fapi/v1/order` by client order id. The record becomes CANCELED. */
@@ -474,6 +602,12 @@ export class PaperVenue {
   trades(accountId: string, symbol?: string): PaperFill[] {
     const list = this.tradesOf.get(accountId) ?? [];
     return list.filter((f) => symbol === undefined || f.symbol === symbol);
+  }
+
+  /** `GET /fapi/v1/userTrades?orderId=`: the fills of one order of the account, in order ([] for an unknown order or another account's). */
+  orderTrades(accountId: string, venueOrderId: string): PaperFill[] {
+    const list = this.tradesByOrder.get(venueOrderId) ?? [];
+    return list.length > 0 && list[0].accountId === accountId ? [...list] : [];
   }
 
   /**
@@ -602,16 +736,21 @@ export class PaperVenue {
 
   /**
    * Advance the market of `symbol` by one path step and match everything it reaches.
-   * @param step price moves `from` → `to` (a jump when `gap`), at market time `ts`
+   * @param step price moves `from` → `to` (a jump when `gap`), at market time `ts`; `barVolume`
+   *   (the bar's base volume) limits the fills under VOLUME_SHARE liquidity
    * @param funding a funding settlement at this step (rate per interval), settled first
+   * @throws RangeError when barVolume is not a decimal >= 0
    */
-  step(symbol: string, step: { from: string; to: string; gap: boolean; ts: number }, funding: { rate: string } | null = null): PaperVenueEvent[] {
+  step(symbol: string, step: PaperStep, funding: { rate: string } | null = null): PaperVenueEvent[] {
     const r = this.rulesOf(symbol);
     if (!r) return [];
+    const volume = step.barVolume === undefined || step.barVolume === null ? null : dec(step.barVolume);
+    if (volume && volume.lt(0)) throw new RangeError(`barVolume must be >= 0, got ${step.barVolume}`);
     this.lastTs = step.ts;
     const out: PaperVenueEvent[] = [];
     const from = dec(step.from);
     const start = step.gap ? dec(step.to) : from;
+    const cap = (o: PaperOrderRequest) => this.stepCap(r, o, volume);
 
     if (funding) {
       const rate = dec(funding.rate);
@@ -630,8 +769,8 @@ export class PaperVenue {
     const pending: Pending[] = [];
     let seq = 0;
     for (const o of this.resting.filter((x) => x.symbol === symbol)) {
-      if (o.type === 'MARKET' && o.triggerPrice === null) {
-        pending.push({ rank: 0, fraction: ZERO, seq: seq++, run: () => this.fillResting(o, start, 'TAKER', step.ts, out) });
+      if (o.type === 'MARKET' && (o.triggerPrice === null || o.working)) {
+        pending.push({ rank: 0, fraction: ZERO, seq: seq++, run: () => this.fillResting(o, start, 'TAKER', step.ts, out, cap(o)) });
       } else if (o.type === 'MARKET' && o.triggerPrice !== null) {
         // A triggered internal stop, target or forced close: the stop-monitor saw the path
         // cross at triggerPrice on this step; it fills where the step's own motion reaches it.
@@ -639,10 +778,10 @@ export class PaperVenue {
         const c = crossing(step, o.triggerPrice, dir);
         const fraction = c ? c.fraction : ZERO;
         const price = c ? c.price : start;
-        pending.push({ rank: 2, fraction, seq: seq++, run: () => this.fillResting(o, price, 'TAKER', step.ts, out) });
+        pending.push({ rank: 2, fraction, seq: seq++, run: () => this.fillResting(o, price, 'TAKER', step.ts, out, cap(o)) });
       } else if (o.type === 'LIMIT' && o.price) {
         const c = crossing(step, o.price, o.side === 'BUY' ? 'down' : 'up');
-        if (c) pending.push({ rank: 3, fraction: c.fraction, seq: seq++, run: () => this.fillResting(o, c.price, step.gap ? 'TAKER' : 'MAKER', step.ts, out) });
+        if (c) pending.push({ rank: 3, fraction: c.fraction, seq: seq++, run: () => this.fillResting(o, c.price, step.gap ? 'TAKER' : 'MAKER', step.ts, out, cap(o)) });
       }
     }
     for (const a of this.accounts.values()) {
@@ -657,12 +796,18 @@ export class PaperVenue {
     for (const al of this.openAlgos) {
       if (al.symbol !== symbol) continue;
       const c = crossing(step, al.triggerPrice, algoTriggerDirection(al.type, al.side));
-      if (c) pending.push({ rank: 2, fraction: c.fraction, seq: seq++, run: () => this.triggerAlgo(al, c.price, step.ts, out) });
+      if (c) pending.push({ rank: 2, fraction: c.fraction, seq: seq++, run: () => this.triggerAlgo(al, c.price, step.ts, out, cap) });
     }
     pending.sort((x, y) => x.fraction.comparedTo(y.fraction) || x.rank - y.rank || x.seq - y.seq);
     for (const p of pending) p.run();
     this.lastPrice.set(symbol, dec(step.to));
     return out;
+  }
+
+  /** The most an order may fill on this step (null = no limit): share × barVolume / 4, down to the order's lot step. */
+  private stepCap(r: Rules, o: PaperOrderRequest, barVolume: D | null): D | null {
+    if (this.liquidity.kind === 'WHOLE' || barVolume === null) return null;
+    return floorToStep(this.liquidity.share.mul(barVolume).div(4), o.type === 'MARKET' ? r.marketStepSize : r.stepSize);
   }
 
   /**
@@ -671,8 +816,9 @@ export class PaperVenue {
    * closePosition, the whole position now) and fill it as a taker at `price`. A reduce-only
    * order with nothing to reduce is rejected (-2022) and the algo EXPIRED; a non-reduce-only
    * one is checked like placeOrder (filters, bracket cap, margin) and EXPIRED on failure.
+   * What the step's liquidity (`cap`) leaves unfilled keeps working as a MARKET order.
    */
-  private triggerAlgo(al: PaperAlgoRecord, price: D, ts: number, out: PaperVenueEvent[]): void {
+  private triggerAlgo(al: PaperAlgoRecord, price: D, ts: number, out: PaperVenueEvent[], cap: (o: PaperOrderRequest) => D | null): void {
     if (al.status !== 'NEW') return;
     const a = this.accounts.get(al.accountId)!;
     const r = this.rulesOf(al.symbol)!;
@@ -683,10 +829,11 @@ export class PaperVenue {
     const venueOrderId = String(++this.orderSeq);
     const o: RestingOrder = {
       clientOrderId: al.clientAlgoId, symbol: al.symbol, side: al.side, type: 'MARKET', quantity, price: null, reduceOnly, purpose: al.purpose,
-      triggerPrice: al.triggerPrice, venueOrderId, accountId: al.accountId,
+      triggerPrice: al.triggerPrice, venueOrderId, accountId: al.accountId, tradesPerFill: this.tradesPerFill, working: false,
     };
     this.clientIds.add(`${al.accountId}:${al.clientAlgoId}`);
-    this.record({ ...o, status: 'NEW', executedQty: ZERO, avgPrice: ZERO, time: ts, updateTime: ts });
+    const { tradesPerFill: _t, working: _w, ...req } = o;
+    this.record({ ...req, status: 'NEW', executedQty: ZERO, avgPrice: ZERO, time: ts, updateTime: ts });
     this.closeAlgo(al, 'TRIGGERED', ts);
     al.actualOrderId = venueOrderId;
     out.push({ kind: 'algoTriggered', accountId: al.accountId, symbol: al.symbol, algoId: al.algoId, clientAlgoId: al.clientAlgoId, venueOrderId, ts });
@@ -702,43 +849,61 @@ export class PaperVenue {
         return;
       }
     }
-    const filled = this.execute(o, price, 'TAKER', ts, out);
-    al.status = filled ? 'FINISHED' : 'EXPIRED';
+    const done = this.execute(o, price, 'TAKER', ts, out, cap(o));
+    al.status = done === 'REJECTED' ? 'EXPIRED' : 'FINISHED';
+    if (done === 'WORKING') {
+      o.working = true;
+      this.resting.push(o);
+    }
   }
 
-  private fillResting(o: RestingOrder, price: D, liquidity: 'TAKER' | 'MAKER', ts: number, out: PaperVenueEvent[]): void {
-    const i = this.resting.indexOf(o);
-    if (i < 0) return;
-    this.resting.splice(i, 1);
-    this.execute(o, price, liquidity, ts, out);
+  /** Match a resting order at `price`; it leaves the book once filled or refused. */
+  private fillResting(o: RestingOrder, price: D, liquidity: 'TAKER' | 'MAKER', ts: number, out: PaperVenueEvent[], cap: D | null): void {
+    if (this.resting.indexOf(o) < 0) return;
+    const done = this.execute(o, price, liquidity, ts, out, cap);
+    if (done !== 'WORKING') this.resting.splice(this.resting.indexOf(o), 1);
+    else if (o.type === 'MARKET') o.working = true;
   }
 
-  /** Fill an accepted order now (or reject a reduce-only one with nothing to reduce); true when filled. */
-  private execute(o: RestingOrder, price: D, liquidity: 'TAKER' | 'MAKER', ts: number, out: PaperVenueEvent[]): boolean {
+  /**
+   * Fill what is left of an accepted order at `price`, at most `cap` (null = all of it), in
+   * `o.tradesPerFill` trades (splitOnStep on the order's lot step), or reject a reduce-only
+   * order whose remainder is more than the position left (-2022, EXPIRED).
+   * @returns FILLED (nothing left), WORKING (a remainder keeps working), REJECTED
+   */
+  private execute(o: RestingOrder, price: D, liquidity: 'TAKER' | 'MAKER', ts: number, out: PaperVenueEvent[], cap: D | null): 'FILLED' | 'WORKING' | 'REJECTED' {
     const a = this.accounts.get(o.accountId)!;
     const r = this.rulesOf(o.symbol)!;
+    const rec = this.recordsByVenueId.get(o.venueOrderId)!;
+    const remaining = o.quantity.minus(rec.executedQty);
     const pos = a.positions.get(o.symbol);
     const reduces = pos !== undefined && (pos.side === 'LONG') !== (o.side === 'BUY');
-    if (o.reduceOnly && (!reduces || !pos || o.quantity.gt(pos.quantity))) {
-      // The position went away (e.g. liquidated earlier on this step): Binance rejects it.
+    if (o.reduceOnly && (!reduces || !pos || remaining.gt(pos.quantity))) {
+      // The position went away or shrank (e.g. liquidated earlier on this step): Binance
+      // rejects it; refusing the whole remainder is what keeps a reduce-only order from flipping.
       out.push({ kind: 'rejected', accountId: a.accountId, clientOrderId: o.clientOrderId, ...VenueErrors.REDUCE_ONLY_REJECTED, ts });
       this.setStatus(o.venueOrderId, 'EXPIRED', ts);
-      return false;
+      return 'REJECTED';
     }
+    const qty = cap !== null && cap.lt(remaining) ? cap : remaining;
+    if (qty.lte(0)) return 'WORKING';
     const feeRate = liquidity === 'TAKER' ? r.takerFeeRate : r.makerFeeRate;
-    const fee = o.quantity.mul(price).mul(feeRate);
     const lev = a.leverage.get(o.symbol) ?? 20;
-    const realised = this.applyFill(a, o.symbol, o.side, o.quantity, price, lev);
-    a.walletBalance = a.walletBalance.minus(fee);
-    const fill: PaperFill = {
-      accountId: a.accountId, clientOrderId: o.clientOrderId, venueOrderId: o.venueOrderId, tradeId: String(++this.tradeSeq),
-      symbol: o.symbol, side: o.side, purpose: o.purpose, quantity: o.quantity, price, fee, liquidity, leverage: lev,
-      realisedPnl: realised, liquidationFee: ZERO, venueGenerated: false, ts,
-    };
-    out.push({ kind: 'fill', fill });
-    this.setStatus(o.venueOrderId, 'FILLED', ts, { qty: o.quantity, price });
-    this.pushTrade(fill);
-    return true;
+    for (const part of splitOnStep(qty, o.type === 'MARKET' ? r.marketStepSize : r.stepSize, o.tradesPerFill)) {
+      const fee = part.mul(price).mul(feeRate);
+      const realised = this.applyFill(a, o.symbol, o.side, part, price, lev);
+      a.walletBalance = a.walletBalance.minus(fee);
+      const executedQty = rec.executedQty.plus(part);
+      const fill: PaperFill = {
+        accountId: a.accountId, clientOrderId: o.clientOrderId, venueOrderId: o.venueOrderId, tradeId: String(++this.tradeSeq),
+        symbol: o.symbol, side: o.side, purpose: o.purpose, quantity: part, price, fee, liquidity, leverage: lev,
+        realisedPnl: realised, liquidationFee: ZERO, venueGenerated: false, ts, cumulativeQuantity: executedQty,
+      };
+      out.push({ kind: 'fill', fill });
+      this.pushTrade(fill);
+      this.setStatus(o.venueOrderId, executedQty.eq(o.quantity) ? 'FILLED' : 'PARTIALLY_FILLED', ts, { executedQty, cumQuote: this.cumQuote(o.venueOrderId) });
+    }
+    return rec.executedQty.eq(o.quantity) ? 'FILLED' : 'WORKING';
   }
 
   /** Apply a fill to the position; returns the realised PnL (gross) of the reducing part. */
@@ -787,7 +952,7 @@ export class PaperVenue {
     const fill: PaperFill = {
       accountId: a.accountId, clientOrderId: `autoclose-${shortHash(a.accountId)}-${n}`, venueOrderId: String(n), tradeId: String(++this.tradeSeq),
       symbol, side, purpose: 'LIQUIDATION', quantity: qty, price, fee: ZERO, liquidity: 'TAKER', leverage: p.leverage,
-      realisedPnl: pnl, liquidationFee: clearance, venueGenerated: true, ts,
+      realisedPnl: pnl, liquidationFee: clearance, venueGenerated: true, ts, cumulativeQuantity: qty,
     };
     out.push({ kind: 'fill', fill });
     this.record({

@@ -1,5 +1,5 @@
 import type { VenueId } from '@bulwark/contracts';
-import { type D, PaperVenue, type Rules } from '@bulwark/domain';
+import { type D, PaperVenue, type PaperStep, type PaperVenueOptions, type Rules } from '@bulwark/domain';
 import type { SimulatedVenue, VenueOrderRequest } from './port';
 
 /**
@@ -8,8 +8,12 @@ import type { SimulatedVenue, VenueOrderRequest } from './port';
  */
 export class PaperVenueAdapter implements SimulatedVenue {
   private readonly engine: PaperVenue;
-  constructor(readonly venue: VenueId, rules: ReadonlyMap<string, Rules>) {
-    this.engine = new PaperVenue(rules);
+  /**
+   * @param options the engine's liquidity model and trade split (default: whole fills, one trade each)
+   * @throws PaperVenueOptionsError when an option is out of range
+   */
+  constructor(readonly venue: VenueId, rules: ReadonlyMap<string, Rules>, options: PaperVenueOptions = {}) {
+    this.engine = new PaperVenue(rules, options);
   }
   hasAccount(accountId: string) {
     return this.engine.hasAccount(accountId);
@@ -20,7 +24,7 @@ export class PaperVenueAdapter implements SimulatedVenue {
   deposit(accountId: string, amount: D) {
     this.engine.fund(accountId, amount);
   }
-  advance(symbol: string, step: { from: string; to: string; gap: boolean; ts: number }, funding: { rate: string } | null) {
+  advance(symbol: string, step: PaperStep, funding: { rate: string } | null) {
     return this.engine.step(symbol, step, funding);
   }
   async setOneWayMode(accountId: string) {

@@ -1,5 +1,5 @@
 import type { OrderSide, VenueId } from '@bulwark/contracts';
-import type { D, PaperAccountView, PaperOrderRequest, PaperVenueEvent, Result, VenueRejection } from '@bulwark/domain';
+import type { D, PaperAccountView, PaperOrderRequest, PaperStep, PaperVenueEvent, Result, VenueRejection } from '@bulwark/domain';
 
 /** An order as sent to a venue (client order id, side, type, quantity, price, reduce-only, purpose). */
 export type VenueOrderRequest = PaperOrderRequest;
@@ -39,8 +39,12 @@ export interface DrivenVenue extends VenuePort {
   isIdle(): boolean;
   /** Deposit USDT into an account's futures wallet (creates it). */
   deposit(accountId: string, amount: D): void | Promise<void>;
-  /** Advance the market of a symbol by one path step; resolves to what matched, in order. */
-  advance(symbol: string, step: { from: string; to: string; gap: boolean; ts: number }, funding: { rate: string } | null): PaperVenueEvent[] | Promise<PaperVenueEvent[]>;
+  /**
+   * Advance the market of a symbol by one path step; resolves to what matched, in order (one
+   * `fill` per trade: an order may fill in several). `step.barVolume` (the bar's base volume)
+   * feeds the VOLUME_SHARE liquidity model where the venue uses it.
+   */
+  advance(symbol: string, step: PaperStep, funding: { rate: string } | null): PaperVenueEvent[] | Promise<PaperVenueEvent[]>;
 }
 
 /** A venue whose market Bulwark drives itself (paper, replay): funded by deposit, advanced by path steps. */
@@ -51,7 +55,7 @@ export interface SimulatedVenue extends DrivenVenue {
   /** Deposit USDT into an account's futures wallet (creates it). */
   deposit(accountId: string, amount: D): void;
   /** Advance the market of a symbol by one path step; returns what matched, in order. */
-  advance(symbol: string, step: { from: string; to: string; gap: boolean; ts: number }, funding: { rate: string } | null): PaperVenueEvent[];
+  advance(symbol: string, step: PaperStep, funding: { rate: string } | null): PaperVenueEvent[];
 }
 
 /**

@@ -655,10 +655,14 @@ export class BinanceUsdmVenue implements LiveVenuePort {
   }
 
   /**
-   * A fill event from an ORDER_TRADE_UPDATE message with x = TRADE (Binance's user-data
-   * stream: `L` price, `l` quantity, `n` commission, `rp` realised PnL, `t` trade id, `m`
-   * maker; `o` = LIQUIDATION for a liquidation, whose clearance fee is read from the income
-   * history, INSURANCE_CLEAR). `reported` adds what the local venue's step report knows.
+   * A fill event from an ORDER_TRADE_UPDATE message with x = TRADE: one trade of the order
+   * (Binance's user-data stream: `L` price, `l` quantity, `n` commission, `rp` realised PnL,
+   * `t` trade id, `m` maker, `z` the order's cumulative filled quantity after this trade →
+   * cumulativeQuantity; `o` = LIQUIDATION for a liquidation, whose clearance fee is read from
+   * the income history, INSURANCE_CLEAR). An order filled in several trades gives one message
+   * and so one fill per trade; `t` is the same id `GET /fapi/v1/userTrades` answers as `id`
+   * (trades()), so a caller can de-duplicate what it saw on both. `reported` adds what the
+   * local venue's step report knows.
    */
   protected async fillOf(o: Raw, ts: number, reported: Raw): Promise<PaperVenueEvent> {
     const clientOrderId = s(o['c']);
@@ -678,6 +682,7 @@ export class BinanceUsdmVenue implements LiveVenuePort {
       quantity: dOr(o['l']), price: dOr(o['L']), fee: dOr(o['n']), liquidity: o['m'] === true || o['m'] === 'true' ? 'MAKER' : 'TAKER', leverage,
       realisedPnl: dOr(o['rp']), liquidationFee, venueGenerated: liquidation, ts,
     };
+    if (o['z'] !== undefined && o['z'] !== null && o['z'] !== '') fill.cumulativeQuantity = dec(String(o['z']));
     return { kind: 'fill', fill };
   }
 
@@ -690,18 +695,37 @@ export class BinanceUsdmVenue implements LiveVenuePort {
 
   /**
    * Fills and expiries as the user-data stream pushes them (live and demo venues, where no
-   * replay clock drives the market): each ORDER_TRADE_UPDATE with x = TRADE or EXPIRED becomes
-   * one event, in arrival order; `ts` is the message's transaction time `T` (ms).
+   * replay clock drives the market): each ORDER_TRADE_UPDATE with x = TRADE (one trade: a
+   * partly filled order sends one per trade) or EXPIRED becomes one event, delivered in
+   * arrival order even when a liquidation's fill waits for its income read; `ts` is the
+   * message's transaction time `T` (ms). The raw messages are taken before ccxt.pro's caches:
+   * `watchOrders` keeps only an order's latest state (an ArrayCacheBySymbolById keyed by order
+   * id), so several trades of one order arriving together would collapse into one there.
+   * A delivery that fails (the listener throws, or a liquidation's income read fails) is
+   * logged and raised as a USER_DATA_STREAM alert; later messages still arrive.
    * @returns a function that stops listening
    */
   onVenueEvents(listener: (events: PaperVenueEvent[], ts: number) => void): () => void {
+    let chain: Promise<void> = Promise.resolve();
+    const deliver = (make: () => Promise<PaperVenueEvent> | PaperVenueEvent, ts: number) => {
+      chain = chain
+        .then(async () => listener([await make()], ts))
+        .catch((e: unknown) => {
+          const msg = redact(messageOf(e), this.secrets);
+          this.logLine(`binanceusdm ${this.accountId}: user-data event not delivered: ${msg}`);
+          this.onAlert({ kind: 'USER_DATA_STREAM', message: `user-data event not delivered: ${msg}` });
+        });
+    };
     return this.onUserData((m) => {
       if (m.e !== 'ORDER_TRADE_UPDATE') return;
       const o = (m['o'] ?? {}) as Raw;
       const x = s(o['x']);
       const ts = Number(m['T'] ?? m['E'] ?? Date.now());
-      if (x === 'TRADE') void this.fillOf(o, ts, {}).then((ev) => listener([ev], ts));
-      else if (x === 'EXPIRED') listener([this.rejectedOf(o, ts, {})], ts);
+      if (x === 'TRADE') deliver(() => this.fillOf(o, ts, {}), ts);
+      else if (x === 'EXPIRED') {
+        const ev = this.rejectedOf(o, ts, {});
+        deliver(() => ev, ts);
+      }
     });
   }
 

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { dec, str, ZERO, type D, type PaperVenueEvent } from '@bulwark/domain';
+import { dec, str, ZERO, type D, type PaperStep, type PaperVenueEvent } from '@bulwark/domain';
 import type { DrivenVenue } from '../port';
 import { BinanceUsdmVenue, VenueCallError, type BinanceUsdmVenueOptions, type UserDataMessage } from './binance-usdm';
 import { messageOf, toVenueFailure } from './errors';
@@ -82,14 +82,16 @@ export class LocalBinanceVenue extends BinanceUsdmVenue implements DrivenVenue {
   }
 
   /**
-   * `POST /bulwark/v1/step` for one path step (with `fundingRate` when funding settles), then
-   * the step's fills and expiries from the user-data stream.
+   * `POST /bulwark/v1/step` for one path step (with `fundingRate` when funding settles and
+   * `barVolume` when the step carries its bar's volume), then the step's fills (one per trade)
+   * and expiries from the user-data stream.
    * @throws when the stream does not deliver the announced updates within streamTimeoutMs
    */
-  async advance(symbol: string, step: { from: string; to: string; gap: boolean; ts: number }, funding: { rate: string } | null): Promise<PaperVenueEvent[]> {
+  async advance(symbol: string, step: PaperStep, funding: { rate: string } | null): Promise<PaperVenueEvent[]> {
     await this.startUserData();
     const q: Record<string, string> = { symbol, from: step.from, to: step.to, gap: String(step.gap), ts: String(step.ts) };
     if (funding) q['fundingRate'] = funding.rate;
+    if (step.barVolume !== undefined && step.barVolume !== null) q['barVolume'] = step.barVolume;
     const report = (await this.admin('/bulwark/v1/step', q)) as StepReportJson;
     const n = Number(report.orderUpdates ?? 0);
     const updates = await this.take(n);
