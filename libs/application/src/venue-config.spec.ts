@@ -64,3 +64,23 @@ describe('venueSettingsFromEnv (which venue execution trades, and what is refuse
     });
   });
 });
+
+describe('paper venue fill settings', () => {
+  it('BULWARK_PAPER_LIQUIDITY and BULWARK_PAPER_TRADES_PER_FILL shape the paper venue; whole fills by default', () => {
+    expect(venueSettingsFromEnv({}).paper).toEqual({});
+    const s = venueSettingsFromEnv({ BULWARK_PAPER_LIQUIDITY: 'VOLUME_SHARE:0.01', BULWARK_PAPER_TRADES_PER_FILL: '3' });
+    expect(s.paper.tradesPerFill).toBe(3);
+    expect(s.paper.liquidity).toMatchObject({ kind: 'VOLUME_SHARE' });
+    expect(String((s.paper.liquidity as { share: unknown }).share)).toBe('0.01');
+  });
+
+  it.each([
+    [{ BULWARK_PAPER_LIQUIDITY: 'VOLUME_SHARE:2' }, /BULWARK_PAPER_LIQUIDITY/],
+    [{ BULWARK_PAPER_LIQUIDITY: 'lots' }, /BULWARK_PAPER_LIQUIDITY/],
+    [{ BULWARK_PAPER_TRADES_PER_FILL: '0' }, /BULWARK_PAPER_TRADES_PER_FILL must be an integer from 1 to 1000, got "0"/],
+    [{ BULWARK_PAPER_TRADES_PER_FILL: '2.5' }, /BULWARK_PAPER_TRADES_PER_FILL/],
+  ])('%j is refused with a message naming the variable', (env, message) => {
+    expect(() => venueSettingsFromEnv(env)).toThrow(VenueConfigError);
+    expect(() => venueSettingsFromEnv(env)).toThrow(message);
+  });
+});

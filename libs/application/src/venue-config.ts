@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { type PaperVenueOptions, parseLiquidity } from '@bulwark/domain';
 
 /**
  * Which venue the execution service trades, from the environment:
@@ -24,6 +25,11 @@ export interface VenueSettings {
   wsBase: string | null;
   /** Seconds between reconciliations of a live venue (BULWARK_RECONCILE_SECONDS, default 60; 0 = start-up only). */
   reconcileSeconds: number;
+  /**
+   * paper: how the paper venue fills (BULWARK_PAPER_LIQUIDITY = WHOLE (default) |
+   * VOLUME_SHARE:<share of the bar's volume>, BULWARK_PAPER_TRADES_PER_FILL = N trades per fill).
+   */
+  paper: PaperVenueOptions;
 }
 
 /** The venue settings are unusable; the message says which variable to set (never a secret's value). */
@@ -61,8 +67,20 @@ export function venueSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Venu
   if (!VENUE_KINDS.includes(kind)) throw new VenueConfigError(`BULWARK_VENUE must be one of ${VENUE_KINDS.join(', ')}, got "${env.BULWARK_VENUE}"`);
   const reconcileSeconds = env.BULWARK_RECONCILE_SECONDS === undefined ? 60 : Number(env.BULWARK_RECONCILE_SECONDS);
   if (!Number.isFinite(reconcileSeconds) || reconcileSeconds < 0) throw new VenueConfigError(`BULWARK_RECONCILE_SECONDS must be a number of seconds >= 0, got "${env.BULWARK_RECONCILE_SECONDS}"`);
-  const s: VenueSettings = { kind, accountId: null, apiKey: null, apiSecret: null, restBase: null, wsBase: null, reconcileSeconds };
-  if (kind === 'paper') return s;
+  const s: VenueSettings = { kind, accountId: null, apiKey: null, apiSecret: null, restBase: null, wsBase: null, reconcileSeconds, paper: {} };
+  if (kind === 'paper') {
+    try {
+      if (env.BULWARK_PAPER_LIQUIDITY) s.paper.liquidity = parseLiquidity(env.BULWARK_PAPER_LIQUIDITY);
+    } catch (e) {
+      throw new VenueConfigError(`BULWARK_PAPER_LIQUIDITY: ${(e as Error).message}`);
+    }
+    if (env.BULWARK_PAPER_TRADES_PER_FILL) {
+      const n = Number(env.BULWARK_PAPER_TRADES_PER_FILL);
+      if (!Number.isInteger(n) || n < 1 || n > 1000) throw new VenueConfigError(`BULWARK_PAPER_TRADES_PER_FILL must be an integer from 1 to 1000, got "${env.BULWARK_PAPER_TRADES_PER_FILL}"`);
+      s.paper.tradesPerFill = n;
+    }
+    return s;
+  }
   s.apiKey = secret(env, 'BINANCE_API_KEY');
   s.apiSecret = secret(env, 'BINANCE_API_SECRET');
   if (!s.apiKey || !s.apiSecret) {

@@ -29,7 +29,7 @@ export type VenueFactory = (rules: ReadonlyMap<string, Rules>, onAlert: (a: Venu
  */
 export async function venueFromEnv(env: NodeJS.ProcessEnv, rules: ReadonlyMap<string, Rules>, onAlert: (a: VenueAlert) => void): Promise<OpenedVenue> {
   const s = venueSettingsFromEnv(env);
-  if (s.kind === 'paper') return { venue: new PaperVenueAdapter('binance-usdm', rules), reconcileSeconds: 0 };
+  if (s.kind === 'paper') return { venue: new PaperVenueAdapter('binance-usdm', rules, s.paper), reconcileSeconds: 0 };
   const base = { accountId: s.accountId!, apiKey: s.apiKey!, apiSecret: s.apiSecret!, onAlert };
   if (s.kind === 'binance-local') {
     // Driven by the replay clock: reconciled at start-up; a timer would break replay determinism.

@@ -14,4 +14,4 @@ export * from './ws-hub';
 export * from './ccxt-urls';
 export * from './admin';
 export * from './data';
-export * from './liquidity';
+

@@ -15,7 +15,7 @@ import { binanceLocalAdmin, BinanceLocalHttpError } from './admin';
 import { binanceLocalUrls, ccxtFor } from './ccxt-urls';
 import { localVenueInputs } from './data';
 import { parseFaultRule } from './faults';
-import { LiquidityConfigError, parseLiquidity } from './liquidity';
+import { LiquidityConfigError, parseLiquidity } from '@bulwark/domain';
 import { startBinanceLocal, type BinanceLocal, type BinanceLocalOptions } from './server';
 
 const creds = { apiKey: 'split-key-0123456789', apiSecret: 'split-secret-abcdefghijklmnop' };

@@ -36,6 +36,8 @@ export const MarketTick = z.object({
   gap: z.boolean(),
   candle: Candle.nullable(),
   funding: z.object({ fundingTime: EpochMs, rate: DecimalString }).nullable(),
+  /** The bar's traded volume (base asset), on every step of it: the paper venue's liquidity model spreads it over the steps. */
+  barVolume: DecimalString.nullable().optional(),
 });
 export type MarketTick = z.infer<typeof MarketTick>;
 

@@ -15,5 +15,6 @@ export * from './account';
 export * from './protection';
 export * from './stop';
 export * from './paper-venue';
+export * from './paper-liquidity';
 export * from './spot-margin-guard';
 export * from './reconcile';

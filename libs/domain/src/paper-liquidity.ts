@@ -1,4 +1,5 @@
-import { dec, type PaperLiquidityModel } from '@bulwark/domain';
+import { dec } from './money';
+import type { PaperLiquidityModel } from './paper-venue';
 
 /** A liquidity setting that cannot be read: names what was given and what is accepted. */
 export class LiquidityConfigError extends Error {
@@ -9,7 +10,7 @@ export class LiquidityConfigError extends Error {
 }
 
 /**
- * Read the local venue's liquidity model (BinanceLocalOptions.liquidity) from config: the text
+ * Read a paper venue's liquidity model (the paper adapter's and the local venue's) from config: the text
  * `WHOLE` | `VOLUME_SHARE:<share>` (case-insensitive, e.g. from a CLI flag or an env variable)
  * or the JSON object `{ kind: 'WHOLE' }` | `{ kind: 'VOLUME_SHARE', share: '<decimal>' }`
  * (share as a decimal string or a number). The share is the fraction of a bar's base volume an
