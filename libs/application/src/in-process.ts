@@ -22,6 +22,7 @@ import { RiskService } from './risk.service';
 import { SignalsService } from './signals.service';
 import { StopMonitorService } from './stop-monitor.service';
 import type { VenueFactory } from './venue-factory';
+import type { CandleHistory } from './candle-history';
 
 /** The services of the trading pipeline the replay clock drives (market-data is the clock). */
 export const PIPELINE: readonly ServiceName[] = ['signals', 'risk', 'execution', 'stop-monitor', 'accounting'];
@@ -46,14 +47,14 @@ export class InProcessSystem implements ClockPort {
   private readonly cursor = new Map<PipelineService, number>();
   eventsDelivered = 0;
 
-  private constructor(readonly store: EventStore, venue?: VenueFactory) {
+  private constructor(readonly store: EventStore, venue?: VenueFactory, private readonly history?: CandleHistory) {
     const appender = () => new EventAppender(store);
     this.accounting = new AccountingService(appender(), store);
     this.execution = new ExecutionService(appender(), store, venue);
     this.stopMonitor = new StopMonitorService(appender(), store);
     // Risk asks whichever accounting instance runs now (a restart replaces it).
     this.risk = new RiskService(appender(), { equity: (id) => this.accounting.equity(id) }, store);
-    this.signals = new SignalsService(appender(), store);
+    this.signals = new SignalsService(appender(), store, history);
     this.byName = new Map<ServiceName, PipelineService & { onTick(t: MarketTick): Promise<void> }>([
       ['signals', this.signals],
       ['risk', this.risk],
@@ -66,10 +67,11 @@ export class InProcessSystem implements ClockPort {
 
   /**
    * Build the pipeline on a store (a fresh in-memory one by default) and load the venue's
-   * rules; `venue` opens execution's venue (default: from the environment, the paper venue).
+   * rules; `venue` opens execution's venue (default: from the environment, the paper venue);
+   * `history` is where a restarted signals service warms its strategies up.
    */
-  static async create(store: EventStore = new InMemoryEventStore(), venue?: VenueFactory): Promise<InProcessSystem> {
-    const sys = new InProcessSystem(store, venue);
+  static async create(store: EventStore = new InMemoryEventStore(), venue?: VenueFactory, history?: CandleHistory): Promise<InProcessSystem> {
+    const sys = new InProcessSystem(store, venue, history);
     const start = (await store.lastPosition()) + 1;
     for (const s of sys.order) sys.cursor.set(s, start);
     await sys.execution.onModuleInit();
@@ -194,7 +196,7 @@ export class InProcessSystem implements ClockPort {
     if (name === 'accounting') next = this.accounting = new AccountingService(appender, this.store);
     else if (name === 'stop-monitor') next = this.stopMonitor = new StopMonitorService(appender, this.store);
     else if (name === 'risk') next = this.risk = new RiskService(appender, { equity: (id) => this.accounting.equity(id) }, this.store);
-    else next = this.signals = new SignalsService(appender, this.store);
+    else next = this.signals = new SignalsService(appender, this.store, this.history);
     this.cursor.set(next, this.cursor.get(old)!);
     this.cursor.delete(old);
     this.order.splice(this.order.indexOf(old), 1, next);

@@ -3,6 +3,7 @@ import { type RecordedEvent, Subjects } from '@bulwark/contracts';
 import { InMemoryEventStore } from '@bulwark/event-store';
 import { readFundingRates } from '@bulwark/market-data';
 import { DEFAULT_DONCHIAN_ATR } from '@bulwark/strategies';
+import { FileCandleHistory } from './candle-history';
 import { InProcessSystem } from './in-process';
 import { comparableLog } from './log-compare';
 import { replayCandles } from './replay';
@@ -32,7 +33,7 @@ function random(seed: number): () => number {
 /** One real day through the in-process pipeline; `restarts` maps a candle index to the services restarted after it. */
 async function run(restarts: Map<number, Restartable[]> = new Map()): Promise<{ store: InMemoryEventStore; restarted: number; watching: boolean[] }> {
   const store = new InMemoryEventStore();
-  const sys = await InProcessSystem.create(store);
+  const sys = await InProcessSystem.create(store, undefined, new FileCandleHistory(CANDLES));
   await sys.command(Subjects.openAccount, { accountId: ACCOUNT, venue: 'binance-usdm', symbol: 'BTCUSDT', capital: '10000', leverage: 5, venueBalance: '10000', at: FROM });
   await sys.command(Subjects.attachStrategy, { accountId: ACCOUNT, venue: 'binance-usdm', symbol: 'BTCUSDT', strategy: 'donchian-atr', params: { ...DEFAULT_DONCHIAN_ATR }, at: FROM });
   let i = 0;
@@ -45,7 +46,9 @@ async function run(restarts: Map<number, Restartable[]> = new Map()): Promise<{ 
         const positionOpen = sys.accounting.interest() === 'STEP';
         await sys.restart(s);
         restarted++;
-        if (positionOpen && s !== 'signals') watching.push({ risk: sys.risk, accounting: sys.accounting, 'stop-monitor': sys.stopMonitor }[s].interest() === 'STEP');
+        // Signals judges closed bars of its attached strategy; the others watch every step while a position is open.
+        if (s === 'signals') watching.push(sys.signals.interest() === 'CLOSE');
+        else if (positionOpen) watching.push({ risk: sys.risk, accounting: sys.accounting, 'stop-monitor': sys.stopMonitor }[s].interest() === 'STEP');
       }
     },
   });
@@ -67,7 +70,7 @@ describe('a restarted service rebuilds its working state from the log', () => {
     expect(baseEvents.filter((e) => e.type === 'StopTriggered').length).toBeGreaterThan(3);
   });
 
-  it.each<[Restartable]>([['stop-monitor'], ['accounting'], ['risk']])('%s restarted while a position is open: the log equals the undisturbed run', async (service) => {
+  it.each<[Restartable]>([['stop-monitor'], ['accounting'], ['risk'], ['signals']])('%s restarted while a position is open: the log equals the undisturbed run', async (service) => {
     // Restart after every candle at which a position was open in the undisturbed run, a few times.
     const open = baseEvents.filter((e) => e.type === 'PositionOpened').map((e) => e.metadata.tsEvent);
     const restarts = new Map<number, Restartable[]>();
@@ -80,20 +83,20 @@ describe('a restarted service rebuilds its working state from the log', () => {
     expect(await comparableLog(store)).toEqual(undisturbed);
   }, 180_000);
 
-  it('chaos: the three services restarted at seeded random candles; the log equals the undisturbed run', async () => {
+  it('chaos: the four services restarted at seeded random candles; the log equals the undisturbed run', async () => {
     const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
     // Printed so that a failure can be replayed: CHAOS_SEED=<seed> npx jest restart.int
     console.log(`CHAOS_SEED=${seed}`);
     const next = random(seed);
     const restarts = new Map<number, Restartable[]>();
-    for (const s of ['stop-monitor', 'accounting', 'risk'] as const) {
+    for (const s of ['stop-monitor', 'accounting', 'risk', 'signals'] as const) {
       for (let k = 0; k < 3; k++) {
         const at = Math.floor(next() * 1440);
         restarts.set(at, [...(restarts.get(at) ?? []), s]);
       }
     }
     const { store, restarted } = await run(restarts);
-    expect(restarted).toBe(9);
+    expect(restarted).toBe(12);
     expect(await comparableLog(store)).toEqual(undisturbed);
   }, 180_000);
 });

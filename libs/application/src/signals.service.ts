@@ -4,6 +4,7 @@ import { EVENT_STORE, EventAppender, Quarantine } from '@bulwark/messaging';
 import { DEFAULT_DONCHIAN_ATR, DonchianAtrStrategy, type DonchianAtrParams } from '@bulwark/strategies';
 import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
+import { CANDLE_HISTORY, type CandleHistory } from './candle-history';
 import type { PipelineService } from './ports';
 import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
 
@@ -11,6 +12,10 @@ interface Attached {
   req: AttachStrategyRequest;
   strategy: DonchianAtrStrategy;
   revision: number;
+  /** Market time of the attachment: the strategy has seen every closed candle since. */
+  attachedAt: number;
+  /** False after a restart until the strategy has seen again the candles it saw before. */
+  warm: boolean;
 }
 
 /**
@@ -30,6 +35,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
   constructor(
     readonly appender: EventAppender,
     @Optional() @Inject(EVENT_STORE) private readonly store?: EventStore,
+    @Optional() @Inject(CANDLE_HISTORY) private readonly history?: CandleHistory,
   ) {
     this.quarantine = new Quarantine(this.name, appender, (m) => this.log.error(m));
   }
@@ -46,7 +52,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
     if (e.type === 'StrategyAttached') {
       const a = e.data as EventData<'StrategyAttached'>;
       const strategy = new DonchianAtrStrategy({ ...DEFAULT_DONCHIAN_ATR, ...(a.params as Partial<DonchianAtrParams>) });
-      this.attached.set(accountId, { req: { ...a, params: a.params }, strategy, revision: e.revision });
+      this.attached.set(accountId, { req: { ...a, params: a.params }, strategy, revision: e.revision, attachedAt: e.metadata.tsEvent, warm: false });
     } else {
       const a = this.attached.get(accountId);
       if (a) a.revision = e.revision;
@@ -80,14 +86,40 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
       correlationId: `attach-${req.accountId}`,
       causationId: `attach-${req.accountId}`,
     });
-    this.attached.set(req.accountId, { req, strategy, revision: r!.result.nextExpectedRevision });
+    this.attached.set(req.accountId, { req, strategy, revision: r!.result.nextExpectedRevision, attachedAt: req.at ?? Date.now(), warm: true });
     return { accountId: req.accountId, strategy: req.strategy, params: strategy.params };
+  }
+
+  /**
+   * After a restart: show the strategy again every closed candle since it was attached and
+   * before `before` (its indicators depend on the whole history), discarding what it says
+   * about them, so it judges the next bar as if it had never stopped.
+   * @returns false when the history cannot be had now: this bar is skipped (not fed either) and
+   *   the next bar tries again with a window that includes it
+   */
+  private async warmUp(a: Attached, before: number): Promise<boolean> {
+    if (!this.history) {
+      this.log.warn(`${a.req.accountId}: no candle history to warm the strategy up from; it starts cold`);
+      a.warm = true;
+      return true;
+    }
+    try {
+      const candles = await this.history.candles(a.req.venue, a.req.symbol, a.attachedAt, before);
+      for (const c of candles) a.strategy.onCandle(c);
+      a.warm = true;
+      this.log.log(`${a.req.accountId}: strategy warmed up on ${candles.length} candles`);
+      return true;
+    } catch (e) {
+      this.log.error(`${a.req.accountId}: warm-up failed (${(e as Error).message}); the strategy waits for the next bar`);
+      return false;
+    }
   }
 
   async onTick(tick: MarketTick): Promise<void> {
     if (tick.candle) {
       for (const a of this.attached.values()) {
         if (a.req.venue !== tick.venue || a.req.symbol !== tick.symbol) continue;
+        if (!a.warm && !(await this.warmUp(a, tick.candle.openTime))) continue;
         const s = a.strategy.onCandle(tick.candle);
         if (!s) continue;
         const intent = event('IntentEmitted', {

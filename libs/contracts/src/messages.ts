@@ -41,6 +41,20 @@ export const MarketTick = z.object({
 });
 export type MarketTick = z.infer<typeof MarketTick>;
 
+/** Ask market-data for the closed candles it serves (a replay's file, the live feed's history): `from <= openTime < to`. */
+export const CandlesRequest = z.object({
+  venue: VenueId,
+  symbol: Symbol,
+  from: EpochMs,
+  to: EpochMs,
+  /** At most this many candles per answer (1–1000); `next` says where the following page starts. */
+  limit: z.number().int().min(1).max(1000).default(1000),
+});
+export type CandlesRequest = z.infer<typeof CandlesRequest>;
+/** One page of candles; `next` = the open time to ask from for the rest, null when there is no more. */
+export const CandlesPage = z.object({ candles: z.array(Candle), next: EpochMs.nullable() });
+export type CandlesPage = z.infer<typeof CandlesPage>;
+
 /**
  * Which clock steps a service needs next: every step, only a bar's close, or none (it holds
  * nothing that a price can move). The replay clock skips a phase nobody needs; a service
@@ -236,6 +250,7 @@ export const Subjects = {
   cancelOrder: 'bulwark.risk.cancel-order',
   attachStrategy: 'bulwark.signals.attach',
   replayStart: 'bulwark.market-data.replay.start',
+  candles: 'bulwark.market-data.candles',
   replayProgress: (runId: string) => `bulwark.market-data.replay.progress.${runId}`,
   /** Stop a running (or resumable) replay for good: `{ runId, reason }` → `{ runId, cancelled }`; recorded as ReplayFinished CANCELLED. */
   replayCancel: 'bulwark.market-data.replay.cancel',
