@@ -1,10 +1,13 @@
 // The EventStore contract: one suite, run against every adapter (DESIGN.md "Event store and bus").
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import type { NewEvent, RecordedEvent } from '@bulwark/contracts';
+import { event, type NewEvent, type RecordedEvent, streamCategory } from '@bulwark/contracts';
+import fc from 'fast-check';
 import {
   type EventStore,
   InvalidCategoryError,
+  InvalidEventError,
   InvalidStreamIdError,
+  MAX_EVENT_BYTES,
   WrongExpectedRevisionError,
 } from './port';
 
@@ -16,20 +19,37 @@ function uid(): string {
   return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}${counter}`;
 }
 
-/** A valid new event; `n` ends up in data so reads can be checked. */
-function ev(n: number, type = 'TestHappened', eventId = `evt-${uid()}`): NewEvent {
+const meta = (n: number, eventId: string) => ({
+  eventId,
+  tsEvent: 1_700_000_000_000 + n,
+  tsInit: 1_700_000_000_500 + n,
+  correlationId: `corr-${n}`,
+  causationId: `cause-${n}`,
+  schemaVersion: 1,
+});
+
+/**
+ * A valid catalogue event (StrategyAttached, whose params are free-form); `n` ends up in its
+ * params so reads can be checked (read it back with {@link num}).
+ */
+function ev(n: number, eventId = `evt-${uid()}`): NewEvent {
+  const { type, data } = event('StrategyAttached', {
+    accountId: 'contract-acct',
+    venue: 'binance-usdm',
+    symbol: 'BTCUSDT',
+    strategy: 'donchian-atr',
+    params: { n, entryPrice: '104587.7', qty: '0.001', channel: 20 },
+  });
   return {
     type,
-    data: { n, price: '104587.7', nested: { qty: '0.001', tags: ['a', 'b'] } },
-    metadata: {
-      eventId,
-      tsEvent: 1_700_000_000_000 + n,
-      tsInit: 1_700_000_000_500 + n,
-      correlationId: `corr-${n}`,
-      causationId: `cause-${n}`,
-      schemaVersion: 1,
-    },
+    data,
+    metadata: meta(n, eventId),
   };
+}
+
+/** The `n` of an event made by {@link ev}. */
+function num(e: RecordedEvent): number {
+  return (e.data as { params: { n: number } }).params.n;
 }
 
 function evs(count: number, from = 0): NewEvent[] {
@@ -48,6 +68,15 @@ async function waitFor(cond: () => boolean, what: string, timeoutMs = 5_000): Pr
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+async function refused(p: Promise<unknown>): Promise<InvalidEventError> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(InvalidEventError);
+  return e as InvalidEventError;
 }
 
 async function conflict(p: Promise<unknown>): Promise<WrongExpectedRevisionError> {
@@ -109,7 +138,7 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
         expect(r2.nextExpectedRevision).toBe(3);
         expect(r2.position).toBeGreaterThan(r1.position);
         const read = await store.readStream(id);
-        expect(read.map((e) => (e.data as { n: number }).n)).toEqual([0, 1, 2, 3]);
+        expect(read.map((e) => num(e))).toEqual([0, 1, 2, 3]);
         expect(read.map((e) => e.revision)).toEqual([0, 1, 2, 3]);
       });
 
@@ -136,8 +165,8 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
         await store.append(a, evs(2), 'no_stream');
         await store.append(b, evs(1, 10), 'no_stream');
         await store.append(a, evs(1, 2), 1);
-        expect((await store.readStream(a)).map((e) => (e.data as { n: number }).n)).toEqual([0, 1, 2]);
-        expect((await store.readStream(b)).map((e) => (e.data as { n: number }).n)).toEqual([10]);
+        expect((await store.readStream(a)).map((e) => num(e))).toEqual([0, 1, 2]);
+        expect((await store.readStream(b)).map((e) => num(e))).toEqual([10]);
       });
 
       it('reports streamRevision and lastPosition', async () => {
@@ -215,7 +244,7 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
         const read = await store.readStream(id);
         expect(read.map((e) => e.revision)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
         expect(new Set(read.map((e) => e.metadata.eventId)).size).toBe(10);
-        expect(read.map((e) => (e.data as { n: number }).n).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        expect(read.map((e) => num(e)).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
         expect(results.map((r) => r.nextExpectedRevision).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
         expect(await store.lastPosition()).toBe(10);
       });
@@ -286,7 +315,7 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
         await store.append(c, [ev(4), ev(5)], 'no_stream');
         await store.append(b, [ev(6)], 0);
         const all = await collect(store.readAll());
-        expect(all.map((e) => (e.data as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6]);
+        expect(all.map((e) => num(e))).toEqual([1, 2, 3, 4, 5, 6]);
         expect(all.map((e) => e.streamId)).toEqual([a, b, a, c, c, b]);
         expect(all.map((e) => e.position)).toEqual([1, 2, 3, 4, 5, 6]);
         expect(all[2].revision).toBe(1);
@@ -301,7 +330,7 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
         await store.append(s, [ev(3)], 'no_stream');
         await store.append(o, [ev(4)], 0);
         await store.append(p, [ev(5)], 0);
-        const ns = async (opts: Parameters<EventStore['readAll']>[0]) => (await collect(store.readAll(opts))).map((e) => (e.data as { n: number }).n);
+        const ns = async (opts: Parameters<EventStore['readAll']>[0]) => (await collect(store.readAll(opts))).map((e) => num(e));
         expect(await ns({ fromPosition: 3 })).toEqual([3, 4, 5]);
         expect(await ns({ fromPosition: 5 })).toEqual([5]);
         expect(await ns({ fromPosition: 6 })).toEqual([]);
@@ -331,6 +360,67 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
         expect(seen).toEqual([1, 2, 3]);
         expect(await store.lastPosition()).toBe(6);
       });
+
+      it(
+        'returns every event of a random range that existed when the read started, once and in order, while a writer appends (property)',
+        async () => {
+          const cats = ['order', 'position', 'account'];
+          const streams = cats.flatMap((c) => [sid(c), sid(c), sid(c)]);
+          const ref = new Map<number, { streamId: string; eventId: string }>(); // position -> what was appended there
+          const put = async (i: number) => {
+            const streamId = streams[i % streams.length];
+            const e = ev(i);
+            const r = await store.append(streamId, [e], 'any');
+            ref.set(r.position, { streamId, eventId: e.metadata.eventId });
+          };
+          for (let i = 0; i < 60; i++) await put(i);
+          let stop = false;
+          let appended = 0;
+          const writer = (async () => {
+            for (let i = 1_000; !stop; i++) {
+              await put(i);
+              appended++;
+              await new Promise((r) => setImmediate(r)); // let reads interleave with an adapter that appends synchronously
+            }
+          })();
+          try {
+            await fc.assert(
+              fc.asyncProperty(
+                fc.integer({ min: 0, max: 90 }),
+                fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined }),
+                fc.subarray(cats),
+                async (fromPosition, maxCount, categories) => {
+                  const endAtStart = await store.lastPosition();
+                  const got = await collect(store.readAll({ fromPosition, maxCount, categories }));
+                  const last = Math.max(endAtStart, ...got.map((e) => e.position));
+                  await waitFor(() => Array.from({ length: last }, (_, k) => k + 1).every((p) => ref.has(p)), 'the writer to record its appends', 30_000);
+                  const inRange = (p: number) => categories.length === 0 || categories.includes(streamCategory(ref.get(p)!.streamId));
+                  const want: number[] = [];
+                  for (let p = Math.max(1, fromPosition); p <= endAtStart; p++) if (inRange(p)) want.push(p);
+                  const limit = maxCount ?? Number.MAX_SAFE_INTEGER;
+                  const positions = got.map((e) => e.position);
+                  // Everything of the range that existed at the start, in order, then maxCount cuts it.
+                  expect(positions.slice(0, Math.min(want.length, limit))).toEqual(want.slice(0, limit));
+                  expect(got.length).toBeLessThanOrEqual(limit);
+                  // Anything after it was appended during the read: still in order, once, in the filter.
+                  for (let k = 1; k < positions.length; k++) expect(positions[k]).toBeGreaterThan(positions[k - 1]);
+                  for (const e of got) {
+                    expect(e.position).toBeGreaterThanOrEqual(fromPosition);
+                    expect(inRange(e.position)).toBe(true);
+                    expect({ streamId: e.streamId, eventId: e.metadata.eventId }).toEqual(ref.get(e.position));
+                  }
+                },
+              ),
+              { numRuns: 40 },
+            );
+          } finally {
+            stop = true;
+            await writer;
+          }
+          expect(appended).toBeGreaterThan(0);
+        },
+        180_000,
+      );
     });
 
     describe('subscribeToAll', () => {
@@ -353,7 +443,7 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
         await store.append(a, evs(2, 3), 1);
         await store.append(b, evs(1, 5), 0);
         await waitFor(() => got.length === 6, 'live events');
-        expect(got.map((e) => (e.data as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5]);
+        expect(got.map((e) => num(e))).toEqual([0, 1, 2, 3, 4, 5]);
         expect(got.map((e) => e.position)).toEqual([1, 2, 3, 4, 5, 6]);
         expect(maxInFlight).toBe(1);
         await sub.stop();
@@ -371,7 +461,7 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
         await store.append(o, [ev(3)], 0);
         const got: number[] = [];
         const sub = store.subscribeToAll({ fromPosition: 2, categories: ['order'] }, async (e) => {
-          got.push((e.data as { n: number }).n);
+          got.push(num(e));
         });
         await waitFor(() => got.length === 1, 'catch-up');
         await store.append(p, [ev(4)], 0);
@@ -419,6 +509,66 @@ export function describeEventStoreContract(name: string, factory: () => Promise<
           await expect(store.readStream(bad)).rejects.toBeInstanceOf(InvalidStreamIdError);
           await expect(store.streamRevision(bad)).rejects.toBeInstanceOf(InvalidStreamIdError);
         }
+        expect(await store.lastPosition()).toBe(0);
+      });
+
+      it('refuses an event type the catalogue does not know, and writes nothing of its batch', async () => {
+        const id = sid();
+        await store.append(id, evs(2), 'no_stream');
+        const unknown: NewEvent = { type: 'TestHappened', data: { n: 1 }, metadata: meta(1, `evt-${uid()}`) };
+        const e = await refused(store.append(id, [ev(2), unknown, ev(3)], 1));
+        expect([e.streamId, e.eventType, e.index]).toEqual([id, 'TestHappened', 1]);
+        expect(e.reason).toContain('unknown event type');
+        expect((await store.readStream(id)).map(num)).toEqual([0, 1]);
+        expect(await store.lastPosition()).toBe(2);
+      });
+
+      it('refuses data that fails its schema, and metadata that fails EventMetadata', async () => {
+        const id = sid();
+        const bad = ev(1);
+        const badData = { ...bad, data: { ...(bad.data as object), accountId: 'no spaces allowed' } };
+        const e = await refused(store.append(id, [badData], 'no_stream'));
+        expect([e.streamId, e.eventType]).toEqual([id, 'StrategyAttached']);
+        expect(e.reason).toContain('accountId');
+        const m = await refused(store.append(id, [{ ...ev(2), metadata: { ...meta(2, 'evt-m'), correlationId: '' } }], 'no_stream'));
+        expect(m.reason).toContain('correlationId');
+        const newer = await refused(store.append(id, [{ ...ev(3), metadata: { ...meta(3, 'evt-v'), schemaVersion: 99 } }], 'no_stream'));
+        expect(newer.reason).toContain('newer than this code');
+        expect(await store.streamRevision(id)).toBeNull();
+        expect(await store.lastPosition()).toBe(0);
+      });
+
+      it(`refuses an event whose body (type, data, metadata as JSON) is over MAX_EVENT_BYTES (${MAX_EVENT_BYTES}), counted in UTF-8 bytes`, async () => {
+        // Pad the event's free-form params until its body is exactly `bytes` long.
+        const sized = (bytes: number, char: string): NewEvent => {
+          const e = ev(7);
+          const body = (pad: string) => JSON.stringify({ type: e.type, data: { ...(e.data as object), params: { ...(e.data as { params: object }).params, pad } }, metadata: e.metadata });
+          const base = new TextEncoder().encode(body('')).length;
+          const width = new TextEncoder().encode(char).length;
+          const pad = char.repeat(Math.floor((bytes - base) / width)) + 'x'.repeat((bytes - base) % width);
+          expect(new TextEncoder().encode(body(pad)).length).toBe(bytes);
+          return { ...e, data: { ...(e.data as object), params: { ...(e.data as { params: object }).params, pad } } };
+        };
+        const id = sid();
+        const r = await store.append(id, [sized(MAX_EVENT_BYTES, 'x')], 'no_stream');
+        expect(r.nextExpectedRevision).toBe(0);
+        const e = await refused(store.append(id, [ev(8), sized(MAX_EVENT_BYTES + 1, 'x')], 0));
+        expect([e.eventType, e.index]).toEqual(['StrategyAttached', 1]);
+        expect(e.reason).toContain(`more than MAX_EVENT_BYTES (${MAX_EVENT_BYTES})`);
+        // 'é' is 2 bytes: fewer characters than the limit, more bytes.
+        const wide = sized(MAX_EVENT_BYTES + 2, 'é');
+        expect(JSON.stringify(wide).length).toBeLessThan(MAX_EVENT_BYTES);
+        await refused(store.append(id, [wide], 0));
+        expect(await store.streamRevision(id)).toBe(0);
+        expect(await store.lastPosition()).toBe(1);
+      });
+
+      it('refuses data that cannot be serialised', async () => {
+        const e = ev(1);
+        const cyclic: Record<string, unknown> = { ...(e.data as object) };
+        cyclic.self = cyclic;
+        const err = await refused(store.append(sid(), [{ ...e, data: cyclic }], 'no_stream'));
+        expect(err.reason).toContain('not JSON-serialisable');
         expect(await store.lastPosition()).toBe(0);
       });
 

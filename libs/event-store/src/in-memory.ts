@@ -3,6 +3,7 @@ import {
   assertExpected,
   assertStreamId,
   batchEventIds,
+  encodeBatch,
   intOption,
   normaliseCategories,
   planAppend,
@@ -15,6 +16,7 @@ import {
   type ExpectedRevision,
   type ReadAllOptions,
   type ReadStreamOptions,
+  type SubscribeOptions,
   type Subscription,
   WrongExpectedRevisionError,
 } from './port';
@@ -29,18 +31,32 @@ import {
  *
  * Subscriptions are notified asynchronously (never inside `append`), in global order, one
  * handler call at a time.
+ *
+ * Appends are checked like JetStream's (InvalidEventError), so nothing unreadable is ever
+ * stored here: `onUnreadable` is accepted and never called.
  */
 export class InMemoryEventStore implements EventStore {
   private readonly log: RecordedEvent[] = []; // index = position - 1
   private readonly streams = new Map<string, RecordedEvent[]>();
   private readonly subscriptions = new Set<MemorySubscription>();
+  private readonly validate: boolean;
   private closed = false;
+
+  /**
+   * @param opts.validate check appended events against the catalogue and their schemas (default
+   *   true); only tests that must store poison events turn it off (metadata and size are checked regardless)
+   */
+  constructor(opts: { validate?: boolean } = {}) {
+    this.validate = opts.validate ?? true;
+  }
 
   async append(streamId: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     this.assertOpen();
     assertStreamId(streamId);
     assertExpected(expected);
     const ids = batchEventIds(events);
+    // Serialised before touching the log, so a refused or non-serialisable batch leaves nothing behind.
+    const bodies = encodeBatch(streamId, events, this.validate);
     const stream = this.streams.get(streamId);
     const current = stream ? stream.length - 1 : null;
     const tailId = stream ? stream[stream.length - 1].metadata.eventId : null;
@@ -59,8 +75,7 @@ export class InMemoryEventStore implements EventStore {
       case 'write':
         break;
     }
-    // Copy before touching the log, so a non-serialisable batch leaves nothing behind.
-    const copies = events.slice(plan.from).map((e) => JSON.parse(JSON.stringify({ type: e.type, data: e.data ?? null, metadata: e.metadata })) as NewEvent);
+    const copies = bodies.slice(plan.from).map((b) => JSON.parse(b) as NewEvent);
     const target = stream ?? [];
     if (!stream) this.streams.set(streamId, target);
     for (const c of copies) {
@@ -109,7 +124,7 @@ export class InMemoryEventStore implements EventStore {
     };
   }
 
-  subscribeToAll(opts: { fromPosition?: number; categories?: string[] }, handler: (e: RecordedEvent) => Promise<void>): Subscription {
+  subscribeToAll(opts: SubscribeOptions, handler: (e: RecordedEvent) => Promise<void>): Subscription {
     this.assertOpen();
     const from = Math.max(1, intOption('fromPosition', opts.fromPosition, 1, 0));
     const categories = normaliseCategories(opts.categories);

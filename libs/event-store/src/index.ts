@@ -2,9 +2,11 @@ export * from './port';
 export { InMemoryEventStore } from './in-memory';
 export {
   decodeStoredEvent,
+  type DecodedMessage,
   EventHeaders,
   JetStreamEventStore,
   type JetStreamEventStoreOptions,
+  readStoredMessage,
   subjectForStream,
   UndecodableEventError,
 } from './jetstream';

@@ -1,6 +1,6 @@
 // Rules shared by every adapter, so they agree on validation and on the append decision.
-import { type NewEvent, StreamId } from '@bulwark/contracts';
-import { type ExpectedRevision, InvalidCategoryError, InvalidStreamIdError } from './port';
+import { EventMetadata, type NewEvent, parseEvent, StreamId } from '@bulwark/contracts';
+import { type ExpectedRevision, InvalidCategoryError, InvalidEventError, InvalidStreamIdError, MAX_EVENT_BYTES, type UnreadableEvent } from './port';
 
 const CATEGORY = /^[a-z]+$/;
 
@@ -39,6 +39,73 @@ export function batchEventIds(events: NewEvent[]): string[] {
   if (new Set(ids).size !== ids.length) throw new RangeError('event ids repeat inside the batch');
   return ids;
 }
+
+const utf8 = new TextEncoder();
+
+/**
+ * The stored bodies of a batch, JSON `{ type, data, metadata }` (undefined data stored as null),
+ * after the checks every adapter makes before writing anything (see {@link InvalidEventError}).
+ * Call after {@link batchEventIds}.
+ * @param validate false skips the catalogue and schema checks (metadata and size are always checked)
+ * @throws InvalidEventError for the first refused event of the batch
+ */
+export function encodeBatch(streamId: string, events: NewEvent[], validate: boolean): string[] {
+  return events.map((e, i) => {
+    const refuse = (reason: string) => new InvalidEventError(streamId, e.type, reason, i);
+    const metaProblem = metadataProblem(e.metadata);
+    if (metaProblem) throw refuse(metaProblem);
+    if (validate) {
+      const parsed = parseEvent(e.type, e.data, e.metadata.schemaVersion);
+      if (!parsed.ok) throw refuse(parsed.reason);
+    }
+    let body: string | undefined;
+    try {
+      body = JSON.stringify({ type: e.type, data: e.data ?? null, metadata: e.metadata });
+    } catch (err) {
+      throw refuse(`not JSON-serialisable (${(err as Error).message})`);
+    }
+    // Byte length, not string length: the limit is on what is stored.
+    const bytes = utf8.encode(body).length;
+    if (bytes > MAX_EVENT_BYTES) throw refuse(`${bytes} bytes serialized, more than MAX_EVENT_BYTES (${MAX_EVENT_BYTES})`);
+    return body;
+  });
+}
+
+/**
+ * Why a parsed body cannot be a stored event (`{ type, data, metadata }` with metadata passing
+ * `EventMetadata`), or null when it can. Both the append check and the read path use it.
+ */
+export function bodyProblem(body: unknown): string | null {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'body is not a JSON object';
+  const b = body as { type?: unknown; metadata?: unknown };
+  if (typeof b.type !== 'string' || b.type.length === 0) return 'body has no type';
+  return metadataProblem(b.metadata);
+}
+
+function metadataProblem(metadata: unknown): string | null {
+  const r = EventMetadata.safeParse(metadata);
+  return r.success ? null : `metadata: ${r.error.issues.map((x) => `${x.path.join('.') || '(root)'} ${x.message}`).join('; ')}`;
+}
+
+/** What to do with a skipped stored message: the caller's callback, else one warning per message and store. */
+export function unreadableReporter(
+  onUnreadable: ((u: UnreadableEvent) => void) | undefined,
+  warned: Set<number>,
+  warn: (message: string) => void,
+): (u: UnreadableEvent) => void {
+  if (onUnreadable) return onUnreadable;
+  return (u) => {
+    if (warned.has(u.position)) return;
+    // Bounded memory on a log full of garbage: past the bound, warn again rather than grow.
+    if (warned.size >= MAX_WARNED) warned.clear();
+    warned.add(u.position);
+    warn(
+      `event store: skipped unreadable message at position ${u.position} (stream ${u.streamId}, revision ${u.revision ?? 'none'}, type ${u.eventType ?? 'unknown'}): ${u.reason}`,
+    );
+  };
+}
+
+const MAX_WARNED = 10_000;
 
 /** Non-negative integer option or its default. @throws RangeError */
 export function intOption(name: string, v: number | undefined, dflt: number, min: number): number {

@@ -1,4 +1,4 @@
-import type { NewEvent, RecordedEvent } from '@bulwark/contracts';
+import { type NewEvent, type RecordedEvent, StreamId } from '@bulwark/contracts';
 import {
   type Consumer,
   type ConsumerConfig,
@@ -23,10 +23,13 @@ import {
   assertExpected,
   assertStreamId,
   batchEventIds,
+  bodyProblem,
+  encodeBatch,
   intOption,
   normaliseCategories,
   planAppend,
   type StoredRef,
+  unreadableReporter,
 } from './internal';
 import {
   type AppendResult,
@@ -35,7 +38,9 @@ import {
   type ExpectedRevision,
   type ReadAllOptions,
   type ReadStreamOptions,
+  type SubscribeOptions,
   type Subscription,
+  type UnreadableEvent,
   WrongExpectedRevisionError,
 } from './port';
 
@@ -56,6 +61,12 @@ const STREAM_NAME_IN_USE = 10058;
 const DEFAULT_INACTIVE_THRESHOLD_MS = 5_000;
 /** Messages per pull. */
 const BATCH = 256;
+/** A read that hears nothing for this long checks whether anything is left before its end. */
+const IDLE_PROBE_MS = 2_000;
+/** Quiet checks that find messages still due before a read gives up on its consumer and opens a new one. */
+const MAX_IDLE_PROBES = 3;
+/** New consumers a read may open in a row without receiving a message before it fails. */
+const MAX_READ_RESTARTS = 5;
 /** Bound on re-planning an append that keeps losing publish races (a hot stream with `'any'`). */
 const MAX_ATTEMPTS = 50;
 
@@ -88,38 +99,69 @@ export function subjectForStream(prefix: string, streamId: string): string {
   return `${prefix}.${streamId.slice(0, i)}.${streamId.slice(i + 1)}`;
 }
 
+/** A stored message read back: the event, or why it is not one. */
+export type DecodedMessage = { ok: true; event: RecordedEvent } | { ok: false; unreadable: UnreadableEvent };
+
 /**
- * Decode a message of the event-store stream (read by any consumer, durable or ordered).
+ * Read a message of the event-store stream without throwing (by any consumer, durable or ordered).
+ * It is an event when it has a Bulwark-Revision header (integer >= 0), a Bulwark-Stream-Id header
+ * (when present) that agrees with its subject, and a JSON body `{ type, data, metadata }` whose
+ * metadata passes `EventMetadata`. The type and data are not checked against the catalogue.
  * @param subject the message subject (`<prefix>.<category>.<id>`)
  * @param seq the JetStream stream sequence = the event's global position
- * @param headers the message headers (Bulwark-Stream-Id, Bulwark-Revision, ...)
- * @param data the body, JSON `{ type, data, metadata }`
- * @throws UndecodableEventError when headers or body are missing or malformed
+ * @param headers the message headers
+ * @param data the body
  */
-export function decodeStoredEvent(subject: string, seq: number, headers: Pick<MsgHdrs, 'get'> | undefined, data: Uint8Array): RecordedEvent {
-  if (!headers) throw new UndecodableEventError(subject, seq, 'no headers');
-  const revisionText = headers.get(EventHeaders.revision);
-  const revision = Number(revisionText);
-  if (revisionText === '' || !Number.isSafeInteger(revision) || revision < 0) {
-    throw new UndecodableEventError(subject, seq, `bad ${EventHeaders.revision} ${JSON.stringify(revisionText)}`);
-  }
-  const streamId = headers.get(EventHeaders.streamId) || streamIdFromSubject(subject);
-  if (!streamId) throw new UndecodableEventError(subject, seq, `no ${EventHeaders.streamId}`);
-  let body: Partial<NewEvent> | null;
+export function readStoredMessage(subject: string, seq: number, headers: Pick<MsgHdrs, 'get'> | undefined, data: Uint8Array): DecodedMessage {
+  const fromSubject = streamIdFromSubject(subject);
+  const headerStreamId = headers?.get(EventHeaders.streamId) || null;
+  const headerType = headers?.get(EventHeaders.eventType) || null;
+  const revision = headerRevision(headers);
+  const streamId = fromSubject ?? headerStreamId ?? subject;
+  const bad = (reason: string, eventType: string | null = headerType): DecodedMessage => ({
+    ok: false,
+    unreadable: { streamId, revision, position: seq, eventType, reason },
+  });
+  if (!headers) return bad('no headers');
+  if (revision === null) return bad(`no valid ${EventHeaders.revision} header (${JSON.stringify(headers.get(EventHeaders.revision))})`);
+  if (!fromSubject) return bad(`subject ${subject} is not <prefix>.<category>.<id>`);
+  if (headerStreamId !== null && headerStreamId !== fromSubject) return bad(`${EventHeaders.streamId} ${headerStreamId} does not match subject ${subject}`);
+  let body: unknown;
   try {
-    body = JSON.parse(decoder.decode(data)) as Partial<NewEvent> | null;
+    body = JSON.parse(decoder.decode(data));
   } catch (e) {
-    throw new UndecodableEventError(subject, seq, `body is not JSON (${(e as Error).message})`);
+    return bad(`body is not JSON (${(e as Error).message})`);
   }
-  if (!body || typeof body !== 'object' || typeof body.type !== 'string' || !body.metadata || typeof body.metadata.eventId !== 'string') {
-    throw new UndecodableEventError(subject, seq, 'body is not { type, data, metadata }');
-  }
-  return { type: body.type, data: body.data ?? null, metadata: body.metadata, streamId, revision, position: seq };
+  const problem = bodyProblem(body);
+  const b = body as Partial<NewEvent>;
+  if (problem) return bad(problem, typeof b?.type === 'string' ? b.type : headerType);
+  return { ok: true, event: { type: b.type as string, data: b.data ?? null, metadata: b.metadata as NewEvent['metadata'], streamId, revision, position: seq } };
 }
 
+/**
+ * Decode a message of the event-store stream (see {@link readStoredMessage} for what is an event).
+ * @throws UndecodableEventError when it is not an event of this store
+ */
+export function decodeStoredEvent(subject: string, seq: number, headers: Pick<MsgHdrs, 'get'> | undefined, data: Uint8Array): RecordedEvent {
+  const d = readStoredMessage(subject, seq, headers, data);
+  if (!d.ok) throw new UndecodableEventError(subject, seq, d.unreadable.reason);
+  return d.event;
+}
+
+/** The revision a message's header claims, null when missing or not an integer >= 0. */
+function headerRevision(headers: Pick<MsgHdrs, 'get'> | undefined): number | null {
+  const text = headers?.get(EventHeaders.revision) ?? '';
+  if (!/^\d+$/.test(text)) return null;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** `<category>-<id>` from a subject `<prefix>.<category>.<id>`, null when that is no stream id. */
 function streamIdFromSubject(subject: string): string | null {
   const t = subject.split('.');
-  return t.length >= 3 ? `${t[t.length - 2]}-${t[t.length - 1]}` : null;
+  if (t.length < 3) return null;
+  const id = `${t[t.length - 2]}-${t[t.length - 1]}`;
+  return StreamId.safeParse(id).success ? id : null;
 }
 
 /** Options of {@link JetStreamEventStore.connect}. */
@@ -130,18 +172,43 @@ export interface JetStreamEventStoreOptions {
   subjectPrefix?: string;
   /** Inactive threshold of the short-lived consumers behind reads (ms), default 5000. */
   consumerInactiveThresholdMs?: number;
+  /**
+   * Check appended events against the catalogue and their schemas (default true). Only tests
+   * that must store poison events turn it off; metadata and size are checked regardless.
+   */
+  validate?: boolean;
+  /** Where a read without `onUnreadable` reports a skipped message (default `console.warn`). */
+  warn?: (message: string) => void;
 }
 
+/**
+ * The end of one event stream's subject.
+ * - `lastSeq`: sequence of the subject's last message (what the next publish must expect);
+ * - `revision`, `eventSeq`: the last revision any message of the subject claims, and that
+ *   message's sequence (null = no event stream: the subject holds only messages without revision);
+ * - `decoded`: that message read back (it may be unreadable);
+ * - `eventId`: its event id when it is readable.
+ */
 interface Tail {
-  seq: number;
-  revision: number;
-  eventId: string;
-  event: RecordedEvent;
+  lastSeq: number;
+  revision: number | null;
+  eventSeq: number | null;
+  decoded: DecodedMessage | null;
+  eventId: string | null;
 }
 
 /** The direct-get API (exposed by the JetStreamManager implementation, not by its interface). */
 interface DirectGet {
-  getMessage(stream: string, query: { last_by_subj: string } | { seq: number }): Promise<StoredMsg>;
+  getMessage(stream: string, query: MsgQuery): Promise<StoredMsg>;
+}
+
+type MsgQuery = { last_by_subj: string } | { seq: number } | { seq: number; next_by_subj: string };
+
+/** Where a read looks: the consumer's filter, the subjects whose last message ends it, the client-side check. */
+interface ReadFilter {
+  filter: string | string[];
+  ends: string[];
+  accept: (subject: string) => boolean;
 }
 
 /**
@@ -152,12 +219,13 @@ interface DirectGet {
  * per event with headers Bulwark-Stream-Id / -Revision / -Event-Type / -Event-Id and body
  * JSON `{ type, data, metadata }`. The stream sequence is the global position.
  *
- * Append: direct-get the subject's last message (its revision and sequence), then publish each
- * event with `Nats-Expected-Last-Subject-Sequence` = the sequence of the stream's previous
- * event (0 for a new stream) and `Nats-Msg-Id` = `<streamId>:<revision>`. A rejected
- * expectation (API error 10071), or a dedupe hit on a message that is not ours, is a conflict;
- * the stream tail is then compared by event id before WrongExpectedRevisionError is thrown,
- * so a retry of an append that already landed succeeds (also after the duplicate window).
+ * Append: check the batch (catalogue, schema, metadata, size: InvalidEventError), direct-get the
+ * subject's last message (its revision and sequence), then publish each event with
+ * `Nats-Expected-Last-Subject-Sequence` = the sequence of the subject's previous message (0 for
+ * a new stream) and `Nats-Msg-Id` = `<streamId>:<revision>`. A rejected expectation (API error
+ * 10071), or a dedupe hit on a message that is not ours, is a conflict; the stream tail is then
+ * compared by event id before WrongExpectedRevisionError is thrown, so a retry of an append that
+ * already landed succeeds (also after the duplicate window).
  *
  * Atomicity: nats-server 2.9 has no atomic batch publish, so a multi-event append is a chain
  * of single publishes guarded by the subject sequence. If the chain breaks midway (connection
@@ -166,10 +234,19 @@ interface DirectGet {
  * completes it. With nats-server >= 2.12, atomic batch publish would close this gap.
  *
  * Reads use ordered consumers (memory storage, `inactive_threshold` a few seconds) that are
- * deleted when the read ends; they never write to the log.
+ * deleted when the read ends; they never write to the log. A read ends at the last message
+ * matching its filter when it starts (direct get `last_by_subj`), and stops exactly when it has
+ * seen that sequence: the server's pending counts are never trusted to end a read (nats-server
+ * 2.9 can under-count them, which cut reads short).
+ *
+ * Unreadable messages (see {@link readStoredMessage}) are skipped by every read and reported.
+ * Revisions come from the Bulwark-Revision header: a skipped message that carries one keeps its
+ * revision (reads show a gap there, and append continues after it), one without a revision is
+ * ignored by reads and OCC alike (append continues after the last revision any message claims).
  */
 export class JetStreamEventStore implements EventStore {
   private readonly subscriptions = new Set<JsSubscription>();
+  private readonly warned = new Set<number>();
   private closed = false;
 
   private constructor(
@@ -181,6 +258,8 @@ export class JetStreamEventStore implements EventStore {
     private readonly direct: DirectGet | null,
     private readonly multiFilter: boolean,
     private readonly inactiveMs: number,
+    private readonly validate: boolean,
+    private readonly warn: (message: string) => void,
   ) {}
 
   /**
@@ -228,20 +307,32 @@ export class JetStreamEventStore implements EventStore {
     }
     const maybeDirect = (jsm as JetStreamManager & { direct?: DirectGet }).direct;
     const direct = info.config.allow_direct && maybeDirect && typeof maybeDirect.getMessage === 'function' ? maybeDirect : null;
-    return new JetStreamEventStore(nc, jsm, nc.jetstream(), stream, prefix, direct, serverAtLeast(nc.info?.version, 2, 10), inactiveMs);
+    return new JetStreamEventStore(
+      nc,
+      jsm,
+      nc.jetstream(),
+      stream,
+      prefix,
+      direct,
+      serverAtLeast(nc.info?.version, 2, 10),
+      inactiveMs,
+      opts.validate ?? true,
+      opts.warn ?? ((m) => console.warn(m)),
+    );
   }
 
   /**
-   * See {@link EventStore.append}. Errors other than a conflict (timeouts, connection loss)
-   * leave the outcome unknown: retry the same append (same event ids), it is idempotent.
+   * See {@link EventStore.append}. Errors other than a conflict or a refused event (timeouts,
+   * connection loss) leave the outcome unknown: retry the same append (same event ids), it is
+   * idempotent.
    */
   async append(streamId: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     this.assertOpen();
     assertStreamId(streamId);
     assertExpected(expected);
     const ids = batchEventIds(events);
+    const bodies = encodeBatch(streamId, events, this.validate).map((b) => encoder.encode(b));
     const subject = subjectForStream(this.subjectPrefix, streamId);
-    const bodies = events.map((e) => encoder.encode(JSON.stringify({ type: e.type, data: e.data ?? null, metadata: e.metadata })));
     const loose = expected === 'any' || expected === 'stream_exists';
     let pending = 0; // with 'any'/'stream_exists': events before this index are written
     for (let attempt = 0; ; attempt++) {
@@ -249,13 +340,14 @@ export class JetStreamEventStore implements EventStore {
       // With a revision check the whole batch is re-decided from the stored tail (which may hold
       // our own prefix); without one only the unwritten rest is appended wherever the tail is.
       const planIds = loose ? ids.slice(pending) : ids;
-      let plan = planAppend(expected, tail?.revision ?? null, tail?.eventId ?? null, planIds);
+      const current = tail?.revision ?? null;
+      let plan = planAppend(expected, current, tail?.eventId ?? null, planIds);
       if (plan.kind === 'lookup') {
         const refs = await this.storedRefs(streamId, tail, plan.from, plan.count);
-        plan = planAppend(expected, tail?.revision ?? null, tail?.eventId ?? null, planIds, refs);
+        plan = planAppend(expected, current, tail?.eventId ?? null, planIds, refs);
       }
       if (plan.kind === 'stored') return { nextExpectedRevision: plan.last.revision, position: plan.last.position };
-      if (plan.kind !== 'write') throw new WrongExpectedRevisionError(streamId, expected, tail?.revision ?? null);
+      if (plan.kind !== 'write') throw new WrongExpectedRevisionError(streamId, expected, current);
       const start = (loose ? pending : 0) + plan.from;
       const out = await this.publishChain(subject, streamId, events, ids, bodies, start, tail);
       if (out.ok) return { nextExpectedRevision: out.revision, position: out.seq };
@@ -274,15 +366,29 @@ export class JetStreamEventStore implements EventStore {
     assertStreamId(streamId);
     const from = intOption('fromRevision', opts.fromRevision, 0, 0);
     const max = intOption('maxCount', opts.maxCount, Number.MAX_SAFE_INTEGER, 0);
+    const report = unreadableReporter(opts.onUnreadable, this.warned, this.warn);
+    return this.readStreamWith(streamId, from, max, report);
+  }
+
+  private async readStreamWith(streamId: string, from: number, max: number, report: (u: UnreadableEvent) => void): Promise<RecordedEvent[]> {
     const subject = subjectForStream(this.subjectPrefix, streamId);
     const tail = await this.tail(subject);
-    if (!tail || from > tail.revision || max === 0) return [];
-    if (from === tail.revision) return [tail.event];
+    if (!tail || max === 0 || (tail.revision !== null && from > tail.revision)) return [];
+    if (from === tail.revision && tail.eventSeq === tail.lastSeq && tail.decoded) {
+      // Only the last message can be in the window: no scan.
+      if (tail.decoded.ok) return [tail.decoded.event];
+      report(tail.decoded.unreadable);
+      return [];
+    }
     const out: RecordedEvent[] = [];
-    for await (const m of this.scan(subject, 1, tail.seq)) {
-      const e = decodeStoredEvent(m.subject, m.seq, m.headers, m.data);
-      if (e.revision < from) continue;
-      out.push(e);
+    for await (const m of this.scan(subject, [subject], 1, tail.lastSeq)) {
+      const d = readStoredMessage(m.subject, m.seq, m.headers, m.data);
+      if (!d.ok) {
+        if (d.unreadable.revision === null || d.unreadable.revision >= from) report(d.unreadable);
+        continue;
+      }
+      if (d.event.revision < from) continue;
+      out.push(d.event);
       if (out.length >= max) break;
     }
     return out;
@@ -292,37 +398,49 @@ export class JetStreamEventStore implements EventStore {
     this.assertOpen();
     assertStreamId(streamId);
     const tail = await this.tail(subjectForStream(this.subjectPrefix, streamId));
-    return tail ? tail.revision : null;
+    return tail?.revision ?? null;
   }
 
   readAll(opts: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     const from = Math.max(1, intOption('fromPosition', opts.fromPosition, 1, 0));
     const max = intOption('maxCount', opts.maxCount, Number.MAX_SAFE_INTEGER, 0);
-    const categories = normaliseCategories(opts.categories);
-    const { filter, accept } = this.filterFor(categories);
+    const where = this.filterFor(normaliseCategories(opts.categories));
+    const report = unreadableReporter(opts.onUnreadable, this.warned, this.warn);
     // Each iteration is a new read that ends at the end known when it starts.
-    return { [Symbol.asyncIterator]: () => this.readAllFrom(filter, accept, from, max) };
+    return { [Symbol.asyncIterator]: () => this.readAllFrom(where, from, max, report) };
   }
 
-  private async *readAllFrom(filter: string | string[], accept: (subject: string) => boolean, from: number, max: number): AsyncGenerator<RecordedEvent> {
+  private async *readAllFrom(where: ReadFilter, from: number, max: number, report: (u: UnreadableEvent) => void): AsyncGenerator<RecordedEvent> {
     if (max === 0) return;
     let n = 0;
-    for await (const m of this.scan(filter, from, undefined)) {
-      if (!accept(m.subject)) continue;
-      yield decodeStoredEvent(m.subject, m.seq, m.headers, m.data);
+    for await (const m of this.scan(where.filter, where.ends, from, undefined)) {
+      if (!where.accept(m.subject)) continue;
+      const d = readStoredMessage(m.subject, m.seq, m.headers, m.data);
+      if (!d.ok) {
+        report(d.unreadable);
+        continue;
+      }
+      yield d.event;
       if (++n >= max) return;
     }
   }
 
-  subscribeToAll(opts: { fromPosition?: number; categories?: string[] }, handler: (e: RecordedEvent) => Promise<void>): Subscription {
+  subscribeToAll(opts: SubscribeOptions, handler: (e: RecordedEvent) => Promise<void>): Subscription {
     this.assertOpen();
     const from = Math.max(1, intOption('fromPosition', opts.fromPosition, 1, 0));
     const { filter, accept } = this.filterFor(normaliseCategories(opts.categories));
+    const report = unreadableReporter(opts.onUnreadable, this.warned, this.warn);
     const sub = new JsSubscription(
       (startSeq) => this.orderedConsumer(filter, startSeq),
       from,
-      (m) => (accept(m.subject) ? handler(decodeStoredEvent(m.subject, m.seq, m.headers, m.data)) : undefined),
+      (m) => {
+        if (!accept(m.subject)) return undefined;
+        const d = readStoredMessage(m.subject, m.seq, m.headers, m.data);
+        if (d.ok) return handler(d.event);
+        report(d.unreadable);
+        return undefined;
+      },
       () => this.subscriptions.delete(sub),
       async () => {
         try {
@@ -354,30 +472,55 @@ export class JetStreamEventStore implements EventStore {
     if (this.closed || this.nc.isClosed()) throw new EventStoreClosedError();
   }
 
-  /** Last message of `subject` (direct get), or null when the stream has no event. */
-  private async tail(subject: string): Promise<Tail | null> {
-    let m: StoredMsg;
+  /** A stored message by query (direct get when the stream allows it), null when there is none. */
+  private async getMessage(query: MsgQuery): Promise<StoredMsg | null> {
     try {
-      m = this.direct
-        ? await this.direct.getMessage(this.stream, { last_by_subj: subject })
-        : await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
+      return this.direct ? await this.direct.getMessage(this.stream, query) : await this.jsm.streams.getMessage(this.stream, query);
     } catch (e) {
       if (isNoMessage(e)) return null;
       throw e;
     }
-    const event = decodeStoredEvent(m.subject, m.seq, m.header, m.data);
-    return { seq: m.seq, revision: event.revision, eventId: event.metadata.eventId, event };
   }
 
-  private async getBySeq(seq: number): Promise<RecordedEvent> {
-    const m = this.direct ? await this.direct.getMessage(this.stream, { seq }) : await this.jsm.streams.getMessage(this.stream, { seq });
-    return decodeStoredEvent(m.subject, m.seq, m.header, m.data);
+  /**
+   * The end of a stream's subject, null when the subject has no message. When its last message
+   * claims no revision (a foreign message), the subject is scanned for the last one that does.
+   */
+  private async tail(subject: string): Promise<Tail | null> {
+    const m = await this.getMessage({ last_by_subj: subject });
+    if (!m) return null;
+    let revision = headerRevision(m.header);
+    let eventSeq: number | null = m.seq;
+    let decoded: DecodedMessage | null = readStoredMessage(m.subject, m.seq, m.header, m.data);
+    if (revision === null) {
+      eventSeq = null;
+      decoded = null;
+      for await (const x of this.scan(subject, [subject], 1, m.seq)) {
+        const r = headerRevision(x.headers);
+        if (r === null) continue;
+        revision = r;
+        eventSeq = x.seq;
+        decoded = readStoredMessage(x.subject, x.seq, x.headers, x.data);
+      }
+    }
+    return { lastSeq: m.seq, revision, eventSeq, decoded, eventId: decoded?.ok ? decoded.event.metadata.eventId : null };
   }
 
-  /** Refs of revisions `from .. from+count-1` of a stream (for the idempotency check). */
+  /** Event id stored at a sequence, null when the message is not a readable event. */
+  private async eventIdAt(seq: number): Promise<string | null> {
+    const m = await this.getMessage({ seq });
+    if (!m) return null;
+    const d = readStoredMessage(m.subject, m.seq, m.header, m.data);
+    return d.ok ? d.event.metadata.eventId : null;
+  }
+
+  /** Refs of revisions `from .. from+count-1` of a stream (for the idempotency check); unreadable ones are missing. */
   private async storedRefs(streamId: string, tail: Tail | null, from: number, count: number): Promise<StoredRef[]> {
-    if (tail && count === 1 && from === tail.revision) return [{ revision: tail.revision, eventId: tail.eventId, position: tail.seq }];
-    const events = await this.readStream(streamId, { fromRevision: from, maxCount: count });
+    if (tail && count === 1 && from === tail.revision) {
+      return tail.eventId !== null && tail.eventSeq !== null ? [{ revision: from, eventId: tail.eventId, position: tail.eventSeq }] : [];
+    }
+    // Skipped messages are reported by the reads that return the stream, not by this lookup.
+    const events = await this.readStreamWith(streamId, from, count, () => undefined);
     return events.map((e) => ({ revision: e.revision, eventId: e.metadata.eventId, position: e.position }));
   }
 
@@ -394,7 +537,7 @@ export class JetStreamEventStore implements EventStore {
     start: number,
     tail: Tail | null,
   ): Promise<{ ok: true; revision: number; seq: number } | { ok: false; failedAt: number }> {
-    let prevSeq = tail?.seq ?? 0;
+    let prevSeq = tail?.lastSeq ?? 0;
     let revision = tail?.revision ?? -1;
     for (let i = start; i < events.length; i++) {
       revision++;
@@ -411,22 +554,25 @@ export class JetStreamEventStore implements EventStore {
         throw e;
       }
       // The dedupe check runs before the sequence check: a duplicate is ours only if it holds our event.
-      if (ack.duplicate && (await this.getBySeq(ack.seq)).metadata.eventId !== ids[i]) return { ok: false, failedAt: i };
+      if (ack.duplicate && (await this.eventIdAt(ack.seq)) !== ids[i]) return { ok: false, failedAt: i };
       prevSeq = ack.seq;
     }
     return { ok: true, revision, seq: prevSeq };
   }
 
-  /** Consumer filter for a category set, and the client-side check that completes it. */
-  private filterFor(categories: string[] | undefined): { filter: string | string[]; accept: (subject: string) => boolean } {
+  /**
+   * Consumer filter for a category set, the subjects whose last message ends a read, and the
+   * client-side check that completes the filter.
+   */
+  private filterFor(categories: string[] | undefined): ReadFilter {
     const all = `${this.subjectPrefix}.>`;
-    if (!categories) return { filter: all, accept: () => true };
+    if (!categories) return { filter: all, ends: [all], accept: () => true };
     const start = this.subjectPrefix.length + 1;
     const accept = (subject: string) => categories.includes(subject.slice(start, subject.indexOf('.', start)));
     const subjects = categories.map((c) => `${this.subjectPrefix}.${c}.>`);
-    if (subjects.length === 1) return { filter: subjects[0], accept };
+    if (subjects.length === 1) return { filter: subjects[0], ends: subjects, accept };
     // Several filter subjects need nats-server 2.10 (2.9 ignores `filter_subjects`); before that, filter here.
-    return { filter: this.multiFilter ? subjects : all, accept };
+    return { filter: this.multiFilter ? subjects : all, ends: subjects, accept };
   }
 
   /** An ordered consumer from stream sequence `startSeq` whose server-side consumers expire quickly. */
@@ -448,35 +594,75 @@ export class JetStreamEventStore implements EventStore {
     return c;
   }
 
+  /** Sequence of the last message matching any of `subjects` now; 0 when none does. */
+  private async lastMatching(subjects: string[]): Promise<number> {
+    const lasts = await Promise.all(subjects.map((s) => this.getMessage({ last_by_subj: s })));
+    return Math.max(0, ...lasts.map((m) => m?.seq ?? 0));
+  }
+
+  /** Whether a message matching any of `subjects` exists in `fromSeq..endSeq`. */
+  private async anyMatching(subjects: string[], fromSeq: number, endSeq: number): Promise<boolean> {
+    const next = await Promise.all(subjects.map((s) => this.getMessage({ seq: fromSeq, next_by_subj: s })));
+    return next.some((m) => m !== null && m.seq <= endSeq);
+  }
+
   /**
-   * Messages matching `filter` from `startSeq` up to the end known now: as many as the first
-   * message says follow it, and no further than `endSeq` (default: the stream's last sequence now). The consumer is deleted when the scan ends.
+   * Messages matching `filter` from `startSeq` through `endSeq`, in order, each once; `endSeq`
+   * defaults to the last message matching `ends` when the scan starts (so it is a message the
+   * consumer will deliver). The scan ends when it has seen a message at or past `endSeq`;
+   * pending counts are not used. When the feed goes quiet it checks (direct get) whether a
+   * matching message is still due: if none is, the scan is over; if one is and the feed stays
+   * quiet, or when the feed ends early, it resumes on a new consumer after the last message
+   * seen. Consumers are deleted when the scan ends.
+   * @throws Error when consumers keep failing to deliver anything
    */
-  private async *scan(filter: string | string[], startSeq: number, endSeq: number | undefined): AsyncGenerator<JsMsg> {
-    // The read ends at the end known when it starts: without a given end, the stream's last
-    // sequence now. (A message's `pending` count alone proved unreliable to end a read: an
-    // ordered consumer that resets mid-read can leave the last message with pending > 0.)
-    endSeq ??= (await this.jsm.streams.info(this.stream)).state.last_seq;
-    if (endSeq < startSeq) return;
-    const consumer = await this.orderedConsumer(filter, startSeq);
-    let msgs: ConsumerMessages | null = null;
-    try {
-      msgs = await consumer.consume({ max_messages: BATCH });
-      if ((await consumer.info(true)).num_pending <= 0) return;
-      // How many to read comes from the first message: the server's count of what follows it
-      // when it was delivered. (The consumer's own num_pending, read after `consume` started,
-      // can already exclude a delivered batch under load and end the read early.)
-      let remaining: number | null = null;
-      for await (const m of msgs) {
-        remaining = (remaining ?? m.info.pending + 1) - 1;
-        if (endSeq !== undefined && m.seq > endSeq) return;
-        yield m;
-        if (remaining <= 0 || (endSeq !== undefined && m.seq >= endSeq)) return;
+  private async *scan(filter: string | string[], ends: string[], startSeq: number, endSeq: number | undefined): AsyncGenerator<JsMsg> {
+    const end = endSeq ?? (await this.lastMatching(ends));
+    let last = startSeq - 1; // the last sequence handed out (a reset never repeats or skips one)
+    for (let barren = 0; last < end; ) {
+      if (barren > MAX_READ_RESTARTS) throw new Error(`JetStream read of ${this.stream} stalled at sequence ${last} of ${end}`);
+      const consumer = await this.orderedConsumer(filter, last + 1);
+      const before = last;
+      let msgs: ConsumerMessages | null = null;
+      let next: Promise<IteratorResult<JsMsg>> | null = null;
+      try {
+        msgs = await consumer.consume({ max_messages: BATCH });
+        const it = msgs[Symbol.asyncIterator]();
+        for (let idle = 0; ; ) {
+          next ??= it.next();
+          const r = await idleRace(next, IDLE_PROBE_MS);
+          if (r === 'idle') {
+            if (!(await this.anyMatching(ends, last + 1, end))) return; // nothing left up to the end
+            if (++idle >= MAX_IDLE_PROBES) break; // due but not coming: a new consumer
+            continue;
+          }
+          next = null;
+          if (r.done) break; // the feed ended early: a new consumer
+          idle = 0;
+          const m = r.value;
+          if (m.seq <= last) continue;
+          if (m.seq > end) return;
+          last = m.seq;
+          yield m;
+          if (m.seq >= end) return;
+        }
+      } finally {
+        next?.catch(() => undefined);
+        await msgs?.close().catch(() => undefined);
+        await consumer.delete().catch(() => undefined);
       }
-    } finally {
-      await msgs?.close().catch(() => undefined);
-      await consumer.delete().catch(() => undefined);
+      barren = last > before ? 0 : barren + 1;
     }
+  }
+}
+
+/** The settled value of `p`, or 'idle' when it has not settled within `ms` (`p` keeps running). */
+async function idleRace<T>(p: Promise<T>, ms: number): Promise<T | 'idle'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<'idle'>((resolve) => (timer = setTimeout(() => resolve('idle'), ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -61,20 +61,91 @@ export class EventStoreClosedError extends Error {
   }
 }
 
-/** `readStream` window: from revision `fromRevision` (default 0), at most `maxCount` events. */
+/** Largest stored event: UTF-8 bytes of its body JSON `{ type, data, metadata }` (64 KiB). */
+export const MAX_EVENT_BYTES = 64 * 1024;
+
+/**
+ * An event refused by `append` (nothing of its batch is written):
+ * - `eventType` not in `EventCatalogue` (@bulwark/contracts);
+ * - `data` that fails the type's schema (`parseEvent`, after upcasting from `metadata.schemaVersion`);
+ * - `metadata` that fails `EventMetadata`;
+ * - a body that is not JSON-serialisable or longer than {@link MAX_EVENT_BYTES}.
+ */
+export class InvalidEventError extends Error {
+  /**
+   * @param streamId the stream appended to
+   * @param eventType the refused event's `type` (as given)
+   * @param reason why it was refused
+   * @param index position of the refused event in the batch (0-based)
+   */
+  constructor(
+    readonly streamId: string,
+    readonly eventType: string,
+    readonly reason: string,
+    readonly index = 0,
+  ) {
+    super(`invalid event ${index} (${JSON.stringify(eventType)}) for ${streamId}: ${reason}`);
+    this.name = 'InvalidEventError';
+  }
+}
+
+/**
+ * A stored message a read skipped because it cannot be turned into a RecordedEvent (not JSON,
+ * not `{ type, data, metadata }`, metadata failing `EventMetadata`, missing or malformed
+ * adapter headers). An event of an unknown type, or whose data fails its schema, is not
+ * unreadable: reads return it and consumers decide.
+ * - `streamId`: from the message's stream-id header, else its subject;
+ * - `revision`: the revision the message claims (its revision header), null when it has none;
+ * - `position`: its global position (the JetStream stream sequence);
+ * - `eventType`: the type it claims (header or body), null when none can be read;
+ * - `reason`: what is wrong with it.
+ */
+export interface UnreadableEvent {
+  streamId: string;
+  revision: number | null;
+  position: number;
+  eventType: string | null;
+  reason: string;
+}
+
+/**
+ * Called once per skipped message of a read, in log order, before the read goes on. An error it
+ * throws ends the read (readAll/readStream reject, a subscription's `done` rejects). Without it,
+ * the adapter logs one warning per skipped message (once per message and store instance).
+ */
+export type UnreadableHandler = (u: UnreadableEvent) => void;
+
+/**
+ * `readStream` window: from revision `fromRevision` (default 0), at most `maxCount` events.
+ * `onUnreadable` hears of each skipped message of the stream (see {@link UnreadableEvent}).
+ */
 export interface ReadStreamOptions {
   fromRevision?: number;
   maxCount?: number;
+  onUnreadable?: UnreadableHandler;
 }
 
 /**
  * `readAll` window: from global position `fromPosition` (inclusive, default 1), at most
  * `maxCount` events, only streams of the given categories (all when absent or empty).
+ * `onUnreadable` hears of each skipped message inside the window.
  */
 export interface ReadAllOptions {
   fromPosition?: number;
   maxCount?: number;
   categories?: string[];
+  onUnreadable?: UnreadableHandler;
+}
+
+/**
+ * `subscribeToAll` options: from global position `fromPosition` (inclusive, default 1), only
+ * streams of the given categories (all when absent or empty); `onUnreadable` hears of each
+ * skipped message (the handler is not called for it).
+ */
+export interface SubscribeOptions {
+  fromPosition?: number;
+  categories?: string[];
+  onUnreadable?: UnreadableHandler;
 }
 
 /**
@@ -104,7 +175,20 @@ export interface Subscription {
  * - A different event at an already used revision is a conflict.
  * - Stream ids must match `StreamId` (@bulwark/contracts), else {@link InvalidStreamIdError}.
  * - An append needs at least one event, with non-empty, distinct event ids (else `RangeError`).
+ * - An event whose type is not in `EventCatalogue`, whose data fails its schema, whose metadata
+ *   fails `EventMetadata`, or whose body exceeds {@link MAX_EVENT_BYTES}, is refused with
+ *   {@link InvalidEventError} and nothing of the batch is written. (An adapter built with
+ *   `validate: false` skips the catalogue and schema checks only: for tests that must store
+ *   poison events.)
  * - Reads never change the log. `readAll` and `subscribeToAll` deliver in global order.
+ * - `readAll` returns every event from `fromPosition` up to the log's end when the read starts,
+ *   each exactly once and in order (then `maxCount` cuts it); events appended during the read
+ *   may or may not be included.
+ * - A stored message that cannot be turned into a RecordedEvent ({@link UnreadableEvent}) never
+ *   fails a read: it is skipped and reported to `onUnreadable` (or logged). Revisions are the
+ *   stored ones and never renumbered: a skipped message leaves a gap in `readStream`'s
+ *   revisions, and `streamRevision` / `append` count it when it carries a revision (so OCC
+ *   agrees with what was written); one without a revision holds no revision and is ignored.
  */
 export interface EventStore {
   /** Append `events` to `streamId` if the stream is at `expected`. */
@@ -119,10 +203,7 @@ export interface EventStore {
    * Catch-up then live subscription in global order from `fromPosition` (inclusive, default 1):
    * `handler` is called one event at a time, the next call starts after the previous resolves.
    */
-  subscribeToAll(
-    opts: { fromPosition?: number; categories?: string[] },
-    handler: (e: RecordedEvent) => Promise<void>,
-  ): Subscription;
+  subscribeToAll(opts: SubscribeOptions, handler: (e: RecordedEvent) => Promise<void>): Subscription;
   /** Global position of the last event in the store; 0 when empty. */
   lastPosition(): Promise<number>;
   /** Stop this store's subscriptions and refuse further calls. Does not close shared connections. */
