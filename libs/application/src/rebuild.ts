@@ -1,5 +1,5 @@
 import { type RecordedEvent, parseEvent } from '@bulwark/contracts';
-import type { EventStore } from '@bulwark/event-store';
+import type { EventStore, UnreadableEvent } from '@bulwark/event-store';
 import { Quarantine } from '@bulwark/messaging';
 
 /** A service that can rebuild its working state from the log before it consumes a new message. */
@@ -48,7 +48,9 @@ export async function rebuildFromLog(service: Rebuildable, store: EventStore, qu
   const started = Date.now();
   let events = 0;
   let quarantined = 0;
-  for await (const e of store.readAll({ categories: [...service.rebuildCategories], fromPosition })) {
+  // Stored messages the store could not even read (not JSON, no headers) are quarantined too.
+  const unreadable: UnreadableEvent[] = [];
+  for await (const e of store.readAll({ categories: [...service.rebuildCategories], fromPosition, onUnreadable: (u) => unreadable.push(u) })) {
     events++;
     const parsed = parseEvent(e.type, e.data, e.metadata?.schemaVersion);
     let reason: string | null = parsed.ok ? null : parsed.reason;
@@ -63,6 +65,10 @@ export async function rebuildFromLog(service: Rebuildable, store: EventStore, qu
       quarantined++;
       await quarantine.report(Quarantine.of(e), reason);
     }
+  }
+  for (const u of unreadable) {
+    quarantined++;
+    await quarantine.report({ streamId: u.streamId, revision: u.revision, position: u.position, eventType: u.eventType ?? '(unreadable)' }, u.reason);
   }
   return { service: service.name, events, quarantined, ms: Date.now() - started };
 }

@@ -593,7 +593,8 @@ export const OrderCancelCommanded = z.object({ clientOrderId: ClientOrderId, by:
 export const PoisonEventQuarantined = z.object({
   service: z.string().min(1),
   streamId: z.string(),
-  revision: z.number().int().nonnegative(),
+  /** Revision in its stream; null for a stored message that carries none (it could not be read at all). */
+  revision: z.number().int().nonnegative().nullable(),
   /** Position in the global log (0 when unknown). */
   position: z.number().int().nonnegative(),
   eventType: z.string(),

@@ -4,7 +4,8 @@ import type { EventAppender } from './appender';
 /** Where a poison event sits in the log. */
 export interface PoisonEvent {
   streamId: string;
-  revision: number;
+  /** Null for a stored message that carries no revision. */
+  revision: number | null;
   /** Global position (0 when unknown). */
   position: number;
   eventType: string;
@@ -39,8 +40,8 @@ export class Quarantine {
     const seen = new Set<string>();
     const events = await this.appender.store.readStream(this.streamId);
     for (const e of events) {
-      const d = e.data as { streamId?: string; revision?: number };
-      if (e.type === 'PoisonEventQuarantined') seen.add(`${d.streamId}@${d.revision}`);
+      const d = e.data as { streamId?: string; revision?: number | null; position?: number };
+      if (e.type === 'PoisonEventQuarantined') seen.add(Quarantine.key({ streamId: d.streamId ?? '', revision: d.revision ?? null, position: d.position ?? 0 }));
     }
     this.revision = events.length ? events[events.length - 1].revision : null;
     this.seen = seen;
@@ -54,19 +55,24 @@ export class Quarantine {
   async report(bad: PoisonEvent, reason: string): Promise<boolean> {
     const seen = await this.load();
     this.met.push(bad);
-    const key = `${bad.streamId}@${bad.revision}`;
+    const key = Quarantine.key(bad);
     if (seen.has(key)) return false;
     seen.add(key);
-    this.onAlert(`${this.service}: poison event quarantined: ${bad.eventType} at ${bad.streamId}@${bad.revision} (position ${bad.position}): ${reason}`);
+    this.onAlert(`${this.service}: poison event quarantined: ${bad.eventType} at ${key} (position ${bad.position}): ${reason}`);
     const ts = bad.tsEvent ?? Date.now();
     const r = await this.appender.append(
       this.streamId,
       [event('PoisonEventQuarantined', { service: this.service, streamId: bad.streamId, revision: bad.revision, position: bad.position, eventType: bad.eventType, reason: reason.slice(0, 2000) })],
       this.revision === null ? 'no_stream' : this.revision,
-      { tsEvent: ts, correlationId: `quarantine-${this.service}`, causationId: `${bad.streamId}@${bad.revision}` },
+      { tsEvent: ts, correlationId: `quarantine-${this.service}`, causationId: Quarantine.key(bad) },
     );
     if (r) this.revision = r.result.nextExpectedRevision;
     return true;
+  }
+
+  /** What identifies a poison event: its stream and revision, or its log position when it has no revision. */
+  private static key(p: { streamId: string; revision: number | null; position: number }): string {
+    return p.revision === null ? `${p.streamId}#${p.position}` : `${p.streamId}@${p.revision}`;
   }
 
   /** The poison event as {@link report} takes it. */
