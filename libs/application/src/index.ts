@@ -14,7 +14,4 @@ export * from './venue-factory';
 export * from './live-feed';
 export * from './log-compare';
 export * from './rebuild';
-export * from './keyed-serial';
-export * from './mark-price';
-export * from './mark-watch';
 export * from './candle-history';
