@@ -1,12 +1,13 @@
-import { createReadStream, existsSync } from 'node:fs';
+import { constants as fsConstants, type Stats } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import { createInterface } from 'node:readline';
 import { Candle } from '@bulwark/contracts';
 import { dec, isConsistentBar, str } from '@bulwark/domain';
 
 /** A candle file row that is not a valid candle: the file, line and reason. */
 export class CandleFileError extends Error {
-  constructor(readonly file: string, readonly line: number, reason: string) {
+  constructor(readonly file: string, readonly line: number, readonly reason: string) {
     super(`${file}:${line}: ${reason}`);
     this.name = 'CandleFileError';
   }
@@ -21,11 +22,121 @@ function decimalToken(tok: string, file: string, line: number, field: string): s
   return t;
 }
 
-function lines(file: string): AsyncIterable<string> {
-  if (!existsSync(file)) throw new CandleFileError(file, 0, 'file not found');
-  const raw = createReadStream(file);
-  const input = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
-  return createInterface({ input, crlfDelay: Infinity });
+/**
+ * Largest market-data file read (bytes on disk): 2 GiB. A year of Binance 1m klines is
+ * about 50 MB, so only something that is not a kline or funding file is larger.
+ */
+export const MAX_MARKET_DATA_FILE_BYTES = 2 * 1024 ** 3;
+
+/**
+ * Longest line read (characters). A kline row with all of Binance's 12 columns is about
+ * 110; a longer line means the file is not a CSV of klines or funding rates (a binary,
+ * `/dev/zero`), and stopping here bounds the memory a line can take.
+ */
+export const MAX_LINE_CHARS = 4096;
+
+/** Most bytes decompressed from one `.gz` file (16 GiB): a gzip bomb ends here. */
+export const MAX_DECOMPRESSED_BYTES = 16 * 1024 ** 3;
+
+/** What a non-regular file is, for an error message. */
+export function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return st.isFile() ? 'a regular file' : 'not a regular file';
+}
+
+/**
+ * Open a file for reading only if it is a regular file of at most MAX_MARKET_DATA_FILE_BYTES.
+ * O_NONBLOCK makes opening a FIFO return at once (a blocking open would wait for a writer
+ * forever and hold a libuv thread); it changes nothing for regular files.
+ * @throws CandleFileError (line 0): missing, unreadable, not a regular file, too large
+ */
+async function openRegularFile(file: string): Promise<FileHandle> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new CandleFileError(file, 0, 'file not found');
+    if (code === 'EISDIR') throw new CandleFileError(file, 0, 'not a regular file (a directory)');
+    throw new CandleFileError(file, 0, `cannot open the file (${code ?? (e as Error).message})`);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new CandleFileError(file, 0, `not a regular file (${fileKind(st)})`);
+    if (st.size > MAX_MARKET_DATA_FILE_BYTES) throw new CandleFileError(file, 0, `the file is ${st.size} bytes, above the limit of ${MAX_MARKET_DATA_FILE_BYTES} (2 GiB)`);
+    return fh;
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * The lines of a text file (`.gz` decompressed), without their `\n` / `\r\n` ends, as
+ * readline gives them (a last line without an end is yielded too). Bounded: a line longer
+ * than MAX_LINE_CHARS, more than MAX_DECOMPRESSED_BYTES, a corrupt or truncated gzip, a
+ * read error each throw CandleFileError naming the line where it happened.
+ */
+async function* lines(file: string): AsyncGenerator<string> {
+  const fh = await openRegularFile(file);
+  const raw = fh.createReadStream({ autoClose: false, highWaterMark: 64 * 1024 });
+  const gz = file.endsWith('.gz') ? createGunzip() : null;
+  if (gz) {
+    raw.on('error', (e) => gz.destroy(e));
+    raw.pipe(gz);
+  }
+  const input: AsyncIterable<Buffer> = gz ?? raw;
+  const decoder = new StringDecoder('utf8');
+  const tooLong = (n: number) => new CandleFileError(file, n, `the line is longer than ${MAX_LINE_CHARS} characters: not a CSV of klines or funding rates`);
+  let n = 0;
+  let pending = '';
+  let bytes = 0;
+  try {
+    try {
+      for await (const chunk of input) {
+        bytes += chunk.length;
+        if (bytes > MAX_DECOMPRESSED_BYTES) throw new CandleFileError(file, n + 1, `more than ${MAX_DECOMPRESSED_BYTES} bytes of data: not a kline or funding file`);
+        pending += decoder.write(chunk);
+        let start = 0;
+        for (let i = pending.indexOf('\n'); i >= 0; i = pending.indexOf('\n', start)) {
+          n++;
+          if (i - start > MAX_LINE_CHARS + 1) throw tooLong(n);
+          const line = pending.slice(start, i);
+          start = i + 1;
+          yield line.endsWith('\r') ? line.slice(0, -1) : line;
+        }
+        pending = pending.slice(start);
+        if (pending.length > MAX_LINE_CHARS + 1) throw tooLong(n + 1);
+      }
+    } catch (e) {
+      if (e instanceof CandleFileError) throw e;
+      const reason = (e as Error).message;
+      throw new CandleFileError(file, n + 1, gz ? `the gzip data is corrupt or truncated (${reason})` : `read failed (${reason})`);
+    }
+    pending += decoder.end();
+    if (pending.length > MAX_LINE_CHARS + 1) throw tooLong(n + 1);
+    if (pending) yield pending.endsWith('\r') ? pending.slice(0, -1) : pending;
+  } finally {
+    gz?.destroy();
+    raw.destroy();
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The first line of a candle or funding file that is not blank (trimmed), or null when it
+ * has none; reads no further than that line.
+ * @throws CandleFileError as the readers do (missing, not a regular file, too large, a line
+ *   too long, corrupt gzip)
+ */
+export async function firstLine(file: string): Promise<string | null> {
+  for await (const line of lines(file)) if (line.trim()) return line.trim();
+  return null;
 }
 
 /**

@@ -1,3 +1,4 @@
 export * from './data-dir';
 export * from './csv';
 export * from './rules-file';
+export * from './file-check';
