@@ -75,7 +75,7 @@ export function orderJson(f: SymbolFormat, o: PaperOrderRecord, forPlace = false
  * A conditional order as `POST/GET /fapi/v1/algoOrder`, `openAlgoOrders`, `allAlgoOrders`
  * answer it (https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New-Algo-Order).
  */
-export function algoJson(f: SymbolFormat, a: PaperAlgoRecord, actual: PaperOrderRecord | null): Record<string, unknown> {
+export function algoJson(f: SymbolFormat, a: PaperAlgoRecord, actual: PaperOrderRecord | null, workingType: 'MARK_PRICE' | 'CONTRACT_PRICE' = 'CONTRACT_PRICE'): Record<string, unknown> {
   return {
     algoId: Number(a.algoId),
     clientAlgoId: a.clientAlgoId,
@@ -93,7 +93,7 @@ export function algoJson(f: SymbolFormat, a: PaperAlgoRecord, actual: PaperOrder
     price: '0.00',
     icebergQuantity: null,
     selfTradePreventionMode: 'EXPIRE_MAKER',
-    workingType: 'CONTRACT_PRICE',
+    workingType,
     priceMatch: 'NONE',
     closePosition: a.closePosition,
     priceProtect: false,

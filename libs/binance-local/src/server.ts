@@ -187,6 +187,10 @@ function symbolsOf(x: unknown): Array<Record<string, unknown>> {
 export async function startBinanceLocal(o: BinanceLocalOptions): Promise<BinanceLocal> {
   const wall = o.wallClock ?? Date.now;
   const engine = new PaperVenue(o.rules, { liquidity: o.liquidity, tradesPerFill: o.tradesPerFill });
+  // Each algo order's workingType, as placed (`<accountId>:<algoId>`). Recorded and answered, not
+  // simulated: the local venue's path price is both its mark and its last price.
+  const algoWorkingType = new Map<string, 'MARK_PRICE' | 'CONTRACT_PRICE'>();
+  const wtOf = (a: PaperAlgoRecord) => algoWorkingType.get(`${a.accountId}:${a.algoId}`) ?? 'CONTRACT_PRICE';
   const limiter = new RateLimiter(o.limits);
   const listenKeyTtl = o.listenKeyTtlMs ?? 3_600_000;
   const recvWindowMaxMs = o.recvWindowMaxMs ?? 60_000;
@@ -278,7 +282,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
         caid: a.clientAlgoId, aid: Number(a.algoId), at: 'CONDITIONAL', o: a.type, s: a.symbol, S: a.side, ps: 'BOTH', f: 'GTC',
         q: a.quantity ? qty(f, a.quantity) : '0', X, ai: a.actualOrderId ?? '',
         ap: actual && !actual.avgPrice.isZero() ? px(f, actual.avgPrice) : '0.00000', aq: actual ? qty(f, actual.executedQty) : '0', act: actual ? 'MARKET' : '0',
-        tp: px(f, a.triggerPrice), p: '0', V: 'EXPIRE_MAKER', wt: 'CONTRACT_PRICE', pm: 'NONE', cp: a.closePosition, pP: false, R: a.reduceOnly,
+        tp: px(f, a.triggerPrice), p: '0', V: 'EXPIRE_MAKER', wt: wtOf(a), pm: 'NONE', cp: a.closePosition, pP: false, R: a.reduceOnly,
         tt: X === 'TRIGGERED' || X === 'FINISHED' || X === 'EXPIRED' ? ts : 0, gtd: 0, ...(reason ? { rm: reason } : {}),
       },
     };
@@ -772,6 +776,8 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
         const clientAlgoId = p['clientAlgoId'] ?? randomId();
         if (!CLIENT_ID.test(clientAlgoId)) throw BinanceErrors.invalidParam('clientAlgoId');
         const reduceOnly = bool(p['reduceOnly']);
+        const workingType = p['workingType'] ?? 'CONTRACT_PRICE'; // Binance's default
+        if (workingType !== 'MARK_PRICE' && workingType !== 'CONTRACT_PRICE') throw BinanceErrors.invalidParam('workingType');
         const role = purposeOf(clientAlgoId, true);
         const r = engine.placeAlgoOrder(a.cred.accountId, {
           clientAlgoId, symbol, side: s, type, triggerPrice, quantity: decimal(p, 'quantity'), closePosition: bool(p['closePosition']), reduceOnly,
@@ -779,8 +785,9 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
         });
         if (!r.ok) throw fromRejection(r.error);
         const rec = engine.algoOrder(a.cred.accountId, { algoId: r.value.algoId })!;
+        algoWorkingType.set(`${rec.accountId}:${rec.algoId}`, workingType);
         hub.publishUser(a.cred.accountId, algoUpdate(rec, 'NEW', engine.now()));
-        return algoJson(f, rec, null);
+        return algoJson(f, rec, null, wtOf(rec));
       },
     }],
     // Query Algo Order (USER_DATA).
@@ -790,7 +797,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
         const a = acctOf(c);
         const rec = algoRec(a, c.params);
         if (!rec) throw BinanceErrors.noSuchOrder();
-        return algoJson(fmt(rec.symbol), rec, rec.actualOrderId ? engine.order(a.cred.accountId, { venueOrderId: rec.actualOrderId }) : null);
+        return algoJson(fmt(rec.symbol), rec, rec.actualOrderId ? engine.order(a.cred.accountId, { venueOrderId: rec.actualOrderId }) : null, wtOf(rec));
       },
     }],
     // Cancel Algo Order (TRADE).
@@ -812,7 +819,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
       handler: (c) => {
         const symbol = c.params['symbol'];
         if (symbol) fmt(symbol);
-        return engine.openAlgoOrders(acctOf(c).cred.accountId, symbol).map((x) => algoJson(fmt(x.symbol), x, null));
+        return engine.openAlgoOrders(acctOf(c).cred.accountId, symbol).map((x) => algoJson(fmt(x.symbol), x, null, wtOf(x)));
       },
     }],
     // Cancel All Algo Open Orders (TRADE).
@@ -837,7 +844,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
         const from = num(p['algoId'], 'algoId');
         const list = timeFilter(engine.algoOrders(a.cred.accountId, symbol), (x) => x.time, p).filter((x) => from === null || Number(x.algoId) >= from);
         return lastN(list, limitOf(p, 500, 1000), from !== null || p['startTime'] !== undefined).map((x) =>
-          algoJson(f, x, x.actualOrderId ? engine.order(a.cred.accountId, { venueOrderId: x.actualOrderId }) : null),
+          algoJson(f, x, x.actualOrderId ? engine.order(a.cred.accountId, { venueOrderId: x.actualOrderId }) : null, wtOf(x)),
         );
       },
     }],

@@ -58,4 +58,8 @@ export const Streams = {
   margin: (accountId: string, symbol: string) => `margin-${accountId}-${symbol}`,
   /** Where a service records the events it could not apply (poison events), one stream per service. */
   quarantine: (service: string) => `quarantine-${service}`,
+  /** Stop-monitor's own alerts about an account's protection (mark price stale / back), not folded by any aggregate. */
+  monitor: (accountId: string) => `monitor-${accountId}`,
+  /** A replay run's journal (market-data), so the run survives a market-data restart. */
+  replay: (runId: string) => `replay-${runId}`,
 } as const;

@@ -7,16 +7,29 @@ const v1AccountOpened = {
 };
 
 describe('schema versions', () => {
-  it('upcasts AccountOpened v1 (before the risk configuration) to v2 without inventing facts', () => {
-    expect(EventCatalogue.AccountOpened.version).toBe(2);
-    expect(upcast('AccountOpened', v1AccountOpened, 1)).toEqual({ ...v1AccountOpened, dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: '10000' });
+  it('upcasts AccountOpened v1 (before the risk configuration) to v3 without inventing facts', () => {
+    expect(EventCatalogue.AccountOpened.version).toBe(3);
+    expect(upcast('AccountOpened', v1AccountOpened, 1)).toEqual({ ...v1AccountOpened, dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: '10000', workingType: 'MARK_PRICE' });
     const r = parseEvent('AccountOpened', v1AccountOpened, 1);
-    expect(r.ok && r.event.data).toMatchObject({ highLeverageConfirmed: false, venueBalance: '10000' });
+    expect(r.ok && r.event.data).toMatchObject({ highLeverageConfirmed: false, venueBalance: '10000', workingType: 'MARK_PRICE' });
+  });
+
+  it('reads AccountOpened / AccountReconfigured v2 (before the trigger price type) with workingType MARK_PRICE, the default', () => {
+    const v2 = { ...v1AccountOpened, dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: '10000' };
+    for (const type of ['AccountOpened', 'AccountReconfigured'] as const) {
+      expect(EventCatalogue[type].version).toBe(3);
+      const r = parseEvent(type, v2, 2);
+      expect(r).toEqual({ ok: true, event: { type, data: { ...v2, workingType: 'MARK_PRICE' } } });
+      // A v3 event keeps what it recorded; a v3 event without the field is invalid (nothing is guessed).
+      expect(parseEvent(type, { ...v2, workingType: 'CONTRACT_PRICE' }, 3)).toMatchObject({ ok: true, event: { data: { workingType: 'CONTRACT_PRICE' } } });
+      expect(parseEvent(type, v2, 3)).toMatchObject({ ok: false, reason: expect.stringContaining('workingType') });
+    }
+    expect(parseEvent('AccountOpened', { ...v2, workingType: 'LAST_PRICE' }, 3)).toMatchObject({ ok: false, reason: expect.stringContaining('workingType') });
   });
 
   it('refuses a v1 event as v2 (missing fields named) and a version newer than the code', () => {
     expect(parseEvent('AccountOpened', v1AccountOpened, 2)).toMatchObject({ ok: false, reason: expect.stringContaining('venueBalance') });
-    expect(parseEvent('AccountOpened', v1AccountOpened, 3)).toEqual({ ok: false, reason: 'AccountOpened v3 is newer than this code (v2)' });
+    expect(parseEvent('AccountOpened', v1AccountOpened, 4)).toEqual({ ok: false, reason: 'AccountOpened v4 is newer than this code (v3)' });
   });
 
   it('leaves StopPlaced v1 invalid: its entry price and guard levels were never recorded', () => {

@@ -16,6 +16,7 @@ import {
   TradingDay,
   VenueId,
 } from './primitives';
+import { ReplayStartRequest } from './messages';
 
 // ---------------------------------------------------------------------------------------
 // Instrument rules: stream `rules-<venue>-<symbol>`, written by execution (from the venue).
@@ -62,6 +63,16 @@ export const InstrumentRulesRecorded = InstrumentRules.extend({
 // Account policy: stream `account-<accountId>`, written by risk.
 // ---------------------------------------------------------------------------------------
 
+/**
+ * Which price triggers the account's stops (Binance's `workingType` names): MARK_PRICE (the
+ * default) = the venue's mark price, CONTRACT_PRICE = the last traded price. On the live venues
+ * stop-monitor evaluates MARK_PRICE stops on every mark-price update, CONTRACT_PRICE stops on
+ * the closed candles' path; the account's exchange stops carry the same `workingType`.
+ * Replays (paper, local venue) evaluate every stop on the candle path.
+ */
+export const WorkingType = z.enum(['MARK_PRICE', 'CONTRACT_PRICE']);
+export type WorkingType = z.infer<typeof WorkingType>;
+
 export const AccountConfig = z.object({
   accountId: Identifier,
   venue: VenueId,
@@ -86,8 +97,10 @@ export const AccountConfig = z.object({
   /** Monthly drawdown limit (realised + unrealised) as a fraction of the month's starting equity (default 0.04). */
   maxMonthlyDrawdownFraction: DecimalString,
   marginMode: z.literal('ISOLATED'),
-  /** Where stops live: INTERNAL = stop-monitor (default), EXCHANGE = reduce-only algo orders at the venue, BOTH = internal first, exchange stop as the backstop. */
+  /** Where stops live: INTERNAL = stop-monitor (default on paper and the local venue; BOTH on Binance demo-trading and live, docs/risk.md), EXCHANGE = reduce-only algo orders at the venue, BOTH = internal first, exchange stop as the backstop. */
   protection: ProtectionMode,
+  /** The price the account's stops trigger on (default MARK_PRICE). */
+  workingType: WorkingType,
   /** Leverage above 5x needs an explicit confirmation; it is recorded here. */
   highLeverageConfirmed: z.boolean(),
   /** The venue's wallet balance when the configuration was accepted (capital may not exceed it). */
@@ -603,10 +616,48 @@ export const PoisonEventQuarantined = z.object({
 
 /** Something at the venue that an operator must know now (a ban stops every call until it ends). */
 export const VenueAlert = z.object({
-  kind: z.enum(['IP_BANNED', 'RATE_LIMITED', 'CLOCK_SKEW', 'USER_STREAM_DOWN', 'PROTECTION_FAILED']),
+  /**
+   * MARK_PRICE_STALE: no mark price reached stop-monitor for `BULWARK_MARK_STALE_SECONDS` while a
+   * mark-price stop was armed (it polls `GET /fapi/v1/premiumIndex` meanwhile);
+   * MARK_PRICE_RESUMED: the mark-price stream is back (polling ended). Both on `monitor-<account>`.
+   */
+  kind: z.enum(['IP_BANNED', 'RATE_LIMITED', 'CLOCK_SKEW', 'USER_STREAM_DOWN', 'PROTECTION_FAILED', 'MARK_PRICE_STALE', 'MARK_PRICE_RESUMED']),
   detail: z.string(),
   /** When the condition ends (ban end), null when unknown. */
   until: EpochMs.nullable(),
+});
+
+// ---------------------------------------------------------------------------------------
+// Replay runs: stream `replay-<runId>`, written by market-data. The replay clock's journal,
+// not trading facts: a restarted market-data resumes an unfinished run from its last
+// checkpoint. Checkpoints are written every few seconds of wall time, not per step.
+// ---------------------------------------------------------------------------------------
+
+/** A replay run was accepted: the request as received and the number of candles in its window. */
+export const ReplayStarted = z.object({ request: ReplayStartRequest, total: z.number().int().nonnegative() });
+/**
+ * Every service acknowledged every step before `nextSeq` (the first step a resumed run sends
+ * again), after `candles` whole candles up to `marketTime` (the last one's open time) and the
+ * first `commandsSent` operator commands of the run's schedule (in time order).
+ */
+export const ReplayStepsAcknowledged = z.object({
+  nextSeq: z.number().int().nonnegative(),
+  candles: z.number().int().nonnegative(),
+  marketTime: EpochMs,
+  commandsSent: z.number().int().nonnegative(),
+});
+/** A restarted market-data took the run up again at `nextSeq` (steps from there may reach a service twice). */
+export const ReplayResumed = z.object({ nextSeq: z.number().int().nonnegative(), resumes: z.number().int().positive() });
+/**
+ * The run ended: COMPLETED (every candle replayed), FAILED (a service refused or stayed silent
+ * past the stall limit, or the data failed), CANCELLED (by an operator), ABANDONED (found
+ * unfinished at start-up after nobody could still be waiting for it).
+ */
+export const ReplayFinished = z.object({
+  outcome: z.enum(['COMPLETED', 'FAILED', 'CANCELLED', 'ABANDONED']),
+  candles: z.number().int().nonnegative(),
+  steps: z.number().int().nonnegative(),
+  detail: z.string().nullable(),
 });
 
 // ---------------------------------------------------------------------------------------
@@ -616,12 +667,12 @@ export const VenueAlert = z.object({
 /** Every event type with its data schema and current schema version. */
 export const EventCatalogue = {
   InstrumentRulesRecorded: { schema: InstrumentRulesRecorded, version: 1 },
-  AccountOpened: { schema: AccountOpened, version: 2 },
+  AccountOpened: { schema: AccountOpened, version: 3 },
   EntryApproved: { schema: EntryApproved, version: 1 },
   EntryDenied: { schema: EntryDenied, version: 1 },
   PositionResultRecorded: { schema: PositionResultRecorded, version: 1 },
   TradingPaused: { schema: TradingPaused, version: 1 },
-  AccountReconfigured: { schema: AccountReconfigured, version: 2 },
+  AccountReconfigured: { schema: AccountReconfigured, version: 3 },
   TradingStateChanged: { schema: TradingStateChanged, version: 1 },
   DailyTradeLimitWarning: { schema: DailyTradeLimitWarning, version: 1 },
   DailyTradeLimitReached: { schema: DailyTradeLimitReached, version: 1 },
@@ -667,6 +718,10 @@ export const EventCatalogue = {
   ReconciliationDifference: { schema: ReconciliationDifference, version: 1 },
   ReconciliationCompleted: { schema: ReconciliationCompleted, version: 1 },
   VenueAlert: { schema: VenueAlert, version: 1 },
+  ReplayStarted: { schema: ReplayStarted, version: 1 },
+  ReplayStepsAcknowledged: { schema: ReplayStepsAcknowledged, version: 1 },
+  ReplayResumed: { schema: ReplayResumed, version: 1 },
+  ReplayFinished: { schema: ReplayFinished, version: 1 },
 } as const;
 
 export type EventCatalogue = typeof EventCatalogue;
@@ -690,15 +745,21 @@ export function isEventType(type: string): type is EventType {
  * be done without inventing facts.
  * - AccountOpened v1 (before the risk engine's configuration): no daily profit target, no
  *   high-leverage confirmation recorded, and the venue balance taken as the capital.
+ * - AccountOpened / AccountReconfigured v1–v2 (before the trigger price type): `workingType`
+ *   MARK_PRICE, the default.
  * - StopPlaced v1 (before protection guards): not upcastable (the entry price and the guard
  *   levels were never recorded); it stays invalid and is reported as such.
  */
 export function upcast(type: string, data: unknown, schemaVersion: number): unknown {
-  if (type === 'AccountOpened' && schemaVersion < 2 && data && typeof data === 'object') {
-    const d = data as Record<string, unknown>;
-    return { dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: d.capital, ...d };
+  let d = data;
+  if (type === 'AccountOpened' && schemaVersion < 2 && d && typeof d === 'object') {
+    const v1 = d as Record<string, unknown>;
+    d = { dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: v1.capital, ...v1 };
   }
-  return data;
+  if ((type === 'AccountOpened' || type === 'AccountReconfigured') && schemaVersion < 3 && d && typeof d === 'object') {
+    d = { workingType: 'MARK_PRICE', ...(d as Record<string, unknown>) };
+  }
+  return d;
 }
 
 /**

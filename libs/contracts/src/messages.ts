@@ -125,8 +125,10 @@ export const OpenAccountRequest = z.object({
   dailyProfitTargetFraction: DecimalString.nullable().optional(),
   maxMonthlyDrawdownFraction: DecimalString.optional(),
   marginMode: z.string().optional(),
-  /** INTERNAL (default), EXCHANGE or BOTH: where the protective stops live. */
+  /** INTERNAL, EXCHANGE or BOTH: where the protective stops live (default BOTH when execution trades Binance demo-trading or live, else INTERNAL; docs/risk.md). */
   protection: z.string().optional(),
+  /** MARK_PRICE (default) or CONTRACT_PRICE: the price the account's stops trigger on. */
+  workingType: z.string().optional(),
   highLeverageConfirmed: z.boolean().optional(),
   /** The venue's wallet balance (the paper deposit for the paper venue). */
   venueBalance: DecimalString,

@@ -49,6 +49,7 @@ const CONFIG = {
   maxMonthlyDrawdownFraction: '0.04',
   marginMode: 'ISOLATED',
   protection: 'INTERNAL',
+  workingType: 'MARK_PRICE',
   highLeverageConfirmed: true,
   venueBalance: '10000',
 } as const;
@@ -149,6 +150,7 @@ describe('validateAccountConfig / OpenAccount', () => {
       dailyLossLimitFraction: null,
       dailyProfitTargetFraction: null,
       maxMonthlyDrawdownFraction: '0.04',
+      workingType: 'MARK_PRICE',
       confirmLeverageAbove: 5,
       tradeWarningShare: '0.8',
       drawdownAlertShares: ['0.5', '0.75'],
@@ -184,6 +186,7 @@ describe('validateAccountConfig / OpenAccount', () => {
       maxMonthlyDrawdownFraction: '0.04',
       marginMode: 'ISOLATED',
       protection: 'INTERNAL',
+      workingType: 'MARK_PRICE',
       highLeverageConfirmed: false,
       venueBalance: '12000',
     };

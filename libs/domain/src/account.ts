@@ -9,6 +9,7 @@ import {
   type IntentEmitted,
   type ProtectionMode,
   type TradingState,
+  type WorkingType,
 } from '@bulwark/contracts';
 import type { Decider } from './decider';
 import { clientOrderIdFor, tradingDayOf } from './ids';
@@ -27,6 +28,8 @@ export const ACCOUNT_DEFAULTS = {
   dailyLossLimitFraction: null as string | null,
   dailyProfitTargetFraction: null as string | null,
   maxMonthlyDrawdownFraction: '0.04',
+  /** The price stops trigger on when the request names none (Binance's own default is CONTRACT_PRICE: exchange stops always carry it). */
+  workingType: 'MARK_PRICE' as WorkingType,
   /** Leverage above this needs `highLeverageConfirmed`. */
   confirmLeverageAbove: 5,
   /** Share of the daily trade limit that raises the warning (40 of 50). */
@@ -70,6 +73,22 @@ export interface AccountState {
   assessedIntents: ReadonlySet<string>;
 }
 
+/**
+ * The protection of an account whose request names none (docs/risk.md "Account
+ * configuration"): BOTH — the internal stop first, a reduce-only exchange stop at the venue as
+ * the backstop should Bulwark lose the venue — when execution trades a live venue (Binance
+ * demo-trading or live); INTERNAL on the paper and the local venue, so replays keep their results.
+ * @param liveVenue execution trades Binance demo-trading or live (`BULWARK_VENUE` binance-demo / binance-live)
+ */
+export function defaultProtection(liveVenue: boolean): ProtectionMode {
+  return liveVenue ? 'BOTH' : 'INTERNAL';
+}
+
+/** What validation needs to know besides the request: whether execution trades a live venue (the protection default). */
+export interface AccountContext {
+  liveVenue: boolean;
+}
+
 /** A configuration as a person or a program gives it (validated into AccountConfig). */
 export interface AccountConfigInput {
   accountId: string;
@@ -87,14 +106,17 @@ export interface AccountConfigInput {
   maxMonthlyDrawdownFraction?: string;
   marginMode?: string;
   protection?: string;
+  /** MARK_PRICE (default) or CONTRACT_PRICE. */
+  workingType?: string;
   highLeverageConfirmed?: boolean;
   /** The venue's wallet balance (USDT): capital may not exceed it. */
   venueBalance: string;
 }
 
 export type AccountCommand =
-  | { kind: 'OpenAccount'; config: AccountConfigInput }
-  | { kind: 'ReconfigureAccount'; config: AccountConfigInput }
+  /** `context` defaults to a replay venue (protection INTERNAL when the request names none). */
+  | { kind: 'OpenAccount'; config: AccountConfigInput; context?: AccountContext }
+  | { kind: 'ReconfigureAccount'; config: AccountConfigInput; context?: AccountContext }
   | { kind: 'AssessEntry'; intent: IntentEmitted; signalStreamId: string; equity: EquitySnapshot; rules: Rules; ts: number }
   | { kind: 'RecordPositionResult'; positionStreamId: string; netPnl: D; ts: number }
   | { kind: 'ObserveEquity'; equity: D; ts: number }
@@ -190,10 +212,11 @@ export function accountEvolve(state: AccountState, e: DomainEvent): AccountState
 type FieldCheck = [field: string, okay: boolean, value: unknown, allowed: string];
 
 /**
- * Validate an account configuration and fill in the defaults.
+ * Validate an account configuration and fill in the defaults (protection: {@link defaultProtection}
+ * of `context.liveVenue`; workingType MARK_PRICE).
  * @returns the AccountConfig to record, or a refusal naming the field, the value and the allowed range.
  */
-export function validateAccountConfig(input: AccountConfigInput): Result<EventData<'AccountOpened'>, AccountRejection> {
+export function validateAccountConfig(input: AccountConfigInput, context: AccountContext = { liveVenue: false }): Result<EventData<'AccountOpened'>, AccountRejection> {
   const refuse = (code: AccountRejectionCode, field: string, value: unknown, allowed: string, why?: string): Result<never, AccountRejection> =>
     err({ code, field, value, allowed, message: `${field} = ${JSON.stringify(value)} is refused: ${why ?? `allowed ${allowed}`}` });
   if ((input.marginMode ?? 'ISOLATED') !== 'ISOLATED') {
@@ -214,7 +237,8 @@ export function validateAccountConfig(input: AccountConfigInput): Result<EventDa
     dailyProfitTargetFraction: input.dailyProfitTargetFraction ?? ACCOUNT_DEFAULTS.dailyProfitTargetFraction,
     maxMonthlyDrawdownFraction: input.maxMonthlyDrawdownFraction ?? ACCOUNT_DEFAULTS.maxMonthlyDrawdownFraction,
     marginMode: 'ISOLATED' as const,
-    protection: (input.protection ?? 'INTERNAL') as ProtectionMode,
+    protection: (input.protection ?? defaultProtection(context.liveVenue)) as ProtectionMode,
+    workingType: (input.workingType ?? ACCOUNT_DEFAULTS.workingType) as WorkingType,
     highLeverageConfirmed: input.highLeverageConfirmed ?? false,
     venueBalance: input.venueBalance,
   };
@@ -391,12 +415,12 @@ export const accountDecider: Decider<AccountCommand, AccountState, AccountReject
     switch (command.kind) {
       case 'OpenAccount': {
         if (state.config) return err({ code: 'ACCOUNT_EXISTS', message: `account ${state.config.accountId} is already open` });
-        const v = validateAccountConfig(command.config);
+        const v = validateAccountConfig(command.config, command.context);
         return v.ok ? ok([event('AccountOpened', v.value)]) : v;
       }
       case 'ReconfigureAccount': {
         if (command.config.accountId !== state.config!.accountId) return err({ code: 'INVALID_COMMAND', field: 'accountId', value: command.config.accountId, allowed: state.config!.accountId, message: 'the account id cannot change' });
-        const v = validateAccountConfig(command.config);
+        const v = validateAccountConfig(command.config, command.context);
         return v.ok ? ok([event('AccountReconfigured', v.value)]) : v;
       }
       case 'AssessEntry':

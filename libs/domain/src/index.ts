@@ -15,6 +15,7 @@ export * from './account';
 export * from './protection';
 export * from './stop';
 export * from './paper-venue';
+export * from './paper-restore';
 export * from './paper-liquidity';
 export * from './spot-margin-guard';
 export * from './reconcile';

@@ -311,6 +311,74 @@ export interface PaperAccountView {
   positions: Array<PaperPosition & { symbol: string; liquidationPrice: D | null }>;
 }
 
+/** A recorded fact that does not fit the paper venue's state (restorePaperVenue, PaperVenue.restoreHooks). */
+export class PaperRestoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PaperRestoreError';
+  }
+}
+
+/** One trade as recorded (OrderFilled): what PaperVenueRestoreHooks.trade books again. */
+export interface PaperRecordedTrade {
+  tradeId: string;
+  /** Base quantity of the trade. */
+  quantity: D;
+  /** USDT per unit. */
+  price: D;
+  liquidity: 'TAKER' | 'MAKER';
+  /** The leverage in force when it filled. */
+  leverage: number;
+}
+
+/** See PaperVenue.restoreHooks. Times are market time (epoch ms). */
+export interface PaperVenueRestoreHooks {
+  /** The market reached a step at `ts` (the venue's `now`), with last price `price` when known (else kept). */
+  market(symbol: string, ts: number, price: D | null): void;
+  /** placeOrder's acceptance under the recorded venue order id (record NEW at `now`). */
+  accept(accountId: string, o: PaperOrderRequest, venueOrderId: string): void;
+  /** placeAlgoOrder's acceptance under the recorded algo id. */
+  acceptAlgo(accountId: string, req: PaperAlgoOrderRequest, algoId: string): void;
+  /** The settlement `step` books first on the step that carries it; returns its funding events. */
+  funding(symbol: string, rate: D, markPrice: D, ts: number): PaperVenueEvent[];
+  /** One trade of a working order, booked as `step` books it; returns the trade. */
+  trade(accountId: string, venueOrderId: string, t: PaperRecordedTrade, ts: number): PaperFill;
+  /** A liquidation at the recorded price with the recorded ids (the engine caps at the bankruptcy price the same way); returns the trade. */
+  liquidation(accountId: string, symbol: string, price: D, ts: number, venueOrderId: string, tradeId: string): PaperFill;
+  /** A waiting algo order triggered: its MARKET order is created and works until its trades or its expiry; returns its venue order id. */
+  triggerAlgo(accountId: string, clientAlgoId: string, ts: number): string;
+  /** An order refused when it came to fill (-2022 or a triggered algo's refusal): EXPIRED, out of the book (its algo EXPIRED too). */
+  expire(accountId: string, venueOrderId: string, ts: number): void;
+}
+
+type SnapshotOrder = {
+  clientOrderId: string; symbol: string; side: OrderSide; type: OrderType; quantity: string; price: string | null; reduceOnly: boolean; purpose: OrderPurpose; triggerPrice: string | null;
+};
+
+/** PaperVenue.snapshot(): the engine's state as plain data, decimals as exact strings (money.str). */
+export interface PaperVenueSnapshot {
+  accounts: Array<{
+    accountId: string;
+    walletBalance: string;
+    positionMode: 'ONE_WAY' | null;
+    marginMode: Array<[string, 'ISOLATED']>;
+    leverage: Array<[string, number]>;
+    positions: Array<{ symbol: string; side: PositionSide; quantity: string; entryPrice: string; isolatedMargin: string; leverage: number }>;
+  }>;
+  resting: Array<SnapshotOrder & { venueOrderId: string; accountId: string; tradesPerFill: number; working: boolean }>;
+  clientIds: string[];
+  lastPrice: Array<[string, string]>;
+  orderSeq: number;
+  tradeSeq: number;
+  algoSeq: number;
+  lastTs: number;
+  records: Array<{ accountId: string; orders: Array<SnapshotOrder & { accountId: string; venueOrderId: string; status: PaperOrderStatus; executedQty: string; avgPrice: string; time: number; updateTime: number }> }>;
+  trades: Array<{ accountId: string; trades: Array<Omit<PaperFill, 'quantity' | 'price' | 'fee' | 'realisedPnl' | 'liquidationFee' | 'cumulativeQuantity'> & { quantity: string; price: string; fee: string; realisedPnl: string; liquidationFee: string; cumulativeQuantity: string | undefined }> }>;
+  algos: Array<{ accountId: string; algos: Array<Omit<PaperAlgoRecord, 'triggerPrice' | 'quantity'> & { triggerPrice: string; quantity: string | null }> }>;
+  /** algoIds of the waiting algo orders, in placement order. */
+  openAlgos: string[];
+}
+
 /**
  * The paper venue: a deterministic simulation of Binance USDⓈ-M's matching and isolated
  * margin engine, driven by the explicit intra-bar price path.
@@ -752,18 +820,8 @@ export class PaperVenue {
     const start = step.gap ? dec(step.to) : from;
     const cap = (o: PaperOrderRequest) => this.stepCap(r, o, volume);
 
-    if (funding) {
-      const rate = dec(funding.rate);
-      for (const a of this.accounts.values()) {
-        const p = a.positions.get(symbol);
-        if (!p) continue;
-        // Funding settles at the mark price of the settlement instant: the step's start.
-        const amount = fundingPayment(p.side, p.quantity, start, rate);
-        a.walletBalance = a.walletBalance.plus(amount);
-        p.isolatedMargin = p.isolatedMargin.plus(amount);
-        out.push({ kind: 'funding', accountId: a.accountId, symbol, amount, rate, markPrice: start, ts: step.ts });
-      }
-    }
+    // Funding settles at the mark price of the settlement instant: the step's start.
+    if (funding) this.settleFunding(symbol, dec(funding.rate), start, step.ts, out);
 
     type Pending = { rank: number; fraction: D; seq: number; run: () => void };
     const pending: Pending[] = [];
@@ -804,6 +862,22 @@ export class PaperVenue {
     return out;
   }
 
+  /**
+   * A funding settlement on `symbol` at market time `ts`: every account's position receives
+   * fundingPayment(side, quantity, markPrice, rate) (negative = pays), booked to the wallet and
+   * to the position's isolated margin. `step` runs it first on the step that carries it.
+   */
+  private settleFunding(symbol: string, rate: D, markPrice: D, ts: number, out: PaperVenueEvent[]): void {
+    for (const a of this.accounts.values()) {
+      const p = a.positions.get(symbol);
+      if (!p) continue;
+      const amount = fundingPayment(p.side, p.quantity, markPrice, rate);
+      a.walletBalance = a.walletBalance.plus(amount);
+      p.isolatedMargin = p.isolatedMargin.plus(amount);
+      out.push({ kind: 'funding', accountId: a.accountId, symbol, amount, rate, markPrice, ts });
+    }
+  }
+
   /** The most an order may fill on this step (null = no limit): share × barVolume / 4, down to the order's lot step. */
   private stepCap(r: Rules, o: PaperOrderRequest, barVolume: D | null): D | null {
     if (this.liquidity.kind === 'WHOLE' || barVolume === null) return null;
@@ -822,20 +896,8 @@ export class PaperVenue {
     if (al.status !== 'NEW') return;
     const a = this.accounts.get(al.accountId)!;
     const r = this.rulesOf(al.symbol)!;
-    const pos = a.positions.get(al.symbol);
-    const reduces = pos !== undefined && (pos.side === 'LONG') !== (al.side === 'BUY');
-    const quantity = al.closePosition ? (pos && reduces ? pos.quantity : ZERO) : al.quantity!;
-    const reduceOnly = al.reduceOnly || al.closePosition;
-    const venueOrderId = String(++this.orderSeq);
-    const o: RestingOrder = {
-      clientOrderId: al.clientAlgoId, symbol: al.symbol, side: al.side, type: 'MARKET', quantity, price: null, reduceOnly, purpose: al.purpose,
-      triggerPrice: al.triggerPrice, venueOrderId, accountId: al.accountId, tradesPerFill: this.tradesPerFill, working: false,
-    };
-    this.clientIds.add(`${al.accountId}:${al.clientAlgoId}`);
-    const { tradesPerFill: _t, working: _w, ...req } = o;
-    this.record({ ...req, status: 'NEW', executedQty: ZERO, avgPrice: ZERO, time: ts, updateTime: ts });
-    this.closeAlgo(al, 'TRIGGERED', ts);
-    al.actualOrderId = venueOrderId;
+    const { o, reduces } = this.openAlgoOrder(al, ts);
+    const { venueOrderId, quantity, reduceOnly } = o;
     out.push({ kind: 'algoTriggered', accountId: al.accountId, symbol: al.symbol, algoId: al.algoId, clientAlgoId: al.clientAlgoId, venueOrderId, ts });
     if (!reduceOnly && !reduces) {
       const q = normalizeQuantity(r, quantity, price, 'MARKET');
@@ -855,6 +917,32 @@ export class PaperVenue {
       o.working = true;
       this.resting.push(o);
     }
+  }
+
+  /**
+   * The first half of a trigger: create the algo order's MARKET order (clientOrderId =
+   * clientAlgoId, reduce-only unless the algo is neither reduceOnly nor closePosition; quantity
+   * = the algo's or, for closePosition, the whole position now), record it NEW and mark the
+   * algo TRIGGERED with its actualOrderId.
+   * @returns the order and whether it reduces the position the account holds now
+   */
+  private openAlgoOrder(al: PaperAlgoRecord, ts: number): { o: RestingOrder; reduces: boolean } {
+    const a = this.accounts.get(al.accountId)!;
+    const pos = a.positions.get(al.symbol);
+    const reduces = pos !== undefined && (pos.side === 'LONG') !== (al.side === 'BUY');
+    const quantity = al.closePosition ? (pos && reduces ? pos.quantity : ZERO) : al.quantity!;
+    const reduceOnly = al.reduceOnly || al.closePosition;
+    const venueOrderId = String(++this.orderSeq);
+    const o: RestingOrder = {
+      clientOrderId: al.clientAlgoId, symbol: al.symbol, side: al.side, type: 'MARKET', quantity, price: null, reduceOnly, purpose: al.purpose,
+      triggerPrice: al.triggerPrice, venueOrderId, accountId: al.accountId, tradesPerFill: this.tradesPerFill, working: false,
+    };
+    this.clientIds.add(`${al.accountId}:${al.clientAlgoId}`);
+    const { tradesPerFill: _t, working: _w, ...req } = o;
+    this.record({ ...req, status: 'NEW', executedQty: ZERO, avgPrice: ZERO, time: ts, updateTime: ts });
+    this.closeAlgo(al, 'TRIGGERED', ts);
+    al.actualOrderId = venueOrderId;
+    return { o, reduces };
   }
 
   /** Match a resting order at `price`; it leaves the book once filled or refused. */
@@ -887,23 +975,37 @@ export class PaperVenue {
     }
     const qty = cap !== null && cap.lt(remaining) ? cap : remaining;
     if (qty.lte(0)) return 'WORKING';
-    const feeRate = liquidity === 'TAKER' ? r.takerFeeRate : r.makerFeeRate;
-    const lev = a.leverage.get(o.symbol) ?? 20;
+    const lev = this.leverageOf(a, o.symbol);
     for (const part of splitOnStep(qty, o.type === 'MARKET' ? r.marketStepSize : r.stepSize, o.tradesPerFill)) {
-      const fee = part.mul(price).mul(feeRate);
-      const realised = this.applyFill(a, o.symbol, o.side, part, price, lev);
-      a.walletBalance = a.walletBalance.minus(fee);
-      const executedQty = rec.executedQty.plus(part);
-      const fill: PaperFill = {
-        accountId: a.accountId, clientOrderId: o.clientOrderId, venueOrderId: o.venueOrderId, tradeId: String(++this.tradeSeq),
-        symbol: o.symbol, side: o.side, purpose: o.purpose, quantity: part, price, fee, liquidity, leverage: lev,
-        realisedPnl: realised, liquidationFee: ZERO, venueGenerated: false, ts, cumulativeQuantity: executedQty,
-      };
-      out.push({ kind: 'fill', fill });
-      this.pushTrade(fill);
-      this.setStatus(o.venueOrderId, executedQty.eq(o.quantity) ? 'FILLED' : 'PARTIALLY_FILLED', ts, { executedQty, cumQuote: this.cumQuote(o.venueOrderId) });
+      out.push({ kind: 'fill', fill: this.bookTrade(a, r, o, rec, part, price, liquidity, lev, ts, String(++this.tradeSeq)) });
     }
     return rec.executedQty.eq(o.quantity) ? 'FILLED' : 'WORKING';
+  }
+
+  /** The leverage in force for `symbol` (Binance's default 20 until one is set). */
+  private leverageOf(a: PaperAccount, symbol: string): number {
+    return a.leverage.get(symbol) ?? 20;
+  }
+
+  /**
+   * Book one trade of an accepted order: fee = quantity × price × the liquidity's fee rate
+   * (rules.takerFeeRate / makerFeeRate) off the wallet, the position and isolated margin
+   * moved by applyFill, the trade kept, the record's executedQty / avgPrice / status updated.
+   * @returns the trade (cumulativeQuantity = the order's filled quantity after it)
+   */
+  private bookTrade(a: PaperAccount, r: Rules, o: RestingOrder, rec: PaperOrderRecord, part: D, price: D, liquidity: 'TAKER' | 'MAKER', lev: number, ts: number, tradeId: string): PaperFill {
+    const fee = part.mul(price).mul(liquidity === 'TAKER' ? r.takerFeeRate : r.makerFeeRate);
+    const realised = this.applyFill(a, o.symbol, o.side, part, price, lev);
+    a.walletBalance = a.walletBalance.minus(fee);
+    const executedQty = rec.executedQty.plus(part);
+    const fill: PaperFill = {
+      accountId: a.accountId, clientOrderId: o.clientOrderId, venueOrderId: o.venueOrderId, tradeId,
+      symbol: o.symbol, side: o.side, purpose: o.purpose, quantity: part, price, fee, liquidity, leverage: lev,
+      realisedPnl: realised, liquidationFee: ZERO, venueGenerated: false, ts, cumulativeQuantity: executedQty,
+    };
+    this.pushTrade(fill);
+    this.setStatus(o.venueOrderId, executedQty.eq(o.quantity) ? 'FILLED' : 'PARTIALLY_FILLED', ts, { executedQty, cumQuote: this.cumQuote(o.venueOrderId) });
+    return fill;
   }
 
   /** Apply a fill to the position; returns the realised PnL (gross) of the reducing part. */
@@ -933,7 +1035,11 @@ export class PaperVenue {
     return pnl;
   }
 
-  private liquidate(a: PaperAccount, symbol: string, price: D, ts: number, out: PaperVenueEvent[]): void {
+  /**
+   * Liquidate the isolated position of `symbol` at `price` (capped at the bankruptcy price).
+   * @param ids the venue order id and trade id to use (a restore puts back the recorded ones); default: the next of each sequence
+   */
+  private liquidate(a: PaperAccount, symbol: string, price: D, ts: number, out: PaperVenueEvent[], ids?: { venueOrderId: number; tradeId: number }): void {
     const p = a.positions.get(symbol);
     if (!p) return;
     const margin = p.isolatedMargin;
@@ -948,9 +1054,14 @@ export class PaperVenue {
     // The whole isolated margin is lost: what the loss did not take is the clearance fee.
     const clearance = margin.plus(pnl).gt(0) ? margin.plus(pnl) : ZERO;
     a.walletBalance = a.walletBalance.minus(clearance);
-    const n = ++this.orderSeq;
+    const n = ids ? ids.venueOrderId : ++this.orderSeq;
+    const tradeId = ids ? ids.tradeId : ++this.tradeSeq;
+    if (ids) {
+      this.orderSeq = Math.max(this.orderSeq, n);
+      this.tradeSeq = Math.max(this.tradeSeq, tradeId);
+    }
     const fill: PaperFill = {
-      accountId: a.accountId, clientOrderId: `autoclose-${shortHash(a.accountId)}-${n}`, venueOrderId: String(n), tradeId: String(++this.tradeSeq),
+      accountId: a.accountId, clientOrderId: `autoclose-${shortHash(a.accountId)}-${n}`, venueOrderId: String(n), tradeId: String(tradeId),
       symbol, side, purpose: 'LIQUIDATION', quantity: qty, price, fee: ZERO, liquidity: 'TAKER', leverage: p.leverage,
       realisedPnl: pnl, liquidationFee: clearance, venueGenerated: true, ts, cumulativeQuantity: qty,
     };
@@ -960,6 +1071,161 @@ export class PaperVenue {
       accountId: a.accountId, venueOrderId: fill.venueOrderId, status: 'FILLED', executedQty: qty, avgPrice: price, time: ts, updateTime: ts,
     });
     this.pushTrade(fill);
+  }
+
+  /**
+   * The engine's whole state as plain data (decimals as their exact strings), in the engine's
+   * own orders (accounts and positions as created, resting and algo orders in placement order,
+   * records and trades in time order): what a restored venue must equal, field by field.
+   */
+  snapshot(): PaperVenueSnapshot {
+    const order = (o: PaperOrderRequest) => ({
+      clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, quantity: str(o.quantity), price: o.price && str(o.price),
+      reduceOnly: o.reduceOnly, purpose: o.purpose, triggerPrice: o.triggerPrice && str(o.triggerPrice),
+    });
+    const trade = (f: PaperFill) => ({
+      ...f, quantity: str(f.quantity), price: str(f.price), fee: str(f.fee), realisedPnl: str(f.realisedPnl), liquidationFee: str(f.liquidationFee),
+      cumulativeQuantity: f.cumulativeQuantity && str(f.cumulativeQuantity),
+    });
+    const byKey = <T>(m: Map<string, T>) => [...m.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    return {
+      accounts: [...this.accounts.values()].map((a) => ({
+        accountId: a.accountId, walletBalance: str(a.walletBalance), positionMode: a.positionMode, marginMode: byKey(a.marginMode), leverage: byKey(a.leverage),
+        positions: [...a.positions.entries()].map(([symbol, p]) => ({ symbol, side: p.side, quantity: str(p.quantity), entryPrice: str(p.entryPrice), isolatedMargin: str(p.isolatedMargin), leverage: p.leverage })),
+      })),
+      resting: this.resting.map((o) => ({ ...order(o), venueOrderId: o.venueOrderId, accountId: o.accountId, tradesPerFill: o.tradesPerFill, working: o.working })),
+      clientIds: [...this.clientIds].sort(),
+      lastPrice: byKey(this.lastPrice).map(([symbol, price]) => [symbol, str(price)] as [string, string]),
+      orderSeq: this.orderSeq,
+      tradeSeq: this.tradeSeq,
+      algoSeq: this.algoSeq,
+      lastTs: this.lastTs,
+      records: byKey(this.recordsOf).map(([accountId, list]) => ({
+        accountId,
+        orders: list.map((r) => ({ ...order(r), accountId: r.accountId, venueOrderId: r.venueOrderId, status: r.status, executedQty: str(r.executedQty), avgPrice: str(r.avgPrice), time: r.time, updateTime: r.updateTime })),
+      })),
+      trades: byKey(this.tradesOf).map(([accountId, list]) => ({ accountId, trades: list.map(trade) })),
+      algos: byKey(this.algosOf).map(([accountId, list]) => ({
+        accountId,
+        algos: list.map((x) => ({ ...x, triggerPrice: str(x.triggerPrice), quantity: x.quantity && str(x.quantity) })),
+      })),
+      openAlgos: this.openAlgos.map((x) => x.algoId),
+    };
+  }
+
+  /**
+   * Operations that put a recorded fact back into this venue (for `restorePaperVenue`,
+   * paper-restore.ts, only). Each runs the code the engine runs when the fact happens (the
+   * same booking of a trade, a liquidation, a funding settlement), without the checks of a new
+   * request: the fact passed them when it happened. Ids (venue order ids, trade ids, algo ids)
+   * are the recorded ones; the sequences continue after the highest.
+   * @throws PaperRestoreError from an operation whose fact does not fit the venue's state
+   */
+  restoreHooks(): PaperVenueRestoreHooks {
+    const account = (accountId: string): PaperAccount => {
+      const a = this.accounts.get(accountId);
+      if (!a) throw new PaperRestoreError(`account ${accountId} is not at the venue`);
+      return a;
+    };
+    const rules = (symbol: string): Rules => {
+      const r = this.rulesOf(symbol);
+      if (!r) throw new PaperRestoreError(`no rules for ${symbol}`);
+      return r;
+    };
+    const seq = (id: string, what: string): number => {
+      const n = Number(id);
+      if (!/^[1-9]\d{0,15}$/.test(id) || !Number.isSafeInteger(n)) throw new PaperRestoreError(`${what} ${id} is not one this venue gives (a positive integer)`);
+      return n;
+    };
+    const restingOf = (accountId: string, venueOrderId: string): RestingOrder => {
+      const o = this.resting.find((x) => x.venueOrderId === venueOrderId && x.accountId === accountId);
+      if (!o) throw new PaperRestoreError(`order ${venueOrderId} of ${accountId} is not working at the venue`);
+      return o;
+    };
+    return {
+      market: (symbol, ts, price) => {
+        rules(symbol);
+        this.lastTs = ts;
+        if (price) this.lastPrice.set(symbol, price);
+      },
+      accept: (accountId, o, venueOrderId) => {
+        account(accountId);
+        rules(o.symbol);
+        const n = seq(venueOrderId, 'venue order id');
+        if (this.recordsByVenueId.has(venueOrderId)) throw new PaperRestoreError(`venue order id ${venueOrderId} is taken`);
+        this.orderSeq = Math.max(this.orderSeq, n);
+        this.clientIds.add(`${accountId}:${o.clientOrderId}`);
+        const req: PaperOrderRequest = {
+          clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, quantity: o.quantity, price: o.price, reduceOnly: o.reduceOnly, purpose: o.purpose, triggerPrice: o.triggerPrice,
+        };
+        this.resting.push({ ...req, venueOrderId, accountId, tradesPerFill: this.tradesPerFill, working: false });
+        this.record({ ...req, accountId, venueOrderId, status: 'NEW', executedQty: ZERO, avgPrice: ZERO, time: this.lastTs, updateTime: this.lastTs });
+      },
+      acceptAlgo: (accountId, req, algoId) => {
+        account(accountId);
+        rules(req.symbol);
+        const n = seq(algoId, 'algo id');
+        if (this.algosById.has(algoId)) throw new PaperRestoreError(`algo id ${algoId} is taken`);
+        this.algoSeq = Math.max(this.algoSeq, n);
+        const rec: PaperAlgoRecord = {
+          clientAlgoId: req.clientAlgoId, symbol: req.symbol, side: req.side, type: req.type, triggerPrice: req.triggerPrice, quantity: req.quantity,
+          closePosition: req.closePosition, reduceOnly: req.reduceOnly, purpose: req.purpose ?? defaultAlgoPurpose(req.type),
+          accountId, algoId, status: 'NEW', actualOrderId: null, time: this.lastTs, updateTime: this.lastTs,
+        };
+        this.algosById.set(algoId, rec);
+        this.algosByClientId.set(`${accountId}:${req.clientAlgoId}`, rec);
+        const list = this.algosOf.get(accountId);
+        if (list) list.push(rec);
+        else this.algosOf.set(accountId, [rec]);
+        this.openAlgos.push(rec);
+      },
+      funding: (symbol, rate, markPrice, ts) => {
+        rules(symbol);
+        const out: PaperVenueEvent[] = [];
+        this.settleFunding(symbol, rate, markPrice, ts, out);
+        return out;
+      },
+      trade: (accountId, venueOrderId, t, ts) => {
+        const a = account(accountId);
+        const o = restingOf(accountId, venueOrderId);
+        const r = rules(o.symbol);
+        const rec = this.recordsByVenueId.get(venueOrderId)!;
+        if (t.quantity.lte(0) || t.quantity.gt(o.quantity.minus(rec.executedQty))) throw new PaperRestoreError(`trade ${t.tradeId} of ${str(t.quantity)} does not fit order ${venueOrderId} (${str(rec.executedQty)} of ${str(o.quantity)} filled)`);
+        const lev = this.leverageOf(a, o.symbol);
+        if (lev !== t.leverage) throw new PaperRestoreError(`trade ${t.tradeId} was at leverage ${t.leverage}, the venue has ${lev} for ${o.symbol}`);
+        this.tradeSeq = Math.max(this.tradeSeq, seq(t.tradeId, 'trade id'));
+        const fill = this.bookTrade(a, r, o, rec, t.quantity, t.price, t.liquidity, lev, ts, t.tradeId);
+        if (rec.executedQty.eq(o.quantity)) this.resting.splice(this.resting.indexOf(o), 1);
+        else if (o.type === 'MARKET') o.working = true;
+        return fill;
+      },
+      liquidation: (accountId, symbol, price, ts, venueOrderId, tradeId) => {
+        const a = account(accountId);
+        if (!a.positions.has(symbol)) throw new PaperRestoreError(`no ${symbol} position of ${accountId} to liquidate`);
+        const out: PaperVenueEvent[] = [];
+        this.liquidate(a, symbol, price, ts, out, { venueOrderId: seq(venueOrderId, 'venue order id'), tradeId: seq(tradeId, 'trade id') });
+        return (out[0] as Extract<PaperVenueEvent, { kind: 'fill' }>).fill;
+      },
+      triggerAlgo: (accountId, clientAlgoId, ts) => {
+        const al = this.algosByClientId.get(`${accountId}:${clientAlgoId}`);
+        if (!al || al.status !== 'NEW') throw new PaperRestoreError(`no waiting algo order ${clientAlgoId} of ${accountId}`);
+        const { o } = this.openAlgoOrder(al, ts);
+        // What triggerAlgo leaves: FINISHED (EXPIRED when refused, see expire), its order working until its trades are booked.
+        al.status = 'FINISHED';
+        o.working = true;
+        this.resting.push(o);
+        return o.venueOrderId;
+      },
+      expire: (accountId, venueOrderId, ts) => {
+        const rec = this.recordsByVenueId.get(venueOrderId);
+        if (!rec || rec.accountId !== accountId) throw new PaperRestoreError(`order ${venueOrderId} of ${accountId} is not at the venue`);
+        const i = this.resting.findIndex((x) => x.venueOrderId === venueOrderId);
+        if (i >= 0) this.resting.splice(i, 1);
+        this.setStatus(venueOrderId, 'EXPIRED', ts);
+        const al = (this.algosOf.get(accountId) ?? []).find((x) => x.actualOrderId === venueOrderId);
+        if (al) al.status = 'EXPIRED';
+      },
+    };
   }
 }
 

@@ -536,7 +536,7 @@ describe('stopDecider: after the stop is done', () => {
   it('no trigger after TRIGGERED: the next step through the level again yields nothing', () => {
     const { state } = evaluate(armed(), DOWN_0001);
     expect(evaluate(state, DOWN_0001).events).toEqual([]);
-    expect(evaluate(state, { from: '104500', to: '104000', gap: false }).events).toEqual([]);
+    expect(evaluate(state, { from: '104500', to: '104000', gap: false, ts: DOWN_0001.ts + 15_000 }).events).toEqual([]);
   });
 
   it('no warning after a forced close either: 125x closed at 13:27, then the 14:48 fall to 103,960.9 gives nothing', () => {

@@ -14,6 +14,25 @@ const rules = rulesFromContract(
 );
 
 describe('PaperVenueAdapter (VenuePort over the paper engine)', () => {
+  it('the same clock step asked again (its outcome was not recorded) answers the same fill and matches nothing twice; an older step answers nothing', async () => {
+    const v = new PaperVenueAdapter('binance-usdm', new Map([['BTCUSDT', rules]]));
+    v.deposit('a1', dec('1000'));
+    await v.setOneWayMode('a1');
+    await v.setIsolatedMargin('a1', 'BTCUSDT');
+    await v.setLeverage('a1', 'BTCUSDT', 10);
+    v.advance('BTCUSDT', { from: '104670.7', to: '104587.7', gap: false, ts: 1762732859999, runId: 'r1', seq: 3 }, null);
+    await v.placeOrder('a1', { clientOrderId: 'c1', symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: dec('0.010'), price: null, reduceOnly: false, purpose: 'ENTRY', triggerPrice: null });
+    const step = { from: '104587.7', to: '104587.8', gap: true, ts: 1762732860000, runId: 'r1', seq: 4 };
+    const first = v.advance('BTCUSDT', step, null);
+    expect(first).toHaveLength(1);
+    const wallet = str((await v.account('a1'))!.walletBalance);
+    expect(v.advance('BTCUSDT', step, null)).toEqual(first);
+    expect(v.advance('BTCUSDT', { ...step, seq: 3 }, null)).toEqual([]);
+    // One fill, one fee: the wallet did not move again.
+    expect(str((await v.account('a1'))!.walletBalance)).toBe(wallet);
+    expect((await v.account('a1'))!.positions[0].quantity.toFixed()).toBe('0.01');
+  });
+
   it('sets up an account, fills a market entry at the next step and reports the isolated position', async () => {
     const v = new PaperVenueAdapter('binance-usdm', new Map([['BTCUSDT', rules]]));
     v.deposit('a1', dec('1000'));

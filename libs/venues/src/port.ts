@@ -74,6 +74,8 @@ export interface ProtectiveOrderRequest {
   triggerPrice: D;
   /** Base units, on the symbol's market step. */
   quantity: D;
+  /** The price that triggers it (Binance `workingType`): the account's trigger price type; default MARK_PRICE (Binance's own default would be CONTRACT_PRICE). */
+  workingType?: 'MARK_PRICE' | 'CONTRACT_PRICE';
 }
 
 /** An order as the venue reports it (`GET /fapi/v1/order`, `openOrders`); decimals exact from the venue's strings. */
@@ -110,6 +112,8 @@ export interface VenueAlgoSnapshot {
   status: string;
   /** The venue order id of the market order created when it triggered. */
   actualOrderId: string | null;
+  /** The price that triggers it (Binance `workingType`), when the venue says. */
+  workingType?: string;
 }
 
 /** One of the account's trades (`GET /fapi/v1/userTrades`). */

@@ -482,7 +482,8 @@ export class BinanceUsdmVenue implements LiveVenuePort {
     const type = p.kind === 'STOP_LOSS' ? 'STOP_MARKET' : 'TAKE_PROFIT_MARKET';
     const sym = this.unified(p.symbol);
     this.placed.set(p.clientAlgoId, { symbol: p.symbol, purpose: p.kind });
-    const params: Raw = { clientAlgoId: p.clientAlgoId, triggerPrice: str(p.triggerPrice), quantity: str(p.quantity), reduceOnly: true };
+    // workingType always sent: Binance's default is CONTRACT_PRICE, Bulwark's is MARK_PRICE.
+    const params: Raw = { clientAlgoId: p.clientAlgoId, triggerPrice: str(p.triggerPrice), quantity: str(p.quantity), reduceOnly: true, workingType: p.workingType ?? 'MARK_PRICE' };
     const place = async (): Promise<Result<{ algoId: string }, VenueFailure>> => {
       const r = await this.call('write', ENDPOINT_COST.algoOrder, (ex) => ex.createOrder(sym, type, p.side === 'BUY' ? 'buy' : 'sell', Number(str(p.quantity)), undefined, params));
       if (!r.ok) return r;
@@ -509,6 +510,7 @@ export class BinanceUsdmVenue implements LiveVenuePort {
       if (!a.triggerPrice.eq(p.triggerPrice)) problems.push(`triggerPrice ${str(a.triggerPrice)} ≠ ${str(p.triggerPrice)}`);
       if (!a.quantity || !a.quantity.eq(p.quantity)) problems.push(`quantity ${a.quantity ? str(a.quantity) : 'none'} ≠ ${str(p.quantity)}`);
       if (!a.reduceOnly) problems.push('not reduce-only');
+      if (a.workingType !== undefined && a.workingType !== params['workingType']) problems.push(`workingType ${a.workingType} ≠ ${String(params['workingType'])}`);
     }
     if (problems.length > 0) {
       if (a && a.status === 'NEW') await this.cancelProtectiveOrder(accountId, p.symbol, p.clientAlgoId);
@@ -847,5 +849,6 @@ export function algoSnapshot(a: Raw): VenueAlgoSnapshot {
     type: s(a['orderType'] ?? a['type']) as VenueAlgoSnapshot['type'], triggerPrice: dOr(a['triggerPrice']),
     quantity: closePosition && (qty === undefined || dOr(qty).isZero()) ? null : dOr(qty), closePosition, reduceOnly: bool(a['reduceOnly']),
     status: s(a['algoStatus'] ?? a['status']), actualOrderId: a['actualOrderId'] === undefined || a['actualOrderId'] === null || s(a['actualOrderId']) === '' ? null : s(a['actualOrderId']),
+    ...(a['workingType'] ? { workingType: s(a['workingType']) } : {}),
   };
 }

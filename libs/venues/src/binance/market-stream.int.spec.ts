@@ -147,6 +147,27 @@ describe('BinanceMarketStream against the local venue', () => {
     expect(alerts).toEqual([]);
   }, 10_000);
 
+  it('closedCandles: a page of the closed candles of a window over REST, equal to the CSV rows; the bar still forming is left out', async () => {
+    const from = local.clock.now() === 0 ? START : local.clock.now() + 1;
+    walkTo(from);
+    advance(3);
+    local.clock.advance(1); // the 4th bar has begun: the first 3 are closed, the 4th is forming
+    const ms = stream();
+    try {
+      // The window asks for 6 bars; only the 3 the clock closed are served.
+      const page = await ms.closedCandles(SYMBOL, from, from + 6 * MIN, 1000);
+      expect(page.candles).toEqual(rows(from, 3));
+      expect(page.next).toBeNull();
+      // A page limit: 2 of the 3, then the rest from `next`.
+      const first = await ms.closedCandles(SYMBOL, from, from + 3 * MIN, 2);
+      expect(first.candles).toEqual(rows(from, 2));
+      expect(first.next).toBe(from + 2 * MIN);
+      expect((await ms.closedCandles(SYMBOL, first.next!, from + 3 * MIN, 2)).candles).toEqual(rows(from + 2 * MIN, 1));
+    } finally {
+      await ms.close();
+    }
+  }, 60_000);
+
   it('alerts after repeated failures and close() ends every iterator', async () => {
     const a: MarketStreamAlert[] = [];
     const ms = new BinanceMarketStream({ mode: 'local', restBase: local.url, wsBase: 'ws://127.0.0.1:1', timeoutMs: 1_000, alertAfter: 3, backoff: { baseDelayMs: 1, maxDelayMs: 5 }, onAlert: (x) => a.push(x) });

@@ -592,6 +592,34 @@ export class BinanceMarketStream {
     return first.symbol as string;
   }
 
+  /**
+   * One page of CLOSED 1-minute candles of `symbol` with `from <= openTime < to` (epoch ms), in
+   * time order, over REST (`GET /fapi/v1/klines`, at most `limit` ≤ 1,000 rows, weight 5): a
+   * bar counts as closed when a later bar exists or its close time has passed on the venue's
+   * clock (`premiumIndex` time). For warm-ups after a
+   * restart; the live feed itself uses {@link candles}.
+   * @returns the candles and the open time to ask from next (null when the window is done)
+   * @throws the venue's error (ccxt) when a call fails
+   */
+  async closedCandles(symbol: string, from: number, to: number, limit = 1000): Promise<{ candles: Candle[]; next: number | null }> {
+    const now = await this.venueTime(symbol);
+    const end = Math.min(to - 1, now);
+    if (end < from) return { candles: [], next: null };
+    const rows = (await this.exchange.fapiPublicGetKlines({ symbol, interval: '1m', startTime: from, endTime: end, limit: Math.min(1000, limit) })) as unknown[][];
+    const candles: Candle[] = [];
+    const sorted = rows.filter((x) => Array.isArray(x)).sort((a, b) => n(a[0]) - n(b[0]));
+    for (const [i, r] of sorted.entries()) {
+      // Closed: a later bar exists, or its close time has passed on the venue's clock (as the back-fill judges).
+      const closed = i < sorted.length - 1 || n(r[6]) <= now;
+      if (n(r[0]) < from || n(r[0]) >= to || !closed) continue;
+      const c = candleOf(n(r[0]), r[1], r[2], r[3], r[4], r[5]);
+      if (c) candles.push(c);
+    }
+    const last = candles[candles.length - 1];
+    const next = rows.length >= Math.min(1000, limit) && last ? last.openTime + MINUTE : null;
+    return { candles, next: next !== null && next < to ? next : null };
+  }
+
   private async premiumIndex(symbol: string): Promise<Raw> {
     return (await this.exchange.fapiPublicGetPremiumIndex({ symbol })) as unknown as Raw;
   }
