@@ -23,6 +23,7 @@ import {
   type Rules,
   TERMINAL_ORDER_STATUSES,
   ZERO,
+  ACCOUNT_DEFAULTS,
   clientOrderIdFor,
   dec,
   emergencyStopPrice,
@@ -37,6 +38,7 @@ import { instrumentFiles, loadRulesFromFiles, resolveDataDir } from '@bulwark/ma
 import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit, Optional } from '@nestjs/common';
+import { restorePaperVenueFromLog } from './paper-restore';
 import type { PipelineService } from './ports';
 import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
 import { type ExecutionVenue, type OpenedVenue, type VenueFactory, EXECUTION_VENUE, venueFromEnv } from './venue-factory';
@@ -200,6 +202,10 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
       }
       this.rules.set(symbol, rulesFromContract(contract));
     }
+    // The paper exchange lives in this process: put back what the log says it held (before the
+    // rebuild marks configured the accounts the driven venue holds).
+    const paper = await restorePaperVenueFromLog(this.store, this.venue, this.quarantine);
+    if (paper) this.log.log(`paper venue restored from ${paper.events} events in ${paper.ms} ms: ${paper.accounts} accounts, ${paper.quarantined} quarantined, last step ${paper.lastStep ?? 'none'}`);
     await this.rebuildFromLog();
     if (isLive(this.venue)) {
       await this.reconcileAll('STARTUP');
@@ -424,7 +430,8 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
     }
     this.protective.set(p.clientOrderId, p);
     await this.orderCommands(p.clientOrderId, [{ kind: 'InitializeOrder', data }, { kind: 'SubmitOrder' }], c);
-    const r = await this.venue.placeProtectiveOrder(p.accountId, { clientAlgoId: p.clientOrderId, symbol: p.symbol, side: p.side, kind: p.kind, triggerPrice: p.triggerPrice, quantity: p.quantity });
+    const workingType = this.accounts.get(p.accountId)?.workingType ?? ACCOUNT_DEFAULTS.workingType; // the price the account's stops trigger on
+    const r = await this.venue.placeProtectiveOrder(p.accountId, { clientAlgoId: p.clientOrderId, symbol: p.symbol, side: p.side, kind: p.kind, triggerPrice: p.triggerPrice, quantity: p.quantity, workingType });
     if (!r.ok) {
       // Placed but not readable back: the venue may hold it; reconciliation settles it.
       const unknown = r.error.code === 'PROTECTION_UNVERIFIED' || classifyVenueError(r.error.code).outcomeUnknown;

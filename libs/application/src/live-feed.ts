@@ -3,6 +3,7 @@ import type { FundingRate } from '@bulwark/market-data';
 import { NatsClockPort, ReplayClock } from '@bulwark/messaging';
 import { BinanceMarketStream, type MarketStreamAlert } from '@bulwark/venues';
 import { JSONCodec, type NatsConnection } from 'nats';
+import { publishMarkPrices } from './mark-price';
 import { replayCandles, type FundingSource, type ReplayCounters, type ReplayHooks } from './replay';
 import { DOWNSTREAM } from './replay.service';
 import { VENUE_KINDS, VenueConfigError, type VenueKind } from './venue-config';
@@ -257,6 +258,8 @@ export function liveFeedSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): L
 export interface LiveMarket {
   candles(symbol: string, opts: { since?: number }): AsyncIterable<Candle>;
   fundings(symbol: string, opts: { since?: number }): AsyncIterable<FundingRate>;
+  /** One page of closed candles over REST (warm-ups); absent when the source keeps no history. */
+  closedCandles?(symbol: string, from: number, to: number, limit: number): Promise<{ candles: Candle[]; next: number | null }>;
   close(): Promise<void>;
 }
 
@@ -296,6 +299,12 @@ export class LiveMarketData {
 
   get running(): boolean {
     return !this.stopped && this.feeds.size > 0;
+  }
+
+  /** One page of the venue's closed 1m candles of `symbol` in `[from, to)` (a restarted strategy's warm-up). */
+  async history(symbol: string, from: number, to: number, limit: number): Promise<{ candles: Candle[]; next: number | null }> {
+    if (!this.market.closedCandles) throw new Error('this market source keeps no candle history');
+    return this.market.closedCandles(symbol, from, to, limit);
   }
 
   /** Start every symbol's feed (returns at once). */
@@ -361,9 +370,10 @@ export class LiveMarketData {
 
 /**
  * The market-data service's live mode over NATS: Binance's public streams
- * (`BinanceMarketStream`, demo or live) drive the five services through the NATS replay clock,
- * and each candle and step is published on `md.candle.<venue>.<symbol>` and
- * `md.mark.<venue>.<symbol>` as during a file replay. Call `start()`, and `stop()` on shutdown.
+ * (`BinanceMarketStream`, demo or live) drive the five services through the NATS replay clock;
+ * each candle is published on `md.candle.<venue>.<symbol>`, and the venue's mark price (Mark
+ * Price Stream, every second, as it arrives) on `md.mark.<venue>.<symbol>` — stop-monitor
+ * evaluates mark-price stops on it. Call `start()`, and `stop()` on shutdown.
  */
 export function liveMarketDataOverNats(
   nc: NatsConnection,
@@ -373,9 +383,12 @@ export function liveMarketDataOverNats(
   const json = JSONCodec();
   const venue: VenueId = 'binance-usdm';
   const market = new BinanceMarketStream({ mode: settings.mode, log: opts.log, onAlert: opts.onAlert });
+  // Until market.close() (LiveMarketData.stop()) ends the mark iterators.
+  for (const symbol of settings.symbols) {
+    void publishMarkPrices(nc, venue, symbol, market.markPrices(symbol), { log: opts.log }).catch((e) => opts.log?.(`mark prices of ${symbol} stopped: ${(e as Error).message}`));
+  }
   return new LiveMarketData(new ReplayClock(new NatsClockPort(nc), DOWNSTREAM), venue, settings.symbols, market, {
     log: opts.log,
     onCandle: (symbol, candle) => nc.publish(Subjects.candle(venue, symbol), json.encode(candle)),
-    onStep: (tick) => nc.publish(Subjects.mark(venue, tick.symbol), json.encode({ ts: tick.ts, price: tick.to })),
   });
 }

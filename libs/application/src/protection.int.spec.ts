@@ -1,23 +1,11 @@
-import * as path from 'node:path';
 import { type EventData, type RecordedEvent, Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
 import { PaperVenueAdapter, type VenueOrderRequest } from '@bulwark/venues';
+import { REAL_DAY } from '../test/real-day';
 import { runBacktest } from './backtest';
 
-// Real Binance USDⓈ-M BTCUSDT 1m bars and funding (shared/data, see PROVENANCE.md).
-const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
-const DAY = {
-  candles: path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'),
-  funding: path.join(FUT, 'funding-rates.csv'),
-  capital: '10000',
-  leverage: 5,
-  riskPct: '1',
-  confirmHighLeverage: false,
-  from: Date.parse('2025-11-21T00:00:00Z'),
-  to: Date.parse('2025-11-22T00:00:00Z'),
-};
+const DAY = REAL_DAY;
 
 async function log(store: InMemoryEventStore): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];

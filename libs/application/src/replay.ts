@@ -1,7 +1,8 @@
-import type { Candle, MarketTick, ReplayStartRequest } from '@bulwark/contracts';
+import { type Candle, type DomainEvent, type EventData, event, type MarketTick, parseEvent, type ReplayStartRequest, Streams } from '@bulwark/contracts';
 import { pathSteps } from '@bulwark/domain';
+import { type EventStore, WrongExpectedRevisionError } from '@bulwark/event-store';
 import { type FundingRate, readCandles } from '@bulwark/market-data';
-import type { ReplayClock } from '@bulwark/messaging';
+import { type Causation, clockSettingsFromEnv, type EventAppender, type ReplayClock } from '@bulwark/messaging';
 
 /** Progress of a replay, reported as it runs. */
 export interface ReplayCounters {
@@ -19,7 +20,27 @@ export interface ReplayHooks {
   onCommand?(subject: string, at: number, error: Error | null): void;
   /** True to stop early (e.g. Ctrl-C). */
   stopped?(): boolean;
+  /**
+   * After every step that every service acknowledged, and after every operator command sent:
+   * the point a run would resume from (market-data checkpoints it, see ReplayJournal).
+   */
+  onAcknowledged?(a: ReplayAcknowledged): void | Promise<void>;
 }
+
+/**
+ * How far a run got: every step before `nextSeq` was acknowledged by every service, after
+ * `candles` whole candles (the last one opened at `marketTime`, epoch ms; 0 before the first)
+ * and the first `commandsSent` commands of the schedule in time order.
+ */
+export interface ReplayAcknowledged {
+  nextSeq: number;
+  candles: number;
+  marketTime: number;
+  commandsSent: number;
+}
+
+/** Where a resumed run takes up again (from its last checkpoint). */
+export type ReplayResumePoint = Pick<ReplayAcknowledged, 'nextSeq' | 'commandsSent'>;
 
 /** The interval of a candle series in ms, from its first two bars (60,000 for 1m). */
 export function intervalOf(a: Candle, b: Candle | undefined): number {
@@ -46,6 +67,13 @@ export type ReplayRequest = Pick<ReplayStartRequest, 'runId' | 'venue' | 'symbol
   candlesFile?: string;
   source?: AsyncIterable<Candle>;
   intervalMs?: number;
+  /**
+   * Take an interrupted run up again: steps before `nextSeq` are computed but not sent (and
+   * their candles not reported), the first `commandsSent` scheduled commands are not sent again.
+   * The step at `nextSeq` may reach a service that already handled it: the services' transport
+   * answers a repeated step of a run without running it again.
+   */
+  resume?: ReplayResumePoint;
 };
 
 /**
@@ -65,15 +93,26 @@ export async function replayCandles(
 ): Promise<ReplayCounters> {
   if (!req.source && !req.candlesFile) throw new Error('replayCandles: a candle source or a candle file is needed');
   await clock.prime();
+  // A resumed run may have stopped in the middle of a cascade: let it run out first.
+  if (req.resume) await clock.quiesce();
+  const resumeAt = req.resume?.nextSeq ?? 0;
   const fundingAt = Array.isArray(funding) ? new Map(funding.map((f) => [f.fundingTime, f.rate])) : null;
   const fundingSource = Array.isArray(funding) ? null : (funding as FundingSource);
-  const schedule = [...req.schedule].sort((a, b) => a.at - b.at);
+  // The commands already sent before an interruption are the first ones in time order.
+  const schedule = [...req.schedule].sort((a, b) => a.at - b.at).slice(req.resume?.commandsSent ?? 0);
+  let commandsSent = req.resume?.commandsSent ?? 0;
   const counters: ReplayCounters = { candles: 0, steps: 0, marketTime: 0 };
   let prevClose: string | null = null;
   let pending: Candle | null = null;
   const run = async (candle: Candle, intervalMs: number) => {
     const rate = fundingAt ? fundingAt.get(candle.openTime) : await fundingSource!.rateAt(candle.openTime);
+    let sent = false;
     for (const step of pathSteps(candle, prevClose, intervalMs)) {
+      if (counters.steps < resumeAt) {
+        counters.steps++; // acknowledged before the interruption
+        continue;
+      }
+      sent = true;
       while (schedule.length && schedule[0].at <= step.ts) {
         const cmd = schedule.shift()!;
         // Operator commands run in market time: they carry the step's time unless they say otherwise.
@@ -83,20 +122,24 @@ export async function replayCandles(
           () => hooks.onCommand?.(cmd.subject, step.ts, null),
           (e: Error) => hooks.onCommand?.(cmd.subject, step.ts, e),
         );
+        await hooks.onAcknowledged?.({ nextSeq: counters.steps, candles: counters.candles, marketTime: counters.marketTime, commandsSent: ++commandsSent });
       }
       const tick: MarketTick = {
         runId: req.runId, venue: req.venue, symbol: req.symbol, seq: counters.steps++, ts: step.ts, candleOpenTime: candle.openTime,
         pathIndex: step.pathIndex, from: step.from, to: step.to, gap: step.gap,
         candle: step.pathIndex === 3 ? candle : null,
         funding: step.pathIndex === 0 && rate !== undefined ? { fundingTime: candle.openTime, rate } : null,
+        barVolume: candle.volume,
       };
       await clock.step(tick);
       hooks.onStep?.(tick);
+      const whole = step.pathIndex === 3;
+      await hooks.onAcknowledged?.({ nextSeq: counters.steps, candles: counters.candles + (whole ? 1 : 0), marketTime: whole ? candle.openTime : counters.marketTime, commandsSent });
     }
     prevClose = candle.close;
     counters.candles++;
     counters.marketTime = candle.openTime;
-    await hooks.onCandle?.(candle, counters);
+    if (sent) await hooks.onCandle?.(candle, counters);
   };
   const candles = req.source ?? readCandles(req.candlesFile!);
   const outside = (c: Candle) => (req.from !== null && c.openTime < req.from) || (req.to !== null && c.openTime >= req.to);
@@ -126,4 +169,158 @@ export async function replayCandles(
   }
   await clock.quiesce();
   return counters;
+}
+
+/** A replay run whose journal is already in the log (run ids are never reused). */
+export class ReplayRunExistsError extends Error {
+  constructor(readonly runId: string) {
+    super(`replay run ${runId} already exists in the event log (stream ${Streams.replay(runId)}); start a run with a new id`);
+    this.name = 'ReplayRunExistsError';
+  }
+}
+
+/**
+ * Settings of the replay journal, from the environment:
+ * - BULWARK_REPLAY_CHECKPOINT_SECONDS (default 5): at most one checkpoint per this much wall time
+ *   (plus one right after each operator command), so a month's run writes tens of events, not
+ *   one per step; a restart repeats at most this much work;
+ * - BULWARK_REPLAY_RESUME_SECONDS (default: the stall limit, 600): an unfinished run whose journal
+ *   was last written longer ago than this is not resumed at start-up but recorded ABANDONED
+ *   (nobody waits for it any more: the demo gives up after the stall limit).
+ * @throws RangeError naming the variable when a value is not a positive number
+ */
+export function journalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { checkpointMs: number; resumeWithinMs: number } {
+  const seconds = (name: string, fallbackMs: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallbackMs;
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive number of seconds, got "${raw}"`);
+    return Math.round(v * 1000);
+  };
+  return { checkpointMs: seconds('BULWARK_REPLAY_CHECKPOINT_SECONDS', 5_000), resumeWithinMs: seconds('BULWARK_REPLAY_RESUME_SECONDS', clockSettingsFromEnv(env).stall.stallLimitMs) };
+}
+
+/**
+ * A replay run's journal in the event log, stream `replay-<runId>` (market-data is its only
+ * writer): `ReplayStarted` (the request), `ReplayStepsAcknowledged` checkpoints, `ReplayResumed`,
+ * `ReplayFinished`. A checkpoint that cannot be written (NATS down) is reported to `onError`
+ * and the run goes on: a lost checkpoint only means more steps sent again after a restart.
+ */
+export class ReplayJournal {
+  private lastAt: number;
+  private last: ReplayAcknowledged | null;
+
+  private constructor(
+    private readonly appender: EventAppender,
+    readonly runId: string,
+    private readonly opts: { checkpointMs: number; now?: () => number; onError?: (e: Error) => void },
+    from: ReplayAcknowledged | null,
+  ) {
+    this.last = from;
+    this.lastAt = this.now();
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  private causation(tsEvent: number): Causation {
+    const id = Streams.replay(this.runId);
+    return { tsEvent, correlationId: id, causationId: id };
+  }
+
+  /**
+   * Record a new run.
+   * @throws ReplayRunExistsError when the run id has a journal already; the store's error when the log cannot be written
+   */
+  static async open(
+    appender: EventAppender,
+    req: ReplayStartRequest,
+    total: number,
+    opts: { checkpointMs: number; now?: () => number; onError?: (e: Error) => void },
+  ): Promise<ReplayJournal> {
+    const j = new ReplayJournal(appender, req.runId, opts, null);
+    try {
+      await appender.append(Streams.replay(req.runId), [event('ReplayStarted', { request: req, total })], 'no_stream', j.causation(req.from ?? 0));
+    } catch (e) {
+      if (e instanceof WrongExpectedRevisionError) throw new ReplayRunExistsError(req.runId);
+      throw e;
+    }
+    return j;
+  }
+
+  /** The journal of an unfinished run found at start-up, continued from its last checkpoint. */
+  static reopen(appender: EventAppender, run: UnfinishedReplay, opts: { checkpointMs: number; now?: () => number; onError?: (e: Error) => void }): ReplayJournal {
+    return new ReplayJournal(appender, run.request.runId, opts, run.acknowledged);
+  }
+
+  private async write(e: DomainEvent, tsEvent: number): Promise<boolean> {
+    try {
+      await this.appender.append(Streams.replay(this.runId), [e], 'any', this.causation(tsEvent));
+      return true;
+    } catch (err) {
+      this.opts.onError?.(err as Error);
+      return false;
+    }
+  }
+
+  /** A checkpoint when `checkpointMs` passed since the last one, or when a command was sent since. */
+  async acknowledged(a: ReplayAcknowledged): Promise<void> {
+    const commandSent = a.commandsSent !== (this.last?.commandsSent ?? 0);
+    if (!commandSent && this.now() - this.lastAt < this.opts.checkpointMs) return;
+    if (await this.write(event('ReplayStepsAcknowledged', a), a.marketTime)) {
+      this.last = a;
+      this.lastAt = this.now();
+    }
+  }
+
+  async resumed(nextSeq: number, resumes: number): Promise<void> {
+    await this.write(event('ReplayResumed', { nextSeq, resumes }), this.last?.marketTime ?? 0);
+  }
+
+  /** Record how the run ended (tried a few times: an unrecorded end means the run is resumed once more after a restart). */
+  async finished(outcome: EventData<'ReplayFinished'>['outcome'], counters: { candles: number; steps: number }, detail: string | null): Promise<boolean> {
+    const e = event('ReplayFinished', { outcome, candles: counters.candles, steps: counters.steps, detail: detail === null ? null : detail.slice(0, 2000) });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (await this.write(e, this.last?.marketTime ?? 0)) return true;
+      await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+    }
+    return false;
+  }
+}
+
+/** A run found in the log without its ReplayFinished: its request, its last checkpoint and when its journal was last written. */
+export interface UnfinishedReplay {
+  request: ReplayStartRequest;
+  total: number;
+  /** The last checkpoint, null when the run stopped before its first. */
+  acknowledged: ReplayAcknowledged | null;
+  /** How often it was resumed already. */
+  resumes: number;
+  /** Wall time of the journal's last event (tsInit, epoch ms). */
+  lastWrite: number;
+}
+
+/**
+ * The replay runs of the log that have no ReplayFinished, oldest first (reads only the
+ * `replay` category). A journal event that does not parse is skipped.
+ */
+export async function unfinishedReplays(store: EventStore): Promise<UnfinishedReplay[]> {
+  const runs = new Map<string, UnfinishedReplay & { finished: boolean }>();
+  for await (const e of store.readAll({ categories: ['replay'] })) {
+    const parsed = parseEvent(e.type, e.data, e.metadata.schemaVersion);
+    if (!parsed.ok) continue;
+    const ev = parsed.event;
+    const run = runs.get(e.streamId);
+    if (ev.type === 'ReplayStarted') {
+      runs.set(e.streamId, { request: ev.data.request, total: ev.data.total, acknowledged: null, resumes: 0, lastWrite: e.metadata.tsInit, finished: false });
+      continue;
+    }
+    if (!run) continue;
+    run.lastWrite = e.metadata.tsInit;
+    if (ev.type === 'ReplayStepsAcknowledged') run.acknowledged = ev.data;
+    else if (ev.type === 'ReplayResumed') run.resumes = ev.data.resumes;
+    else if (ev.type === 'ReplayFinished') run.finished = true;
+  }
+  return [...runs.values()].filter((r) => !r.finished).map(({ finished: _f, ...r }) => r);
 }

@@ -7,6 +7,7 @@ import { FileCandleHistory } from './candle-history';
 import { InProcessSystem } from './in-process';
 import { comparableLog } from './log-compare';
 import { replayCandles } from './replay';
+import { seededFractions } from './seeded-random';
 
 // Real Binance USDⓈ-M BTCUSDT 1m bars and funding (shared/data, see PROVENANCE.md).
 const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
@@ -17,18 +18,6 @@ const TO = Date.parse('2025-11-22T00:00:00Z');
 const ACCOUNT = 'restart-1';
 
 type Restartable = Parameters<InProcessSystem['restart']>[0];
-
-/** A small seeded generator (mulberry32), so a failing schedule can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One real day through the in-process pipeline; `restarts` maps a candle index to the services restarted after it. */
 async function run(restarts: Map<number, Restartable[]> = new Map()): Promise<{ store: InMemoryEventStore; restarted: number; watching: boolean[] }> {
@@ -87,7 +76,7 @@ describe('a restarted service rebuilds its working state from the log', () => {
     const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
     // Printed so that a failure can be replayed: CHAOS_SEED=<seed> npx jest restart.int
     console.log(`CHAOS_SEED=${seed}`);
-    const next = random(seed);
+    const next = seededFractions(seed);
     const restarts = new Map<number, Restartable[]>();
     for (const s of ['stop-monitor', 'accounting', 'risk', 'signals'] as const) {
       for (let k = 0; k < 3; k++) {

@@ -16,6 +16,7 @@ import { AggregateRepository, type Causation, EVENT_STORE, EventAppender, Quaran
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
+import { liveVenueFromEnv } from './mark-price';
 import { EQUITY_SOURCE, type EquitySource, type PipelineService } from './ports';
 import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
 import { RulesBook } from './rules-book';
@@ -97,7 +98,9 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
   async configure(req: OpenAccountRequest, mode: 'open' | 'reconfigure') {
     const c: Causation = { tsEvent: req.at ?? Date.now(), correlationId: `${mode}-account-${req.accountId}`, causationId: `${mode}-account-${req.accountId}` };
     const { at: _at, ...config } = req;
-    const state = await this.decide(req.accountId, { kind: mode === 'open' ? 'OpenAccount' : 'ReconfigureAccount', config }, c);
+    // The protection default depends on the venue execution trades (BULWARK_VENUE; docs/risk.md).
+    const context = { liveVenue: liveVenueFromEnv() };
+    const state = await this.decide(req.accountId, { kind: mode === 'open' ? 'OpenAccount' : 'ReconfigureAccount', config, context }, c);
     return { accountId: req.accountId, config: state.config };
   }
 

@@ -16,6 +16,10 @@ interface Attached {
   attachedAt: number;
   /** False after a restart until the strategy has seen again the candles it saw before. */
   warm: boolean;
+  /** Open time of the newest candle judged and recorded (a step delivered again is judged once). */
+  judged: number;
+  /** The strategy's answer for the bar being judged, until it is recorded. */
+  verdict?: { openTime: number; signal: ReturnType<DonchianAtrStrategy['onCandle']> };
 }
 
 /**
@@ -52,10 +56,12 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
     if (e.type === 'StrategyAttached') {
       const a = e.data as EventData<'StrategyAttached'>;
       const strategy = new DonchianAtrStrategy({ ...DEFAULT_DONCHIAN_ATR, ...(a.params as Partial<DonchianAtrParams>) });
-      this.attached.set(accountId, { req: { ...a, params: a.params }, strategy, revision: e.revision, attachedAt: e.metadata.tsEvent, warm: false });
+      this.attached.set(accountId, { req: { ...a, params: a.params }, strategy, revision: e.revision, attachedAt: e.metadata.tsEvent, warm: false, judged: -1 });
     } else {
       const a = this.attached.get(accountId);
-      if (a) a.revision = e.revision;
+      if (!a) return;
+      a.revision = e.revision;
+      if (e.type === 'IntentEmitted') a.judged = Math.max(a.judged, (e.data as EventData<'IntentEmitted'>).candleOpenTime);
     }
   }
 
@@ -86,7 +92,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
       correlationId: `attach-${req.accountId}`,
       causationId: `attach-${req.accountId}`,
     });
-    this.attached.set(req.accountId, { req, strategy, revision: r!.result.nextExpectedRevision, attachedAt: req.at ?? Date.now(), warm: true });
+    this.attached.set(req.accountId, { req, strategy, revision: r!.result.nextExpectedRevision, attachedAt: req.at ?? Date.now(), warm: true, judged: -1 });
     return { accountId: req.accountId, strategy: req.strategy, params: strategy.params };
   }
 
@@ -110,6 +116,12 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
       this.log.log(`${a.req.accountId}: strategy warmed up on ${candles.length} candles`);
       return true;
     } catch (e) {
+      if ((e as { code?: string }).code === 'NO_HISTORY') {
+        // Nobody has these candles (nothing replayed them, no live history): starting cold is all there is.
+        this.log.warn(`${a.req.accountId}: no candle history (${(e as Error).message}); the strategy starts cold`);
+        a.warm = true;
+        return true;
+      }
       this.log.error(`${a.req.accountId}: warm-up failed (${(e as Error).message}); the strategy waits for the next bar`);
       return false;
     }
@@ -119,9 +131,17 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
     if (tick.candle) {
       for (const a of this.attached.values()) {
         if (a.req.venue !== tick.venue || a.req.symbol !== tick.symbol) continue;
+        // A bar already judged (its step delivered again after a restart) is neither fed nor judged twice.
+        if (tick.candle.openTime <= a.judged) continue;
         if (!a.warm && !(await this.warmUp(a, tick.candle.openTime))) continue;
-        const s = a.strategy.onCandle(tick.candle);
-        if (!s) continue;
+        // The bar's verdict is kept until it is recorded: when the append fails (NATS down) the
+        // clock sends the step again, and the strategy must not see the bar a second time.
+        if (a.verdict?.openTime !== tick.candle.openTime) a.verdict = { openTime: tick.candle.openTime, signal: a.strategy.onCandle(tick.candle) };
+        const s = a.verdict.signal;
+        if (!s) {
+          a.judged = tick.candle.openTime;
+          continue;
+        }
         const intent = event('IntentEmitted', {
           intentId: `i${tick.candle.openTime}`,
           accountId: a.req.accountId,
@@ -142,6 +162,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
           causationId: candleId,
         });
         a.revision = r!.result.nextExpectedRevision;
+        a.judged = tick.candle.openTime;
       }
     }
   }

@@ -68,6 +68,8 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
   private lastError: string | null = null;
   private durable = '';
   private consumeLoop: Promise<void> | null = null;
+  /** The last clock step this process handled: a repeated step (a clock retry) is answered without running it again. */
+  private lastStep: { runId: string; seq: number } | null = null;
 
   constructor(private readonly opts: BulwarkTransportOptions) {
     super();
@@ -137,9 +139,17 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
         return;
       }
       const handler = this.getHandlerByPattern(pattern)!;
+      const step = pattern === Subjects.clock(this.opts.service) ? clockStepOf(data) : null;
+      if (step && this.lastStep?.runId === step.runId && step.seq <= this.lastStep.seq) {
+        // The clock retried a step whose answer it did not get (timeout, NATS restart): steps of
+        // a run come in seq order, so this one is done here; running it again would apply it twice.
+        if (m.reply) m.respond(json.encode(clockAck(this.opts.service, this.opts.appender, clockInterest.get())));
+        return;
+      }
       try {
         const out$ = this.transformToObservable(await handler(data, new BulwarkContext([m.subject])));
         const out = await lastValueFrom(out$.pipe(defaultIfEmpty(null)));
+        if (step) this.lastStep = step;
         if (m.reply) m.respond(json.encode(out ?? {}));
       } catch (e) {
         const err = rpcError(e);
@@ -245,6 +255,12 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
     for (const s of this.subs) s.unsubscribe();
     await this.consumeLoop?.catch(() => undefined);
   }
+}
+
+/** The run and step number of a clock message, or null when it has none (the handler's schema check answers that). */
+function clockStepOf(data: unknown): { runId: string; seq: number } | null {
+  const d = data as { runId?: unknown; seq?: unknown } | null;
+  return d && typeof d.runId === 'string' && Number.isInteger(d.seq) ? { runId: d.runId, seq: d.seq as number } : null;
 }
 
 function rpcError(e: unknown): { code: string; message: string } {

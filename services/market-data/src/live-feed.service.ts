@@ -21,6 +21,11 @@ export class LiveFeedService implements OnModuleInit, OnModuleDestroy {
     return this.live?.running ?? false;
   }
 
+  /** The running live feed (its venue history serves warm-ups), null when none runs. */
+  feed(): LiveMarketData | null {
+    return this.running ? this.live : null;
+  }
+
   onModuleInit(): void {
     const settings = liveFeedSettingsFromEnv();
     if (!settings) return;

@@ -1,0 +1,49 @@
+import { StopMonitorService, markWatchSettingsFromEnv } from '@bulwark/application';
+import { DeadLetters, NATS } from '@bulwark/messaging';
+import { BinanceMarkPriceRest } from '@bulwark/venues/dist/binance/mark-price-rest';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { NatsConnection } from 'nats';
+import { type LiveMarkWatch, startLiveMarkWatch } from './mark-prices';
+
+/**
+ * Stop-monitor's mark-price mode on the live venues (BULWARK_VENUE binance-demo or
+ * binance-live): MARK_PRICE stops are evaluated on every `md.mark.<venue>.<symbol>` update,
+ * and a symbol silent for BULWARK_MARK_STALE_SECONDS (default 5) is alerted on and polled over
+ * REST (`GET /fapi/v1/premiumIndex`) every second until its stream is back. Off for paper and
+ * the local venue: replays evaluate stops on the candle path only.
+ */
+@Injectable()
+export class MarkPriceService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log = new Logger('stop-monitor');
+  private live: LiveMarkWatch | null = null;
+  private poller: BinanceMarkPriceRest | null = null;
+
+  constructor(
+    @Inject(NATS) private readonly nc: NatsConnection,
+    private readonly stops: StopMonitorService,
+    private readonly deadLetters: DeadLetters,
+  ) {}
+
+  /** After every module's init (the stops are rebuilt from the log first). */
+  onApplicationBootstrap(): void {
+    const settings = markWatchSettingsFromEnv();
+    if (!settings) return;
+    this.poller = new BinanceMarkPriceRest({ mode: settings.mode });
+    this.live = startLiveMarkWatch({
+      nc: this.nc,
+      stops: this.stops,
+      poller: this.poller,
+      staleMs: settings.staleMs,
+      refuse: (subject, reason, payload) => void this.deadLetters.send(subject, reason, payload).catch(() => undefined),
+      log: (line) => this.log.log(line),
+    });
+    this.log.log(`mark prices drive MARK_PRICE stops (${settings.venue}); stale after ${settings.staleMs} ms`);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.live?.stop();
+    await this.poller?.close();
+    this.live = null;
+    this.poller = null;
+  }
+}
