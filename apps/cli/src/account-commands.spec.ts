@@ -292,6 +292,26 @@ describe('against NATS with a responder on the subjects', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toEqual({ accountId: 'acc-1', tradingState: 'HALTED' });
   });
+
+  it('account flatten, position close and order cancel send their requests with who and why', async () => {
+    answer = () => ({ accountId: 'acc-1', accepted: true, tradingState: 'HALTED' });
+    await bulwark(bus, 'account', 'flatten', '--account', 'acc-1', '--reason', 'end of day', '--by', 'ops');
+    await bulwark(bus, 'position', 'close', '--account', 'acc-1', '--symbol', 'BTCUSDT', '--reason', 'news', '--by', 'ops');
+    const r = await bulwark(bus, 'order', 'cancel', '--account', 'acc-1', '--client-order-id', 'bw2d4c10hkbtg-7E', '--reason', 'stale', '--by', 'ops');
+    expect(received).toEqual([
+      { subject: `${PREFIX}${Subjects.flatten}`, data: { accountId: 'acc-1', reason: 'end of day', by: 'ops' } },
+      { subject: `${PREFIX}${Subjects.closePosition}`, data: { accountId: 'acc-1', symbol: 'BTCUSDT', reason: 'news', by: 'ops' } },
+      { subject: `${PREFIX}${Subjects.cancelOrder}`, data: { accountId: 'acc-1', clientOrderId: 'bw2d4c10hkbtg-7E', reason: 'stale', by: 'ops' } },
+    ]);
+    expect(r.code).toBe(0);
+  });
+
+  it('account flatten without a reason is refused before anything is sent (exit 2)', async () => {
+    const r = await bulwark(bus, 'account', 'flatten', '--account', 'acc-1');
+    expect(received).toEqual([]);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain('--reason');
+  });
 });
 
 describe('when the system is not there', () => {

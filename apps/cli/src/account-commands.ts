@@ -4,6 +4,7 @@ import { busConfigFromEnv } from '@bulwark/messaging';
 import { Command, InvalidArgumentError } from 'commander';
 import { ErrorCode, JSONCodec, type Msg, type NatsConnection, type NatsError, connect } from 'nats';
 import { DemoError } from './demo';
+import { InputError } from './input-checks';
 
 const json = JSONCodec();
 
@@ -252,14 +253,29 @@ async function configure(mode: 'open' | 'reconfigure', f: AccountConfigFlags, cm
   }
   const subject = mode === 'open' ? Subjects.openAccount : Subjects.reconfigureAccount;
   const printJson = (v: unknown) => console.log(JSON.stringify(v, null, 2));
-  const answer = await askRunningSystem(subject, openAccountRequest(f), 'risk', bus, f.json ? printJson : undefined);
+  const answer = await askRunningSystem(subject, openAccountRequest(f), 'risk', bus, f.json ? printJson : undefined).catch(unknownAccount(f.account));
   if (f.json) printJson(answer);
   else console.log(formatAccountConfig(mode === 'open' ? 'opened' : 'reconfigured', answer));
 }
 
-/** Send one command to the running risk service and print its answer as JSON. */
-async function send(subject: string, payload: unknown, bus: OperatorBus): Promise<void> {
-  console.log(JSON.stringify(await askRunningSystem(subject, payload, 'risk', bus), null, 2));
+/**
+ * The risk service's UNKNOWN_ACCOUNT refusal (trading-state and reconfigure: "account is not
+ * open"; resume: accounting has no such account) as an InputError (exit 2, one line): the
+ * command named an account that does not exist. Any other error passes through.
+ */
+function unknownAccount(accountId: string) {
+  return (e: unknown): never => {
+    if (e instanceof CommandRefusedError && e.refusal.code === 'UNKNOWN_ACCOUNT') {
+      throw new InputError(`account ${accountId} does not exist: ${e.subject} answered UNKNOWN_ACCOUNT (${e.refusal.message}); open it first with \`bulwark account open --account ${accountId} …\``);
+    }
+    throw e;
+  };
+}
+
+/** Send one command about an account to the running risk service and print its answer as JSON. */
+async function send(subject: string, payload: { accountId: string; [field: string]: unknown }, bus: OperatorBus): Promise<void> {
+  const answer = await askRunningSystem(subject, payload, 'risk', bus).catch(unknownAccount(payload.accountId));
+  console.log(JSON.stringify(answer, null, 2));
 }
 
 function state(v: string): 'ACTIVE' | 'REDUCING' | 'HALTED' {
@@ -269,10 +285,12 @@ function state(v: string): 'ACTIVE' | 'REDUCING' | 'HALTED' {
 }
 
 /**
- * `bulwark account open | reconfigure | trading-state | resume`: operator commands to a running
+ * `bulwark account open | reconfigure | trading-state | resume | flatten`, `bulwark position close`,
+ * `bulwark order cancel`: operator commands to a running
  * risk service over NATS. open/reconfigure send an OpenAccountRequest (Subjects.openAccount /
  * reconfigureAccount) and print the recorded configuration; trading-state and resume are recorded
- * as TradingStateChanged / TradingResumed with the reason. A refusal exits 1 (CommandRefusedError).
+ * as TradingStateChanged / TradingResumed with the reason. A refusal exits 1 (CommandRefusedError),
+ * except UNKNOWN_ACCOUNT: an account that does not exist is an input error (InputError, exit 2).
  */
 export function registerAccountCommands(program: Command, bus: OperatorBus = {}): void {
   const account = program.command('account').description('Operator commands to a running Bulwark (open or reconfigure an account, kill switch, resume after a pause).');
@@ -290,15 +308,44 @@ export function registerAccountCommands(program: Command, bus: OperatorBus = {})
     .command('trading-state')
     .description('Set the kill switch: ACTIVE, REDUCING (reduce-only orders only) or HALTED (no new orders).')
     .argument('<state>', 'ACTIVE | REDUCING | HALTED', state)
-    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--account <id>', 'account id', accountId)
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--by <who>', 'who (recorded)', process.env.USER ?? 'operator')
     .action(async (s: string, o: { account: string; reason: string; by: string }) => send(Subjects.setTradingState, { accountId: o.account, state: s, reason: o.reason, by: o.by }, bus));
   account
     .command('resume')
     .description('Resume entries after a drawdown or daily pause (re-bases the month on the current equity).')
-    .requiredOption('--account <id>', 'account id')
+    .requiredOption('--account <id>', 'account id', accountId)
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--by <who>', 'who (recorded)', process.env.USER ?? 'operator')
     .action(async (o: { account: string; reason: string; by: string }) => send(Subjects.resumeTrading, { accountId: o.account, reason: o.reason, by: o.by }, bus));
+  account
+    .command('flatten')
+    .description('Close everything: set HALTED (nothing re-enters), cancel every resting order, close every position reduce-only at market.')
+    .requiredOption('--account <id>', 'account id', accountId)
+    .requiredOption('--reason <text>', 'why (recorded)')
+    .option('--by <who>', 'who (recorded)', process.env.USER ?? 'operator')
+    .action(async (o: { account: string; reason: string; by: string }) => send(Subjects.flatten, { accountId: o.account, reason: o.reason, by: o.by }, bus));
+  program
+    .command('position')
+    .description('Operator commands on one position of a running Bulwark.')
+    .command('close')
+    .description('Close one position reduce-only at market (its stop stays until it is flat).')
+    .requiredOption('--account <id>', 'account id', accountId)
+    .requiredOption('--symbol <symbol>', 'symbol, e.g. BTCUSDT', symbol)
+    .requiredOption('--reason <text>', 'why (recorded)')
+    .option('--by <who>', 'who (recorded)', process.env.USER ?? 'operator')
+    .action(async (o: { account: string; symbol: string; reason: string; by: string }) => send(Subjects.closePosition, { accountId: o.account, symbol: o.symbol, reason: o.reason, by: o.by }, bus));
+  program
+    .command('order')
+    .description('Operator commands on one order of a running Bulwark.')
+    .command('cancel')
+    .description('Cancel one resting order by its client order id.')
+    .requiredOption('--account <id>', 'account id', accountId)
+    .requiredOption('--client-order-id <id>', 'the client order id (e.g. from `bulwark audit day`)')
+    .requiredOption('--reason <text>', 'why (recorded)')
+    .option('--by <who>', 'who (recorded)', process.env.USER ?? 'operator')
+    .action(async (o: { account: string; clientOrderId: string; reason: string; by: string }) =>
+      send(Subjects.cancelOrder, { accountId: o.account, clientOrderId: o.clientOrderId, reason: o.reason, by: o.by }, bus),
+    );
 }

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Command, CommanderError } from 'commander';
-import { connect, type NatsConnection } from 'nats';
+import { connect, headers, type NatsConnection } from 'nats';
 import {
   type AccountSummary,
   type Candle,
@@ -9,6 +9,7 @@ import {
   type EquitySnapshot,
   type EventData,
   event,
+  EventCatalogue,
   type InstrumentRules,
   type NewEvent,
   type RecordedEvent,
@@ -42,11 +43,14 @@ import {
   unrealisedPnl,
   ZERO,
 } from '@bulwark/domain';
-import { type EventStore, InMemoryEventStore, JetStreamEventStore } from '@bulwark/event-store';
+import { EventHeaders, type EventStore, InMemoryEventStore, JetStreamEventStore, subjectForStream } from '@bulwark/event-store';
 import { instrumentFiles, loadRulesFromFiles, readCandles, readFundingRates } from '@bulwark/market-data';
 import { type Causation, causedBy, EventAppender } from '@bulwark/messaging';
 import { AuditArgumentError, auditDay, AuditNotFoundError, auditOrder, formatDayAudit, formatOrderAudit, registerAuditCommands } from './audit';
 import { compareWithServices, type ReadModels, rebuildReadModels, registerReplayCommand, ReplayMismatchError } from './replay';
+import { InputError } from './input-checks';
+import { dropIsolatedBus, isolatedBus } from './isolated-bus';
+import { exitOf } from './main';
 
 // The event log of these tests is written the way the services write it: the real deciders
 // (account policy, order, position, stop) decide, an EventAppender adds the metadata, and
@@ -479,11 +483,8 @@ function hidingStore(inner: EventStore, hide: (e: RecordedEvent) => boolean): Ev
 const failed = (m: ReadModels) => m.checks.filter((c) => !c.ok).map((c) => c.name).sort();
 const check = (m: ReadModels, name: string) => m.checks.find((c) => c.name === name)!;
 
-function exitCodeOf(e: unknown): number {
-  const err = e as { code?: string };
-  if (err.code?.startsWith('commander.')) return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
-  return 1;
-}
+/** main()'s exit code for an error a command threw. */
+const exitCodeOf = (e: unknown): number => exitOf(e).code;
 
 async function bulwark(store: EventStore, args: string[], querySummary?: (id: string) => Promise<AccountSummary | null>) {
   let out = '';
@@ -860,7 +861,7 @@ describe('consistency checks on a tampered log', () => {
   });
 
   it('an event that breaks its schema fails the schema check and stays out of the folds', async () => {
-    const copy = new InMemoryEventStore();
+    const copy = new InMemoryEventStore({ validate: false }); // the tampered event breaks its schema
     await copyLog(S.store, copy);
     const rev = (await copy.streamRevision(Streams.account(A)))!;
     await copy.append(Streams.account(A), [{ type: 'DrawdownAlert', data: { month: '2025-11' }, metadata: { eventId: 'bad-alert', tsEvent: 1, tsInit: 1, correlationId: 'x', causationId: 'x', schemaVersion: 1 } }], rev);
@@ -870,7 +871,7 @@ describe('consistency checks on a tampered log', () => {
   });
 
   it('an AccountOpened of an older shape claiming the current schema version is reported, and the capital is said to be unknown', async () => {
-    const copy = new InMemoryEventStore();
+    const copy = new InMemoryEventStore({ validate: false }); // the tampered event breaks its schema
     await copyLog(S.store, copy, (e) => {
       if (e.type !== 'AccountOpened' || e.streamId !== Streams.account(B)) return e;
       const { venueBalance: _v, highLeverageConfirmed: _h, ...older } = e.data as EventData<'AccountOpened'>;
@@ -878,7 +879,10 @@ describe('consistency checks on a tampered log', () => {
     });
     const m = await rebuildReadModels(copy);
     expect(failed(m)).toEqual(['schema']);
-    expect(check(m, 'schema').failures).toEqual([{ accountId: B, subject: `${Streams.account(B)}#0`, detail: 'AccountOpened v2: highLeverageConfirmed Required; venueBalance Required' }]);
+    const opened = (await copy.readStream(Streams.account(B)))[0];
+    expect(check(m, 'schema').failures).toEqual([
+      { accountId: B, subject: `${Streams.account(B)}#0`, detail: `AccountOpened v${EventCatalogue.AccountOpened.version}: highLeverageConfirmed Required; venueBalance Required`, position: opened.position, eventType: 'AccountOpened' },
+    ]);
     const b = m.accounts.find((a) => a.accountId === B)!;
     expect(b.policy.config).toBeNull();
     expect([b.ledger.capital, b.ledger.capitalKnown]).toEqual(['0', false]);
@@ -1035,5 +1039,164 @@ describe('against JetStream (needs a running nats-server -js)', () => {
       const jsm = await nc.jetstreamManager();
       await jsm.streams.delete(streamName);
     }
+  }, 60_000);
+});
+
+// ---------------------------------------------------------------------------------------
+// Bad messages in the log: reported once, left out, and everything else still answered.
+// ---------------------------------------------------------------------------------------
+
+describe('bad messages in the log (an isolated JetStream bus; the bad ones published with the nats client)', () => {
+  const bus = isolatedBus('badlog');
+  let nc: NatsConnection;
+  let js: JetStreamEventStore;
+  const meta = (eventId: string, tsEvent: number) => ({ eventId, tsEvent, tsInit: WALL, correlationId: 'bad-log-spec', causationId: 'bad-log-spec', schemaVersion: 1 });
+  const subject = (streamId: string) => subjectForStream(bus.esPrefix, streamId);
+  /** Publish straight into the log's JetStream stream, past the store's checks; returns the position. */
+  async function publish(streamId: string, body: string, revision: number | null, type: string | null): Promise<number> {
+    const h = headers();
+    if (revision !== null) {
+      h.set(EventHeaders.streamId, streamId);
+      h.set(EventHeaders.revision, String(revision));
+      if (type) h.set(EventHeaders.eventType, type);
+    }
+    const ack = await nc.jetstream().publish(subject(streamId), new TextEncoder().encode(body), revision === null ? undefined : { headers: h });
+    return ack.seq;
+  }
+  const nextRevision = async (streamId: string) => ((await js.streamRevision(streamId)) ?? -1) + 1;
+  /** What was published, by case. */
+  const bad: Record<'notJson' | 'unknownType' | 'badData' | 'huge' | 'junkOnly', { streamId: string; position: number; revision: number | null }> = {} as never;
+  let clean: { models: ReadModels; entry1: Awaited<ReturnType<typeof auditOrder>>; close1: Awaited<ReturnType<typeof auditOrder>>; day: Awaited<ReturnType<typeof auditDay>>; dayA: Awaited<ReturnType<typeof auditDay>> };
+
+  beforeAll(async () => {
+    nc = await connect({ servers: bus.natsUrl, name: 'audit-bad-log-spec', timeout: 2_000 }).catch((e) => {
+      throw new Error(`this test needs nats-server with JetStream at ${bus.natsUrl} (scripts/ensure-nats.sh): ${String(e)}`);
+    });
+    js = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
+    await copyLog(S.store, js);
+    clean = {
+      models: await rebuildReadModels(js),
+      entry1: await auditOrder(js, ids.entry1),
+      close1: await auditOrder(js, ids.close1),
+      day: await auditDay(js, '2025-11-20'),
+      dayA: await auditDay(js, '2025-11-20', { accountId: A }),
+    };
+    // 1. Not JSON, no headers, on the entry order's subject (es.order.<id>): unreadable, no revision.
+    const entry = Streams.order(ids.entry1);
+    bad.notJson = { streamId: entry, revision: null, position: await publish(entry, '{"type": "OrderFilled", "data": {', null, null) };
+    // 2. An event type the catalogue does not know, with valid headers, on the close order's stream.
+    const close = Streams.order(ids.close1);
+    const r2 = await nextRevision(close);
+    bad.unknownType = {
+      streamId: close, revision: r2,
+      position: await publish(close, JSON.stringify({ type: 'OrderTeleported', data: { clientOrderId: ids.close1 }, metadata: meta('bad-unknown', at('2025-11-20T16:10:00Z')) }), r2, 'OrderTeleported'),
+    };
+    // 3. A known type whose data fails its schema, on the second account's stream.
+    const accountB = Streams.account(B);
+    const r3 = await nextRevision(accountB);
+    bad.badData = {
+      streamId: accountB, revision: r3,
+      position: await publish(accountB, JSON.stringify({ type: 'TradingPaused', data: { accountId: B, reason: 42 }, metadata: meta('bad-data', at('2025-11-20T17:00:00Z')) }), r3, 'TradingPaused'),
+    };
+    // 4. A 1 MiB event (less 1 KiB for the headers: nats-server's max_payload is 1 MiB) on the first position stream, market time the next day.
+    const r4 = await nextRevision(ids.position1);
+    const body = JSON.stringify({ type: 'FundingApplied', data: { accountId: A, padding: '' }, metadata: meta('bad-huge', at('2025-11-21T00:00:00Z')) });
+    const huge = body.replace('"padding":""', `"padding":"${'x'.repeat(1024 * 1024 - 1024 - body.length)}"`);
+    expect(Buffer.byteLength(huge)).toBe(1024 * 1024 - 1024);
+    bad.huge = { streamId: ids.position1, revision: r4, position: await publish(ids.position1, huge, r4, 'FundingApplied') };
+    // 5. An order stream holding nothing but an unreadable message.
+    bad.junkOnly = { streamId: Streams.order('bwjunk-1E'), revision: 0, position: await publish(Streams.order('bwjunk-1E'), 'not json at all', 0, 'OrderInitialized') };
+  }, 120_000);
+
+  afterAll(async () => {
+    if (!nc) return;
+    await js?.close();
+    await dropIsolatedBus(nc, bus);
+    await nc.close();
+  }, 30_000);
+
+  it('replay: each bad message is one schema failure (stream, revision, position, type, reason); every account is rebuilt as before', async () => {
+    const m = await rebuildReadModels(js);
+    expect(failed(m)).toEqual(['schema']);
+    expect(check(m, 'schema').failures).toEqual([
+      { accountId: A, subject: `${bad.notJson.streamId}#—`, position: bad.notJson.position, eventType: null, detail: expect.stringMatching(/^unreadable: no headers$/) },
+      { accountId: A, subject: `${bad.unknownType.streamId}#${bad.unknownType.revision}`, position: bad.unknownType.position, eventType: 'OrderTeleported', detail: 'unknown event type "OrderTeleported"' },
+      { accountId: B, subject: `${bad.badData.streamId}#${bad.badData.revision}`, position: bad.badData.position, eventType: 'TradingPaused', detail: expect.stringMatching(/^TradingPaused v1: .*reason/) },
+      { accountId: A, subject: `${bad.huge.streamId}#${bad.huge.revision}`, position: bad.huge.position, eventType: 'FundingApplied', detail: expect.stringMatching(/^the event is 10\d{5} bytes, more than the 65536 the store writes \(MAX_EVENT_BYTES\)$/) },
+      { accountId: null, subject: `${bad.junkOnly.streamId}#0`, position: bad.junkOnly.position, eventType: 'OrderInitialized', detail: expect.stringMatching(/^unreadable: body is not JSON/) },
+    ].sort((a, b) => a.position - b.position));
+    expect(m.accounts).toEqual(clean.models.accounts);
+    // With --account, the other account's bad message and the unattributable one are not its business.
+    const onlyB = await rebuildReadModels(js, { accountId: B });
+    expect(check(onlyB, 'schema').failures.map((f) => f.position)).toEqual([bad.badData.position]);
+  }, 60_000);
+
+  it('audit order: the bad messages met on the chain are listed once under skipped; the rest of the chain is as before', async () => {
+    const entry = await auditOrder(js, ids.entry1);
+    // Its own stream's unreadable message, and the 1 MiB one of the position its fill opened.
+    expect(entry.skipped).toEqual([
+      { kind: 'UNREADABLE', streamId: bad.notJson.streamId, revision: null, position: bad.notJson.position, type: null, tsEvent: null, reason: 'no headers' },
+      { kind: 'INVALID', streamId: ids.position1, revision: bad.huge.revision, position: bad.huge.position, type: 'FundingApplied', tsEvent: at('2025-11-21T00:00:00Z'), reason: 'the event is 1047552 bytes, more than the 65536 the store writes (MAX_EVENT_BYTES)' },
+    ]);
+    expect({ ...entry, skipped: [] }).toEqual(clean.entry1);
+    // The take-profit close reads its own stream, the entry's and the position's: three bad messages, each once.
+    const close = await auditOrder(js, ids.close1);
+    expect(close.skipped.map((x) => [x.kind, x.position, x.type])).toEqual([
+      ['UNREADABLE', bad.notJson.position, null],
+      ['INVALID', bad.unknownType.position, 'OrderTeleported'],
+      ['INVALID', bad.huge.position, 'FundingApplied'],
+    ]);
+    expect({ ...close, skipped: [] }).toEqual(clean.close1);
+    expect(close.problems).toEqual([]);
+    const text = formatOrderAudit(close);
+    expect(text.match(/^ {2}! /gm)).toHaveLength(3);
+    expect(text).toContain(`  ! ${bad.unknownType.streamId}#${bad.unknownType.revision} (position ${bad.unknownType.position}, OrderTeleported): invalid: unknown event type "OrderTeleported"`);
+    // An order whose stream holds no valid event cannot be audited: not found, naming what is there.
+    await expect(auditOrder(js, 'bwjunk-1E')).rejects.toThrow(/^no order bwjunk-1E to audit: stream order-bwjunk-1E holds only 1 message\(s\) that are not valid events: order-bwjunk-1E#0 \(position \d+, OrderInitialized\): unreadable: body is not JSON/);
+  }, 60_000);
+
+  it('audit day: the bad messages of the day (and every unreadable one) are listed; the day is as before', async () => {
+    const day = await auditDay(js, '2025-11-20');
+    expect(day.skipped.map((x) => x.position)).toEqual([bad.notJson.position, bad.unknownType.position, bad.badData.position, bad.junkOnly.position]);
+    expect({ ...day, skipped: [] }).toEqual(clean.day);
+    const dayA = await auditDay(js, '2025-11-20', { accountId: A });
+    expect(dayA.skipped.map((x) => x.position)).toEqual([bad.notJson.position, bad.unknownType.position, bad.junkOnly.position]);
+    expect({ ...dayA, skipped: [] }).toEqual(clean.dayA);
+    const next = await auditDay(js, '2025-11-21', { accountId: A });
+    expect(next.skipped.map((x) => x.position)).toEqual([bad.notJson.position, bad.huge.position, bad.junkOnly.position]);
+  }, 60_000);
+
+  it('the commands: audit exits 0 and reports each bad message once; replay reports them, prints every account and exits 1 (a failed check)', async () => {
+    const order = await bulwark(js, ['audit', 'order', ids.close1]);
+    expect(order.code).toBe(0);
+    expect(order.out).toContain('Skipped: 3 stored message(s) that are not valid events, left out of the audit');
+    expect(order.out.split(`(position ${bad.huge.position}, FundingApplied)`)).toHaveLength(2);
+    const day = await bulwark(js, ['audit', 'day', '2025-11-20', '--json']);
+    expect(day.code).toBe(0);
+    expect((JSON.parse(day.out) as { skipped: unknown[] }).skipped).toHaveLength(4);
+    const junk = await bulwark(js, ['audit', 'order', 'bwjunk-1E']);
+    expect([junk.code, junk.error]).toEqual([1, expect.any(AuditNotFoundError)]);
+
+    const replay = await bulwark(js, ['replay'], async () => null);
+    expect(replay.code).toBe(1);
+    expect(replay.error).toBeInstanceOf(ReplayMismatchError);
+    expect((replay.error as ReplayMismatchError).failedChecks).toEqual(['schema']);
+    expect(replay.out).toContain(`Account ${A}`);
+    expect(replay.out).toContain(`Account ${B}`);
+    const lines = replay.out.split('\n').filter((l) => l.startsWith('  ✗ schema '));
+    expect(lines).toHaveLength(5);
+    expect(lines).toContain(`  ✗ schema ${bad.notJson.streamId}#— (position ${bad.notJson.position}, type unknown): unreadable: no headers`);
+    // The same messages reported once each, not again as revision gaps.
+    expect(replay.out).toMatch(/✓ +revisions/);
+  }, 60_000);
+
+  it('an account that is not in the log: replay --account and audit day --account exit 2 with one line', async () => {
+    const r = await bulwark(js, ['replay', '--account', 'nobody']);
+    expect(r.code).toBe(2);
+    expect(r.error).toBeInstanceOf(InputError);
+    expect((r.error as Error).message).toBe('account nobody is not in the event log (no stream account-nobody): check the id (bulwark replay lists the accounts)');
+    const d = await bulwark(js, ['audit', 'day', '2025-11-20', '--account', 'nobody']);
+    expect([d.code, (d.error as Error).message]).toEqual([2, (r.error as Error).message]);
+    expect(exitOf(r.error)).toEqual({ code: 2, line: `bulwark: ${(r.error as Error).message}` });
   }, 60_000);
 });

@@ -7,6 +7,7 @@ import {
   type RecordedEvent,
   type RiskAssessment,
   StreamId,
+  Streams,
   VenueId,
 } from '@bulwark/contracts';
 import {
@@ -25,6 +26,8 @@ import {
 } from '@bulwark/domain';
 import type { EventStore } from '@bulwark/event-store';
 import { type Command, InvalidArgumentError } from 'commander';
+import { InputError } from './input-checks';
+import { formatSkipped, SkipLog, type SkippedEvent } from './log-screen';
 
 /*
  * `bulwark audit order <clientOrderId>` and `bulwark audit day <YYYY-MM-DD>`: the causal
@@ -35,6 +38,11 @@ import { type Command, InvalidArgumentError } from 'commander';
  * where the order says, an intent that is missing) is reported in `problems`, never
  * papered over; only an order that does not exist at all is an error
  * ({@link AuditNotFoundError}).
+ *
+ * A stored message that is not a valid event (unreadable, an unknown type, data failing its
+ * schema, larger than the store writes: see log-screen.ts) is left out of every fold and
+ * listed once in `skipped` with its stream, revision, position, type and reason; the audit
+ * answers for everything else (exit 0).
  */
 
 // ---------------------------------------------------------------------------------------
@@ -43,12 +51,18 @@ import { type Command, InvalidArgumentError } from 'commander';
 
 /** The audited thing is not in the log (e.g. no stream `order-<clientOrderId>`). */
 export class AuditNotFoundError extends Error {
+  /** @param skipped messages of the stream that are not valid events (then the stream exists, but holds nothing to audit) */
   constructor(
     readonly kind: 'order',
     readonly id: string,
     readonly streamId: string,
+    readonly skipped: readonly SkippedEvent[] = [],
   ) {
-    super(`no ${kind} ${id} in the event log (stream ${streamId} is empty or missing)`);
+    super(
+      skipped.length
+        ? `no ${kind} ${id} to audit: stream ${streamId} holds only ${skipped.length} message(s) that are not valid events: ${skipped.map(formatSkipped).join('; ')}`
+        : `no ${kind} ${id} in the event log (stream ${streamId} is empty or missing)`,
+    );
     this.name = 'AuditNotFoundError';
   }
 }
@@ -201,16 +215,19 @@ export function foldOrder(events: readonly RecordedEvent[]): { state: OrderState
   return { state, after, problems };
 }
 
-async function readAllOf(store: EventStore, categories?: string[]): Promise<RecordedEvent[]> {
+async function readAllOf(store: EventStore, skips: SkipLog, categories?: string[]): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];
-  for await (const e of store.readAll(categories ? { categories } : {})) out.push(e);
+  for await (const e of skips.readAll(store, categories ? { categories } : {})) out.push(e);
   return out;
 }
 
-/** A stream read that treats an invalid stream id (e.g. a corrupt source reference) as a missing stream. */
-async function readStreamSafe(store: EventStore, streamId: string): Promise<RecordedEvent[] | null> {
+/**
+ * A stream read that treats an invalid stream id (e.g. a corrupt source reference) as a
+ * missing stream, and leaves out (reporting them to `skips`) messages that are not valid events.
+ */
+async function readStreamSafe(store: EventStore, skips: SkipLog, streamId: string): Promise<RecordedEvent[] | null> {
   if (!StreamId.safeParse(streamId).success) return null;
-  return store.readStream(streamId);
+  return skips.readStream(store, streamId);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -319,10 +336,16 @@ export interface OrderAudit {
   positions: PositionAudit[];
   /** Broken or inconsistent links found while following the chain (empty for a sound log). */
   problems: string[];
+  /**
+   * Stored messages met while following the chain that are not valid events, left out of
+   * it (each once). Filled on the audit asked for; a nested entry audit leaves it empty.
+   */
+  skipped: SkippedEvent[];
 }
 
 interface AuditContext {
   store: EventStore;
+  skips: SkipLog;
   /** Position streams per account (one category read per account and audit). */
   positions: Map<string, Map<string, RecordedEvent[]>>;
 }
@@ -355,7 +378,7 @@ async function positionStreamsOf(ctx: AuditContext, accountId: string): Promise<
   const hit = ctx.positions.get(accountId);
   if (hit) return hit;
   const streams = new Map<string, RecordedEvent[]>();
-  for (const e of await readAllOf(ctx.store, ['position'])) {
+  for (const e of await readAllOf(ctx.store, ctx.skips, ['position'])) {
     if (parsePositionStreamId(e.streamId)?.accountId !== accountId) continue;
     const list = streams.get(e.streamId) ?? [];
     list.push(e);
@@ -365,15 +388,19 @@ async function positionStreamsOf(ctx: AuditContext, accountId: string): Promise<
   return streams;
 }
 
-/** A position stream as the audit shows it (with its stop stream when there is one). */
-export async function auditPosition(store: EventStore, streamId: string, events: readonly RecordedEvent[]): Promise<PositionAudit> {
+/**
+ * A position stream as the audit shows it (with its stop stream when there is one).
+ * @param events the position stream's valid events
+ * @param skips where messages of the stop stream that are not valid events are reported (a fresh log by default)
+ */
+export async function auditPosition(store: EventStore, streamId: string, events: readonly RecordedEvent[], skips: SkipLog = new SkipLog()): Promise<PositionAudit> {
   const s = foldPosition(events);
   const ids = parsePositionStreamId(streamId);
   const end = [...events].reverse().find((e) => e.type === 'PositionClosed' || e.type === 'PositionLiquidated');
   const endData = end?.data as { clientOrderId: string; tradeId: string; purpose: string } | undefined;
   const opened = events.find((e) => e.type === 'PositionOpened')?.data as { clientOrderId: string; tradeId: string } | undefined;
   const stopId = `stop-${streamId}`;
-  const stopEvents = (await readStreamSafe(store, stopId)) ?? [];
+  const stopEvents = (await readStreamSafe(store, skips, stopId)) ?? [];
   return {
     streamId,
     accountId: s.accountId ?? ids?.accountId ?? null,
@@ -395,7 +422,7 @@ export async function auditPosition(store: EventStore, streamId: string, events:
 
 async function entrySource(ctx: AuditContext, clientOrderId: string, init: EventData<'OrderInitialized'>, problems: string[]): Promise<OrderSource> {
   const base = { kind: 'ENTRY' as const, sourceStreamId: init.sourceStreamId, sourceEventId: init.sourceEventId };
-  const account = await readStreamSafe(ctx.store, init.sourceStreamId);
+  const account = await readStreamSafe(ctx.store, ctx.skips, init.sourceStreamId);
   const approvalEvent = account?.find((e) => e.metadata.eventId === init.sourceEventId);
   if (!approvalEvent || approvalEvent.type !== 'EntryApproved') {
     problems.push(`the approval ${init.sourceEventId} is not an EntryApproved on ${init.sourceStreamId}${approvalEvent ? ` (it is ${approvalEvent.type})` : ''}`);
@@ -408,7 +435,7 @@ async function entrySource(ctx: AuditContext, clientOrderId: string, init: Event
   const decidedWith = (account ?? [])
     .filter((e) => e.metadata.causationId === approval.causationId && e.metadata.eventId !== approval.eventId)
     .map((e) => audited(e));
-  const signal = (await readStreamSafe(ctx.store, a.signalStreamId)) ?? [];
+  const signal = (await readStreamSafe(ctx.store, ctx.skips, a.signalStreamId)) ?? [];
   const intents = signal.filter((e) => e.type === 'IntentEmitted' && (e.data as IntentEmitted).intentId === a.intentId);
   const intentEvent = intents.find((e) => e.metadata.eventId === approval.causationId) ?? intents[0];
   if (!intentEvent) {
@@ -424,7 +451,7 @@ async function entrySource(ctx: AuditContext, clientOrderId: string, init: Event
 }
 
 async function protectiveSource(ctx: AuditContext, clientOrderId: string, init: EventData<'OrderInitialized'>, depth: number, problems: string[]): Promise<OrderSource> {
-  const stop = (await readStreamSafe(ctx.store, init.sourceStreamId)) ?? [];
+  const stop = (await readStreamSafe(ctx.store, ctx.skips, init.sourceStreamId)) ?? [];
   const triggerEvent = stop.find((e) => e.metadata.eventId === init.sourceEventId);
   const placedEvent = stop.find((e) => e.type === 'StopPlaced');
   const trigger = triggerEvent?.type === 'StopTriggered' ? audited<EventData<'StopTriggered'>>(triggerEvent) : null;
@@ -455,8 +482,8 @@ async function protectiveSource(ctx: AuditContext, clientOrderId: string, init: 
 
 async function auditOrderIn(ctx: AuditContext, clientOrderId: string, depth: number): Promise<OrderAudit> {
   const streamId = `order-${clientOrderId}`;
-  const events = await ctx.store.readStream(streamId);
-  if (events.length === 0) throw new AuditNotFoundError('order', clientOrderId, streamId);
+  const events = await ctx.skips.readStream(ctx.store, streamId);
+  if (events.length === 0) throw new AuditNotFoundError('order', clientOrderId, streamId, ctx.skips.ofStream(streamId));
   const problems: string[] = [];
   const folded = foldOrder(events);
   problems.push(...folded.problems);
@@ -516,7 +543,7 @@ async function auditOrderIn(ctx: AuditContext, clientOrderId: string, depth: num
   });
   const holderIds = [...new Set(fills.flatMap((f) => f.positionStreamIds))].sort((a, b) => (parsePositionStreamId(a)?.sequence ?? 0) - (parsePositionStreamId(b)?.sequence ?? 0));
   const positions: PositionAudit[] = [];
-  for (const id of holderIds) positions.push(await auditPosition(ctx.store, id, positionStreams.get(id) ?? []));
+  for (const id of holderIds) positions.push(await auditPosition(ctx.store, id, positionStreams.get(id) ?? [], ctx.skips));
 
   const s = folded.state;
   return {
@@ -534,6 +561,7 @@ async function auditOrderIn(ctx: AuditContext, clientOrderId: string, depth: num
     fills,
     positions,
     problems,
+    skipped: [],
   };
 }
 
@@ -547,12 +575,15 @@ async function auditOrderIn(ctx: AuditContext, clientOrderId: string, depth: num
  *   `StopPlaced` and, through the position, the entry order's chain;
  * - its fills, and the position stream(s) holding their trade ids (a category read of the
  *   account's `position` streams) with the position's events and PnL.
+ * Stored messages that are not valid events are left out and listed in `skipped`.
  * @throws AuditArgumentError for a malformed client order id; AuditNotFoundError when the
- *   order is not in the log.
+ *   order is not in the log (or its stream holds no valid event: the error lists what it holds).
  */
 export async function auditOrder(store: EventStore, clientOrderId: string): Promise<OrderAudit> {
   if (!ClientOrderId.safeParse(clientOrderId).success) throw new AuditArgumentError('clientOrderId', clientOrderId, 'a client order id ([A-Za-z0-9_-], 1..36 characters)');
-  return auditOrderIn({ store, positions: new Map() }, clientOrderId, 0);
+  const ctx: AuditContext = { store, skips: new SkipLog(), positions: new Map() };
+  const audit = await auditOrderIn(ctx, clientOrderId, 0);
+  return { ...audit, skipped: ctx.skips.list() };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -645,6 +676,12 @@ export interface DayAudit {
     closesByPurpose: Record<string, number>;
   };
   totals: { events: number; closedNetPnl: string; closedRealisedPnl: string; closedFees: string; closedFunding: string };
+  /**
+   * Stored messages that are not valid events, left out: the invalid ones of the day (and
+   * account), and every unreadable one (it carries no market time) unless its stream names
+   * another account.
+   */
+  skipped: SkippedEvent[];
 }
 
 export const GUARD_EVENT_TYPES: ReadonlySet<string> = new Set([
@@ -695,6 +732,7 @@ function guardDetail(type: string, d: Record<string, unknown>): string {
  * with their reasons and sizes, breaker and guard events, orders submitted / rejected /
  * filled, positions opened and closed with their PnL, and counts by type and reason.
  * @param opts.accountId only this account's streams (order streams by their OrderInitialized).
+ * Stored messages that are not valid events are left out and listed in `skipped`.
  * @throws AuditArgumentError when `day` is not a YYYY-MM-DD calendar date or the account id is malformed.
  */
 export async function auditDay(store: EventStore, day: string, opts: { accountId?: string } = {}): Promise<DayAudit> {
@@ -709,10 +747,12 @@ export async function auditDay(store: EventStore, day: string, opts: { accountId
     orders: { submitted: [], rejected: [], filled: [] }, positions: { opened: [], closed: [] },
     counts: { byType: {}, denialsByReason: {}, pausesByReason: {}, triggersByKind: {}, ordersRejectedByCode: {}, closesByPurpose: {} },
     totals: { events: 0, closedNetPnl: '0', closedRealisedPnl: '0', closedFees: '0', closedFunding: '0' },
+    skipped: [],
   };
+  const skips = new SkipLog();
   let net = ZERO, realised = ZERO, fees = ZERO, funding = ZERO;
   const positionSide = new Map<string, string>();
-  for await (const e of store.readAll()) {
+  for await (const e of skips.readAll(store)) {
     if (e.type === 'OrderInitialized') {
       const init = e.data as EventData<'OrderInitialized'>;
       orderAccounts.set(e.streamId, init.accountId);
@@ -803,6 +843,11 @@ export async function auditDay(store: EventStore, day: string, opts: { accountId
     (list as DayItem[]).sort(order);
   }
   out.totals = { events: out.totals.events, closedNetPnl: str(net), closedRealisedPnl: str(realised), closedFees: str(fees), closedFunding: str(funding) };
+  out.skipped = skips.list().filter((x) => {
+    const accountId = accountOfStream(x.streamId, orderAccounts);
+    if (only !== null && accountId !== null && accountId !== only) return false;
+    return x.tsEvent === null || (x.tsEvent >= range.from && x.tsEvent < range.to);
+  });
   return out;
 }
 
@@ -912,6 +957,12 @@ function stopEventDetail(e: AuditedEvent): string {
   return guardDetail(e.type, d);
 }
 
+/** The "Skipped" section: one line per stored message left out (nothing when there is none). */
+function skippedLines(skipped: readonly SkippedEvent[]): string[] {
+  if (skipped.length === 0) return [];
+  return ['', `Skipped: ${skipped.length} stored message(s) that are not valid events, left out of the audit`, ...skipped.map((x) => `  ! ${formatSkipped(x)}`)];
+}
+
 /** The order audit as aligned text. */
 export function formatOrderAudit(a: OrderAudit, indent = ''): string {
   const o = a.order;
@@ -976,6 +1027,7 @@ export function formatOrderAudit(a: OrderAudit, indent = ''): string {
   }
   lines.push('', `Problems: ${a.problems.length === 0 ? 'none (every link of the chain was found)' : ''}`);
   for (const p of a.problems) lines.push(`  ✗ ${p}`);
+  lines.push(...skippedLines(a.skipped));
   return lines.map((l) => (l ? indent + l : l)).join('\n');
 }
 
@@ -1027,6 +1079,7 @@ export function formatDayAudit(a: DayAudit): string {
   else lines.push(...columns(['market time', 'account', 'event', 'detail'], a.timeline.map((x) => [x.time, orDash(x.accountId), x.type, x.detail])));
   lines.push('', 'Events by type');
   lines.push(...columns(['type', 'count'], Object.entries(c.byType).sort(([x], [y]) => x.localeCompare(y)).map(([k, v]) => [k, String(v)])));
+  lines.push(...skippedLines(a.skipped));
   return lines.join('\n');
 }
 
@@ -1060,6 +1113,17 @@ export function writeOut(cmd: Command, text: string): void {
   out(text.endsWith('\n') ? text : `${text}\n`);
 }
 
+/**
+ * An account named on the command line must exist in the log: its stream `account-<id>`
+ * (where risk records AccountOpened) holds something.
+ * @throws InputError (exit 2) naming the account and the stream
+ */
+export async function requireAccount(store: EventStore, accountId: string): Promise<void> {
+  if ((await store.streamRevision(Streams.account(accountId))) === null) {
+    throw new InputError(`account ${accountId} is not in the event log (no stream ${Streams.account(accountId)}): check the id (bulwark replay lists the accounts)`);
+  }
+}
+
 export async function withStore<T>(openStore: () => Promise<OpenedStore>, run: (store: EventStore) => Promise<T>): Promise<T> {
   const opened = await openStore();
   try {
@@ -1071,8 +1135,10 @@ export async function withStore<T>(openStore: () => Promise<OpenedStore>, run: (
 
 /**
  * `audit order <clientOrderId> [--json]` and `audit day <YYYY-MM-DD> [--account ID] [--json]`.
- * A malformed argument is commander's InvalidArgumentError (exit 2 through main); an
- * unknown order is {@link AuditNotFoundError} (exit 1).
+ * A malformed argument is commander's InvalidArgumentError (exit 2 through main), an
+ * `--account` that is not in the log an InputError (exit 2); an unknown order is
+ * {@link AuditNotFoundError} (exit 1). Stored messages that are not valid events are listed
+ * under "Skipped" and the audit answers for the rest (exit 0).
  */
 export function registerAuditCommands(program: Command, openStore: () => Promise<OpenedStore>): void {
   const audit = program.command('audit').description('Audit the event log: the causal chain of an order, or every decision of a day (reading never changes the log).');
@@ -1092,7 +1158,10 @@ export function registerAuditCommands(program: Command, openStore: () => Promise
     .option('--account <id>', 'only this account', accountArg)
     .option('--json', 'print JSON instead of text', false)
     .action(async (day: string, o: { account?: string; json: boolean }, cmd: Command) => {
-      const a = await withStore(openStore, (store) => auditDay(store, day, { accountId: o.account }));
+      const a = await withStore(openStore, async (store) => {
+        if (o.account !== undefined) await requireAccount(store, o.account);
+        return auditDay(store, day, { accountId: o.account });
+      });
       writeOut(cmd, o.json ? JSON.stringify(a, null, 2) : formatDayAudit(a));
     });
 }

@@ -6,6 +6,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { Subjects } from '@bulwark/contracts';
 import { backtestHtml, formatBacktest, formatSweep } from './backtest-report';
+import { checkCandleInput, checkWindow } from './input-checks';
 
 
 function list(name: string, integer: boolean) {
@@ -46,7 +47,9 @@ function dateFlag(name: string) {
 /**
  * `bulwark backtest`: the same deciders as the services, in one process, over candle files;
  * one report per run, a comparison table for a sweep (`--leverage 2,5,10,20`, `--risk-pct 0.5,1`),
- * and an HTML page with the equity curve and drawdown.
+ * and an HTML page with the equity curve and drawdown. Inputs are checked first
+ * (`checkCandleInput`): an empty or malformed file, an empty window (`--from` not before
+ * `--to`) exit 2 with one line; each gap of missing bars is a warning on stderr.
  */
 export function registerBacktestCommand(program: Command): void {
   program
@@ -78,6 +81,12 @@ export function registerBacktestCommand(program: Command): void {
       const strategy = Object.fromEntries(
         Object.entries({ channel: o.channel, atrPeriod: o.atrPeriod, atrMultiple: o.atrMultiple, rewardRisk: o.rewardRisk }).filter(([, v]) => v !== undefined),
       );
+      // Inputs first (exit 2 with one line, before any run): the window, each file, its rows; gaps are warnings.
+      checkWindow(o.from ?? null, o.to ?? null);
+      for (const file of candles) {
+        const checked = await checkCandleInput({ candles: file, funding, from: o.from ?? null, to: o.to ?? null });
+        for (const w of checked.warnings) console.error(w);
+      }
       const reportDir = o.report ?? path.join(projectRoot(__dirname), 'var', 'reports');
       mkdirSync(reportDir, { recursive: true });
       const results: BacktestResult[] = [];

@@ -9,13 +9,13 @@ import {
   Subjects,
   streamCategory,
 } from '@bulwark/contracts';
-import { type BreakerLine, describeBreaker } from '@bulwark/application';
+import { type BreakerLine, describeBreaker, unfinishedReplays } from '@bulwark/application';
 import { dec, shortHash } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
-import { type BusConfig, RefusedError, requestJson } from '@bulwark/messaging';
-import { connect, JSONCodec, type NatsConnection } from 'nats';
-import { startLocalVenue, startServices } from './processes';
+import { type BusConfig, type ClockWait, clockSettingsFromEnv, RefusedError, requestJson } from '@bulwark/messaging';
+import { connect, JSONCodec, type NatsConnection, type Subscription } from 'nats';
+import { type RunningServices, type RestartPolicy, type SupervisorEvent, startLocalVenue, startServices } from './processes';
 
 const json = JSONCodec();
 
@@ -40,9 +40,26 @@ export interface DemoOptions {
   bus: BusConfig;
   logDir: string;
   onStart?: (total: number) => void;
-  /** Called once the services answer, before the account is opened (tests inject faults here). */
-  onServicesReady?: (nc: NatsConnection) => Promise<void>;
+  /** Called once the services answer, before the account is opened (tests inject faults here, e.g. kill a service). */
+  onServicesReady?: (nc: NatsConnection, services: RunningServices) => Promise<void>;
   onProgress?: (p: ReplayProgress) => void;
+  /**
+   * What the run waits for, at least every second while it waits and once with null when it
+   * no longer does: the clock's wait (a silent service), or market-data itself when no progress
+   * came for a few seconds (it publishes at least once a second while a run lasts).
+   */
+  onWait?: (w: ClockWait | null) => void;
+  /** The supervisor's events: each service's pid at start, exits and restarts. */
+  onServiceEvent?: (e: SupervisorEvent) => void;
+  /**
+   * Give up when the run waits this long for one service, or hears nothing from market-data
+   * this long (seconds; default BULWARK_STALL_LIMIT_SECONDS, else 600). Passed to the services.
+   */
+  stallLimitSeconds?: number;
+  /** More environment for the service processes (e.g. BULWARK_CLOCK_TIMEOUT_SECONDS in tests). */
+  serviceEnv?: Record<string, string>;
+  /** How crashed services are restarted (default DEFAULT_RESTART_POLICY). */
+  restart?: Partial<RestartPolicy>;
   /** paper (default): the in-process paper venue; binance-local: `bulwark venue serve` through ccxt. */
   venue?: 'paper' | 'binance-local';
   /** Where the protective stops live (default INTERNAL). */
@@ -70,6 +87,8 @@ export interface DemoReport {
   firstPosition: number;
   lastPosition: number;
   wallMs: number;
+  /** Restarts of each service that was restarted during the run (absent when none was). */
+  restarts: Partial<Record<string, number>>;
 }
 
 /** A demo failed for a reason a user can act on. */
@@ -102,9 +121,22 @@ export function defaultDemoFiles(): { candles: string; funding: string } {
   return { candles: files.defaultCandles, funding: files.fundingRates };
 }
 
-/** Does an event belong to this account? Stream ids carry the account id, order ids its hash. */
+/**
+ * Does an event belong to this account's trading log? Stream ids carry the account id, order
+ * ids its hash. The replay run's journal (`replay-<runId>`, market-data's checkpoints) is the
+ * clock's bookkeeping, not the account's: it is left out.
+ */
 export function belongsTo(e: RecordedEvent, accountId: string, tag = shortHash(accountId)): boolean {
+  if (e.streamId.startsWith('replay-')) return false;
   return e.streamId.includes(accountId) || e.streamId.includes(tag);
+}
+
+/** After this long without progress from market-data, the demo says it waits for market-data. */
+const MARKET_DATA_QUIET_MS = 3_000;
+
+/** A wait as the progress bar shows it: "waiting for execution since 12 s: no answer to step 1234". */
+export function describeWait(w: ClockWait, now = Date.now()): string {
+  return `waiting for ${w.service} since ${Math.max(0, Math.round((now - w.since) / 1000))} s: ${w.reason}`;
 }
 
 /**
@@ -115,7 +147,15 @@ export function belongsTo(e: RecordedEvent, accountId: string, tag = shortHash(a
 export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   if (!existsSync(o.candles)) throw new DemoError(`candle file not found: ${o.candles}`);
   const t0 = Date.now();
-  const nc = await connect({ servers: o.bus.natsUrl, name: 'bulwark-cli' }).catch((e) => {
+  let stallLimitMs: number;
+  try {
+    stallLimitMs = o.stallLimitSeconds !== undefined ? o.stallLimitSeconds * 1000 : clockSettingsFromEnv().stall.stallLimitMs;
+  } catch (e) {
+    throw new DemoError((e as Error).message);
+  }
+  if (!(stallLimitMs > 0)) throw new DemoError(`the stall limit must be a positive number of seconds, got ${o.stallLimitSeconds}`);
+  // Reconnect for ever: the run waits out a NATS restart like any other stall.
+  const nc = await connect({ servers: o.bus.natsUrl, name: 'bulwark-cli', maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch((e) => {
     throw new DemoError(`cannot reach NATS at ${o.bus.natsUrl} (${String(e)}); run scripts/ensure-nats.sh`);
   });
   const store = await JetStreamEventStore.connect(nc, { stream: o.bus.esStream, subjectPrefix: o.bus.esPrefix });
@@ -130,6 +170,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     BULWARK_CONSUMER_SUFFIX: o.bus.consumerSuffix,
     BULWARK_DATA_DIR: resolveDataDir(),
     BULWARK_VENUE: 'paper',
+    BULWARK_STALL_LIMIT_SECONDS: String(stallLimitMs / 1000),
+    // A service restarted during the run rebuilds from this run's part of the log only: earlier runs are finished business.
+    BULWARK_REBUILD_FROM_POSITION: String(firstPosition),
+    ...o.serviceEnv,
   };
   const root = projectRoot(__dirname);
   const local = o.venue === 'binance-local' ? await startLocalVenue({ root, env, logDir: o.logDir, accountId: o.accountId }) : null;
@@ -139,18 +183,28 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       BINANCE_API_KEY: local.apiKey, BINANCE_API_SECRET: local.apiSecret,
     });
   }
-  const services = await startServices({ root, nc, env, logDir: o.logDir }).catch(async (e) => {
+  const services = await startServices({ root, nc, env, logDir: o.logDir, restart: o.restart, onEvent: o.onServiceEvent }).catch(async (e) => {
     await local?.stop();
     throw e;
   });
+  let finished = false;
+  // A run that did not finish is cancelled, so a later market-data does not resume it.
+  const cancelRun = (reason: string) => (finished ? Promise.resolve() : request(nc, Subjects.replayCancel, { runId: o.accountId, reason }, 3_000).then(() => undefined, () => undefined));
   const stopAll = async () => {
     await services.stop();
     await local?.stop();
   };
-  const onSignal = () => void stopAll().then(() => process.exit(130));
-  process.once('SIGINT', onSignal);
+  const exitCodes: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+  const onSignal = (signal: NodeJS.Signals) => void cancelRun(`the demo was interrupted (${signal})`).then(stopAll).then(() => process.exit(exitCodes[signal] ?? 1));
+  for (const sig of Object.keys(exitCodes)) process.once(sig, onSignal);
+  let watchdog: NodeJS.Timeout | null = null;
+  let sub: Subscription | null = null;
   try {
-    await o.onServicesReady?.(nc);
+    // Runs left unfinished in this log by an earlier demo are nobody's any more: never resume them.
+    for (const r of await unfinishedReplays(store)) {
+      await request(nc, Subjects.replayCancel, { runId: r.request.runId, reason: `a new demo (${o.accountId}) started` }, 5_000).catch(() => undefined);
+    }
+    await o.onServicesReady?.(nc, services);
     const venue = 'binance-usdm' as const;
     const symbol = 'BTCUSDT';
     const open: OpenAccountRequest = {
@@ -164,16 +218,33 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     };
     await request(nc, Subjects.openAccount, open);
     await request(nc, Subjects.attachStrategy, { accountId: o.accountId, venue, symbol, strategy: 'donchian-atr', params: {}, ...(o.from !== null ? { at: o.from } : {}) });
-    const done = new Promise<ReplayProgress>((resolve) => {
-      const sub = nc.subscribe(Subjects.replayProgress(o.accountId));
+    let lastHeard = Date.now();
+    let clockWait: ClockWait | null = null;
+    let shown: ClockWait | null = null;
+    const progress = nc.subscribe(Subjects.replayProgress(o.accountId));
+    sub = progress;
+    const done = new Promise<ReplayProgress>((resolve, reject) => {
+      // What the run waits for: the clock's own wait, or market-data when it went quiet (restarting).
+      const tick = () => {
+        const now = Date.now();
+        const w = clockWait ?? (now - lastHeard > MARKET_DATA_QUIET_MS ? { service: 'market-data', since: lastHeard, reason: 'no progress from market-data (down or restarting?)' } : null);
+        if (w || shown) o.onWait?.(w);
+        shown = w;
+        if (w && now - w.since > stallLimitMs + (w.service === 'market-data' ? 0 : 30_000)) {
+          reject(new DemoError(`gave up: ${describeWait(w, now)} (stall limit ${stallLimitMs / 1000} s: --stall-limit or BULWARK_STALL_LIMIT_SECONDS; service logs in ${o.logDir})`));
+        }
+      };
+      watchdog = setInterval(tick, 1_000);
       void (async () => {
-        for await (const m of sub) {
+        for await (const m of progress) {
           const p = ReplayProgress.safeParse(json.decode(m.data));
           if (!p.success) continue;
+          lastHeard = Date.now();
+          clockWait = p.data.waitingFor ?? null;
           o.onProgress?.(p.data);
           if (p.data.done) {
-            sub.unsubscribe();
             resolve(p.data);
+            return;
           }
         }
       })();
@@ -185,12 +256,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     const started = await request<{ total: number }>(nc, Subjects.replayStart, start);
     o.onStart?.(started.total);
     const end = await done;
+    finished = true;
     if (end.error) throw new DemoError(`replay failed: ${end.error} (service logs in ${o.logDir})`);
     const summary = AccountSummary.parse(await request(nc, Subjects.summary, { accountId: o.accountId }));
     const report = await reportFromLog(store, o.accountId, firstPosition);
-    return { ...report, accountId: o.accountId, summary, candles: end.candles, steps: end.ticks, firstPosition, wallMs: Date.now() - t0 };
+    const restarts = Object.fromEntries(Object.entries(services.restarts()).filter(([, n]) => n > 0));
+    return { ...report, accountId: o.accountId, summary, candles: end.candles, steps: end.ticks, firstPosition, wallMs: Date.now() - t0, restarts };
   } finally {
-    process.removeListener('SIGINT', onSignal);
+    if (watchdog) clearInterval(watchdog);
+    sub?.unsubscribe();
+    for (const sig of Object.keys(exitCodes)) process.removeListener(sig, onSignal);
+    await cancelRun('the demo stopped before the run ended');
     await stopAll();
     await nc.drain().catch(() => undefined);
   }

@@ -2,10 +2,10 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { busConfigFromEnv } from '@bulwark/messaging';
-import { DataDirNotFoundError, projectRoot } from '@bulwark/market-data';
+import { ALLOWED_DATA_DIRS_ENV, CandleFileError, DataDirNotFoundError, MarketDataFileError, projectRoot } from '@bulwark/market-data';
 import { Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
-import { DemoError, defaultDemoFiles, newAccountId, runDemo } from './demo';
+import { DemoError, defaultDemoFiles, describeWait, newAccountId, runDemo } from './demo';
 import { formatReport } from './format';
 import { registerAccountCommands } from './account-commands';
 import { registerCalcCommands } from './calc';
@@ -15,6 +15,7 @@ import { AuditArgumentError, AuditNotFoundError, registerAuditCommands } from '.
 import { EventStoreUnavailableError, registerReplayCommand, ReplayMismatchError, storeOpenerFromBus, summaryQueryFromBus } from './replay';
 import { registerVenueCommands } from './venue-serve';
 import { registerStrategyCommands } from './strategy-commands';
+import { checkCandleInput, InputError } from './input-checks';
 
 function positiveNumber(name: string) {
   return (v: string) => {
@@ -69,24 +70,33 @@ export function buildProgram(): Command {
     .option('--account <id>', 'account id (default: a new demo-<time>-<hex>)')
     .option('--venue <venue>', 'paper (in-process paper venue) or binance-local (`bulwark venue serve` through ccxt)', oneOf('--venue', ['paper', 'binance-local']), 'paper')
     .option('--protection <mode>', 'where stops live: INTERNAL (stop-monitor), EXCHANGE (algo orders at the venue) or BOTH', oneOf('--protection', ['INTERNAL', 'EXCHANGE', 'BOTH']), 'INTERNAL')
+    .option('--stall-limit <seconds>', 'give up when a service stays silent this long (default BULWARK_STALL_LIMIT_SECONDS, else 600)', integerIn('--stall-limit', 1, 86_400))
     .action(async (opts, cmd: Command) => {
       if (opts.leverage > 5 && !opts.confirmHighLeverage) {
         cmd.error(`error: --leverage ${opts.leverage} is above 5x: add --confirm-high-leverage to confirm it (the confirmation is recorded)`, { code: 'commander.invalidArgument', exitCode: 2 });
       }
       const defaults = defaultDemoFiles();
+      // The inputs before any process starts: an unusable file or window exits 2; gaps are warnings.
+      const candles: string = opts.candles ?? defaults.candles;
+      const funding: string = opts.funding ?? defaults.funding;
+      const checked = await checkCandleInput({ candles, funding, from: opts.from ?? null, to: opts.to ?? null });
+      for (const w of checked.warnings) console.error(w);
+      // market-data reads only files under the data directory and BULWARK_ALLOWED_DATA_DIRS:
+      // allow the directories of the files given here (the services inherit this environment).
+      process.env[ALLOWED_DATA_DIRS_ENV] = [process.env[ALLOWED_DATA_DIRS_ENV], path.dirname(path.resolve(candles)), path.dirname(path.resolve(funding))].filter(Boolean).join(':');
       const accountId = opts.account ?? newAccountId();
       const logDir = path.join(projectRoot(__dirname), 'var', 'log', accountId);
       const bar = new SingleBar(
-        { format: ' replay |{bar}| {percentage}% | {value}/{total} candles | {market} | {eta_formatted} left', hideCursor: true, noTTYOutput: !process.stdout.isTTY, notTTYSchedule: 10_000 },
+        { format: ' replay |{bar}| {percentage}% | {value}/{total} candles | {market} | {eta_formatted} left{wait}', hideCursor: true, noTTYOutput: !process.stdout.isTTY, notTTYSchedule: 10_000 },
         Presets.shades_classic,
       );
       console.log(`Bulwark demo: account ${accountId}, capital ${opts.capital} USDT, leverage ${opts.leverage}x, risk ${opts.riskPct} %`);
-      console.log(`  candles ${opts.candles ?? defaults.candles}`);
+      console.log(`  candles ${candles}`);
       if (opts.venue !== 'paper') console.log(`  venue ${opts.venue} through ccxt (binanceusdm), protection ${opts.protection}`);
       console.log(`  starting NATS consumers and six services (logs in ${logDir})`);
       const report = await runDemo({
-        candles: opts.candles ?? defaults.candles,
-        funding: opts.funding ?? defaults.funding,
+        candles,
+        funding,
         speed: Number(opts.speed),
         capital: opts.capital,
         leverage: opts.leverage,
@@ -101,11 +111,20 @@ export function buildProgram(): Command {
         protection: opts.protection,
         bus: busConfigFromEnv(),
         logDir,
-        onStart: (total) => bar.start(total, 0, { market: '' }),
+        ...(opts.stallLimit !== undefined ? { stallLimitSeconds: opts.stallLimit } : {}),
+        onServiceEvent: (e) => {
+          // Pids, so an operator can kill one (kill -9 <pid>) and watch it come back.
+          if (e.kind === 'started') console.log(`  ${e.service} pid ${e.pid}${e.restarts ? ` (restart ${e.restarts})` : ''}`);
+          else if (e.kind === 'restarting') console.log(`\n  ${e.service} exited; restart ${e.restarts} in ${(e.delayMs / 1000).toFixed(1)} s`);
+        },
+        onStart: (total) => bar.start(total, 0, { market: '', wait: '' }),
         onProgress: (p) => bar.update(p.candles, { market: p.marketTime ? new Date(p.marketTime).toISOString().slice(0, 16).replace('T', ' ') : '' }),
+        onWait: (w) => bar.update({ wait: w ? ` | ${describeWait(w)}` : '' }),
       }).finally(() => bar.stop());
       console.log('\nSummary');
       console.log(formatReport(report));
+      const restarts = Object.entries(report.restarts);
+      if (restarts.length) console.log(`  service restarts         ${restarts.map(([s, n]) => `${s} ${n}`).join(', ')}`);
       console.log(`\nThe event log stays in JetStream stream ${busConfigFromEnv().esStream}; this run's streams carry account ${accountId}.`);
     });
   registerAccountCommands(program);
@@ -121,28 +140,42 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * The exit code of an error a command threw, and the line to print for it (null: print the
+ * error as is). 0 for help/version; 2 for unusable input: commander's argument errors (it
+ * printed them), InputError, MarketDataFileError, CandleFileError (a file or a window that
+ * cannot be used, an account that does not exist); 1 for the known failures of a command
+ * (a refusal, an unknown order, a replay mismatch, NATS or the event store unreachable) and
+ * for anything unexpected.
+ */
+export function exitOf(e: unknown): { code: number; line: string | null } {
+  const err = e as { code?: string; exitCode?: number; message?: string };
+  if (typeof err?.code === 'string' && err.code.startsWith('commander.')) return { code: err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2, line: '' };
+  if (e instanceof InputError || e instanceof MarketDataFileError || e instanceof CandleFileError) return { code: 2, line: `bulwark: ${err.message}` };
+  if (
+    e instanceof DemoError ||
+    e instanceof DataDirNotFoundError ||
+    e instanceof DataDownloadError ||
+    e instanceof AuditNotFoundError ||
+    e instanceof AuditArgumentError ||
+    e instanceof ReplayMismatchError ||
+    e instanceof EventStoreUnavailableError
+  ) {
+    return { code: 1, line: `bulwark: ${err.message}` };
+  }
+  return { code: 1, line: null };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (e) {
-    const err = e as { code?: string; exitCode?: number; message?: string };
-    if (err.code?.startsWith('commander.')) return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
-    if (
-      e instanceof DemoError ||
-      e instanceof DataDirNotFoundError ||
-      e instanceof DataDownloadError ||
-      e instanceof AuditNotFoundError ||
-      e instanceof AuditArgumentError ||
-      e instanceof ReplayMismatchError ||
-      e instanceof EventStoreUnavailableError
-    ) {
-      console.error(`bulwark: ${err.message}`);
-      return 1;
-    }
-    console.error(e);
-    return 1;
+    const { code, line } = exitOf(e);
+    if (line === null) console.error(e);
+    else if (line) console.error(line);
+    return code;
   }
 }
 

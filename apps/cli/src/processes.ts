@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import * as path from 'node:path';
 import { type ServiceName, Services, Subjects } from '@bulwark/contracts';
 import { JSONCodec, type NatsConnection } from 'nats';
@@ -15,14 +15,60 @@ export class ServiceStartError extends Error {
   }
 }
 
+/** What the supervisor did with a service process (for the operator's console and tests). */
+export type SupervisorEvent =
+  | { kind: 'started'; service: string; pid: number; restarts: number }
+  | { kind: 'exited'; service: string; pid: number; code: number | null; signal: NodeJS.Signals | null; restarts: number }
+  | { kind: 'restarting'; service: string; restarts: number; delayMs: number };
+
+/**
+ * How a crashed service is restarted, as Kubernetes restarts a pod (CrashLoopBackOff, scaled
+ * down for a demo): after `initialBackoffMs`, doubled at each restart up to `maxBackoffMs`, and
+ * back to the initial pause once a process has run `resetAfterMs` without exiting.
+ */
+export interface RestartPolicy {
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  resetAfterMs: number;
+}
+
+export const DEFAULT_RESTART_POLICY: RestartPolicy = { initialBackoffMs: 500, maxBackoffMs: 10_000, resetAfterMs: 30_000 };
+
 export interface RunningServices {
   logDir: string;
+  /** The current process id of each service (undefined while it waits to be restarted). */
+  pids(): Partial<Record<ServiceName, number>>;
+  /** How often each service was restarted after an unexpected exit. */
+  restarts(): Record<ServiceName, number>;
+  /**
+   * Send `signal` to a service's current process (e.g. SIGKILL to see it restarted).
+   * @returns the pid signalled, or null when the service has no process right now
+   */
+  kill(service: ServiceName, signal?: NodeJS.Signals): number | null;
+  /** Stop every process (SIGTERM, SIGKILL after 5 s) and restart nothing any more. */
   stop(): Promise<void>;
+}
+
+/** One supervised service: its current process, its log, its restart count and pending restart. */
+interface Supervised {
+  name: ServiceName;
+  child: ChildProcess | null;
+  startedAt: number;
+  restarts: number;
+  backoffMs: number;
+  timer: NodeJS.Timeout | null;
+  log: WriteStream;
+  logFile: string;
+  /** How its last process ended ("code 1", "SIGKILL"), null before any exit. */
+  lastExit: string | null;
 }
 
 /**
  * Start the six services as separate Node processes (`services/<name>/dist/main.js`), each
- * logging to `<logDir>/<name>.log`, and wait until each answers its health subject.
+ * logging to `<logDir>/<name>.log`, and wait until each answers its health subject. Once all
+ * are up, a process that exits while the services are not being stopped is restarted (see
+ * {@link RestartPolicy}); its log file is kept and appended to, with a line per restart.
+ * @throws ServiceStartError when a service exits or is not ready within `readyTimeoutMs` during start-up
  */
 export async function startServices(opts: {
   root: string;
@@ -30,48 +76,91 @@ export async function startServices(opts: {
   env: NodeJS.ProcessEnv;
   logDir: string;
   readyTimeoutMs?: number;
+  restart?: Partial<RestartPolicy>;
+  onEvent?: (e: SupervisorEvent) => void;
 }): Promise<RunningServices> {
   mkdirSync(opts.logDir, { recursive: true });
-  const children = new Map<ServiceName, ChildProcess>();
-  const exited = new Map<ServiceName, number | null>();
-  const stop = async () => {
-    const waits = [...children.entries()].map(
-      ([name, child]) =>
-        new Promise<void>((resolve) => {
-          if (exited.has(name)) return resolve();
-          const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-          child.once('exit', () => {
-            clearTimeout(t);
-            resolve();
-          });
-          child.kill('SIGTERM');
-        }),
-    );
-    await Promise.all(waits);
+  const policy: RestartPolicy = { ...DEFAULT_RESTART_POLICY, ...opts.restart };
+  const units = new Map<ServiceName, Supervised>();
+  let supervising = false;
+  let stopping = false;
+
+  const spawnUnit = (u: Supervised) => {
+    const main = path.join(opts.root, 'services', u.name, 'dist', 'main.js');
+    // A process group of its own: Ctrl-C in the terminal reaches the demo only, which cancels the
+    // run and then stops the services (else they would exit on the SIGINT and be restarted).
+    const child = spawn(process.execPath, [main], { cwd: opts.root, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // One log per service across restarts: the stream stays open when a process ends.
+    child.stdout!.pipe(u.log, { end: false });
+    child.stderr!.pipe(u.log, { end: false });
+    u.child = child;
+    u.startedAt = Date.now();
+    u.timer = null;
+    if (child.pid !== undefined) opts.onEvent?.({ kind: 'started', service: u.name, pid: child.pid, restarts: u.restarts });
+    child.once('exit', (code, signal) => {
+      if (u.child === child) u.child = null;
+      u.lastExit = signal ?? `code ${code}`;
+      const pid = child.pid ?? 0;
+      u.log.write(`--- ${new Date().toISOString()} bulwark supervisor: ${u.name} pid ${pid} exited (${signal ?? `code ${code}`}) ---\n`);
+      opts.onEvent?.({ kind: 'exited', service: u.name, pid, code, signal, restarts: u.restarts });
+      if (!supervising || stopping) return;
+      if (Date.now() - u.startedAt >= policy.resetAfterMs) u.backoffMs = policy.initialBackoffMs;
+      const delayMs = u.backoffMs;
+      u.backoffMs = Math.min(u.backoffMs * 2, policy.maxBackoffMs);
+      u.restarts++;
+      opts.onEvent?.({ kind: 'restarting', service: u.name, restarts: u.restarts, delayMs });
+      u.timer = setTimeout(() => {
+        if (stopping) return;
+        u.log.write(`--- ${new Date().toISOString()} bulwark supervisor: restart ${u.restarts} of ${u.name} ---\n`);
+        spawnUnit(u);
+      }, delayMs);
+    });
   };
+
+  const stopUnit = (u: Supervised) =>
+    new Promise<void>((resolve) => {
+      if (u.timer) clearTimeout(u.timer);
+      const child = u.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+
+  // Detached children do not die with this process: take them along if it exits without stop().
+  const onExit = () => {
+    for (const u of units.values()) u.child?.kill('SIGTERM');
+  };
+  process.once('exit', onExit);
+  const stop = async () => {
+    stopping = true;
+    process.removeListener('exit', onExit);
+    await Promise.all([...units.values()].map(stopUnit));
+    await Promise.all([...units.values()].map((u) => new Promise<void>((resolve) => u.log.end(() => resolve()))));
+  };
+
   for (const name of Services) {
-    const main = path.join(opts.root, 'services', name, 'dist', 'main.js');
     const logFile = path.join(opts.logDir, `${name}.log`);
-    const log = createWriteStream(logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [main], { cwd: opts.root, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
-    child.once('exit', (code) => exited.set(name, code));
-    children.set(name, child);
+    const u: Supervised = { name, child: null, startedAt: 0, restarts: 0, backoffMs: policy.initialBackoffMs, timer: null, log: createWriteStream(logFile, { flags: 'a' }), logFile, lastExit: null };
+    units.set(name, u);
+    spawnUnit(u);
   }
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
   try {
-    for (const name of Services) {
-      const logFile = path.join(opts.logDir, `${name}.log`);
+    for (const u of units.values()) {
       for (;;) {
-        if (exited.has(name)) throw new ServiceStartError(name, `exited with code ${exited.get(name)} during start-up`, logFile);
+        // During start-up an exit is an error (a broken build or configuration would only loop).
+        if (!u.child) throw new ServiceStartError(u.name, `exited with ${u.lastExit} during start-up`, u.logFile);
         try {
-          const m = await opts.nc.request(Subjects.health(name), json.encode({}), { timeout: 500 });
+          const m = await opts.nc.request(Subjects.health(u.name), json.encode({}), { timeout: 500 });
           if ((json.decode(m.data) as { ready?: boolean }).ready) break;
         } catch {
           // not up yet
         }
-        if (Date.now() > deadline) throw new ServiceStartError(name, 'did not become ready in time', logFile);
+        if (Date.now() > deadline) throw new ServiceStartError(u.name, 'did not become ready in time', u.logFile);
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -79,7 +168,19 @@ export async function startServices(opts: {
     await stop();
     throw e;
   }
-  return { logDir: opts.logDir, stop };
+  supervising = true;
+  return {
+    logDir: opts.logDir,
+    pids: () => Object.fromEntries([...units.values()].filter((u) => u.child?.pid !== undefined).map((u) => [u.name, u.child!.pid!])),
+    restarts: () => Object.fromEntries([...units.values()].map((u) => [u.name, u.restarts])) as Record<ServiceName, number>,
+    kill: (service, signal = 'SIGKILL') => {
+      const child = units.get(service)?.child;
+      if (!child?.pid) return null;
+      child.kill(signal);
+      return child.pid;
+    },
+    stop,
+  };
 }
 
 /** A `bulwark venue serve` child process and where it answers. */

@@ -1,4 +1,4 @@
-import { AccountSummary, parseEvent, type DomainEvent, type EventData, type RecordedEvent, Subjects } from '@bulwark/contracts';
+import { AccountSummary, type DomainEvent, type EventData, type RecordedEvent, Subjects } from '@bulwark/contracts';
 import {
   type AccountState,
   accountEvolve,
@@ -13,17 +13,23 @@ import {
   unrealisedPnl,
   ZERO,
 } from '@bulwark/domain';
-import { type EventStore, InMemoryEventStore, JetStreamEventStore } from '@bulwark/event-store';
+import { type EventStore, InMemoryEventStore, JetStreamEventStore, type UnreadableEvent } from '@bulwark/event-store';
 import { type BusConfig, requestJson } from '@bulwark/messaging';
 import { type Command, InvalidArgumentError } from 'commander';
 import { connect } from 'nats';
-import { accountArg, accountOfStream, fillKey, foldOrder, foldPosition, netPnlOf, type OpenedStore, parsePositionStreamId, POSITION_FILL_TYPES, rows, columns, utcTime, withStore, writeOut } from './audit';
+import { accountArg, accountOfStream, fillKey, foldOrder, foldPosition, netPnlOf, type OpenedStore, parsePositionStreamId, POSITION_FILL_TYPES, requireAccount, rows, columns, utcTime, withStore, writeOut } from './audit';
+import { screenEvent } from './log-screen';
 
 /*
  * `bulwark replay`: rebuild every read model from the event log alone — account policy
  * state, positions, the ledger, orders and stops — with the deciders' own evolve functions,
  * check the log's self-consistency, and compare with what the accounting service holds.
  * Reading never changes the log (only readAll, streamRevision and lastPosition are called).
+ *
+ * A stored message that is not a valid event — unreadable (reported by the store's
+ * `onUnreadable`), of an unknown type, with data failing its schema, or larger than the store
+ * writes — is left out of every model and is one failure of the `schema` check, with its
+ * stream, revision, position, type and reason; the models of every account are still built.
  */
 
 // ---------------------------------------------------------------------------------------
@@ -139,9 +145,12 @@ export type CheckName = 'schema' | 'revisions' | 'order-transitions' | 'order-fi
 
 export interface CheckFailure {
   accountId: string | null;
-  /** The stream (or fill) the failure is about. */
+  /** The stream (or fill) the failure is about; `<stream>#<revision>` for one message. */
   subject: string;
   detail: string;
+  /** Schema failures: the message's global position and the type it claims (null when unreadable without one). */
+  position?: number;
+  eventType?: string | null;
 }
 
 /** One self-consistency rule that must hold in any valid log, and where it does not. */
@@ -166,7 +175,7 @@ export interface ReadModels {
 }
 
 const CHECK_RULES: Record<CheckName, string> = {
-  schema: 'every event matches its contract schema (invalid events are left out of the folds)',
+  schema: 'every stored message is a readable event of a known type whose data matches its contract schema and whose size the store allows (others are left out of the folds)',
   revisions: "every stream's revisions run 0, 1, 2, … without a gap, global positions increase, and the stream's last revision is the last one read",
   'order-transitions': "every order stream starts with OrderInitialized and follows the order state machine's transition table",
   'order-fills': "each order's filled quantity equals the sum of its fills (cumulative and leaves quantities agree, no overfill, FILLED means fully filled)",
@@ -182,13 +191,15 @@ class Checks {
   count(name: CheckName, n = 1): void {
     this.map.get(name)!.checked += n;
   }
-  fail(name: CheckName, accountId: string | null, subject: string, detail: string): void {
+  fail(name: CheckName, accountId: string | null, subject: string, detail: string, where?: { position: number; eventType: string | null }): void {
     const c = this.map.get(name)!;
     c.ok = false;
-    c.failures.push({ accountId, subject, detail });
+    c.failures.push(where ? { accountId, subject, detail, ...where } : { accountId, subject, detail });
   }
+  /** The checks; each one's failures about single messages in log order (by position), the others as found. */
   list(): ConsistencyCheck[] {
-    return [...this.map.values()];
+    const at = (f: CheckFailure) => f.position ?? Number.MAX_SAFE_INTEGER;
+    return [...this.map.values()].map((c) => ({ ...c, failures: [...c.failures].sort((a, b) => at(a) - at(b)) }));
   }
 }
 
@@ -247,12 +258,13 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
   // One pass over the log, in global order. Order streams belong to the account of their OrderInitialized.
   const orderAccounts = new Map<string, string>();
   const streams = new Map<string, { accountId: string | null; events: RecordedEvent[] }>();
+  const unreadable: UnreadableEvent[] = [];
   let eventsRead = 0;
-  for await (const e of store.readAll()) {
+  for await (const e of store.readAll({ onUnreadable: (u) => unreadable.push(u) })) {
     if (e.position > lastPosition) break; // a snapshot: events appended while reading wait for the next replay
     eventsRead++;
     if (e.type === 'OrderInitialized') {
-      const acc = (e.data as { accountId?: unknown }).accountId;
+      const acc = (e.data as { accountId?: unknown } | null)?.accountId;
       if (typeof acc === 'string') orderAccounts.set(e.streamId, acc);
     }
     const accountId = accountOfStream(e.streamId, orderAccounts);
@@ -262,30 +274,51 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
     streams.set(e.streamId, s);
   }
 
-  // Revisions: contiguous from 0, increasing positions, and the stream's tail is what was read.
+  // Unreadable messages of the snapshot, by stream (with --account, only those whose stream names that account).
+  const skipped = new Map<string, Array<UnreadableEvent & { accountId: string | null }>>();
+  for (const u of unreadable) {
+    if (u.position > lastPosition) continue;
+    const accountId = accountOfStream(u.streamId, orderAccounts);
+    if (only !== null && accountId !== only) continue;
+    checks.count('schema');
+    checks.fail('schema', accountId, `${u.streamId}#${u.revision ?? '—'}`, `unreadable: ${u.reason}`, { position: u.position, eventType: u.eventType });
+    const list = skipped.get(u.streamId) ?? [];
+    list.push({ ...u, accountId });
+    skipped.set(u.streamId, list);
+  }
+
+  // Revisions: contiguous from 0 (an unreadable message keeps the revision it claims: it is
+  // reported by the schema check, not again as a gap), increasing positions, and the
+  // stream's tail is what was read.
   const grown = (await store.lastPosition()) !== lastPosition;
   for (const [streamId, { accountId, events }] of streams) {
     checks.count('revisions');
     let prev = 0;
-    events.forEach((e, i) => {
-      if (e.revision !== i) checks.fail('revisions', accountId, streamId, `event ${i} read has revision ${e.revision} (expected ${i}: a gap or a duplicate)`);
+    events.forEach((e) => {
       if (e.position <= prev) checks.fail('revisions', accountId, streamId, `revision ${e.revision} is at position ${e.position}, not after ${prev}`);
       prev = e.position;
     });
+    const held = [
+      ...events.map((e) => ({ revision: e.revision, position: e.position })),
+      ...(skipped.get(streamId) ?? []).flatMap((u) => (u.revision === null ? [] : [{ revision: u.revision, position: u.position }])),
+    ].sort((a, b) => a.position - b.position);
+    held.forEach((x, i) => {
+      if (x.revision !== i) checks.fail('revisions', accountId, streamId, `event ${i} read has revision ${x.revision} (expected ${i}: a gap or a duplicate)`);
+    });
     const tail = await store.streamRevision(streamId);
-    const lastRead = events[events.length - 1].revision;
+    const lastRead = Math.max(...held.map((x) => x.revision));
     if (tail === null || tail < lastRead || (!grown && tail !== lastRead)) {
       checks.fail('revisions', accountId, streamId, `the store says the stream ends at revision ${tail === null ? 'none' : tail}, the read ended at ${lastRead}`);
     }
   }
 
-  // Schema: invalid events are reported and left out; older schema versions are upcast.
+  // Schema: invalid events (unknown type, data failing the schema, too large) are reported and left out; older schema versions are upcast.
   const valid = (accountId: string | null, events: RecordedEvent[]): RecordedEvent[] =>
     events.flatMap((e) => {
       checks.count('schema');
-      const p = parseEvent(e.type, e.data, e.metadata.schemaVersion);
-      if (!p.ok) checks.fail('schema', accountId, `${e.streamId}#${e.revision}`, p.reason);
-      return p.ok ? [{ ...e, data: p.event.data }] : [];
+      const p = screenEvent(e);
+      if (!p.ok) checks.fail('schema', accountId, `${e.streamId}#${e.revision}`, p.reason, { position: e.position, eventType: e.type });
+      return p.ok ? [p.event] : [];
     });
 
   const work = new Map<string, Working>();
@@ -589,7 +622,7 @@ export function formatReadModels(m: ReadModels, comparisons: ServiceComparison[]
   }
   lines.push('', 'Consistency checks');
   lines.push(...columns(['', 'check', 'checked', 'rule'], m.checks.map((c) => [c.ok ? '✓' : '✗', c.name, String(c.checked), c.rule])));
-  for (const c of m.checks) for (const f of c.failures) lines.push(`  ✗ ${c.name} ${f.subject}: ${f.detail}`);
+  for (const c of m.checks) for (const f of c.failures) lines.push(`  ✗ ${c.name} ${f.subject}${f.position !== undefined ? ` (position ${f.position}, ${f.eventType ?? 'type unknown'})` : ''}: ${f.detail}`);
   if (comparisons.length) {
     lines.push('', 'Against the accounting service (bulwark.accounting.summary)');
     for (const c of comparisons) {
@@ -634,7 +667,9 @@ function storeKind(v: string): StoreKind {
  * `replay [--account ID] [--store jetstream|memory] [--json]`: prints the rebuilt models,
  * the consistency checks and, when `querySummary` answers, the comparison with the
  * accounting service. Throws {@link ReplayMismatchError} (exit 1) after printing when a
- * check fails or a difference exists.
+ * check fails or a difference exists — a stored message that is not a valid event fails the
+ * `schema` check, so exit 1, with every account's models printed all the same. An
+ * `--account` that is not in the log is an InputError (exit 2).
  */
 export function registerReplayCommand(program: Command, openStore: OpenStore, querySummary?: (accountId: string) => Promise<AccountSummary | null>): void {
   program
@@ -644,7 +679,14 @@ export function registerReplayCommand(program: Command, openStore: OpenStore, qu
     .option('--store <kind>', 'event store: jetstream (the NATS JetStream log) or memory (the embedding program\'s in-process store)', storeKind, 'jetstream')
     .option('--json', 'print JSON instead of text', false)
     .action(async (o: { account?: string; store: StoreKind; json: boolean }, cmd: Command) => {
-      const models = await withStore(() => openStore(o.store), (store) => rebuildReadModels(store, { accountId: o.account }));
+      const models = await withStore(
+        () => openStore(o.store),
+        async (store) => {
+          const m = await rebuildReadModels(store, { accountId: o.account });
+          if (o.account !== undefined && m.accounts.length === 0) await requireAccount(store, o.account);
+          return m;
+        },
+      );
       const comparisons: ServiceComparison[] = [];
       if (querySummary) {
         for (const a of models.accounts) {

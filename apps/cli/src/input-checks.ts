@@ -1,0 +1,107 @@
+import * as path from 'node:path';
+import { type DataGap, findGaps } from '@bulwark/application';
+import { CandleFileError, checkMarketDataFile, MarketDataFileError, readFundingRates } from '@bulwark/market-data';
+
+/*
+ * Checks of command-line inputs shared by the commands that read candle files (`backtest`,
+ * `demo`) and the ones that name an account. A failed check is an {@link InputError}: main()
+ * prints its one-line message (no stack) and exits 2, as commander does for a malformed flag.
+ */
+
+/** An input the command cannot use (exit code 2, one line, no stack trace). */
+export class InputError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+/** What a run over candle files is given: the files and the window [from, to) in epoch ms (null = open). */
+export interface CandleInput {
+  candles: string;
+  /** Funding-rate CSV, or null / absent for none. */
+  funding?: string | null;
+  from: number | null;
+  to: number | null;
+}
+
+/** What the check found in a good candle input: the window's candles and its gaps. */
+export interface CandleInputReport {
+  /** Candles inside the window. */
+  candles: number;
+  /** Open time of the first of them (epoch ms). */
+  first: number | null;
+  /** The file's bar interval (ms), from its first two bars; 60 000 when it holds one bar. */
+  interval: number;
+  /** Missing bars and flat zero-volume runs inside the window (the backtest's scan, `findGaps`). */
+  gaps: DataGap[];
+  /** One line per gap of missing bars (at most 10, then a count of the rest), for stderr. */
+  warnings: string[];
+}
+
+const utc = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
+const intervalLabel = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${ms / 60_000}m`);
+
+/**
+ * `--from` / `--to` (epoch ms) must leave a non-empty window.
+ * @throws InputError when both are given and `from >= to`
+ */
+export function checkWindow(from: number | null, to: number | null): void {
+  if (from !== null && to !== null && from >= to) {
+    throw new InputError(`--from ${utc(from)} UTC is ${from === to ? 'equal to' : 'after'} --to ${utc(to)} UTC: the window [from, to) holds no candle`);
+  }
+}
+
+/**
+ * The warnings for the missing bars among `gaps` (flat zero-volume runs are left to the
+ * report), each naming the first missing bar and how many are missing, e.g.
+ * `warning: BTCUSDT-1m.csv: gap in the candles: 17 missing 1m bar(s) from 2025-11-12 03:04 UTC (first missing) to 03:20 UTC; the run goes on across it`.
+ * @param max warnings listed one by one; the rest are summed up in one more line
+ */
+export function gapWarnings(file: string, gaps: readonly DataGap[], interval: number, max = 10): string[] {
+  const missing = gaps.filter((g) => g.kind === 'MISSING_BARS');
+  const name = path.basename(file);
+  const out = missing.slice(0, max).map(
+    (g) =>
+      `warning: ${name}: gap in the candles: ${g.bars} missing ${intervalLabel(interval)} bar(s) from ${utc(g.from)} UTC (first missing) to ${utc(g.to - interval)} UTC; the run goes on across it`,
+  );
+  if (missing.length > max) {
+    const rest = missing.slice(max);
+    out.push(`warning: ${name}: ${rest.length} more gap(s), ${rest.reduce((n, g) => n + g.bars, 0)} missing bar(s) in all`);
+  }
+  return out;
+}
+
+/**
+ * Check what a run over a candle file is given, before any service or process starts:
+ * the window (`checkWindow`), the candle file and the funding file (`checkMarketDataFile`:
+ * a regular, non-empty `.csv` / `.csv.gz` of at most 2 GiB that looks like a Binance CSV;
+ * anywhere on disk: the operator names their own files), every candle row of the window (the
+ * backtest's scan, `findGaps`, which reads them with `readCandles`), at least one candle in the
+ * window, every funding row, and the gaps in the window (warnings: the run goes on).
+ * @throws InputError naming the file, the line or the window
+ */
+export async function checkCandleInput(input: CandleInput): Promise<CandleInputReport> {
+  checkWindow(input.from, input.to);
+  try {
+    await checkMarketDataFile(input.candles, 'candles');
+    if (input.funding) await checkMarketDataFile(input.funding, 'funding');
+  } catch (e) {
+    if (e instanceof MarketDataFileError) throw new InputError(e.message);
+    throw e;
+  }
+  let scan: Awaited<ReturnType<typeof findGaps>>;
+  try {
+    scan = await findGaps(input.candles, input.from, input.to);
+    if (input.funding) await readFundingRates(input.funding);
+  } catch (e) {
+    if (e instanceof CandleFileError) throw new InputError(`${e.file === input.candles ? 'candle' : 'funding-rate'} file ${e.file}: ${e.line > 0 ? `line ${e.line}: ` : ''}${e.reason}`);
+    throw e;
+  }
+  if (scan.count === 0) {
+    const window = input.from !== null || input.to !== null ? ` between ${input.from === null ? 'its start' : `${utc(input.from)} UTC`} and ${input.to === null ? 'its end' : `${utc(input.to)} UTC`} (--from / --to)` : '';
+    throw new InputError(`no candle in ${input.candles}${window}`);
+  }
+  return { candles: scan.count, first: scan.first, interval: scan.interval, gaps: scan.gaps, warnings: gapWarnings(input.candles, scan.gaps, scan.interval) };
+}
