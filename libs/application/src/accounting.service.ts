@@ -6,6 +6,7 @@ import {
   type MarketTick,
   type RecordedEvent,
   Streams,
+  event,
 } from '@bulwark/contracts';
 import { type D, type PositionState, ZERO, dec, decideFunding, decidePositionFill, positionEvolve, positionInitialState, str, unrealisedPnl } from '@bulwark/domain';
 import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy } from '@bulwark/messaging';
@@ -33,6 +34,8 @@ interface Ledger {
   peakEquity: D;
   maxDrawdown: D;
   maxDrawdownFraction: D;
+  /** Revision of the account's `ledger-` stream (EquityMarked), -1 before its first event. */
+  ledgerRevision: number;
   lastEquity: D;
   asOf: number;
   positionsOpened: number;
@@ -52,7 +55,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
   readonly name = 'accounting' as const;
   readonly categories = ['account', 'order'] as const;
   /** Ledgers and position sequence numbers are folded from the account and position streams at start-up. */
-  readonly rebuildCategories = ['account', 'position'] as const;
+  readonly rebuildCategories = ['account', 'position', 'ledger'] as const;
   readonly quarantine: Quarantine;
   private readonly log = new Logger('accounting');
   private readonly ledgers = new Map<string, Ledger>();
@@ -75,8 +78,8 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
 
   /**
    * Before the first message: the ledgers (capital, realised PnL, fees, funding, liquidation
-   * fees, open positions, sequence numbers) from the log. Equity peak and drawdown start
-   * again from the rebuilt equity: they follow marks, which the log does not hold.
+   * fees, open positions, sequence numbers) from the log, with the equity peak and deepest
+   * drawdown from the last `EquityMarked`.
    */
   async onModuleInit(): Promise<void> {
     if (!this.store) return;
@@ -86,6 +89,13 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
 
   rebuild(e: RecordedEvent): void {
     if (e.type === 'AccountOpened') return this.accountOpened(e.data as EventData<'AccountOpened'>);
+    if (e.type === 'EquityMarked') {
+      const l = this.ledgers.get(e.streamId.slice('ledger-'.length));
+      if (!l) throw new Error(`EquityMarked of ${e.streamId}: no AccountOpened before it`);
+      const d = e.data as EventData<'EquityMarked'>;
+      Object.assign(l, { peakEquity: dec(d.peakEquity), maxDrawdown: dec(d.maxDrawdown), maxDrawdownFraction: dec(d.maxDrawdownFraction), ledgerRevision: e.revision });
+      return;
+    }
     if (!e.streamId.startsWith('position-')) return;
     if (e.type === 'PositionOpened') {
       const p = e.data as EventData<'PositionOpened'>;
@@ -116,7 +126,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
     const capital = dec(cfg.capital);
     this.ledgers.set(cfg.accountId, {
       accountId: cfg.accountId, capital, realisedPnl: ZERO, fees: ZERO, funding: ZERO, liquidationFees: ZERO,
-      open: new Map(), sequence: new Map(), peakEquity: capital, maxDrawdown: ZERO, maxDrawdownFraction: ZERO, lastEquity: capital, asOf: 0,
+      open: new Map(), sequence: new Map(), peakEquity: capital, maxDrawdown: ZERO, maxDrawdownFraction: ZERO, ledgerRevision: -1, lastEquity: capital, asOf: 0,
       positionsOpened: 0, positionsClosed: 0, liquidations: 0, fills: 0, closesByPurpose: {},
     });
   }
@@ -218,12 +228,30 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
       const eq = await this.equityValue(l);
       l.lastEquity = eq;
       l.asOf = tick.ts;
-      if (eq.gt(l.peakEquity)) l.peakEquity = eq;
+      let moved = false;
+      if (eq.gt(l.peakEquity)) {
+        l.peakEquity = eq;
+        moved = true;
+      }
       const dd = l.peakEquity.minus(eq);
-      if (dd.gt(l.maxDrawdown)) l.maxDrawdown = dd;
+      if (dd.gt(l.maxDrawdown)) {
+        l.maxDrawdown = dd;
+        moved = true;
+      }
       const ddf = l.peakEquity.gt(0) ? dd.div(l.peakEquity) : ZERO;
-      if (ddf.gt(l.maxDrawdownFraction)) l.maxDrawdownFraction = ddf;
+      if (ddf.gt(l.maxDrawdownFraction)) {
+        l.maxDrawdownFraction = ddf;
+        moved = true;
+      }
+      // Marks are in no other event: record what they moved, so a restart keeps the peak and the drawdown.
+      if (moved) await this.recordMarks(l, c);
     }
+  }
+
+  private async recordMarks(l: Ledger, c: Causation): Promise<void> {
+    const e = event('EquityMarked', { peakEquity: str(l.peakEquity), maxDrawdown: str(l.maxDrawdown), maxDrawdownFraction: str(l.maxDrawdownFraction) });
+    const r = await this.appender.append(Streams.ledger(l.accountId), [e], l.ledgerRevision < 0 ? 'no_stream' : l.ledgerRevision, c);
+    if (r) l.ledgerRevision = r.result.nextExpectedRevision;
   }
 
   private async openStates(l: Ledger): Promise<Array<{ key: string; state: PositionState }>> {

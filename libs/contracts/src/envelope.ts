@@ -56,6 +56,8 @@ export const Streams = {
   rules: (venue: string, symbol: string) => `rules-${venue}-${symbol}`,
   venue: (accountId: string, venue: string) => `venue-${accountId}-${venue}`,
   margin: (accountId: string, symbol: string) => `margin-${accountId}-${symbol}`,
+  /** Accounting's record of the account's equity high-water mark and deepest drawdown (they follow marks, which no other event holds). */
+  ledger: (accountId: string) => `ledger-${accountId}`,
   /** Where a service records the events it could not apply (poison events), one stream per service. */
   quarantine: (service: string) => `quarantine-${service}`,
   /** Stop-monitor's own alerts about an account's protection (mark price stale / back), not folded by any aggregate. */

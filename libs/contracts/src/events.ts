@@ -422,6 +422,17 @@ export const PositionClosed = z.object(ClosingTotals);
 /** Here netPnl = totalRealisedPnl − totalFees + totalFunding − liquidationFee (the clearance fee is a loss). */
 export const PositionLiquidated = z.object({ ...ClosingTotals, liquidationFee: DecimalString });
 /** A funding settlement. `amount` > 0 = received, < 0 = paid. */
+/**
+ * Stream `ledger-<accountId>` (accounting): the equity peak or the deepest drawdown changed at a
+ * mark (realised + unrealised, USDT; the fraction is of the peak). Recorded when either moves,
+ * so a restarted accounting reports them as if it had never stopped.
+ */
+export const EquityMarked = z.object({
+  peakEquity: DecimalString,
+  maxDrawdown: DecimalString,
+  maxDrawdownFraction: DecimalString,
+});
+
 export const FundingApplied = z.object({
   fundingTime: EpochMs,
   rate: DecimalString,
@@ -705,6 +716,7 @@ export const EventCatalogue = {
   PositionClosed: { schema: PositionClosed, version: 1 },
   PositionLiquidated: { schema: PositionLiquidated, version: 1 },
   FundingApplied: { schema: FundingApplied, version: 1 },
+  EquityMarked: { schema: EquityMarked, version: 1 },
   StopPlaced: { schema: StopPlaced, version: 2 },
   StopTriggered: { schema: StopTriggered, version: 2 },
   StopCancelled: { schema: StopCancelled, version: 1 },
