@@ -15,13 +15,13 @@ describe('gaps in the data are detected and reported, never bridged', () => {
     expect(r.gaps.filter((g) => g.kind === 'MISSING_BARS')).toEqual([
       { kind: 'MISSING_BARS', from: Date.parse('2021-04-25T04:01:00Z'), to: Date.parse('2021-04-25T08:45:00Z'), bars: 284 },
     ]);
-  });
+  }, 120_000);
 
   it('reports the four flat zero-volume 15m bars of 2024-10-28 20:00–20:45 (a filled hole)', async () => {
     const r = await findGaps(path.join(FUT, 'klines-15m/BTCUSDT-15m-2022-12-06_2025-12-10.csv.gz'), Date.parse('2024-10-28T00:00:00Z'), Date.parse('2024-10-29T00:00:00Z'));
     expect(r.interval).toBe(900_000);
     expect(r.gaps).toEqual([{ kind: 'FLAT_ZERO_VOLUME', from: Date.parse('2024-10-28T20:00:00Z'), to: Date.parse('2024-10-28T21:00:00Z'), bars: 4 }]);
-  });
+  }, 120_000); // scans the whole 3-year file: seconds quiet, many more on a loaded machine
 });
 
 describe('runBacktest (in one process, the services\' own deciders)', () => {

@@ -79,7 +79,7 @@ describe('readCandles on the real files', () => {
     expect(n).toBe(44239);
     expect(spacingOk).toBe(true);
     expect(prev).toEqual({ openTime: 1765387080000, interval: '1m', open: '92403', high: '92438.6', low: '92351', close: '92387', volume: '136.81' });
-  });
+  }, 60_000); // real-data scans: generous limits for a loaded machine
 
   it('the gzipped 15m file reads too: first row 2022-12-06 00:00 O 16958.2 H 16997.6 L 16957.8 C 16990.1 V 3821.215, labelled "15m"', async () => {
     const rows = await collect(readCandles(GZ_15M, '15m'), 2);
@@ -89,7 +89,7 @@ describe('readCandles on the real files', () => {
 
   it('countCandles on the gzipped 15m file: 105,669 rows', async () => {
     expect(await countCandles(GZ_15M)).toBe(105669);
-  });
+  }, 60_000);
 });
 
 describe('readCandles: malformed rows throw CandleFileError naming the file and the line', () => {
