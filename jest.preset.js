@@ -26,4 +26,7 @@ module.exports = {
     ),
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // CI shares a 2-core machine: a hook or test that reads real data or starts a server can take
+  // many times its quiet duration there. Long tests still set their own, larger limits.
+  testTimeout: 60_000,
 };
