@@ -2,7 +2,7 @@ import { type Candle, type DomainEvent, type EventData, event, type MarketTick, 
 import { pathSteps } from '@bulwark/domain';
 import { type EventStore, WrongExpectedRevisionError } from '@bulwark/event-store';
 import { type FundingRate, readCandles } from '@bulwark/market-data';
-import { type Causation, clockSettingsFromEnv, type EventAppender, type ReplayClock } from '@bulwark/messaging';
+import { type Causation, clockSettingsFromEnv, secondsFromEnv, type EventAppender, type ReplayClock } from '@bulwark/messaging';
 
 /** Progress of a replay, reported as it runs. */
 export interface ReplayCounters {
@@ -190,13 +190,7 @@ export class ReplayRunExistsError extends Error {
  * @throws RangeError naming the variable when a value is not a positive number
  */
 export function journalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { checkpointMs: number; resumeWithinMs: number } {
-  const seconds = (name: string, fallbackMs: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallbackMs;
-    const v = Number(raw);
-    if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive number of seconds, got "${raw}"`);
-    return Math.round(v * 1000);
-  };
+  const seconds = (name: string, fallbackMs: number) => secondsFromEnv(env, name, fallbackMs);
   return { checkpointMs: seconds('BULWARK_REPLAY_CHECKPOINT_SECONDS', 5_000), resumeWithinMs: seconds('BULWARK_REPLAY_RESUME_SECONDS', clockSettingsFromEnv(env).stall.stallLimitMs) };
 }
 

@@ -72,18 +72,25 @@ export const DEFAULT_STALL_POLICY: StallPolicy = { stallLimitMs: 600_000, initia
 export const DEFAULT_CLOCK_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
+ * A positive number of seconds (decimals allowed) from the environment variable `name`, in ms.
+ * @returns `fallbackMs` when the variable is unset or empty
+ * @throws RangeError naming the variable when the value is not a positive number
+ */
+export function secondsFromEnv(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallbackMs;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive number of seconds, got "${raw}"`);
+  return Math.round(v * 1000);
+}
+
+/**
  * The clock's waiting settings from the environment: BULWARK_STALL_LIMIT_SECONDS (default 600)
  * and BULWARK_CLOCK_TIMEOUT_SECONDS (one attempt's timeout, default 10); decimals allowed.
  * @throws RangeError naming the variable when a value is not a positive number
  */
 export function clockSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { stall: StallPolicy; requestTimeoutMs: number } {
-  const seconds = (name: string, fallbackMs: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallbackMs;
-    const v = Number(raw);
-    if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive number of seconds, got "${raw}"`);
-    return Math.round(v * 1000);
-  };
+  const seconds = (name: string, fallbackMs: number) => secondsFromEnv(env, name, fallbackMs);
   return {
     stall: { ...DEFAULT_STALL_POLICY, stallLimitMs: seconds('BULWARK_STALL_LIMIT_SECONDS', DEFAULT_STALL_POLICY.stallLimitMs) },
     requestTimeoutMs: seconds('BULWARK_CLOCK_TIMEOUT_SECONDS', DEFAULT_CLOCK_REQUEST_TIMEOUT_MS),
