@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { EpochMs } from './primitives';
 
 /**
- * Metadata every stored event carries (DESIGN.md "Events and streams").
+ * Metadata every stored event carries (docs/architecture.md "Streams and events").
  * - `tsEvent`: when it happened in market time (epoch ms); in replay, the candle's time.
  * - `tsInit`: when this system created the event (wall clock, epoch ms).
  * - `correlationId`: the originating candle or request; `causationId`: the message that caused it.
@@ -46,7 +46,7 @@ export function streamCategory(streamId: string): string {
   return streamId.slice(0, i);
 }
 
-/** Stream ids of each aggregate (DESIGN.md "Events and streams"). */
+/** Stream ids of each aggregate (docs/architecture.md "Streams and events"). */
 export const Streams = {
   order: (clientOrderId: string) => `order-${clientOrderId}`,
   account: (accountId: string) => `account-${accountId}`,

@@ -343,7 +343,7 @@ export function decideOrder(command: OrderCommand, state: OrderState): OrderResu
   }
 }
 
-/** The order decider (DESIGN.md "Domain core"). */
+/** The order decider (docs/architecture.md "Shape": the pure core). */
 export const orderDecider: Decider<OrderCommand, OrderState, Rejection<OrderRejectionCode>, OrderEvent> = {
   decide: decideOrder,
   evolve: orderEvolve,

@@ -1,6 +1,6 @@
 /**
  * A decision's outcome: either a value or a typed rejection. Business rejections are
- * values, never exceptions (DESIGN.md "Domain core").
+ * values, never exceptions (docs/architecture.md "Shape": the pure core).
  */
 export type Result<T, E> = { ok: true; value: T } | { ok: false; error: E };
 

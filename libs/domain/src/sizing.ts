@@ -6,7 +6,7 @@ import { err, ok, type Rejection, type Result } from './result';
 import { bracketForNotional, type Bracket, type Rules } from './rules';
 
 /**
- * Everything position sizing needs (DESIGN.md "Position sizing"). Prices in USDT per base
+ * Everything position sizing needs (docs/risk.md "Entry decisions"). Prices in USDT per base
  * unit, equity and margins in USDT, fractions as decimals ("0.01" = 1 %).
  * - `equity`: account equity the risk amount is taken from.
  * - `availableMargin`: margin free for a new position.

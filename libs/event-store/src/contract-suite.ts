@@ -1,4 +1,4 @@
-// The EventStore contract: one suite, run against every adapter (DESIGN.md "Event store and bus").
+// The EventStore contract: one suite, run against every adapter (docs/architecture.md "Streams and events").
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { event, type NewEvent, type RecordedEvent, streamCategory } from '@bulwark/contracts';
 import fc from 'fast-check';

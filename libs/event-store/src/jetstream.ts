@@ -212,7 +212,7 @@ interface ReadFilter {
 }
 
 /**
- * {@link EventStore} on one JetStream stream (DESIGN.md "Event store and bus").
+ * {@link EventStore} on one JetStream stream (docs/architecture.md "Streams and events").
  *
  * Layout: stream `ES` (file storage, `allow_direct`, `deny_delete`, `deny_purge`, 2 min
  * duplicate window, no limits), one subject per event stream `es.<category>.<id>`; one message

@@ -162,7 +162,7 @@ export interface Subscription {
 }
 
 /**
- * The event store port (DESIGN.md "Event store and bus"). Every adapter passes the suite in
+ * The event store port (docs/architecture.md "Streams and events"). Every adapter passes the suite in
  * `contract-suite.ts`.
  *
  * Contract:
