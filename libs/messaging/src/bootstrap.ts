@@ -8,6 +8,7 @@ import { Logger, LoggerModule } from 'nestjs-pino';
 import { EventAppender } from './appender';
 import { type BusConfig, busConfigFromEnv } from './config';
 import { DeadLetters } from './dead-letter';
+import { HandlerErrorFilter } from './handler-retry';
 import { BulwarkTransport } from './transport';
 
 /** Injection tokens of the shared runtime. */
@@ -72,6 +73,8 @@ export async function bootstrapService(service: ServiceName, appModule: Type<unk
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
+  // Failures reach the transport typed, so it can wait out a dependency that did not answer.
+  app.useGlobalFilters(new HandlerErrorFilter());
   await app.listen();
   const logger = app.get(Logger);
   logger.log(`${service} ready (NATS ${rt.bus.natsUrl}, event log ${rt.bus.esStream})`);

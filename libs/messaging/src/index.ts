@@ -3,6 +3,7 @@ export * from './appender';
 export * from './dead-letter';
 export * from './zod-pipe';
 export * from './transport';
+export * from './handler-retry';
 export * from './bootstrap';
 export * from './replay-clock';
 export * from './request';

@@ -15,6 +15,8 @@ import { connect, JSONCodec, type NatsConnection } from 'nats';
 import { EventAppender } from './appender';
 import type { BusConfig } from './config';
 import { DeadLetters } from './dead-letter';
+import { HandlerErrorFilter } from './handler-retry';
+import { NoAnswerError } from './request';
 import { BulwarkTransport, eventPattern } from './transport';
 import { ZodPipe } from './zod-pipe';
 
@@ -29,12 +31,26 @@ const bus: BusConfig = {
   consumerSuffix: `t${tag}`,
 };
 const seen: string[] = [];
+const accountSeen: string[] = [];
+let unavailableFor = 8;
+
+/** The `params.channel` of a probe event. */
+const channelOf = (e: RecordedEvent) => (e.data as { params: { channel: number } }).params.channel;
 
 @Controller()
 class ProbeController {
   @EventPattern(eventPattern('signal'))
   onSignal(@Payload() e: RecordedEvent) {
     seen.push(`${e.streamId}@${e.revision}:${e.type}`);
+  }
+
+  /** channel 101: its dependency does not answer 8 times; 102: fails every time; others: handled. */
+  @EventPattern(eventPattern('account'))
+  onAccount(@Payload() e: RecordedEvent) {
+    const ch = channelOf(e);
+    if (ch === 101 && unavailableFor-- > 0) throw new NoAnswerError('bulwark.accounting.equity', new Error('503'));
+    if (ch === 102) throw new Error('boom');
+    accountSeen.push(String(ch));
   }
 
   @MessagePattern(`probe${tag}.echo`)
@@ -52,9 +68,10 @@ let store: JetStreamEventStore;
 async function startService() {
   const deadLetters = new DeadLetters(nc, 'accounting', bus.dlqStream, bus.dlqPrefix);
   const app = await NestFactory.createMicroservice<MicroserviceOptions>(ProbeModule, {
-    strategy: new BulwarkTransport({ service: 'accounting', nc, bus, appender: new EventAppender(store), deadLetters }),
+    strategy: new BulwarkTransport({ service: 'accounting', nc, bus, appender: new EventAppender(store), deadLetters, retry: { maxFailures: 5, initialBackoffMs: 10, maxBackoffMs: 40 } }),
     logger: false,
   });
+  app.useGlobalFilters(new HandlerErrorFilter());
   await app.listen();
   return app;
 }
@@ -122,6 +139,24 @@ describe('BulwarkTransport over JetStream', () => {
     for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) reasons.push(json.decode((await jsm.streams.getMessage(bus.dlqStream, { seq })).data) as { reason: string; subject: string });
     expect(reasons.map((r) => r.subject).sort()).toEqual([`probe${tag}.echo`, `${bus.esPrefix}.signal.bad`].sort());
     for (const r of reasons) expect(r.reason.length).toBeGreaterThan(5);
+    await app.close();
+  }, 60_000);
+
+  it('waits out a dependency that does not answer, in place and in order; dead-letters a handler that keeps failing after 5 tries', async () => {
+    const appender = new EventAppender(store);
+    const c = { tsEvent: 1, correlationId: 'test', causationId: 'test' };
+    const app = await startService();
+    await appender.append(Streams.account('r1'), [intent(101), intent(102), intent(103)], 'no_stream', c);
+    await until(() => accountSeen.length === 2, 30_000);
+    // 101 waited out 8 unanswered tries (more than the 5 a failure gets), then 103: the log's order.
+    expect(accountSeen).toEqual(['101', '103']);
+    expect(unavailableFor).toBe(-1);
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.streams.info(bus.dlqStream);
+    const letters = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) letters.push(json.decode((await jsm.streams.getMessage(bus.dlqStream, { seq })).data) as { reason: string; subject: string });
+    const ours = letters.filter((l) => l.subject === `${bus.esPrefix}.account.r1`);
+    expect(ours.map((l) => l.reason)).toEqual(['handler failed 5 times: boom']);
     await app.close();
   }, 60_000);
 });

@@ -15,6 +15,8 @@ import { lastValueFrom, defaultIfEmpty } from 'rxjs';
 import type { EventAppender } from './appender';
 import type { BusConfig } from './config';
 import type { DeadLetters } from './dead-letter';
+import { DEFAULT_HANDLER_RETRY, type HandlerRetryPolicy, isUnavailable } from './handler-retry';
+import { systemTime } from './replay-clock';
 import { INVALID_MESSAGE } from './zod-pipe';
 
 const json = JSONCodec();
@@ -46,6 +48,8 @@ export interface BulwarkTransportOptions {
   bus: BusConfig;
   appender: EventAppender;
   deadLetters: DeadLetters;
+  /** How a failing stored-event handler is retried (default {@link DEFAULT_HANDLER_RETRY}). */
+  retry?: HandlerRetryPolicy;
 }
 
 /**
@@ -55,7 +59,10 @@ export interface BulwarkTransportOptions {
  * - `@EventPattern(eventPattern(category))` handlers receive stored domain events through
  *   ONE durable JetStream pull consumer per service on `<prefix>.>`, so the service sees
  *   the log in its global order, misses nothing while down, and acks only after the
- *   handler finished (at-least-once: handlers are idempotent).
+ *   handler finished (at-least-once: handlers are idempotent). A failing handler is retried
+ *   in place, the consumer waiting: without limit while a dependency does not answer
+ *   (`isUnavailable`: a service restarting, NATS away), else up to 5 tries and then the
+ *   event is dead-lettered (`HandlerRetryPolicy`).
  * - Every message is validated at the boundary: an undecodable or schema-invalid message
  *   is dead-lettered with its reason and acknowledged; the service keeps running.
  * - Built in: `bulwark.sync.<service>` (answers when the consumer has caught up and no
@@ -70,6 +77,8 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
   private consumeLoop: Promise<void> | null = null;
   /** The last clock step this process handled: a repeated step (a clock retry) is answered without running it again. */
   private lastStep: { runId: string; seq: number } | null = null;
+  /** Aborted by close(): a handler waiting to be retried hands its message back instead. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly opts: BulwarkTransportOptions) {
     super();
@@ -211,22 +220,52 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
         m.term();
         return;
       }
-      try {
-        const out$ = this.transformToObservable(await handler({ ...recorded, data: parsed.event.data }, new BulwarkContext([m.subject])));
-        await lastValueFrom(out$.pipe(defaultIfEmpty(null)));
-        m.ack();
-      } catch (e) {
-        const err = rpcError(e);
-        this.noteError(`${recorded.type} ${recorded.metadata.eventId}: ${err.message}`);
-        if ((m.info.redeliveryCount ?? 1) >= 5) {
-          await this.opts.deadLetters.send(m.subject, `handler failed 5 times: ${err.message}`, m.data);
-          m.term();
-        } else {
-          m.nak(200);
-        }
-      }
+      await this.runStored(m, recorded, () => handler({ ...recorded, data: parsed.event.data }, new BulwarkContext([m.subject])));
     } finally {
       this.inFlight--;
+    }
+  }
+
+  /**
+   * Run a stored event's handler until it succeeds (then ack), in place: the consumer does not
+   * move on meanwhile, so the log's order holds and the clock's sync waits for it. A dependency
+   * that did not answer is waited out without limit; another failure is dead-lettered after
+   * `maxFailures` tries (see {@link HandlerRetryPolicy}). While waiting, the message's ack
+   * deadline is extended; on shutdown it is handed back (nak) for the next instance.
+   */
+  private async runStored(m: JsMsg, recorded: RecordedEvent, run: () => Promise<unknown>): Promise<void> {
+    const policy = this.opts.retry ?? DEFAULT_HANDLER_RETRY;
+    let backoff = policy.initialBackoffMs;
+    for (let failures = 1; ; failures++) {
+      try {
+        const out$ = this.transformToObservable(await run());
+        await lastValueFrom(out$.pipe(defaultIfEmpty(null)));
+        m.ack();
+        return;
+      } catch (e) {
+        const err = rpcError(e);
+        const unavailable = isUnavailable(e);
+        // One line per failure, but a long outage is logged at the first try and every 10th after.
+        if (!unavailable || failures === 1 || failures % 10 === 0) {
+          this.noteError(`${recorded.type} ${recorded.metadata.eventId} (${recorded.streamId}@${recorded.revision}) try ${failures}: ${err.message}${unavailable ? ' (a dependency did not answer: waiting for it)' : ''}`);
+        }
+        if (!unavailable && failures >= policy.maxFailures) {
+          await this.opts.deadLetters.send(m.subject, `handler failed ${failures} times: ${err.message}`, m.data);
+          m.term();
+          return;
+        }
+        if (this.closing.signal.aborted) {
+          m.nak();
+          return;
+        }
+        m.working();
+        await systemTime.sleep(backoff, this.closing.signal);
+        backoff = Math.min(backoff * 2, policy.maxBackoffMs);
+        if (this.closing.signal.aborted) {
+          m.nak();
+          return;
+        }
+      }
     }
   }
 
@@ -251,6 +290,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     this.messages?.stop();
     for (const s of this.subs) s.unsubscribe();
     await this.consumeLoop?.catch(() => undefined);
