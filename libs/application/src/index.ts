@@ -19,4 +19,5 @@ export * from './keyed-serial';
 export * from './mark-price';
 export * from './mark-watch';
 export * from './candle-history';
+export * from './candle-journal';
 export * from './seeded-random';

@@ -1,10 +1,12 @@
-import type { Candle } from '@bulwark/contracts';
+import type { Candle, EventData, MarketTick } from '@bulwark/contracts';
 import { Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { instrumentFiles, readCandles, readFundingRates, resolveDataDir, type FundingRate } from '@bulwark/market-data';
 import { DEFAULT_DONCHIAN_ATR } from '@bulwark/strategies';
 import { InProcessSystem } from './in-process';
-import { LIVE_INTERVAL_MS, LiveMarketData, liveFeedSettingsFromEnv, runLiveFeed, type LiveMarket } from './live-feed';
+import { EventAppender } from '@bulwark/messaging';
+import { LogCandleJournal } from './candle-journal';
+import { DEFAULT_LIVE_BACKFILL_MS, LIVE_INTERVAL_MS, LiveMarketData, liveFeedSettingsFromEnv, runLiveFeed, type LiveMarket } from './live-feed';
 import { comparableLog } from './log-compare';
 import { replayCandles } from './replay';
 import { VenueConfigError } from './venue-config';
@@ -99,7 +101,7 @@ describe('LiveMarketData', () => {
     };
     const got: Candle[] = [];
     const md = new LiveMarketData(sys.clock(), VENUE, [SYMBOL], market, { now: () => now, onCandle: (_s, c) => void got.push(c) });
-    md.start();
+    await md.start();
     for (let i = 0; i < 200 && got.length < 5; i++) await new Promise((r) => setTimeout(r, 10));
     await md.stop();
     expect(asked).toEqual([[SYMBOL, FROM - LIVE_INTERVAL_MS]]);
@@ -109,12 +111,82 @@ describe('LiveMarketData', () => {
   }, 20_000);
 });
 
+describe('live feed restarts', () => {
+  /** A fake venue: the recorded candles from `since` on, at most `n` of them, as a live stream hands them over. */
+  const marketOf = (n: number, asked: number[]): LiveMarket => ({
+    candles: (_symbol, o) => (asked.push(o.since ?? -1), live(candles.filter((c) => c.openTime >= (o.since ?? 0)).slice(0, n))),
+    fundings: () => live([]),
+    close: async () => undefined,
+  });
+  const waitFor = async (pred: () => boolean) => {
+    for (let i = 0; i < 1000 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  const closesOf = (ticks: MarketTick[]) => ticks.filter((t) => t.candle).length;
+
+  it('a restart resumes after the last recorded candle: the gap is back-filled from the venue (ticks marked backfill), nothing is replayed twice', async () => {
+    const sys = await system();
+    const journal = new LogCandleJournal(new EventAppender(sys.store));
+    const asked: number[] = [];
+    const ticks: MarketTick[] = [];
+    // First run: 06:00:30, the current minute's candle and four more, then market-data dies.
+    const first = new LiveMarketData(sys.clock(), VENUE, [SYMBOL], marketOf(6, asked), { now: () => FROM + 30_000, journal, onStep: (t) => void ticks.push(t) });
+    await first.start();
+    await waitFor(() => closesOf(ticks) >= 5);
+    await first.stop();
+    expect(await journal.lastOpenTime(VENUE, SYMBOL)).toBe(FROM + 4 * LIVE_INTERVAL_MS);
+    // Back at 06:20:30: 06:05 → 06:19 are back-filled, then 06:20 and 06:21 are live.
+    const again = new LiveMarketData(sys.clock(), VENUE, [SYMBOL], marketOf(18, asked), { now: () => FROM + 20 * LIVE_INTERVAL_MS + 30_000, journal: new LogCandleJournal(new EventAppender(sys.store)), onStep: (t) => void ticks.push(t) });
+    await again.start();
+    await waitFor(() => closesOf(ticks) >= 22);
+    await again.stop();
+    expect(asked).toEqual([FROM - LIVE_INTERVAL_MS, FROM + 4 * LIVE_INTERVAL_MS]);
+    const recorded = (await sys.store.readStream(`candles-${VENUE}-${SYMBOL}`)).map((e) => (e.data as EventData<'CandleClosed'>).candle.openTime);
+    expect(recorded).toEqual(Array.from({ length: 22 }, (_, i) => FROM + i * LIVE_INTERVAL_MS));
+    const closes = ticks.filter((t) => t.candle);
+    expect(closes.map((t) => t.candleOpenTime)).toEqual(recorded);
+    expect(closes.map((t) => t.backfill ?? false)).toEqual(recorded.map((t) => t >= FROM + 5 * LIVE_INTERVAL_MS && t < FROM + 20 * LIVE_INTERVAL_MS));
+    // The gap's first bar opens at the last recorded close: the replay is seamless.
+    const gapOpen = ticks.find((t) => t.candleOpenTime === FROM + 5 * LIVE_INTERVAL_MS && t.pathIndex === 0)!;
+    expect(gapOpen.from).toBe(candles.find((c) => c.openTime === FROM + 4 * LIVE_INTERVAL_MS)!.close);
+  }, 60_000);
+
+  it('a gap longer than the back-fill limit is not replayed: the feed starts at the current minute', async () => {
+    const sys = await system();
+    const journal = new LogCandleJournal(new EventAppender(sys.store));
+    await journal.record('earlier', VENUE, SYMBOL, candles[1]);
+    const asked: number[] = [];
+    const lines: string[] = [];
+    const now = candles[1].openTime + DEFAULT_LIVE_BACKFILL_MS + 5 * LIVE_INTERVAL_MS;
+    const md = new LiveMarketData(sys.clock(), VENUE, [SYMBOL], { ...marketOf(0, asked) }, { now: () => now, journal, log: (l) => void lines.push(l) });
+    await md.start();
+    await md.stop();
+    expect(asked).toEqual([now - LIVE_INTERVAL_MS]);
+    expect(lines.some((l) => l.includes('older than the back-fill limit'))).toBe(true);
+  }, 20_000);
+
+  it('strategies learn from back-filled bars but do not trade on them: after the back-fill, the same intents as a feed that was never down', async () => {
+    const half = FROM + 100 * LIVE_INTERVAL_MS;
+    const intents = async (backfillBefore?: number) => {
+      const sys = await system();
+      await runLiveFeed(sys.clock(), { runId: 'run-bf', venue: VENUE, symbol: SYMBOL, from: FROM, ...(backfillBefore ? { backfillBefore } : {}) }, { candles: live(candles) }).done;
+      return (await sys.store.readStream(`signal-${ACC}`)).filter((e) => e.type === 'IntentEmitted').map((e) => e.data as EventData<'IntentEmitted'>);
+    };
+    const always = await intents();
+    const caughtUp = await intents(half);
+    expect(always.some((i) => i.candleOpenTime < half)).toBe(true);
+    expect(always.some((i) => i.candleOpenTime >= half)).toBe(true);
+    expect(caughtUp).toEqual(always.filter((i) => i.candleOpenTime >= half));
+  }, 60_000);
+});
+
 describe('liveFeedSettingsFromEnv', () => {
   it('is off for paper and binance-local; demo and live stream BULWARK_LIVE_SYMBOLS (default BTCUSDT), no keys needed', () => {
     expect(liveFeedSettingsFromEnv({})).toBeNull();
     expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-local' })).toBeNull();
-    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo' })).toEqual({ venue: 'binance-demo', mode: 'demo', symbols: ['BTCUSDT'] });
-    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-live', BULWARK_LIVE_SYMBOLS: 'btcusdt, ETHUSDT,BTCUSDT' })).toEqual({ venue: 'binance-live', mode: 'live', symbols: ['BTCUSDT', 'ETHUSDT'] });
+    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo' })).toEqual({ venue: 'binance-demo', mode: 'demo', symbols: ['BTCUSDT'], maxBackfillMs: DEFAULT_LIVE_BACKFILL_MS });
+    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-live', BULWARK_LIVE_SYMBOLS: 'btcusdt, ETHUSDT,BTCUSDT' })).toEqual({ venue: 'binance-live', mode: 'live', symbols: ['BTCUSDT', 'ETHUSDT'], maxBackfillMs: DEFAULT_LIVE_BACKFILL_MS });
+    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo', BULWARK_LIVE_BACKFILL_SECONDS: '3600' })?.maxBackfillMs).toBe(3_600_000);
+    expect(() => liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo', BULWARK_LIVE_BACKFILL_SECONDS: '-1' })).toThrow(VenueConfigError);
     expect(() => liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo', BULWARK_LIVE_SYMBOLS: 'BTC/USDT' })).toThrow(VenueConfigError);
     expect(() => liveFeedSettingsFromEnv({ BULWARK_VENUE: 'kraken' })).toThrow(VenueConfigError);
   });

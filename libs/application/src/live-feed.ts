@@ -1,8 +1,9 @@
 import { type Candle, type ReplayStartRequest, Subjects, type VenueId } from '@bulwark/contracts';
 import type { FundingRate } from '@bulwark/market-data';
-import { NatsClockPort, ReplayClock } from '@bulwark/messaging';
+import { NatsClockPort, ReplayClock, secondsFromEnv } from '@bulwark/messaging';
 import { BinanceMarketStream, type MarketStreamAlert } from '@bulwark/venues';
 import { JSONCodec, type NatsConnection } from 'nats';
+import type { LiveCandleJournal } from './candle-journal';
 import { publishMarkPrices } from './mark-price';
 import { replayCandles, type FundingSource, type ReplayCounters, type ReplayHooks } from './replay';
 import { DOWNSTREAM } from './replay.service';
@@ -23,6 +24,8 @@ export interface LiveFeedRequest {
   /** The feed ends before the first candle at or after `to` (ms); default never. */
   to?: number | null;
   schedule?: ReplayStartRequest['schedule'];
+  /** Candles opening before this (ms) are back-fill: their ticks carry `backfill: true` (see MarketTick). */
+  backfillBefore?: number;
 }
 
 /**
@@ -159,7 +162,8 @@ export function runLiveFeed(clock: ReplayClock, req: LiveFeedRequest, stream: Li
   const source = gated(untilStopped(stream.candles, stopSignal), hooks.gate ?? new Gate());
   const done = replayCandles(
     clock,
-    { runId: req.runId, venue: req.venue, symbol: req.symbol, from: req.from ?? null, to: req.to ?? null, schedule: req.schedule ?? [], source, intervalMs: LIVE_INTERVAL_MS },
+    { runId: req.runId, venue: req.venue, symbol: req.symbol, from: req.from ?? null, to: req.to ?? null, schedule: req.schedule ?? [], source, intervalMs: LIVE_INTERVAL_MS,
+      ...(req.backfillBefore !== undefined ? { backfillBefore: req.backfillBefore } : {}) },
     fundingIt ? book : [],
     { ...hooks, stopped: isStopped },
   ).finally(() => {
@@ -235,14 +239,17 @@ export interface LiveFeedSettings {
   venue: Extract<VenueKind, 'binance-demo' | 'binance-live'>;
   mode: 'demo' | 'live';
   symbols: string[];
+  /** The longest gap a restart back-fills, ms (BULWARK_LIVE_BACKFILL_SECONDS, default 24 h). */
+  maxBackfillMs: number;
 }
 
 /**
  * Read the live-feed settings: BULWARK_VENUE binance-demo or binance-live (the same variable
  * the execution service reads; market data needs no keys) and BULWARK_LIVE_SYMBOLS (comma
- * list of Binance ids, default BTCUSDT). null for every other venue (paper, binance-local):
+ * list of Binance ids, default BTCUSDT), BULWARK_LIVE_BACKFILL_SECONDS (the longest gap a
+ * restart back-fills, default 86 400). null for every other venue (paper, binance-local):
  * the service then only replays files.
- * @throws VenueConfigError for an unknown venue or a malformed symbol
+ * @throws VenueConfigError for an unknown venue, a malformed symbol or a back-fill limit that is not a positive number
  */
 export function liveFeedSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): LiveFeedSettings | null {
   const kind = (env.BULWARK_VENUE || 'paper') as VenueKind;
@@ -251,7 +258,13 @@ export function liveFeedSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): L
   const symbols = (env.BULWARK_LIVE_SYMBOLS ?? 'BTCUSDT').split(',').map((x) => x.trim().toUpperCase()).filter(Boolean);
   if (symbols.length === 0) throw new VenueConfigError('BULWARK_LIVE_SYMBOLS names no symbol (e.g. BTCUSDT,ETHUSDT)');
   for (const sym of symbols) if (!/^[A-Z0-9]{2,20}$/.test(sym)) throw new VenueConfigError(`BULWARK_LIVE_SYMBOLS: "${sym}" is not a Binance symbol`);
-  return { venue: kind, mode: kind === 'binance-demo' ? 'demo' : 'live', symbols: [...new Set(symbols)] };
+  let maxBackfillMs: number;
+  try {
+    maxBackfillMs = secondsFromEnv(env, 'BULWARK_LIVE_BACKFILL_SECONDS', DEFAULT_LIVE_BACKFILL_MS);
+  } catch (e) {
+    throw new VenueConfigError((e as Error).message);
+  }
+  return { venue: kind, mode: kind === 'binance-demo' ? 'demo' : 'live', symbols: [...new Set(symbols)], maxBackfillMs };
 }
 
 /** The live market the service reads (BinanceMarketStream of @bulwark/venues, or a fake in tests). */
@@ -273,15 +286,29 @@ export interface LiveMarketDataHooks {
   now?: () => number;
   /** Wait before a failed feed restarts, ms (default 5 000). */
   restartDelayMs?: number;
+  /**
+   * Where each replayed candle is recorded and where a restart resumes from (the log's
+   * `CandleClosed`, {@link LogCandleJournal}); without it every start begins at the current minute.
+   */
+  journal?: LiveCandleJournal;
+  /** The longest gap a restart back-fills, ms (default {@link DEFAULT_LIVE_BACKFILL_MS}); an older last candle starts at the current minute. */
+  maxBackfillMs?: number;
 }
+
+/** The longest gap a restarted live feed back-fills from the venue by default: 24 hours of 1m candles (two REST pages). */
+export const DEFAULT_LIVE_BACKFILL_MS = 24 * 3_600_000;
 
 /**
  * The market-data service's live mode: one live feed per symbol, all through one replay
- * clock (serialised by a shared gate, so the services see one step at a time), starting with
- * the candle of the current minute (the previous one gives its close) and the funding
- * settlements from then on. A feed that fails (e.g. a service did not answer the clock)
- * restarts after `restartDelayMs` with the candle after the last one fully replayed; a
- * candle that failed halfway is not replayed again (logged).
+ * clock (serialised by a shared gate, so the services see one step at a time). Each candle
+ * whose steps all ran is recorded (`journal`). A feed starts after the last recorded candle
+ * when that is at most `maxBackfillMs` old: the missed candles are fetched from the venue and
+ * replayed first, their ticks marked `backfill` (stops, guards and accounting act on them;
+ * strategies learn from them without trading). Otherwise (nothing recorded, or an older gap,
+ * logged) it starts with the candle of the current minute, the previous one giving its close.
+ * Funding settlements follow from the same point. A feed that fails (e.g. a service did not
+ * answer the clock) restarts after `restartDelayMs` with the candle after the last one fully
+ * replayed; a candle that failed halfway is not replayed again (logged).
  */
 export class LiveMarketData {
   private readonly gate = new Gate();
@@ -307,14 +334,31 @@ export class LiveMarketData {
     return this.market.closedCandles(symbol, from, to, limit);
   }
 
-  /** Start every symbol's feed (returns at once). */
-  start(): void {
+  /**
+   * Start every symbol's feed (resolves once each has its starting point; the feeds run on).
+   * @throws whatever the journal throws reading the last recorded candle
+   */
+  async start(): Promise<void> {
     const now = (this.hooks.now ?? Date.now)();
     const minute = now - (now % LIVE_INTERVAL_MS);
-    for (const symbol of this.symbols) this.startFeed(symbol, minute, 0);
+    const log = this.hooks.log ?? (() => undefined);
+    const maxBackfill = this.hooks.maxBackfillMs ?? DEFAULT_LIVE_BACKFILL_MS;
+    for (const symbol of this.symbols) {
+      const last = (await this.hooks.journal?.lastOpenTime(this.venue, symbol)) ?? null;
+      let from = minute;
+      if (last !== null && last + LIVE_INTERVAL_MS < minute) {
+        const resume = last + LIVE_INTERVAL_MS;
+        if (minute - resume <= maxBackfill) from = resume;
+        else log(`live feed ${symbol}: the last recorded candle (${new Date(last).toISOString()}) is older than the back-fill limit (${Math.round(maxBackfill / 60_000)} min): ${new Date(resume).toISOString()} → ${new Date(minute).toISOString()} is not replayed`);
+      } else if (last !== null && last >= minute) {
+        from = last + LIVE_INTERVAL_MS; // recorded already (a restart within the minute)
+      }
+      if (from < minute) log(`live feed ${symbol}: resuming after the last recorded candle, back-filling ${(minute - from) / LIVE_INTERVAL_MS} candles from ${new Date(from).toISOString()}`);
+      this.startFeed(symbol, from, 0, minute);
+    }
   }
 
-  private startFeed(symbol: string, from: number, restarts: number): void {
+  private startFeed(symbol: string, from: number, restarts: number, liveFrom: number): void {
     if (this.stopped) return;
     const log = this.hooks.log ?? (() => undefined);
     const runId = `live-${symbol.toLowerCase()}-${from}${restarts ? `-r${restarts}` : ''}`.slice(0, 64);
@@ -325,15 +369,17 @@ export class LiveMarketData {
     });
     const feed = runLiveFeed(
       this.clock,
-      { runId, venue: this.venue, symbol, from },
+      { runId, venue: this.venue, symbol, from, backfillBefore: liveFrom },
       { candles, fundings: this.market.fundings(symbol, { since: from }) },
       {
         gate: this.gate,
         log,
         onStep: this.hooks.onStep,
-        onCandle: (c) => {
+        onCandle: async (c) => {
           next = c.openTime + LIVE_INTERVAL_MS;
           this.hooks.onCandle?.(symbol, c);
+          // Not recorded (NATS away): a restart replays it again (signals judge a bar once; stops, marks and funding are idempotent).
+          await this.hooks.journal?.record(runId, this.venue, symbol, c).catch((e: Error) => log(`live feed ${runId}: candle ${new Date(c.openTime).toISOString()} not recorded: ${e.message}`));
         },
       },
     );
@@ -350,7 +396,7 @@ export class LiveMarketData {
         log(`live feed ${runId} failed: ${e.message}; restarting from ${new Date(next).toISOString()}`);
         const t = setTimeout(() => {
           this.timers.delete(t);
-          this.startFeed(symbol, next, restarts + 1);
+          this.startFeed(symbol, next, restarts + 1, liveFrom);
         }, this.hooks.restartDelayMs ?? 5_000);
         this.timers.add(t);
       },
@@ -378,7 +424,7 @@ export class LiveMarketData {
 export function liveMarketDataOverNats(
   nc: NatsConnection,
   settings: LiveFeedSettings,
-  opts: { log?: (line: string) => void; onAlert?: (a: MarketStreamAlert) => void } = {},
+  opts: { log?: (line: string) => void; onAlert?: (a: MarketStreamAlert) => void; journal?: LiveCandleJournal } = {},
 ): LiveMarketData {
   const json = JSONCodec();
   const venue: VenueId = 'binance-usdm';
@@ -390,5 +436,7 @@ export function liveMarketDataOverNats(
   return new LiveMarketData(new ReplayClock(new NatsClockPort(nc), DOWNSTREAM), venue, settings.symbols, market, {
     log: opts.log,
     onCandle: (symbol, candle) => nc.publish(Subjects.candle(venue, symbol), json.encode(candle)),
+    journal: opts.journal,
+    maxBackfillMs: settings.maxBackfillMs,
   });
 }

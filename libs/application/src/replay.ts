@@ -74,6 +74,8 @@ export type ReplayRequest = Pick<ReplayStartRequest, 'runId' | 'venue' | 'symbol
    * answers a repeated step of a run without running it again.
    */
   resume?: ReplayResumePoint;
+  /** Candles opening before this time (ms) are a live feed's back-fill: their ticks carry `backfill: true`. */
+  backfillBefore?: number;
 };
 
 /**
@@ -130,6 +132,7 @@ export async function replayCandles(
         candle: step.pathIndex === 3 ? candle : null,
         funding: step.pathIndex === 0 && rate !== undefined ? { fundingTime: candle.openTime, rate } : null,
         barVolume: candle.volume,
+        ...(req.backfillBefore !== undefined && candle.openTime < req.backfillBefore ? { backfill: true } : {}),
       };
       await clock.step(tick);
       hooks.onStep?.(tick);

@@ -138,7 +138,8 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
         // clock sends the step again, and the strategy must not see the bar a second time.
         if (a.verdict?.openTime !== tick.candle.openTime) a.verdict = { openTime: tick.candle.openTime, signal: a.strategy.onCandle(tick.candle) };
         const s = a.verdict.signal;
-        if (!s) {
+        if (s && tick.backfill) this.log.log(`${a.req.accountId}: ${s.side} signal on the back-filled bar of ${new Date(tick.candle.openTime).toISOString()} not traded (its moment has passed)`);
+        if (!s || tick.backfill) {
           a.judged = tick.candle.openTime;
           continue;
         }

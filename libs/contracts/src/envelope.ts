@@ -64,4 +64,6 @@ export const Streams = {
   monitor: (accountId: string) => `monitor-${accountId}`,
   /** A replay run's journal (market-data), so the run survives a market-data restart. */
   replay: (runId: string) => `replay-${runId}`,
+  /** The live candles market-data replayed (CandleClosed), one stream per instrument. */
+  candles: (venue: string, symbol: string) => `candles-${venue}-${symbol}`,
 } as const;

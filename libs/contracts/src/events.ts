@@ -16,7 +16,7 @@ import {
   TradingDay,
   VenueId,
 } from './primitives';
-import { ReplayStartRequest } from './messages';
+import { Candle, ReplayStartRequest } from './messages';
 
 // ---------------------------------------------------------------------------------------
 // Instrument rules: stream `rules-<venue>-<symbol>`, written by execution (from the venue).
@@ -644,6 +644,15 @@ export const VenueAlert = z.object({
 // checkpoint. Checkpoints are written every few seconds of wall time, not per step.
 // ---------------------------------------------------------------------------------------
 
+/**
+ * Stream `candles-<venue>-<symbol>` (market-data's live feeds): a live candle all of whose steps
+ * every service has handled, with the feed run that replayed it. A restarted market-data resumes
+ * after the last one (back-filling the gap from the venue), and warm-ups and audits of live
+ * trading find the market they saw in the log. File replays record nothing here: their candle
+ * file is named in the run's journal.
+ */
+export const CandleClosed = z.object({ runId: Identifier, venue: VenueId, symbol: Symbol, candle: Candle });
+
 /** A replay run was accepted: the request as received and the number of candles in its window. */
 export const ReplayStarted = z.object({ request: ReplayStartRequest, total: z.number().int().nonnegative() });
 /**
@@ -730,6 +739,7 @@ export const EventCatalogue = {
   ReconciliationDifference: { schema: ReconciliationDifference, version: 1 },
   ReconciliationCompleted: { schema: ReconciliationCompleted, version: 1 },
   VenueAlert: { schema: VenueAlert, version: 1 },
+  CandleClosed: { schema: CandleClosed, version: 1 },
   ReplayStarted: { schema: ReplayStarted, version: 1 },
   ReplayStepsAcknowledged: { schema: ReplayStepsAcknowledged, version: 1 },
   ReplayResumed: { schema: ReplayResumed, version: 1 },

@@ -38,6 +38,12 @@ export const MarketTick = z.object({
   funding: z.object({ fundingTime: EpochMs, rate: DecimalString }).nullable(),
   /** The bar's traded volume (base asset), on every step of it: the paper venue's liquidity model spreads it over the steps. */
   barVolume: DecimalString.nullable().optional(),
+  /**
+   * A live feed catching up after a restart: this candle closed before the feed started. Stops,
+   * guards and accounting act on it as on any other (a level crossed during the gap is crossed);
+   * strategies learn from it but do not trade on it (its moment has passed).
+   */
+  backfill: z.boolean().optional(),
 });
 export type MarketTick = z.infer<typeof MarketTick>;
 

@@ -1,5 +1,5 @@
-import { liveFeedSettingsFromEnv, liveMarketDataOverNats, type LiveMarketData } from '@bulwark/application';
-import { NATS } from '@bulwark/messaging';
+import { liveFeedSettingsFromEnv, liveMarketDataOverNats, LogCandleJournal, type LiveMarketData } from '@bulwark/application';
+import { EventAppender, NATS } from '@bulwark/messaging';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { NatsConnection } from 'nats';
 
@@ -7,14 +7,18 @@ import type { NatsConnection } from 'nats';
  * Market-data's live mode: with BULWARK_VENUE binance-demo or binance-live, the closed 1m
  * candles and funding settlements of BULWARK_LIVE_SYMBOLS (default BTCUSDT) from Binance's
  * public streams drive the services through the replay clock (`liveMarketDataOverNats`), from
- * module init until shutdown. Off for every other venue: the service only replays files, as before.
+ * module init until shutdown. Each replayed candle is recorded in the log (`CandleClosed`); a
+ * restart resumes after the last one, back-filling the gap from the venue. Off for every other venue: the service only replays files, as before.
  */
 @Injectable()
 export class LiveFeedService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger('market-data');
   private live: LiveMarketData | null = null;
 
-  constructor(@Inject(NATS) private readonly nc: NatsConnection) {}
+  constructor(
+    @Inject(NATS) private readonly nc: NatsConnection,
+    private readonly appender: EventAppender,
+  ) {}
 
   /** A live feed is running (file replays are refused meanwhile: one clock drives the services). */
   get running(): boolean {
@@ -26,14 +30,16 @@ export class LiveFeedService implements OnModuleInit, OnModuleDestroy {
     return this.running ? this.live : null;
   }
 
-  onModuleInit(): void {
+  /** Before the first message: find where each feed resumes (the log's last CandleClosed) and start it. */
+  async onModuleInit(): Promise<void> {
     const settings = liveFeedSettingsFromEnv();
     if (!settings) return;
     this.live = liveMarketDataOverNats(this.nc, settings, {
       log: (line) => this.log.log(line),
       onAlert: (a) => this.log.error(`market data alert: ${a.message}`),
+      journal: new LogCandleJournal(this.appender),
     });
-    this.live.start();
+    await this.live.start();
     this.log.log(`live market data from ${settings.venue}: ${settings.symbols.join(', ')}`);
   }
 
