@@ -34,6 +34,7 @@ const seen: string[] = [];
 const accountSeen: string[] = [];
 let unavailableFor = 8;
 
+
 /** The `params.channel` of a probe event. */
 const channelOf = (e: RecordedEvent) => (e.data as { params: { channel: number } }).params.channel;
 
@@ -50,6 +51,7 @@ class ProbeController {
     const ch = channelOf(e);
     if (ch === 101 && unavailableFor-- > 0) throw new NoAnswerError('bulwark.accounting.equity', new Error('503'));
     if (ch === 102) throw new Error('boom');
+
     accountSeen.push(String(ch));
   }
 

@@ -7,6 +7,7 @@ import {
   DeliverPolicy,
   JSONCodec,
   type JsMsg,
+  nanos,
   type Msg,
   type NatsConnection,
   type Subscription,
@@ -20,6 +21,8 @@ import { systemTime } from './replay-clock';
 import { INVALID_MESSAGE } from './zod-pipe';
 
 const json = JSONCodec();
+/** How long a delivered stored event may go without an ack or a heartbeat before the server delivers it again (ms). */
+export const ACK_WAIT_MS = 10_000;
 
 /** Pattern of a handler for stored domain events of a stream category, e.g. `eventPattern('order')`. */
 export const eventPattern = (category: string) => `es:${category}`;
@@ -62,7 +65,8 @@ export interface BulwarkTransportOptions {
  *   handler finished (at-least-once: handlers are idempotent). A failing handler is retried
  *   in place, the consumer waiting: without limit while a dependency does not answer
  *   (`isUnavailable`: a service restarting, NATS away), else up to 5 tries and then the
- *   event is dead-lettered (`HandlerRetryPolicy`).
+ *   event is dead-lettered (`HandlerRetryPolicy`). Heartbeats hold a running message; after
+ *   a crash the server delivers it again within ACK_WAIT_MS.
  * - Every message is validated at the boundary: an undecodable or schema-invalid message
  *   is dead-lettered with its reason and acknowledged; the service keeps running.
  * - Built in: `bulwark.sync.<service>` (answers when the consumer has caught up and no
@@ -175,9 +179,12 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
     const { nc, bus, service } = this.opts;
     const jsm = await nc.jetstreamManager();
     this.durable = `bulwark-${service}${bus.consumerSuffix ? '-' + bus.consumerSuffix : ''}`;
-    try {
-      await jsm.consumers.info(bus.esStream, this.durable);
-    } catch {
+    // The handler holds a message for as long as it runs (heartbeats extend it): after a crash
+    // the message goes to the restarted process within ACK_WAIT_MS, not after a minute.
+    // No delivery limit: the server never drops a message unseen (failures are dead-lettered by the transport).
+    const limits = { ack_wait: nanos(ACK_WAIT_MS), max_deliver: -1 };
+    const existing = await jsm.consumers.info(bus.esStream, this.durable).catch(() => null);
+    if (!existing) {
       await jsm.consumers.add(bus.esStream, {
         durable_name: this.durable,
         ack_policy: AckPolicy.Explicit,
@@ -185,10 +192,12 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
         // history; after that it resumes from its ack floor, so a restart misses nothing.
         deliver_policy: DeliverPolicy.New,
         filter_subject: `${bus.esPrefix}.>`,
-        ack_wait: 60_000_000_000,
-        max_deliver: 5,
+        ...limits,
         max_ack_pending: 1000,
       });
+    } else if (existing.config.ack_wait !== limits.ack_wait || existing.config.max_deliver !== limits.max_deliver) {
+      // A durable made by an earlier version (a 60 s ack wait, 5 deliveries at most: a sixth was dropped by the server).
+      await jsm.consumers.update(bus.esStream, this.durable, limits).catch((e) => this.noteError(`consumer ${this.durable}: limits not updated: ${String(e)}`));
     }
     const consumer = await nc.jetstream().consumers.get(bus.esStream, this.durable);
     this.messages = await consumer.consume({ max_messages: 512 });
@@ -234,6 +243,15 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
    * deadline is extended; on shutdown it is handed back (nak) for the next instance.
    */
   private async runStored(m: JsMsg, recorded: RecordedEvent, run: () => Promise<unknown>): Promise<void> {
+    const heartbeat = setInterval(() => m.working(), ACK_WAIT_MS / 3);
+    try {
+      await this.runUntilDone(m, recorded, run);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async runUntilDone(m: JsMsg, recorded: RecordedEvent, run: () => Promise<unknown>): Promise<void> {
     const policy = this.opts.retry ?? DEFAULT_HANDLER_RETRY;
     let backoff = policy.initialBackoffMs;
     for (let failures = 1; ; failures++) {
@@ -258,7 +276,6 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
           m.nak();
           return;
         }
-        m.working();
         await systemTime.sleep(backoff, this.closing.signal);
         backoff = Math.min(backoff * 2, policy.maxBackoffMs);
         if (this.closing.signal.aborted) {
