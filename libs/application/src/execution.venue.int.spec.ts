@@ -28,6 +28,7 @@ const accounts = [
   { accountId: 'exch-2', apiKey: 'exch-key-2-CCCCCCCCCCCCCCCC', apiSecret: 'exch-secret-2-DDDDDDDDDDDDDDDD' },
   { accountId: 'exch-3', apiKey: 'exch-key-3-EEEEEEEEEEEEEEEE', apiSecret: 'exch-secret-3-FFFFFFFFFFFFFFFF' },
   { accountId: 'exch-4', apiKey: 'exch-key-4-GGGGGGGGGGGGGGGG', apiSecret: 'exch-secret-4-HHHHHHHHHHHHHHHH' },
+  { accountId: 'exch-5', apiKey: 'exch-key-5-JJJJJJJJJJJJJJJJ', apiSecret: 'exch-secret-5-KKKKKKKKKKKKKKKK' },
 ];
 
 beforeAll(async () => {
@@ -226,4 +227,47 @@ describe('exchange protection through ccxt against the local venue (in-process p
     expect(now.map((a) => [a.side, str(a.quantity!), str(a.triggerPrice)])).toEqual([[sl.side, str(sl.quantity!), str(sl.triggerPrice)]]);
     expect(now[0].clientAlgoId).not.toBe(sl.clientAlgoId);
   }, 60_000);
+
+  it('flatten with the stops resting at the exchange: HALTED, the position closed reduce-only at market, its algo stop-loss and take-profit cancelled; nothing left at the venue; the audit names who and why', async () => {
+    const store = new InMemoryEventStore();
+    const acc = accounts[4].accountId;
+    const sys = await InProcessSystem.create(store, venueFor(4));
+    systems.push(sys);
+    await openAccount(sys, acc, DAY);
+    const funding = await readFundingRates(files.fundingRates);
+    let at = 0;
+    await replayCandles(sys.clock(), { runId: acc, venue: VENUE, symbol: SYMBOL, candlesFile: files.defaultCandles, from: DAY, to: DAY + 86_400_000, schedule: [] }, funding, {
+      onCandle: (c) => {
+        if (at === 0 && local.engine.openAlgoOrders(acc).length === 2 && (local.engine.account(acc)?.positions.length ?? 0) === 1) at = c.openTime + 60_000;
+      },
+      stopped: () => at !== 0,
+    });
+    expect(at).toBeGreaterThan(0);
+    const resting = local.engine.openAlgoOrders(acc).map((a) => a.clientAlgoId).sort();
+    expect(resting).toHaveLength(2);
+
+    await sys.command(Subjects.flatten, { accountId: acc, reason: 'end of session', by: 'carol', at });
+    // The venue fills the market close at its next price step: the market goes on until it is flat and bare.
+    const bare = () => (local.engine.account(acc)?.positions.length ?? 0) === 0 && local.engine.openAlgoOrders(acc).length === 0;
+    await replayCandles(sys.clock(), { runId: `${acc}-after`, venue: VENUE, symbol: SYMBOL, candlesFile: files.defaultCandles, from: at, to: at + 10 * 60_000, schedule: [] }, funding, { stopped: bare });
+    expect(local.engine.account(acc)?.positions ?? []).toEqual([]);
+    expect(local.engine.openAlgoOrders(acc)).toEqual([]);
+    expect(local.engine.openOrders(acc)).toEqual([]);
+
+    const ev = await eventsOf(store, acc);
+    const acct = ev.filter((e) => e.streamId === `account-${acc}`);
+    const halted = acct.find((e) => e.type === 'TradingStateChanged')!;
+    const cmd = acct.find((e) => e.type === 'FlattenRequested')!;
+    expect(halted.data).toMatchObject({ state: 'HALTED' });
+    expect(halted.position).toBeLessThan(cmd.position);
+    expect(cmd.data).toEqual({ by: 'carol', reason: 'end of session' });
+    const close = (data(ev, 'OrderInitialized') as Array<{ clientOrderId: string; sourceEventId: string; reduceOnly: boolean; purpose: string; type: string }>).filter((o) => o.sourceEventId === cmd.metadata.eventId);
+    expect(close.map((o) => [o.type, o.purpose, o.reduceOnly])).toEqual([['MARKET', 'CLOSE', true]]);
+    const closed = data(ev, 'PositionClosed') as Array<{ clientOrderId: string }>;
+    expect(closed.at(-1)!.clientOrderId).toBe(close[0].clientOrderId);
+    // Both exchange orders of the position were cancelled once it was flat.
+    const canceled = (data(ev, 'OrderCanceled') as Array<{ streamId: string }>).map((c) => c.streamId.slice('order-'.length)).sort();
+    expect(canceled).toEqual(resting);
+    expect(data(ev, 'OrderDenied')).toEqual([]);
+  }, 120_000);
 });
