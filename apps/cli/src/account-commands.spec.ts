@@ -175,6 +175,7 @@ describe('against NATS with a responder on the subjects', () => {
         '  daily loss limit       3 %',
         '  daily profit target    none',
         '  monthly drawdown limit 4 %',
+        '  cost guard             fees at most 50 % of the risk amount',
         '',
       ].join('\n'),
     });

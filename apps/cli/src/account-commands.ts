@@ -4,7 +4,7 @@ import { busConfigFromEnv } from '@bulwark/messaging';
 import { Command, InvalidArgumentError } from 'commander';
 import { ErrorCode, JSONCodec, type Msg, type NatsConnection, type NatsError, connect } from 'nats';
 import { DemoError } from './demo';
-import { InputError } from './input-checks';
+import { feeGuardFraction, InputError, maxFeeRiskPct } from './input-checks';
 
 const json = JSONCodec();
 
@@ -186,6 +186,8 @@ export interface AccountConfigFlags {
   venueBalance?: string;
   dailyLossLimitPct?: string;
   maxTradesPerDay?: number;
+  /** The cost guard as a fraction ("0.5") or "off"; from `--max-fee-risk-pct`. */
+  maxFeeRiskPct?: string;
   json: boolean;
 }
 
@@ -207,6 +209,7 @@ export function openAccountRequest(f: AccountConfigFlags): OpenAccountRequest {
     ...(f.protection !== undefined ? { protection: f.protection } : {}),
     ...(f.dailyLossLimitPct !== undefined ? { dailyLossLimitFraction: dec(f.dailyLossLimitPct).div(100).toFixed() } : {}),
     ...(f.maxTradesPerDay !== undefined ? { maxTradesPerDay: f.maxTradesPerDay } : {}),
+    ...(f.maxFeeRiskPct !== undefined ? { maxFeeRiskFraction: feeGuardFraction(f.maxFeeRiskPct) } : {}),
   };
 }
 
@@ -227,6 +230,7 @@ export function formatAccountConfig(verb: string, answer: unknown): string {
     ['daily loss limit', pct(c['dailyLossLimitFraction'])],
     ['daily profit target', pct(c['dailyProfitTargetFraction'])],
     ['monthly drawdown limit', pct(c['maxMonthlyDrawdownFraction'])],
+    ['cost guard', c['maxFeeRiskFraction'] === null ? 'off' : `fees at most ${pct(c['maxFeeRiskFraction'])} of the risk amount`],
   ];
   return [`account ${String(c['accountId'])} ${verb}: ${String(c['venue'])} ${String(c['symbol'])}`, ...rows.map(([k, v]) => `  ${k.padEnd(23)}${v}`)].join('\n');
 }
@@ -244,6 +248,7 @@ function configOptions(cmd: Command): Command {
     .option('--venue-balance <usdt>', 'the venue wallet balance in USDT (default: the capital; give the real balance of a funded account)', decimal('--venue-balance', true))
     .option('--daily-loss-limit-pct <n>', 'daily loss limit, % of capital (default: none)', decimal('--daily-loss-limit-pct'))
     .option('--max-trades-per-day <n>', `entries per day (default ${ACCOUNT_DEFAULTS.maxTradesPerDay})`, integerIn('--max-trades-per-day', 1, 10_000))
+    .option('--max-fee-risk-pct <pct|off>', `cost guard: deny entries whose taker fees at entry and stop exceed this % of the risk amount (1..100 or off; default ${dec(ACCOUNT_DEFAULTS.maxFeeRiskFraction ?? '0').times(100).toFixed()})`, maxFeeRiskPct)
     .option('--json', 'print the answer (or the refusal) as JSON', false);
 }
 

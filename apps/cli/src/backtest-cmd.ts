@@ -6,7 +6,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { Subjects } from '@bulwark/contracts';
 import { backtestHtml, formatBacktest, formatSweep } from './backtest-report';
-import { checkCandleInput, checkWindow } from './input-checks';
+import { checkCandleInput, checkWindow, feeGuardFraction, maxFeeRiskPct } from './input-checks';
 
 
 function list(name: string, integer: boolean) {
@@ -61,6 +61,7 @@ export function registerBacktestCommand(program: Command): void {
     .option('--leverage <list>', 'leverage, or a list for a sweep (e.g. 2,5,10,20)', list('--leverage', true), ['5'])
     .option('--risk-pct <list>', 'risk per trade in %, or a list', list('--risk-pct', false), ['1'])
     .option('--confirm-high-leverage', 'confirm leverage above 5x', false)
+    .option('--max-fee-risk-pct <pct|off>', 'cost guard: deny entries whose taker fees at entry and stop exceed this % of the risk amount (1..100 or off; default 50)', maxFeeRiskPct)
     .option('--channel <n>', 'Donchian channel, bars', intFlag('--channel', 2))
     .option('--atr-period <n>', 'ATR period, bars', intFlag('--atr-period', 2))
     .option('--atr-multiple <x>', 'stop distance in ATRs', numFlag('--atr-multiple'))
@@ -98,7 +99,7 @@ export function registerBacktestCommand(program: Command): void {
             let started = false;
             const schedule = o.resumeMonthly ? monthStarts(o.from ?? Date.UTC(2017, 0, 1), o.to ?? Date.now()).map((at) => ({ at, subject: Subjects.resumeTrading, payload: { accountId: id, reason: 'monthly review (--resume-monthly)', by: 'backtest' } })) : [];
             const r = await runBacktest(
-              { accountId: id, candles: file, funding, capital: o.capital, leverage: lev, riskPct: risk, confirmHighLeverage: o.confirmHighLeverage, strategy, from: o.from ?? null, to: o.to ?? null, schedule },
+              { accountId: id, candles: file, funding, capital: o.capital, leverage: lev, riskPct: risk, confirmHighLeverage: o.confirmHighLeverage, ...(o.maxFeeRiskPct !== undefined ? { maxFeeRiskFraction: feeGuardFraction(o.maxFeeRiskPct as string) } : {}), strategy, from: o.from ?? null, to: o.to ?? null, schedule },
               (c, total) => {
                 if (!bar) return;
                 if (!started) {

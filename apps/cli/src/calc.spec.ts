@@ -210,6 +210,9 @@ describe('calc size', () => {
       requiredBuffer: '1008.074216867469879518072289156626506024', // 0.1 × 10,080.74
       lossAtStop: '98.60597325', // 0.045 × 2,191.24385 <= 100
       takerFeeRate: '0.0005',
+      feesAtStop: '4.65947325', // 0.045 × 103.54385
+      feeRiskShare: '0.0465947325', // of the 100 risk amount
+      maxFeeRiskFraction: '0.5', // the policy's cost guard
       walletBalance: '470.64465',
       maintenanceMargin: '18.825786', // 4,706.4465 × 0.004 − 0
       liquidationPriceRounded: '94506.96',
@@ -248,6 +251,7 @@ describe('calc size', () => {
       '  buffer to liquidation   7,993.04 USDT from the stop to the liquidation price (required ≥ 1,008.07 USDT)',
       '  loss at stop            98.61 USDT',
       '  taker fee rate          0.05 % (0.0005)',
+      '  fees at entry and stop  4.66 USDT (4.7 % of the risk amount; at most 50 %)',
       '',
     ]);
   });
@@ -289,6 +293,19 @@ describe('calc size', () => {
       liquidationPriceRounded: '59036.14',
       stopToLiquidation: '-2036.1445783132530120481927710843373494',
     });
+  });
+
+  it('cost guard (default 50 %): a stop 100 below the entry sizes 0.478 BTC whose fees take 49.97 % of the risk amount; --max-fee-risk-pct 40 denies it COST_TOO_HIGH (exit 0), off turns it off', async () => {
+    const args = ['calc', 'size', '--side', 'long', '--entry', '104587.7', '--stop', '104487.7', '--equity', '10000', '--leverage', '10'];
+    const passed = json<SizeCalc>(await bulwark(...args, '--json'));
+    expect(passed).toMatchObject({ decision: 'APPROVED', quantity: '0.478', feesAtStop: '49.9690206', feeRiskShare: '0.499690206', maxFeeRiskFraction: '0.5' });
+    const t = await bulwark(...args, '--max-fee-risk-pct', '40');
+    expect(t.code).toBe(0);
+    const lines = t.out.split('\n');
+    expect(lines[1]).toBe('  decision                DENIED: COST_TOO_HIGH');
+    expect(lines[2]).toBe('  reason                  taker fees at entry and stop 49.97 USDT are 50 % of the risk amount 100 USDT; at most 40 % allowed (widen the stop or raise the limit)');
+    expect(json<SizeCalc>(await bulwark(...args, '--max-fee-risk-pct', 'off', '--json'))).toMatchObject({ decision: 'APPROVED', maxFeeRiskFraction: null });
+    for (const bad of ['0', '101', 'half']) expect((await bulwark(...args, '--max-fee-risk-pct', bad)).code).toBe(2);
   });
 
   it('the account leverage cap (20 by default) applies: --leverage 125 sizes at 20x', async () => {

@@ -17,6 +17,7 @@ import {
 } from '@bulwark/domain';
 import { instrumentFiles, resolveDataDir } from '@bulwark/market-data';
 import { grouped } from './format';
+import { feeGuardFraction, maxFeeRiskPct } from './input-checks';
 
 /*
  * `bulwark calc liquidation` and `bulwark calc size`: the risk engine's own numbers for one
@@ -289,6 +290,8 @@ interface SizeOptions extends RulesOptions {
   takerFee?: string;
   maxMarginPct: string;
   liquidationBufferPct: string;
+  /** The cost guard as a fraction, or "off" (from `--max-fee-risk-pct`). */
+  maxFeeRiskPct: string;
   json?: boolean;
 }
 
@@ -328,6 +331,7 @@ function calcSize(cmd: Command, o: SizeOptions): SizeCalc {
     leverageCap: o.leverageCap,
     maxMarginFraction: pct(o.maxMarginPct),
     liquidationBufferFraction: pct(o.liquidationBufferPct),
+    maxFeeRiskFraction: feeGuardFraction(o.maxFeeRiskPct) === null ? null : dec(o.maxFeeRiskPct),
     rules,
   });
   const a: Partial<RiskAssessment> = r.ok ? r.value : r.error.assessment;
@@ -356,6 +360,14 @@ function bufferText(c: SizeCalc, quote: string): string {
   return d.gt(0)
     ? `${money(c.stopToLiquidation, quote)} from the stop to the liquidation price (${required})`
     : `none: the stop is ${money(str(d.abs()), quote)} past the liquidation price and would never fire first (${required})`;
+}
+
+/** The taker fees at entry and stop, their share of the risk amount (to 0.1 %) and the cost guard's limit, for a person. */
+function feesText(c: SizeCalc, quote: string): string {
+  if (c.feesAtStop === undefined) return '—';
+  const share = (x: string) => `${str(dec(x).mul(100).toDecimalPlaces(1, D.ROUND_HALF_UP))} %`;
+  const guard = c.maxFeeRiskFraction ? `at most ${share(c.maxFeeRiskFraction)}` : 'no cost guard';
+  return `${money(c.feesAtStop, quote)} (${c.feeRiskShare === undefined ? '—' : share(c.feeRiskShare)} of the risk amount; ${guard})`;
 }
 
 function sizeTable(c: SizeCalc): string {
@@ -394,6 +406,7 @@ function sizeTable(c: SizeCalc): string {
     ['buffer to liquidation', bufferText(c, quote)],
     ['loss at stop', money(c.lossAtStop, quote)],
     ['taker fee rate', rate(c.takerFeeRate)],
+    ['fees at entry and stop', feesText(c, quote)],
   ];
   return table(`Position size, Binance USDⓈ-M ${c.symbol}, isolated margin`, rows);
 }
@@ -418,7 +431,7 @@ const rulesFlags = (c: Command) =>
  *   and the buffer to liquidation. WB defaults to the initial margin, entry × qty ÷ leverage.
  * - `calc size --side long|short --entry P --stop S --equity E --leverage L [--risk-pct 1]
  *   [--available-margin E] [--taker-fee 0.0005] [--leverage-cap 20] [--max-margin-pct 50]
- *   [--liquidation-buffer-pct 10] [--take-profit T]`: `sizeEntry` with the account policy
+ *   [--liquidation-buffer-pct 10] [--max-fee-risk-pct 50|off] [--take-profit T]`: `sizeEntry` with the account policy
  *   defaults of the risk service; a denial is printed with its reason (exit 0).
  *
  * Both take `--brackets FILE`, `--exchange-info FILE`, `--symbol` and `--json`. Bad flag
@@ -465,6 +478,12 @@ export function registerCalcCommands(program: Command): void {
         'required stop-to-liquidation buffer, % of the entry-to-liquidation distance',
         decimalFlag('--liquidation-buffer-pct', '% of the liquidation distance', { positive: false, max: '100', maxExclusive: true }),
         bufferPct,
+      )
+      .option(
+        '--max-fee-risk-pct <pct|off>',
+        'cost guard: deny when the taker fees at entry and stop exceed this % of the risk amount (1..100 or off)',
+        maxFeeRiskPct,
+        ACCOUNT_DEFAULTS.maxFeeRiskFraction,
       ),
   ).action(function (this: Command, opts: SizeOptions) {
     const c = calcSize(this, opts);

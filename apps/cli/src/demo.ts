@@ -31,7 +31,7 @@ export interface DemoOptions {
   /** Paper deposit (the venue balance), USDT; defaults to the capital. */
   paperBalance?: string;
   /** Risk policy overrides (fractions), e.g. a daily loss limit. */
-  policy?: Partial<Pick<OpenAccountRequest, 'leverageCap' | 'maxTradesPerDay' | 'dailyLossLimitFraction' | 'dailyProfitTargetFraction' | 'maxMonthlyDrawdownFraction'>>;
+  policy?: Partial<Pick<OpenAccountRequest, 'leverageCap' | 'maxTradesPerDay' | 'dailyLossLimitFraction' | 'dailyProfitTargetFraction' | 'maxMonthlyDrawdownFraction' | 'maxFeeRiskFraction'>>;
   /** Operator commands sent at a market time during the replay (e.g. a resume after a pause). */
   schedule?: ReplayStartRequest['schedule'];
   from: number | null;

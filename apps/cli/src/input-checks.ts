@@ -1,5 +1,7 @@
 import * as path from 'node:path';
 import { type DataGap, findGaps } from '@bulwark/application';
+import { dec } from '@bulwark/domain';
+import { InvalidArgumentError } from 'commander';
 import { CandleFileError, checkMarketDataFile, MarketDataFileError, readFundingRates } from '@bulwark/market-data';
 
 /*
@@ -9,6 +11,22 @@ import { CandleFileError, checkMarketDataFile, MarketDataFileError, readFundingR
  */
 
 /** An input the command cannot use (exit code 2, one line, no stack trace). */
+/**
+ * `--max-fee-risk-pct`: the cost guard's share of the risk amount, in percent (1..100), or
+ * `off`. Returns the fraction ("50" → "0.5"), or "off" (commander turns a parsed null into ""):
+ * {@link feeGuardFraction} makes it the configuration's null.
+ * @throws InvalidArgumentError (commander's exit 2) for anything else
+ */
+export function maxFeeRiskPct(v: string): string {
+  const t = v.trim().toLowerCase();
+  if (t === 'off') return 'off';
+  if (!/^\d+(\.\d+)?$/.test(t) || dec(t).lt(1) || dec(t).gt(100)) throw new InvalidArgumentError(`--max-fee-risk-pct must be a percentage in 1..100 or "off", got "${v}"`);
+  return dec(t).div(100).toFixed();
+}
+
+/** The parsed `--max-fee-risk-pct` as the configuration's `maxFeeRiskFraction`: a fraction, or null for off. */
+export const feeGuardFraction = (v: string): string | null => (v === 'off' ? null : v);
+
 export class InputError extends Error {
   readonly exitCode = 2;
   constructor(message: string) {

@@ -15,7 +15,7 @@ import { AuditArgumentError, AuditNotFoundError, registerAuditCommands } from '.
 import { EventStoreUnavailableError, registerReplayCommand, ReplayMismatchError, storeOpenerFromBus, summaryQueryFromBus } from './replay';
 import { registerVenueCommands } from './venue-serve';
 import { registerStrategyCommands } from './strategy-commands';
-import { checkCandleInput, InputError } from './input-checks';
+import { checkCandleInput, feeGuardFraction, InputError, maxFeeRiskPct } from './input-checks';
 
 function positiveNumber(name: string) {
   return (v: string) => {
@@ -63,6 +63,7 @@ export function buildProgram(): Command {
     .option('--leverage <n>', 'leverage (1..125; the policy caps it at 20; above 5 needs --confirm-high-leverage)', integerIn('--leverage', 1, 125), 5)
     .option('--confirm-high-leverage', 'confirm leverage above 5x (recorded in the account)', false)
     .option('--daily-loss-limit-pct <n>', 'daily loss limit, % of capital (optional)', positiveNumber('--daily-loss-limit-pct'))
+    .option('--max-fee-risk-pct <pct|off>', 'cost guard: deny entries whose taker fees at entry and stop exceed this % of the risk amount (1..100 or off; default 50)', maxFeeRiskPct)
     .option('--resume-at <time>', 'send a "resume trading" command at this market time (UTC) if paused', utcDate('--resume-at'))
     .option('--risk-pct <n>', 'risk per trade, % of equity (0.5..10)', positiveNumber('--risk-pct'), '1')
     .option('--from <date>', 'first candle to replay (UTC)', utcDate('--from'))
@@ -102,7 +103,10 @@ export function buildProgram(): Command {
         leverage: opts.leverage,
         riskPct: opts.riskPct,
         confirmHighLeverage: opts.confirmHighLeverage,
-        policy: opts.dailyLossLimitPct ? { dailyLossLimitFraction: dec(opts.dailyLossLimitPct).div(100).toFixed() } : {},
+        policy: {
+          ...(opts.dailyLossLimitPct ? { dailyLossLimitFraction: dec(opts.dailyLossLimitPct).div(100).toFixed() } : {}),
+          ...(opts.maxFeeRiskPct !== undefined ? { maxFeeRiskFraction: feeGuardFraction(opts.maxFeeRiskPct as string) } : {}),
+        },
         schedule: opts.resumeAt ? [{ at: opts.resumeAt, subject: Subjects.resumeTrading, payload: { accountId, reason: 'scheduled resume (--resume-at)', by: 'cli' } }] : [],
         from: opts.from ?? null,
         to: opts.to ?? null,

@@ -19,6 +19,8 @@ export interface BacktestConfig {
   /** Risk per trade in percent of equity, e.g. "1". */
   riskPct: string;
   confirmHighLeverage: boolean;
+  /** The cost guard as a fraction of the risk amount ("0.25"), null = off; default the policy's (docs/risk.md). */
+  maxFeeRiskFraction?: string | null;
   strategy?: Partial<DonchianAtrParams>;
   from?: number | null;
   to?: number | null;
@@ -188,6 +190,7 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
   await sys.command(Subjects.openAccount, {
     accountId: cfg.accountId, venue, symbol, capital: cfg.capital, leverage: cfg.leverage,
     riskFraction: dec(cfg.riskPct).div(100).toFixed(), highLeverageConfirmed: cfg.confirmHighLeverage, venueBalance: cfg.capital, at,
+    ...(cfg.maxFeeRiskFraction !== undefined ? { maxFeeRiskFraction: cfg.maxFeeRiskFraction } : {}),
   });
   await sys.command(Subjects.attachStrategy, {
     accountId: cfg.accountId, venue, symbol, strategy: 'donchian-atr', params: { ...DEFAULT_DONCHIAN_ATR, ...cfg.strategy }, at,

@@ -7,9 +7,9 @@ const v1AccountOpened = {
 };
 
 describe('schema versions', () => {
-  it('upcasts AccountOpened v1 (before the risk configuration) to v3 without inventing facts', () => {
-    expect(EventCatalogue.AccountOpened.version).toBe(3);
-    expect(upcast('AccountOpened', v1AccountOpened, 1)).toEqual({ ...v1AccountOpened, dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: '10000', workingType: 'MARK_PRICE' });
+  it('upcasts AccountOpened v1 (before the risk configuration) to v4 without inventing facts', () => {
+    expect(EventCatalogue.AccountOpened.version).toBe(4);
+    expect(upcast('AccountOpened', v1AccountOpened, 1)).toEqual({ ...v1AccountOpened, dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: '10000', workingType: 'MARK_PRICE', maxFeeRiskFraction: null });
     const r = parseEvent('AccountOpened', v1AccountOpened, 1);
     expect(r.ok && r.event.data).toMatchObject({ highLeverageConfirmed: false, venueBalance: '10000', workingType: 'MARK_PRICE' });
   });
@@ -17,9 +17,9 @@ describe('schema versions', () => {
   it('reads AccountOpened / AccountReconfigured v2 (before the trigger price type) with workingType MARK_PRICE, the default', () => {
     const v2 = { ...v1AccountOpened, dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: '10000' };
     for (const type of ['AccountOpened', 'AccountReconfigured'] as const) {
-      expect(EventCatalogue[type].version).toBe(3);
+      expect(EventCatalogue[type].version).toBe(4);
       const r = parseEvent(type, v2, 2);
-      expect(r).toEqual({ ok: true, event: { type, data: { ...v2, workingType: 'MARK_PRICE' } } });
+      expect(r).toEqual({ ok: true, event: { type, data: { ...v2, workingType: 'MARK_PRICE', maxFeeRiskFraction: null } } });
       // A v3 event keeps what it recorded; a v3 event without the field is invalid (nothing is guessed).
       expect(parseEvent(type, { ...v2, workingType: 'CONTRACT_PRICE' }, 3)).toMatchObject({ ok: true, event: { data: { workingType: 'CONTRACT_PRICE' } } });
       expect(parseEvent(type, v2, 3)).toMatchObject({ ok: false, reason: expect.stringContaining('workingType') });
@@ -27,9 +27,18 @@ describe('schema versions', () => {
     expect(parseEvent('AccountOpened', { ...v2, workingType: 'LAST_PRICE' }, 3)).toMatchObject({ ok: false, reason: expect.stringContaining('workingType') });
   });
 
+  it('reads AccountOpened / AccountReconfigured v3 (before the cost guard) with no guard: the account was opened without one', () => {
+    const v3 = { ...v1AccountOpened, dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: '10000', workingType: 'MARK_PRICE' };
+    for (const type of ['AccountOpened', 'AccountReconfigured'] as const) {
+      expect(parseEvent(type, v3, 3)).toEqual({ ok: true, event: { type, data: { ...v3, maxFeeRiskFraction: null } } });
+      expect(parseEvent(type, { ...v3, maxFeeRiskFraction: '0.5' }, 4)).toMatchObject({ ok: true, event: { data: { maxFeeRiskFraction: '0.5' } } });
+      expect(parseEvent(type, v3, 4)).toMatchObject({ ok: false, reason: expect.stringContaining('maxFeeRiskFraction') });
+    }
+  });
+
   it('refuses a v1 event as v2 (missing fields named) and a version newer than the code', () => {
     expect(parseEvent('AccountOpened', v1AccountOpened, 2)).toMatchObject({ ok: false, reason: expect.stringContaining('venueBalance') });
-    expect(parseEvent('AccountOpened', v1AccountOpened, 4)).toEqual({ ok: false, reason: 'AccountOpened v4 is newer than this code (v3)' });
+    expect(parseEvent('AccountOpened', v1AccountOpened, 5)).toEqual({ ok: false, reason: 'AccountOpened v5 is newer than this code (v4)' });
   });
 
   it('leaves StopPlaced v1 invalid: its entry price and guard levels were never recorded', () => {

@@ -96,6 +96,11 @@ export const AccountConfig = z.object({
   dailyProfitTargetFraction: DecimalString.nullable(),
   /** Monthly drawdown limit (realised + unrealised) as a fraction of the month's starting equity (default 0.04). */
   maxMonthlyDrawdownFraction: DecimalString,
+  /**
+   * Cost guard: an entry whose taker fees at entry and at the stop exceed this fraction of its
+   * risk amount is denied COST_TOO_HIGH (default 0.5); null = no guard (accounts opened before v4).
+   */
+  maxFeeRiskFraction: DecimalString.nullable(),
   marginMode: z.literal('ISOLATED'),
   /** Where stops live: INTERNAL = stop-monitor (default on paper and the local venue; BOTH on Binance demo-trading and live, docs/risk.md), EXCHANGE = reduce-only algo orders at the venue, BOTH = internal first, exchange stop as the backstop. */
   protection: ProtectionMode,
@@ -177,6 +182,12 @@ export const RiskAssessment = z.object({
   requiredBuffer: DecimalString.nullable(),
   lossAtStop: DecimalString,
   takerFeeRate: DecimalString,
+  /** Taker fees of the sized quantity at the entry and at the stop, USDT (quantity × feePerUnit); absent before the cost guard. */
+  feesAtStop: DecimalString.optional(),
+  /** feesAtStop ÷ riskAmount: the share of the trade's risk budget its fees take. */
+  feeRiskShare: DecimalString.optional(),
+  /** The account's cost guard when assessed (null: none). */
+  maxFeeRiskFraction: DecimalString.nullable().optional(),
 });
 export type RiskAssessment = z.infer<typeof RiskAssessment>;
 
@@ -197,6 +208,7 @@ export const DenialReason = z.enum([
   'ABOVE_MAX_QTY',
   'INSUFFICIENT_MARGIN',
   'STOP_TOO_CLOSE_TO_LIQUIDATION',
+  'COST_TOO_HIGH',
   'UNKNOWN_ACCOUNT',
 ]);
 export type DenialReason = z.infer<typeof DenialReason>;
@@ -687,12 +699,12 @@ export const ReplayFinished = z.object({
 /** Every event type with its data schema and current schema version. */
 export const EventCatalogue = {
   InstrumentRulesRecorded: { schema: InstrumentRulesRecorded, version: 1 },
-  AccountOpened: { schema: AccountOpened, version: 3 },
+  AccountOpened: { schema: AccountOpened, version: 4 },
   EntryApproved: { schema: EntryApproved, version: 1 },
   EntryDenied: { schema: EntryDenied, version: 1 },
   PositionResultRecorded: { schema: PositionResultRecorded, version: 1 },
   TradingPaused: { schema: TradingPaused, version: 1 },
-  AccountReconfigured: { schema: AccountReconfigured, version: 3 },
+  AccountReconfigured: { schema: AccountReconfigured, version: 4 },
   TradingStateChanged: { schema: TradingStateChanged, version: 1 },
   DailyTradeLimitWarning: { schema: DailyTradeLimitWarning, version: 1 },
   DailyTradeLimitReached: { schema: DailyTradeLimitReached, version: 1 },
@@ -769,6 +781,8 @@ export function isEventType(type: string): type is EventType {
  *   high-leverage confirmation recorded, and the venue balance taken as the capital.
  * - AccountOpened / AccountReconfigured v1–v2 (before the trigger price type): `workingType`
  *   MARK_PRICE, the default.
+ * - AccountOpened / AccountReconfigured v1–v3 (before the cost guard): `maxFeeRiskFraction`
+ *   null, no guard (the account was opened without one; a reconfigure sets it).
  * - StopPlaced v1 (before protection guards): not upcastable (the entry price and the guard
  *   levels were never recorded); it stays invalid and is reported as such.
  */
@@ -780,6 +794,9 @@ export function upcast(type: string, data: unknown, schemaVersion: number): unkn
   }
   if ((type === 'AccountOpened' || type === 'AccountReconfigured') && schemaVersion < 3 && d && typeof d === 'object') {
     d = { workingType: 'MARK_PRICE', ...(d as Record<string, unknown>) };
+  }
+  if ((type === 'AccountOpened' || type === 'AccountReconfigured') && schemaVersion < 4 && d && typeof d === 'object') {
+    d = { maxFeeRiskFraction: null, ...(d as Record<string, unknown>) };
   }
   return d;
 }

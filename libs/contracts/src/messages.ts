@@ -130,6 +130,8 @@ export const OpenAccountRequest = z.object({
   dailyLossLimitFraction: DecimalString.nullable().optional(),
   dailyProfitTargetFraction: DecimalString.nullable().optional(),
   maxMonthlyDrawdownFraction: DecimalString.optional(),
+  /** Cost guard: the largest share of an entry's risk amount its taker fees may take (default 0.5); null = off. */
+  maxFeeRiskFraction: DecimalString.nullable().optional(),
   marginMode: z.string().optional(),
   /** INTERNAL, EXCHANGE or BOTH: where the protective stops live (default BOTH when execution trades Binance demo-trading or live, else INTERNAL; docs/risk.md). */
   protection: z.string().optional(),

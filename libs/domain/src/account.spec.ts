@@ -47,6 +47,7 @@ const CONFIG = {
   dailyLossLimitFraction: '0.03',
   dailyProfitTargetFraction: null,
   maxMonthlyDrawdownFraction: '0.04',
+  maxFeeRiskFraction: '0.5',
   marginMode: 'ISOLATED',
   protection: 'INTERNAL',
   workingType: 'MARK_PRICE',
@@ -150,6 +151,7 @@ describe('validateAccountConfig / OpenAccount', () => {
       dailyLossLimitFraction: null,
       dailyProfitTargetFraction: null,
       maxMonthlyDrawdownFraction: '0.04',
+      maxFeeRiskFraction: '0.5',
       workingType: 'MARK_PRICE',
       confirmLeverageAbove: 5,
       tradeWarningShare: '0.8',
@@ -165,6 +167,7 @@ describe('validateAccountConfig / OpenAccount', () => {
       maxTradesPerDay: [1, 10_000],
       maxMarginFraction: ['0.01', '1'],
       liquidationBufferFraction: ['0', '0.9'],
+      maxFeeRiskFraction: ['0.01', '1'],
     });
   });
 
@@ -184,6 +187,7 @@ describe('validateAccountConfig / OpenAccount', () => {
       dailyLossLimitFraction: null,
       dailyProfitTargetFraction: null,
       maxMonthlyDrawdownFraction: '0.04',
+      maxFeeRiskFraction: '0.5',
       marginMode: 'ISOLATED',
       protection: 'INTERNAL',
       workingType: 'MARK_PRICE',
@@ -235,6 +239,8 @@ describe('validateAccountConfig / OpenAccount', () => {
     [{ maxMarginFraction: '1.5' }, 'maxMarginFraction', '1.5', '0.01..1'],
     [{ liquidationBufferFraction: '0.95' }, 'liquidationBufferFraction', '0.95', '0..0.9'],
     [{ liquidationBufferFraction: '-0.1' }, 'liquidationBufferFraction', '-0.1', '0..0.9'],
+    [{ maxFeeRiskFraction: '0' }, 'maxFeeRiskFraction', '0', '0.01..1 or null (off)'],
+    [{ maxFeeRiskFraction: '1.5' }, 'maxFeeRiskFraction', '1.5', '0.01..1 or null (off)'],
     [{ maxMonthlyDrawdownFraction: '0' }, 'maxMonthlyDrawdownFraction', '0', '0.001..0.5'],
     [{ maxMonthlyDrawdownFraction: '0.51' }, 'maxMonthlyDrawdownFraction', '0.51', '0.001..0.5'],
     [{ dailyLossLimitFraction: '0' }, 'dailyLossLimitFraction', '0', '0.001..0.5 or null'],
@@ -431,6 +437,9 @@ describe('AssessEntry: approval', () => {
     requiredBuffer: '1008.074216867469879518072289156626506024',
     lossAtStop: '98.91473955',
     takerFeeRate: '0.0005',
+    feesAtStop: '8.63563955', // 0.083 × 104.04385
+    feeRiskShare: '0.0863563955', // of the 100 USDT risk amount
+    maxFeeRiskFraction: '0.5',
   };
 
   it('the entry price is the real close of 2025-11-10 00:00', () => {
@@ -1007,5 +1016,22 @@ describe('evolve', () => {
   it('events of other aggregates leave the state unchanged', () => {
     const s = opened();
     expect(accountEvolve(s, { type: 'StopCancelled', data: { reason: 'POSITION_CLOSED' } })).toBe(s);
+  });
+});
+
+describe('AssessEntry: cost guard', () => {
+  // Entry 104,587.7 with the stop 100 below: fees 0.0005 × (104,587.7 + 104,487.7) = 104.5377 per unit of a
+  // 204.5377 loss per unit; the margin cap (5,000 at 10x) sizes 0.478 BTC, whose fees are 49.97 of the 100 risk amount.
+  const tight = { stopPrice: '104487.7' };
+  it('fees taking more of the risk amount than the account allows: denied COST_TOO_HIGH with the fee, the risk amount and the share in the event', () => {
+    const d = denial(run(ready({ maxFeeRiskFraction: '0.4' }), assess('i-fee', NOV10, {}, tight)).events);
+    expect(d.reason).toBe('COST_TOO_HIGH');
+    expect(d.assessment).toMatchObject({ riskAmount: '100', feesAtStop: '49.9690206', feeRiskShare: '0.499690206', maxFeeRiskFraction: '0.4', quantity: '0.478' });
+    expect(d.detail).toBe('taker fees at entry and stop 49.97 USDT are 50 % of the risk amount 100 USDT; at most 40 % allowed (widen the stop or raise the limit)');
+  });
+
+  it('the same intent passes the default 50 % guard, and an account without a guard (null, as before v4)', () => {
+    expect(approval(run(ready(), assess('i-fee', NOV10, {}, tight)).events).quantity).toBe('0.478');
+    expect(approval(run(ready({ maxFeeRiskFraction: null }), assess('i-fee', NOV10, {}, tight)).events).assessment.maxFeeRiskFraction).toBeNull();
   });
 });

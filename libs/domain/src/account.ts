@@ -28,6 +28,8 @@ export const ACCOUNT_DEFAULTS = {
   dailyLossLimitFraction: null as string | null,
   dailyProfitTargetFraction: null as string | null,
   maxMonthlyDrawdownFraction: '0.04',
+  /** Cost guard: taker fees at entry and stop may take at most this share of the risk amount. */
+  maxFeeRiskFraction: '0.5' as string | null,
   /** The price stops trigger on when the request names none (Binance's own default is CONTRACT_PRICE: exchange stops always carry it). */
   workingType: 'MARK_PRICE' as WorkingType,
   /** Leverage above this needs `highLeverageConfirmed`. */
@@ -49,6 +51,7 @@ export const ACCOUNT_RANGES = {
   maxTradesPerDay: [1, 10_000],
   maxMarginFraction: ['0.01', '1'],
   liquidationBufferFraction: ['0', '0.9'],
+  maxFeeRiskFraction: ['0.01', '1'],
 } as const;
 
 /** State of the account policy aggregate (stream `account-<accountId>`). */
@@ -104,6 +107,8 @@ export interface AccountConfigInput {
   dailyLossLimitFraction?: string | null;
   dailyProfitTargetFraction?: string | null;
   maxMonthlyDrawdownFraction?: string;
+  /** The cost guard's share (default 0.5); null turns it off. */
+  maxFeeRiskFraction?: string | null;
   marginMode?: string;
   protection?: string;
   /** MARK_PRICE (default) or CONTRACT_PRICE. */
@@ -236,6 +241,7 @@ export function validateAccountConfig(input: AccountConfigInput, context: Accoun
     dailyLossLimitFraction: input.dailyLossLimitFraction ?? ACCOUNT_DEFAULTS.dailyLossLimitFraction,
     dailyProfitTargetFraction: input.dailyProfitTargetFraction ?? ACCOUNT_DEFAULTS.dailyProfitTargetFraction,
     maxMonthlyDrawdownFraction: input.maxMonthlyDrawdownFraction ?? ACCOUNT_DEFAULTS.maxMonthlyDrawdownFraction,
+    maxFeeRiskFraction: input.maxFeeRiskFraction === undefined ? ACCOUNT_DEFAULTS.maxFeeRiskFraction : input.maxFeeRiskFraction,
     marginMode: 'ISOLATED' as const,
     protection: (input.protection ?? defaultProtection(context.liveVenue)) as ProtectionMode,
     workingType: (input.workingType ?? ACCOUNT_DEFAULTS.workingType) as WorkingType,
@@ -271,6 +277,7 @@ export function validateAccountConfig(input: AccountConfigInput, context: Accoun
     ['maxTradesPerDay', c.maxTradesPerDay >= R.maxTradesPerDay[0] && c.maxTradesPerDay <= R.maxTradesPerDay[1], c.maxTradesPerDay, R.maxTradesPerDay.join('..')],
     ['maxMarginFraction', inRange(c.maxMarginFraction, R.maxMarginFraction), c.maxMarginFraction, R.maxMarginFraction.join('..')],
     ['liquidationBufferFraction', inRange(c.liquidationBufferFraction, R.liquidationBufferFraction), c.liquidationBufferFraction, R.liquidationBufferFraction.join('..')],
+    ['maxFeeRiskFraction', inRange(c.maxFeeRiskFraction, R.maxFeeRiskFraction), c.maxFeeRiskFraction, `${R.maxFeeRiskFraction.join('..')} or null (off)`],
   ];
   const bad = checks.find(([, okay]) => !okay);
   if (bad) return refuse('INVALID_CONFIG', bad[0], bad[2], bad[3]);
@@ -347,6 +354,7 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
     leverageCap: cfg.leverageCap,
     maxMarginFraction: dec(cfg.maxMarginFraction),
     liquidationBufferFraction: dec(cfg.liquidationBufferFraction),
+    maxFeeRiskFraction: cfg.maxFeeRiskFraction === null ? null : dec(cfg.maxFeeRiskFraction),
     rules: c.rules,
   });
   if (!sized.ok) return out(deny(intent, c.signalStreamId, sized.error.code, sized.error.message, day, sized.error.assessment));

@@ -38,6 +38,7 @@ const sizingInput: fc.Arbitrary<SizingInput> = fc
     leverageCap: fc.integer({ min: 1, max: 125 }),
     maxMarginFraction: fraction(1, 100, 100),
     liquidationBufferFraction: fc.oneof(fraction(0, 30, 100), fraction(0, 99, 100)),
+    maxFeeRiskFraction: fc.option(fraction(1, 100, 100), { nil: null }),
     rules: fc.constantFrom(...RULE_SETS),
   })
   .map(({ side, entryTenths, stopBp, tpBp, ...rest }) => {
@@ -66,7 +67,7 @@ const forApproved = (check: (x: Approved) => void) =>
 
 describe('sizeEntry properties', () => {
   it('returns a valid RiskAssessment or a typed denial with a valid partial assessment; approves a fair share', () => {
-    const allowed: SizingDenialCode[] = ['INVALID_INTENT', 'STOP_ON_WRONG_SIDE', 'NO_EQUITY', 'BELOW_MIN_QTY', 'BELOW_MIN_NOTIONAL', 'ABOVE_MAX_QTY', 'INSUFFICIENT_MARGIN', 'STOP_TOO_CLOSE_TO_LIQUIDATION'];
+    const allowed: SizingDenialCode[] = ['INVALID_INTENT', 'STOP_ON_WRONG_SIDE', 'NO_EQUITY', 'BELOW_MIN_QTY', 'BELOW_MIN_NOTIONAL', 'ABOVE_MAX_QTY', 'INSUFFICIENT_MARGIN', 'STOP_TOO_CLOSE_TO_LIQUIDATION', 'COST_TOO_HIGH'];
     let approvals = 0;
     fc.assert(
       fc.property(sizingInput, (input) => {
@@ -161,5 +162,33 @@ describe('sizeEntry properties', () => {
       const q = floorToStep(min(dec(a.rawQuantity), maxMargin.mul(more).div(input.entryPrice)), input.rules.marketStepSize);
       expect(bracketForNotional(input.rules.brackets, q.mul(input.entryPrice)).initialLeverage).toBeLessThan(more);
     });
+  });
+
+  it('(8) cost guard: the same request is approved exactly when its fees at entry and stop take at most the allowed share of the risk amount', () => {
+    let denials = 0;
+    fc.assert(
+      fc.property(sizingInput, (input) => {
+        // Without the guard: what the fees of the sized quantity would be.
+        const open = sizeEntry({ ...input, maxFeeRiskFraction: null });
+        const guarded = sizeEntry(input);
+        if (!open.ok || input.maxFeeRiskFraction === null) {
+          // The guard changes nothing else: no guard, or an earlier denial, is the same answer.
+          expect(guarded.ok ? 'ok' : guarded.error.code).toBe(open.ok ? 'ok' : open.error.code);
+          return;
+        }
+        const fees = dec(open.value.quantity).mul(dec(open.value.feePerUnit));
+        const share = fees.div(input.equity.mul(input.riskFraction));
+        expect(dec(open.value.feesAtStop!).eq(fees)).toBe(true);
+        if (share.lte(input.maxFeeRiskFraction)) {
+          expect(guarded.ok).toBe(true);
+          if (guarded.ok) expect(guarded.value.quantity).toBe(open.value.quantity);
+        } else {
+          denials++;
+          expect(guarded.ok ? 'ok' : guarded.error.code).toBe('COST_TOO_HIGH');
+        }
+      }),
+      { numRuns: RUNS },
+    );
+    expect(denials).toBeGreaterThan(0);
   });
 });

@@ -29,6 +29,7 @@ const base: SizingInput = {
   leverageCap: 20,
   maxMarginFraction: dec('0.5'),
   liquidationBufferFraction: dec('0.1'),
+  maxFeeRiskFraction: null,
   rules: RULES,
 };
 
@@ -91,6 +92,9 @@ describe('sizeEntry: worked examples', () => {
       requiredBuffer: '963.855421686746987951807228915662650602', // 0.1 × 9,638.55…
       lossAtStop: '98.955', // 0.09 × 1,099.5 <= 100
       takerFeeRate: '0.0005',
+      feesAtStop: '8.955', // 0.09 × 99.5
+      feeRiskShare: '0.08955', // 8.955 / 100
+      maxFeeRiskFraction: null, // no cost guard in this input
     });
   });
 
@@ -253,5 +257,33 @@ describe('sizeEntry: denials', () => {
     // 10x short: LP = 100,000 × 1.1 / 1.004 = 109,561.75; stop 109,000 is inside the 956.18 buffer.
     denied(input({ side: 'SELL', stopPrice: '109000' }), 'STOP_TOO_CLOSE_TO_LIQUIDATION');
     approved(input({ side: 'SELL', stopPrice: '108500' }));
+  });
+});
+
+describe('sizeEntry: cost guard (COST_TOO_HIGH)', () => {
+  // Entry 100,000, taker 0.05 %: fees per unit at entry and stop = 0.0005 × (100,000 + stop).
+  it('a 1,000 stop: fees 99.5 per unit of a 1,099.5 loss per unit, 9.05 % of the risk amount: passes a 25 % guard', () => {
+    const a = approved(input({ maxFeeRiskFraction: '0.25' }));
+    expect(a.feePerUnit).toBe('99.5');
+    expect(a.quantity).toBe('0.09');
+    expect(a.feesAtStop).toBe('8.955'); // 0.09 × 99.5
+    expect(a.feeRiskShare).toBe('0.08955'); // of the 100 USDT risk amount
+    expect(a.maxFeeRiskFraction).toBe('0.25');
+  });
+
+  it('a 100 stop: fees 99.95 per unit of a 199.95 loss per unit, about half the risk amount: denied at 25 %, approved at 50 %', () => {
+    const tight = { stopPrice: '99900' };
+    const d = denied(input({ ...tight, maxFeeRiskFraction: '0.25' }), 'COST_TOO_HIGH');
+    expect(d.assessment.feeRiskShare).toBe('0.49975'); // 0.5 BTC × 99.95 = 49.975 of 100
+    expect(d.assessment.feesAtStop).toBe('49.975');
+    expect(d.message).toBe('taker fees at entry and stop 49.98 USDT are 50 % of the risk amount 100 USDT; at most 25 % allowed (widen the stop or raise the limit)');
+    expect(approved(input({ ...tight, maxFeeRiskFraction: '0.5' })).quantity).toBe('0.5');
+    // Exactly at the limit passes: the guard denies only above it.
+    expect(approved(input({ ...tight, maxFeeRiskFraction: '0.49975' })).quantity).toBe('0.5');
+  });
+
+  it('refuses a guard outside (0, 1]', () => {
+    denied(input({ maxFeeRiskFraction: '0' }), 'INVALID_INTENT');
+    denied(input({ maxFeeRiskFraction: '1.01' }), 'INVALID_INTENT');
   });
 });

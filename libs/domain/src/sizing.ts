@@ -15,6 +15,8 @@ import { bracketForNotional, type Bracket, type Rules } from './rules';
  *   available margin (default 0.5), in (0, 1].
  * - `liquidationBufferFraction`: the stop must stay this fraction of the entry-to-liquidation
  *   distance away from the liquidation price (default 0.1), in [0, 1).
+ * - `maxFeeRiskFraction`: the cost guard, the largest share of the risk amount the taker fees
+ *   at entry and at the stop may take (default 0.5), in (0, 1]; null = no guard.
  */
 export interface SizingInput {
   side: OrderSide;
@@ -28,6 +30,7 @@ export interface SizingInput {
   leverageCap: number;
   maxMarginFraction: D;
   liquidationBufferFraction: D;
+  maxFeeRiskFraction: D | null;
   rules: Rules;
 }
 
@@ -39,7 +42,8 @@ export type SizingDenialCode =
   | 'BELOW_MIN_NOTIONAL'
   | 'ABOVE_MAX_QTY'
   | 'INSUFFICIENT_MARGIN'
-  | 'STOP_TOO_CLOSE_TO_LIQUIDATION';
+  | 'STOP_TOO_CLOSE_TO_LIQUIDATION'
+  | 'COST_TOO_HIGH';
 
 /** A denial with the values computed before it (for the `EntryDenied` event's audit trail). */
 export interface SizingDenial extends Rejection<SizingDenialCode> {
@@ -118,6 +122,12 @@ function floorExact(x: D, step: D): D {
  *    (`STOP_TOO_CLOSE_TO_LIQUIDATION`) when stopToLiquidation < requiredBuffer, or <= 0
  *    (a stop at or beyond the liquidation price never fires first, whatever the buffer).
  * 6. lossAtStop = quantity × lossPerUnit.
+ * 7. Cost guard: feesAtStop = quantity × feePerUnit (the taker fees at the entry and at the
+ *    stop), feeRiskShare = feesAtStop ÷ riskAmount. Denied (`COST_TOO_HIGH`) when
+ *    feeRiskShare > maxFeeRiskFraction: the stop is so close that the venue, not the market,
+ *    would take most of the risk budget. Unless the margin cap binds, feeRiskShare =
+ *    feePerUnit ÷ lossPerUnit = takerFeeRate × (entry + stop) ÷ (|entry − stop| + takerFeeRate ×
+ *    (entry + stop)), whatever the equity or leverage.
  *
  * `bracket`, `maintMarginRatio`, `maintAmount` and `bracketMaxLeverage` in the assessment
  * are those of the entry notional; the liquidation price re-checks the bracket at the
@@ -169,6 +179,11 @@ export function sizeEntry(input: SizingInput): Result<RiskAssessment, SizingDeni
   if (!input.availableMargin.isFinite()) return deny('INVALID_INTENT', `available margin must be a finite number, got ${input.availableMargin.toString()}`);
   if (!input.equity.gt(0)) return deny('NO_EQUITY', `equity is ${str(input.equity)}: nothing to risk`);
   if (!input.availableMargin.gt(0)) return deny('INSUFFICIENT_MARGIN', `available margin is ${str(input.availableMargin)}`);
+  const maxFeeShare = input.maxFeeRiskFraction;
+  if (maxFeeShare !== null && (!isPositive(maxFeeShare) || maxFeeShare.gt(1))) {
+    return deny('INVALID_INTENT', `max fee share of the risk amount must be in (0, 1], got ${maxFeeShare.toString()}`);
+  }
+  put('maxFeeRiskFraction', maxFeeShare);
 
   // 2. Risk per unit.
   const { riskAmount, stopDistance, feePerUnit, lossPerUnit, rawQuantity } = riskPerUnit(input.equity, riskFraction, entry, stop, rules.takerFeeRate);
@@ -210,6 +225,10 @@ export function sizeEntry(input: SizingInput): Result<RiskAssessment, SizingDeni
   put('notional', notional);
   put('initialMargin', margin);
   put('lossAtStop', lossAtStop);
+  const feesAtStop = quantity.mul(feePerUnit);
+  const feeRiskShare = feesAtStop.div(riskAmount);
+  put('feesAtStop', feesAtStop);
+  put('feeRiskShare', feeRiskShare);
 
   // 5. Liquidation distance.
   const liq = liquidationPrice({ side: side === 'BUY' ? 'LONG' : 'SHORT', quantity, entryPrice: entry, walletBalance: margin, brackets: rules.brackets });
@@ -240,7 +259,16 @@ export function sizeEntry(input: SizingInput): Result<RiskAssessment, SizingDeni
     }
   }
 
-  // 6. The full assessment.
+  // 7. Cost guard.
+  if (maxFeeShare !== null && feeRiskShare.gt(maxFeeShare)) {
+    return deny(
+      'COST_TOO_HIGH',
+      `taker fees at entry and stop ${str(feesAtStop.toDecimalPlaces(2, D.ROUND_HALF_UP))} USDT are ${str(feeRiskShare.mul(100).toDecimalPlaces(1, D.ROUND_HALF_UP))} % ` +
+        `of the risk amount ${str(riskAmount.toDecimalPlaces(2, D.ROUND_HALF_UP))} USDT; at most ${str(maxFeeShare.mul(100))} % allowed (widen the stop or raise the limit)`,
+    );
+  }
+
+  // The full assessment.
   const opt = (x: D | null | undefined) => (x === null || x === undefined ? null : str(x));
   return ok({
     side,
@@ -273,5 +301,8 @@ export function sizeEntry(input: SizingInput): Result<RiskAssessment, SizingDeni
     requiredBuffer: opt(distances?.requiredBuffer),
     lossAtStop: str(lossAtStop),
     takerFeeRate: str(rules.takerFeeRate),
+    feesAtStop: str(feesAtStop),
+    feeRiskShare: str(feeRiskShare),
+    maxFeeRiskFraction: opt(maxFeeShare),
   });
 }
