@@ -7,6 +7,5 @@ if (!fs.existsSync(built)) {
   console.error('bulwark: the CLI is not built yet; run `npm run setup` in the project root first.');
   process.exit(1);
 }
-require(built)
-  .main(process.argv.slice(2))
-  .then((code) => process.exit(code));
+const cli = require(built);
+cli.main(process.argv.slice(2)).then(cli.exitWhenFlushed);

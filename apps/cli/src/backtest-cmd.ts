@@ -5,6 +5,7 @@ import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-da
 import { SingleBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { Subjects } from '@bulwark/contracts';
+import { nestLogsToStderr } from '@bulwark/messaging';
 import { backtestHtml, formatBacktest, formatSweep } from './backtest-report';
 import { checkCandleInput, checkWindow, feeGuardFraction, maxFeeRiskPct } from './input-checks';
 
@@ -72,6 +73,7 @@ export function registerBacktestCommand(program: Command): void {
     .option('--report <dir>', 'write the HTML report(s) here (default var/reports)')
     .option('--json', 'print the results as JSON')
     .action(async (o, cmd: Command) => {
+      if (o.json) nestLogsToStderr(); // stdout carries the JSON answer only
       const leverages: number[] = o.leverage.map(Number);
       if (leverages.some((l) => l > 5) && !o.confirmHighLeverage) {
         cmd.error(`error: leverage above 5x (${leverages.filter((l) => l > 5).join(', ')}) needs --confirm-high-leverage`, { code: 'commander.invalidArgument', exitCode: 2 });

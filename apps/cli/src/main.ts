@@ -183,6 +183,19 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Exit with `code` once stdout and stderr have been written out: on a pipe Node writes them
+ * asynchronously, and an immediate `process.exit` cut `backtest --json` output at 64 KiB.
+ */
+export function exitWhenFlushed(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
 if (require.main === module) {
-  void main(process.argv.slice(2)).then((code) => process.exit(code));
+  void main(process.argv.slice(2)).then(exitWhenFlushed);
 }

@@ -8,3 +8,4 @@ export * from './bootstrap';
 export * from './replay-clock';
 export * from './request';
 export * from './quarantine';
+export * from './stderr-logs';
