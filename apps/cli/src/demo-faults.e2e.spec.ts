@@ -11,8 +11,10 @@
  *   journal, the demo keeps waiting, and the summary and the log equal the undisturbed run's.
  * Needs the services built (`npm test` builds first) and nats-server on the PATH.
  */
+import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type FaultRunResult, type PrivateNats, runDemoWithKills, startPrivateNats } from './demo-faults';
 
@@ -77,6 +79,12 @@ describe('the demo under faults (one real day, 2025-11-21)', () => {
     expect(nextSeq).toBeLessThanOrEqual(run.applied[0].candles * 4 + 4);
     expect(run.journal.at(-1)!.data).toMatchObject({ outcome: 'COMPLETED', candles: 1440, steps: 5760 });
     expect(run.report.candles).toBe(1440);
+    if (!isDeepStrictEqual(run.log, undisturbed.log)) {
+      // Keep both logs for diagnosis before failing.
+      const file = path.join(os.tmpdir(), `bulwark-faults-diff-kill-md-${process.pid}.json`);
+      writeFileSync(file, JSON.stringify({ undisturbed: undisturbed.log, disturbed: run.log, journal: run.journal, applied: run.applied }, null, 1));
+      console.log(`the disturbed log differs from the undisturbed one: both in ${file}`);
+    }
     expect(run.report.summary).toEqual(undisturbed.report.summary);
     expect(run.log).toEqual(undisturbed.log);
   }, 300_000);
