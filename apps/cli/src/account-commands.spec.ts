@@ -176,6 +176,9 @@ describe('against NATS with a responder on the subjects', () => {
         '  daily profit target    none',
         '  monthly drawdown limit 4 %',
         '  cost guard             fees at most 50 % of the risk amount',
+        '  lifetime kill switch   10 % below the equity peak',
+        '  losing-streak pause    off',
+        '  margin use stop        entries stop at 95 % of equity in use',
         '',
       ].join('\n'),
     });

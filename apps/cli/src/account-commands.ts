@@ -4,7 +4,7 @@ import { busConfigFromEnv } from '@bulwark/messaging';
 import { Command, InvalidArgumentError } from 'commander';
 import { ErrorCode, JSONCodec, type Msg, type NatsConnection, type NatsError, connect } from 'nats';
 import { DemoError } from './demo';
-import { feeGuardFraction, InputError, maxFeeRiskPct } from './input-checks';
+import { InputError, policyFlags, withPolicyOptions } from './input-checks';
 
 const json = JSONCodec();
 
@@ -186,8 +186,10 @@ export interface AccountConfigFlags {
   venueBalance?: string;
   dailyLossLimitPct?: string;
   maxTradesPerDay?: number;
-  /** The cost guard as a fraction ("0.5") or "off"; from `--max-fee-risk-pct`. */
+  /** `--max-fee-risk-pct`, `--max-lifetime-drawdown-pct`, `--losing-streak-pause` as parsed ({@link policyFlags}). */
   maxFeeRiskPct?: string;
+  maxLifetimeDrawdownPct?: string;
+  losingStreakPause?: string;
   json: boolean;
 }
 
@@ -209,7 +211,7 @@ export function openAccountRequest(f: AccountConfigFlags): OpenAccountRequest {
     ...(f.protection !== undefined ? { protection: f.protection } : {}),
     ...(f.dailyLossLimitPct !== undefined ? { dailyLossLimitFraction: dec(f.dailyLossLimitPct).div(100).toFixed() } : {}),
     ...(f.maxTradesPerDay !== undefined ? { maxTradesPerDay: f.maxTradesPerDay } : {}),
-    ...(f.maxFeeRiskPct !== undefined ? { maxFeeRiskFraction: feeGuardFraction(f.maxFeeRiskPct) } : {}),
+    ...policyFlags(f),
   };
 }
 
@@ -231,13 +233,16 @@ export function formatAccountConfig(verb: string, answer: unknown): string {
     ['daily profit target', pct(c['dailyProfitTargetFraction'])],
     ['monthly drawdown limit', pct(c['maxMonthlyDrawdownFraction'])],
     ['cost guard', c['maxFeeRiskFraction'] === null ? 'off' : `fees at most ${pct(c['maxFeeRiskFraction'])} of the risk amount`],
+    ['lifetime kill switch', c['maxLifetimeDrawdownFraction'] === null ? 'off' : `${pct(c['maxLifetimeDrawdownFraction'])} below the equity peak`],
+    ['losing-streak pause', c['losingStreakPause'] === null ? 'off' : `after ${String(c['losingStreakPause'])} losses in a row`],
+    ['margin use stop', `entries stop at ${pct(c['maxMarginUtilisationFraction'])} of equity in use`],
   ];
   return [`account ${String(c['accountId'])} ${verb}: ${String(c['venue'])} ${String(c['symbol'])}`, ...rows.map(([k, v]) => `  ${k.padEnd(23)}${v}`)].join('\n');
 }
 
 /** The options shared by `account open` and `account reconfigure`. */
 function configOptions(cmd: Command): Command {
-  return cmd
+  return withPolicyOptions(cmd)
     .requiredOption('--account <id>', 'account id (the BULWARK_ACCOUNT_ID of the execution service that trades it)', accountId)
     .requiredOption('--symbol <SYMBOL>', 'instrument, e.g. BTCUSDT', symbol)
     .requiredOption('--capital <usdt>', 'trading capital in USDT (at most the venue balance)', decimal('--capital'))
@@ -248,7 +253,6 @@ function configOptions(cmd: Command): Command {
     .option('--venue-balance <usdt>', 'the venue wallet balance in USDT (default: the capital; give the real balance of a funded account)', decimal('--venue-balance', true))
     .option('--daily-loss-limit-pct <n>', 'daily loss limit, % of capital (default: none)', decimal('--daily-loss-limit-pct'))
     .option('--max-trades-per-day <n>', `entries per day (default ${ACCOUNT_DEFAULTS.maxTradesPerDay})`, integerIn('--max-trades-per-day', 1, 10_000))
-    .option('--max-fee-risk-pct <pct|off>', `cost guard: deny entries whose taker fees at entry and stop exceed this % of the risk amount (1..100 or off; default ${dec(ACCOUNT_DEFAULTS.maxFeeRiskFraction ?? '0').times(100).toFixed()})`, maxFeeRiskPct)
     .option('--json', 'print the answer (or the refusal) as JSON', false);
 }
 

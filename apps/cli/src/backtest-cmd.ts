@@ -7,7 +7,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { Subjects } from '@bulwark/contracts';
 import { nestLogsToStderr } from '@bulwark/messaging';
 import { backtestHtml, formatBacktest, formatSweep } from './backtest-report';
-import { checkCandleInput, checkWindow, feeGuardFraction, maxFeeRiskPct } from './input-checks';
+import { checkCandleInput, checkWindow, policyFlags, withPolicyOptions } from './input-checks';
 
 
 function list(name: string, integer: boolean) {
@@ -53,8 +53,7 @@ function dateFlag(name: string) {
  * `--to`) exit 2 with one line; each gap of missing bars is a warning on stderr.
  */
 export function registerBacktestCommand(program: Command): void {
-  program
-    .command('backtest')
+  withPolicyOptions(program.command('backtest'))
     .description('Backtest in one process with the services\' own deciders and the paper venue; sweeps run as a grid.')
     .option('--candles <files...>', 'candle CSV file(s) (1m or 15m, .csv or .csv.gz; default: the 2025-11 BTCUSDT 1m file)')
     .option('--funding <file>', 'funding-rate CSV (default: the data directory\'s; "none" to skip)')
@@ -62,7 +61,6 @@ export function registerBacktestCommand(program: Command): void {
     .option('--leverage <list>', 'leverage, or a list for a sweep (e.g. 2,5,10,20)', list('--leverage', true), ['5'])
     .option('--risk-pct <list>', 'risk per trade in %, or a list', list('--risk-pct', false), ['1'])
     .option('--confirm-high-leverage', 'confirm leverage above 5x', false)
-    .option('--max-fee-risk-pct <pct|off>', 'cost guard: deny entries whose taker fees at entry and stop exceed this % of the risk amount (1..100 or off; default 50)', maxFeeRiskPct)
     .option('--channel <n>', 'Donchian channel, bars', intFlag('--channel', 2))
     .option('--atr-period <n>', 'ATR period, bars', intFlag('--atr-period', 2))
     .option('--atr-multiple <x>', 'stop distance in ATRs', numFlag('--atr-multiple'))
@@ -101,7 +99,7 @@ export function registerBacktestCommand(program: Command): void {
             let started = false;
             const schedule = o.resumeMonthly ? monthStarts(o.from ?? Date.UTC(2017, 0, 1), o.to ?? Date.now()).map((at) => ({ at, subject: Subjects.resumeTrading, payload: { accountId: id, reason: 'monthly review (--resume-monthly)', by: 'backtest' } })) : [];
             const r = await runBacktest(
-              { accountId: id, candles: file, funding, capital: o.capital, leverage: lev, riskPct: risk, confirmHighLeverage: o.confirmHighLeverage, ...(o.maxFeeRiskPct !== undefined ? { maxFeeRiskFraction: feeGuardFraction(o.maxFeeRiskPct as string) } : {}), strategy, from: o.from ?? null, to: o.to ?? null, schedule },
+              { accountId: id, candles: file, funding, capital: o.capital, leverage: lev, riskPct: risk, confirmHighLeverage: o.confirmHighLeverage, policy: policyFlags(o), strategy, from: o.from ?? null, to: o.to ?? null, schedule },
               (c, total) => {
                 if (!bar) return;
                 if (!started) {

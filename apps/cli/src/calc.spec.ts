@@ -265,9 +265,10 @@ describe('calc size', () => {
     expect(c).toMatchObject({ decision: 'APPROVED', side: 'SELL', riskFraction: '0.02', riskAmount: '200', takerFeeRate: '0.0004', feePerUnit: '84.50524', maxMargin: '500', quantity: '0.047', initialMargin: '491.56219' }); // 0.047 × 104,587.7 ÷ 10
   });
 
-  it('a denial is an answer (exit 0) with its reason: 50x with a 5 % stop is STOP_TOO_CLOSE_TO_LIQUIDATION', async () => {
+  it('a denial is an answer (exit 0) with its reason and what would pass: 50x with a 5 % stop is STOP_TOO_CLOSE_TO_LIQUIDATION', async () => {
     // 100 ÷ (3,000 + 0.0005 × 117,000) = 0.0326957… → 0.032 BTC; N 1,920, WB 1,920 ÷ 50 = 38.4;
     // LP = (1,920 − 38.4) ÷ (0.032 × 0.996) = 59,036.14: the stop at 57,000 is 2,036.14 past it.
+    // What passes: the stop at LP + 0.1 × (60,000 − LP) = 59,132.53 → 59,132.6 (up to the tick), or 16x at this stop.
     const args = ['calc', 'size', '--side', 'long', '--entry', '60000', '--stop', '57000', '--equity', '10000', '--leverage', '50', '--leverage-cap', '50'];
     const t = await bulwark(...args);
     expect(t.code).toBe(0);
@@ -275,9 +276,9 @@ describe('calc size', () => {
     const lines = t.out.split('\n');
     expect(lines[1]).toBe('  decision                DENIED: STOP_TOO_CLOSE_TO_LIQUIDATION');
     expect(lines[2]).toBe(
-      '  reason                  stop 57000 is -2036.1445783132530120481927710843373494 from the liquidation price 59036.1445783132530120481927710843373494 at 50x; ' +
-        'at least 96.38554216867469879518072289156626506 (0.1 of the entry-to-liquidation distance 963.8554216867469879518072289156626506) is required',
+      '  reason                  stop 57000 is -2036.14 from the liquidation price 59036.14 at 50x; at least 96.39 (0.1 of the entry-to-liquidation distance 963.86) is required',
     );
+    expect(lines.slice(3, 6)).toEqual(['  max quantity            —', '  recommended stop        59,132.60 USDT', '  max leverage            16x']);
     expect(lines).toContain('  liquidation price       59,036.14 USDT');
     expect(lines).toContain('  buffer to liquidation   none: the stop is 2,036.14 USDT past the liquidation price and would never fire first (required ≥ 96.39 USDT)');
     expect(lines).toContain('  leverage                50x (requested 50x, cap 50x, bracket max 150x)');
@@ -291,8 +292,13 @@ describe('calc size', () => {
       initialMargin: '38.4',
       maintenanceMargin: '7.68', // 1,920 × 0.004
       liquidationPriceRounded: '59036.14',
-      stopToLiquidation: '-2036.1445783132530120481927710843373494',
+      stopToLiquidation: '-2036.1445783132530120481927710843373494', // full precision in the JSON
+      maxQuantity: null, // a smaller position at 50x has the same liquidation price
+      recommendedStop: '59132.6',
+      maxLeverage: 16,
     });
+    expect(json<SizeCalc>(await bulwark(...args, '--stop', '59132.6', '--json'))).toMatchObject({ decision: 'APPROVED', leverage: 50 });
+    expect(json<SizeCalc>(await bulwark(...args, '--leverage', '16', '--json'))).toMatchObject({ decision: 'APPROVED', leverage: 16 });
   });
 
   it('cost guard (default 50 %): a stop 100 below the entry sizes 0.478 BTC whose fees take 49.97 % of the risk amount; --max-fee-risk-pct 40 denies it COST_TOO_HIGH (exit 0), off turns it off', async () => {
@@ -304,6 +310,13 @@ describe('calc size', () => {
     const lines = t.out.split('\n');
     expect(lines[1]).toBe('  decision                DENIED: COST_TOO_HIGH');
     expect(lines[2]).toBe('  reason                  taker fees at entry and stop 49.97 USDT are 50 % of the risk amount 100 USDT; at most 40 % allowed (widen the stop or raise the limit)');
+    // What passes: 0.4 × 100 ÷ 104.5377 = 0.3826 → 0.382 BTC; 8x (5,000 × 8 ÷ 104,587.7 = 0.382 BTC); a stop
+    // 2 × 0.0005 × 104,587.7 × 0.6 ÷ (0.4 + 0.0005 × 0.6) = 156.76 below the entry, 104,430.9; the quantity rounds
+    // down to the step, so bisected back: 104,431.1 sizes 100 ÷ 261.1094 = 0.38298 → 0.382 BTC, fees 39.92 ≤ 40
+    // (104,431.2: 0.383 BTC, 40.03).
+    expect(lines.slice(3, 6)).toEqual(['  max quantity            0.382 BTC', '  recommended stop        104,431.10 USDT', '  max leverage            8x']);
+    expect(json<SizeCalc>(await bulwark(...args, '--stop', '104431.1', '--max-fee-risk-pct', '40', '--json'))).toMatchObject({ decision: 'APPROVED' });
+    expect(passed).not.toHaveProperty('recommendedStop'); // approvals carry no recommendation
     expect(json<SizeCalc>(await bulwark(...args, '--max-fee-risk-pct', 'off', '--json'))).toMatchObject({ decision: 'APPROVED', maxFeeRiskFraction: null });
     for (const bad of ['0', '101', 'half']) expect((await bulwark(...args, '--max-fee-risk-pct', bad)).code).toBe(2);
   });

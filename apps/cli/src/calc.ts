@@ -297,8 +297,9 @@ interface SizeOptions extends RulesOptions {
 
 /**
  * The JSON answer of `calc size`: the decision, the denial reason when there is one, and
- * the `sizeEntry` assessment (complete when approved, what was computed when denied), plus
- * the maintenance margin and the rounded liquidation price of the sized position.
+ * the `sizeEntry` assessment (complete when approved, what was computed when denied, with
+ * `maxQuantity`, `recommendedStop` and `maxLeverage` on the denials that say what would pass),
+ * plus the maintenance margin and the rounded liquidation price of the sized position.
  */
 export type SizeCalc = {
   venue: 'binance-usdm';
@@ -370,6 +371,19 @@ function feesText(c: SizeCalc, quote: string): string {
   return `${money(c.feesAtStop, quote)} (${c.feeRiskShare === undefined ? '—' : share(c.feeRiskShare)} of the risk amount; ${guard})`;
 }
 
+/**
+ * What would pass instead, on a denial that says so (`recommendEntry`: ABOVE_MAX_QTY,
+ * STOP_TOO_CLOSE_TO_LIQUIDATION, COST_TOO_HIGH); none on an approval or another denial. '—': nothing of that kind passes.
+ */
+function recommendationRows(c: SizeCalc): Row[] {
+  if (c.maxQuantity === undefined && c.recommendedStop === undefined && c.maxLeverage === undefined) return [];
+  return [
+    ['max quantity', quantity(c.maxQuantity, c.baseAsset)],
+    ['recommended stop', money(c.recommendedStop, c.quoteAsset)],
+    ['max leverage', c.maxLeverage === null || c.maxLeverage === undefined ? '—' : `${c.maxLeverage}x`],
+  ];
+}
+
 function sizeTable(c: SizeCalc): string {
   const { baseAsset: base, quoteAsset: quote } = c;
   const lev =
@@ -379,6 +393,7 @@ function sizeTable(c: SizeCalc): string {
   const rows: Row[] = [
     ['decision', c.decision === 'APPROVED' ? 'APPROVED' : `DENIED: ${c.reason}`],
     ...(c.message === null ? [] : [['reason', c.message] as Row]),
+    ...recommendationRows(c),
     ['side', c.side === undefined ? '—' : `${c.side} (${c.side === 'BUY' ? 'long' : 'short'})`],
     ['entry price', money(c.entryPrice, quote)],
     ['stop price', money(c.stopPrice, quote)],

@@ -6,11 +6,12 @@ import {
   type RecordedEvent,
   ReplayProgress,
   type ReplayStartRequest,
+  Streams,
   Subjects,
   streamCategory,
 } from '@bulwark/contracts';
-import { type BreakerLine, describeBreaker, unfinishedReplays } from '@bulwark/application';
-import { dec, shortHash } from '@bulwark/domain';
+import { type AccountPolicy, type BreakerLine, describeBreaker, unfinishedReplays } from '@bulwark/application';
+import { accountEvolve, accountInitialState, dec, shortHash } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
 import { type BusConfig, type ClockWait, clockSettingsFromEnv, RefusedError, requestJson } from '@bulwark/messaging';
@@ -31,7 +32,7 @@ export interface DemoOptions {
   /** Paper deposit (the venue balance), USDT; defaults to the capital. */
   paperBalance?: string;
   /** Risk policy overrides (fractions), e.g. a daily loss limit. */
-  policy?: Partial<Pick<OpenAccountRequest, 'leverageCap' | 'maxTradesPerDay' | 'dailyLossLimitFraction' | 'dailyProfitTargetFraction' | 'maxMonthlyDrawdownFraction' | 'maxFeeRiskFraction'>>;
+  policy?: AccountPolicy;
   /** Operator commands sent at a market time during the replay (e.g. a resume after a pause). */
   schedule?: ReplayStartRequest['schedule'];
   from: number | null;
@@ -80,6 +81,9 @@ export interface DemoReport {
   takeProfitsHit: number;
   forcedCloses: number;
   liquidations: number;
+  /** Losing trades in a row: the longest run, and the run at the end (the account aggregate's count). */
+  longestLosingStreak: number;
+  losingStreakAtEnd: number;
   /** Breaker and guard events in the order they happened (market time). */
   breakers: BreakerLine[];
   eventsByCategory: Record<string, number>;
@@ -279,6 +283,7 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
   const eventsByCategory: Record<string, number> = {};
   let intents = 0, approvals = 0, orders = 0, fills = 0, stopsHit = 0, takeProfitsHit = 0, forcedCloses = 0, liquidations = 0, appended = 0;
   const breakers: BreakerLine[] = [];
+  let account = accountInitialState(); // the account aggregate's own fold, for its losing streaks
   let lastPosition = fromPosition - 1;
   for await (const e of store.readAll({ fromPosition })) {
     lastPosition = e.position;
@@ -288,6 +293,7 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
     const breaker = describeBreaker(e);
     if (breaker && breaker.type !== 'ForcedClose') breakers.push(breaker); // forced closes are counted on their own line
     eventsByCategory[cat] = (eventsByCategory[cat] ?? 0) + 1;
+    if (e.streamId === Streams.account(accountId)) account = accountEvolve(account, e as never);
     switch (e.type) {
       case 'IntentEmitted': intents++; break;
       case 'EntryApproved': approvals++; break;
@@ -308,5 +314,8 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
       case 'PositionLiquidated': liquidations++; break;
     }
   }
-  return { intents, approvals, denials, orders, fills, stopsHit, takeProfitsHit, forcedCloses, liquidations, breakers, eventsByCategory, eventsAppended: appended, lastPosition };
+  return {
+    intents, approvals, denials, orders, fills, stopsHit, takeProfitsHit, forcedCloses, liquidations, breakers, eventsByCategory, eventsAppended: appended, lastPosition,
+    longestLosingStreak: account.longestLosingStreak, losingStreakAtEnd: account.losingStreak,
+  };
 }

@@ -30,6 +30,7 @@ export function formatReport(r: DemoReport): string {
     ['take-profits hit', String(r.takeProfitsHit)],
     ['forced closes (guards)', String(r.forcedCloses)],
     ['liquidations', `${r.liquidations}${r.liquidations === 0 ? ' (none: the liquidation buffer held)' : ''}`],
+    ['losing streak', `longest ${r.longestLosingStreak}, at the end ${r.losingStreakAtEnd}`],
     ['positions opened/closed', `${s.positionsOpened}/${s.positionsClosed}${s.openPositions ? ` (${s.openPositions} still open)` : ''}`],
     ['capital', `${usdt(s.capital)} USDT`],
     ['realised PnL', `${usdt(s.realisedPnl)} USDT`],

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { type DataGap, findGaps } from '@bulwark/application';
 import { dec } from '@bulwark/domain';
-import { InvalidArgumentError } from 'commander';
+import type { OpenAccountRequest } from '@bulwark/contracts';
+import { type Command, InvalidArgumentError } from 'commander';
 import { CandleFileError, checkMarketDataFile, MarketDataFileError, readFundingRates } from '@bulwark/market-data';
 
 /*
@@ -12,20 +13,51 @@ import { CandleFileError, checkMarketDataFile, MarketDataFileError, readFundingR
 
 /** An input the command cannot use (exit code 2, one line, no stack trace). */
 /**
- * `--max-fee-risk-pct`: the cost guard's share of the risk amount, in percent (1..100), or
- * `off`. Returns the fraction ("50" → "0.5"), or "off" (commander turns a parsed null into ""):
- * {@link feeGuardFraction} makes it the configuration's null.
+ * A percentage flag that can be turned off: `lo`..`hi` % → the fraction ("50" → "0.5"), or "off"
+ * (commander turns a parsed null into "", so "off" travels as text; {@link policyFlags} makes it null).
  * @throws InvalidArgumentError (commander's exit 2) for anything else
  */
-export function maxFeeRiskPct(v: string): string {
+function pctOrOff(flag: string, lo: number, hi: number) {
+  return (v: string): string => {
+    const t = v.trim().toLowerCase();
+    if (t === 'off') return 'off';
+    if (!/^\d+(\.\d+)?$/.test(t) || dec(t).lt(lo) || dec(t).gt(hi)) throw new InvalidArgumentError(`${flag} must be a percentage in ${lo}..${hi} or "off", got "${v}"`);
+    return dec(t).div(100).toFixed();
+  };
+}
+
+/** `--max-fee-risk-pct`: the cost guard, 1..100 % of the risk amount, or off. */
+export const maxFeeRiskPct = pctOrOff('--max-fee-risk-pct', 1, 100);
+/** `--max-lifetime-drawdown-pct`: the lifetime drawdown kill switch, 5..50 % below the equity peak, or off. */
+export const maxLifetimeDrawdownPct = pctOrOff('--max-lifetime-drawdown-pct', 5, 50);
+/** `--losing-streak-pause`: losing trades in a row that pause entries, 1..100, or off. */
+export function losingStreakPause(v: string): string {
   const t = v.trim().toLowerCase();
   if (t === 'off') return 'off';
-  if (!/^\d+(\.\d+)?$/.test(t) || dec(t).lt(1) || dec(t).gt(100)) throw new InvalidArgumentError(`--max-fee-risk-pct must be a percentage in 1..100 or "off", got "${v}"`);
-  return dec(t).div(100).toFixed();
+  if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 100) throw new InvalidArgumentError(`--losing-streak-pause must be an integer in 1..100 or "off", got "${v}"`);
+  return t;
 }
 
 /** The parsed `--max-fee-risk-pct` as the configuration's `maxFeeRiskFraction`: a fraction, or null for off. */
 export const feeGuardFraction = (v: string): string | null => (v === 'off' ? null : v);
+
+/** The risk-policy flags every command that opens an account takes (account open/reconfigure, demo, backtest). */
+export function withPolicyOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-fee-risk-pct <pct|off>', 'cost guard: deny entries whose taker fees at entry and stop exceed this % of the risk amount (1..100 or off; default 50)', maxFeeRiskPct)
+    .option('--max-lifetime-drawdown-pct <pct|off>', 'lifetime kill switch: halt and flatten when equity falls this % below its peak (5..50 or off; default 10)', maxLifetimeDrawdownPct)
+    .option('--losing-streak-pause <n|off>', 'pause entries after this many losing trades in a row until resumed (1..100 or off; default off)', losingStreakPause);
+}
+
+/** The policy fields the flags of {@link withPolicyOptions} set (omitted flags are left out: the policy defaults apply). */
+export function policyFlags(o: { maxFeeRiskPct?: string; maxLifetimeDrawdownPct?: string; losingStreakPause?: string }): Pick<OpenAccountRequest, 'maxFeeRiskFraction' | 'maxLifetimeDrawdownFraction' | 'losingStreakPause'> {
+  const off = (v: string) => (v === 'off' ? null : v);
+  return {
+    ...(o.maxFeeRiskPct !== undefined ? { maxFeeRiskFraction: off(o.maxFeeRiskPct) } : {}),
+    ...(o.maxLifetimeDrawdownPct !== undefined ? { maxLifetimeDrawdownFraction: off(o.maxLifetimeDrawdownPct) } : {}),
+    ...(o.losingStreakPause !== undefined ? { losingStreakPause: o.losingStreakPause === 'off' ? null : Number(o.losingStreakPause) } : {}),
+  };
+}
 
 export class InputError extends Error {
   readonly exitCode = 2;

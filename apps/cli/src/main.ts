@@ -15,7 +15,7 @@ import { AuditArgumentError, AuditNotFoundError, registerAuditCommands } from '.
 import { EventStoreUnavailableError, registerReplayCommand, ReplayMismatchError, storeOpenerFromBus, summaryQueryFromBus } from './replay';
 import { registerVenueCommands } from './venue-serve';
 import { registerStrategyCommands } from './strategy-commands';
-import { checkCandleInput, feeGuardFraction, InputError, maxFeeRiskPct } from './input-checks';
+import { checkCandleInput, InputError, policyFlags, withPolicyOptions } from './input-checks';
 
 function positiveNumber(name: string) {
   return (v: string) => {
@@ -53,8 +53,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(s) });
 
-  program
-    .command('demo')
+  withPolicyOptions(program.command('demo'))
     .description('Replay real Binance USDⓈ-M candles through the six services on the paper venue and print a summary.')
     .option('--candles <file>', 'candle CSV (default: the 2025-11-10..2025-12-10 BTCUSDT 1m file of the data directory)')
     .option('--funding <file>', 'funding-rate CSV (default: the data directory\'s funding-rates.csv)')
@@ -63,7 +62,6 @@ export function buildProgram(): Command {
     .option('--leverage <n>', 'leverage (1..125; the policy caps it at 20; above 5 needs --confirm-high-leverage)', integerIn('--leverage', 1, 125), 5)
     .option('--confirm-high-leverage', 'confirm leverage above 5x (recorded in the account)', false)
     .option('--daily-loss-limit-pct <n>', 'daily loss limit, % of capital (optional)', positiveNumber('--daily-loss-limit-pct'))
-    .option('--max-fee-risk-pct <pct|off>', 'cost guard: deny entries whose taker fees at entry and stop exceed this % of the risk amount (1..100 or off; default 50)', maxFeeRiskPct)
     .option('--resume-at <time>', 'send a "resume trading" command at this market time (UTC) if paused', utcDate('--resume-at'))
     .option('--risk-pct <n>', 'risk per trade, % of equity (0.5..10)', positiveNumber('--risk-pct'), '1')
     .option('--from <date>', 'first candle to replay (UTC)', utcDate('--from'))
@@ -105,7 +103,7 @@ export function buildProgram(): Command {
         confirmHighLeverage: opts.confirmHighLeverage,
         policy: {
           ...(opts.dailyLossLimitPct ? { dailyLossLimitFraction: dec(opts.dailyLossLimitPct).div(100).toFixed() } : {}),
-          ...(opts.maxFeeRiskPct !== undefined ? { maxFeeRiskFraction: feeGuardFraction(opts.maxFeeRiskPct as string) } : {}),
+          ...policyFlags(opts),
         },
         schedule: opts.resumeAt ? [{ at: opts.resumeAt, subject: Subjects.resumeTrading, payload: { accountId, reason: 'scheduled resume (--resume-at)', by: 'cli' } }] : [],
         from: opts.from ?? null,

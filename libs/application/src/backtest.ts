@@ -1,5 +1,5 @@
-import { type AccountSummary, type EventData, type RecordedEvent, type ReplayStartRequest, Subjects, type VenueId } from '@bulwark/contracts';
-import { type D, dec, shortHash, str, ZERO } from '@bulwark/domain';
+import { type AccountSummary, type EventData, type OpenAccountRequest, type RecordedEvent, type ReplayStartRequest, Streams, Subjects, type VenueId } from '@bulwark/contracts';
+import { accountEvolve, accountInitialState, type D, dec, shortHash, str, ZERO } from '@bulwark/domain';
 import { type EventStore, InMemoryEventStore } from '@bulwark/event-store';
 import { type FundingRate, readCandles, readFundingRates } from '@bulwark/market-data';
 import { DEFAULT_DONCHIAN_ATR, type DonchianAtrParams } from '@bulwark/strategies';
@@ -8,6 +8,11 @@ import { replayCandles, type ReplayCounters } from './replay';
 import type { VenueFactory } from './venue-factory';
 
 /** What to backtest: data, money, leverage, risk, the strategy's parameters, the window. */
+/** The risk policy a run may override (OpenAccountRequest's policy fields). */
+export type AccountPolicy = Partial<
+  Pick<OpenAccountRequest, 'leverageCap' | 'maxTradesPerDay' | 'dailyLossLimitFraction' | 'dailyProfitTargetFraction' | 'maxMonthlyDrawdownFraction' | 'maxFeeRiskFraction' | 'maxLifetimeDrawdownFraction' | 'losingStreakPause'>
+>;
+
 export interface BacktestConfig {
   accountId: string;
   venue?: VenueId;
@@ -19,8 +24,8 @@ export interface BacktestConfig {
   /** Risk per trade in percent of equity, e.g. "1". */
   riskPct: string;
   confirmHighLeverage: boolean;
-  /** The cost guard as a fraction of the risk amount ("0.25"), null = off; default the policy's (docs/risk.md). */
-  maxFeeRiskFraction?: string | null;
+  /** Risk policy overrides (fractions, as `bulwark account open` sends them); omitted: the policy's defaults (docs/risk.md). */
+  policy?: AccountPolicy;
   strategy?: Partial<DonchianAtrParams>;
   from?: number | null;
   to?: number | null;
@@ -69,6 +74,11 @@ export interface BacktestStats {
   exposure: string;
   liquidations: number;
   finalEquity: string;
+  /** Losing trades in a row: the longest run and the run at the end (the account aggregate's own count). */
+  longestLosingStreak: number;
+  losingStreakAtEnd: number;
+  /** The worst trade in R (net PnL ÷ its risk amount), "0" without trades. */
+  worstTradeR: string;
 }
 
 export interface BacktestResult {
@@ -158,6 +168,8 @@ export function describeBreaker(e: RecordedEvent): BreakerLine | null {
       return line(e.type, `after ${d.pausedReason}: ${d.reason}`);
     case 'TradingStateChanged':
       return line(e.type, `${d.previous} → ${d.state}`);
+    case 'LifetimeDrawdownBreached':
+      return line(e.type, `${dec(d.drawdownFraction as string).mul(100).toDecimalPlaces(2).toFixed()} % below the peak ${dec(d.peakEquity as string).toDecimalPlaces(2).toFixed()} (limit ${dec(d.limitFraction as string).mul(100).toFixed()} %)`);
     case 'ProtectionWarning':
       return line(e.type, String(d.kind));
     case 'DailyTradeLimitWarning':
@@ -190,7 +202,7 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
   await sys.command(Subjects.openAccount, {
     accountId: cfg.accountId, venue, symbol, capital: cfg.capital, leverage: cfg.leverage,
     riskFraction: dec(cfg.riskPct).div(100).toFixed(), highLeverageConfirmed: cfg.confirmHighLeverage, venueBalance: cfg.capital, at,
-    ...(cfg.maxFeeRiskFraction !== undefined ? { maxFeeRiskFraction: cfg.maxFeeRiskFraction } : {}),
+    ...cfg.policy,
   });
   await sys.command(Subjects.attachStrategy, {
     accountId: cfg.accountId, venue, symbol, strategy: 'donchian-atr', params: { ...DEFAULT_DONCHIAN_ATR, ...cfg.strategy }, at,
@@ -270,6 +282,8 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
     }
   }
   const wins = trades.filter((t) => dec(t.netPnl).gt(0)).length;
+  const account = events.filter((e) => e.streamId === Streams.account(cfg.accountId)).reduce((s, e) => accountEvolve(s, e as never), accountInitialState());
+  const worstR = trades.reduce<D | null>((w, t) => (w === null || dec(t.r).lt(w) ? dec(t.r) : w), null);
   const sumR = trades.reduce((a, t) => a.plus(t.r), ZERO);
   const wallMs = Date.now() - t0;
   const stats: BacktestStats = {
@@ -287,6 +301,9 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
     exposure: counters.candles ? str(dec(exposed).div(counters.candles).toDecimalPlaces(4)) : '0',
     liquidations: summary.liquidations,
     finalEquity: summary.finalEquity,
+    longestLosingStreak: account.longestLosingStreak,
+    losingStreakAtEnd: account.losingStreak,
+    worstTradeR: str(worstR ?? ZERO),
   };
   const { store: _s, ...config } = cfg;
   return {

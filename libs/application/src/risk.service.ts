@@ -169,7 +169,7 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
     );
   }
 
-  /** Observe equity (realised + unrealised) for the monthly drawdown breakers. */
+  /** Observe equity (realised + unrealised) and used margin for the drawdown breakers, the lifetime switch and the margin-utilisation alert. */
   async onTick(tick: MarketTick): Promise<void> {
     const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
     const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
@@ -178,7 +178,7 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
     for (const accountId of accounts) {
       const eq = await this.equityOf(accountId);
       if (!eq.known) continue;
-      await this.accounts.handle(Streams.account(accountId), (s) => accountDecider.decide({ kind: 'ObserveEquity', equity: dec(eq.equity), ts: tick.ts }, s), c);
+      await this.accounts.handle(Streams.account(accountId), (s) => accountDecider.decide({ kind: 'ObserveEquity', equity: dec(eq.equity), ts: tick.ts, usedMargin: dec(eq.usedMargin) }, s), c);
     }
   }
 }

@@ -9,7 +9,7 @@ const v1AccountOpened = {
 describe('schema versions', () => {
   it('upcasts AccountOpened v1 (before the risk configuration) to v4 without inventing facts', () => {
     expect(EventCatalogue.AccountOpened.version).toBe(4);
-    expect(upcast('AccountOpened', v1AccountOpened, 1)).toEqual({ ...v1AccountOpened, dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: '10000', workingType: 'MARK_PRICE', maxFeeRiskFraction: null });
+    expect(upcast('AccountOpened', v1AccountOpened, 1)).toEqual({ ...v1AccountOpened, dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: '10000', workingType: 'MARK_PRICE', maxFeeRiskFraction: null, maxLifetimeDrawdownFraction: null, losingStreakPause: null, maxMarginUtilisationFraction: '0.95' });
     const r = parseEvent('AccountOpened', v1AccountOpened, 1);
     expect(r.ok && r.event.data).toMatchObject({ highLeverageConfirmed: false, venueBalance: '10000', workingType: 'MARK_PRICE' });
   });
@@ -19,7 +19,7 @@ describe('schema versions', () => {
     for (const type of ['AccountOpened', 'AccountReconfigured'] as const) {
       expect(EventCatalogue[type].version).toBe(4);
       const r = parseEvent(type, v2, 2);
-      expect(r).toEqual({ ok: true, event: { type, data: { ...v2, workingType: 'MARK_PRICE', maxFeeRiskFraction: null } } });
+      expect(r).toEqual({ ok: true, event: { type, data: { ...v2, workingType: 'MARK_PRICE', maxFeeRiskFraction: null, maxLifetimeDrawdownFraction: null, losingStreakPause: null, maxMarginUtilisationFraction: '0.95' } } });
       // A v3 event keeps what it recorded; a v3 event without the field is invalid (nothing is guessed).
       expect(parseEvent(type, { ...v2, workingType: 'CONTRACT_PRICE' }, 3)).toMatchObject({ ok: true, event: { data: { workingType: 'CONTRACT_PRICE' } } });
       expect(parseEvent(type, v2, 3)).toMatchObject({ ok: false, reason: expect.stringContaining('workingType') });
@@ -27,11 +27,11 @@ describe('schema versions', () => {
     expect(parseEvent('AccountOpened', { ...v2, workingType: 'LAST_PRICE' }, 3)).toMatchObject({ ok: false, reason: expect.stringContaining('workingType') });
   });
 
-  it('reads AccountOpened / AccountReconfigured v3 (before the cost guard) with no guard: the account was opened without one', () => {
+  it('reads AccountOpened / AccountReconfigured v3 (before the cost guard, the lifetime switch and the streak pause) with all three off: the account was opened without them', () => {
     const v3 = { ...v1AccountOpened, dailyProfitTargetFraction: null, highLeverageConfirmed: false, venueBalance: '10000', workingType: 'MARK_PRICE' };
     for (const type of ['AccountOpened', 'AccountReconfigured'] as const) {
-      expect(parseEvent(type, v3, 3)).toEqual({ ok: true, event: { type, data: { ...v3, maxFeeRiskFraction: null } } });
-      expect(parseEvent(type, { ...v3, maxFeeRiskFraction: '0.5' }, 4)).toMatchObject({ ok: true, event: { data: { maxFeeRiskFraction: '0.5' } } });
+      expect(parseEvent(type, v3, 3)).toEqual({ ok: true, event: { type, data: { ...v3, maxFeeRiskFraction: null, maxLifetimeDrawdownFraction: null, losingStreakPause: null, maxMarginUtilisationFraction: '0.95' } } });
+      expect(parseEvent(type, { ...v3, maxFeeRiskFraction: '0.5', maxLifetimeDrawdownFraction: '0.1', losingStreakPause: 5, maxMarginUtilisationFraction: '0.9' }, 4)).toMatchObject({ ok: true, event: { data: { maxFeeRiskFraction: '0.5', maxLifetimeDrawdownFraction: '0.1', losingStreakPause: 5 } } });
       expect(parseEvent(type, v3, 4)).toMatchObject({ ok: false, reason: expect.stringContaining('maxFeeRiskFraction') });
     }
   });

@@ -101,6 +101,16 @@ export const AccountConfig = z.object({
    * risk amount is denied COST_TOO_HIGH (default 0.5); null = no guard (accounts opened before v4).
    */
   maxFeeRiskFraction: DecimalString.nullable(),
+  /**
+   * Lifetime drawdown kill switch: equity this fraction below its peak (since the account opened
+   * or the last resume from this switch) halts and flattens the account (default 0.1); null = off
+   * (accounts opened before v4).
+   */
+  maxLifetimeDrawdownFraction: DecimalString.nullable(),
+  /** Pause entries after this many losing trades in a row (resumed by command); null = off (the default). */
+  losingStreakPause: z.number().int().positive().nullable(),
+  /** Entries are denied MARGIN_UTILISATION_LIMIT while used margin ÷ equity is at or above this (default 0.95; v1–v3: 0.95). */
+  maxMarginUtilisationFraction: DecimalString,
   marginMode: z.literal('ISOLATED'),
   /** Where stops live: INTERNAL = stop-monitor (default on paper and the local venue; BOTH on Binance demo-trading and live, docs/risk.md), EXCHANGE = reduce-only algo orders at the venue, BOTH = internal first, exchange stop as the backstop. */
   protection: ProtectionMode,
@@ -188,6 +198,12 @@ export const RiskAssessment = z.object({
   feeRiskShare: DecimalString.optional(),
   /** The account's cost guard when assessed (null: none). */
   maxFeeRiskFraction: DecimalString.nullable().optional(),
+  /** On an ABOVE_MAX_QTY / COST_TOO_HIGH denial: the largest quantity (base asset, market step multiple) that passes at the requested stop; null: none. */
+  maxQuantity: DecimalString.nullable().optional(),
+  /** On a STOP_TOO_CLOSE_TO_LIQUIDATION / COST_TOO_HIGH denial: the nearest stop (USDT, on the tick) that passes with the other inputs unchanged; null: none. */
+  recommendedStop: DecimalString.nullable().optional(),
+  /** On an ABOVE_MAX_QTY / STOP_TOO_CLOSE_TO_LIQUIDATION / COST_TOO_HIGH denial: the highest integer leverage below the granted one that passes at the requested stop; null: none. */
+  maxLeverage: z.number().int().nullable().optional(),
 });
 export type RiskAssessment = z.infer<typeof RiskAssessment>;
 
@@ -209,6 +225,7 @@ export const DenialReason = z.enum([
   'INSUFFICIENT_MARGIN',
   'STOP_TOO_CLOSE_TO_LIQUIDATION',
   'COST_TOO_HIGH',
+  'MARGIN_UTILISATION_LIMIT',
   'UNKNOWN_ACCOUNT',
 ]);
 export type DenialReason = z.infer<typeof DenialReason>;
@@ -254,7 +271,7 @@ export const PositionResultRecorded = z.object({
   month: z.string().regex(/^\d{4}-\d{2}$/),
 });
 
-export const BreakerReason = z.enum(['DAILY_LOSS_LIMIT', 'DAILY_PROFIT_TARGET', 'MONTHLY_DRAWDOWN_LIMIT']);
+export const BreakerReason = z.enum(['DAILY_LOSS_LIMIT', 'DAILY_PROFIT_TARGET', 'MONTHLY_DRAWDOWN_LIMIT', 'LOSING_STREAK', 'LIFETIME_DRAWDOWN_LIMIT']);
 export type BreakerReason = z.infer<typeof BreakerReason>;
 
 /** Entries are blocked: for the rest of `tradingDay` (daily loss / profit target) or until resumed (monthly drawdown). */
@@ -265,6 +282,38 @@ export const TradingPaused = z.object({
   /** The amount that tripped the breaker (USDT, positive): the loss, the drawdown or the profit. */
   loss: DecimalString,
   limit: DecimalString,
+});
+
+/**
+ * Equity (realised + unrealised, USDT) rose above the recorded peak of the lifetime drawdown
+ * switch by more than a step (ACCOUNT_DEFAULTS.peakStep of it): the new peak. Throttled so a
+ * rising account does not write an event per mark; the peak used is at most that step low.
+ */
+export const EquityPeakRaised = z.object({ peakEquity: DecimalString });
+/**
+ * The lifetime drawdown kill switch fired: equity is `drawdownFraction` below `peakEquity`, at or
+ * beyond `limitFraction`. Followed by TradingStateChanged HALTED and FlattenRequested (by risk);
+ * only `bulwark account resume` with a reason lets trading start again (re-basing the peak).
+ */
+export const LifetimeDrawdownBreached = z.object({
+  peakEquity: DecimalString,
+  equity: DecimalString,
+  drawdown: DecimalString,
+  drawdownFraction: DecimalString,
+  limitFraction: DecimalString,
+});
+
+/**
+ * Used margin ÷ equity crossed the alert line (ACCOUNT_DEFAULTS.marginUtilisationAlert, 90 %):
+ * HIGH going up, NORMAL coming back down. While at or above the account's
+ * maxMarginUtilisationFraction entries are denied MARGIN_UTILISATION_LIMIT.
+ */
+export const MarginUtilisationChanged = z.object({
+  level: z.enum(['HIGH', 'NORMAL']),
+  usedMargin: DecimalString,
+  equity: DecimalString,
+  utilisation: DecimalString,
+  threshold: DecimalString,
 });
 
 /** Entries are allowed again after a pause, by an explicit command with a reason. */
@@ -709,6 +758,9 @@ export const EventCatalogue = {
   DailyTradeLimitWarning: { schema: DailyTradeLimitWarning, version: 1 },
   DailyTradeLimitReached: { schema: DailyTradeLimitReached, version: 1 },
   MonthOpened: { schema: MonthOpened, version: 1 },
+  EquityPeakRaised: { schema: EquityPeakRaised, version: 1 },
+  LifetimeDrawdownBreached: { schema: LifetimeDrawdownBreached, version: 1 },
+  MarginUtilisationChanged: { schema: MarginUtilisationChanged, version: 1 },
   DrawdownAlert: { schema: DrawdownAlert, version: 1 },
   TradingResumed: { schema: TradingResumed, version: 1 },
   ProtectionWarning: { schema: ProtectionWarning, version: 1 },
@@ -781,8 +833,10 @@ export function isEventType(type: string): type is EventType {
  *   high-leverage confirmation recorded, and the venue balance taken as the capital.
  * - AccountOpened / AccountReconfigured v1–v2 (before the trigger price type): `workingType`
  *   MARK_PRICE, the default.
- * - AccountOpened / AccountReconfigured v1–v3 (before the cost guard): `maxFeeRiskFraction`
- *   null, no guard (the account was opened without one; a reconfigure sets it).
+ * - AccountOpened / AccountReconfigured v1–v3 (before the cost guard, the lifetime drawdown
+ *   switch and the losing-streak pause): all three null, off (the account was opened without
+ *   them; a reconfigure sets them); the margin-utilisation stop at its default 0.95, which only
+ *   refuses entries a venue would refuse for margin anyway.
  * - StopPlaced v1 (before protection guards): not upcastable (the entry price and the guard
  *   levels were never recorded); it stays invalid and is reported as such.
  */
@@ -796,7 +850,7 @@ export function upcast(type: string, data: unknown, schemaVersion: number): unkn
     d = { workingType: 'MARK_PRICE', ...(d as Record<string, unknown>) };
   }
   if ((type === 'AccountOpened' || type === 'AccountReconfigured') && schemaVersion < 4 && d && typeof d === 'object') {
-    d = { maxFeeRiskFraction: null, ...(d as Record<string, unknown>) };
+    d = { maxFeeRiskFraction: null, maxLifetimeDrawdownFraction: null, losingStreakPause: null, maxMarginUtilisationFraction: '0.95', ...(d as Record<string, unknown>) };
   }
   return d;
 }

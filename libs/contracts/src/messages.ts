@@ -132,6 +132,12 @@ export const OpenAccountRequest = z.object({
   maxMonthlyDrawdownFraction: DecimalString.optional(),
   /** Cost guard: the largest share of an entry's risk amount its taker fees may take (default 0.5); null = off. */
   maxFeeRiskFraction: DecimalString.nullable().optional(),
+  /** Lifetime drawdown kill switch: this fraction below the equity peak halts and flattens (default 0.1); null = off. */
+  maxLifetimeDrawdownFraction: DecimalString.nullable().optional(),
+  /** Pause entries after this many losing trades in a row (default null: off). */
+  losingStreakPause: z.number().int().nullable().optional(),
+  /** Entries are denied while used margin ÷ equity is at or above this (default 0.95). */
+  maxMarginUtilisationFraction: DecimalString.optional(),
   marginMode: z.string().optional(),
   /** INTERNAL, EXCHANGE or BOTH: where the protective stops live (default BOTH when execution trades Binance demo-trading or live, else INTERNAL; docs/risk.md). */
   protection: z.string().optional(),

@@ -48,6 +48,10 @@ const CONFIG = {
   dailyProfitTargetFraction: null,
   maxMonthlyDrawdownFraction: '0.04',
   maxFeeRiskFraction: '0.5',
+  // The monthly breaker tests below watch the month alone; the lifetime switch has its own tests.
+  maxLifetimeDrawdownFraction: null,
+  losingStreakPause: null,
+  maxMarginUtilisationFraction: '0.95',
   marginMode: 'ISOLATED',
   protection: 'INTERNAL',
   workingType: 'MARK_PRICE',
@@ -152,6 +156,11 @@ describe('validateAccountConfig / OpenAccount', () => {
       dailyProfitTargetFraction: null,
       maxMonthlyDrawdownFraction: '0.04',
       maxFeeRiskFraction: '0.5',
+      maxLifetimeDrawdownFraction: '0.1',
+      losingStreakPause: null,
+      peakStep: '0.001',
+      maxMarginUtilisationFraction: '0.95',
+      marginUtilisationAlert: '0.9',
       workingType: 'MARK_PRICE',
       confirmLeverageAbove: 5,
       tradeWarningShare: '0.8',
@@ -168,6 +177,9 @@ describe('validateAccountConfig / OpenAccount', () => {
       maxMarginFraction: ['0.01', '1'],
       liquidationBufferFraction: ['0', '0.9'],
       maxFeeRiskFraction: ['0.01', '1'],
+      maxLifetimeDrawdownFraction: ['0.05', '0.5'],
+      losingStreakPause: [1, 100],
+      maxMarginUtilisationFraction: ['0.5', '1'],
     });
   });
 
@@ -188,6 +200,9 @@ describe('validateAccountConfig / OpenAccount', () => {
       dailyProfitTargetFraction: null,
       maxMonthlyDrawdownFraction: '0.04',
       maxFeeRiskFraction: '0.5',
+      maxLifetimeDrawdownFraction: '0.1',
+      losingStreakPause: null,
+      maxMarginUtilisationFraction: '0.95',
       marginMode: 'ISOLATED',
       protection: 'INTERNAL',
       workingType: 'MARK_PRICE',
@@ -201,7 +216,7 @@ describe('validateAccountConfig / OpenAccount', () => {
   it('OpenAccount → AccountOpened with the config; the state starts ACTIVE, with no month, no entries and no pause', () => {
     const { events, state } = run(accountInitialState(), { kind: 'OpenAccount', config: CONFIG });
     expect(events).toEqual([{ type: 'AccountOpened', data: CONFIG }]);
-    expect(state).toEqual({ ...accountInitialState(), config: CONFIG });
+    expect(state).toEqual({ ...accountInitialState(), config: CONFIG, lifetimePeak: dec('10000') }); // the lifetime switch's peak starts at the capital
     expect(state.tradingState).toBe('ACTIVE');
     expect(state.month).toBeNull();
     expect(state.monthBase).toBeNull();
@@ -1033,5 +1048,99 @@ describe('AssessEntry: cost guard', () => {
   it('the same intent passes the default 50 % guard, and an account without a guard (null, as before v4)', () => {
     expect(approval(run(ready(), assess('i-fee', NOV10, {}, tight)).events).quantity).toBe('0.478');
     expect(approval(run(ready({ maxFeeRiskFraction: null }), assess('i-fee', NOV10, {}, tight)).events).assessment.maxFeeRiskFraction).toBeNull();
+  });
+});
+
+describe('lifetime drawdown kill switch (default 10 % below the peak; the peak starts at the capital)', () => {
+  const live = () => ready({ maxLifetimeDrawdownFraction: '0.1', maxMonthlyDrawdownFraction: '0.5' });
+
+  it('equity rising past the peak by more than 0.1 % records the new peak; 10 % below it halts and flattens, once', () => {
+    const { events, state } = history(live(), [
+      observe('10005', '2025-11-10T01:00:00Z'), // within the 0.1 % step: nothing
+      observe('11000', '2025-11-10T02:00:00Z'), // a new peak
+      observe('9901', '2025-11-11T00:00:00Z'), // 9.99 % below 11,000: nothing
+      observe('9900', '2025-11-12T00:00:00Z'), // 10 %: fires
+      observe('9000', '2025-11-13T00:00:00Z'), // deeper: fires once only
+    ]);
+    const relevant = events.filter((e) => !['MonthOpened', 'DrawdownAlert'].includes(e.type));
+    expect(relevant).toEqual([
+      { type: 'EquityPeakRaised', data: { peakEquity: '11000' } },
+      { type: 'LifetimeDrawdownBreached', data: { peakEquity: '11000', equity: '9900', drawdown: '1100', drawdownFraction: '0.1', limitFraction: '0.1' } },
+      { type: 'TradingStateChanged', data: { state: 'HALTED', previous: 'ACTIVE', reason: 'lifetime drawdown 10 % of the peak 11000 USDT reached the limit 10 %', by: 'risk' } },
+      { type: 'FlattenRequested', data: { by: 'risk', reason: 'lifetime drawdown 10 % of the peak 11000 USDT reached the limit 10 %' } },
+    ]);
+    expect(state.tradingState).toBe('HALTED');
+    expect(state.lifetimeBreach).toBe(true);
+  });
+
+  it('an intent whose own equity reading crosses the line is denied TRADING_HALTED after the switch fires', () => {
+    const { events } = run(live(), assess('i-dd', NOV10, eqOf('8999')));
+    expect(types(events).filter((t) => t !== 'MonthOpened' && t !== 'DrawdownAlert')).toEqual(['LifetimeDrawdownBreached', 'TradingStateChanged', 'FlattenRequested', 'EntryDenied']);
+    expect((events.at(-1)!.data as { reason: string }).reason).toBe('TRADING_HALTED');
+  });
+
+  it('only a resume with a reason lets trading start again: ACTIVE, the peak re-based on the equity at the resume; setting the state by hand is refused', () => {
+    const fired = history(live(), [observe('8900', '2025-11-12T00:00:00Z')]).state;
+    expect(refusal(setState('ACTIVE'), fired)).toMatchObject({ code: 'INVALID_COMMAND', field: 'state' });
+    expect(run(fired, setState('HALTED')).events).toEqual([]); // already halted
+    const { events, state } = run(fired, resume('8900', '2025-11-12T06:00:00Z', 'loss accepted, strategy reviewed'));
+    expect(events).toEqual([
+      { type: 'TradingResumed', data: { reason: 'loss accepted, strategy reviewed', by: 'trader', pausedReason: 'LIFETIME_DRAWDOWN_LIMIT', month: '2025-11', tradingDay: '2025-11-12', equity: '8900' } },
+      { type: 'TradingStateChanged', data: { state: 'ACTIVE', previous: 'HALTED', reason: 'resume: loss accepted, strategy reviewed', by: 'trader' } },
+    ]);
+    expect(state.lifetimePeak!.toFixed()).toBe('8900');
+    // Watching from 8,900 now: 10 % below it fires again.
+    expect(types(run(state, observe('8010', '2025-11-13T00:00:00Z')).events)).toContain('LifetimeDrawdownBreached');
+  });
+
+  it('off (null) never fires; the range is 5 %..50 %', () => {
+    expect(types(history(ready({ maxLifetimeDrawdownFraction: null, maxMonthlyDrawdownFraction: '0.5' }), [observe('5000', '2025-11-12T00:00:00Z')]).events)).not.toContain('LifetimeDrawdownBreached');
+    for (const bad of ['0.04', '0.51']) expect(refusal({ kind: 'OpenAccount', config: { ...CONFIG, maxLifetimeDrawdownFraction: bad } }, accountInitialState())).toMatchObject({ field: 'maxLifetimeDrawdownFraction' });
+  });
+});
+
+describe('losing streaks', () => {
+  it('are counted (current and longest); with a limit of 3 the third loss in a row pauses entries until a resume', () => {
+    const s0 = ready({ losingStreakPause: 3 });
+    const { events, state } = history(s0, [
+      result(1, '-10', at('2025-11-10T01:00:00Z')),
+      result(2, '5', at('2025-11-10T02:00:00Z')), // a win ends the run
+      result(3, '-20', at('2025-11-10T03:00:00Z')),
+      result(4, '-30', at('2025-11-10T04:00:00Z')),
+      result(5, '-40', at('2025-11-10T05:00:00Z')),
+    ]);
+    expect(events.filter((e) => e.type === 'TradingPaused').map((e) => e.data)).toEqual([{ reason: 'LOSING_STREAK', tradingDay: '2025-11-10', month: '2025-11', loss: '90', limit: '3' }]);
+    expect([state.losingStreak, state.longestLosingStreak, state.streakPause]).toEqual([3, 3, true]);
+    expect(denial(run(state, assess('i-s', at('2025-11-10T06:00:00Z'))).events)).toMatchObject({ reason: 'TRADING_PAUSED', detail: '3 losing trades in a row (limit 3); entries resume only by command' });
+    const resumed = run(state, resume('9910', '2025-11-10T07:00:00Z'));
+    expect(resumed.events.map((e) => (e.data as { pausedReason?: string }).pausedReason)).toEqual(['LOSING_STREAK']);
+    expect([resumed.state.streakPause, resumed.state.losingStreak, resumed.state.longestLosingStreak]).toEqual([false, 0, 3]);
+  });
+
+  it('off by default: a long run of losses is counted but pauses nothing', () => {
+    const losses = Array.from({ length: 6 }, (_, i) => result(i + 1, '-1', at(`2025-11-10T0${i}:30:00Z`)));
+    const { events, state } = history(ready(), losses);
+    expect(types(events).filter((t) => t === 'TradingPaused')).toEqual([]);
+    expect(state.longestLosingStreak).toBe(6);
+  });
+});
+
+describe('margin utilisation (used margin ÷ equity)', () => {
+  it('entries are denied MARGIN_UTILISATION_LIMIT at or above 95 %, before any other position check', () => {
+    const d = denial(run(ready(), assess('i-u', NOV10, { usedMargin: '9500', availableMargin: '500', openPositions: 1 })).events);
+    expect(d).toMatchObject({ reason: 'MARGIN_UTILISATION_LIMIT', detail: 'used margin 9500 USDT is 95 % of equity; entries stop at 95 %' });
+    // Just below: the next check answers (one position per symbol).
+    expect(denial(run(ready(), assess('i-u', NOV10, { usedMargin: '9499', availableMargin: '501', openPositions: 1 })).events).reason).toBe('POSITION_ALREADY_OPEN');
+  });
+
+  it('crossing 90 % records HIGH once, falling back below records NORMAL; a configured limit applies', () => {
+    const obs = (used: string, iso: string): AccountCommand => ({ kind: 'ObserveEquity', equity: dec('10000'), usedMargin: dec(used), ts: at(iso) });
+    const { events } = history(ready(), [obs('8999', '2025-11-10T01:00:00Z'), obs('9000', '2025-11-10T02:00:00Z'), obs('9200', '2025-11-10T03:00:00Z'), obs('100', '2025-11-10T04:00:00Z')]);
+    expect(events.filter((e) => e.type === 'MarginUtilisationChanged').map((e) => [(e.data as { level: string }).level, (e.data as { utilisation: string }).utilisation])).toEqual([
+      ['HIGH', '0.9'],
+      ['NORMAL', '0.01'],
+    ]);
+    expect(denial(run(ready({ maxMarginUtilisationFraction: '0.6' }), assess('i-u', NOV10, { usedMargin: '6000', availableMargin: '4000', openPositions: 1 })).events).reason).toBe('MARGIN_UTILISATION_LIMIT');
+    expect(refusal({ kind: 'OpenAccount', config: { ...CONFIG, maxMarginUtilisationFraction: '0.4' } }, accountInitialState())).toMatchObject({ field: 'maxMarginUtilisationFraction' });
   });
 });

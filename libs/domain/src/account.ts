@@ -1,5 +1,6 @@
 import {
   AccountConfig,
+  type BreakerReason,
   type DenialReason,
   type DomainEvent,
   type EntryApproved,
@@ -13,7 +14,7 @@ import {
 } from '@bulwark/contracts';
 import type { Decider } from './decider';
 import { clientOrderIdFor, tradingDayOf } from './ids';
-import { dec, str, ZERO, type D } from './money';
+import { D, dec, str, ZERO } from './money';
 import { err, ok, type Rejection, type Result, assertNever } from './result';
 import type { Rules } from './rules';
 import { sizeEntry } from './sizing';
@@ -30,6 +31,16 @@ export const ACCOUNT_DEFAULTS = {
   maxMonthlyDrawdownFraction: '0.04',
   /** Cost guard: taker fees at entry and stop may take at most this share of the risk amount. */
   maxFeeRiskFraction: '0.5' as string | null,
+  /** Lifetime drawdown kill switch: this far below the equity peak the account is halted and flattened. */
+  maxLifetimeDrawdownFraction: '0.1' as string | null,
+  /** Pause after this many losing trades in a row (null: off). */
+  losingStreakPause: null as number | null,
+  /** The recorded peak moves when equity exceeds it by more than this share (EquityPeakRaised is throttled). */
+  peakStep: '0.001',
+  /** Entries are denied while used margin ÷ equity is at or above this. */
+  maxMarginUtilisationFraction: '0.95',
+  /** Used margin ÷ equity at which MarginUtilisationChanged HIGH is recorded (NORMAL below it again). */
+  marginUtilisationAlert: '0.9',
   /** The price stops trigger on when the request names none (Binance's own default is CONTRACT_PRICE: exchange stops always carry it). */
   workingType: 'MARK_PRICE' as WorkingType,
   /** Leverage above this needs `highLeverageConfirmed`. */
@@ -52,6 +63,9 @@ export const ACCOUNT_RANGES = {
   maxMarginFraction: ['0.01', '1'],
   liquidationBufferFraction: ['0', '0.9'],
   maxFeeRiskFraction: ['0.01', '1'],
+  maxLifetimeDrawdownFraction: ['0.05', '0.5'],
+  losingStreakPause: [1, 100],
+  maxMarginUtilisationFraction: ['0.5', '1'],
 } as const;
 
 /** State of the account policy aggregate (stream `account-<accountId>`). */
@@ -74,6 +88,18 @@ export interface AccountState {
   recordedPositions: ReadonlySet<string>;
   /** Intents already assessed: a redelivered intent is not assessed twice. */
   assessedIntents: ReadonlySet<string>;
+  /** The lifetime drawdown switch's peak: the capital, raised by EquityPeakRaised, re-based at a resume from the switch. */
+  lifetimePeak: D | null;
+  /** The lifetime drawdown switch fired and has not been resumed from. */
+  lifetimeBreach: boolean;
+  /** Losing trades in a row now (net PnL < 0), the longest run so far, and the net loss of the current run (USDT, positive). */
+  losingStreak: number;
+  longestLosingStreak: number;
+  streakLoss: D;
+  /** Paused by the losing-streak rule; holds until a ResumeTrading command. */
+  streakPause: boolean;
+  /** Used margin ÷ equity is at or above the alert line (MarginUtilisationChanged HIGH, not yet NORMAL). */
+  utilisationHigh: boolean;
 }
 
 /**
@@ -109,6 +135,12 @@ export interface AccountConfigInput {
   maxMonthlyDrawdownFraction?: string;
   /** The cost guard's share (default 0.5); null turns it off. */
   maxFeeRiskFraction?: string | null;
+  /** The lifetime drawdown switch (default 0.1); null turns it off. */
+  maxLifetimeDrawdownFraction?: string | null;
+  /** Losing trades in a row that pause entries (default null: off). */
+  losingStreakPause?: number | null;
+  /** Used margin ÷ equity at which entries are denied (default 0.95). */
+  maxMarginUtilisationFraction?: string;
   marginMode?: string;
   protection?: string;
   /** MARK_PRICE (default) or CONTRACT_PRICE. */
@@ -124,7 +156,8 @@ export type AccountCommand =
   | { kind: 'ReconfigureAccount'; config: AccountConfigInput; context?: AccountContext }
   | { kind: 'AssessEntry'; intent: IntentEmitted; signalStreamId: string; equity: EquitySnapshot; rules: Rules; ts: number }
   | { kind: 'RecordPositionResult'; positionStreamId: string; netPnl: D; ts: number }
-  | { kind: 'ObserveEquity'; equity: D; ts: number }
+  /** `usedMargin` (USDT) feeds the margin-utilisation alert; absent: no utilisation reading. */
+  | { kind: 'ObserveEquity'; equity: D; ts: number; usedMargin?: D }
   | { kind: 'ResumeTrading'; reason: string; by: string; equity: D; ts: number }
   | { kind: 'SetTradingState'; state: TradingState; reason: string; by: string }
   /** Operator: HALTED first (nothing re-enters), then every order cancelled and every position closed (execution). */
@@ -156,6 +189,13 @@ export function accountInitialState(): AccountState {
     monthlyPause: null,
     recordedPositions: new Set(),
     assessedIntents: new Set(),
+    lifetimePeak: null,
+    lifetimeBreach: false,
+    losingStreak: 0,
+    longestLosingStreak: 0,
+    streakLoss: ZERO,
+    streakPause: false,
+    utilisationHigh: false,
   };
 }
 
@@ -179,7 +219,13 @@ export function accountEvolve(state: AccountState, e: DomainEvent): AccountState
   switch (e.type) {
     case 'AccountOpened':
     case 'AccountReconfigured':
-      return { ...state, config: e.data };
+      return { ...state, config: e.data, lifetimePeak: state.lifetimePeak ?? dec(e.data.capital) };
+    case 'EquityPeakRaised':
+      return { ...state, lifetimePeak: dec(e.data.peakEquity) };
+    case 'LifetimeDrawdownBreached':
+      return { ...state, lifetimeBreach: true };
+    case 'MarginUtilisationChanged':
+      return { ...state, utilisationHigh: e.data.level === 'HIGH' };
     case 'TradingStateChanged':
       return { ...state, tradingState: e.data.state };
     case 'EntryApproved': {
@@ -192,7 +238,12 @@ export function accountEvolve(state: AccountState, e: DomainEvent): AccountState
     }
     case 'PositionResultRecorded': {
       const s = rollToDay(state, e.data.tradingDay);
-      return { ...s, pnlToday: s.pnlToday.plus(e.data.netPnl), recordedPositions: withItem(s.recordedPositions, e.data.positionStreamId) };
+      const net = dec(e.data.netPnl);
+      const streak = net.lt(0) ? { losingStreak: s.losingStreak + 1, streakLoss: s.streakLoss.minus(net) } : { losingStreak: 0, streakLoss: ZERO };
+      return {
+        ...s, ...streak, longestLosingStreak: Math.max(s.longestLosingStreak, streak.losingStreak),
+        pnlToday: s.pnlToday.plus(e.data.netPnl), recordedPositions: withItem(s.recordedPositions, e.data.positionStreamId),
+      };
     }
     case 'MonthOpened':
       return { ...state, month: e.data.month, monthBase: dec(e.data.equity), alertsThisMonth: new Set() };
@@ -200,15 +251,25 @@ export function accountEvolve(state: AccountState, e: DomainEvent): AccountState
       return { ...state, alertsThisMonth: withItem(state.alertsThisMonth, e.data.threshold) };
     case 'TradingPaused': {
       const s = rollToDay(state, e.data.tradingDay);
-      return e.data.reason === 'MONTHLY_DRAWDOWN_LIMIT'
-        ? { ...s, monthlyPause: { month: e.data.month } }
-        : { ...s, pausedForDay: { day: e.data.tradingDay, reason: e.data.reason } };
+      const r = e.data.reason;
+      if (r === 'MONTHLY_DRAWDOWN_LIMIT') return { ...s, monthlyPause: { month: e.data.month } };
+      if (r === 'LOSING_STREAK') return { ...s, streakPause: true };
+      if (r === 'DAILY_LOSS_LIMIT' || r === 'DAILY_PROFIT_TARGET') return { ...s, pausedForDay: { day: e.data.tradingDay, reason: r } };
+      return s;
     }
     case 'TradingResumed':
-      // A resume re-bases the month's drawdown on the equity at the resume (alerts start over).
-      return e.data.pausedReason === 'MONTHLY_DRAWDOWN_LIMIT'
-        ? { ...state, monthlyPause: null, month: e.data.month, monthBase: dec(e.data.equity), alertsThisMonth: new Set() }
-        : { ...state, pausedForDay: null };
+      switch (e.data.pausedReason) {
+        // A resume re-bases the month's drawdown on the equity at the resume (alerts start over).
+        case 'MONTHLY_DRAWDOWN_LIMIT':
+          return { ...state, monthlyPause: null, month: e.data.month, monthBase: dec(e.data.equity), alertsThisMonth: new Set() };
+        // The operator accepted the loss: the lifetime switch watches from the equity at the resume.
+        case 'LIFETIME_DRAWDOWN_LIMIT':
+          return { ...state, lifetimeBreach: false, lifetimePeak: dec(e.data.equity) };
+        case 'LOSING_STREAK':
+          return { ...state, streakPause: false, losingStreak: 0, streakLoss: ZERO };
+        default:
+          return { ...state, pausedForDay: null };
+      }
     default:
       return state;
   }
@@ -242,6 +303,9 @@ export function validateAccountConfig(input: AccountConfigInput, context: Accoun
     dailyProfitTargetFraction: input.dailyProfitTargetFraction ?? ACCOUNT_DEFAULTS.dailyProfitTargetFraction,
     maxMonthlyDrawdownFraction: input.maxMonthlyDrawdownFraction ?? ACCOUNT_DEFAULTS.maxMonthlyDrawdownFraction,
     maxFeeRiskFraction: input.maxFeeRiskFraction === undefined ? ACCOUNT_DEFAULTS.maxFeeRiskFraction : input.maxFeeRiskFraction,
+    maxLifetimeDrawdownFraction: input.maxLifetimeDrawdownFraction === undefined ? ACCOUNT_DEFAULTS.maxLifetimeDrawdownFraction : input.maxLifetimeDrawdownFraction,
+    losingStreakPause: input.losingStreakPause === undefined ? ACCOUNT_DEFAULTS.losingStreakPause : input.losingStreakPause,
+    maxMarginUtilisationFraction: input.maxMarginUtilisationFraction ?? ACCOUNT_DEFAULTS.maxMarginUtilisationFraction,
     marginMode: 'ISOLATED' as const,
     protection: (input.protection ?? defaultProtection(context.liveVenue)) as ProtectionMode,
     workingType: (input.workingType ?? ACCOUNT_DEFAULTS.workingType) as WorkingType,
@@ -254,6 +318,12 @@ export function validateAccountConfig(input: AccountConfigInput, context: Accoun
     ['leverage', Number.isInteger(cfg.leverage) && cfg.leverage >= R0.leverage[0] && cfg.leverage <= R0.leverage[1], cfg.leverage, `an integer in ${R0.leverage[0]}..${R0.leverage[1]}`],
     ['leverageCap', Number.isInteger(cfg.leverageCap) && cfg.leverageCap >= R0.leverageCap[0] && cfg.leverageCap <= R0.leverageCap[1], cfg.leverageCap, `an integer in ${R0.leverageCap[0]}..${R0.leverageCap[1]}`],
     ['maxTradesPerDay', Number.isInteger(cfg.maxTradesPerDay) && cfg.maxTradesPerDay >= R0.maxTradesPerDay[0] && cfg.maxTradesPerDay <= R0.maxTradesPerDay[1], cfg.maxTradesPerDay, `an integer in ${R0.maxTradesPerDay.join('..')}`],
+    [
+      'losingStreakPause',
+      cfg.losingStreakPause === null || (Number.isInteger(cfg.losingStreakPause) && cfg.losingStreakPause >= R0.losingStreakPause[0] && cfg.losingStreakPause <= R0.losingStreakPause[1]),
+      cfg.losingStreakPause,
+      `an integer in ${R0.losingStreakPause.join('..')} or null (off)`,
+    ],
   ];
   const badInt = intChecks.find(([, okay]) => !okay);
   if (badInt) return refuse('INVALID_CONFIG', badInt[0], badInt[2], badInt[3]);
@@ -278,6 +348,8 @@ export function validateAccountConfig(input: AccountConfigInput, context: Accoun
     ['maxMarginFraction', inRange(c.maxMarginFraction, R.maxMarginFraction), c.maxMarginFraction, R.maxMarginFraction.join('..')],
     ['liquidationBufferFraction', inRange(c.liquidationBufferFraction, R.liquidationBufferFraction), c.liquidationBufferFraction, R.liquidationBufferFraction.join('..')],
     ['maxFeeRiskFraction', inRange(c.maxFeeRiskFraction, R.maxFeeRiskFraction), c.maxFeeRiskFraction, `${R.maxFeeRiskFraction.join('..')} or null (off)`],
+    ['maxLifetimeDrawdownFraction', inRange(c.maxLifetimeDrawdownFraction, R.maxLifetimeDrawdownFraction), c.maxLifetimeDrawdownFraction, `${R.maxLifetimeDrawdownFraction.join('..')} (5 %..50 %) or null (off)`],
+    ['maxMarginUtilisationFraction', inRange(c.maxMarginUtilisationFraction, R.maxMarginUtilisationFraction), c.maxMarginUtilisationFraction, R.maxMarginUtilisationFraction.join('..')],
   ];
   const bad = checks.find(([, okay]) => !okay);
   if (bad) return refuse('INVALID_CONFIG', bad[0], bad[2], bad[3]);
@@ -294,8 +366,58 @@ function deny(intent: IntentEmitted, signalStreamId: string, reason: DenialReaso
   return event('EntryDenied', { intentId: intent.intentId, signalStreamId, accountId: intent.accountId, reason, detail, tradingDay: day, assessment });
 }
 
-/** The month's drawdown breakers at one equity observation: MonthOpened, alerts, pause. */
+/**
+ * The lifetime drawdown kill switch at one equity observation (realised + unrealised, USDT):
+ * - equity above the peak by more than `peakStep` of it → EquityPeakRaised (the new peak);
+ * - otherwise, while not already fired: (peak − equity) ÷ peak ≥ maxLifetimeDrawdownFraction →
+ *   LifetimeDrawdownBreached, TradingStateChanged HALTED (unless halted) and FlattenRequested, both
+ *   by "risk": nothing re-enters, every order is cancelled and every position closed reduce-only.
+ * The peak starts at the capital. Off when the account's fraction is null.
+ */
+function decideLifetime(s: AccountState, equity: D): DomainEvent[] {
+  const cfg = s.config!;
+  if (cfg.maxLifetimeDrawdownFraction === null) return [];
+  const peak = s.lifetimePeak ?? dec(cfg.capital);
+  if (equity.gt(peak.mul(dec(ACCOUNT_DEFAULTS.peakStep).plus(1)))) return [event('EquityPeakRaised', { peakEquity: str(equity) })];
+  if (s.lifetimeBreach || !peak.gt(0)) return [];
+  const drawdown = peak.minus(equity);
+  const fraction = drawdown.div(peak);
+  const limit = dec(cfg.maxLifetimeDrawdownFraction);
+  if (fraction.lt(limit)) return [];
+  const reason = `lifetime drawdown ${str(fraction.mul(100).toDecimalPlaces(2, D.ROUND_DOWN))} % of the peak ${str(peak.toDecimalPlaces(2, D.ROUND_DOWN))} USDT reached the limit ${str(limit.mul(100))} %`;
+  return [
+    event('LifetimeDrawdownBreached', { peakEquity: str(peak), equity: str(equity), drawdown: str(drawdown), drawdownFraction: str(fraction), limitFraction: cfg.maxLifetimeDrawdownFraction }),
+    ...(s.tradingState === 'HALTED' ? [] : [event('TradingStateChanged', { state: 'HALTED', previous: s.tradingState, reason, by: 'risk' })]),
+    event('FlattenRequested', { by: 'risk', reason }),
+  ];
+}
+
+/**
+ * The margin-utilisation alert: used margin ÷ equity crossing ACCOUNT_DEFAULTS.marginUtilisationAlert
+ * upward records MarginUtilisationChanged HIGH, downward NORMAL (equity ≤ 0 counts as fully used).
+ */
+function decideUtilisation(s: AccountState, usedMargin: D, equity: D): DomainEvent[] {
+  const utilisation = utilisationOf(usedMargin, equity);
+  const threshold = dec(ACCOUNT_DEFAULTS.marginUtilisationAlert);
+  const high = utilisation.gte(threshold);
+  if (high === s.utilisationHigh) return [];
+  return [event('MarginUtilisationChanged', { level: high ? 'HIGH' : 'NORMAL', usedMargin: str(usedMargin), equity: str(equity), utilisation: str(utilisation), threshold: str(threshold) })];
+}
+
+/** Used margin ÷ equity; 1 when equity is not positive and margin is used, 0 when nothing is used. */
+function utilisationOf(usedMargin: D, equity: D): D {
+  if (!usedMargin.gt(0)) return ZERO;
+  return equity.gt(0) ? usedMargin.div(equity) : dec(1);
+}
+
+/** The drawdown breakers at one equity observation: the month's (MonthOpened, alerts, pause), then the lifetime switch. */
 function decideEquity(s: AccountState, equity: D, ts: number): DomainEvent[] {
+  const monthly = decideMonthly(s, equity, ts);
+  return [...monthly, ...decideLifetime(monthly.reduce(accountEvolve, s), equity)];
+}
+
+/** The month's drawdown breakers at one equity observation: MonthOpened, alerts, pause. */
+function decideMonthly(s: AccountState, equity: D, ts: number): DomainEvent[] {
   const cfg = s.config!;
   const day = tradingDayOf(ts);
   const month = day.slice(0, 7);
@@ -335,12 +457,17 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
   if (s.tradingState === 'HALTED') return out(deny(intent, c.signalStreamId, 'TRADING_HALTED', 'trading is halted (kill switch): no new orders', day));
   if (s.tradingState === 'REDUCING') return out(deny(intent, c.signalStreamId, 'TRADING_REDUCING', 'trading is reducing: only reduce-only orders', day));
   if (s.monthlyPause) return out(deny(intent, c.signalStreamId, 'TRADING_PAUSED', `monthly drawdown limit reached in ${s.monthlyPause.month}; entries resume only by command`, day));
+  if (s.streakPause) return out(deny(intent, c.signalStreamId, 'TRADING_PAUSED', `${s.losingStreak} losing trades in a row (limit ${cfg.losingStreakPause}); entries resume only by command`, day));
   if (s.pausedForDay?.day === day) {
     const r = s.pausedForDay.reason;
     return out(deny(intent, c.signalStreamId, r, `${r === 'DAILY_LOSS_LIMIT' ? 'daily loss limit' : 'daily profit target'} reached on ${day}; entries resume at 00:00 UTC`, day));
   }
   if (s.tradesToday >= cfg.maxTradesPerDay) return out(deny(intent, c.signalStreamId, 'DAILY_TRADE_LIMIT', `${s.tradesToday} of ${cfg.maxTradesPerDay} entries already taken on ${day}; closes are still allowed`, day));
   if (!c.equity.known) return out(deny(intent, c.signalStreamId, 'NO_EQUITY', 'accounting has no equity for this account yet', day));
+  const utilisation = utilisationOf(dec(c.equity.usedMargin), dec(c.equity.equity));
+  if (utilisation.gte(cfg.maxMarginUtilisationFraction)) {
+    return out(deny(intent, c.signalStreamId, 'MARGIN_UTILISATION_LIMIT', `used margin ${str(dec(c.equity.usedMargin).toDecimalPlaces(2, D.ROUND_HALF_UP))} USDT is ${str(utilisation.mul(100).toDecimalPlaces(1, D.ROUND_HALF_UP))} % of equity; entries stop at ${str(dec(cfg.maxMarginUtilisationFraction).mul(100))} %`, day));
+  }
   if (c.equity.openPositions > 0) return out(deny(intent, c.signalStreamId, 'POSITION_ALREADY_OPEN', `${c.equity.openPositions} position(s) open; one position per symbol in one-way mode`, day));
   const sized = sizeEntry({
     side: intent.side,
@@ -390,6 +517,10 @@ function decideResult(s0: AccountState, c: Extract<AccountCommand, { kind: 'Reco
   const day = tradingDayOf(c.ts);
   const s = rollToDay(s0, day);
   const out: DomainEvent[] = [event('PositionResultRecorded', { positionStreamId: c.positionStreamId, netPnl: str(c.netPnl), tradingDay: day, month: day.slice(0, 7) })];
+  const after = accountEvolve(s, out[0]);
+  if (cfg.losingStreakPause !== null && !s.streakPause && after.losingStreak >= cfg.losingStreakPause) {
+    out.push(event('TradingPaused', { reason: 'LOSING_STREAK', tradingDay: day, month: day.slice(0, 7), loss: str(after.streakLoss), limit: String(cfg.losingStreakPause) }));
+  }
   const dayPnl = s.pnlToday.plus(c.netPnl);
   if (s.pausedForDay?.day !== day) {
     const capital = dec(cfg.capital);
@@ -435,20 +566,38 @@ export const accountDecider: Decider<AccountCommand, AccountState, AccountReject
         return ok(decideEntry(state, command));
       case 'RecordPositionResult':
         return ok(decideResult(state, command));
-      case 'ObserveEquity':
-        return ok(decideEquity(state, command.equity, command.ts));
+      case 'ObserveEquity': {
+        const drawdowns = decideEquity(state, command.equity, command.ts);
+        const utilisation = command.usedMargin === undefined ? [] : decideUtilisation(drawdowns.reduce(accountEvolve, state), command.usedMargin, command.equity);
+        return ok([...drawdowns, ...utilisation]);
+      }
       case 'ResumeTrading': {
         if (!command.reason.trim()) return err({ code: 'INVALID_COMMAND', field: 'reason', value: command.reason, allowed: 'a non-empty reason', message: 'a resume needs a reason' });
         if (!command.by.trim()) return err({ code: 'INVALID_COMMAND', field: 'by', value: command.by, allowed: 'who resumes', message: 'a resume needs to say who' });
         const day = tradingDayOf(command.ts);
-        const paused = state.monthlyPause ? 'MONTHLY_DRAWDOWN_LIMIT' : state.pausedForDay?.day === day ? state.pausedForDay.reason : null;
+        // One resume lifts one pause, the gravest first: each is looked at and answered on its own.
+        const paused: BreakerReason | null = state.lifetimeBreach
+          ? 'LIFETIME_DRAWDOWN_LIMIT'
+          : state.monthlyPause
+            ? 'MONTHLY_DRAWDOWN_LIMIT'
+            : state.streakPause
+              ? 'LOSING_STREAK'
+              : state.pausedForDay?.day === day
+                ? state.pausedForDay.reason
+                : null;
         if (!paused) return err({ code: 'NOT_PAUSED', message: 'trading is not paused' });
-        return ok([event('TradingResumed', { reason: command.reason, by: command.by, pausedReason: paused, month: day.slice(0, 7), tradingDay: day, equity: str(command.equity) })]);
+        const resumed = event('TradingResumed', { reason: command.reason, by: command.by, pausedReason: paused, month: day.slice(0, 7), tradingDay: day, equity: str(command.equity) });
+        // The lifetime switch halted the account: its resume sets it ACTIVE again.
+        const active = paused === 'LIFETIME_DRAWDOWN_LIMIT' && state.tradingState !== 'ACTIVE' ? [event('TradingStateChanged', { state: 'ACTIVE', previous: state.tradingState, reason: `resume: ${command.reason}`, by: command.by })] : [];
+        return ok([resumed, ...active]);
       }
       case 'SetTradingState': {
         const bad = whoAndWhy(command, 'a trading-state change');
         if (bad) return bad;
         if (command.state === state.tradingState) return ok([]);
+        if (state.lifetimeBreach && command.state !== 'HALTED') {
+          return err({ code: 'INVALID_COMMAND', field: 'state', value: command.state, allowed: 'HALTED', message: 'the lifetime drawdown switch holds the account: resume it with `bulwark account resume --reason …` (re-bases the peak)' });
+        }
         return ok([event('TradingStateChanged', { state: command.state, previous: state.tradingState, reason: command.reason, by: command.by })]);
       }
       case 'Flatten': {

@@ -7,6 +7,7 @@ export * from './rules';
 export * from './normalize';
 export * from './liquidation';
 export * from './sizing';
+export * from './sizing-recommend';
 export * from './spot-margin';
 export * from './market-path';
 export * from './order';

@@ -4,6 +4,7 @@ import { D, floorToStep, min, str } from './money';
 import { normalizeQuantity } from './normalize';
 import { err, ok, type Rejection, type Result } from './result';
 import { bracketForNotional, type Bracket, type Rules } from './rules';
+import { recommendEntry } from './sizing-recommend';
 
 /**
  * Everything position sizing needs (docs/risk.md "Entry decisions"). Prices in USDT per base
@@ -83,6 +84,8 @@ export function riskPerUnit(equity: D, riskFraction: D, entry: D, stop: D, taker
 }
 
 const isPositive = (x: D) => x.isFinite() && x.gt(0);
+/** A price or USDT amount for a message: to the cent, half up (the assessment keeps full precision). */
+const cents = (x: D) => str(x.toDecimalPlaces(2, D.ROUND_HALF_UP));
 const isLeverage = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_LEVERAGE;
 
 /** Largest multiple of `step` <= x (exact even if x / step needs more than 40 digits). */
@@ -128,6 +131,9 @@ function floorExact(x: D, step: D): D {
  *    would take most of the risk budget. Unless the margin cap binds, feeRiskShare =
  *    feePerUnit ÷ lossPerUnit = takerFeeRate × (entry + stop) ÷ (|entry − stop| + takerFeeRate ×
  *    (entry + stop)), whatever the equity or leverage.
+ * 8. A denial ABOVE_MAX_QTY, STOP_TOO_CLOSE_TO_LIQUIDATION or COST_TOO_HIGH keeps its code and
+ *    message; its assessment also carries what would pass, `maxQuantity`, `recommendedStop`
+ *    and `maxLeverage` (`recommendEntry`, sizing-recommend.ts). Approvals carry none of them.
  *
  * `bracket`, `maintMarginRatio`, `maintAmount` and `bracketMaxLeverage` in the assessment
  * are those of the entry notional; the liquidation price re-checks the bracket at the
@@ -137,6 +143,13 @@ function floorExact(x: D, step: D): D {
  *   whatever had been computed before it.
  */
 export function sizeEntry(input: SizingInput): Result<RiskAssessment, SizingDenial> {
+  const r = assessEntry(input);
+  const advice = r.ok ? null : recommendEntry(input, r.error, assessEntry);
+  return r.ok || advice === null ? r : err({ ...r.error, assessment: { ...r.error.assessment, ...advice } });
+}
+
+/** Steps 1–7 of `sizeEntry`, without the recommendations: also what `recommendEntry` verifies them with. */
+function assessEntry(input: SizingInput): Result<RiskAssessment, SizingDenial> {
   const { side, entryPrice: entry, stopPrice: stop, takeProfitPrice: tp, rules } = input;
   const a: Partial<RiskAssessment> = { side, takeProfitPrice: null, takerFeeRate: str(rules.takerFeeRate) };
   if (Number.isInteger(input.requestedLeverage)) a.requestedLeverage = input.requestedLeverage;
@@ -253,8 +266,8 @@ export function sizeEntry(input: SizingInput): Result<RiskAssessment, SizingDeni
     if (!stopToLiquidation.gt(0) || stopToLiquidation.lt(requiredBuffer)) {
       return deny(
         'STOP_TOO_CLOSE_TO_LIQUIDATION',
-        `stop ${str(stop)} is ${str(stopToLiquidation)} from the liquidation price ${str(lp)} at ${leverage}x; ` +
-          `at least ${str(requiredBuffer)} (${str(bufferFraction)} of the entry-to-liquidation distance ${str(liquidationDistance)}) is required`,
+        `stop ${str(stop)} is ${cents(stopToLiquidation)} from the liquidation price ${cents(lp)} at ${leverage}x; ` +
+          `at least ${cents(requiredBuffer)} (${str(bufferFraction)} of the entry-to-liquidation distance ${cents(liquidationDistance)}) is required`,
       );
     }
   }
@@ -263,8 +276,8 @@ export function sizeEntry(input: SizingInput): Result<RiskAssessment, SizingDeni
   if (maxFeeShare !== null && feeRiskShare.gt(maxFeeShare)) {
     return deny(
       'COST_TOO_HIGH',
-      `taker fees at entry and stop ${str(feesAtStop.toDecimalPlaces(2, D.ROUND_HALF_UP))} USDT are ${str(feeRiskShare.mul(100).toDecimalPlaces(1, D.ROUND_HALF_UP))} % ` +
-        `of the risk amount ${str(riskAmount.toDecimalPlaces(2, D.ROUND_HALF_UP))} USDT; at most ${str(maxFeeShare.mul(100))} % allowed (widen the stop or raise the limit)`,
+      `taker fees at entry and stop ${cents(feesAtStop)} USDT are ${str(feeRiskShare.mul(100).toDecimalPlaces(1, D.ROUND_HALF_UP))} % ` +
+        `of the risk amount ${cents(riskAmount)} USDT; at most ${str(maxFeeShare.mul(100))} % allowed (widen the stop or raise the limit)`,
     );
   }
 
