@@ -70,8 +70,10 @@ export type ReplayRequest = Pick<ReplayStartRequest, 'runId' | 'venue' | 'symbol
   /**
    * Take an interrupted run up again: steps before `nextSeq` are computed but not sent (and
    * their candles not reported), the first `commandsSent` scheduled commands are not sent again.
-   * The step at `nextSeq` may reach a service that already handled it: the services' transport
-   * answers a repeated step of a run without running it again.
+   * The services' last handled steps (ReplayClock.takeOver) move the start further on to where
+   * the interrupted clock really was: a step below it reached every service that wanted it, and a
+   * service that skipped it (nothing to watch then) must not see it later. A step sent again all
+   * the same (a service restarted too) is answered by the transport without running it twice.
    */
   resume?: ReplayResumePoint;
   /** Candles opening before this time (ms) are a live feed's back-fill: their ticks carry `backfill: true`. */
@@ -97,7 +99,9 @@ export async function replayCandles(
   await clock.prime();
   // A resumed run may have stopped in the middle of a cascade: let it run out first.
   if (req.resume) await clock.quiesce();
-  const resumeAt = req.resume?.nextSeq ?? 0;
+  // The journal's checkpoint trails the clock that died; the services know how far it got.
+  const took = req.resume ? clock.takeOver(req.runId) : null;
+  const resumeAt = Math.max(req.resume?.nextSeq ?? 0, took?.seq ?? 0);
   const fundingAt = Array.isArray(funding) ? new Map(funding.map((f) => [f.fundingTime, f.rate])) : null;
   const fundingSource = Array.isArray(funding) ? null : (funding as FundingSource);
   // The commands already sent before an interruption are the first ones in time order.
@@ -134,7 +138,8 @@ export async function replayCandles(
         barVolume: candle.volume,
         ...(req.backfillBefore !== undefined && candle.openTime < req.backfillBefore ? { backfill: true } : {}),
       };
-      await clock.step(tick);
+      // At the step the old clock was in, the phases it already ran are not run again.
+      await clock.step(tick, took && tick.seq === took.seq ? took.donePhases : []);
       hooks.onStep?.(tick);
       const whole = step.pathIndex === 3;
       await hooks.onAcknowledged?.({ nextSeq: counters.steps, candles: counters.candles + (whole ? 1 : 0), marketTime: whole ? candle.openTime : counters.marketTime, commandsSent });

@@ -75,6 +75,11 @@ export const ClockAck = z.object({
   appended: z.number().int().nonnegative(),
   idle: z.boolean(),
   interest: ClockInterest.default('STEP'),
+  /**
+   * The last clock step this process handled (sync answers), so a resumed replay knows how far
+   * the clock it replaces got: steps below it reached every service that wanted them.
+   */
+  lastStep: z.object({ runId: Identifier, seq: z.number().int().nonnegative() }).nullable().optional(),
 });
 export type ClockAck = z.infer<typeof ClockAck>;
 

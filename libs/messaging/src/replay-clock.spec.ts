@@ -194,6 +194,34 @@ describe('ReplayClock waits out a silent service', () => {
   });
 });
 
+describe('ReplayClock.takeOver: where a clock that replaces a dead one goes on', () => {
+  /** A port whose sync answers carry each service's last handled step. */
+  const clockWith = (last: Partial<Record<ServiceName, { runId: string; seq: number } | null>>) => {
+    const time = new FakeTime();
+    const port = new FakePort(time);
+    const sync = port.sync.bind(port);
+    port.sync = async (service: ServiceName) => ({ ...(await sync(service)), lastStep: last[service] ?? null });
+    return { clock: new ReplayClock(port, SERVICES, { time }), port };
+  };
+
+  it('at the highest step any service handled; the phases up to the last service that handled it are done', async () => {
+    // The dead clock was in step 41: stop-monitor and execution had it, accounting had not yet
+    // (risk and signals last had earlier steps: they skipped the ones since).
+    const { clock, port } = clockWith({ 'stop-monitor': { runId: 'run1', seq: 41 }, execution: { runId: 'run1', seq: 41 }, accounting: { runId: 'run1', seq: 40 }, risk: { runId: 'run1', seq: 12 }, signals: { runId: 'run1', seq: 39 } });
+    await clock.prime();
+    const took = clock.takeOver('run1');
+    expect(took).toEqual({ seq: 41, donePhases: ['stop-monitor', 'execution'] });
+    await clock.step(tick(41), took!.donePhases);
+    expect(port.calls.filter((c) => c.kind === 'deliver').map((c) => c.service)).toEqual(['accounting', 'risk', 'signals']);
+  });
+
+  it('nothing to go by: another run, or no step handled', async () => {
+    const { clock } = clockWith({ 'stop-monitor': { runId: 'other', seq: 99 } });
+    await clock.prime();
+    expect(clock.takeOver('run1')).toBeNull();
+  });
+});
+
 describe('clockSettingsFromEnv', () => {
   it('reads the stall limit and the request timeout in seconds, with defaults of 600 s and 10 s', () => {
     expect(clockSettingsFromEnv({})).toEqual({ stall: { stallLimitMs: 600_000, initialBackoffMs: 250, maxBackoffMs: 5_000 }, requestTimeoutMs: 10_000 });

@@ -172,6 +172,9 @@ export class NatsClockPort implements ClockPort {
   }
 }
 
+/** The phases of a step, in order (see ReplayClock). */
+export const STEP_PHASES: readonly ServiceName[] = ['stop-monitor', 'execution', 'accounting', 'risk', 'signals'];
+
 /**
  * The replay clock: drives market time through the services in a fixed order, one path
  * step at a time, and waits for the system to be quiet before the next step. That makes a
@@ -194,6 +197,8 @@ export class NatsClockPort implements ClockPort {
 export class ReplayClock {
   private readonly appended = new Map<ServiceName, number>();
   private readonly interest = new Map<ServiceName, ClockInterest>();
+  /** Each service's last handled step as its first sync answered (before this clock sent any). */
+  private readonly handledBefore = new Map<ServiceName, { runId: string; seq: number } | null>();
   private readonly waits = new Map<number, ClockWait>();
   private waitIds = 0;
   private reported: ClockWait | null = null;
@@ -287,13 +292,34 @@ export class ReplayClock {
     return Promise.all(this.services.map((s) => this.patiently(s, () => this.port.sync(s))));
   }
 
-  /** Ask every service for its append count once (before the first step). */
+  /** Ask every service for its append count (and the last step it handled) once, before the first step. */
   async prime(): Promise<void> {
     const acks = await this.syncAll();
     acks.forEach((a, i) => {
       this.appended.set(this.services[i], a.appended);
+      this.handledBefore.set(this.services[i], a.lastStep ?? null);
       this.note(this.services[i], a);
     });
+  }
+
+  /**
+   * Where a clock that took over run `runId` from a dead one goes on (after {@link prime}): the
+   * highest step any service handled, H, and the phases of H already done. Steps run phase by
+   * phase in a fixed order and the next step starts only after every phase of this one, so
+   * every step below H reached every service that wanted it then; a service that skipped one
+   * (interest NONE) must not get it now, when its state has moved on (a stop placed later would
+   * be judged on older prices). At H, the phases up to the last service that handled H are done.
+   * @returns null when no service handled a step of `runId` (nothing to go by)
+   */
+  takeOver(runId: string): { seq: number; donePhases: ServiceName[] } | null {
+    const seqs = this.services.map((s) => {
+      const l = this.handledBefore.get(s);
+      return l && l.runId === runId ? l.seq : -1;
+    });
+    const h = Math.max(...seqs);
+    if (h < 0) return null;
+    const last = STEP_PHASES.reduce((at, s, i) => (seqs[this.services.indexOf(s)] === h ? i : at), -1);
+    return { seq: h, donePhases: STEP_PHASES.slice(0, last + 1) };
   }
 
   /** Deliver one step to one service; quiesce when it appended anything. */
@@ -328,12 +354,8 @@ export class ReplayClock {
     }
   }
 
-  /** Run one market step through the phases. */
-  async step(tick: MarketTick): Promise<void> {
-    await this.phase('stop-monitor', tick);
-    await this.phase('execution', tick);
-    await this.phase('accounting', tick);
-    await this.phase('risk', tick);
-    await this.phase('signals', tick);
+  /** Run one market step through the phases, leaving out `done` (phases a replaced clock already ran). */
+  async step(tick: MarketTick, done: readonly ServiceName[] = []): Promise<void> {
+    for (const s of STEP_PHASES) if (!done.includes(s)) await this.phase(s, tick);
   }
 }

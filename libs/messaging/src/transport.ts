@@ -301,7 +301,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
         const info = await jsm.consumers.info(bus.esStream, this.durable);
         caughtUp = info.num_pending === 0 && info.num_ack_pending === 0 && this.inFlight === 0;
       }
-      if (caughtUp) return { service, appended: this.opts.appender.appended, idle: true, interest: clockInterest.get() };
+      if (caughtUp) return { service, appended: this.opts.appender.appended, idle: true, interest: clockInterest.get(), lastStep: this.lastStep };
       await new Promise((r) => setTimeout(r, i < 20 ? 0 : 2));
     }
   }
