@@ -1,6 +1,6 @@
 import type { BacktestResult } from '@bulwark/application';
 import { dec } from '@bulwark/domain';
-import { usdt } from './format';
+import { monthTable, usdt } from './format';
 
 const pct = (s: string) => `${dec(s).mul(100).toDecimalPlaces(2).toFixed(2)} %`;
 const day = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
@@ -30,6 +30,7 @@ export function formatBacktest(r: BacktestResult): string {
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
+  lines.push('', ...monthTable(r.months));
   if (r.breakers.length) {
     lines.push('', '  breakers and guards (market time)');
     for (const b of r.breakers.slice(0, 20)) lines.push(`    ${day(b.at)}  ${b.type.padEnd(24)} ${b.detail}`);

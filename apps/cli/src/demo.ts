@@ -10,7 +10,7 @@ import {
   Subjects,
   streamCategory,
 } from '@bulwark/contracts';
-import { type AccountPolicy, type BreakerLine, describeBreaker, unfinishedReplays } from '@bulwark/application';
+import { type AccountPolicy, type BreakerLine, describeBreaker, type MonthLine, monthLines, unfinishedReplays } from '@bulwark/application';
 import { accountEvolve, accountInitialState, dec, shortHash } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
@@ -84,6 +84,8 @@ export interface DemoReport {
   /** Losing trades in a row: the longest run, and the run at the end (the account aggregate's count). */
   longestLosingStreak: number;
   losingStreakAtEnd: number;
+  /** Each month against its monthly drawdown limit. */
+  months: MonthLine[];
   /** Breaker and guard events in the order they happened (market time). */
   breakers: BreakerLine[];
   eventsByCategory: Record<string, number>;
@@ -284,6 +286,7 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
   let intents = 0, approvals = 0, orders = 0, fills = 0, stopsHit = 0, takeProfitsHit = 0, forcedCloses = 0, liquidations = 0, appended = 0;
   const breakers: BreakerLine[] = [];
   let account = accountInitialState(); // the account aggregate's own fold, for its losing streaks
+  const accountEvents: RecordedEvent[] = [];
   let lastPosition = fromPosition - 1;
   for await (const e of store.readAll({ fromPosition })) {
     lastPosition = e.position;
@@ -293,7 +296,10 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
     const breaker = describeBreaker(e);
     if (breaker && breaker.type !== 'ForcedClose') breakers.push(breaker); // forced closes are counted on their own line
     eventsByCategory[cat] = (eventsByCategory[cat] ?? 0) + 1;
-    if (e.streamId === Streams.account(accountId)) account = accountEvolve(account, e as never);
+    if (e.streamId === Streams.account(accountId)) {
+      account = accountEvolve(account, e as never);
+      accountEvents.push(e);
+    }
     switch (e.type) {
       case 'IntentEmitted': intents++; break;
       case 'EntryApproved': approvals++; break;
@@ -316,6 +322,6 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
   }
   return {
     intents, approvals, denials, orders, fills, stopsHit, takeProfitsHit, forcedCloses, liquidations, breakers, eventsByCategory, eventsAppended: appended, lastPosition,
-    longestLosingStreak: account.longestLosingStreak, losingStreakAtEnd: account.losingStreak,
+    longestLosingStreak: account.longestLosingStreak, losingStreakAtEnd: account.losingStreak, months: monthLines(accountEvents),
   };
 }

@@ -1,3 +1,4 @@
+import type { MonthLine } from '@bulwark/application';
 import { dec } from '@bulwark/domain';
 import type { DemoReport } from './demo';
 
@@ -46,10 +47,20 @@ export function formatReport(r: DemoReport): string {
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
+  lines.push('', ...monthTable(r.months));
   if (r.breakers.length) {
     lines.push('', '  breakers and guards (market time)');
     for (const b of r.breakers.slice(0, 40)) lines.push(`    ${new Date(b.at).toISOString().slice(0, 16).replace('T', ' ')}  ${b.type.padEnd(24)} ${b.detail}`);
     if (r.breakers.length > 40) lines.push(`    … ${r.breakers.length - 40} more`);
   }
   return lines.join('\n');
+}
+
+/** Each month's realised result against its monthly drawdown limit, and the overshoot of the pause, as text lines. */
+export function monthTable(months: readonly MonthLine[]): string[] {
+  const out = ['  month     base equity    limit     realised net  paused  past the limit'];
+  for (const m of months) {
+    out.push(`  ${m.month}  ${usdt(m.base).padStart(11)}  ${usdt(m.limit).padStart(8)}  ${usdt(m.realisedNet).padStart(12)}  ${(m.paused ? 'yes' : 'no').padEnd(6)}  ${usdt(m.overshoot)}`);
+  }
+  return out;
 }

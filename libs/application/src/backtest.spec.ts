@@ -56,3 +56,19 @@ describe('runBacktest (in one process, the services\' own deciders)', () => {
     expect(await comparableLog(b.store)).toEqual(await comparableLog(a.store));
   }, 60_000);
 });
+
+describe('the month against its limit (README month, 5x, 1 %: the monthly pause on 2025-11-10)', () => {
+  it('November: base 10,000, limit 400 (4 %), paused, realised net −444.31 (realised −177.23, fees 267.08), 44.31 past the limit; the worst trade and the losing streaks reported', async () => {
+    const r = await runBacktest({
+      accountId: 'bt-months', candles: path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), funding: path.join(FUT, 'funding-rates.csv'),
+      capital: '10000', leverage: 5, riskPct: '1', confirmHighLeverage: false,
+    });
+    const nov = r.months.find((m) => m.month === '2025-11')!;
+    expect(nov).toEqual({ month: '2025-11', base: '10000', limit: '400', realisedNet: '-444.31164905', paused: true, overshoot: '44.31164905' });
+    // The month's realised net is the trades' own sum.
+    const sum = r.trades.filter((t) => new Date(t.closedAt).toISOString().startsWith('2025-11')).reduce((a, t) => a.plus(t.netPnl), dec(0));
+    expect(sum.toFixed()).toBe(nov.realisedNet);
+    expect(Number(r.stats.worstTradeR)).toBeLessThan(-0.9); // a full stop-out costs about 1 R, fees included
+    expect(r.stats.longestLosingStreak).toBeGreaterThanOrEqual(1);
+  }, 300_000);
+});

@@ -91,6 +91,8 @@ export interface BacktestResult {
   /** Equity after each candle close where it changed (epoch ms, USDT string), plus the first and last. */
   equityCurve: Array<{ t: number; equity: string }>;
   breakers: BreakerLine[];
+  /** Each month against its monthly drawdown limit ({@link monthLines}). */
+  months: MonthLine[];
   gaps: DataGap[];
   decisions: { intents: number; approvals: number; denials: Record<string, number> };
   eventsAppended: number;
@@ -142,6 +144,45 @@ function sharpe(dailyEquity: D[]): D {
   const variance = rets.reduce((a, b) => a.plus(b.minus(mean).pow(2)), ZERO).div(rets.length - 1);
   if (variance.isZero()) return ZERO;
   return mean.div(variance.sqrt()).mul(dec(365).sqrt());
+}
+
+/**
+ * One UTC month of an account against its monthly drawdown limit, from the account stream:
+ * the base the month's drawdown is measured from (MonthOpened's equity, or the equity at a
+ * resume), the limit (base × maxMonthlyDrawdownFraction, USDT), the month's realised net PnL
+ * (Σ PositionResultRecorded.netPnl: fees and funding included), whether the monthly pause came,
+ * and how far the month's realised loss went past the limit (USDT, ≥ 0: the overshoot of the pause).
+ */
+export interface MonthLine {
+  month: string;
+  base: string;
+  limit: string;
+  realisedNet: string;
+  paused: boolean;
+  overshoot: string;
+}
+
+/**
+ * The months of one account (its account stream, in order) against the monthly limit.
+ * @param accountEvents the events of `account-<id>`, in revision order
+ */
+export function monthLines(accountEvents: readonly RecordedEvent[]): MonthLine[] {
+  let fraction = ZERO;
+  const months = new Map<string, { base: D; net: D; paused: boolean }>();
+  const month = (m: string) => months.get(m) ?? months.set(m, { base: ZERO, net: ZERO, paused: false }).get(m)!;
+  for (const e of accountEvents) {
+    const d = e.data as Record<string, unknown>;
+    if (e.type === 'AccountOpened' || e.type === 'AccountReconfigured') fraction = dec(d.maxMonthlyDrawdownFraction as string);
+    else if (e.type === 'MonthOpened') month(d.month as string).base = dec(d.equity as string);
+    else if (e.type === 'TradingResumed' && d.pausedReason === 'MONTHLY_DRAWDOWN_LIMIT') month(d.month as string).base = dec(d.equity as string);
+    else if (e.type === 'TradingPaused' && d.reason === 'MONTHLY_DRAWDOWN_LIMIT') month(d.month as string).paused = true;
+    else if (e.type === 'PositionResultRecorded') month(d.month as string).net = month(d.month as string).net.plus(d.netPnl as string);
+  }
+  return [...months.entries()].map(([m, x]) => {
+    const limit = x.base.mul(fraction);
+    const past = x.net.neg().minus(limit);
+    return { month: m, base: str(x.base), limit: str(limit), realisedNet: str(x.net), paused: x.paused, overshoot: str(past.gt(0) ? past : ZERO) };
+  });
 }
 
 /** A breaker or guard event for people: when, what, and its numbers in a phrase. */
@@ -308,6 +349,7 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
   const { store: _s, ...config } = cfg;
   return {
     config, interval: scan.interval, counters, summary, stats, trades, equityCurve: curve, breakers, gaps: scan.gaps,
+    months: monthLines(events.filter((e) => e.streamId === Streams.account(cfg.accountId))),
     decisions: { intents, approvals: approvals.size, denials }, eventsAppended: events.length, wallMs,
     candlesPerSecond: wallMs > 0 ? Math.round((counters.candles * 1000) / wallMs) : counters.candles, store,
   };
