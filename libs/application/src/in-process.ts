@@ -111,7 +111,7 @@ export class InProcessSystem implements ClockPort {
 
   private ack(name: ServiceName): ClockAck {
     const s = this.byName.get(name)!;
-    return { service: name, appended: s.appender.appended, idle: true, interest: s.interest() };
+    return { service: name, appended: s.appender.appended, idle: true, interest: s.interest(), instance: s.appender.instance };
   }
 
   async deliver(service: ServiceName, tick: MarketTick): Promise<ClockAck> {

@@ -76,6 +76,11 @@ export const ClockAck = z.object({
   idle: z.boolean(),
   interest: ClockInterest.default('STEP'),
   /**
+   * Which appender counted `appended` (one per service instance): a restarted service counts from
+   * 0 again, so a count is compared only with the same instance's.
+   */
+  instance: z.string().max(64).optional(),
+  /**
    * The last clock step this process handled (sync answers), so a resumed replay knows how far
    * the clock it replaces got: steps below it reached every service that wanted them.
    */

@@ -21,6 +21,8 @@ export function causedBy(e: RecordedEvent): Causation {
  */
 export class EventAppender {
   private count = 0;
+  /** This appender's id: its count starts at 0, so the replay clock compares counts of one instance only. */
+  readonly instance = randomUUID();
   constructor(readonly store: EventStore, private readonly clock: () => number = Date.now) {}
 
   get appended(): number {

@@ -222,6 +222,29 @@ describe('ReplayClock.takeOver: where a clock that replaces a dead one goes on',
   });
 });
 
+describe('ReplayClock: what counts as "appended"', () => {
+  it('a restarted service whose new count equals its predecessor\'s still makes the clock wait for quiet', async () => {
+    const time = new FakeTime();
+    const port = new FakePort(time);
+    port.appended.set('signals', 1);
+    let instance = 'first';
+    const deliver = port.deliver.bind(port);
+    const sync = port.sync.bind(port);
+    port.deliver = async (service, t) => ({ ...(await deliver(service, t)), instance: service === 'signals' ? instance : 'x' });
+    port.sync = async (service) => ({ ...(await sync(service)), instance: service === 'signals' ? instance : 'x' });
+    const clock = new ReplayClock(port, SERVICES, { time });
+    await clock.prime();
+    instance = 'second'; // signals restarted: its first append counts 1 again
+    const before = port.calls.filter((c) => c.kind === 'sync').length;
+    await clock.phase('signals', tick(3));
+    expect(port.calls.filter((c) => c.kind === 'sync').length).toBeGreaterThan(before); // quiesced
+    // The same instance and count again: nothing appended, no quiesce.
+    const again = port.calls.filter((c) => c.kind === 'sync').length;
+    await clock.phase('signals', tick(7));
+    expect(port.calls.filter((c) => c.kind === 'sync').length).toBe(again);
+  });
+});
+
 describe('clockSettingsFromEnv', () => {
   it('reads the stall limit and the request timeout in seconds, with defaults of 600 s and 10 s', () => {
     expect(clockSettingsFromEnv({})).toEqual({ stall: { stallLimitMs: 600_000, initialBackoffMs: 250, maxBackoffMs: 5_000 }, requestTimeoutMs: 10_000 });

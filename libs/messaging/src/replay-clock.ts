@@ -172,6 +172,14 @@ export class NatsClockPort implements ClockPort {
   }
 }
 
+/**
+ * What the clock compares to know whether a service appended: its count with the appender
+ * instance that counted it. Found by the restart test: a restarted signals counted its first
+ * intent as 1, its predecessor's count was 1 too, so no quiesce ran and the entry was placed
+ * two candles late.
+ */
+const appendMark = (a: ClockAck) => `${a.instance ?? ''}#${a.appended}`;
+
 /** The phases of a step, in order (see ReplayClock). */
 export const STEP_PHASES: readonly ServiceName[] = ['stop-monitor', 'execution', 'accounting', 'risk', 'signals'];
 
@@ -195,7 +203,8 @@ export const STEP_PHASES: readonly ServiceName[] = ['stop-monitor', 'execution',
  * answers a step it has already handled without running it again.
  */
 export class ReplayClock {
-  private readonly appended = new Map<ServiceName, number>();
+  /** Each service's append count as `<appender instance>#<count>`: a restarted service's count starts at 0 again. */
+  private readonly appended = new Map<ServiceName, string>();
   private readonly interest = new Map<ServiceName, ClockInterest>();
   /** Each service's last handled step as its first sync answered (before this clock sent any). */
   private readonly handledBefore = new Map<ServiceName, { runId: string; seq: number } | null>();
@@ -296,7 +305,7 @@ export class ReplayClock {
   async prime(): Promise<void> {
     const acks = await this.syncAll();
     acks.forEach((a, i) => {
-      this.appended.set(this.services[i], a.appended);
+      this.appended.set(this.services[i], appendMark(a));
       this.handledBefore.set(this.services[i], a.lastStep ?? null);
       this.note(this.services[i], a);
     });
@@ -332,8 +341,8 @@ export class ReplayClock {
     this.phasesDelivered++;
     const ack = await this.deliver(service, tick);
     this.note(service, ack);
-    if (ack.appended !== this.appended.get(service)) {
-      this.appended.set(service, ack.appended);
+    if (appendMark(ack) !== this.appended.get(service)) {
+      this.appended.set(service, appendMark(ack));
       await this.quiesce();
     }
   }
@@ -346,8 +355,8 @@ export class ReplayClock {
       let changed = false;
       acks.forEach((a, i) => {
         const s = this.services[i];
-        if (this.appended.get(s) !== a.appended) changed = true;
-        this.appended.set(s, a.appended);
+        if (this.appended.get(s) !== appendMark(a)) changed = true;
+        this.appended.set(s, appendMark(a));
         this.note(s, a);
       });
       if (!changed) return;

@@ -42,7 +42,7 @@ export const clockInterest: { get: () => ClockInterest } = { get: () => 'STEP' }
 
 /** The answer to a clock step: this process's append count and what it needs next. */
 export function clockAck(service: ServiceName, appender: EventAppender, interest: ClockInterest): ClockAck {
-  return { service, appended: appender.appended, idle: true, interest };
+  return { service, appended: appender.appended, idle: true, interest, instance: appender.instance };
 }
 
 export interface BulwarkTransportOptions {
@@ -301,7 +301,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
         const info = await jsm.consumers.info(bus.esStream, this.durable);
         caughtUp = info.num_pending === 0 && info.num_ack_pending === 0 && this.inFlight === 0;
       }
-      if (caughtUp) return { service, appended: this.opts.appender.appended, idle: true, interest: clockInterest.get(), lastStep: this.lastStep };
+      if (caughtUp) return { ...clockAck(service, this.opts.appender, clockInterest.get()), lastStep: this.lastStep };
       await new Promise((r) => setTimeout(r, i < 20 ? 0 : 2));
     }
   }
