@@ -10,7 +10,7 @@ import {
   Subjects,
   streamCategory,
 } from '@bulwark/contracts';
-import { type AccountPolicy, type BreakerLine, describeBreaker, type MonthLine, monthLines, unfinishedReplays } from '@bulwark/application';
+import { type AccountPolicy, type BreakerLine, describeBreaker, type MonthLine, monthLines, tradesFromLog, unfinishedReplays, worstR } from '@bulwark/application';
 import { accountEvolve, accountInitialState, dec, shortHash } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
@@ -86,6 +86,8 @@ export interface DemoReport {
   losingStreakAtEnd: number;
   /** Each month against its monthly drawdown limit. */
   months: MonthLine[];
+  /** The worst trade in R (net PnL ÷ the risk amount of its approval). */
+  worstTradeR: string;
   /** Breaker and guard events in the order they happened (market time). */
   breakers: BreakerLine[];
   eventsByCategory: Record<string, number>;
@@ -287,11 +289,13 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
   const breakers: BreakerLine[] = [];
   let account = accountInitialState(); // the account aggregate's own fold, for its losing streaks
   const accountEvents: RecordedEvent[] = [];
+  const ours: RecordedEvent[] = [];
   let lastPosition = fromPosition - 1;
   for await (const e of store.readAll({ fromPosition })) {
     lastPosition = e.position;
     if (!belongsTo(e, accountId, tag)) continue;
     appended++;
+    ours.push(e);
     const cat = streamCategory(e.streamId);
     const breaker = describeBreaker(e);
     if (breaker && breaker.type !== 'ForcedClose') breakers.push(breaker); // forced closes are counted on their own line
@@ -322,6 +326,6 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
   }
   return {
     intents, approvals, denials, orders, fills, stopsHit, takeProfitsHit, forcedCloses, liquidations, breakers, eventsByCategory, eventsAppended: appended, lastPosition,
-    longestLosingStreak: account.longestLosingStreak, losingStreakAtEnd: account.losingStreak, months: monthLines(accountEvents),
+    longestLosingStreak: account.longestLosingStreak, losingStreakAtEnd: account.losingStreak, months: monthLines(accountEvents), worstTradeR: worstR(tradesFromLog(ours)),
   };
 }

@@ -32,6 +32,7 @@ export function formatReport(r: DemoReport): string {
     ['forced closes (guards)', String(r.forcedCloses)],
     ['liquidations', `${r.liquidations}${r.liquidations === 0 ? ' (none: the liquidation buffer held)' : ''}`],
     ['losing streak', `longest ${r.longestLosingStreak}, at the end ${r.losingStreakAtEnd}`],
+    ['worst trade', `${r.worstTradeR} R`],
     ['positions opened/closed', `${s.positionsOpened}/${s.positionsClosed}${s.openPositions ? ` (${s.openPositions} still open)` : ''}`],
     ['capital', `${usdt(s.capital)} USDT`],
     ['realised PnL', `${usdt(s.realisedPnl)} USDT`],

@@ -224,6 +224,37 @@ export function describeBreaker(e: RecordedEvent): BreakerLine | null {
 }
 
 /**
+ * The closed positions of an account's log with their result in R (net PnL ÷ the risk amount
+ * its approval assessed; "0" when the entry's approval is not in `events`).
+ * @param events the account's events in log order (approvals, position streams)
+ */
+export function tradesFromLog(events: readonly RecordedEvent[]): TradeResult[] {
+  const approvals = new Map<string, EventData<'EntryApproved'>>();
+  const opened = new Map<string, RecordedEvent>();
+  const trades: TradeResult[] = [];
+  for (const e of events) {
+    const d = e.data as Record<string, unknown>;
+    if (e.type === 'EntryApproved') approvals.set((d as EventData<'EntryApproved'>).clientOrderId, d as EventData<'EntryApproved'>);
+    else if (e.type === 'PositionOpened') opened.set(e.streamId, e);
+    else if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') {
+      const o = opened.get(e.streamId);
+      const entry = o ? approvals.get((o.data as EventData<'PositionOpened'>).clientOrderId) : undefined;
+      const risk = entry ? dec(entry.assessment.riskAmount) : ZERO;
+      const net = dec(d.netPnl as string);
+      trades.push({
+        positionStreamId: e.streamId, side: o ? (o.data as EventData<'PositionOpened'>).side : '?', openedAt: o?.metadata.tsEvent ?? 0, closedAt: e.metadata.tsEvent,
+        netPnl: str(net), riskAmount: str(risk), r: risk.gt(0) ? str(net.div(risk).toDecimalPlaces(4)) : '0',
+        closedBy: e.type === 'PositionLiquidated' ? 'LIQUIDATION' : (d.purpose as string),
+      });
+    }
+  }
+  return trades;
+}
+
+/** The worst trade in R ("0" without trades). */
+export const worstR = (trades: readonly TradeResult[]): string => str(trades.reduce<D | null>((w, t) => (w === null || dec(t.r).lt(w) ? dec(t.r) : w), null) ?? ZERO);
+
+/**
  * Run a backtest in one process: the same services and deciders as the distributed system
  * (InProcessSystem), the paper venue, the replay clock over the candle file with funding, and
  * a report computed from the event log and the accounting read model.
@@ -284,47 +315,23 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
   const tag = shortHash(cfg.accountId);
   const events: RecordedEvent[] = [];
   for await (const e of store.readAll({ fromPosition: firstPosition })) if (e.streamId.includes(cfg.accountId) || e.streamId.includes(tag)) events.push(e);
-  const approvals = new Map<string, EventData<'EntryApproved'>>();
   const denials: Record<string, number> = {};
   let intents = 0;
-  const opened = new Map<string, RecordedEvent>();
-  const trades: TradeResult[] = [];
+  let approvals = 0;
   const breakers: BacktestResult['breakers'] = [];
   for (const e of events) {
-    const d = e.data as Record<string, unknown>;
     const breaker = describeBreaker(e);
     if (breaker) breakers.push(breaker);
-    switch (e.type) {
-      case 'IntentEmitted':
-        intents++;
-        break;
-      case 'EntryApproved':
-        approvals.set((d as EventData<'EntryApproved'>).clientOrderId, d as EventData<'EntryApproved'>);
-        break;
-      case 'EntryDenied':
-        denials[d.reason as string] = (denials[d.reason as string] ?? 0) + 1;
-        break;
-      case 'PositionOpened':
-        opened.set(e.streamId, e);
-        break;
-      case 'PositionClosed':
-      case 'PositionLiquidated': {
-        const o = opened.get(e.streamId);
-        const entry = o ? approvals.get((o.data as EventData<'PositionOpened'>).clientOrderId) : undefined;
-        const risk = entry ? dec(entry.assessment.riskAmount) : ZERO;
-        const net = dec(d.netPnl as string);
-        trades.push({
-          positionStreamId: e.streamId, side: o ? (o.data as EventData<'PositionOpened'>).side : '?', openedAt: o?.metadata.tsEvent ?? 0, closedAt: e.metadata.tsEvent,
-          netPnl: str(net), riskAmount: str(risk), r: risk.gt(0) ? str(net.div(risk).toDecimalPlaces(4)) : '0',
-          closedBy: e.type === 'PositionLiquidated' ? 'LIQUIDATION' : (d.purpose as string),
-        });
-        break;
-      }
+    if (e.type === 'IntentEmitted') intents++;
+    else if (e.type === 'EntryApproved') approvals++;
+    else if (e.type === 'EntryDenied') {
+      const reason = (e.data as EventData<'EntryDenied'>).reason;
+      denials[reason] = (denials[reason] ?? 0) + 1;
     }
   }
+  const trades = tradesFromLog(events);
   const wins = trades.filter((t) => dec(t.netPnl).gt(0)).length;
   const account = events.filter((e) => e.streamId === Streams.account(cfg.accountId)).reduce((s, e) => accountEvolve(s, e as never), accountInitialState());
-  const worstR = trades.reduce<D | null>((w, t) => (w === null || dec(t.r).lt(w) ? dec(t.r) : w), null);
   const sumR = trades.reduce((a, t) => a.plus(t.r), ZERO);
   const wallMs = Date.now() - t0;
   const stats: BacktestStats = {
@@ -344,13 +351,13 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
     finalEquity: summary.finalEquity,
     longestLosingStreak: account.longestLosingStreak,
     losingStreakAtEnd: account.losingStreak,
-    worstTradeR: str(worstR ?? ZERO),
+    worstTradeR: worstR(trades),
   };
   const { store: _s, ...config } = cfg;
   return {
     config, interval: scan.interval, counters, summary, stats, trades, equityCurve: curve, breakers, gaps: scan.gaps,
     months: monthLines(events.filter((e) => e.streamId === Streams.account(cfg.accountId))),
-    decisions: { intents, approvals: approvals.size, denials }, eventsAppended: events.length, wallMs,
+    decisions: { intents, approvals, denials }, eventsAppended: events.length, wallMs,
     candlesPerSecond: wallMs > 0 ? Math.round((counters.candles * 1000) / wallMs) : counters.candles, store,
   };
 }
