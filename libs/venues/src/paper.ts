@@ -192,4 +192,9 @@ export class PaperVenueAdapter implements SimulatedVenue {
   async account(accountId: string) {
     return this.engine.account(accountId);
   }
+  /** The order with this client order id, as the venue holds it (`GET /fapi/v1/order?origClientOrderId=`); null when it never arrived. */
+  async order(accountId: string, _symbol: string, clientOrderId: string): Promise<{ venueOrderId: string } | null> {
+    const rec = this.engine.order(accountId, { clientOrderId });
+    return rec ? { venueOrderId: rec.venueOrderId } : null;
+  }
 }

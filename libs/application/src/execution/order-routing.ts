@@ -37,6 +37,7 @@ export class OrderRouting {
     const a = e.data;
     const c = causedBy(e);
     const existing = await this.streams.loadOrder(a.clientOrderId);
+    if (existing.state.status === 'SUBMITTED') return this.settleSubmitted(existing.state.order!, c);
     if (existing.state.status !== 'NONE') return; // redelivery: the order exists already
     const unconfigured = !this.state.configured.has(a.accountId);
     if (unconfigured && !isLive(this.state.venue)) throw new Error(`venue account ${a.accountId} is not configured`);
@@ -57,6 +58,7 @@ export class OrderRouting {
     const t = e.data;
     const placed = await this.closeTarget(e);
     const existing = await this.streams.loadOrder(t.closeClientOrderId);
+    if (existing.state.status === 'SUBMITTED') return this.settleSubmitted(existing.state.order!, causedBy(e));
     if (existing.state.status !== 'NONE') return;
     // A retried close (attempt > 1) always goes out: the exchange stop did not close the position either.
     if (t.attempt === 1 && (t.kind === 'STOP_LOSS' || t.kind === 'TAKE_PROFIT') && this.state.accounts.get(placed.accountId)?.protection === 'EXCHANGE') {
@@ -160,6 +162,28 @@ export class OrderRouting {
     }
     if (o.type !== 'MARKET' && o.type !== 'LIMIT') throw new Error(`place: ${o.type} orders go through placeProtective`);
     await this.streams.orderCommands(o.clientOrderId, [{ kind: 'InitializeOrder', data: o }, { kind: 'SubmitOrder' }], c);
+    await this.send(o, c);
+  }
+
+  /**
+   * An order recorded as submitted whose venue answer was never recorded (the append failed
+   * while NATS was away, or the process died in between) and is handled again: ask the venue
+   * whether it has the order; record it accepted if so, else send it now. Never a second order.
+   */
+  private async settleSubmitted(o: EventData<'OrderInitialized'>, c: Causation): Promise<void> {
+    const venue = this.state.venue as Partial<{ order(accountId: string, symbol: string, clientOrderId: string): Promise<{ venueOrderId: string } | null> }>;
+    if (typeof venue.order !== 'function') {
+      this.log.warn(`order ${o.clientOrderId} was submitted but its answer is not recorded, and this venue cannot be asked: reconciliation settles it`);
+      return;
+    }
+    const found = await venue.order(o.accountId, o.symbol, o.clientOrderId);
+    if (found) await this.streams.orderCommands(o.clientOrderId, [{ kind: 'RecordAccepted', venueOrderId: found.venueOrderId }], c);
+    else await this.send(o, c);
+  }
+
+  /** Send a recorded order to the venue and record its answer. */
+  private async send(o: EventData<'OrderInitialized'>, c: Causation): Promise<void> {
+    if (o.type !== 'MARKET' && o.type !== 'LIMIT') throw new Error(`send: ${o.type} orders go through placeProtective`);
     const r = await this.state.venue.placeOrder(o.accountId, {
       clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, quantity: dec(o.quantity),
       price: o.price === null ? null : dec(o.price), reduceOnly: o.reduceOnly, purpose: o.purpose,
