@@ -43,6 +43,11 @@ interface Ledger {
   liquidations: number;
   fills: number;
   closesByPurpose: Record<string, number>;
+  /**
+   * `<venue>:<symbol>:<tradeId>` of every trade booked, whatever its lifecycle: a fill delivered
+   * again after its position closed and the next one opened is not a fill of the next one.
+   */
+  trades: Set<string>;
 }
 
 /**
@@ -127,7 +132,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
     this.ledgers.set(cfg.accountId, {
       accountId: cfg.accountId, capital, realisedPnl: ZERO, fees: ZERO, funding: ZERO, liquidationFees: ZERO,
       open: new Map(), sequence: new Map(), peakEquity: capital, maxDrawdown: ZERO, maxDrawdownFraction: ZERO, ledgerRevision: -1, lastEquity: capital, asOf: 0,
-      positionsOpened: 0, positionsClosed: 0, liquidations: 0, fills: 0, closesByPurpose: {},
+      positionsOpened: 0, positionsClosed: 0, liquidations: 0, fills: 0, closesByPurpose: {}, trades: new Set(),
     });
   }
 
@@ -146,6 +151,8 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
     const f = e.data;
     const l = this.ledger(f.accountId);
     const key = `${f.venue}:${f.symbol}`;
+    // Delivered again (an ack lost while NATS was away): booked already, maybe in an earlier lifecycle.
+    if (l.trades.has(`${key}:${f.tradeId}`)) return;
     let fill: EventData<'OrderFilled'> | null = f;
     while (fill) {
       const current: EventData<'OrderFilled'> = fill;
@@ -176,6 +183,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
   private book(l: Ledger, key: string, open: OpenPosition, events: { type: string; data: unknown }[]): void {
     for (const ev of events) {
       const d = ev.data as Record<string, string>;
+      if (typeof d.tradeId === 'string') l.trades.add(`${key}:${d.tradeId}`);
       switch (ev.type) {
         case 'PositionOpened':
           l.fees = l.fees.plus(d.fee);

@@ -43,6 +43,8 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
   /** Open position streams per account, and accounts whose equity must be observed on the next step. */
   private readonly open = new Map<string, Set<string>>();
   private readonly observeNext = new Set<string>();
+  /** Position streams that ended: a PositionOpened delivered again after its close does not reopen the watch. */
+  private readonly ended = new Set<string>();
 
   constructor(
     readonly appender: EventAppender,
@@ -67,7 +69,10 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
 
   rebuild(e: RecordedEvent): void {
     if (e.type === 'PositionOpened') this.positionOpened(e.streamId, e.data as EventData<'PositionOpened'>);
-    else if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') this.open.get((e.data as EventData<'PositionClosed'>).accountId)?.delete(e.streamId);
+    else if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') {
+      this.ended.add(e.streamId);
+      this.open.get((e.data as EventData<'PositionClosed'>).accountId)?.delete(e.streamId);
+    }
   }
 
   /** Steps are needed while a position is open (drawdown moves), and once after it closes. */
@@ -153,6 +158,7 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
   }
 
   positionOpened(positionStreamId: string, p: EventData<'PositionOpened'>): void {
+    if (this.ended.has(positionStreamId)) return;
     const set = this.open.get(p.accountId) ?? new Set<string>();
     set.add(positionStreamId);
     this.open.set(p.accountId, set);
@@ -160,6 +166,7 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
 
   async recordResult(e: RecordedEvent<string, EventData<'PositionClosed'>>): Promise<void> {
     const id = e.data.accountId;
+    this.ended.add(e.streamId);
     this.open.get(id)?.delete(e.streamId);
     this.observeNext.add(id);
     await this.accounts.handle(

@@ -243,7 +243,13 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
    * deadline is extended; on shutdown it is handed back (nak) for the next instance.
    */
   private async runStored(m: JsMsg, recorded: RecordedEvent, run: () => Promise<unknown>): Promise<void> {
-    const heartbeat = setInterval(() => m.working(), ACK_WAIT_MS / 3);
+    const heartbeat = setInterval(() => {
+      try {
+        m.working();
+      } catch {
+        // NATS away: the server redelivers after the ack wait, and the handler's own outcome decides.
+      }
+    }, ACK_WAIT_MS / 3);
     try {
       await this.runUntilDone(m, recorded, run);
     } finally {
