@@ -1,12 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { comparableLog, seededFractions } from '@bulwark/application';
 import type { RecordedEvent, ReplayProgress, ServiceName } from '@bulwark/contracts';
 import { JetStreamEventStore } from '@bulwark/event-store';
-import type { ClockWait } from '@bulwark/messaging';
+import { type ClockWait, freePort } from '@bulwark/messaging';
 import { connect, type NatsConnection } from 'nats';
 import { belongsTo, defaultDemoFiles, type DemoOptions, type DemoReport, runDemo } from './demo';
 import { dropIsolatedBus, isolatedBus } from './isolated-bus';
@@ -153,17 +152,6 @@ export interface PrivateNats {
   stop(): Promise<void>;
   /** SIGKILL the server (its store stays), then start it again on the same port and store after `downMs`. */
   crash(downMs: number): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /**

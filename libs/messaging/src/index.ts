@@ -9,3 +9,4 @@ export * from './replay-clock';
 export * from './request';
 export * from './quarantine';
 export * from './stderr-logs';
+export * from './free-port';

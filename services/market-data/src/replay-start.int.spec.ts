@@ -9,13 +9,13 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DeadLetter, type ReplayProgress, type ReplayStartRequest, Subjects } from '@bulwark/contracts';
 import { DOWNSTREAM, prepareReplay } from '@bulwark/application';
+import { freePort } from '@bulwark/messaging';
 import { connect, JSONCodec, type NatsConnection } from 'nats';
 
 const json = JSONCodec();
@@ -40,17 +40,6 @@ const DLQ_STREAM = 'MDDLQ';
 const DLQ_PREFIX = 'mddlq';
 /** Clock steps the stub services received, by service. */
 const delivered = new Map<string, number>();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function until<T>(what: string, probe: () => Promise<T | null>, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
