@@ -287,8 +287,6 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
   const eventsByCategory: Record<string, number> = {};
   let intents = 0, approvals = 0, orders = 0, fills = 0, stopsHit = 0, takeProfitsHit = 0, forcedCloses = 0, liquidations = 0, appended = 0;
   const breakers: BreakerLine[] = [];
-  let account = accountInitialState(); // the account aggregate's own fold, for its losing streaks
-  const accountEvents: RecordedEvent[] = [];
   const ours: RecordedEvent[] = [];
   let lastPosition = fromPosition - 1;
   for await (const e of store.readAll({ fromPosition })) {
@@ -300,10 +298,6 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
     const breaker = describeBreaker(e);
     if (breaker && breaker.type !== 'ForcedClose') breakers.push(breaker); // forced closes are counted on their own line
     eventsByCategory[cat] = (eventsByCategory[cat] ?? 0) + 1;
-    if (e.streamId === Streams.account(accountId)) {
-      account = accountEvolve(account, e as never);
-      accountEvents.push(e);
-    }
     switch (e.type) {
       case 'IntentEmitted': intents++; break;
       case 'EntryApproved': approvals++; break;
@@ -324,6 +318,9 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
       case 'PositionLiquidated': liquidations++; break;
     }
   }
+  // The account aggregate's own fold gives its losing streaks; its stream, the months.
+  const accountEvents = ours.filter((e) => e.streamId === Streams.account(accountId));
+  const account = accountEvents.reduce((st, e) => accountEvolve(st, e as never), accountInitialState());
   return {
     intents, approvals, denials, orders, fills, stopsHit, takeProfitsHit, forcedCloses, liquidations, breakers, eventsByCategory, eventsAppended: appended, lastPosition,
     longestLosingStreak: account.longestLosingStreak, losingStreakAtEnd: account.losingStreak, months: monthLines(accountEvents), worstTradeR: worstR(tradesFromLog(ours)),

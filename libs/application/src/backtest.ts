@@ -331,7 +331,8 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
   }
   const trades = tradesFromLog(events);
   const wins = trades.filter((t) => dec(t.netPnl).gt(0)).length;
-  const account = events.filter((e) => e.streamId === Streams.account(cfg.accountId)).reduce((s, e) => accountEvolve(s, e as never), accountInitialState());
+  const accountEvents = events.filter((e) => e.streamId === Streams.account(cfg.accountId));
+  const account = accountEvents.reduce((s, e) => accountEvolve(s, e as never), accountInitialState());
   const sumR = trades.reduce((a, t) => a.plus(t.r), ZERO);
   const wallMs = Date.now() - t0;
   const stats: BacktestStats = {
@@ -356,7 +357,7 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
   const { store: _s, ...config } = cfg;
   return {
     config, interval: scan.interval, counters, summary, stats, trades, equityCurve: curve, breakers, gaps: scan.gaps,
-    months: monthLines(events.filter((e) => e.streamId === Streams.account(cfg.accountId))),
+    months: monthLines(accountEvents),
     decisions: { intents, approvals, denials }, eventsAppended: events.length, wallMs,
     candlesPerSecond: wallMs > 0 ? Math.round((counters.candles * 1000) / wallMs) : counters.candles, store,
   };
