@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up behind `npm run demo` and `npm test`:
 #   1. Node >= 20.19
-#   2. dependencies (from the lock file when node_modules is missing or older than package-lock.json)
+#   2. dependencies with `npm ci` (when node_modules is missing or older than package-lock.json)
 #   3. a nats-server with JetStream at NATS_URL (scripts/ensure-nats.sh)
 #   4. build every project (skipped with BULWARK_SKIP_BUILD=1; Nx caches, so a re-run is quick)
 # Works from any directory.
@@ -30,11 +30,10 @@ say "node $node_version"
 #    file newer than it means the installed tree is stale.
 if [[ -f package-lock.json ]]; then
   if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-    # `npm install` honours the lock file exactly as `npm ci` would, but npm 11 with
-    # omit-lockfile-registry-resolved (this workplace's npmrc) writes locks that `npm ci`
-    # refuses for want of other platforms' optional binaries.
-    say "installing dependencies from package-lock.json"
-    npm install --no-audit --no-fund
+    # `npm ci` installs exactly what the lock file records and never rewrites it, so a fresh
+    # clone stays clean. The lock lists every platform's optional binaries (swc, nx, ...).
+    say "installing dependencies from package-lock.json (npm ci)"
+    npm ci --no-audit --no-fund
   else
     say "dependencies up to date"
   fi
