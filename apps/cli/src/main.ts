@@ -12,6 +12,7 @@ import { registerCalcCommands } from './calc';
 import { registerBacktestCommand } from './backtest-cmd';
 import { DataDownloadError, registerDataCommands } from './data-download';
 import { AuditArgumentError, AuditNotFoundError, registerAuditCommands } from './audit';
+import { RerunDifferencesError } from './rerun-cmd';
 import { EventStoreUnavailableError, registerReplayCommand, ReplayMismatchError, storeOpenerFromBus, summaryQueryFromBus } from './replay';
 import { registerVenueCommands } from './venue-serve';
 import { registerStrategyCommands } from './strategy-commands';
@@ -161,6 +162,7 @@ export function exitOf(e: unknown): { code: number; line: string | null } {
     e instanceof AuditNotFoundError ||
     e instanceof AuditArgumentError ||
     e instanceof ReplayMismatchError ||
+    e instanceof RerunDifferencesError ||
     e instanceof EventStoreUnavailableError
   ) {
     return { code: 1, line: `bulwark: ${err.message}` };

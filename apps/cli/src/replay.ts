@@ -18,7 +18,9 @@ import { type BusConfig, requestJson } from '@bulwark/messaging';
 import { type Command, InvalidArgumentError } from 'commander';
 import { connect } from 'nats';
 import { accountArg, accountOfStream, fillKey, foldOrder, foldPosition, netPnlOf, type OpenedStore, parsePositionStreamId, POSITION_FILL_TYPES, requireAccount, rows, columns, utcTime, withStore, writeOut } from './audit';
+import { InputError } from './input-checks';
 import { screenEvent } from './log-screen';
+import { collectSet, rerunCommand } from './rerun-cmd';
 
 /*
  * `bulwark replay`: rebuild every read model from the event log alone — account policy
@@ -678,7 +680,15 @@ export function registerReplayCommand(program: Command, openStore: OpenStore, qu
     .option('--account <id>', 'only this account', accountArg)
     .option('--store <kind>', 'event store: jetstream (the NATS JetStream log) or memory (the embedding program\'s in-process store)', storeKind, 'jetstream')
     .option('--json', 'print JSON instead of text', false)
-    .action(async (o: { account?: string; store: StoreKind; json: boolean }, cmd: Command) => {
+    .option('--rerun', "decide the account's recorded decisions again with today's rules and report every one that differs (needs --account; exit 1 when any differs)", false)
+    .option('--set <field=value>', 'with --rerun: replace a configuration field first (repeatable), e.g. --set losingStreakPause=2', collectSet, [])
+    .action(async (o: { account?: string; store: StoreKind; json: boolean; rerun: boolean; set: string[] }, cmd: Command) => {
+      if (o.rerun || o.set.length) {
+        if (!o.rerun) throw new InputError('--set is only used with --rerun');
+        if (o.account === undefined) throw new InputError('--rerun needs --account ID');
+        const accountId = o.account;
+        return withStore(() => openStore(o.store), (store) => rerunCommand(store, accountId, o.set, o.json, (t) => writeOut(cmd, t)));
+      }
       const models = await withStore(
         () => openStore(o.store),
         async (store) => {

@@ -21,3 +21,4 @@ export * from './mark-watch';
 export * from './candle-history';
 export * from './candle-journal';
 export * from './seeded-random';
+export * from './rerun';

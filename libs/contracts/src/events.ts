@@ -16,7 +16,7 @@ import {
   TradingDay,
   VenueId,
 } from './primitives';
-import { Candle, ReplayStartRequest } from './messages';
+import { Candle, EquitySnapshot, ReplayStartRequest } from './messages';
 
 // ---------------------------------------------------------------------------------------
 // Instrument rules: stream `rules-<venue>-<symbol>`, written by execution (from the venue).
@@ -249,6 +249,8 @@ export const EntryApproved = z.object({
   takeProfitPrice: PositiveDecimalString.nullable(),
   tradingDay: TradingDay,
   assessment: RiskAssessment,
+  /** Accounting's answer the decision was taken on, so `replay --rerun` can decide it again (absent in events written before it was recorded). */
+  equitySnapshot: EquitySnapshot.optional(),
 });
 export type EntryApproved = z.infer<typeof EntryApproved>;
 
@@ -260,6 +262,8 @@ export const EntryDenied = z.object({
   tradingDay: TradingDay,
   /** The values computed before the denial, where sizing got that far. */
   assessment: RiskAssessment.partial().nullable(),
+  /** Accounting's answer the decision was taken on (see EntryApproved.equitySnapshot). */
+  equitySnapshot: EquitySnapshot.optional(),
 });
 export type EntryDenied = z.infer<typeof EntryDenied>;
 

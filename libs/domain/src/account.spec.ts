@@ -482,6 +482,7 @@ describe('AssessEntry: approval', () => {
           takeProfitPrice: '106763.1',
           tradingDay: '2025-11-10',
           assessment: ASSESSMENT,
+          equitySnapshot: equity({}),
         },
       },
     ]);
@@ -530,6 +531,7 @@ describe('AssessEntry: denials', () => {
       detail: '1 position(s) open; one position per symbol in one-way mode',
       tradingDay: '2025-11-10',
       assessment: null,
+      equitySnapshot: equity({ openPositions: 1 }),
     });
   });
 
@@ -816,6 +818,7 @@ describe('monthly drawdown (realised + unrealised equity; 10,000 at the start of
           detail: 'monthly drawdown limit reached in 2025-11; entries resume only by command',
           tradingDay: '2025-12-01',
           assessment: null,
+          equitySnapshot: equity(eqOf('9600')),
         },
       },
     ]);
@@ -910,6 +913,7 @@ describe('monthly drawdown (realised + unrealised equity; 10,000 at the start of
           detail: 'monthly drawdown limit reached in 2025-11; entries resume only by command',
           tradingDay: '2025-11-13',
           assessment: null,
+          equitySnapshot: equity({ ...eqOf('9600'), openPositions: 1 }),
         },
       },
     ]);

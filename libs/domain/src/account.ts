@@ -362,8 +362,9 @@ export function validateAccountConfig(input: AccountConfigInput, context: Accoun
   return ok(c);
 }
 
-function deny(intent: IntentEmitted, signalStreamId: string, reason: DenialReason, detail: string, day: string, assessment: EventData<'EntryDenied'>['assessment'] = null) {
-  return event('EntryDenied', { intentId: intent.intentId, signalStreamId, accountId: intent.accountId, reason, detail, tradingDay: day, assessment });
+function deny(c: Extract<AccountCommand, { kind: 'AssessEntry' }>, reason: DenialReason, detail: string, day: string, assessment: EventData<'EntryDenied'>['assessment'] = null) {
+  const { intent, signalStreamId } = c;
+  return event('EntryDenied', { intentId: intent.intentId, signalStreamId, accountId: intent.accountId, reason, detail, tradingDay: day, assessment, equitySnapshot: c.equity });
 }
 
 /**
@@ -454,21 +455,21 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
   const observed = c.equity.known ? decideEquity(s0, dec(c.equity.equity), c.ts) : [];
   const s = rollToDay(observed.reduce(accountEvolve, s0), day);
   const out = (...e: DomainEvent[]) => [...observed, ...e];
-  if (s.tradingState === 'HALTED') return out(deny(intent, c.signalStreamId, 'TRADING_HALTED', 'trading is halted (kill switch): no new orders', day));
-  if (s.tradingState === 'REDUCING') return out(deny(intent, c.signalStreamId, 'TRADING_REDUCING', 'trading is reducing: only reduce-only orders', day));
-  if (s.monthlyPause) return out(deny(intent, c.signalStreamId, 'TRADING_PAUSED', `monthly drawdown limit reached in ${s.monthlyPause.month}; entries resume only by command`, day));
-  if (s.streakPause) return out(deny(intent, c.signalStreamId, 'TRADING_PAUSED', `${s.losingStreak} losing trades in a row (limit ${cfg.losingStreakPause}); entries resume only by command`, day));
+  if (s.tradingState === 'HALTED') return out(deny(c, 'TRADING_HALTED', 'trading is halted (kill switch): no new orders', day));
+  if (s.tradingState === 'REDUCING') return out(deny(c, 'TRADING_REDUCING', 'trading is reducing: only reduce-only orders', day));
+  if (s.monthlyPause) return out(deny(c, 'TRADING_PAUSED', `monthly drawdown limit reached in ${s.monthlyPause.month}; entries resume only by command`, day));
+  if (s.streakPause) return out(deny(c, 'TRADING_PAUSED', `${s.losingStreak} losing trades in a row (limit ${cfg.losingStreakPause}); entries resume only by command`, day));
   if (s.pausedForDay?.day === day) {
     const r = s.pausedForDay.reason;
-    return out(deny(intent, c.signalStreamId, r, `${r === 'DAILY_LOSS_LIMIT' ? 'daily loss limit' : 'daily profit target'} reached on ${day}; entries resume at 00:00 UTC`, day));
+    return out(deny(c, r, `${r === 'DAILY_LOSS_LIMIT' ? 'daily loss limit' : 'daily profit target'} reached on ${day}; entries resume at 00:00 UTC`, day));
   }
-  if (s.tradesToday >= cfg.maxTradesPerDay) return out(deny(intent, c.signalStreamId, 'DAILY_TRADE_LIMIT', `${s.tradesToday} of ${cfg.maxTradesPerDay} entries already taken on ${day}; closes are still allowed`, day));
-  if (!c.equity.known) return out(deny(intent, c.signalStreamId, 'NO_EQUITY', 'accounting has no equity for this account yet', day));
+  if (s.tradesToday >= cfg.maxTradesPerDay) return out(deny(c, 'DAILY_TRADE_LIMIT', `${s.tradesToday} of ${cfg.maxTradesPerDay} entries already taken on ${day}; closes are still allowed`, day));
+  if (!c.equity.known) return out(deny(c, 'NO_EQUITY', 'accounting has no equity for this account yet', day));
   const utilisation = utilisationOf(dec(c.equity.usedMargin), dec(c.equity.equity));
   if (utilisation.gte(cfg.maxMarginUtilisationFraction)) {
-    return out(deny(intent, c.signalStreamId, 'MARGIN_UTILISATION_LIMIT', `used margin ${str(dec(c.equity.usedMargin).toDecimalPlaces(2, D.ROUND_HALF_UP))} USDT is ${str(utilisation.mul(100).toDecimalPlaces(1, D.ROUND_HALF_UP))} % of equity; entries stop at ${str(dec(cfg.maxMarginUtilisationFraction).mul(100))} %`, day));
+    return out(deny(c, 'MARGIN_UTILISATION_LIMIT', `used margin ${str(dec(c.equity.usedMargin).toDecimalPlaces(2, D.ROUND_HALF_UP))} USDT is ${str(utilisation.mul(100).toDecimalPlaces(1, D.ROUND_HALF_UP))} % of equity; entries stop at ${str(dec(cfg.maxMarginUtilisationFraction).mul(100))} %`, day));
   }
-  if (c.equity.openPositions > 0) return out(deny(intent, c.signalStreamId, 'POSITION_ALREADY_OPEN', `${c.equity.openPositions} position(s) open; one position per symbol in one-way mode`, day));
+  if (c.equity.openPositions > 0) return out(deny(c, 'POSITION_ALREADY_OPEN', `${c.equity.openPositions} position(s) open; one position per symbol in one-way mode`, day));
   const sized = sizeEntry({
     side: intent.side,
     entryPrice: dec(intent.entryPrice),
@@ -484,7 +485,7 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
     maxFeeRiskFraction: cfg.maxFeeRiskFraction === null ? null : dec(cfg.maxFeeRiskFraction),
     rules: c.rules,
   });
-  if (!sized.ok) return out(deny(intent, c.signalStreamId, sized.error.code, sized.error.message, day, sized.error.assessment));
+  if (!sized.ok) return out(deny(c, sized.error.code, sized.error.message, day, sized.error.assessment));
   const a = sized.value;
   const approved: EntryApproved = {
     intentId: intent.intentId,
@@ -501,6 +502,7 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
     takeProfitPrice: a.takeProfitPrice,
     tradingDay: day,
     assessment: a,
+    equitySnapshot: c.equity,
   };
   const count = s.tradesToday + 1;
   const limit = cfg.maxTradesPerDay;
