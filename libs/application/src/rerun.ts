@@ -145,9 +145,11 @@ function commandOf(batch: RecordedEvent[], byId: Map<string, RecordedEvent>, rul
   const decision = find('EntryApproved') ?? find('EntryDenied');
   if (decision) {
     if (!cause || cause.type !== 'IntentEmitted') return `entry decision whose intent (${first.metadata.causationId}) is not in the log`;
-    const equity = (decision.data as EventData<'EntryApproved'> | EventData<'EntryDenied'>).equitySnapshot;
-    if (!equity) return "entry decision recorded without accounting's equity answer (written before decisions recorded it)";
+    const recorded = (decision.data as EventData<'EntryApproved'> | EventData<'EntryDenied'>).equitySnapshot;
+    if (!recorded) return "entry decision recorded without accounting's equity answer (written before decisions recorded it)";
     const intent = cause.data as EventData<'IntentEmitted'>;
+    // The decision never reads asOf (not recorded): the intent's time stands in for it.
+    const equity = { ...recorded, accountId: intent.accountId, asOf: cause.metadata.tsEvent };
     const rules = rulesBefore(intent.venue, intent.symbol, first.position);
     if (!rules) return `no instrument rules for ${intent.venue} ${intent.symbol} recorded before the decision`;
     return { command: { kind: 'AssessEntry', intent, signalStreamId: cause.streamId, equity, rules, ts: cause.metadata.tsEvent }, cause: ref(cause) };

@@ -14,6 +14,20 @@ export const EventMetadata = z.object({
   correlationId: z.string().min(1).max(200),
   causationId: z.string().min(1).max(200),
   schemaVersion: z.number().int().positive(),
+  /**
+   * Hash chain (docs/event-store.md), set by the event store at append, never by the writer:
+   * `hash` = SHA-256 (lower-case hex) of this event's canonical content and `prevHash`, the
+   * `hash` of the stream's previous event (64 zeros for its first). Absent on events stored
+   * before the chain existed ("unchained (pre-hash)").
+   */
+  hash: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits (SHA-256)').optional(),
+  prevHash: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits (SHA-256)').optional(),
+  /**
+   * W3C trace context (`00-<trace id>-<span id>-<flags>`) of the work that appended the event,
+   * set by the appender when a trace is active (docs/observability.md): a consumer continues
+   * that trace. Absent when no trace was active (backtests, older events).
+   */
+  traceparent: z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'expected a W3C traceparent').optional(),
 });
 export type EventMetadata = z.infer<typeof EventMetadata>;
 
@@ -66,4 +80,6 @@ export const Streams = {
   replay: (runId: string) => `replay-${runId}`,
   /** The live candles market-data replayed (CandleClosed), one stream per instrument. */
   candles: (venue: string, symbol: string) => `candles-${venue}-${symbol}`,
+  /** The event store's checkpoints of an account's hash-chain heads (ChainCheckpointRecorded; docs/event-store.md). */
+  chain: (accountId: string) => `chain-${accountId}`,
 } as const;

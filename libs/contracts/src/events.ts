@@ -235,6 +235,14 @@ const IntentRef = {
   signalStreamId: z.string(),
 };
 
+/**
+ * Accounting's equity answer as an entry decision records it: the EquitySnapshot without its
+ * account id (the decision names it) and its `asOf`, which says when accounting last saw a mark
+ * and differs after a restart while the decision does not depend on it.
+ */
+export const DecisionEquity = EquitySnapshot.omit({ accountId: true, asOf: true });
+export type DecisionEquity = z.infer<typeof DecisionEquity>;
+
 export const EntryApproved = z.object({
   ...IntentRef,
   accountId: Identifier,
@@ -250,7 +258,7 @@ export const EntryApproved = z.object({
   tradingDay: TradingDay,
   assessment: RiskAssessment,
   /** Accounting's answer the decision was taken on, so `replay --rerun` can decide it again (absent in events written before it was recorded). */
-  equitySnapshot: EquitySnapshot.optional(),
+  equitySnapshot: DecisionEquity.optional(),
 });
 export type EntryApproved = z.infer<typeof EntryApproved>;
 
@@ -263,7 +271,7 @@ export const EntryDenied = z.object({
   /** The values computed before the denial, where sizing got that far. */
   assessment: RiskAssessment.partial().nullable(),
   /** Accounting's answer the decision was taken on (see EntryApproved.equitySnapshot). */
-  equitySnapshot: EquitySnapshot.optional(),
+  equitySnapshot: DecisionEquity.optional(),
 });
 export type EntryDenied = z.infer<typeof EntryDenied>;
 
@@ -746,6 +754,30 @@ export const ReplayFinished = z.object({
 });
 
 // ---------------------------------------------------------------------------------------
+// Hash-chain checkpoints: stream `chain-<account>`, written by the event store's checkpointer
+// (docs/event-store.md "Checkpoints").
+// ---------------------------------------------------------------------------------------
+
+/** One stream's chain head: the hash (SHA-256, hex) stored on its event at `revision`. */
+export const ChainHead = z.object({
+  streamId: z.string().regex(/^[a-z]+-[A-Za-z0-9_-]{1,180}$/),
+  revision: z.number().int().nonnegative(),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type ChainHead = z.infer<typeof ChainHead>;
+
+/**
+ * The heads of an account's streams that moved since the account's previous checkpoint, as the
+ * log held them through global position `throughPosition`. A later rewrite of any of those events
+ * (even one that recomputes every hash after it) no longer matches the checkpoint.
+ */
+export const ChainCheckpointRecorded = z.object({
+  accountId: Identifier,
+  throughPosition: z.number().int().positive(),
+  heads: z.array(ChainHead).min(1).max(300),
+});
+
+// ---------------------------------------------------------------------------------------
 // The catalogue.
 // ---------------------------------------------------------------------------------------
 
@@ -812,6 +844,7 @@ export const EventCatalogue = {
   ReplayStepsAcknowledged: { schema: ReplayStepsAcknowledged, version: 1 },
   ReplayResumed: { schema: ReplayResumed, version: 1 },
   ReplayFinished: { schema: ReplayFinished, version: 1 },
+  ChainCheckpointRecorded: { schema: ChainCheckpointRecorded, version: 1 },
 } as const;
 
 export type EventCatalogue = typeof EventCatalogue;

@@ -84,6 +84,9 @@ function equity(over: Partial<EquitySnapshot> = {}): EquitySnapshot {
   return { accountId: ACCOUNT, known: true, walletBalance: '10000', unrealisedPnl: '0', equity: '10000', usedMargin: '0', availableMargin: '10000', openPositions: 0, asOf: NOV10, ...over };
 }
 /** An equity snapshot of `v` USDT, all of it available. */
+/** The equity answer as a decision records it (no account id, no asOf). */
+const recordedEquity = ({ accountId: _a, asOf: _t, ...rest }: EquitySnapshot) => rest;
+
 const eqOf = (v: string): Partial<EquitySnapshot> => ({ walletBalance: v, equity: v, availableMargin: v });
 
 const assess = (intentId: string, ts: number, eq: Partial<EquitySnapshot> = {}, i: Partial<IntentEmitted> = {}): AccountCommand => ({
@@ -482,7 +485,7 @@ describe('AssessEntry: approval', () => {
           takeProfitPrice: '106763.1',
           tradingDay: '2025-11-10',
           assessment: ASSESSMENT,
-          equitySnapshot: equity({}),
+          equitySnapshot: recordedEquity(equity({})),
         },
       },
     ]);
@@ -531,7 +534,7 @@ describe('AssessEntry: denials', () => {
       detail: '1 position(s) open; one position per symbol in one-way mode',
       tradingDay: '2025-11-10',
       assessment: null,
-      equitySnapshot: equity({ openPositions: 1 }),
+      equitySnapshot: recordedEquity(equity({ openPositions: 1 })),
     });
   });
 
@@ -818,7 +821,7 @@ describe('monthly drawdown (realised + unrealised equity; 10,000 at the start of
           detail: 'monthly drawdown limit reached in 2025-11; entries resume only by command',
           tradingDay: '2025-12-01',
           assessment: null,
-          equitySnapshot: equity(eqOf('9600')),
+          equitySnapshot: recordedEquity(equity(eqOf('9600'))),
         },
       },
     ]);
@@ -913,7 +916,7 @@ describe('monthly drawdown (realised + unrealised equity; 10,000 at the start of
           detail: 'monthly drawdown limit reached in 2025-11; entries resume only by command',
           tradingDay: '2025-11-13',
           assessment: null,
-          equitySnapshot: equity({ ...eqOf('9600'), openPositions: 1 }),
+          equitySnapshot: recordedEquity(equity({ ...eqOf('9600'), openPositions: 1 })),
         },
       },
     ]);

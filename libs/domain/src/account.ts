@@ -4,6 +4,7 @@ import {
   type DenialReason,
   type DomainEvent,
   type EntryApproved,
+  type DecisionEquity,
   type EquitySnapshot,
   type EventData,
   event,
@@ -362,9 +363,15 @@ export function validateAccountConfig(input: AccountConfigInput, context: Accoun
   return ok(c);
 }
 
+/** The equity answer as a decision records it (contracts DecisionEquity: no account id, no asOf). */
+function decisionEquity(e: EquitySnapshot): DecisionEquity {
+  const { accountId: _account, asOf: _asOf, ...recorded } = e;
+  return recorded;
+}
+
 function deny(c: Extract<AccountCommand, { kind: 'AssessEntry' }>, reason: DenialReason, detail: string, day: string, assessment: EventData<'EntryDenied'>['assessment'] = null) {
   const { intent, signalStreamId } = c;
-  return event('EntryDenied', { intentId: intent.intentId, signalStreamId, accountId: intent.accountId, reason, detail, tradingDay: day, assessment, equitySnapshot: c.equity });
+  return event('EntryDenied', { intentId: intent.intentId, signalStreamId, accountId: intent.accountId, reason, detail, tradingDay: day, assessment, equitySnapshot: decisionEquity(c.equity) });
 }
 
 /**
@@ -502,7 +509,7 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
     takeProfitPrice: a.takeProfitPrice,
     tradingDay: day,
     assessment: a,
-    equitySnapshot: c.equity,
+    equitySnapshot: decisionEquity(c.equity),
   };
   const count = s.tradesToday + 1;
   const limit = cfg.maxTradesPerDay;

@@ -3,13 +3,16 @@ import {
   assertExpected,
   assertStreamId,
   batchEventIds,
-  encodeBatch,
   intOption,
   normaliseCategories,
   planAppend,
+  prepareBatch,
+  sealBatch,
   type StoredRef,
 } from './internal';
+import { GENESIS_HASH, headHashOf } from './chain';
 import {
+  type AppendOptions,
   type AppendResult,
   type EventStore,
   EventStoreClosedError,
@@ -50,13 +53,13 @@ export class InMemoryEventStore implements EventStore {
     this.validate = opts.validate ?? true;
   }
 
-  async append(streamId: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+  async append(streamId: string, events: NewEvent[], expected: ExpectedRevision, opts: AppendOptions = {}): Promise<AppendResult> {
     this.assertOpen();
     assertStreamId(streamId);
     assertExpected(expected);
     const ids = batchEventIds(events);
     // Serialised before touching the log, so a refused or non-serialisable batch leaves nothing behind.
-    const bodies = encodeBatch(streamId, events, this.validate);
+    const prepared = prepareBatch(streamId, events, this.validate, opts.preserveChain);
     const stream = this.streams.get(streamId);
     const current = stream ? stream.length - 1 : null;
     const tailId = stream ? stream[stream.length - 1].metadata.eventId : null;
@@ -75,7 +78,10 @@ export class InMemoryEventStore implements EventStore {
       case 'write':
         break;
     }
-    const copies = bodies.slice(plan.from).map((b) => JSON.parse(b) as NewEvent);
+    // Chained on the tail just checked: nothing runs between here and the push (no await).
+    const tail = stream ?? [];
+    const { bodies } = sealBatch(streamId, prepared, plan.from, tail.length, tail.length ? headHashOf(tail) : GENESIS_HASH, !!tail[tail.length - 1]?.metadata.hash, opts.preserveChain);
+    const copies = bodies.map((b) => JSON.parse(b) as NewEvent);
     const target = stream ?? [];
     if (!stream) this.streams.set(streamId, target);
     for (const c of copies) {

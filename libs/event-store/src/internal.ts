@@ -1,5 +1,6 @@
 // Rules shared by every adapter, so they agree on validation and on the append decision.
 import { EventMetadata, type NewEvent, parseEvent, StreamId } from '@bulwark/contracts';
+import { eventHash, withoutChain } from './chain';
 import { type ExpectedRevision, InvalidCategoryError, InvalidEventError, InvalidStreamIdError, MAX_EVENT_BYTES, type UnreadableEvent } from './port';
 
 const CATEGORY = /^[a-z]+$/;
@@ -43,16 +44,32 @@ export function batchEventIds(events: NewEvent[]): string[] {
 const utf8 = new TextEncoder();
 
 /**
- * The stored bodies of a batch, JSON `{ type, data, metadata }` (undefined data stored as null),
- * after the checks every adapter makes before writing anything (see {@link InvalidEventError}).
- * Call after {@link batchEventIds}.
+ * An event of a batch after the checks, as a plain JSON copy (what the store will hold), its
+ * chain fields taken off; `given` holds the chain fields the caller passed (used only by an
+ * append with `preserveChain`).
+ */
+export interface PreparedEvent {
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+  given: { hash?: string; prevHash?: string };
+}
+
+/**
+ * Check a batch (every adapter makes these checks before writing anything, see
+ * {@link InvalidEventError}) and copy it as JSON (undefined data becomes null). The size limit is
+ * on the body `{ type, data, metadata }` as given, chain fields excluded: the store adds
+ * {@link CHAIN_FIELDS_BYTES} to it. Call after {@link batchEventIds}.
  * @param validate false skips the catalogue and schema checks (metadata and size are always checked)
+ * @param preserveChain keep and check the chain fields the caller passed (else they are ignored)
  * @throws InvalidEventError for the first refused event of the batch
  */
-export function encodeBatch(streamId: string, events: NewEvent[], validate: boolean): string[] {
+export function prepareBatch(streamId: string, events: NewEvent[], validate: boolean, preserveChain = false): PreparedEvent[] {
   return events.map((e, i) => {
     const refuse = (reason: string) => new InvalidEventError(streamId, e.type, reason, i);
-    const metaProblem = metadataProblem(e.metadata);
+    // Chain fields come from the store: a writer that copied a read event's metadata must not set them.
+    const raw = e.metadata && typeof e.metadata === 'object' ? (e.metadata as EventMetadata) : e.metadata;
+    const metaProblem = metadataProblem(preserveChain ? raw : raw && typeof raw === 'object' ? withoutChain(raw) : raw);
     if (metaProblem) throw refuse(metaProblem);
     if (validate) {
       const parsed = parseEvent(e.type, e.data, e.metadata.schemaVersion);
@@ -60,15 +77,64 @@ export function encodeBatch(streamId: string, events: NewEvent[], validate: bool
     }
     let body: string | undefined;
     try {
-      body = JSON.stringify({ type: e.type, data: e.data ?? null, metadata: e.metadata });
+      body = JSON.stringify({ type: e.type, data: e.data ?? null, metadata: withoutChain(e.metadata) });
     } catch (err) {
       throw refuse(`not JSON-serialisable (${(err as Error).message})`);
     }
     // Byte length, not string length: the limit is on what is stored.
     const bytes = utf8.encode(body).length;
     if (bytes > MAX_EVENT_BYTES) throw refuse(`${bytes} bytes serialized, more than MAX_EVENT_BYTES (${MAX_EVENT_BYTES})`);
-    return body;
+    const copy = JSON.parse(body) as { type: string; data: unknown; metadata: EventMetadata };
+    return { ...copy, given: preserveChain ? { hash: e.metadata.hash, prevHash: e.metadata.prevHash } : {} };
   });
+}
+
+/**
+ * The stored bodies of prepared events `prepared[from..]`, chained: JSON `{ type, data, metadata }`
+ * with `metadata.prevHash` and `metadata.hash` (see {@link eventHash}).
+ * @param firstRevision the revision `prepared[from]` takes
+ * @param prevHash the hash the first one chains to ({@link headHashOf} of the stream, or {@link GENESIS_HASH})
+ * @param tailChained whether the stream's last stored event carries chain fields
+ * @param preserveChain store the given chain fields as they are, after checking them: a given
+ *   hash must be the one computed here; an event without them is stored without them, unless the
+ *   stream (or the batch) is already chained
+ * @returns the bodies and the hash of the last one (the stream's new head)
+ * @throws InvalidEventError when preserved chain fields do not match the stream
+ */
+export function sealBatch(
+  streamId: string,
+  prepared: readonly PreparedEvent[],
+  from: number,
+  firstRevision: number,
+  prevHash: string,
+  tailChained: boolean,
+  preserveChain = false,
+): { bodies: string[]; head: string } {
+  let head = prevHash;
+  let chained = tailChained;
+  const bodies = prepared.slice(from).map((p, k) => {
+    const i = from + k;
+    const revision = firstRevision + k;
+    const hash = eventHash(head, { streamId, revision, type: p.type, data: p.data, metadata: p.metadata });
+    const refuse = (reason: string) => new InvalidEventError(streamId, p.type, reason, i);
+    let metadata: EventMetadata = { ...p.metadata, prevHash: head, hash };
+    if (preserveChain) {
+      const g = p.given;
+      if (g.hash === undefined && g.prevHash === undefined) {
+        if (chained) throw refuse(`no chain fields, but revision ${revision} follows a chained event`);
+        metadata = p.metadata;
+      } else if (g.prevHash !== head || g.hash !== hash) {
+        throw refuse(`chain fields do not match revision ${revision}: expected prevHash ${head} hash ${hash}, given prevHash ${g.prevHash ?? 'none'} hash ${g.hash ?? 'none'}`);
+      } else {
+        chained = true;
+      }
+    } else {
+      chained = true;
+    }
+    head = hash;
+    return JSON.stringify({ type: p.type, data: p.data, metadata });
+  });
+  return { bodies, head };
 }
 
 /**

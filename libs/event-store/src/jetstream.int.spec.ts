@@ -1,22 +1,32 @@
 import { spawn } from 'node:child_process';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { event, type NewEvent, type RecordedEvent, streamCategory } from '@bulwark/contracts';
 import fc from 'fast-check';
-import { connect, headers as natsHeaders, type JsMsg, type NatsConnection } from 'nats';
+import { headers as natsHeaders, type JsMsg, type NatsConnection } from 'nats';
+import { eventHash, GENESIS_HASH } from './chain';
 import { describeEventStoreContract } from './contract-suite';
-import { decodeStoredEvent, EventHeaders, JetStreamEventStore, type JetStreamEventStoreOptions, subjectForStream, UndecodableEventError } from './jetstream';
+import { decodeStoredEvent, EventHeaders, EventLogMissingError, JetStreamEventStore, type JetStreamEventStoreOptions, subjectForStream, UndecodableEventError } from './jetstream';
 import { type UnreadableEvent, WrongExpectedRevisionError } from './port';
 
-const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+// Bulwark's one NATS connect function lives in @bulwark/messaging, which depends on this
+// project: a static import would make the project graph circular, so the spec loads its source
+// at run time (the path is computed, so Nx does not read it as a dependency).
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the run-time load described above
+const { connectNats } = require(path.join(__dirname, '..', '..', 'messaging', 'src', 'nats-connect')) as {
+  connectNats(o: { user: 'admin'; name?: string; timeoutMs?: number }): Promise<NatsConnection>;
+};
+/** The harness connects as `admin` (docs/security.md): it creates and deletes the test streams. */
+const connectAdmin = (name: string) => connectNats({ user: 'admin', name, timeoutMs: 3_000 });
 
 let nc: NatsConnection;
 const created = new Set<string>();
 
 beforeAll(async () => {
   try {
-    nc = await connect({ servers: NATS_URL, name: 'event-store-int-test', timeout: 3_000 });
+    nc = await connectAdmin('event-store-int-test');
   } catch (e) {
-    throw new Error(`NATS is unreachable at ${NATS_URL} (set NATS_URL; the JetStream event-store tests need a running nats-server -js): ${String(e)}`);
+    throw new Error(`the JetStream event-store tests need Bulwark's nats-server (npm run setup, or NATS_URL and credentials): ${String(e)}`);
   }
 });
 
@@ -33,7 +43,7 @@ async function freshStore(opts: Omit<JetStreamEventStoreOptions, 'stream' | 'sub
   const tag = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   const stream = `EST_${tag}`;
   created.add(stream);
-  const store = await JetStreamEventStore.connect(nc, { ...opts, stream, subjectPrefix: `est${tag}` });
+  const store = await JetStreamEventStore.connect(nc, { ...opts, stream, subjectPrefix: `est${tag}`, create: true });
   return {
     store,
     cleanup: async () => {
@@ -78,6 +88,16 @@ describe('JetStreamEventStore specifics', () => {
     }
   });
 
+  it('without `create` a missing stream is an EventLogMissingError naming the stream and set-up, and nothing is created', async () => {
+    const stream = `EST_MISSING_${Date.now().toString(36)}`;
+    const err = await JetStreamEventStore.connect(nc, { stream, subjectPrefix: 'estmissing' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EventLogMissingError);
+    expect(String(err)).toContain(`JetStream stream ${stream} (the event log, subjects estmissing.>) does not exist`);
+    expect(String(err)).toContain('npm run setup');
+    const jsm = await nc.jetstreamManager();
+    await expect(jsm.streams.info(stream)).rejects.toThrow('stream not found');
+  }, 60_000);
+
   it('writes one message per event with the documented subject, headers and body, and no consumer stays behind', async () => {
     const { store, cleanup } = await freshStore();
     try {
@@ -91,11 +111,13 @@ describe('JetStreamEventStore specifics', () => {
       expect(m.header.get('Bulwark-Event-Type')).toBe('OrderSubmitted');
       expect(m.header.get('Bulwark-Event-Id')).toBe('e1');
       expect(m.header.get('Nats-Msg-Id')).toBe('order-bw1a2b-7E:0');
-      expect(JSON.parse(m.string())).toEqual({ type: 'OrderSubmitted', data: { clientOrderId: 'bw1a2b-7E' }, metadata: meta('e1') });
+      // The body carries the chain fields the store computed (docs/event-store.md).
+      const chained = { ...meta('e1'), prevHash: GENESIS_HASH, hash: eventHash(GENESIS_HASH, { streamId: 'order-bw1a2b-7E', revision: 0, type: 'OrderSubmitted', data: { clientOrderId: 'bw1a2b-7E' }, metadata: meta('e1') }) };
+      expect(JSON.parse(m.string())).toEqual({ type: 'OrderSubmitted', data: { clientOrderId: 'bw1a2b-7E' }, metadata: chained });
       expect(decodeStoredEvent(m.subject, m.seq, m.header, m.data)).toEqual({
         type: 'OrderSubmitted',
         data: { clientOrderId: 'bw1a2b-7E' },
-        metadata: meta('e1'),
+        metadata: chained,
         streamId: 'order-bw1a2b-7E',
         revision: 0,
         position: 1,
@@ -266,7 +288,7 @@ describe('JetStreamEventStore reads are never short', () => {
     'reads from position 123 of 325 are complete while other connections append and the machine is busy (the reported short read)',
     async () => {
       const { store, cleanup } = await freshStore();
-      const writerNc = await connect({ servers: NATS_URL, name: 'event-store-int-writer' });
+      const writerNc = await connectAdmin('event-store-int-writer');
       const burners = [cpuBurner(120_000), cpuBurner(120_000)];
       let stop = false;
       try {
@@ -422,7 +444,7 @@ describe('JetStreamEventStore reads are never short', () => {
     'readAll under concurrent appends on another connection and a busy machine returns every event of a random range that existed at its start, once, in order (property)',
     async () => {
       const { store, cleanup } = await freshStore();
-      const writerNc = await connect({ servers: NATS_URL, name: 'event-store-int-prop-writer' });
+      const writerNc = await connectAdmin('event-store-int-prop-writer');
       const burner = cpuBurner(170_000);
       const cats = ['order', 'position', 'account', 'stop'];
       const ref = new Map<number, { streamId: string; eventId: string }>();

@@ -18,20 +18,24 @@ import {
   RetentionPolicy,
   StorageType,
   type StoredMsg,
+  type StreamConfig,
 } from 'nats';
 import {
   assertExpected,
   assertStreamId,
   batchEventIds,
   bodyProblem,
-  encodeBatch,
   intOption,
   normaliseCategories,
   planAppend,
+  prepareBatch,
+  sealBatch,
   type StoredRef,
   unreadableReporter,
 } from './internal';
+import { GENESIS_HASH, headHashOf } from './chain';
 import {
+  type AppendOptions,
   type AppendResult,
   type EventStore,
   EventStoreClosedError,
@@ -179,6 +183,46 @@ export interface JetStreamEventStoreOptions {
   validate?: boolean;
   /** Where a read without `onUnreadable` reports a skipped message (default `console.warn`). */
   warn?: (message: string) => void;
+  /**
+   * Create the stream when it is missing (default false). Only set-up and test harnesses,
+   * connected as NATS user `admin`, create streams (docs/security.md); a service needs no more
+   * than stream-info permission and gets {@link EventLogMissingError} when the stream is absent.
+   */
+  create?: boolean;
+}
+
+/** The event log's JetStream stream does not exist, and this connection does not create it. */
+export class EventLogMissingError extends Error {
+  constructor(readonly stream: string, readonly subjectPrefix: string) {
+    super(
+      `JetStream stream ${stream} (the event log, subjects ${subjectPrefix}.>) does not exist. ` +
+        `Set-up creates it as NATS user admin: run \`npm run setup\` (or \`node scripts/nats-streams.js\`) with the same BULWARK_ES_STREAM and BULWARK_ES_PREFIX.`,
+    );
+    this.name = 'EventLogMissingError';
+  }
+}
+
+/**
+ * The event log stream's configuration (file storage, `allow_direct`, `deny_delete`,
+ * `deny_purge`, a 2 min duplicate window, no limits), as set-up creates it.
+ */
+export function eventLogStreamConfig(stream: string, subjectPrefix: string): Partial<StreamConfig> & { name: string } {
+  return {
+    name: stream,
+    subjects: [`${subjectPrefix}.>`],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.New, // should limits ever be set, refuse new events rather than drop old ones
+    max_msgs: -1,
+    max_bytes: -1,
+    max_age: 0,
+    max_msgs_per_subject: -1,
+    num_replicas: 1,
+    allow_direct: true,
+    deny_delete: true,
+    deny_purge: true,
+    duplicate_window: nanos(120_000),
+  };
 }
 
 /**
@@ -239,6 +283,9 @@ interface ReadFilter {
  * seen that sequence: the server's pending counts are never trusted to end a read (nats-server
  * 2.9 can under-count them, which cut reads short).
  *
+ * Hash chain (docs/event-store.md): each publish carries the `prevHash` / `hash` computed on the
+ * tail it is guarded by, so a lost race re-chains on the new tail.
+ *
  * Unreadable messages (see {@link readStoredMessage}) are skipped by every read and reported.
  * Revisions come from the Bulwark-Revision header: a skipped message that carries one keeps its
  * revision (reads show a gap there, and append continues after it), one without a revision is
@@ -263,8 +310,9 @@ export class JetStreamEventStore implements EventStore {
   ) {}
 
   /**
-   * Open the store on `nc`, creating the stream if it is missing (an existing stream is left
-   * as it is; its subjects must cover `<prefix>.>`).
+   * Open the store on `nc`. The stream must exist unless `opts.create` (then a missing one is
+   * created; an existing stream is left as it is); its subjects must cover `<prefix>.>`.
+   * @throws EventLogMissingError when the stream is missing and `opts.create` is not set
    * @throws Error when JetStream is unavailable or an existing stream does not capture `<prefix>.>`
    */
   static async connect(nc: NatsConnection, opts: JetStreamEventStoreOptions = {}): Promise<JetStreamEventStore> {
@@ -280,23 +328,9 @@ export class JetStreamEventStore implements EventStore {
       info = await jsm.streams.info(stream);
     } catch (e) {
       if (apiErrorCode(e) !== STREAM_NOT_FOUND) throw e;
+      if (!opts.create) throw new EventLogMissingError(stream, prefix);
       try {
-        info = await jsm.streams.add({
-          name: stream,
-          subjects: [wanted],
-          storage: StorageType.File,
-          retention: RetentionPolicy.Limits,
-          discard: DiscardPolicy.New, // should limits ever be set, refuse new events rather than drop old ones
-          max_msgs: -1,
-          max_bytes: -1,
-          max_age: 0,
-          max_msgs_per_subject: -1,
-          num_replicas: 1,
-          allow_direct: true,
-          deny_delete: true,
-          deny_purge: true,
-          duplicate_window: nanos(120_000),
-        });
+        info = await jsm.streams.add(eventLogStreamConfig(stream, prefix));
       } catch (e2) {
         if (apiErrorCode(e2) !== STREAM_NAME_IN_USE) throw e2; // created concurrently by another process
         info = await jsm.streams.info(stream);
@@ -326,12 +360,12 @@ export class JetStreamEventStore implements EventStore {
    * connection loss) leave the outcome unknown: retry the same append (same event ids), it is
    * idempotent.
    */
-  async append(streamId: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+  async append(streamId: string, events: NewEvent[], expected: ExpectedRevision, opts: AppendOptions = {}): Promise<AppendResult> {
     this.assertOpen();
     assertStreamId(streamId);
     assertExpected(expected);
     const ids = batchEventIds(events);
-    const bodies = encodeBatch(streamId, events, this.validate).map((b) => encoder.encode(b));
+    const prepared = prepareBatch(streamId, events, this.validate, opts.preserveChain);
     const subject = subjectForStream(this.subjectPrefix, streamId);
     const loose = expected === 'any' || expected === 'stream_exists';
     let pending = 0; // with 'any'/'stream_exists': events before this index are written
@@ -349,6 +383,10 @@ export class JetStreamEventStore implements EventStore {
       if (plan.kind === 'stored') return { nextExpectedRevision: plan.last.revision, position: plan.last.position };
       if (plan.kind !== 'write') throw new WrongExpectedRevisionError(streamId, expected, current);
       const start = (loose ? pending : 0) + plan.from;
+      // Chained on the tail this attempt read; the subject-sequence guard makes a lost race a re-plan.
+      const { prevHash, chained } = await this.chainHead(streamId, tail);
+      const sealed = sealBatch(streamId, prepared, start, (tail?.revision ?? -1) + 1, prevHash, chained, opts.preserveChain);
+      const bodies = sealed.bodies.map((b) => encoder.encode(b));
       const out = await this.publishChain(subject, streamId, events, ids, bodies, start, tail);
       if (out.ok) return { nextExpectedRevision: out.revision, position: out.seq };
       // Lost a race at event `out.failedAt`: decide again on the new tail (a retry of this very
@@ -525,7 +563,20 @@ export class JetStreamEventStore implements EventStore {
   }
 
   /**
-   * Publish events `start..` after `tail`, each guarded by the previous one's sequence.
+   * The hash a stream's next event chains to: its last event's stored hash; for a stream ending in
+   * pre-hash events, the hash they would have had ({@link headHashOf}, one read of the stream);
+   * genesis after an unreadable last message (the chain restarts there; verify reports that message).
+   */
+  private async chainHead(streamId: string, tail: Tail | null): Promise<{ prevHash: string; chained: boolean }> {
+    if (!tail || !tail.decoded?.ok) return { prevHash: GENESIS_HASH, chained: false };
+    const last = tail.decoded.event;
+    if (last.metadata.hash) return { prevHash: last.metadata.hash, chained: true };
+    const all = await this.readStreamWith(streamId, 0, Number.MAX_SAFE_INTEGER, () => undefined);
+    return { prevHash: headHashOf(all.filter((e) => e.revision <= last.revision)), chained: false };
+  }
+
+  /**
+   * Publish events `start..` after `tail` (`bodies[0]` is event `start`'s), each guarded by the previous one's sequence.
    * @returns the last event's revision and sequence, or the index of the event that lost a race
    */
   private async publishChain(
@@ -548,7 +599,7 @@ export class JetStreamEventStore implements EventStore {
       h.set(EventHeaders.eventId, ids[i]);
       let ack: PubAck;
       try {
-        ack = await this.js.publish(subject, bodies[i], { headers: h, msgID: `${streamId}:${revision}`, expect: { lastSubjectSequence: prevSeq } });
+        ack = await this.js.publish(subject, bodies[i - start], { headers: h, msgID: `${streamId}:${revision}`, expect: { lastSubjectSequence: prevSeq } });
       } catch (e) {
         if (apiErrorCode(e) === WRONG_LAST_SEQUENCE) return { ok: false, failedAt: i };
         throw e;

@@ -162,6 +162,18 @@ export interface Subscription {
 }
 
 /**
+ * `append` options.
+ * - `preserveChain`: store the chain fields (`metadata.hash`, `prevHash`) the events carry instead
+ *   of computing them, after checking each given hash is the one the store computes at that place
+ *   (a mismatch is an {@link InvalidEventError}); an event without them is stored without them
+ *   (a pre-hash event), unless its stream is already chained. For `store copy`, which must keep a
+ *   log as it is. Without it, chain fields given by the caller are ignored and computed.
+ */
+export interface AppendOptions {
+  preserveChain?: boolean;
+}
+
+/**
  * The event store port (docs/architecture.md "Streams and events"). Every adapter passes the suite in
  * `contract-suite.ts`.
  *
@@ -180,6 +192,11 @@ export interface Subscription {
  *   {@link InvalidEventError} and nothing of the batch is written. (An adapter built with
  *   `validate: false` skips the catalogue and schema checks only: for tests that must store
  *   poison events.)
+ * - Hash chain (docs/event-store.md): every appended event gets `metadata.prevHash` (the hash of
+ *   its stream's previous event, `GENESIS_HASH` for the first) and `metadata.hash` (`eventHash`
+ *   in chain.ts), computed by the adapter on the stream's tail it checked, so every adapter writes
+ *   the same chain, also with `'any'`. Writers never set them (given ones are ignored, see
+ *   {@link AppendOptions}). Reads return them as stored. The body size limit excludes them.
  * - Reads never change the log. `readAll` and `subscribeToAll` deliver in global order.
  * - `readAll` returns every event from `fromPosition` up to the log's end when the read starts,
  *   each exactly once and in order (then `maxCount` cuts it); events appended during the read
@@ -192,7 +209,7 @@ export interface Subscription {
  */
 export interface EventStore {
   /** Append `events` to `streamId` if the stream is at `expected`. */
-  append(streamId: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  append(streamId: string, events: NewEvent[], expected: ExpectedRevision, opts?: AppendOptions): Promise<AppendResult>;
   /** Events of one stream in revision order; [] for a missing stream. */
   readStream(streamId: string, opts?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** Revision of the stream's last event, null if the stream does not exist. */
