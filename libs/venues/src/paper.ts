@@ -14,6 +14,7 @@ import {
   restorePaperVenue,
 } from '@bulwark/domain';
 import type { SimulatedVenue, VenueOrderRequest } from './port';
+import { reportVenueWeight, timeVenueRequest } from '@bulwark/telemetry';
 
 /** A step as the replay clock sends it (MarketTick): its run and number travel with it. */
 export type PaperClockStep = PaperStep & { runId?: string; seq?: number };
@@ -89,6 +90,8 @@ export class PaperVenueAdapter implements SimulatedVenue {
    */
   constructor(readonly venue: VenueId, private readonly rules: ReadonlyMap<string, Rules>, private readonly options: PaperVenueOptions = {}) {
     this.engine = new PaperVenue(rules, options);
+    // The paper venue has no request weight limit: it reports 0 used.
+    reportVenueWeight(venue, 0);
   }
 
   /** True when the venue holds no account (a new process before any funding or restore). */
@@ -174,23 +177,24 @@ export class PaperVenueAdapter implements SimulatedVenue {
     return out;
   }
 
+  // Each request is timed under the Binance endpoint it stands for (bulwark_venue_request_seconds).
   async setOneWayMode(accountId: string) {
-    return this.journal('setOneWayMode', (v) => v.setOneWayMode(accountId));
+    return timeVenueRequest(this.venue, 'POST /fapi/v1/positionSide/dual', async () => this.journal('setOneWayMode', (v) => v.setOneWayMode(accountId)));
   }
   async setIsolatedMargin(accountId: string, symbol: string) {
-    return this.journal('setIsolatedMargin', (v) => v.setIsolated(accountId, symbol));
+    return timeVenueRequest(this.venue, 'POST /fapi/v1/marginType', async () => this.journal('setIsolatedMargin', (v) => v.setIsolated(accountId, symbol)));
   }
   async setLeverage(accountId: string, symbol: string, leverage: number) {
-    return this.journal('setLeverage', (v) => v.setLeverage(accountId, symbol, leverage));
+    return timeVenueRequest(this.venue, 'POST /fapi/v1/leverage', async () => this.journal('setLeverage', (v) => v.setLeverage(accountId, symbol, leverage)));
   }
   async placeOrder(accountId: string, order: VenueOrderRequest) {
-    return this.journal('placeOrder', (v) => v.placeOrder(accountId, order));
+    return timeVenueRequest(this.venue, 'POST /fapi/v1/order', async () => this.journal('placeOrder', (v) => v.placeOrder(accountId, order)));
   }
   async cancelOrder(accountId: string, clientOrderId: string) {
-    return this.journal('cancelOrder', (v) => v.cancelOrder(accountId, clientOrderId));
+    return timeVenueRequest(this.venue, 'DELETE /fapi/v1/order', async () => this.journal('cancelOrder', (v) => v.cancelOrder(accountId, clientOrderId)));
   }
   async account(accountId: string) {
-    return this.engine.account(accountId);
+    return timeVenueRequest(this.venue, 'GET /fapi/v2/account', async () => this.engine.account(accountId));
   }
   /** The order with this client order id, as the venue holds it (`GET /fapi/v1/order?origClientOrderId=`); null when it never arrived. */
   async order(accountId: string, _symbol: string, clientOrderId: string): Promise<{ venueOrderId: string } | null> {

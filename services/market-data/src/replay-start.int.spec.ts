@@ -15,8 +15,8 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DeadLetter, type ReplayProgress, type ReplayStartRequest, Subjects } from '@bulwark/contracts';
 import { DOWNSTREAM, prepareReplay } from '@bulwark/application';
-import { freePort } from '@bulwark/messaging';
-import { connect, JSONCodec, type NatsConnection } from 'nats';
+import { connectNats, createBusStreams, freePort, privateNatsServerCommand } from '@bulwark/messaging';
+import { JSONCodec, type NatsConnection } from 'nats';
 
 const json = JSONCodec();
 const ROOT = path.resolve(__dirname, '../../..');
@@ -74,9 +74,12 @@ beforeAll(async () => {
   fs.mkdirSync(dataDir);
   fs.mkdirSync(extraDir);
   const port = await freePort();
-  natsServer = spawn('nats-server', ['-js', '-sd', path.join(tmp, 'js'), '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  // The deployed authorization: market-data connects as itself, the harness (and the stubs) as admin.
+  const server = privateNatsServerCommand(port, path.join(tmp, 'js'));
+  natsServer = spawn(server.bin, server.args, { stdio: 'ignore' });
   const url = `nats://127.0.0.1:${port}`;
-  nc = await until('nats-server', () => connect({ servers: url, name: 'md-replay-start-spec', timeout: 1_000 }));
+  nc = await until('nats-server', () => connectNats({ user: 'admin', servers: url, name: 'md-replay-start-spec', timeoutMs: 1_000, reconnect: 'never' }));
+  await createBusStreams(nc, { esStream: 'MDES', esPrefix: 'mdes', dlqStream: DLQ_STREAM, dlqPrefix: DLQ_PREFIX });
   const main = path.join(ROOT, 'services/market-data/dist/main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: build the service first (npx nx run market-data-service:build)`);
   service = spawn(process.execPath, [main], {
@@ -91,6 +94,7 @@ beforeAll(async () => {
       BULWARK_DATA_DIR: dataDir,
       BULWARK_ALLOWED_DATA_DIRS: extraDir,
       LOG_LEVEL: 'warn',
+      BULWARK_METRICS_PORT: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -2,7 +2,7 @@
  * End to end through the local Binance venue: its websocket Mark Price Stream
  * (`btcusdt@markPrice@1s`, one update per path step of real BTCUSDT 1m candles of
  * 2025-11-21, shared/data PROVENANCE.md) → `BinanceMarketStream.markPrices` →
- * `publishMarkPrices` on core NATS (the server on 4222, an isolated subject prefix) → the
+ * `publishMarkPrices` on core NATS (Bulwark's server at NATS_URL as the admin harness, an isolated subject prefix) → the
  * stop-monitor service layer (`startLiveMarkWatch`: NATS subscription, watchdog timer, REST
  * fallback `GET /fapi/v1/premiumIndex` against the same local venue) → `StopMonitorService`
  * (in-memory event store).
@@ -20,11 +20,11 @@ import { type Candle, type EventData, type RecordedEvent, Streams, event } from 
 import { clientOrderIdFor, dec, floorToStep, initialMargin, protectionGuards, rulesFromContract, str, validateAccountConfig } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
 import { instrumentFiles, loadRulesFromFiles, readCandles, resolveDataDir } from '@bulwark/market-data';
-import { EventAppender } from '@bulwark/messaging';
+import { connectNats, EventAppender } from '@bulwark/messaging';
 import { BinanceMarketStream } from '@bulwark/venues';
 import { BinanceMarkPriceRest } from '@bulwark/venues/dist/binance/mark-price-rest';
 import { Logger } from '@nestjs/common';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { type LiveMarkWatch, NatsMarkPriceSubscriber, startLiveMarkWatch } from './mark-prices';
 
 const VENUE = 'binance-usdm';
@@ -95,7 +95,7 @@ beforeAll(async () => {
   const inputs = localVenueInputs(DATA, SYMBOL);
   for await (const c of readCandles(inputs.candlesFile!)) if (c.openTime >= START - MIN && c.openTime < START + 10 * MIN) bars.set(c.openTime, c);
   local = await startBinanceLocal({ ...inputs, startTime: START, accounts: [] });
-  nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: `stop-monitor-${PREFIX}` });
+  nc = await connectNats({ user: 'admin', name: `stop-monitor-${PREFIX}` });
   poller = new BinanceMarkPriceRest({ mode: 'local', restBase: local.url });
 }, 60_000);
 

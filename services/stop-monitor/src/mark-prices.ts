@@ -7,6 +7,7 @@ import {
   type StopMonitorService,
 } from '@bulwark/application';
 import { Subjects } from '@bulwark/contracts';
+import { deliveredByJetStream } from '@bulwark/messaging';
 import { JSONCodec, type NatsConnection } from 'nats';
 
 /** Where a refused mark-price message goes (the service's dead letters). */
@@ -37,6 +38,10 @@ export class NatsMarkPriceSubscriber implements MarkPriceSubscriber {
     const sub = this.nc.subscribe(subject, {
       callback: (err, m) => {
         if (err) return;
+        if (deliveredByJetStream(m, subject)) {
+          this.opts.refuse?.(subject, 'a JetStream delivery, not a mark price from market-data (docs/security.md)', m.data);
+          return;
+        }
         let raw: unknown;
         try {
           raw = this.json.decode(m.data);

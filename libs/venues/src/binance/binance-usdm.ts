@@ -18,6 +18,16 @@ import { classifyVenueError, messageOf, redact, toVenueFailure, type ResponseInf
 import { localApiUrls } from './local-urls';
 import { BannedError, RateBudget, systemClock, type BudgetAlert, type Clock, type RequestCost } from './rate-budget';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry';
+import { processMetrics, reportVenueWeight } from '@bulwark/telemetry';
+
+/** The path of a request URL without its query (the query holds the signature), e.g. `/fapi/v1/order`. */
+function endpointPath(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url.split('?')[0];
+  }
+}
 
 /**
  * Request costs of the endpoints the adapter calls (IP weight, order count), from Binance's
@@ -169,7 +179,7 @@ export class BinanceUsdmVenue implements LiveVenuePort {
     const onRest = ex.onRestResponse.bind(ex);
     ex.onRestResponse = (status: number, statusText: string, url: string, method: string, headers: Record<string, string>, body: string, reqHeaders: unknown, reqBody: unknown) => {
       const ctx = this.als.getStore();
-      if (ctx) Object.assign(ctx, { status, headers, body });
+      if (ctx) Object.assign(ctx, { status, headers, body, endpoint: `${method.toUpperCase()} ${endpointPath(url)}` });
       return onRest(status, statusText, url, method, headers, body, reqHeaders, reqBody);
     };
     // Tap the raw user-data messages; ccxt.pro keeps handling them (caches, listen key).
@@ -203,19 +213,28 @@ export class BinanceUsdmVenue implements LiveVenuePort {
       }
       throw e;
     }
-    const ctx: ResponseInfo = {};
+    const ctx: ResponseInfo & { endpoint?: string } = {};
+    const started = performance.now();
     try {
       const v = await this.als.run(ctx, () => fn(this.exchange));
-      this.budget.observe(ctx.headers);
+      this.observeResponse(ctx, started);
       return ok(v);
     } catch (e) {
-      this.budget.observe(ctx.headers);
+      this.observeResponse(ctx, started);
       const f = toVenueFailure(e, ctx, this.secrets);
       if (f.rejection.code === 'HTTP_429') this.budget.pause(f.retryAfterMs);
       if (f.rejection.code === 'HTTP_418') this.budget.ban(f.retryAfterMs);
       this.logLine(`binanceusdm ${this.accountId}: ${f.rejection.code} ${f.rejection.message}`);
       return err(f);
     }
+  }
+
+  /** Book a response: the budget re-bases on its usage headers; its duration and the used weight go to the metrics. */
+  private observeResponse(ctx: ResponseInfo & { endpoint?: string }, started: number): void {
+    this.budget.observe(ctx.headers);
+    processMetrics().venueRequestSeconds.observe({ venue: this.venue, endpoint: ctx.endpoint ?? 'NO_RESPONSE' }, (performance.now() - started) / 1000);
+    const used = Object.entries(ctx.headers ?? {}).find(([k]) => k.toLowerCase() === 'x-mbx-used-weight-1m')?.[1];
+    reportVenueWeight(this.venue, used);
   }
 
   /**

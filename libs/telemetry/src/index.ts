@@ -1,0 +1,6 @@
+export * from './metrics';
+export * from './projection';
+export * from './process';
+export * from './server';
+export * from './tracing';
+export * from './venue';
