@@ -3,11 +3,11 @@
 // the middle, one category) and `readStream`, on a log of real-shaped events, with a writer
 // appending to other subjects during the reads. Every read is checked to be complete.
 // Usage: node bench/readall.bench.js [--events N] [--runs N] [--dist path/to/event-store/dist]
-//   (after `npm run setup`; needs NATS with JetStream on NATS_URL or 127.0.0.1:4222)
+//   (after `npm run setup`; needs Bulwark's NATS with JetStream on NATS_URL or 127.0.0.1:4223, as admin)
 const os = require('node:os');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
-const { connect } = require('nats');
+const { connectNats } = require(path.join(__dirname, '..', 'libs', 'messaging', 'dist', 'index.js'));
 
 const arg = (name, dflt) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : dflt);
 const events = Number(arg('--events', 20000));
@@ -34,10 +34,10 @@ async function time(label, expected, fn) {
 
 (async () => {
   console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, node ${process.version}, ${new Date().toISOString().slice(0, 10)}; event store ${dist}`);
-  const nc = await connect({ servers: process.env.NATS_URL || 'nats://127.0.0.1:4222' });
+  const nc = await connectNats({ user: 'admin', name: 'bench-readall' });
   const tag = randomBytes(3).toString('hex');
   const stream = `BENCH_READ_${tag}`;
-  const store = await JetStreamEventStore.connect(nc, { stream, subjectPrefix: `benchread${tag}` });
+  const store = await JetStreamEventStore.connect(nc, { stream, subjectPrefix: `benchread${tag}`, create: true });
   let stop = false;
   let writer = Promise.resolve();
   try {

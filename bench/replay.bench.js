@@ -7,7 +7,7 @@
 const os = require('node:os');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
-const { connect } = require('nats');
+const { connectNats } = require('../libs/messaging/dist/index.js');
 const { monthStarts, runBacktest } = require('../libs/application/dist/index.js');
 const { InMemoryEventStore, JetStreamEventStore } = require('../libs/event-store/dist/index.js');
 const { resolveDataDir, instrumentFiles } = require('../libs/market-data/dist/index.js');
@@ -43,9 +43,9 @@ async function time(label, events, fn, runs = 3) {
   console.log(`log: ${events} events of ${accounts} accounts`);
   await time('replay from the in-memory store', events, () => rebuildReadModels(store));
 
-  const nc = await connect({ servers: process.env.NATS_URL || 'nats://127.0.0.1:4222' });
+  const nc = await connectNats({ user: 'admin', name: 'bench-replay' });
   const tag = randomBytes(3).toString('hex');
-  const js = await JetStreamEventStore.connect(nc, { stream: `BENCH_${tag}`, subjectPrefix: `bench${tag}` });
+  const js = await JetStreamEventStore.connect(nc, { stream: `BENCH_${tag}`, subjectPrefix: `bench${tag}`, create: true });
   try {
     const t0 = Date.now();
     for await (const e of store.readAll()) await js.append(e.streamId, [{ type: e.type, data: e.data, metadata: e.metadata }], e.revision === 0 ? 'no_stream' : e.revision - 1);

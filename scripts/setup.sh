@@ -2,8 +2,12 @@
 # Idempotent set-up behind `npm run demo` and `npm test`:
 #   1. Node >= 20.19
 #   2. dependencies with `npm ci` (when node_modules is missing or older than package-lock.json)
-#   3. a nats-server with JetStream at NATS_URL (scripts/ensure-nats.sh)
+#   3. Bulwark's secured nats-server with JetStream at NATS_URL, default 127.0.0.1:4223, with
+#      local credentials in var/nats/creds (scripts/ensure-nats.sh; stop it with npm run stop)
 #   4. build every project (skipped with BULWARK_SKIP_BUILD=1; Nx caches, so a re-run is quick)
+#   5. the event log and dead-letter streams, created as NATS user admin (scripts/nats-streams.js)
+#   6. promtool and kubectl for the deployment checks (apps/cli/src/deploy-*.spec.ts), from
+#      Debian's packages prometheus and kubernetes-client when missing
 # Works from any directory.
 set -euo pipefail
 
@@ -44,7 +48,7 @@ else
   say "dependencies present (no package-lock.json to compare with)"
 fi
 
-# 3. NATS with JetStream.
+# 3. NATS with JetStream, secured.
 bash scripts/ensure-nats.sh
 
 # 4. Build (tsc -b per project, in dependency order). Quiet unless it fails.
@@ -59,4 +63,37 @@ else
     die "build failed (output above)"
   fi
   say "build ok"
+fi
+
+# 5. The bus's streams (services may only check them). Needs libs/messaging built.
+if [[ -f libs/messaging/dist/index.js ]]; then
+  node scripts/nats-streams.js | sed 's/^nats-streams: /[setup] /'
+else
+  say "libs/messaging is not built: the event log streams are created at the next npm run setup"
+fi
+
+# 6. promtool (checks deploy/prometheus) and kubectl (renders k8s/ with kustomize), installed
+#    only when missing and only where apt-get can run as root; the specs name this script otherwise.
+missing_pkgs=()
+command -v promtool >/dev/null 2>&1 || missing_pkgs+=(prometheus)
+command -v kubectl >/dev/null 2>&1 || missing_pkgs+=(kubernetes-client)
+if ((${#missing_pkgs[@]} > 0)); then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian packages ${missing_pkgs[*]} (promtool, kubectl) for the deployment checks"
+    # --no-install-recommends: promtool only, not the node exporter and web assets prometheus recommends.
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" >/dev/null ||
+      say "apt-get could not install ${missing_pkgs[*]}; the deployment specs will fail until promtool and kubectl are on PATH"
+  else
+    say "promtool/kubectl missing (Debian: sudo apt-get install prometheus kubernetes-client); the deployment specs need them"
+  fi
+fi
+# The overlays use kustomize components and `patches:`, which need the kustomize of kubectl >= 1.24
+# (Debian bookworm's kubernetes-client is 1.20, kustomize v2): say so rather than fail later.
+if command -v kubectl >/dev/null 2>&1; then
+  kustomize_version="$(kubectl version --client 2>/dev/null | sed -n 's/^Kustomize Version: v\([0-9]*\).*/\1/p')"
+  if [[ -z "$kustomize_version" || "$kustomize_version" -lt 4 ]]; then
+    say "kubectl's kustomize is older than v4: k8s/ does not render with it; install kubectl >= 1.24 (https://kubernetes.io/docs/tasks/tools/)"
+  else
+    say "promtool $(command -v promtool >/dev/null 2>&1 && echo present || echo MISSING), kubectl with kustomize v$kustomize_version"
+  fi
 fi

@@ -5,10 +5,11 @@
 //
 // Checks: every service appears in docker-compose.yml (built from deploy/Dockerfile with its
 // SERVICE build arg, NATS_URL and BULWARK_DATA_DIR in its environment, waiting for a healthy
-// nats) and in k8s/ (a Deployment running services/<name>/dist/main.js with the bulwark-config
-// ConfigMap); deploy/Dockerfile declares ARG SERVICE; k8s/kustomization.yaml lists exactly
-// the other YAML files in k8s/; every YAML file parses; no k8s probe targets a port its
-// container does not declare.
+// nats) and in k8s/base/ (a Deployment running services/<name>/dist/main.js with the
+// bulwark-config ConfigMap); deploy/Dockerfile declares ARG SERVICE; k8s/base/kustomization.yaml
+// lists exactly the other YAML files in k8s/base/; every YAML file parses; no k8s probe targets
+// a port its container does not declare. The overlays' rendering and schemas are checked by
+// apps/cli/src/deploy-k8s.spec.ts (kubectl kustomize + kubernetes-models).
 'use strict';
 
 const fs = require('node:fs');
@@ -72,11 +73,11 @@ function readCompose(root = ROOT) {
 }
 
 /**
- * Every YAML file in k8s/ with its parsed documents.
- * @returns {{ file: string, docs: any[] }[]} file = name inside k8s/, sorted by name
+ * Every YAML file in k8s/base/ (the manifests the overlays build on) with its parsed documents.
+ * @returns {{ file: string, docs: any[] }[]} file = name inside k8s/base/, sorted by name
  */
 function readK8s(root = ROOT) {
-  const dir = path.join(root, 'k8s');
+  const dir = path.join(root, 'k8s', 'base');
   return fs
     .readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f))
@@ -148,14 +149,14 @@ function checkK8s(root, services, problems) {
   }
   const kust = files.find((f) => f.file === 'kustomization.yaml' || f.file === 'kustomization.yml');
   if (!kust) {
-    problems.push('k8s/kustomization.yaml is missing');
+    problems.push('k8s/base/kustomization.yaml is missing');
   } else {
     const listed = new Set(((kust.docs[0] || {}).resources || []).map(String));
     for (const { file } of files) {
-      if (file !== kust.file && !listed.has(file)) problems.push(`k8s/kustomization.yaml does not list ${file}`);
+      if (file !== kust.file && !listed.has(file)) problems.push(`k8s/base/kustomization.yaml does not list ${file}`);
     }
     for (const r of listed) {
-      if (!files.some((f) => f.file === r)) problems.push(`k8s/kustomization.yaml lists ${r}, which does not exist`);
+      if (!files.some((f) => f.file === r)) problems.push(`k8s/base/kustomization.yaml lists ${r}, which does not exist`);
     }
   }
 
@@ -213,7 +214,7 @@ function checkK8s(root, services, problems) {
         if (!probe) continue;
         const target = (probe.httpGet || probe.tcpSocket || probe.grpc || {}).port;
         if (target !== undefined && !ports.has(String(target))) {
-          problems.push(`k8s/${o.file}: ${o.doc.metadata.name} ${kind} targets port ${target}, which ${c.name} does not declare`);
+          problems.push(`k8s/base/${o.file}: ${o.doc.metadata.name} ${kind} targets port ${target}, which ${c.name} does not declare`);
         }
       }
     }
@@ -245,7 +246,7 @@ module.exports = { SERVICES, validateDeploy, readCompose, readK8s, loadYamlDocum
 if (require.main === module) {
   const { problems, services } = validateDeploy(process.argv[2] ? path.resolve(process.argv[2]) : ROOT);
   if (problems.length === 0) {
-    console.log(`validate-deploy: ok (${services.length} services in docker-compose.yml and k8s/)`);
+    console.log(`validate-deploy: ok (${services.length} services in docker-compose.yml and k8s/base/)`);
   } else {
     for (const p of problems) console.log(`validate-deploy: ${p}`);
     process.exit(1);

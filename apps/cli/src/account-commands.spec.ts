@@ -3,20 +3,21 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jes
 import { type AccountConfigInput, validateAccountConfig } from '@bulwark/domain';
 import { Subjects } from '@bulwark/contracts';
 import { Command, CommanderError } from 'commander';
-import { connect, JSONCodec, type NatsConnection, type Subscription } from 'nats';
+import { connectNats, DEFAULT_NATS_URL } from '@bulwark/messaging';
+import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import { registerAccountCommands, type OperatorBus } from './account-commands';
 import { DemoError } from './demo';
 import { registerStrategyCommands } from './strategy-commands';
 
 // Drives `bulwark account …` and `bulwark strategy attach` through commander, configured like
-// main.ts's program, against the real nats-server (NATS_URL, default 127.0.0.1:4222). Every run
+// main.ts's program, against the real nats-server (NATS_URL, default 127.0.0.1:4223). Every run
 // prefixes its subjects with a random tag (OperatorBus.subjectPrefix) and answers them with a
 // tiny responder, so no request ever reaches a Bulwark system running on the same server.
 // The responder answers open/reconfigure with the domain's own validateAccountConfig, and
 // refusals the way the NATS transport sends them: {error:{code,message}} (field, value and
 // allowed ranges only inside the message).
 
-const NATS_URL = process.env.NATS_URL || 'nats://127.0.0.1:4222';
+const NATS_URL = process.env.NATS_URL || DEFAULT_NATS_URL;
 const json = JSONCodec();
 const PREFIX = `t${randomBytes(4).toString('hex')}.`;
 
@@ -49,7 +50,8 @@ async function bulwark(bus: OperatorBus, ...args: string[]): Promise<{ code: num
   }
 }
 
-const bus: OperatorBus = { natsUrl: NATS_URL, subjectPrefix: PREFIX, timeoutMs: 5000 };
+// Prefixed subjects are the test's own, outside what `operator` may publish: the harness user sends them.
+const bus: OperatorBus = { natsUrl: NATS_URL, subjectPrefix: PREFIX, timeoutMs: 5000, user: 'admin' };
 let nc: NatsConnection;
 let sub: Subscription;
 const received: Received[] = [];
@@ -57,7 +59,7 @@ const received: Received[] = [];
 let answer: (subject: string, data: unknown) => unknown = () => ({});
 
 beforeAll(async () => {
-  nc = await connect({ servers: NATS_URL, name: 'account-commands-spec' });
+  nc = await connectNats({ user: 'admin', servers: NATS_URL, name: 'account-commands-spec' });
   sub = nc.subscribe(`${PREFIX}>`);
   void (async () => {
     for await (const m of sub) {

@@ -1,10 +1,10 @@
 import { Identifier, type OpenAccountRequest, ProtectionMode, Subjects, Symbol as SymbolId } from '@bulwark/contracts';
 import { ACCOUNT_DEFAULTS, dec } from '@bulwark/domain';
-import { busConfigFromEnv } from '@bulwark/messaging';
+import { busConfigFromEnv, connectNats, type NatsUser } from '@bulwark/messaging';
 import { Command, InvalidArgumentError } from 'commander';
-import { ErrorCode, JSONCodec, type Msg, type NatsConnection, type NatsError, connect } from 'nats';
+import { ErrorCode, JSONCodec, type Msg, type NatsConnection, type NatsError } from 'nats';
 import { DemoError } from './demo';
-import { InputError, policyFlags, withPolicyOptions } from './input-checks';
+import { InputError, integerIn, policyFlags, withPolicyOptions } from './input-checks';
 
 const json = JSONCodec();
 
@@ -19,6 +19,8 @@ export interface OperatorBus {
   subjectPrefix?: string;
   /** How long to wait for the answer (default 10 s). */
   timeoutMs?: number;
+  /** Whose NATS credentials (default `operator`; tests on prefixed subjects use `admin`). */
+  user?: NatsUser;
 }
 
 /** A typed refusal as a service answers it: `{error:{code,message,field?,value?,allowed?}}`. */
@@ -100,9 +102,9 @@ export async function askRunningSystem(subject: string, payload: unknown, servic
   const timeoutMs = bus.timeoutMs ?? 10_000;
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: url, name: 'bulwark-cli', timeout: 3000, reconnect: false });
+    nc = await connectNats({ user: bus.user ?? 'operator', servers: url, name: 'bulwark-cli', timeoutMs: 3000, reconnect: 'never' });
   } catch (e) {
-    throw new DemoError(`cannot reach NATS at ${url} (${(e as Error).message}): start the system first (docker compose up -d, or NATS_URL=… for another server)`);
+    throw new DemoError(`${(e as Error).message}: start the system first (npm run setup, docker compose up -d, or NATS_URL=… with credentials for another server)`);
   }
   let m: Msg;
   try {
@@ -111,6 +113,7 @@ export async function askRunningSystem(subject: string, payload: unknown, servic
     await nc.close();
     const code = (e as NatsError).code;
     if (code === ErrorCode.NoResponders) throw new DemoError(`nobody answers on ${full}: is the ${service} service running and connected to ${url}?`);
+    if (code === ErrorCode.PermissionsViolation) throw new DemoError(`NATS does not let user ${bus.user ?? 'operator'} publish to ${full} (permissions violation; docs/security.md)`);
     if (code === ErrorCode.Timeout) {
       throw new DemoError(`no answer on ${full} within ${timeoutMs / 1000} s from the ${service} service; the outcome is unknown (sending the command again is safe: a repeat is refused, not applied twice)`);
     }
@@ -157,14 +160,6 @@ function decimal(name: string, zeroOk = false) {
       throw new InvalidArgumentError(`${name} must be a decimal number ${zeroOk ? '>= 0' : '> 0'} such as 1000 or 250.5, got "${v}"`);
     }
     return v;
-  };
-}
-
-function integerIn(name: string, lo: number, hi: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be an integer in ${lo}..${hi}, got "${v}"`);
-    return n;
   };
 }
 

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Command, CommanderError } from 'commander';
-import { connect, headers, type NatsConnection } from 'nats';
+import { headers, type NatsConnection } from 'nats';
 import {
   type AccountSummary,
   type Candle,
@@ -45,11 +45,11 @@ import {
 } from '@bulwark/domain';
 import { EventHeaders, type EventStore, InMemoryEventStore, JetStreamEventStore, subjectForStream } from '@bulwark/event-store';
 import { instrumentFiles, loadRulesFromFiles, readCandles, readFundingRates } from '@bulwark/market-data';
-import { type Causation, causedBy, EventAppender } from '@bulwark/messaging';
+import { type Causation, causedBy, connectNats, DEFAULT_NATS_URL, EventAppender } from '@bulwark/messaging';
 import { AuditArgumentError, auditDay, AuditNotFoundError, auditOrder, formatDayAudit, formatOrderAudit, registerAuditCommands } from './audit';
 import { compareWithServices, type ReadModels, rebuildReadModels, registerReplayCommand, ReplayMismatchError } from './replay';
 import { InputError } from './input-checks';
-import { dropIsolatedBus, isolatedBus } from './isolated-bus';
+import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 import { exitOf } from './main';
 
 // The event log of these tests is written the way the services write it: the real deciders
@@ -992,16 +992,16 @@ describe('reading never changes the log', () => {
 // ---------------------------------------------------------------------------------------
 
 describe('against JetStream (needs a running nats-server -js)', () => {
-  const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  const NATS_URL = process.env.NATS_URL ?? DEFAULT_NATS_URL;
   let nc: NatsConnection;
   const tag = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   const streamName = `AUDIT_${tag}`;
 
   beforeAll(async () => {
     try {
-      nc = await connect({ servers: NATS_URL, name: 'audit-replay-spec', timeout: 2_000 });
+      nc = await connectNats({ user: 'admin', servers: NATS_URL, name: 'audit-replay-spec', timeoutMs: 2_000 });
     } catch (e) {
-      throw new Error(`NATS is unreachable at ${NATS_URL}: this test needs a running nats-server with JetStream (scripts/ensure-nats.sh, or set NATS_URL): ${String(e)}`);
+      throw new Error(`NATS is unreachable at ${NATS_URL}: this test needs Bulwark's nats-server with JetStream (npm run setup, or set NATS_URL and credentials): ${String(e)}`);
     }
   });
 
@@ -1014,7 +1014,7 @@ describe('against JetStream (needs a running nats-server -js)', () => {
 
   it('audits and replays the same log written through JetStreamEventStore, with the same answers, and changes nothing', async () => {
     if (!nc) throw new Error(`NATS is unreachable at ${NATS_URL}`);
-    const js = await JetStreamEventStore.connect(nc, { stream: streamName, subjectPrefix: `audit${tag}` });
+    const js = await JetStreamEventStore.connect(nc, { stream: streamName, subjectPrefix: `audit${tag}`, create: true });
     try {
       await copyLog(S.store, js);
       const start = await snapshot(js);
@@ -1069,9 +1069,7 @@ describe('bad messages in the log (an isolated JetStream bus; the bad ones publi
   let clean: { models: ReadModels; entry1: Awaited<ReturnType<typeof auditOrder>>; close1: Awaited<ReturnType<typeof auditOrder>>; day: Awaited<ReturnType<typeof auditDay>>; dayA: Awaited<ReturnType<typeof auditDay>> };
 
   beforeAll(async () => {
-    nc = await connect({ servers: bus.natsUrl, name: 'audit-bad-log-spec', timeout: 2_000 }).catch((e) => {
-      throw new Error(`this test needs nats-server with JetStream at ${bus.natsUrl} (scripts/ensure-nats.sh): ${String(e)}`);
-    });
+    nc = await openIsolatedBus(bus, 'audit-bad-log-spec');
     js = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
     await copyLog(S.store, js);
     clean = {

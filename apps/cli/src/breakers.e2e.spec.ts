@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type RecordedEvent, Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
-import { connect, type NatsConnection } from 'nats';
-import { dropIsolatedBus, isolatedBus } from './isolated-bus';
+import type { NatsConnection } from 'nats';
+import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 import { belongsTo, defaultDemoFiles, type DemoReport, runDemo } from './demo';
 
 const bus = isolatedBus('brk');
@@ -49,7 +49,7 @@ async function month(leverage: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  nc = await connect({ servers: bus.natsUrl });
+  nc = await openIsolatedBus(bus);
   store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
   await month(10);
   await month(20);

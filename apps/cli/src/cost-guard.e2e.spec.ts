@@ -15,9 +15,9 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { type BacktestResult, runBacktest } from '@bulwark/application';
 import type { EventData } from '@bulwark/contracts';
 import { JetStreamEventStore } from '@bulwark/event-store';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { belongsTo, defaultDemoFiles, runDemo } from './demo';
-import { dropIsolatedBus, isolatedBus } from './isolated-bus';
+import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 
 const bin = path.resolve(__dirname, '../bin/bulwark.js');
 
@@ -58,13 +58,13 @@ describe('cost guard: the distributed demo decides as the in-process backtest (R
     const files = defaultDemoFiles();
     const accountId = `cg-${bus.tag}`;
     const common = { candles: files.candles, funding: files.funding, capital: '10000', leverage: 10, riskPct: '1', confirmHighLeverage: true, from: null, to: null, policy: { maxFeeRiskFraction: '0.25' } };
+    nc = await openIsolatedBus(bus); // as admin: creates the bus's streams (the demo's driver may not)
     const report = await runDemo({ ...common, speed: 0, accountId, bus, logDir: path.join(os.tmpdir(), `bulwark-cost-guard-${bus.tag}`) });
     const bt = await runBacktest({ ...common, accountId });
     expect(report.denials).toEqual(bt.decisions.denials);
     expect(report.denials['COST_TOO_HIGH']).toBeGreaterThan(0);
     expect(report.summary).toEqual(bt.summary);
     // Each denial says why in numbers.
-    nc = await connect({ servers: bus.natsUrl });
     const store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
     const denied: Array<EventData<'EntryDenied'>> = [];
     for await (const e of store.readAll({ fromPosition: report.firstPosition })) if (belongsTo(e, accountId) && e.type === 'EntryDenied') denied.push(e.data as EventData<'EntryDenied'>);

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { comparableLog, seededFractions } from '@bulwark/application';
 import type { RecordedEvent, ReplayProgress, ServiceName } from '@bulwark/contracts';
 import { JetStreamEventStore } from '@bulwark/event-store';
-import { type ClockWait, freePort } from '@bulwark/messaging';
-import { connect, type NatsConnection } from 'nats';
+import { type ClockWait, connectNats, createBusStreams, freePort, privateNatsServerCommand } from '@bulwark/messaging';
+import type { NatsConnection } from 'nats';
 import { belongsTo, defaultDemoFiles, type DemoOptions, type DemoReport, runDemo } from './demo';
 import { dropIsolatedBus, isolatedBus } from './isolated-bus';
 import type { RunningServices, SupervisorEvent } from './processes';
@@ -126,8 +126,10 @@ export async function runDemoWithKills(o: FaultRunOptions): Promise<FaultRunResu
     },
     onServiceEvent: (e) => serviceEvents.push(e),
   };
-  const nc: NatsConnection = await connect({ servers: o.natsUrl, name: 'demo-faults' });
+  // The harness is `admin`: it creates the isolated bus's streams (the demo's `driver` may not) and reads them back.
+  const nc: NatsConnection = await connectNats({ user: 'admin', servers: o.natsUrl, name: 'demo-faults' });
   try {
+    await createBusStreams(nc, bus);
     const report = await runDemo(demo);
     await outage;
     const store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
@@ -155,8 +157,9 @@ export interface PrivateNats {
 }
 
 /**
- * Start `nats-server -js` (NATS_SERVER_BIN, default `nats-server` on the PATH) on a free port of
- * 127.0.0.1 with its store in a new temp dir; resolves once it accepts a connection.
+ * Start `nats-server -js` (NATS_SERVER_BIN, default `nats-server` on the PATH) with Bulwark's
+ * authorization (privateNatsServerCommand) on a free port of 127.0.0.1 with its store in a new
+ * temp dir; resolves once it accepts a connection as `admin`.
  * @throws Error when it exits or does not answer within 15 s
  */
 export async function startPrivateNats(): Promise<PrivateNats> {
@@ -167,7 +170,9 @@ export async function startPrivateNats(): Promise<PrivateNats> {
   let exited: string | null = null;
   const spawnServer = () => {
     exited = null;
-    child = spawn(process.env.NATS_SERVER_BIN || 'nats-server', ['-js', '-sd', path.join(dir, 'js'), '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+    // The deployed authorization (var/nats/nats-server.conf): every process connects with its own credentials.
+    const server = privateNatsServerCommand(port, path.join(dir, 'js'));
+    child = spawn(server.bin, server.args, { stdio: 'ignore' });
     child.once('error', (e) => (exited = String(e)));
     child.once('exit', (code, signal) => (exited = signal ?? `code ${code}`));
   };
@@ -186,7 +191,7 @@ export async function startPrivateNats(): Promise<PrivateNats> {
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (exited !== null) throw new Error(`nats-server exited (${exited}) before it answered on ${url}`);
-      const nc = await connect({ servers: url, timeout: 1_000 }).catch(() => null);
+      const nc = await connectNats({ user: 'admin', servers: url, timeoutMs: 1_000, reconnect: 'never' }).catch(() => null);
       if (nc) {
         await nc.close();
         return;

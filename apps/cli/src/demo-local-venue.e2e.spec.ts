@@ -12,8 +12,8 @@ import { runBacktest } from '@bulwark/application';
 import type { AccountSummary } from '@bulwark/contracts';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { instrumentFiles, loadRulesFromFiles, resolveDataDir } from '@bulwark/market-data';
-import { connect, type NatsConnection } from 'nats';
-import { dropIsolatedBus, isolatedBus } from './isolated-bus';
+import type { NatsConnection } from 'nats';
+import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 import { defaultDemoFiles, type DemoReport, runDemo } from './demo';
 
 const bus = isolatedBus('local');
@@ -26,7 +26,7 @@ let report: DemoReport;
 let paper: AccountSummary;
 
 beforeAll(async () => {
-  nc = await connect({ servers: bus.natsUrl });
+  nc = await openIsolatedBus(bus);
   const files = defaultDemoFiles();
   report = await runDemo({
     candles: files.candles, funding: files.funding, speed: 0, capital: '10000', leverage: 5, riskPct: '1', confirmHighLeverage: false,

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type EventData, type RecordedEvent, Subjects } from '@bulwark/contracts';
 import { dec, ZERO } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
-import { connect, JSONCodec, type NatsConnection } from 'nats';
-import { dropIsolatedBus, isolatedBus } from './isolated-bus';
+import { JSONCodec, type NatsConnection } from 'nats';
+import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 import { belongsTo, defaultDemoFiles, type DemoReport, runDemo } from './demo';
 
 const json = JSONCodec();
@@ -26,9 +26,7 @@ let events: RecordedEvent[] = [];
 const faults: { malformedReply?: unknown; healthAfter?: unknown } = {};
 
 beforeAll(async () => {
-  nc = await connect({ servers: bus.natsUrl }).catch((e) => {
-    throw new Error(`the e2e test needs nats-server with JetStream at ${bus.natsUrl}: ${String(e)}`);
-  });
+  nc = await openIsolatedBus(bus, 'demo-e2e');
   // validate: false lets the test store the schema-breaking event every consumer must dead-letter.
   store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix, validate: false });
   const files = defaultDemoFiles();
@@ -46,8 +44,9 @@ beforeAll(async () => {
     bus,
     logDir: path.join(os.tmpdir(), `bulwark-e2e-${tag}`),
     onServicesReady: async (c) => {
-      // A malformed clock message and a schema-breaking stored event: both dead-lettered, services keep running.
-      const m = await c.request(Subjects.clock('execution'), json.encode({ seq: 'not a tick' }), { timeout: 5000 });
+      // A malformed clock message (sent by the harness: the demo's driver may not publish clock steps)
+      // and a schema-breaking stored event: both dead-lettered, services keep running.
+      const m = await nc.request(Subjects.clock('execution'), json.encode({ seq: 'not a tick' }), { timeout: 5000 });
       faults.malformedReply = json.decode(m.data);
       // A stored event whose data breaks its schema reaches every consumer and is dead-lettered there.
       await store.append('order-garbage-1', [{ type: 'OrderFilled', data: { clientOrderId: 42 }, metadata: { eventId: `garbage-${tag}`, tsEvent: 0, tsInit: Date.now(), correlationId: 'e2e', causationId: 'e2e', schemaVersion: 1 } }], 'no_stream');

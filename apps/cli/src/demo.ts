@@ -14,8 +14,8 @@ import { type AccountPolicy, type BreakerLine, describeBreaker, type MonthLine, 
 import { accountEvolve, accountInitialState, dec, shortHash } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
-import { type BusConfig, type ClockWait, clockSettingsFromEnv, RefusedError, requestJson } from '@bulwark/messaging';
-import { connect, JSONCodec, type NatsConnection, type Subscription } from 'nats';
+import { type BusConfig, type ClockWait, clockSettingsFromEnv, connectNats, RefusedError, requestJson } from '@bulwark/messaging';
+import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import { type RunningServices, type RestartPolicy, type SupervisorEvent, startLocalVenue, startServices } from './processes';
 
 const json = JSONCodec();
@@ -162,11 +162,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     throw new DemoError((e as Error).message);
   }
   if (!(stallLimitMs > 0)) throw new DemoError(`the stall limit must be a positive number of seconds, got ${o.stallLimitSeconds}`);
-  // Reconnect for ever: the run waits out a NATS restart like any other stall.
-  const nc = await connect({ servers: o.bus.natsUrl, name: 'bulwark-cli', maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch((e) => {
-    throw new DemoError(`cannot reach NATS at ${o.bus.natsUrl} (${String(e)}); run scripts/ensure-nats.sh`);
+  // As the `driver` user (docs/security.md). Reconnect for ever: the run waits out a NATS restart like any other stall.
+  const nc = await connectNats({ user: 'driver', servers: o.bus.natsUrl, name: 'bulwark-cli' }).catch((e) => {
+    throw new DemoError(`${(e as Error).message}; run npm run setup`);
   });
-  const store = await JetStreamEventStore.connect(nc, { stream: o.bus.esStream, subjectPrefix: o.bus.esPrefix });
+  // Set-up (or the caller, as admin) created the streams; the driver may only read them.
+  const store = await JetStreamEventStore.connect(nc, { stream: o.bus.esStream, subjectPrefix: o.bus.esPrefix }).catch(async (e) => {
+    await nc.close();
+    throw new DemoError((e as Error).message);
+  });
   const firstPosition = (await store.lastPosition()) + 1;
   const env = {
     ...process.env,

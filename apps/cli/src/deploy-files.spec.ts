@@ -1,6 +1,7 @@
-// Static checks of docker-compose.yml, deploy/Dockerfile and k8s/ (no Docker engine or
+// Static checks of docker-compose.yml, deploy/Dockerfile and k8s/base/ (no Docker engine or
 // cluster needed). The checks live in scripts/validate-deploy.js so they also run from the
-// command line: `node scripts/validate-deploy.js`.
+// command line: `node scripts/validate-deploy.js`. The schemas and the rendered overlays are
+// checked by deploy-compose.spec.ts, deploy-k8s.spec.ts and deploy-prometheus.spec.ts.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -70,11 +71,11 @@ describe('deployment files', () => {
     expect(text).toMatch(/^USER (?!root)\S+/m);
   });
 
-  describe('k8s/', () => {
+  describe('k8s/base/', () => {
     const files = deploy.readK8s(ROOT);
     const objects = files.filter((f) => f.file !== 'kustomization.yaml').flatMap((f) => f.docs);
 
-    it('kustomization.yaml lists every other YAML file in k8s/', () => {
+    it('kustomization.yaml lists every other YAML file in k8s/base/', () => {
       const kust = files.find((f) => f.file === 'kustomization.yaml')!.docs[0];
       const others = files.map((f) => f.file).filter((f) => f !== 'kustomization.yaml');
       expect([...kust.resources].sort()).toEqual(others.sort());
@@ -90,12 +91,18 @@ describe('deployment files', () => {
       expect(c.envFrom).toEqual([{ configMapRef: { name: 'bulwark-config' } }]);
       expect(c.resources.requests).toBeDefined();
       expect(c.resources.limits).toBeDefined();
-      expect(c.livenessProbe).toBeUndefined(); // nothing to probe until services serve HTTP
+      // /healthz and /readyz on the metrics port the container declares (BULWARK_METRICS_PORT).
+      expect(c.ports).toEqual([{ name: 'metrics', containerPort: 9100 }]);
+      expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+      expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
     });
 
     it('runs NATS as a StatefulSet with JetStream on a PVC', () => {
       const sts = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'nats');
-      expect(sts.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(['-js', '-sd', '/data']));
+      expect(sts.spec.template.spec.containers[0].args).toEqual(['-c', '/etc/nats/nats.conf']);
+      const natsConf = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'nats-config').data['nats.conf'];
+      expect(natsConf).toMatch(/store_dir: \/data\/jetstream/);
+      expect(sts.spec.template.spec.containers[0].volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' });
       expect(sts.spec.volumeClaimTemplates[0].metadata.name).toBe('data');
       const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'bulwark-config');
       expect(cm.data.NATS_URL).toBe('nats://nats:4222');
@@ -136,14 +143,14 @@ describe('deployment files', () => {
     });
 
     it('compose passes the keys as secrets from files (empty by default), to execution and the local venue only', () => {
-      expect(compose.secrets).toEqual({
+      expect(compose.secrets).toMatchObject({
         binance_api_key: { file: '${BINANCE_API_KEY_HOST_FILE:-./deploy/no-binance-key}' },
         binance_api_secret: { file: '${BINANCE_API_SECRET_HOST_FILE:-./deploy/no-binance-key}' },
       });
       expect(fs.statSync(path.join(ROOT, 'deploy/no-binance-key')).size).toBe(0); // a key written here fails this test
       const withSecrets = Object.entries(compose.services as Record<string, { secrets?: string[] }>)
-        .filter(([, svc]) => svc.secrets)
-        .map(([name, svc]) => [name, svc.secrets]);
+        .map(([name, svc]) => [name, (svc.secrets ?? []).filter((s) => s.startsWith('binance_'))] as const)
+        .filter(([, secrets]) => secrets.length > 0);
       expect(withSecrets).toEqual([
         ['execution', ['binance_api_key', 'binance_api_secret']],
         ['venue', ['binance_api_key', 'binance_api_secret']],
@@ -190,7 +197,7 @@ describe('deployment files', () => {
       }
     });
 
-    it('k8s/examples/secret.example.yaml shows the Secret with placeholders, and the kustomization does not include it', () => {
+    it('k8s/examples/secret.example.yaml shows the Secret with placeholders, and the base kustomization does not include it', () => {
       const file = path.join(ROOT, 'k8s/examples/secret.example.yaml');
       const text = fs.readFileSync(file, 'utf8');
       expect(text).toMatch(/Real API keys NEVER go into git/);
@@ -205,7 +212,7 @@ describe('deployment files', () => {
     });
 
     it('no deploy file holds a key: no BINANCE_API_KEY / _SECRET values, no 64-character key-like strings', () => {
-      const files = ['docker-compose.yml', ...fs.readdirSync(path.join(ROOT, 'deploy')).map((f) => `deploy/${f}`), ...fs.readdirSync(path.join(ROOT, 'k8s'), { recursive: true }).map((f) => `k8s/${String(f)}`)].filter(
+      const files = ['docker-compose.yml', ...fs.readdirSync(path.join(ROOT, 'deploy'), { recursive: true }).map((f) => `deploy/${String(f)}`), ...fs.readdirSync(path.join(ROOT, 'k8s'), { recursive: true }).map((f) => `k8s/${String(f)}`)].filter(
         (f) => fs.statSync(path.join(ROOT, f)).isFile(),
       );
       for (const f of files) {
@@ -261,23 +268,19 @@ describe('deployment files', () => {
     });
 
     it('a k8s file the kustomization does not list', () => {
-      fs.writeFileSync(path.join(dir, 'k8s/extra.yaml'), 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\n');
-      expect(problems()).toEqual(['k8s/kustomization.yaml does not list extra.yaml']);
+      fs.writeFileSync(path.join(dir, 'k8s/base/extra.yaml'), 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\n');
+      expect(problems()).toEqual(['k8s/base/kustomization.yaml does not list extra.yaml']);
     });
 
     it('a missing Deployment and a probe on a port nobody opens', () => {
-      const f = path.join(dir, 'k8s/services.yaml');
-      const text = fs
-        .readFileSync(f, 'utf8')
-        .replace('name: accounting\n  labels', 'name: accounting-renamed\n  labels')
-        .replace(
-          '          envFrom:',
-          '          livenessProbe:\n            httpGet:\n              path: /health\n              port: 3000\n          envFrom:',
-        );
-      fs.writeFileSync(f, text);
+      const f = path.join(dir, 'k8s/base/services.yaml');
+      const liveness = '          livenessProbe:\n            httpGet:\n              path: /healthz\n              port: metrics';
+      const text = fs.readFileSync(f, 'utf8');
+      expect(text).toContain(liveness);
+      fs.writeFileSync(f, text.replace('name: accounting\n  labels', 'name: accounting-renamed\n  labels').replace(liveness, liveness.replace('port: metrics', 'port: 3000')));
       expect(problems()).toEqual([
         'k8s: Deployment accounting is missing',
-        'k8s/services.yaml: market-data livenessProbe targets port 3000, which market-data does not declare',
+        'k8s/base/services.yaml: market-data livenessProbe targets port 3000, which market-data does not declare',
       ]);
     });
   });

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Subjects } from '@bulwark/contracts';
 import { accountDecider, type AccountCommand, accountInitialState, dec } from '@bulwark/domain';
 import { Command } from 'commander';
-import { connect, JSONCodec, type NatsConnection, type Subscription } from 'nats';
+import { connectNats, DEFAULT_NATS_URL } from '@bulwark/messaging';
+import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import { registerAccountCommands } from './account-commands';
 import { registerBacktestCommand } from './backtest-cmd';
 import { checkCandleInput, checkWindow, gapWarnings, InputError } from './input-checks';
@@ -166,7 +167,7 @@ describe('bulwark backtest and demo: input errors exit 2 with one line, before a
 describe('account trading-state | resume for an account that does not exist (against nats-server)', () => {
   // A responder on tagged subjects answers as the risk service does: its account decider on an
   // account that was never opened, the refusal sent the way the NATS transport sends it.
-  const NATS_URL = process.env.NATS_URL || 'nats://127.0.0.1:4222';
+  const NATS_URL = process.env.NATS_URL || DEFAULT_NATS_URL;
   const PREFIX = `t${randomBytes(4).toString('hex')}.`;
   const json = JSONCodec();
   let nc: NatsConnection;
@@ -174,8 +175,8 @@ describe('account trading-state | resume for an account that does not exist (aga
   const received: string[] = [];
 
   beforeAll(async () => {
-    nc = await connect({ servers: NATS_URL, name: 'input-checks-spec' }).catch((e) => {
-      throw new Error(`this test needs nats-server at ${NATS_URL}: ${String(e)}`);
+    nc = await connectNats({ user: 'admin', servers: NATS_URL, name: 'input-checks-spec' }).catch((e) => {
+      throw new Error(`this test needs Bulwark's nats-server at ${NATS_URL} (npm run setup): ${String(e)}`);
     });
     sub = nc.subscribe(`${PREFIX}>`);
     void (async () => {
@@ -199,7 +200,7 @@ describe('account trading-state | resume for an account that does not exist (aga
     await nc?.close();
   });
 
-  const account = (p: Command) => registerAccountCommands(p, { natsUrl: NATS_URL, subjectPrefix: PREFIX, timeoutMs: 5_000 });
+  const account = (p: Command) => registerAccountCommands(p, { natsUrl: NATS_URL, subjectPrefix: PREFIX, timeoutMs: 5_000, user: 'admin' });
 
   it('exit 2 with one line naming the account; a malformed id is refused before anything is sent', async () => {
     const t = await run(account, ['account', 'trading-state', 'HALTED', '--account', 'ghost', '--reason', 'test']);

@@ -42,6 +42,18 @@ export function losingStreakPause(v: string): string {
 export const feeGuardFraction = (v: string): string | null => (v === 'off' ? null : v);
 
 /** The risk-policy flags every command that opens an account takes (account open/reconfigure, demo, backtest). */
+/**
+ * commander parser of an integer option in lo..hi (digits only: "1e3", "2.0" and "-1" are refused).
+ * @throws InvalidArgumentError (exit 2) naming the option, the range and the value
+ */
+export function integerIn(name: string, lo: number, hi: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be an integer in ${lo}..${hi}, got "${v}"`);
+    return n;
+  };
+}
+
 export function withPolicyOptions(cmd: Command): Command {
   return cmd
     .option('--max-fee-risk-pct <pct|off>', 'cost guard: deny entries whose taker fees at entry and stop exceed this % of the risk amount (1..100 or off; default 50)', maxFeeRiskPct)

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { BusConfig } from '@bulwark/messaging';
+import { type BusConfig, connectNats, createBusStreams, DEFAULT_NATS_URL, dropBusStreams } from '@bulwark/messaging';
 import type { NatsConnection } from 'nats';
 
 /**
@@ -11,7 +11,7 @@ export function isolatedBus(name: string, tag = randomBytes(4).toString('hex')):
   const up = name.toUpperCase();
   return {
     tag,
-    natsUrl: process.env.NATS_URL || 'nats://127.0.0.1:4222',
+    natsUrl: process.env.NATS_URL || DEFAULT_NATS_URL,
     esStream: `E2E_${up}_${tag}`,
     esPrefix: `e2e${name}${tag}`,
     dlqStream: `E2E_${up}DLQ_${tag}`,
@@ -20,9 +20,20 @@ export function isolatedBus(name: string, tag = randomBytes(4).toString('hex')):
   };
 }
 
+/**
+ * The test harness's connection to an isolated bus: as NATS user `admin` (docs/security.md),
+ * with the bus's streams created (the demo's `driver` and the services may not create them).
+ * @throws Error naming the server when it cannot connect (run `npm run setup`)
+ */
+export async function openIsolatedBus(bus: BusConfig, name = 'bulwark-test-harness'): Promise<NatsConnection> {
+  const nc = await connectNats({ user: 'admin', servers: bus.natsUrl, name }).catch((e) => {
+    throw new Error(`this test needs Bulwark's nats-server with JetStream at ${bus.natsUrl} (npm run setup): ${(e as Error).message}`);
+  });
+  await createBusStreams(nc, bus);
+  return nc;
+}
+
 /** Delete the streams of an isolated bus (its log and dead letters); missing streams are fine. */
 export async function dropIsolatedBus(nc: NatsConnection, bus: BusConfig): Promise<void> {
-  const jsm = await nc.jetstreamManager();
-  await jsm.streams.delete(bus.esStream).catch(() => undefined);
-  await jsm.streams.delete(bus.dlqStream).catch(() => undefined);
+  await dropBusStreams(nc, bus);
 }

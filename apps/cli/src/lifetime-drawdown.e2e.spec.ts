@@ -13,9 +13,9 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { runBacktest } from '@bulwark/application';
 import { type EventData, type RecordedEvent, Subjects } from '@bulwark/contracts';
 import { JetStreamEventStore } from '@bulwark/event-store';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { belongsTo, defaultDemoFiles, runDemo } from './demo';
-import { dropIsolatedBus, isolatedBus } from './isolated-bus';
+import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 
 const bus = isolatedBus('ltd');
 let nc: NatsConnection | undefined;
@@ -37,8 +37,8 @@ describe('lifetime drawdown kill switch, distributed (2025-11-10 at 10x, switch 
       policy: { maxMonthlyDrawdownFraction: '0.5', maxLifetimeDrawdownFraction: '0.05' },
       schedule: [{ at: resumeAt, subject: Subjects.resumeTrading, payload: { accountId, reason: 'drawdown reviewed', by: 'erin' } }],
     };
+    nc = await openIsolatedBus(bus); // as admin: creates the bus's streams (the demo's driver may not)
     const report = await runDemo({ ...common, speed: 0, accountId, bus, logDir: path.join(os.tmpdir(), `bulwark-ltd-${bus.tag}`) });
-    nc = await connect({ servers: bus.natsUrl });
     const store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
     const ev: RecordedEvent[] = [];
     for await (const e of store.readAll({ fromPosition: report.firstPosition })) if (belongsTo(e, accountId)) ev.push(e);

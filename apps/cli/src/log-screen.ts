@@ -1,5 +1,5 @@
 import { parseEvent, type RecordedEvent } from '@bulwark/contracts';
-import { type EventStore, MAX_EVENT_BYTES, type ReadAllOptions, type UnreadableEvent } from '@bulwark/event-store';
+import { type EventStore, MAX_EVENT_BYTES, type ReadAllOptions, type UnreadableEvent, withoutChain } from '@bulwark/event-store';
 
 /*
  * What `bulwark audit` and `bulwark replay` do with stored messages that are not valid
@@ -33,7 +33,8 @@ export interface SkippedEvent {
  * written by Bulwark); `parseEvent`'s reason (unknown type, newer schema version, schema issues).
  */
 export function screenEvent(e: RecordedEvent): { ok: true; event: RecordedEvent } | { ok: false; reason: string } {
-  const bytes = Buffer.byteLength(JSON.stringify({ type: e.type, data: e.data, metadata: e.metadata }));
+  // The limit excludes the chain fields the store adds (docs/event-store.md).
+  const bytes = Buffer.byteLength(JSON.stringify({ type: e.type, data: e.data, metadata: withoutChain(e.metadata) }));
   if (bytes > MAX_EVENT_BYTES) return { ok: false, reason: `the event is ${bytes} bytes, more than the ${MAX_EVENT_BYTES} the store writes (MAX_EVENT_BYTES)` };
   const p = parseEvent(e.type, e.data, e.metadata.schemaVersion);
   return p.ok ? { ok: true, event: { ...e, data: p.event.data } } : { ok: false, reason: p.reason };

@@ -12,24 +12,19 @@ import { registerCalcCommands } from './calc';
 import { registerBacktestCommand } from './backtest-cmd';
 import { DataDownloadError, registerDataCommands } from './data-download';
 import { AuditArgumentError, AuditNotFoundError, registerAuditCommands } from './audit';
+import { ChainBrokenError, registerAuditVerifyCommand, verifyStoreOpener } from './audit-verify';
+import { CopyVerificationError, registerStoreCommands } from './store-copy';
+import { CopyDestinationNotEmptyError, CopySourceError, EventStoreConfigError, InvalidEventError, WrongExpectedRevisionError } from '@bulwark/event-store';
 import { RerunDifferencesError } from './rerun-cmd';
 import { EventStoreUnavailableError, registerReplayCommand, ReplayMismatchError, storeOpenerFromBus, summaryQueryFromBus } from './replay';
 import { registerVenueCommands } from './venue-serve';
 import { registerStrategyCommands } from './strategy-commands';
-import { checkCandleInput, InputError, policyFlags, withPolicyOptions } from './input-checks';
+import { checkCandleInput, InputError, integerIn, policyFlags, withPolicyOptions } from './input-checks';
 
 function positiveNumber(name: string) {
   return (v: string) => {
     if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < 0) throw new InvalidArgumentError(`${name} must be a non-negative number, got "${v}"`);
     return v;
-  };
-}
-
-function integerIn(name: string, lo: number, hi: number) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be an integer in ${lo}..${hi}, got "${v}"`);
-    return n;
   };
 }
 
@@ -139,6 +134,9 @@ export function buildProgram(): Command {
   const bus = busConfigFromEnv();
   const openStore = storeOpenerFromBus(bus);
   registerAuditCommands(program, openStore);
+  const audit = program.commands.find((c) => c.name() === 'audit');
+  if (audit) registerAuditVerifyCommand(audit, verifyStoreOpener(openStore));
+  registerStoreCommands(program, bus);
   registerReplayCommand(program, openStore, summaryQueryFromBus(bus));
   return program;
 }
@@ -154,7 +152,7 @@ export function buildProgram(): Command {
 export function exitOf(e: unknown): { code: number; line: string | null } {
   const err = e as { code?: string; exitCode?: number; message?: string };
   if (typeof err?.code === 'string' && err.code.startsWith('commander.')) return { code: err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2, line: '' };
-  if (e instanceof InputError || e instanceof MarketDataFileError || e instanceof CandleFileError) return { code: 2, line: `bulwark: ${err.message}` };
+  if (e instanceof InputError || e instanceof MarketDataFileError || e instanceof CandleFileError || e instanceof EventStoreConfigError) return { code: 2, line: `bulwark: ${err.message}` };
   if (
     e instanceof DemoError ||
     e instanceof DataDirNotFoundError ||
@@ -163,7 +161,13 @@ export function exitOf(e: unknown): { code: number; line: string | null } {
     e instanceof AuditArgumentError ||
     e instanceof ReplayMismatchError ||
     e instanceof RerunDifferencesError ||
-    e instanceof EventStoreUnavailableError
+    e instanceof EventStoreUnavailableError ||
+    e instanceof ChainBrokenError ||
+    e instanceof CopyVerificationError ||
+    e instanceof CopyDestinationNotEmptyError ||
+    e instanceof CopySourceError ||
+    e instanceof InvalidEventError ||
+    e instanceof WrongExpectedRevisionError
   ) {
     return { code: 1, line: `bulwark: ${err.message}` };
   }

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runBacktest } from '@bulwark/application';
 import type { RecordedEvent } from '@bulwark/contracts';
 import { JetStreamEventStore } from '@bulwark/event-store';
-import { connect, type NatsConnection } from 'nats';
-import { dropIsolatedBus, isolatedBus } from './isolated-bus';
+import type { NatsConnection } from 'nats';
+import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 import { belongsTo, defaultDemoFiles, runDemo } from './demo';
 
 const bus = isolatedBus('par');
@@ -43,7 +43,7 @@ function byStream(events: RecordedEvent[]): Map<string, RecordedEvent[]> {
 const refs = (m: Map<string, RecordedEvent[]>) => new Map([...m.values()].flat().map((e) => [e.metadata.eventId, `${e.streamId}@${e.revision}`]));
 
 beforeAll(async () => {
-  nc = await connect({ servers: bus.natsUrl });
+  nc = await openIsolatedBus(bus);
   const files = defaultDemoFiles();
   const report = await runDemo({
     candles: files.candles, funding: files.funding, speed: 0, capital: '10000', leverage: 10, riskPct: '1', confirmHighLeverage: true,

@@ -47,7 +47,12 @@ export interface RunningServices {
   kill(service: ServiceName, signal?: NodeJS.Signals): number | null;
   /** Stop every process (SIGTERM, SIGKILL after 5 s) and restart nothing any more. */
   stop(): Promise<void>;
+  /** Where each service's current process serves /metrics, /healthz and /readyz (from its log line; absent until logged). */
+  telemetry(): Partial<Record<ServiceName, { host: string; port: number }>>;
 }
+
+/** The line a service logs with its telemetry server's address (libs/messaging bootstrap). */
+const TELEMETRY_LINE = /telemetry on http:\/\/([^\s:/]+):(\d+)/;
 
 /** One supervised service: its current process, its log, its restart count and pending restart. */
 interface Supervised {
@@ -59,6 +64,8 @@ interface Supervised {
   timer: NodeJS.Timeout | null;
   log: WriteStream;
   logFile: string;
+  /** Its current process's telemetry address, once logged. */
+  telemetry: { host: string; port: number } | null;
   /** How its last process ended ("code 1", "SIGKILL"), null before any exit. */
   lastExit: string | null;
 }
@@ -78,6 +85,8 @@ export async function startServices(opts: {
   readyTimeoutMs?: number;
   restart?: Partial<RestartPolicy>;
   onEvent?: (e: SupervisorEvent) => void;
+  /** Metrics port of a service (default 0: a free port, whatever BULWARK_METRICS_PORT says). */
+  metricsPorts?: Partial<Record<ServiceName, number>>;
 }): Promise<RunningServices> {
   mkdirSync(opts.logDir, { recursive: true });
   const policy: RestartPolicy = { ...DEFAULT_RESTART_POLICY, ...opts.restart };
@@ -89,7 +98,20 @@ export async function startServices(opts: {
     const main = path.join(opts.root, 'services', u.name, 'dist', 'main.js');
     // A process group of its own: Ctrl-C in the terminal reaches the demo only, which cancels the
     // run and then stops the services (else they would exit on the SIGINT and be restarted).
-    const child = spawn(process.execPath, [main], { cwd: opts.root, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // Each service connects as itself (its seed in BULWARK_NATS_CREDS_DIR or var/nats/creds): the
+    // launcher's own single-user credentials are not passed on (docs/security.md).
+    const { NATS_NKEY_SEED_FILE: _seed, NATS_USER: _user, NATS_PASSWORD_FILE: _password, ...env } = opts.env;
+    // Every service on a free metrics port unless the caller chose ports (the defaults 9101-9106 would collide with another run).
+    const metricsPort = opts.metricsPorts?.[u.name];
+    const child = spawn(process.execPath, [main], { cwd: opts.root, env: { ...env, BULWARK_METRICS_PORT: String(metricsPort ?? 0) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    u.telemetry = null;
+    const onLine = (chunk: Buffer) => {
+      const m = TELEMETRY_LINE.exec(chunk.toString('utf8'));
+      if (!m) return;
+      u.telemetry = { host: m[1], port: Number(m[2]) };
+      child.stdout!.off('data', onLine);
+    };
+    child.stdout!.on('data', onLine);
     // One log per service across restarts: the stream stays open when a process ends.
     child.stdout!.pipe(u.log, { end: false });
     child.stderr!.pipe(u.log, { end: false });
@@ -144,7 +166,7 @@ export async function startServices(opts: {
 
   for (const name of Services) {
     const logFile = path.join(opts.logDir, `${name}.log`);
-    const u: Supervised = { name, child: null, startedAt: 0, restarts: 0, backoffMs: policy.initialBackoffMs, timer: null, log: createWriteStream(logFile, { flags: 'a' }), logFile, lastExit: null };
+    const u: Supervised = { name, child: null, startedAt: 0, restarts: 0, backoffMs: policy.initialBackoffMs, timer: null, log: createWriteStream(logFile, { flags: 'a' }), logFile, telemetry: null, lastExit: null };
     units.set(name, u);
     spawnUnit(u);
   }
@@ -180,6 +202,7 @@ export async function startServices(opts: {
       return child.pid;
     },
     stop,
+    telemetry: () => Object.fromEntries([...units.values()].filter((u) => u.telemetry).map((u) => [u.name, u.telemetry!])),
   };
 }
 

@@ -14,9 +14,8 @@ import {
   ZERO,
 } from '@bulwark/domain';
 import { type EventStore, InMemoryEventStore, JetStreamEventStore, type UnreadableEvent } from '@bulwark/event-store';
-import { type BusConfig, requestJson } from '@bulwark/messaging';
+import { type BusConfig, connectNats, requestJson } from '@bulwark/messaging';
 import { type Command, InvalidArgumentError } from 'commander';
-import { connect } from 'nats';
 import { accountArg, accountOfStream, fillKey, foldOrder, foldPosition, netPnlOf, type OpenedStore, parsePositionStreamId, POSITION_FILL_TYPES, requireAccount, rows, columns, utcTime, withStore, writeOut } from './audit';
 import { InputError } from './input-checks';
 import { screenEvent } from './log-screen';
@@ -734,8 +733,9 @@ export function storeOpenerFromBus(bus: BusConfig): OpenStore {
       const store = new InMemoryEventStore();
       return { store, close: () => store.close() };
     }
-    const nc = await connect({ servers: bus.natsUrl, name: 'bulwark-cli-audit', timeout: 3_000 }).catch((e) => {
-      throw new EventStoreUnavailableError(`cannot reach NATS at ${bus.natsUrl} (run scripts/ensure-nats.sh or set NATS_URL): ${String(e)}`);
+    // Reads only: the operator's user may read the log, never write it.
+    const nc = await connectNats({ user: 'operator', servers: bus.natsUrl, name: 'bulwark-cli-audit', timeoutMs: 3_000 }).catch((e) => {
+      throw new EventStoreUnavailableError(`${(e as Error).message} (run npm run setup, or set NATS_URL and credentials)`);
     });
     try {
       const store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
@@ -756,7 +756,7 @@ export function storeOpenerFromBus(bus: BusConfig): OpenStore {
 /** Ask the accounting service for an account's summary; null when nobody answers or it does not know the account. */
 export function summaryQueryFromBus(bus: BusConfig, timeoutMs = 3_000): (accountId: string) => Promise<AccountSummary | null> {
   return async (accountId) => {
-    const nc = await connect({ servers: bus.natsUrl, name: 'bulwark-cli-replay', timeout: 3_000 }).catch(() => null);
+    const nc = await connectNats({ user: 'operator', servers: bus.natsUrl, name: 'bulwark-cli-replay', timeoutMs: 3_000, reconnect: 'never' }).catch(() => null);
     if (!nc) return null;
     try {
       // No answer or a refusal (unknown account): nothing held to compare with.

@@ -2,9 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { type DomainEvent, type EventData, type NewEvent, Streams, event } from '@bulwark/contracts';
 import { clientOrderIdFor } from '@bulwark/domain';
 import { EventHeaders, JetStreamEventStore, subjectForStream } from '@bulwark/event-store';
-import { EventAppender } from '@bulwark/messaging';
+import { connectNats, EventAppender } from '@bulwark/messaging';
 import { PaperVenueAdapter } from '@bulwark/venues';
-import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
+import { headers as natsHeaders, type NatsConnection } from 'nats';
 import { ExecutionService } from './execution.service';
 import { StopMonitorService } from './stop-monitor.service';
 
@@ -34,8 +34,8 @@ describe('poison events never keep a service from starting', () => {
   }
 
   beforeAll(async () => {
-    nc = await connect({ servers: process.env.NATS_URL || 'nats://127.0.0.1:4222' });
-    store = await JetStreamEventStore.connect(nc, { stream, subjectPrefix: prefix });
+    nc = await connectNats({ user: 'admin', name: 'poison-int-spec' });
+    store = await JetStreamEventStore.connect(nc, { stream, subjectPrefix: prefix, create: true });
     // A writer that does not check types (as a foreign or older writer could).
     raw = await JetStreamEventStore.connect(nc, { stream, subjectPrefix: prefix, validate: false });
   }, 60_000);

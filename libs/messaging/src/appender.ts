@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type DomainEvent, EventCatalogue, type NewEvent, type RecordedEvent, parseEvent } from '@bulwark/contracts';
 import { type EventStore, type ExpectedRevision, WrongExpectedRevisionError } from '@bulwark/event-store';
+import { SpanKind, activeTraceId, activeTraceparent, contextOfTraceparent, inSpan, observeTickToOrder, processMetrics, processProjection, withCorrelation } from '@bulwark/telemetry';
+import { trace } from '@opentelemetry/api';
 
 /** Where an event came from: market time, the originating candle/request, the causing message. */
 export interface Causation {
@@ -31,6 +33,8 @@ export class EventAppender {
 
   toNewEvents(events: DomainEvent[], c: Causation): NewEvent[] {
     const tsInit = this.clock();
+    // The work that decided these events: a consumer continues its trace (docs/observability.md).
+    const traceparent = activeTraceparent();
     return events.map((e) => ({
       type: e.type,
       data: e.data,
@@ -41,23 +45,39 @@ export class EventAppender {
         correlationId: c.correlationId,
         causationId: c.causationId,
         schemaVersion: EventCatalogue[e.type].version,
+        ...(traceparent ? { traceparent } : {}),
       },
     }));
   }
 
   /**
-   * Append events to a stream with optimistic concurrency.
+   * Append events to a stream with optimistic concurrency, in a span `append <category>` whose
+   * context the events carry (`metadata.traceparent`). Timed into `bulwark_event_append_seconds`;
+   * what was appended feeds the process's metrics projection, and an `OrderSubmitted` (the order
+   * is sent to the venue) observes `bulwark_tick_to_order_seconds`.
    * @returns the store's result and the events as stored (with their metadata), or null for no events.
    * @throws WrongExpectedRevisionError on a concurrency conflict.
    */
   async append(streamId: string, events: DomainEvent[], expected: ExpectedRevision, c: Causation) {
     if (events.length === 0) return null;
-    const newEvents = this.toNewEvents(events, c);
-    const result = await this.store.append(streamId, newEvents, expected);
-    this.count += events.length;
-    return { result, newEvents };
+    const types = events.map((e) => e.type);
+    const attributes = { 'bulwark.stream_id': streamId, 'bulwark.event_types': types.join(','), 'bulwark.correlation_id': c.correlationId };
+    return inSpan(`append ${streamId.slice(0, Math.max(0, streamId.indexOf('-'))) || streamId}`, { kind: SpanKind.PRODUCER, attributes }, async () => {
+      const newEvents = this.toNewEvents(events, c);
+      const done = processMetrics().eventAppendSeconds.startTimer();
+      const result = await this.store.append(streamId, newEvents, expected);
+      done();
+      this.count += events.length;
+      if (types.includes('OrderSubmitted')) observeTickToOrder(c.correlationId);
+      // Metrics never fail an append.
+      await processProjection().appended(streamId, newEvents).catch(() => undefined);
+      return { result, newEvents };
+    });
   }
 }
+
+/** Streams whose later events continue the trace of their first one (see `AggregateRepository`). */
+const TRACE_CONTINUING_PREFIX = 'order-';
 
 /** How an aggregate folds its events (type and data; folding never depends on store positions). */
 export interface Evolver<S> {
@@ -73,6 +93,8 @@ export interface Evolver<S> {
  */
 export class AggregateRepository<S> {
   private readonly cache = new Map<string, { state: S; revision: number | null }>();
+  /** The traceparent of each loaded order stream's first event: later events of the order join its trace. */
+  private readonly origins = new Map<string, string>();
 
   /**
    * @param onPoison called for a stored event that cannot be applied (unknown type, invalid
@@ -105,6 +127,8 @@ export class AggregateRepository<S> {
         await this.onPoison(e, reason);
       }
     }
+    const origin = events[0]?.metadata.traceparent;
+    if (origin && streamId.startsWith(TRACE_CONTINUING_PREFIX)) this.origins.set(streamId, origin);
     // Appends go after the last stored event, a skipped one included.
     const loaded = { state, revision: events.length ? events[events.length - 1].revision : null };
     this.cache.set(streamId, loaded);
@@ -127,7 +151,9 @@ export class AggregateRepository<S> {
       const events = (result as unknown as { value: DomainEvent[] }).value;
       if (events.length === 0) return { result, state };
       try {
-        const { result: r } = (await this.appender.append(streamId, events, revision === null ? 'no_stream' : revision, causation))!;
+        const { result: r, newEvents } = (await this.inOriginTrace(streamId, causation, () => this.appender.append(streamId, events, revision === null ? 'no_stream' : revision, causation)))!;
+        const origin = newEvents[0].metadata.traceparent;
+        if (revision === null && origin && streamId.startsWith(TRACE_CONTINUING_PREFIX)) this.origins.set(streamId, origin);
         let next = state;
         for (const e of events) next = this.evolver.evolve(next, e);
         this.cache.set(streamId, { state: next, revision: r.nextExpectedRevision });
@@ -140,9 +166,26 @@ export class AggregateRepository<S> {
     }
   }
 
+  /**
+   * An order's later events (acceptance, fills, cancel) are decided in other work (a later clock
+   * step, the venue's stream) than the entry that created it: they are appended in a span of the
+   * order's own trace, linked to the work that caused them, so a trade is one trace from the
+   * candle to the position (docs/observability.md).
+   */
+  private inOriginTrace<T>(streamId: string, c: Causation, run: () => Promise<T>): Promise<T> {
+    const origin = this.origins.get(streamId);
+    const parent = contextOfTraceparent(origin);
+    const originTrace = trace.getSpanContext(parent)?.traceId;
+    if (!origin || !originTrace || originTrace === activeTraceId()) return run();
+    const current = trace.getActiveSpan()?.spanContext();
+    return inSpan(`continue ${streamId}`, { parent: withCorrelation(parent, c.correlationId), links: current ? [{ context: current }] : [] }, run);
+  }
+
   /** Forget cached state (after an external change, e.g. in tests). */
   forget(streamId?: string): void {
     if (streamId) this.cache.delete(streamId);
     else this.cache.clear();
+    if (streamId) this.origins.delete(streamId);
+    else this.origins.clear();
   }
 }

@@ -1,6 +1,8 @@
+import { DEFAULT_NATS_URL } from './nats-connect';
+
 /** Runtime settings shared by every service, from the environment. */
 export interface BusConfig {
-  /** NATS server URL (NATS_URL, default nats://127.0.0.1:4222). */
+  /** NATS server URL(s), comma-separated (NATS_URL, default nats://127.0.0.1:4223: Bulwark's own secured server, scripts/ensure-nats.sh). */
   natsUrl: string;
   /** JetStream stream holding the event log (BULWARK_ES_STREAM, default ES). */
   esStream: string;
@@ -16,7 +18,7 @@ export interface BusConfig {
 
 export function busConfigFromEnv(env: NodeJS.ProcessEnv = process.env): BusConfig {
   return {
-    natsUrl: env.NATS_URL || 'nats://127.0.0.1:4222',
+    natsUrl: env.NATS_URL || DEFAULT_NATS_URL,
     esStream: env.BULWARK_ES_STREAM || 'ES',
     esPrefix: env.BULWARK_ES_PREFIX || 'es',
     dlqStream: env.BULWARK_DLQ_STREAM || 'DLQ',

@@ -1,7 +1,27 @@
 import type { DeadLetter } from '@bulwark/contracts';
-import { type JetStreamClient, type NatsConnection, RetentionPolicy, StorageType, JSONCodec } from 'nats';
+import { processMetrics } from '@bulwark/telemetry';
+import { type JetStreamClient, type NatsConnection, nanos, RetentionPolicy, StorageType, type StreamConfig, JSONCodec } from 'nats';
 
 const codec = JSONCodec<DeadLetter>();
+
+/** JetStream's "stream not found" API error. */
+const STREAM_NOT_FOUND = 10059;
+
+/** The dead-letter stream's configuration: file storage, 30 days. */
+export function deadLetterStreamConfig(stream: string, prefix: string): Partial<StreamConfig> & { name: string } {
+  return { name: stream, subjects: [`${prefix}.>`], storage: StorageType.File, retention: RetentionPolicy.Limits, max_age: nanos(30 * 24 * 3600 * 1000) };
+}
+
+/** The dead-letter stream does not exist (set-up creates it). */
+export class DeadLetterStreamMissingError extends Error {
+  constructor(readonly stream: string, readonly prefix: string) {
+    super(
+      `JetStream stream ${stream} (dead letters, subjects ${prefix}.>) does not exist. Set-up creates it as NATS user admin: ` +
+        `run \`npm run setup\` (or \`node scripts/nats-streams.js\`) with the same BULWARK_DLQ_STREAM and BULWARK_DLQ_PREFIX.`,
+    );
+    this.name = 'DeadLetterStreamMissingError';
+  }
+}
 
 /**
  * Keeps messages a service could not accept, with the reason, in the JetStream stream
@@ -24,23 +44,29 @@ export class DeadLetters {
     return this.count;
   }
 
-  /** Create the DLQ stream if it does not exist. */
-  async ensureStream(): Promise<void> {
+  /**
+   * Check that the DLQ stream exists. Set-up creates it (as NATS user `admin`, see
+   * {@link createBusStreams}); a service may not create streams.
+   * @throws DeadLetterStreamMissingError when it does not exist
+   */
+  async checkStream(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
     try {
       await jsm.streams.info(this.stream);
-    } catch {
-      try {
-        await jsm.streams.add({ name: this.stream, subjects: [`${this.prefix}.>`], storage: StorageType.File, retention: RetentionPolicy.Limits, max_age: 30 * 24 * 3600 * 1e9 });
-      } catch (e) {
-        // Another service created it first.
-        if (!String(e).includes('already')) throw e;
-      }
+    } catch (e) {
+      if ((e as { api_error?: { err_code?: number } }).api_error?.err_code === STREAM_NOT_FOUND) throw new DeadLetterStreamMissingError(this.stream, this.prefix);
+      throw e;
     }
   }
 
-  async send(subject: string, reason: string, payload: Uint8Array | string): Promise<void> {
+  /**
+   * Keep a refused message with its reason.
+   * @param code the reason's code for `bulwark_dead_letters_total{service,reason}` (few values:
+   *   not_json, invalid_message, invalid_event, undecodable, handler_failed; default refused)
+   */
+  async send(subject: string, reason: string, payload: Uint8Array | string, code = 'refused'): Promise<void> {
     this.count++;
+    processMetrics().deadLetters.inc({ service: this.service, reason: code });
     const letter: DeadLetter = {
       service: this.service,
       subject,

@@ -10,3 +10,5 @@ export * from './request';
 export * from './quarantine';
 export * from './stderr-logs';
 export * from './free-port';
+export * from './nats-connect';
+export * from './bus-streams';

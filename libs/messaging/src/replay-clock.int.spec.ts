@@ -17,10 +17,12 @@ import { JetStreamEventStore } from '@bulwark/event-store';
 import { Controller, type INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, type MicroserviceOptions, Payload } from '@nestjs/microservices';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { EventAppender } from './appender';
+import { createBusStreams } from './bus-streams';
 import type { BusConfig } from './config';
 import { DeadLetters } from './dead-letter';
+import { connectNats, privateNatsServerCommand } from './nats-connect';
 import { type ClockWait, NatsClockPort, ReplayClock, ReplayStalledError } from './replay-clock';
 import { BulwarkTransport, clockAck } from './transport';
 import { ZodPipe } from './zod-pipe';
@@ -67,10 +69,12 @@ beforeAll(async () => {
   natsDir = mkdtempSync(path.join(os.tmpdir(), 'bulwark-clock-int-'));
   const port = await freePort();
   bus.natsUrl = `nats://127.0.0.1:${port}`;
-  natsServer = spawn(process.env.NATS_SERVER_BIN || 'nats-server', ['-js', '-sd', path.join(natsDir, 'js'), '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  // The deployed authorization (var/nats/nats-server.conf); the harness connects as admin.
+  const server = privateNatsServerCommand(port, path.join(natsDir, 'js'));
+  natsServer = spawn(server.bin, server.args, { stdio: 'ignore' });
   const end = Date.now() + 15_000;
   for (;;) {
-    const c = await connect({ servers: bus.natsUrl, timeout: 1_000 }).catch(() => null);
+    const c = await connectNats({ user: 'admin', servers: bus.natsUrl, timeoutMs: 1_000, reconnect: 'never' }).catch(() => null);
     if (c) {
       nc = c;
       break;
@@ -78,6 +82,7 @@ beforeAll(async () => {
     if (Date.now() > end) throw new Error(`this test needs nats-server (NATS_SERVER_BIN or on the PATH); none answered on ${bus.natsUrl}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  await createBusStreams(nc, bus);
   store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
   appender = new EventAppender(store);
 }, 30_000);

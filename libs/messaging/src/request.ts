@@ -1,5 +1,6 @@
 import { ErrorReply } from '@bulwark/contracts';
-import { JSONCodec, type NatsConnection } from 'nats';
+import { injectTraceHeaders } from '@bulwark/telemetry';
+import { JSONCodec, type NatsConnection, headers } from 'nats';
 
 const json = JSONCodec();
 
@@ -28,7 +29,10 @@ export class RefusedError extends Error {
 export async function requestJson(nc: NatsConnection, subject: string, payload: unknown, timeoutMs: number): Promise<unknown> {
   let raw: unknown;
   try {
-    const m = await nc.request(subject, json.encode(payload), { timeout: timeoutMs });
+    // The active trace (W3C traceparent) goes with the request; the transport continues it.
+    const h = headers();
+    injectTraceHeaders(h);
+    const m = await nc.request(subject, json.encode(payload), { timeout: timeoutMs, headers: h });
     raw = json.decode(m.data);
   } catch (e) {
     throw new NoAnswerError(subject, e);

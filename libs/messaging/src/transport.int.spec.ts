@@ -2,7 +2,7 @@
  * The Bulwark transport against the real nats-server: a service that is down misses nothing
  * (its durable consumer resumes where it stopped), events reach it in the log's order, and a
  * malformed request or stored event is dead-lettered with its reason while the service keeps
- * running. Needs nats-server with JetStream at NATS_URL (default 127.0.0.1:4222).
+ * running. Needs Bulwark's nats-server (npm run setup; NATS_URL, default 127.0.0.1:4223); the harness connects as admin.
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
@@ -11,11 +11,13 @@ import { JetStreamEventStore } from '@bulwark/event-store';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventPattern, MessagePattern, Payload, type MicroserviceOptions } from '@nestjs/microservices';
-import { connect, JSONCodec, type NatsConnection } from 'nats';
+import { JSONCodec, type NatsConnection } from 'nats';
 import { EventAppender } from './appender';
+import { createBusStreams } from './bus-streams';
 import type { BusConfig } from './config';
 import { DeadLetters } from './dead-letter';
 import { HandlerErrorFilter } from './handler-retry';
+import { connectNats, DEFAULT_NATS_URL } from './nats-connect';
 import { NoAnswerError } from './request';
 import { BulwarkTransport, eventPattern } from './transport';
 import { ZodPipe } from './zod-pipe';
@@ -23,7 +25,7 @@ import { ZodPipe } from './zod-pipe';
 const json = JSONCodec();
 const tag = randomBytes(4).toString('hex');
 const bus: BusConfig = {
-  natsUrl: process.env.NATS_URL || 'nats://127.0.0.1:4222',
+  natsUrl: process.env.NATS_URL || DEFAULT_NATS_URL,
   esStream: `T_ES_${tag}`,
   esPrefix: `tes${tag}`,
   dlqStream: `T_DLQ_${tag}`,
@@ -90,9 +92,10 @@ async function until(pred: () => boolean, ms = 10_000) {
 }
 
 beforeAll(async () => {
-  nc = await connect({ servers: bus.natsUrl }).catch((e) => {
-    throw new Error(`this test needs nats-server with JetStream at ${bus.natsUrl}: ${String(e)}`);
+  nc = await connectNats({ user: 'admin', servers: bus.natsUrl }).catch((e) => {
+    throw new Error(`this test needs Bulwark's nats-server with JetStream at ${bus.natsUrl} (npm run setup): ${String(e)}`);
   });
+  await createBusStreams(nc, bus);
   // validate: false lets the test store the schema-breaking event the transport must dead-letter.
   store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix, validate: false });
 });

@@ -13,11 +13,14 @@ import {
   type Subscription,
 } from 'nats';
 import { lastValueFrom, defaultIfEmpty } from 'rxjs';
+import { SpanKind, contextOfTraceparent, correlationOf, extractTraceHeaders, inSpan, processMetrics, processProjection, withCorrelation } from '@bulwark/telemetry';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { EventAppender } from './appender';
 import type { BusConfig } from './config';
 import type { DeadLetters } from './dead-letter';
 import { DEFAULT_HANDLER_RETRY, type HandlerRetryPolicy, isUnavailable } from './handler-retry';
 import { systemTime } from './replay-clock';
+import { deliveredByJetStream } from './nats-connect';
 import { INVALID_MESSAGE } from './zod-pipe';
 
 const json = JSONCodec();
@@ -53,6 +56,14 @@ export interface BulwarkTransportOptions {
   deadLetters: DeadLetters;
   /** How a failing stored-event handler is retried (default {@link DEFAULT_HANDLER_RETRY}). */
   retry?: HandlerRetryPolicy;
+  /**
+   * Told whether the start-up backlog is consumed: up once the durable consumer's ack floor
+   * reached the log's last event of the service's filter when the consumer started (at once
+   * for a service without stored-event handlers). Readiness uses it.
+   */
+  onBacklog?: (up: boolean, detail: Record<string, number | string>) => void;
+  /** How often the consumer's num_pending is sampled into `bulwark_consumer_pending` (ms, default 2000). */
+  pendingSampleMs?: number;
 }
 
 /**
@@ -83,6 +94,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
   private lastStep: { runId: string; seq: number } | null = null;
   /** Aborted by close(): a handler waiting to be retried hands its message back instead. */
   private readonly closing = new AbortController();
+  private sampler: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: BulwarkTransportOptions) {
     super();
@@ -107,7 +119,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
 
   private async start(): Promise<void> {
     const { service } = this.opts;
-    await this.opts.deadLetters.ensureStream();
+    await this.opts.deadLetters.checkStream();
     for (const [pattern, handler] of this.messageHandlers) {
       if (handler.isEventHandler) continue;
       this.serveRequests(pattern);
@@ -116,6 +128,33 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
     this.serveBuiltIn(Subjects.health(service), async () => ({ service, ready: true, inFlight: this.inFlight, lastError: this.lastError }));
     const categories = [...this.messageHandlers.entries()].filter(([p, h]) => h.isEventHandler && p.startsWith('es:')).map(([p]) => p.slice(3));
     if (categories.length > 0) await this.startConsumer();
+    else this.opts.onBacklog?.(true, { consumer: 'none' });
+  }
+
+  /**
+   * Sample the durable consumer: `bulwark_consumer_pending{service}` = num_pending, and the
+   * start-up backlog (the filter's last stream sequence when the consumer started) is consumed
+   * once the ack floor reaches it. Fast (250 ms) until then, every `pendingSampleMs` after.
+   */
+  private sampleConsumer(backlogEnd: number): void {
+    const { nc, bus, service } = this.opts;
+    let caughtUp = false;
+    const tick = async () => {
+      if (this.closing.signal.aborted) return;
+      try {
+        const info = await (await nc.jetstreamManager()).consumers.info(bus.esStream, this.durable);
+        processMetrics().consumerPending.set({ service }, info.num_pending);
+        if (!caughtUp) {
+          caughtUp = info.ack_floor.stream_seq >= backlogEnd || (info.num_pending === 0 && info.num_ack_pending === 0 && this.inFlight === 0);
+          this.opts.onBacklog?.(caughtUp, { backlogEnd, ackFloor: info.ack_floor.stream_seq, pending: info.num_pending });
+        }
+      } catch (e) {
+        // NATS away: the nats readiness check says so; sample again later.
+        if (!caughtUp) this.opts.onBacklog?.(false, { backlogEnd, error: String(e) });
+      }
+      if (!this.closing.signal.aborted) this.sampler = setTimeout(() => void tick(), caughtUp ? this.opts.pendingSampleMs ?? 2000 : 250).unref();
+    };
+    void tick();
   }
 
   private serveBuiltIn(subject: string, fn: () => Promise<unknown>): void {
@@ -123,6 +162,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
     this.subs.push(sub);
     void (async () => {
       for await (const m of sub) {
+        if (deliveredByJetStream(m, subject)) continue; // not a request (docs/security.md)
         try {
           m.respond(json.encode(await fn()));
         } catch (e) {
@@ -136,8 +176,28 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
     const sub = this.opts.nc.subscribe(subject);
     this.subs.push(sub);
     void (async () => {
-      for await (const m of sub) await this.handleRequest(subject, m);
+      for await (const m of sub) {
+        // A stored message a consumer's deliver subject aimed here is nobody's request (docs/security.md).
+        if (deliveredByJetStream(m, subject)) await this.opts.deadLetters.send(m.subject, `a JetStream delivery on ${subject}, not a request: refused`, m.data).catch(() => undefined);
+        else await this.tracedRequest(subject, m);
+      }
     })();
+  }
+
+  /**
+   * Handle a request in a span that continues the requester's trace (W3C `traceparent` in the
+   * NATS headers). A clock step always starts a trace: a market tick received is where a
+   * trade's trace begins (and what `bulwark_tick_to_order_seconds` measures from).
+   */
+  private tracedRequest(pattern: string, m: Msg): Promise<void> {
+    const isClock = pattern === Subjects.clock(this.opts.service);
+    const parent = isClock ? ROOT_CONTEXT : extractTraceHeaders(m.headers);
+    const tick = isClock ? tickOf(m) : null;
+    // A tick's correlation is its candle; a request's comes with it (W3C baggage).
+    const correlation = tick ? `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}` : correlationOf(parent);
+    const attributes: Record<string, string> = { 'messaging.system': 'nats', 'messaging.destination.name': m.subject, 'bulwark.service': this.opts.service };
+    if (correlation) attributes['bulwark.correlation_id'] = correlation;
+    return inSpan(`${this.opts.service} ${pattern}`, { kind: SpanKind.SERVER, parent: withCorrelation(parent, correlation), attributes }, () => this.handleRequest(pattern, m));
   }
 
   private async handleRequest(pattern: string, m: Msg): Promise<void> {
@@ -147,7 +207,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
       try {
         data = m.data.length ? json.decode(m.data) : {};
       } catch (e) {
-        await this.opts.deadLetters.send(m.subject, `not JSON: ${String(e)}`, m.data);
+        await this.opts.deadLetters.send(m.subject, `not JSON: ${String(e)}`, m.data, 'not_json');
         if (m.reply) m.respond(json.encode({ error: { code: INVALID_MESSAGE, message: 'payload is not JSON' } }));
         return;
       }
@@ -166,7 +226,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
         if (m.reply) m.respond(json.encode(out ?? {}));
       } catch (e) {
         const err = rpcError(e);
-        if (err.code === INVALID_MESSAGE) await this.opts.deadLetters.send(m.subject, err.message, m.data);
+        if (err.code === INVALID_MESSAGE) await this.opts.deadLetters.send(m.subject, err.message, m.data, 'invalid_message');
         else this.noteError(`${pattern}: ${err.message}`);
         if (m.reply) m.respond(json.encode({ error: err }));
       }
@@ -200,6 +260,8 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
       await jsm.consumers.update(bus.esStream, this.durable, limits).catch((e) => this.noteError(`consumer ${this.durable}: limits not updated: ${String(e)}`));
     }
     const consumer = await nc.jetstream().consumers.get(bus.esStream, this.durable);
+    const start = await jsm.consumers.info(bus.esStream, this.durable);
+    this.sampleConsumer(start.delivered.stream_seq + start.num_pending);
     this.messages = await consumer.consume({ max_messages: 512 });
     const messages = this.messages;
     this.consumeLoop = (async () => {
@@ -214,7 +276,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
       try {
         recorded = decodeStoredEvent(m.subject, m.seq, m.headers, m.data);
       } catch (e) {
-        await this.opts.deadLetters.send(m.subject, `undecodable stored event: ${String(e)}`, m.data);
+        await this.opts.deadLetters.send(m.subject, `undecodable stored event: ${String(e)}`, m.data, 'undecodable');
         m.term();
         return;
       }
@@ -225,11 +287,21 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
       }
       const parsed = parseEvent(recorded.type, recorded.data, recorded.metadata.schemaVersion);
       if (!parsed.ok) {
-        await this.opts.deadLetters.send(m.subject, parsed.reason, m.data);
+        await this.opts.deadLetters.send(m.subject, parsed.reason, m.data, 'invalid_event');
         m.term();
         return;
       }
-      await this.runStored(m, recorded, () => handler({ ...recorded, data: parsed.event.data }, new BulwarkContext([m.subject])));
+      const event = { ...recorded, data: parsed.event.data };
+      // The event's own trace context (set by the appender) is continued: the work it causes is part of the same trace.
+      const parent = withCorrelation(recorded.metadata.traceparent ? contextOfTraceparent(recorded.metadata.traceparent) : extractTraceHeaders(m.headers), recorded.metadata.correlationId);
+      const attributes = { 'messaging.system': 'nats', 'messaging.destination.name': m.subject, 'bulwark.service': this.opts.service, 'bulwark.event_type': recorded.type, 'bulwark.stream_id': recorded.streamId, 'bulwark.correlation_id': recorded.metadata.correlationId };
+      await inSpan(`${this.opts.service} consume ${recorded.type}`, { kind: SpanKind.CONSUMER, parent, attributes }, async () => {
+        const started = Date.now();
+        await this.runStored(m, recorded, () => handler(event, new BulwarkContext([m.subject])));
+        processProjection().consumed(recorded.streamId, event);
+        // In the event's trace: the line carries its trace, span and correlation ids (LOG_LEVEL=debug).
+        this.logger.debug?.(`handled ${recorded.type} ${recorded.streamId}@${recorded.revision} in ${Date.now() - started} ms`);
+      });
     } finally {
       this.inFlight--;
     }
@@ -274,7 +346,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
           this.noteError(`${recorded.type} ${recorded.metadata.eventId} (${recorded.streamId}@${recorded.revision}) try ${failures}: ${err.message}${unavailable ? ' (a dependency did not answer: waiting for it)' : ''}`);
         }
         if (!unavailable && failures >= policy.maxFailures) {
-          await this.opts.deadLetters.send(m.subject, `handler failed ${failures} times: ${err.message}`, m.data);
+          await this.opts.deadLetters.send(m.subject, `handler failed ${failures} times: ${err.message}`, m.data, 'handler_failed');
           m.term();
           return;
         }
@@ -314,9 +386,20 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
 
   async close(): Promise<void> {
     this.closing.abort();
+    if (this.sampler) clearTimeout(this.sampler);
     this.messages?.stop();
     for (const s of this.subs) s.unsubscribe();
     await this.consumeLoop?.catch(() => undefined);
+  }
+}
+
+/** Venue, symbol and candle of a clock message (for its correlation id), or null when it has none. */
+function tickOf(m: Msg): { venue: string; symbol: string; candleOpenTime: number } | null {
+  try {
+    const d = json.decode(m.data) as { venue?: unknown; symbol?: unknown; candleOpenTime?: unknown } | null;
+    return d && typeof d.venue === 'string' && typeof d.symbol === 'string' && typeof d.candleOpenTime === 'number' ? { venue: d.venue, symbol: d.symbol, candleOpenTime: d.candleOpenTime } : null;
+  } catch {
+    return null;
   }
 }
 
