@@ -83,17 +83,26 @@ export function rulesFromContract(r: InstrumentRules): Rules {
     takerFeeRate: dec(r.takerFeeRate),
     makerFeeRate: dec(r.makerFeeRate),
     liquidationFeeRate: dec(r.liquidationFeeRate),
-    brackets: sortBrackets(
-      r.brackets.map((b) => ({
-        bracket: b.bracket,
-        initialLeverage: b.initialLeverage,
-        notionalFloor: dec(b.notionalFloor),
-        notionalCap: dec(b.notionalCap),
-        maintMarginRatio: dec(b.maintMarginRatio),
-        cum: dec(b.cum),
-      })),
-    ),
+    brackets: bracketsFromContract(r.brackets),
   };
+}
+
+/**
+ * Decimal view of recorded leverage brackets (the contract's decimal strings), sorted by
+ * notionalFloor.
+ * @throws RangeError if a decimal string is not finite (the contract schema prevents it).
+ */
+export function bracketsFromContract(brackets: readonly InstrumentRules['brackets'][number][]): Bracket[] {
+  return sortBrackets(
+    brackets.map((b) => ({
+      bracket: b.bracket,
+      initialLeverage: b.initialLeverage,
+      notionalFloor: dec(b.notionalFloor),
+      notionalCap: dec(b.notionalCap),
+      maintMarginRatio: dec(b.maintMarginRatio),
+      cum: dec(b.cum),
+    })),
+  );
 }
 
 /** The `InstrumentRules` contract (decimals as plain strings via `str`) of decimal rules. */

@@ -1,5 +1,5 @@
 import type { EventData, LeverageBracket, PositionSide } from '@bulwark/contracts';
-import { type Bracket, type D, ZERO, dec, maintenanceMargin, marginRatio } from '@bulwark/domain';
+import { type Bracket, bracketsFromContract, type D, ZERO, dec, maintenanceMargin, marginRatio } from '@bulwark/domain';
 import type { BulwarkMetrics } from './metrics';
 
 /** An event as the projection sees it: appended (NewEvent) or consumed (RecordedEvent). */
@@ -145,7 +145,7 @@ export class MetricsProjection {
         return;
       case 'InstrumentRulesRecorded': {
         const r = e.data as EventData<'InstrumentRulesRecorded'>;
-        this.brackets.set(`${r.venue}:${r.symbol}`, r.brackets.map(toBracket));
+        this.brackets.set(`${r.venue}:${r.symbol}`, bracketsFromContract(r.brackets));
         return;
       }
       case 'PositionOpened': {
@@ -252,7 +252,7 @@ export class MetricsProjection {
     this.fetching.add(key);
     void this.rulesOf(venue, symbol)
       .then((r) => {
-        if (r && !this.brackets.has(key)) this.brackets.set(key, r.brackets.map(toBracket));
+        if (r && !this.brackets.has(key)) this.brackets.set(key, bracketsFromContract(r.brackets));
       })
       .catch(noop)
       .finally(() => this.fetching.delete(key));
@@ -287,14 +287,3 @@ export class MetricsProjection {
 
 /** A failed read of the rules: the next mark tries again. */
 function noop(): void {}
-
-function toBracket(b: LeverageBracket): Bracket {
-  return {
-    bracket: b.bracket,
-    initialLeverage: b.initialLeverage,
-    notionalFloor: dec(b.notionalFloor),
-    notionalCap: dec(b.notionalCap),
-    maintMarginRatio: dec(b.maintMarginRatio),
-    cum: dec(b.cum),
-  };
-}
