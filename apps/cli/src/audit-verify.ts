@@ -1,6 +1,6 @@
 // `bulwark audit verify [--account ID] [--json]`: recompute every hash chain of the log (docs/event-store.md "Verify").
 import type { Command } from 'commander';
-import { type ChainBreak, ChainCheckpointer, DEFAULT_CHECKPOINT_EVERY, type EventStore, EventStoreConfigError, eventStoreKind, openKurrentDB, verifyChains, type VerifyReport } from '@bulwark/event-store';
+import { type ChainBreak, ChainCheckpointer, DEFAULT_CHECKPOINT_EVERY, type EventStore, eventStoreKind, kurrentDbUrl, openKurrentDB, verifyChains, type VerifyReport } from '@bulwark/event-store';
 import { accountArg, type OpenedStore, requireAccount, withStore, writeOut } from './audit';
 import { integerIn } from './input-checks';
 
@@ -70,9 +70,7 @@ export function registerAuditVerifyCommand(audit: Command, openStore: () => Prom
 export function verifyStoreOpener(openJetStream: () => Promise<OpenedStore>, env: NodeJS.ProcessEnv = process.env): () => Promise<OpenedStore> {
   return async () => {
     if (eventStoreKind(env) === 'jetstream') return openJetStream();
-    const url = env.KURRENTDB_URL?.trim();
-    if (!url) throw new EventStoreConfigError('BULWARK_EVENT_STORE=kurrentdb needs KURRENTDB_URL (e.g. kurrentdb://127.0.0.1:2113?tls=false)');
-    const store = openKurrentDB(url);
+    const store = openKurrentDB(kurrentDbUrl(env));
     return { store, close: () => store.close() };
   };
 }

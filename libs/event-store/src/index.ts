@@ -19,4 +19,4 @@ export { ChainCheckpointer, DEFAULT_CHECKPOINT_EVERY } from './checkpoint';
 export type { KurrentDBEventStore, KurrentDBEventStoreOptions } from './kurrentdb';
 export { copyStore, CopyDestinationNotEmptyError, type CopyReport, CopySourceError, type HeadMismatch } from './copy';
 export { type Relay, relayCheckpoint, type RelayOptions, SOURCE_POSITION_HEADER, startRelay } from './relay';
-export { EVENT_STORE_KINDS, EventStoreConfigError, type EventStoreKind, eventStoreKind, openEventStore, openKurrentDB } from './open';
+export { EVENT_STORE_KINDS, EventStoreConfigError, type EventStoreKind, eventStoreKind, kurrentDbUrl, openEventStore, openKurrentDB } from './open';

@@ -37,9 +37,17 @@ export function eventStoreKind(env: NodeJS.ProcessEnv): EventStoreKind {
 export async function openEventStore(env: NodeJS.ProcessEnv, nc: NatsConnection, jetstream: JetStreamEventStoreOptions = {}): Promise<EventStore> {
   const kind = eventStoreKind(env);
   if (kind === 'jetstream') return JetStreamEventStore.connect(nc, jetstream);
+  return openKurrentDB(kurrentDbUrl(env));
+}
+
+/**
+ * `KURRENTDB_URL`, which `BULWARK_EVENT_STORE=kurrentdb` needs.
+ * @throws EventStoreConfigError when it is unset or blank
+ */
+export function kurrentDbUrl(env: NodeJS.ProcessEnv): string {
   const url = env.KURRENTDB_URL?.trim();
   if (!url) throw new EventStoreConfigError('BULWARK_EVENT_STORE=kurrentdb needs KURRENTDB_URL (e.g. kurrentdb://127.0.0.1:2113?tls=false)');
-  return openKurrentDB(url);
+  return url;
 }
 
 /**
