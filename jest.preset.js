@@ -20,7 +20,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
     '^ccxt$': path.join(__dirname, 'tools/jest/ccxt.js'),
-    '^@bulwark/(contracts|domain|event-store|market-data|messaging|strategies|venues|binance-local|application|telemetry)$': path.join(
+    '^@bulwark/(contracts|domain|event-store|market-data|messaging|strategies|venues|binance-local|application|telemetry|projections)$': path.join(
       __dirname,
       'libs/$1/src/index.ts',
     ),
