@@ -12,6 +12,7 @@ import {
   EventCatalogue,
   type InstrumentRules,
   type NewEvent,
+  parsePositionStreamId,
   type RecordedEvent,
   Streams,
 } from '@bulwark/contracts';
@@ -46,8 +47,9 @@ import {
 import { EventHeaders, type EventStore, InMemoryEventStore, JetStreamEventStore, subjectForStream } from '@bulwark/event-store';
 import { instrumentFiles, loadRulesFromFiles, readCandles, readFundingRates } from '@bulwark/market-data';
 import { type Causation, causedBy, connectNats, DEFAULT_NATS_URL, EventAppender } from '@bulwark/messaging';
-import { AuditArgumentError, auditDay, AuditNotFoundError, auditOrder, formatDayAudit, formatOrderAudit, registerAuditCommands } from './audit';
-import { compareWithServices, type ReadModels, rebuildReadModels, registerReplayCommand, ReplayMismatchError } from './replay';
+import { AuditArgumentError, auditDay, AuditNotFoundError, auditOrder, compareWithServices, type ReadModels, rebuildReadModels } from '@bulwark/projections';
+import { formatDayAudit, formatOrderAudit, registerAuditCommands } from './audit';
+import { registerReplayCommand, ReplayMismatchError } from './replay';
 import { InputError } from './input-checks';
 import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 import { exitOf } from './main';
@@ -256,7 +258,7 @@ class World {
   private async applyFill(a: Acc, filled: RecordedEvent): Promise<void> {
     const f = filled.data as EventData<'OrderFilled'>;
     const streamId = a.open?.streamId ?? Streams.position(a.id, VENUE, SYMBOL, a.sequence + 1);
-    const sequence = Number(streamId.split('-').pop());
+    const sequence = parsePositionStreamId(streamId)!.sequence;
     const r = decidePositionFill(await this.position(streamId), f, { sequence });
     if (!r.ok) throw new Error(r.error.message);
     const [pe] = await this.append(streamId, r.value.events, causedBy(filled));

@@ -1,5 +1,6 @@
 import {
   type AccountSummary,
+  candleCorrelationId,
   type ClockInterest,
   type EquitySnapshot,
   type EventData,
@@ -7,14 +8,23 @@ import {
   type RecordedEvent,
   Streams,
   event,
+  parsePositionStreamId,
+  parseStreamId,
 } from '@bulwark/contracts';
-import { type D, type PositionState, ZERO, dec, decideFunding, decidePositionFill, positionEvolve, positionInitialState, str, unrealisedPnl } from '@bulwark/domain';
+import { type D, type PositionState, ZERO, dec, decideFunding, decidePositionFill, positionEvolve, positionInitialState, str, unrealisedPnl, walletBalanceOf } from '@bulwark/domain';
 import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import type { EquitySource, PipelineService } from './ports';
 import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
+
+/** The lifecycle number of a position stream this service built (`Streams.position`). */
+function positionSequence(streamId: string): number {
+  const p = parsePositionStreamId(streamId);
+  if (!p) throw new Error(`not a position stream id: ${streamId}`);
+  return p.sequence;
+}
 
 interface OpenPosition {
   streamId: string;
@@ -95,7 +105,8 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
   rebuild(e: RecordedEvent): void {
     if (e.type === 'AccountOpened') return this.accountOpened(e.data as EventData<'AccountOpened'>);
     if (e.type === 'EquityMarked') {
-      const l = this.ledgers.get(e.streamId.slice('ledger-'.length));
+      const parsed = parseStreamId(e.streamId);
+      const l = parsed?.category === 'ledger' ? this.ledgers.get(parsed.accountId) : undefined;
       if (!l) throw new Error(`EquityMarked of ${e.streamId}: no AccountOpened before it`);
       const d = e.data as EventData<'EquityMarked'>;
       Object.assign(l, { peakEquity: dec(d.peakEquity), maxDrawdown: dec(d.maxDrawdown), maxDrawdownFraction: dec(d.maxDrawdownFraction), ledgerRevision: e.revision });
@@ -143,7 +154,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
   }
 
   private walletBalance(l: Ledger): D {
-    return l.capital.plus(l.realisedPnl).minus(l.fees).plus(l.funding).minus(l.liquidationFees);
+    return walletBalanceOf(l);
   }
 
   /** Book a fill on the account's position (opening the next lifecycle when needed). */
@@ -161,7 +172,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
         const n = (l.sequence.get(key) ?? 0) + 1;
         open = { streamId: Streams.position(f.accountId, f.venue, f.symbol, n), openedAt: e.metadata.tsEvent };
       }
-      const sequence = Number(open.streamId.split('-').pop());
+      const sequence = positionSequence(open.streamId);
       let overflowFill: EventData<'OrderFilled'> | null = null;
       const { result } = await this.positions.handle(
         open.streamId,
@@ -188,7 +199,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
         case 'PositionOpened':
           l.fees = l.fees.plus(d.fee);
           l.open.set(key, open);
-          l.sequence.set(key, Number(open.streamId.split('-').pop()));
+          l.sequence.set(key, positionSequence(open.streamId));
           l.positionsOpened++;
           break;
         case 'PositionIncreased':
@@ -218,7 +229,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
   /** Mark to market at the step's price; settle funding for positions open before the settlement. */
   async onTick(tick: MarketTick): Promise<void> {
     const key = `${tick.venue}:${tick.symbol}`;
-    const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
+    const candleId = candleCorrelationId(tick.venue, tick.symbol, tick.candleOpenTime);
     const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
     if (tick.funding) {
       const { fundingTime, rate } = tick.funding;

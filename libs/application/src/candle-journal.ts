@@ -1,4 +1,4 @@
-import { type Candle, type EventData, event, Streams, type VenueId } from '@bulwark/contracts';
+import { type Candle, candleCorrelationId, type EventData, event, Streams, type VenueId } from '@bulwark/contracts';
 import type { EventStore } from '@bulwark/event-store';
 import type { EventAppender } from '@bulwark/messaging';
 
@@ -40,7 +40,7 @@ export class LogCandleJournal implements LiveCandleJournal {
     const id = Streams.candles(venue, symbol);
     if (!this.revisions.has(id)) this.revisions.set(id, (await this.store.streamRevision(id)) ?? -1);
     const rev = this.revisions.get(id)!;
-    const cause = `candle-${venue}-${symbol}-${candle.openTime}`;
+    const cause = candleCorrelationId(venue, symbol, candle.openTime);
     const r = await this.appender.append(id, [event('CandleClosed', { runId, venue, symbol, candle })], rev < 0 ? 'no_stream' : rev, {
       tsEvent: candle.openTime + this.intervalMs - 1,
       correlationId: cause,

@@ -1,4 +1,5 @@
 import {
+  candleCorrelationId,
   type ClockInterest,
   type EventData,
   type MarketTick,
@@ -178,7 +179,7 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
 
   /** Observe equity (realised + unrealised) and used margin for the drawdown breakers, the lifetime switch and the margin-utilisation alert. */
   async onTick(tick: MarketTick): Promise<void> {
-    const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
+    const candleId = candleCorrelationId(tick.venue, tick.symbol, tick.candleOpenTime);
     const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
     const accounts = new Set([...[...this.open.entries()].filter(([, s]) => s.size > 0).map(([id]) => id), ...this.observeNext]);
     this.observeNext.clear();

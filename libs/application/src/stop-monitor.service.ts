@@ -1,4 +1,4 @@
-import { type ClockInterest, type EventData, type MarketTick, type RecordedEvent, Streams, type WorkingType, parseEvent } from '@bulwark/contracts';
+import { candleCorrelationId, type ClockInterest, type EventData, type MarketTick, type RecordedEvent, Streams, type WorkingType, parseEvent } from '@bulwark/contracts';
 import { ACCOUNT_DEFAULTS, type StopCommand, type StopState, dec, initialMargin, protectionGuards, stopDecider, str } from '@bulwark/domain';
 import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
@@ -226,7 +226,7 @@ export class StopMonitorService implements PipelineService, Rebuildable, OnModul
   }
 
   async onTick(tick: MarketTick): Promise<void> {
-    const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
+    const candleId = candleCorrelationId(tick.venue, tick.symbol, tick.candleOpenTime);
     const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
     for (const [streamId, where] of this.armed) {
       if (where.venue !== tick.venue || where.symbol !== tick.symbol) continue;

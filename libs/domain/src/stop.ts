@@ -1,4 +1,4 @@
-import { type DomainEvent, type EventData, event } from '@bulwark/contracts';
+import { type DomainEvent, type EventData, event, parsePositionStreamId } from '@bulwark/contracts';
 import type { Decider } from './decider';
 import { clientOrderIdFor } from './ids';
 import { crossing, type Crossing } from './market-path';
@@ -113,7 +113,7 @@ function closeHits(p: EventData<'StopPlaced'>, step: { from: string; to: string;
 
 /** The `StopTriggered` of close attempt `attempt` (deterministic client order id `<n>x<attempt><S|T|C>`). */
 function triggered(p: EventData<'StopPlaced'>, kind: TriggerKind, level: string, price: string, attempt: number): DomainEvent {
-  const n = p.positionStreamId.split('-').pop();
+  const n = parsePositionStreamId(p.positionStreamId)?.sequence;
   const letter = kind === 'TAKE_PROFIT' ? 'T' : kind === 'STOP_LOSS' ? 'S' : 'C';
   return event('StopTriggered', {
     kind,

@@ -1,12 +1,8 @@
 // `audit verify`: recompute every chain of the log and check the checkpoints (docs/event-store.md "Verify").
-import { type ChainHead as CheckpointHead, type RecordedEvent, Streams, VenueId } from '@bulwark/contracts';
+import { accountOfStream, type ChainHead as CheckpointHead, type RecordedEvent, Streams } from '@bulwark/contracts';
 import { type ChainBreak, ChainVerifier } from './chain';
 import type { EventStore } from './port';
 
-const VENUES = VenueId.options.map((v) => v.replace(/-/g, '\\-')).join('|');
-const VENUE_STREAM = new RegExp(`^venue-([A-Za-z0-9_-]{1,64})-(${VENUES})$`);
-const POSITION_STREAM = new RegExp(`^(?:stop-)?position-([A-Za-z0-9_-]{1,64})-(${VENUES})-[A-Z0-9]{2,20}-\\d{1,9}$`);
-const MARGIN_STREAM = /^margin-([A-Za-z0-9_-]{1,64})-[A-Z0-9]{2,20}$/;
 const CHAIN_CATEGORY = 'chain';
 
 /**
@@ -15,10 +11,7 @@ const CHAIN_CATEGORY = 'chain';
  * account: `orderAccounts` (order stream id → account, from its OrderInitialized) answers for them.
  */
 export function accountOfStreamId(streamId: string, orderAccounts?: ReadonlyMap<string, string>): string | null {
-  for (const c of ['account', 'signal', 'ledger', 'monitor', CHAIN_CATEGORY] as const) if (streamId.startsWith(`${c}-`)) return streamId.slice(c.length + 1);
-  if (streamId.startsWith('order-')) return orderAccounts?.get(streamId) ?? null;
-  const m = POSITION_STREAM.exec(streamId) ?? VENUE_STREAM.exec(streamId) ?? MARGIN_STREAM.exec(streamId);
-  return m ? m[1] : null;
+  return accountOfStream(streamId, orderAccounts);
 }
 
 /**

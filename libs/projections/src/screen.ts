@@ -2,7 +2,7 @@ import { parseEvent, type RecordedEvent } from '@bulwark/contracts';
 import { type EventStore, MAX_EVENT_BYTES, type ReadAllOptions, type UnreadableEvent, withoutChain } from '@bulwark/event-store';
 
 /*
- * What `bulwark audit` and `bulwark replay` do with stored messages that are not valid
+ * What the read models (replay, audits, the account projection) do with stored messages that are not valid
  * events: leave them out of every fold, and report each one once with where it is and why.
  * Two kinds reach here:
  * - UNREADABLE: the store could not decode the message (not JSON, no `{type,data,metadata}`,
@@ -93,7 +93,7 @@ export class SkipLog {
   }
 }
 
-/** One skipped message for people: `order-x#3 (position 812, OrderFilled): unreadable: body is not JSON (…)`. */
+/** One skipped message in one line: `order-x#3 (position 812, OrderFilled): unreadable: body is not JSON (…)`. */
 export function formatSkipped(s: SkippedEvent): string {
   return `${s.streamId}#${s.revision ?? '—'} (position ${s.position}, ${s.type ?? 'type unknown'}): ${s.kind === 'UNREADABLE' ? 'unreadable' : 'invalid'}: ${s.reason}`;
 }
