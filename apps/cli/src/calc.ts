@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import type { OrderSide, PositionSide, RiskAssessment } from '@bulwark/contracts';
+import type { PositionSide } from '@bulwark/contracts';
 import {
   ACCOUNT_DEFAULTS,
+  calcLiquidation as computeLiquidation,
+  calcSize as computeSize,
   D,
   dec,
-  initialMargin,
-  liquidationPrice,
-  maintenanceMargin,
+  type LiquidationCalcResult,
   parseBinanceUsdmRules,
   RulesParseError,
   rulesFromContract,
-  sizeEntry,
+  type SizeCalcResult,
   str,
   type Rules,
 } from '@bulwark/domain';
@@ -22,9 +22,10 @@ import { feeGuardFraction, maxFeeRiskPct } from './input-checks';
 /*
  * `bulwark calc liquidation` and `bulwark calc size`: the risk engine's own numbers for one
  * position, on the command line. Nothing is re-implemented: the rules come from
- * `parseBinanceUsdmRules` + `rulesFromContract`, the numbers from `liquidationPrice`,
- * `maintenanceMargin`, `initialMargin` and `sizeEntry` (the function the risk service runs),
- * with the account policy defaults the risk service uses (`ACCOUNT_DEFAULTS`).
+ * `parseBinanceUsdmRules` + `rulesFromContract`, the numbers from the domain's `calcLiquidation`
+ * and `calcSize` (libs/domain/src/calc.ts, also behind the gateway's /api/calc), with the
+ * account policy defaults the risk service uses (`ACCOUNT_DEFAULTS`). This file parses flags
+ * and formats.
  *
  * Bad flags throw commander's InvalidArgumentError (or call `command.error` with the code
  * `commander.invalidArgument`), which `main()` maps to exit code 2. A sizing denial is an
@@ -163,92 +164,12 @@ interface LiquidationOptions extends RulesOptions {
   json?: boolean;
 }
 
-/** The JSON answer of `calc liquidation` (decimals as strings, USDT unless said otherwise). */
-export interface LiquidationCalc {
-  venue: 'binance-usdm';
-  symbol: string;
-  baseAsset: string;
-  quoteAsset: string;
-  side: PositionSide;
-  quantity: string;
-  entryPrice: string;
-  leverage: number;
-  notional: string;
-  initialMargin: string;
-  walletBalance: string;
-  walletBalanceIsInitialMargin: boolean;
-  /** Bracket of the entry notional: its number, max leverage, notional range, MMR and maintenance amount (cum). */
-  bracket: number;
-  bracketMaxLeverage: number;
-  notionalFloor: string;
-  notionalCap: string;
-  maintMarginRatio: string;
-  maintAmount: string;
-  /** notional × MMR − maintenance amount, at the entry. */
-  maintenanceMargin: string;
-  /** Full precision (40 significant digits), null when the position cannot be liquidated. */
-  liquidationPrice: string | null;
-  /** To the cent (half-even). */
-  liquidationPriceRounded: string | null;
-  /** The bracket the liquidation price was computed with (the one holding the liquidation notional). */
-  liquidationBracket: number;
-  liquidationMaintMarginRatio: string;
-  liquidationMaintAmount: string;
-  liquidationNotional: string | null;
-  /** |entry − liquidation price| and that as % of the entry. */
-  bufferToLiquidation: string | null;
-  bufferToLiquidationPct: string | null;
-  warnings: string[];
-  files: { brackets: string; exchangeInfo: string };
-}
+/** The JSON answer of `calc liquidation`: the domain's answer plus the rules files used. */
+export type LiquidationCalc = LiquidationCalcResult & { files: { brackets: string; exchangeInfo: string } };
 
 function calcLiquidation(cmd: Command, o: LiquidationOptions): LiquidationCalc {
   const { rules, files } = loadRules(cmd, o);
-  const q = dec(o.qty);
-  const entry = dec(o.entry);
-  const notional = q.mul(entry);
-  const im = initialMargin(notional, o.leverage);
-  const wb = o.walletBalance === undefined ? im : dec(o.walletBalance);
-  const mm = maintenanceMargin(notional, rules.brackets);
-  const liq = liquidationPrice({ side: o.side, quantity: q, entryPrice: entry, walletBalance: wb, brackets: rules.brackets });
-  const lp = liq.price;
-  const buffer = lp === null ? null : entry.minus(lp).abs();
-  const warnings: string[] = [];
-  if (o.leverage > mm.bracket.initialLeverage) {
-    warnings.push(`${o.leverage}x is above the ${mm.bracket.initialLeverage}x that bracket ${mm.bracket.bracket} allows: Binance would refuse this position`);
-  }
-  if (lp === null) warnings.push('the wallet balance covers the whole position: it cannot be liquidated');
-  return {
-    venue: 'binance-usdm',
-    symbol: rules.symbol,
-    baseAsset: rules.baseAsset,
-    quoteAsset: rules.quoteAsset,
-    side: o.side,
-    quantity: str(q),
-    entryPrice: str(entry),
-    leverage: o.leverage,
-    notional: str(notional),
-    initialMargin: str(im),
-    walletBalance: str(wb),
-    walletBalanceIsInitialMargin: o.walletBalance === undefined,
-    bracket: mm.bracket.bracket,
-    bracketMaxLeverage: mm.bracket.initialLeverage,
-    notionalFloor: str(mm.bracket.notionalFloor),
-    notionalCap: str(mm.bracket.notionalCap),
-    maintMarginRatio: str(mm.maintMarginRatio),
-    maintAmount: str(mm.maintAmount),
-    maintenanceMargin: str(mm.maintenanceMargin),
-    liquidationPrice: lp === null ? null : str(lp),
-    liquidationPriceRounded: lp === null ? null : str(lp.toDecimalPlaces(2)),
-    liquidationBracket: liq.bracket.bracket,
-    liquidationMaintMarginRatio: str(liq.maintMarginRatio),
-    liquidationMaintAmount: str(liq.maintAmount),
-    liquidationNotional: lp === null ? null : str(q.mul(lp)),
-    bufferToLiquidation: buffer === null ? null : str(buffer),
-    bufferToLiquidationPct: buffer === null ? null : str(buffer.div(entry).mul(100).toDecimalPlaces(2)),
-    warnings,
-    files,
-  };
+  return { ...computeLiquidation(rules, o), files };
 }
 
 function liquidationTable(c: LiquidationCalc): string {
@@ -295,60 +216,26 @@ interface SizeOptions extends RulesOptions {
   json?: boolean;
 }
 
-/**
- * The JSON answer of `calc size`: the decision, the denial reason when there is one, and
- * the `sizeEntry` assessment (complete when approved, what was computed when denied, with
- * `maxQuantity`, `recommendedStop` and `maxLeverage` on the denials that say what would pass),
- * plus the maintenance margin and the rounded liquidation price of the sized position.
- */
-export type SizeCalc = {
-  venue: 'binance-usdm';
-  symbol: string;
-  baseAsset: string;
-  quoteAsset: string;
-  decision: 'APPROVED' | 'DENIED';
-  reason: string | null;
-  message: string | null;
-  /** The isolated wallet balance the liquidation price assumes: the initial margin. */
-  walletBalance: string | null;
-  maintenanceMargin: string | null;
-  liquidationPriceRounded: string | null;
-  files: { brackets: string; exchangeInfo: string };
-} & Partial<RiskAssessment>;
+/** The JSON answer of `calc size`: the domain's answer (`calcSize`) plus the rules files used. */
+export type SizeCalc = SizeCalcResult & { files: { brackets: string; exchangeInfo: string } };
 
 function calcSize(cmd: Command, o: SizeOptions): SizeCalc {
   const { rules, files } = loadRules(cmd, o, o.takerFee);
-  const side: OrderSide = o.side === 'LONG' ? 'BUY' : 'SELL';
-  const pct = (s: string) => dec(s).div(100);
-  const r = sizeEntry({
-    side,
-    entryPrice: dec(o.entry),
-    stopPrice: dec(o.stop),
-    takeProfitPrice: o.takeProfit === undefined ? null : dec(o.takeProfit),
-    equity: dec(o.equity),
-    availableMargin: dec(o.availableMargin ?? o.equity),
-    riskFraction: pct(o.riskPct),
-    requestedLeverage: o.leverage,
-    leverageCap: o.leverageCap,
-    maxMarginFraction: pct(o.maxMarginPct),
-    liquidationBufferFraction: pct(o.liquidationBufferPct),
-    maxFeeRiskFraction: feeGuardFraction(o.maxFeeRiskPct) === null ? null : dec(o.maxFeeRiskPct),
-    rules,
-  });
-  const a: Partial<RiskAssessment> = r.ok ? r.value : r.error.assessment;
-  const mm = a.notional === undefined ? null : maintenanceMargin(dec(a.notional), rules.brackets).maintenanceMargin;
   return {
-    venue: 'binance-usdm',
-    symbol: rules.symbol,
-    baseAsset: rules.baseAsset,
-    quoteAsset: rules.quoteAsset,
-    decision: r.ok ? 'APPROVED' : 'DENIED',
-    reason: r.ok ? null : r.error.code,
-    message: r.ok ? null : r.error.message,
-    ...a,
-    walletBalance: a.initialMargin ?? null,
-    maintenanceMargin: mm === null ? null : str(mm),
-    liquidationPriceRounded: a.liquidationPrice === undefined || a.liquidationPrice === null ? null : str(dec(a.liquidationPrice).toDecimalPlaces(2)),
+    ...computeSize(rules, {
+      side: o.side,
+      entry: o.entry,
+      stop: o.stop,
+      ...(o.takeProfit === undefined ? {} : { takeProfit: o.takeProfit }),
+      equity: o.equity,
+      riskPct: o.riskPct,
+      leverage: o.leverage,
+      leverageCap: o.leverageCap,
+      ...(o.availableMargin === undefined ? {} : { availableMargin: o.availableMargin }),
+      maxMarginPct: o.maxMarginPct,
+      liquidationBufferPct: o.liquidationBufferPct,
+      maxFeeRiskFraction: feeGuardFraction(o.maxFeeRiskPct),
+    }),
     files,
   };
 }
