@@ -120,8 +120,10 @@ const JS_READ = [
  * subjects have no partial-token wildcards, so suffixed names (tests) are not covered.
  */
 function durableGuard(self) {
-  const out = [];
-  for (const s of SERVICES) {
+  // Also: nobody but the gateway (and admin) reads or writes the credentials bucket (password,
+  // API-key and refresh-token hashes; libs/messaging credentials.ts), which JS_READ would allow.
+  const out = self === 'gateway' ? [] : [...CREDENTIALS_GUARD];
+  for (const s of [...SERVICES, 'alerter']) {
     if (s === self) continue;
     const d = `bulwark-${s}`;
     out.push(`$JS.API.CONSUMER.CREATE.*.${d}`, `$JS.API.CONSUMER.CREATE.*.${d}.>`, `$JS.API.CONSUMER.DURABLE.CREATE.*.${d}`,
@@ -129,6 +131,21 @@ function durableGuard(self) {
   }
   return out;
 }
+
+/** The alerter's key-value bucket of alerts sent (services/alerter ALERTS_SENT_BUCKET). */
+const ALERTS_BUCKET = 'bulwark-alerts-sent';
+
+/** The gateway's key-value bucket of credential hashes (libs/messaging CREDENTIALS_BUCKET; set-up creates it). */
+const CREDENTIALS_BUCKET = 'bulwark-credentials';
+const CREDENTIALS_GUARD = [
+  `$KV.${CREDENTIALS_BUCKET}.>`,
+  `$JS.API.DIRECT.GET.KV_${CREDENTIALS_BUCKET}`,
+  `$JS.API.DIRECT.GET.KV_${CREDENTIALS_BUCKET}.>`,
+  `$JS.API.STREAM.MSG.GET.KV_${CREDENTIALS_BUCKET}`,
+  `$JS.API.CONSUMER.CREATE.KV_${CREDENTIALS_BUCKET}`,
+  `$JS.API.CONSUMER.CREATE.KV_${CREDENTIALS_BUCKET}.>`,
+  `$JS.API.CONSUMER.DURABLE.CREATE.KV_${CREDENTIALS_BUCKET}.*`,
+];
 
 /** Replies (to `_INBOX.…` of a request received) are allowed once per request via allow_responses. */
 const INBOX = ['_INBOX.>'];
@@ -166,7 +183,7 @@ const USERS = {
   ...Object.fromEntries(SERVICES.map((s) => [s, servicePermissions(s)])),
   // The HTTP gateway: operator commands on behalf of an authenticated person, and reads.
   gateway: {
-    publish: { allow: [...OPERATOR_COMMANDS, 'bulwark.market-data.replay.cancel', ...OBSERVE_PUB], deny: durableGuard(null) },
+    publish: { allow: [...OPERATOR_COMMANDS, 'bulwark.signals.attach', 'bulwark.signals.manual-entry', 'bulwark.market-data.candles', 'bulwark.market-data.replay.cancel', `$KV.${CREDENTIALS_BUCKET}.>`, ...OBSERVE_PUB], deny: durableGuard('gateway') },
     subscribe: { allow: OBSERVE_SUB },
   },
   // The operator CLI (`bulwark account …`, `strategy attach`, `audit`): commands, the kill switch, reads,
@@ -186,8 +203,15 @@ const USERS = {
     },
     subscribe: { allow: OBSERVE_SUB },
   },
+  // The alerter (services/alerter): reads the log through its own durable `bulwark-alerter` and
+  // records the alerts it sent in its own key-value bucket (created by set-up as admin); it
+  // publishes no event, command or request.
+  alerter: {
+    publish: { allow: [...JS_READ, `$KV.${ALERTS_BUCKET}.>`], deny: durableGuard('alerter') },
+    subscribe: { allow: INBOX },
+  },
   // Set-up and test harnesses: creates, changes and deletes streams; may do anything.
   admin: null,
 };
 
-module.exports = { SERVICES, OWNED_CATEGORIES, OPERATOR_COMMANDS, USERS };
+module.exports = { SERVICES, OWNED_CATEGORIES, OPERATOR_COMMANDS, ALERTS_BUCKET, CREDENTIALS_BUCKET, USERS };

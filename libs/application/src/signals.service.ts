@@ -1,7 +1,8 @@
-import { type AttachStrategyRequest, type ClockInterest, type EventData, type MarketTick, type RecordedEvent, Streams, event } from '@bulwark/contracts';
+import { type AttachStrategyRequest, type ClockInterest, type EventData, type ManualEntryRequest, type MarketTick, type RecordedEvent, Streams, event } from '@bulwark/contracts';
 import type { EventStore } from '@bulwark/event-store';
 import { EVENT_STORE, EventAppender, Quarantine } from '@bulwark/messaging';
 import { DEFAULT_DONCHIAN_ATR, DonchianAtrStrategy, type DonchianAtrParams } from '@bulwark/strategies';
+import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { CANDLE_HISTORY, type CandleHistory } from './candle-history';
@@ -35,6 +36,10 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
   readonly quarantine: Quarantine;
   private readonly log = new Logger('signals');
   private readonly attached = new Map<string, Attached>();
+  /** Revision of each account's signal stream (also without a strategy: manual entries write there too). */
+  private readonly signalRevisions = new Map<string, number>();
+  /** The last closed candle seen per `venue|symbol`: a manual entry's reference price and market time. */
+  private readonly lastClose = new Map<string, { close: string; openTime: number; ts: number }>();
 
   constructor(
     readonly appender: EventAppender,
@@ -53,6 +58,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
 
   rebuild(e: RecordedEvent): void {
     const accountId = e.streamId.slice('signal-'.length);
+    this.signalRevisions.set(accountId, e.revision);
     if (e.type === 'StrategyAttached') {
       const a = e.data as EventData<'StrategyAttached'>;
       const strategy = new DonchianAtrStrategy({ ...DEFAULT_DONCHIAN_ATR, ...(a.params as Partial<DonchianAtrParams>) });
@@ -65,9 +71,9 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
     }
   }
 
-  /** Strategies judge closed bars only. */
+  /** Strategies judge closed bars only; the last close is kept for manual entries, also without a strategy. */
   interest(): ClockInterest {
-    return this.attached.size > 0 ? 'CLOSE' : 'NONE';
+    return 'CLOSE';
   }
 
   async onEvent(_e: RecordedEvent): Promise<void> {
@@ -87,13 +93,51 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
     }
     const streamId = Streams.signal(req.accountId);
     const { at: _at, ...attachment } = req;
-    const r = await this.appender.append(streamId, [event('StrategyAttached', { ...attachment, params: { ...strategy.params } })], 'no_stream', {
+    // A manual entry may have opened the signal stream before any strategy was attached.
+    const r = await this.appender.append(streamId, [event('StrategyAttached', { ...attachment, params: { ...strategy.params } })], this.signalRevisions.get(req.accountId) ?? 'no_stream', {
       tsEvent: req.at ?? Date.now(),
       correlationId: `attach-${req.accountId}`,
       causationId: `attach-${req.accountId}`,
     });
     this.attached.set(req.accountId, { req, strategy, revision: r!.result.nextExpectedRevision, attachedAt: req.at ?? Date.now(), warm: true, judged: -1 });
+    this.signalRevisions.set(req.accountId, r!.result.nextExpectedRevision);
     return { accountId: req.accountId, strategy: req.strategy, params: strategy.params };
+  }
+
+  /**
+   * A trader's manual entry: an `IntentEmitted` with `strategy: 'manual'` on the account's signal
+   * stream, at the last closing price seen for the instrument (its candle's time is the market
+   * time), so risk sizes and protects it exactly like a strategy's intent.
+   * @returns `{ events: [{ eventId, type, streamId, revision, data }] }`: the recorded intent
+   * @throws RpcException NO_MARKET_PRICE when no candle of the instrument has closed since start-up
+   */
+  async manualEntry(req: ManualEntryRequest) {
+    const last = this.lastClose.get(`${req.venue}|${req.symbol}`);
+    if (!last) {
+      throw new RpcException({ code: 'NO_MARKET_PRICE', message: `no closed ${req.venue} ${req.symbol} candle seen yet: a manual entry needs the last closing price` });
+    }
+    const requestId = req.requestId ?? randomBytes(6).toString('hex');
+    const intent = event('IntentEmitted', {
+      intentId: `m${last.ts}-${requestId}`.slice(0, 64),
+      accountId: req.accountId,
+      venue: req.venue,
+      symbol: req.symbol,
+      side: req.side,
+      entryPrice: last.close,
+      stopPrice: req.stopPrice,
+      takeProfitPrice: req.takeProfitPrice ?? null,
+      strategy: 'manual',
+      reason: `manual entry by ${req.by}`,
+      candleOpenTime: last.openTime,
+    });
+    const streamId = Streams.signal(req.accountId);
+    const a = this.attached.get(req.accountId);
+    const correlationId = `manual-${requestId}`;
+    const r = await this.appender.append(streamId, [intent], a?.revision ?? this.signalRevisions.get(req.accountId) ?? 'no_stream', { tsEvent: last.ts, correlationId, causationId: correlationId });
+    const revision = r!.result.nextExpectedRevision;
+    if (a) a.revision = revision;
+    this.signalRevisions.set(req.accountId, revision);
+    return { events: [{ eventId: r!.newEvents[0].metadata.eventId, type: intent.type, streamId, revision, data: intent.data }] };
   }
 
   /**
@@ -128,6 +172,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
   }
 
   async onTick(tick: MarketTick): Promise<void> {
+    if (tick.candle) this.lastClose.set(`${tick.venue}|${tick.symbol}`, { close: tick.candle.close, openTime: tick.candle.openTime, ts: tick.ts });
     if (tick.candle) {
       for (const a of this.attached.values()) {
         if (a.req.venue !== tick.venue || a.req.symbol !== tick.symbol) continue;
@@ -163,6 +208,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
           causationId: candleId,
         });
         a.revision = r!.result.nextExpectedRevision;
+        this.signalRevisions.set(a.req.accountId, a.revision);
         a.judged = tick.candle.openTime;
       }
     }

@@ -778,6 +778,20 @@ export const ChainCheckpointRecorded = z.object({
 });
 
 // ---------------------------------------------------------------------------------------
+// Gateway users: stream `user-<username>`, written by `bulwark user` (set-up, NATS user admin).
+// Password and API-key hashes are NOT events: they live in the credentials bucket.
+// ---------------------------------------------------------------------------------------
+
+/** The gateway's roles, each including the ones before it: viewer reads, trader commands, admin manages users. */
+export const UserRole = z.enum(['viewer', 'trader', 'admin']);
+export type UserRole = z.infer<typeof UserRole>;
+/** A gateway user name (also the id of its stream). */
+export const Username = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected [A-Za-z0-9_-]{1,64}');
+export const UserCreated = z.object({ username: Username, role: UserRole, by: z.string().min(1) });
+export const UserRoleChanged = z.object({ username: Username, role: UserRole, by: z.string().min(1) });
+export const UserDisabled = z.object({ username: Username, by: z.string().min(1), reason: z.string().min(1) });
+
+// ---------------------------------------------------------------------------------------
 // The catalogue.
 // ---------------------------------------------------------------------------------------
 
@@ -845,6 +859,9 @@ export const EventCatalogue = {
   ReplayResumed: { schema: ReplayResumed, version: 1 },
   ReplayFinished: { schema: ReplayFinished, version: 1 },
   ChainCheckpointRecorded: { schema: ChainCheckpointRecorded, version: 1 },
+  UserCreated: { schema: UserCreated, version: 1 },
+  UserRoleChanged: { schema: UserRoleChanged, version: 1 },
+  UserDisabled: { schema: UserDisabled, version: 1 },
 } as const;
 
 export type EventCatalogue = typeof EventCatalogue;

@@ -197,6 +197,26 @@ export const AttachStrategyRequest = z.object({
 });
 export type AttachStrategyRequest = z.infer<typeof AttachStrategyRequest>;
 
+/**
+ * A trader's manual entry (gateway → signals): side, technical stop and optional take-profit.
+ * Signals records it as an `IntentEmitted` with `strategy: 'manual'` at the last closing price it
+ * has seen for the instrument (refused `NO_MARKET_PRICE` without one); risk sizes and protects it
+ * like a strategy's intent. Answered with `{ events: [{ eventId, type, streamId, revision, data }] }`.
+ */
+export const ManualEntryRequest = z.object({
+  accountId: Identifier,
+  venue: VenueId,
+  symbol: Symbol,
+  side: z.enum(['BUY', 'SELL']),
+  stopPrice: PositiveDecimalString,
+  takeProfitPrice: PositiveDecimalString.nullable().optional(),
+  /** Who asked (the authenticated user), named in the intent's reason. */
+  by: z.string().min(1).max(100),
+  /** Correlation of the request (e.g. the gateway's request id); a fresh one when absent. */
+  requestId: Identifier.optional(),
+});
+export type ManualEntryRequest = z.infer<typeof ManualEntryRequest>;
+
 /** Start a candle replay in market-data. It answers at once; progress and the end are published. */
 export const ReplayStartRequest = z.object({
   runId: Identifier,
@@ -275,6 +295,8 @@ export const Subjects = {
   closePosition: 'bulwark.risk.close-position',
   cancelOrder: 'bulwark.risk.cancel-order',
   attachStrategy: 'bulwark.signals.attach',
+  /** A trader's manual entry (`ManualEntryRequest`), recorded by signals as a `strategy: 'manual'` intent. */
+  manualEntry: 'bulwark.signals.manual-entry',
   replayStart: 'bulwark.market-data.replay.start',
   candles: 'bulwark.market-data.candles',
   replayProgress: (runId: string) => `bulwark.market-data.replay.progress.${runId}`,

@@ -59,7 +59,7 @@ export async function openRuntime(service: ServiceName, bus: BusConfig = busConf
 }
 
 /** Keep the `nats` readiness check current: down while the connection is lost, up again on reconnect. */
-function watchNats(nc: NatsConnection, set: (up: boolean, detail?: Record<string, string>) => void): void {
+export function watchNats(nc: NatsConnection, set: (up: boolean, detail?: Record<string, string>) => void): void {
   set(!nc.isClosed(), { server: nc.getServer() });
   void (async () => {
     for await (const s of nc.status()) {

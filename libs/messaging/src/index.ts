@@ -12,3 +12,4 @@ export * from './stderr-logs';
 export * from './free-port';
 export * from './nats-connect';
 export * from './bus-streams';
+export * from './credentials';

@@ -107,9 +107,10 @@ describe('deploy/nats/permissions.js', () => {
 
   it('every written event category has exactly one writer, and only it may publish there (any prefix)', () => {
     // margin-… has no writer today; quarantine-<service> is per service (below); the CLI's
-    // `audit checkpoint` (operator) writes chain-<account>.
+    // `audit checkpoint` (operator) writes chain-<account>; user-<name> is admin's alone (`bulwark user`, a set-up act: below).
     const notServices: Record<string, string[]> = { chain: ['operator'] };
-    const categories = Object.values(Streams).map((f) => (f as (...a: string[]) => string)('x', 'y', 'z', '1').split('-')[0]).filter((c) => c !== 'margin' && c !== 'quarantine');
+    const categories = Object.values(Streams).map((f) => (f as (...a: string[]) => string)('x', 'y', 'z', '1').split('-')[0]).filter((c) => c !== 'margin' && c !== 'quarantine' && c !== 'user');
+    expect(Object.keys(perms.USERS).filter((u) => u !== 'admin' && mayPublish(u, 'tes1a2b.user.ada'))).toEqual([]);
     for (const c of categories) {
       const owners = notServices[c] ?? perms.SERVICES.filter((s) => perms.OWNED_CATEGORIES[s].includes(c));
       expect([c, owners.length]).toEqual([c, 1]);

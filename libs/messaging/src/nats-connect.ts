@@ -8,11 +8,11 @@ export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4223';
 
 /**
  * The NATS users of deploy/nats/permissions.js: one per service, `gateway` (HTTP operator
- * surface), `operator` (the CLI's commands), `driver` (the demo / replay starter) and `admin`
+ * surface), `alerter` (Telegram and webhook alerts), `operator` (the CLI's commands), `driver` (the demo / replay starter) and `admin`
  * (set-up and test harnesses: streams). What each may do is in docs/security.md.
  */
-export type NatsUser = ServiceName | 'gateway' | 'operator' | 'driver' | 'admin';
-export const NATS_USERS: readonly NatsUser[] = [...Services, 'gateway', 'operator', 'driver', 'admin'];
+export type NatsUser = ServiceName | 'gateway' | 'alerter' | 'operator' | 'driver' | 'admin';
+export const NATS_USERS: readonly NatsUser[] = [...Services, 'gateway', 'alerter', 'operator', 'driver', 'admin'];
 
 /** Credentials could not be read (a named file is missing or malformed). */
 export class NatsCredentialsError extends Error {

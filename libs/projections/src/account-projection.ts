@@ -322,7 +322,7 @@ export class AccountProjection {
     }
     if (BREAKER_EVENT_TYPES.has(e.type)) {
       const d = e.data as Record<string, unknown>;
-      s.breakers.push({ type: e.type, ts, reason: breakerReason(e.type, d), detail: breakerDetail(e.type, d), eventId: e.metadata.eventId });
+      s.breakers.push({ type: e.type, ts, reason: breakerReason(e.type, d), detail: breakerDetail(e.type, d, e.streamId), eventId: e.metadata.eventId });
     }
     s.asOf = Math.max(s.asOf, ts);
   }

@@ -673,7 +673,7 @@ export async function auditDay(store: EventStore, day: string, opts: { accountId
       bump(out.counts.denialsByReason, x.reason);
       item = dn;
     } else if (GUARD_EVENT_TYPES.has(e.type)) {
-      item = { ...base, detail: breakerDetail(e.type, d) };
+      item = { ...base, detail: breakerDetail(e.type, d, e.streamId) };
       out.guards.push(item);
       if (e.type === 'TradingPaused') bump(out.counts.pausesByReason, String(d.reason));
       if (e.type === 'StopTriggered') bump(out.counts.triggersByKind, String(d.kind));

@@ -243,36 +243,71 @@ export function breakerReason(type: string, d: Record<string, unknown>): string 
   }
 }
 
-/** One line for a person about a breaker, guard or venue alert event ('' for other types). */
-export function breakerDetail(type: string, d: Record<string, unknown>): string {
+/** USDT amount with 2 decimals (display only; the exact value stays in the event). */
+const usdt = (v: unknown) => `${dec(String(v)).toFixed(2)} USDT`;
+/** A fraction as a percentage with at most 2 decimals ("0.0312" → "3.12 %"). */
+const pct = (v: unknown) => `${dec(String(v)).mul(100).toDecimalPlaces(2).toFixed()} %`;
+/** Symbol and position number at the end of a position (or its stop) stream id `…-<SYMBOL>-<n>`; the id itself otherwise. */
+function positionOf(streamId: string): string {
+  const m = /-([A-Z0-9]{2,20})-(\d{1,9})$/.exec(streamId);
+  return m ? `${m[1]} position #${m[2]}` : streamId;
+}
+
+/**
+ * One line for a person about a breaker, guard or venue alert event: what happened, with its
+ * numbers in units (USDT with 2 decimals, fractions as %), and for breakers what it means for
+ * trading. The one description of these events: the account projection's breakers, the audits
+ * and the alerter's Telegram and webhook texts all use it.
+ * @param type the event type; '' for a type that is no breaker, guard or venue alert
+ * @param d the event's data as recorded (passed its schema)
+ * @param streamId the event's stream (names the position of a ProtectionWarning; optional)
+ */
+export function breakerDetail(type: string, d: Record<string, unknown>, streamId?: string): string {
   switch (type) {
     case 'DailyTradeLimitWarning':
-    case 'DailyTradeLimitReached':
       return `${d.count} of ${d.limit} entries on ${d.tradingDay}`;
+    case 'DailyTradeLimitReached':
+      return `${d.count} of ${d.limit} entries used on ${d.tradingDay}; new entries are denied until 00:00 UTC`;
     case 'MonthOpened':
       return `${d.month} starts at equity ${d.equity}`;
     case 'DrawdownAlert':
-      return `${d.threshold} of the ${d.limitFraction} limit: drawdown ${d.drawdown} (${d.drawdownFraction}) from ${d.monthStartEquity}`;
-    case 'TradingPaused':
-      return `${d.reason}: ${d.loss} against the limit ${d.limit}`;
+      return `monthly drawdown ${usdt(d.drawdown)} (${pct(d.drawdownFraction)} of ${usdt(d.monthStartEquity)}) crossed ${pct(d.threshold)} of the ${pct(d.limitFraction)} limit; equity ${usdt(d.equity)} (${d.month})`;
+    case 'TradingPaused': {
+      const period = d.reason === 'DAILY_LOSS_LIMIT' || d.reason === 'DAILY_PROFIT_TARGET' ? d.tradingDay : d.month;
+      const why =
+        d.reason === 'DAILY_PROFIT_TARGET'
+          ? `profit ${usdt(d.loss)} ≥ target ${usdt(d.limit)}`
+          : d.reason === 'LOSING_STREAK'
+            ? `${d.limit} losing trades in a row (loss ${usdt(d.loss)})`
+            : `${d.reason === 'DAILY_LOSS_LIMIT' ? 'loss' : 'drawdown'} ${usdt(d.loss)} ≥ limit ${usdt(d.limit)}`;
+      return `${d.reason} — ${why} (${period}); new entries are paused`;
+    }
     case 'TradingResumed':
       return `after ${d.pausedReason} by ${d.by}: ${d.reason} (equity ${d.equity})`;
     case 'TradingStateChanged':
       return `${d.previous} → ${d.state} by ${d.by}: ${d.reason}`;
-    case 'ProtectionWarning':
-      return `${d.kind} level ${d.level} (threshold ${d.threshold}) seen at ${d.observedPrice}`;
+    case 'ProtectionWarning': {
+      const guard = d.kind === 'MARGIN_RATIO' ? `margin ratio reached ${pct(d.threshold)}` : `${pct(d.threshold)} of the entry-to-liquidation distance left`;
+      return `${d.kind}${streamId ? ` on ${positionOf(streamId)}` : ''} — ${guard}: mark price ${d.observedPrice} crossed the warning level ${d.level}`;
+    }
     case 'StopTriggered':
       return `${d.kind} at ${d.triggerPrice} (level ${d.level}) → ${d.side} ${d.quantity} as ${d.closeClientOrderId}`;
     case 'LifetimeDrawdownBreached':
-      return `equity ${d.equity} is ${d.drawdownFraction} below the peak ${d.peakEquity} (limit ${d.limitFraction})`;
+      return `equity ${usdt(d.equity)} is ${pct(d.drawdownFraction)} below the peak ${usdt(d.peakEquity)} (limit ${pct(d.limitFraction)}): trading HALTED and the account flattened; only a resume with a reason restarts it`;
+    case 'MarginUtilisationChanged':
+      return d.level === 'HIGH'
+        ? `margin utilisation ${pct(d.utilisation)} ≥ ${pct(d.threshold)} (used margin ${usdt(d.usedMargin)} of equity ${usdt(d.equity)})`
+        : `margin utilisation back to ${pct(d.utilisation)} < ${pct(d.threshold)} (used margin ${usdt(d.usedMargin)} of equity ${usdt(d.equity)})`;
     case 'ProtectionFailed':
-      return `${d.symbol} position ${d.positionStreamId} not closed after ${d.attempts} attempts: ${d.lastCode} ${d.lastMessage}`;
-    case 'MarginLevelAlert':
-      return `${d.symbol} margin level ${d.marginLevel ?? '—'} crossed the ${d.bar} bar ${d.threshold} going ${d.direction} at ${d.price}`;
+      return `a triggered stop could not close ${d.symbol} (${d.venue}, ${positionOf(String(d.positionStreamId))}) after ${d.attempts} attempts; last ${d.lastCode}: ${d.lastMessage}. Retrying goes on: an operator must look`;
+    case 'MarginLevelAlert': {
+      const level = d.marginLevel === null || d.marginLevel === undefined ? 'nothing borrowed' : `margin level ${dec(String(d.marginLevel)).toDecimalPlaces(4).toFixed()}`;
+      return `${d.symbol} ${level} crossed the ${d.bar} bar ${d.threshold} going ${d.direction} at price ${d.price}`;
+    }
     case 'VenueAlert':
-      return `${d.kind}: ${d.detail}`;
+      return `${d.kind} — ${d.detail}${d.until !== null && d.until !== undefined ? ` (until ${utcTime(Number(d.until)).slice(0, 16)} UTC)` : ''}`;
     case 'OrderStatusUnknown':
-      return `${d.clientOrderId}: ${d.detail}`;
+      return `order ${d.clientOrderId}: outcome unknown until the venue answers for it — ${d.detail}`;
     default:
       return '';
   }

@@ -23,7 +23,7 @@ export const METRIC_NAMES = [
 export type MetricName = (typeof METRIC_NAMES)[number];
 
 /** The processes that serve /metrics, /healthz and /readyz. */
-export const TELEMETRY_PROCESSES = ['market-data', 'signals', 'risk', 'execution', 'stop-monitor', 'accounting', 'gateway'] as const;
+export const TELEMETRY_PROCESSES = ['market-data', 'signals', 'risk', 'execution', 'stop-monitor', 'accounting', 'gateway', 'alerter'] as const;
 export type TelemetryProcess = (typeof TELEMETRY_PROCESSES)[number];
 
 /** Local default port of each process's metrics/health server when BULWARK_METRICS_PORT is unset. */
@@ -35,6 +35,7 @@ export const METRICS_PORTS: Readonly<Record<TelemetryProcess, number>> = {
   'stop-monitor': 9105,
   accounting: 9106,
   gateway: 9107,
+  alerter: 9108,
 };
 
 /** Append latency buckets (s): a JetStream publish with an expected sequence takes about a millisecond on one host. */

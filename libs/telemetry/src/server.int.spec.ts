@@ -75,7 +75,7 @@ describe('telemetry server (fastify on a free port)', () => {
 describe('telemetryAddressFromEnv', () => {
   it('uses the local default port of the process, 127.0.0.1, 0 for a free port, and refuses a bad port', () => {
     expect(telemetryAddressFromEnv('execution', {})).toEqual({ host: '127.0.0.1', port: METRICS_PORTS.execution });
-    expect(METRICS_PORTS).toEqual({ 'market-data': 9101, signals: 9102, risk: 9103, execution: 9104, 'stop-monitor': 9105, accounting: 9106, gateway: 9107 });
+    expect(METRICS_PORTS).toEqual({ 'market-data': 9101, signals: 9102, risk: 9103, execution: 9104, 'stop-monitor': 9105, accounting: 9106, gateway: 9107, alerter: 9108 });
     expect(telemetryAddressFromEnv('risk', { BULWARK_METRICS_PORT: '0', BULWARK_METRICS_HOST: '0.0.0.0' })).toEqual({ host: '0.0.0.0', port: 0 });
     expect(() => telemetryAddressFromEnv('risk', { BULWARK_METRICS_PORT: '70000' })).toThrow('BULWARK_METRICS_PORT must be an integer in 0..65535, got "70000"');
     expect(() => telemetryAddressFromEnv('risk', { BULWARK_METRICS_PORT: 'abc' })).toThrow('BULWARK_METRICS_PORT');

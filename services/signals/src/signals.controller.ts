@@ -1,5 +1,5 @@
 import { SignalsService } from '@bulwark/application';
-import { AttachStrategyRequest, MarketTick, Subjects } from '@bulwark/contracts';
+import { AttachStrategyRequest, ManualEntryRequest, MarketTick, Subjects } from '@bulwark/contracts';
 import { ZodPipe, clockAck, clockInterest } from '@bulwark/messaging';
 import { Controller, type OnModuleInit } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
@@ -15,6 +15,11 @@ export class SignalsController implements OnModuleInit {
   @MessagePattern(Subjects.attachStrategy)
   attach(@Payload(new ZodPipe(AttachStrategyRequest)) req: AttachStrategyRequest) {
     return this.signals.attach(req);
+  }
+
+  @MessagePattern(Subjects.manualEntry)
+  manualEntry(@Payload(new ZodPipe(ManualEntryRequest)) req: ManualEntryRequest) {
+    return this.signals.manualEntry(req);
   }
 
   @MessagePattern(Subjects.clock('signals'))

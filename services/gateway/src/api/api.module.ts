@@ -1,0 +1,25 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { API_OPTIONS, type ApiOptions, DEFAULT_API_OPTIONS } from './api-options';
+import { BacktestController, BacktestRunner } from './backtest.controller';
+import { BusService } from './bus.service';
+import { CalcController } from './calc.controller';
+import { CommandsController } from './commands.controller';
+import { IdempotencyService } from './idempotency.service';
+import { ReadModelService } from './read-model.service';
+import { ReadsController } from './reads.controller';
+
+/**
+ * The gateway's API: reads, commands, calculators, backtests. Needs GATEWAY_NATS, GATEWAY_STORE
+ * (provided globally by the app module); exports ReadModelService for the event stream.
+ */
+@Module({
+  controllers: [ReadsController, CommandsController, CalcController, BacktestController],
+  providers: [{ provide: API_OPTIONS, useValue: DEFAULT_API_OPTIONS }, BusService, IdempotencyService, ReadModelService, BacktestRunner],
+  exports: [ReadModelService],
+})
+export class ApiModule {
+  /** ApiModule with other settings (tests: a subject prefix, short waits); `imports: [ApiModule]` takes the defaults. */
+  static withOptions(opts: Partial<ApiOptions>): DynamicModule {
+    return { module: ApiModule, providers: [{ provide: API_OPTIONS, useValue: { ...DEFAULT_API_OPTIONS, ...opts } }] };
+  }
+}

@@ -1,0 +1,53 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode, JSONCodec, type NatsConnection, type NatsError } from 'nats';
+import { GATEWAY_NATS } from '../tokens';
+import { HttpRefusal, statusForCode } from '../security/http-errors';
+import { API_OPTIONS, type ApiOptions } from './api-options';
+
+const json = JSONCodec();
+
+/**
+ * Requests from the gateway to the services over core NATS (as NATS user `gateway`). A service's
+ * typed refusal `{error:{code,message,field?}}` becomes an `HttpRefusal` with the domain's code
+ * (4xx by `statusForCode`); no answer becomes 503 (nobody serves the subject) or 504 (timeout).
+ */
+@Injectable()
+export class BusService {
+  constructor(
+    @Inject(GATEWAY_NATS) readonly nc: NatsConnection,
+    @Inject(API_OPTIONS) private readonly opts: ApiOptions,
+  ) {}
+
+  /** The subject with the configured prefix (tests' isolation). */
+  subject(s: string): string {
+    return `${this.opts.subjectPrefix}${s}`;
+  }
+
+  /**
+   * Send `payload` to `subject` and return the service's JSON answer.
+   * @param service the service that answers, named in the refusal when none does
+   * @throws HttpRefusal: the service's refusal; 503 SERVICE_UNAVAILABLE; 504 TIMEOUT (the outcome is unknown)
+   */
+  async request(subject: string, payload: unknown, service: string, timeoutMs = this.opts.requestTimeoutMs): Promise<unknown> {
+    const full = this.subject(subject);
+    let raw: unknown;
+    try {
+      const m = await this.nc.request(full, json.encode(payload), { timeout: timeoutMs });
+      raw = json.decode(m.data);
+    } catch (e) {
+      const code = (e as NatsError).code;
+      if (code === ErrorCode.NoResponders) throw new HttpRefusal(503, 'SERVICE_UNAVAILABLE', `the ${service} service is not running (nobody answers ${subject})`);
+      if (code === ErrorCode.Timeout) throw new HttpRefusal(504, 'TIMEOUT', `no answer from the ${service} service within ${timeoutMs / 1000} s; the outcome is unknown (a repeat with the same Idempotency-Key is safe)`);
+      if (code === ErrorCode.PermissionsViolation) throw new HttpRefusal(502, 'INTERNAL', `the gateway may not send ${subject} (NATS permissions)`);
+      throw new HttpRefusal(502, 'INTERNAL', `the ${service} service answered something that is not JSON`);
+    }
+    const err = (raw as { error?: { code?: unknown; message?: unknown; field?: unknown } } | null)?.error;
+    if (err && typeof err === 'object' && typeof err.code === 'string') {
+      const message = typeof err.message === 'string' ? err.message : err.code;
+      // Services name the field in the message ("<field> = <value> is refused: …") when they do not set it.
+      const field = typeof err.field === 'string' ? err.field : /^(\w+) = .* is refused/.exec(message)?.[1];
+      throw new HttpRefusal(statusForCode(err.code), err.code, message, field);
+    }
+    return raw;
+  }
+}

@@ -1,0 +1,120 @@
+import type { RecordedEvent } from '@bulwark/contracts';
+import type { EventStore, Subscription as StoreSubscription } from '@bulwark/event-store';
+import { AccountProjection } from '@bulwark/projections';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
+import { z } from 'zod';
+import { GATEWAY_NATS, GATEWAY_STORE } from '../tokens';
+import { API_OPTIONS, type ApiOptions } from './api-options';
+
+/** A live mark price as the stream hands it on: venue, symbol, price (quote per base, decimal string), market time (epoch ms). */
+export interface MarkTick {
+  venue: string;
+  symbol: string;
+  price: string;
+  ts: number;
+}
+
+const MarkMessage = z.object({ ts: z.number().int().nonnegative(), price: z.string().regex(/^\d+(\.\d+)?$/) });
+const json = JSONCodec();
+
+/**
+ * The gateway's read models: one `AccountProjection` (from @bulwark/projections) fed by the
+ * whole event log from position 1 (`store.subscribeToAll`) and by live mark prices from core
+ * NATS `md.mark.<venue>.<symbol>`. Reads answer from memory; listeners (the Server-Sent Events
+ * stream) hear each event and mark after it is folded in.
+ */
+@Injectable()
+export class ReadModelService implements OnModuleInit, OnModuleDestroy {
+  readonly projection = new AccountProjection();
+  private readonly log = new Logger('ReadModel');
+  private readonly eventListeners = new Set<(e: RecordedEvent) => void>();
+  private readonly markListeners = new Set<(m: MarkTick) => void>();
+  private sub: StoreSubscription | null = null;
+  private markSub: Subscription | null = null;
+  /** The log's last position when the gateway started: caught up once it is applied. */
+  private startPosition = 0;
+  private caughtUp = false;
+
+  constructor(
+    @Inject(GATEWAY_STORE) private readonly store: EventStore,
+    @Inject(GATEWAY_NATS) private readonly nc: NatsConnection,
+    @Inject(API_OPTIONS) private readonly opts: ApiOptions,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.startPosition = await this.store.lastPosition();
+    this.caughtUp = this.startPosition === 0;
+    this.sub = this.store.subscribeToAll({ fromPosition: 1 }, async (e) => {
+      this.projection.apply(e);
+      if (!this.caughtUp && e.position >= this.startPosition) {
+        this.caughtUp = true;
+        this.log.log(`caught up with the event log at position ${e.position}`);
+      }
+      for (const l of this.eventListeners) this.safely(() => l(e));
+    });
+    this.sub.done.catch((err: unknown) => this.log.error(`event log subscription ended: ${(err as Error).message}`));
+    const subject = `${this.opts.subjectPrefix}md.mark.>`;
+    const depth = subject.split('.').length - 1; // tokens before venue and symbol
+    this.markSub = this.nc.subscribe(subject, {
+      callback: (err, m) => {
+        if (err) return;
+        const tokens = m.subject.split('.');
+        if (tokens.length !== depth + 2) return;
+        let parsed: z.SafeParseReturnType<unknown, { ts: number; price: string }>;
+        try {
+          parsed = MarkMessage.safeParse(json.decode(m.data));
+        } catch {
+          return; // not JSON: not a mark price from market-data
+        }
+        if (!parsed.success) return;
+        const tick: MarkTick = { venue: tokens[depth], symbol: tokens[depth + 1], price: parsed.data.price, ts: parsed.data.ts };
+        this.projection.applyMark(tick.venue, tick.symbol, tick.price, tick.ts);
+        for (const l of this.markListeners) this.safely(() => l(tick));
+      },
+    });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.markSub?.unsubscribe();
+    await this.sub?.stop();
+  }
+
+  /** Whether the projection has applied every event the log held when the gateway started. */
+  ready(): boolean {
+    return this.caughtUp;
+  }
+
+  /** Hear every event after it is applied; returns the unsubscribe function. */
+  onEvent(listener: (e: RecordedEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** Hear every live mark price after it is applied; returns the unsubscribe function. */
+  onMark(listener: (m: MarkTick) => void): () => void {
+    this.markListeners.add(listener);
+    return () => this.markListeners.delete(listener);
+  }
+
+  /**
+   * Wait until the projection has applied the event at `position` (a command's own events), at most `timeoutMs`.
+   * @returns whether it got there in time
+   */
+  async waitFor(position: number, timeoutMs = 5_000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (this.projection.lastPosition() < position) {
+      if (Date.now() >= until) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  }
+
+  private safely(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.log.warn(`a read-model listener failed: ${(e as Error).message}`);
+    }
+  }
+}

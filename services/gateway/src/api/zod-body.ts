@@ -1,0 +1,16 @@
+import type { PipeTransform } from '@nestjs/common';
+import type { ZodType } from 'zod';
+import { refusalFromZod } from '../security/http-errors';
+
+/**
+ * Validates a request body, query or parameter with a zod schema: the parsed value, or a 400
+ * `HttpRefusal` naming the first offending field and the reason (never a 500).
+ */
+export class ZodBody<T> implements PipeTransform<unknown, T> {
+  constructor(private readonly schema: ZodType<T>) {}
+  transform(value: unknown): T {
+    const r = this.schema.safeParse(value ?? {});
+    if (r.success) return r.data;
+    throw refusalFromZod(r.error);
+  }
+}
