@@ -6,7 +6,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { Subjects } from '@bulwark/contracts';
 import { nestLogsToStderr } from '@bulwark/messaging';
-import { backtestHtml, formatBacktest, formatSweep } from './backtest-report';
+import { backtestHtml, backtestReportData, formatBacktest, formatSweep } from './backtest-report';
 import { checkCandleInput, checkWindow, policyFlags, withPolicyOptions } from './input-checks';
 
 
@@ -48,7 +48,8 @@ function dateFlag(name: string) {
 /**
  * `bulwark backtest`: the same deciders as the services, in one process, over candle files;
  * one report per run, a comparison table for a sweep (`--leverage 2,5,10,20`, `--risk-pct 0.5,1`),
- * and an HTML page with the equity curve and drawdown. Inputs are checked first
+ * and a one-file HTML report page (the dashboard's report: candles with the trades' levels,
+ * equity and drawdown, breakers, statistics, trades). Inputs are checked first
  * (`checkCandleInput`): an empty or malformed file, an empty window (`--from` not before
  * `--to`) exit 2 with one line; each gap of missing bars is a warning on stderr.
  */
@@ -110,7 +111,7 @@ export function registerBacktestCommand(program: Command): void {
               },
             ).finally(() => bar?.stop());
             const html = path.join(reportDir, `${id}.html`);
-            writeFileSync(html, backtestHtml(r, `Bulwark backtest ${id}`));
+            writeFileSync(html, backtestHtml(await backtestReportData(r, `Bulwark backtest ${id}`)));
             results.push(r);
             if (!o.json) {
               console.log(`\n${path.basename(file)} — ${lev}x, risk ${risk} %`);

@@ -1,0 +1,1 @@
+module.exports = { ...require('../../jest.preset.js'), displayName: '@bulwark/dashboard', rootDir: __dirname };
