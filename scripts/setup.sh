@@ -5,9 +5,11 @@
 #   3. Bulwark's secured nats-server with JetStream at NATS_URL, default 127.0.0.1:4223, with
 #      local credentials in var/nats/creds (scripts/ensure-nats.sh; stop it with npm run stop)
 #   4. build every project (skipped with BULWARK_SKIP_BUILD=1; Nx caches, so a re-run is quick)
-#   5. the event log and dead-letter streams, created as NATS user admin (scripts/nats-streams.js)
-#   6. promtool and kubectl for the deployment checks (apps/cli/src/deploy-*.spec.ts), from
-#      Debian's packages prometheus and kubernetes-client when missing
+#   5. the event log and dead-letter streams, created as NATS user admin (scripts/nats-streams.js),
+#      and the gateway's JWT signing key in var/gateway/jwt-secret
+#   6. promtool and kubectl for the deployment checks (apps/cli/src/deploy-*.spec.ts), and
+#      Chromium for the dashboard's browser tests, from Debian's packages prometheus,
+#      kubernetes-client and chromium when missing
 # Works from any directory.
 set -euo pipefail
 
@@ -72,19 +74,28 @@ else
   say "libs/messaging is not built: the event log streams are created at the next npm run setup"
 fi
 
+# 5b. The gateway's JWT signing key (BULWARK_JWT_SECRET_FILE defaults to it), made once, owner-only.
+if [[ ! -s var/gateway/jwt-secret ]]; then
+  mkdir -p var/gateway && chmod 700 var/gateway
+  (umask 077 && node -e 'process.stdout.write(require("crypto").randomBytes(48).toString("base64"))' >var/gateway/jwt-secret)
+  say "gateway signing key created in var/gateway/jwt-secret"
+fi
+
 # 6. promtool (checks deploy/prometheus) and kubectl (renders k8s/ with kustomize), installed
 #    only when missing and only where apt-get can run as root; the specs name this script otherwise.
 missing_pkgs=()
 command -v promtool >/dev/null 2>&1 || missing_pkgs+=(prometheus)
 command -v kubectl >/dev/null 2>&1 || missing_pkgs+=(kubernetes-client)
+# The browser tests drive Debian's Chromium with playwright-core (no browser download).
+[[ -x /usr/bin/chromium ]] || missing_pkgs+=(chromium)
 if ((${#missing_pkgs[@]} > 0)); then
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    say "installing Debian packages ${missing_pkgs[*]} (promtool, kubectl) for the deployment checks"
+    say "installing Debian packages ${missing_pkgs[*]} for the deployment checks and browser tests"
     # --no-install-recommends: promtool only, not the node exporter and web assets prometheus recommends.
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" >/dev/null ||
-      say "apt-get could not install ${missing_pkgs[*]}; the deployment specs will fail until promtool and kubectl are on PATH"
+      say "apt-get could not install ${missing_pkgs[*]}; the deployment specs need promtool and kubectl on PATH, the browser tests /usr/bin/chromium"
   else
-    say "promtool/kubectl missing (Debian: sudo apt-get install prometheus kubernetes-client); the deployment specs need them"
+    say "${missing_pkgs[*]} missing (Debian: sudo apt-get install ${missing_pkgs[*]}); the deployment specs and browser tests need them"
   fi
 fi
 # The overlays use kustomize components and `patches:`, which need the kustomize of kubectl >= 1.24

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -14,9 +15,22 @@ import { type AccountPolicy, type BreakerLine, describeBreaker, type MonthLine, 
 import { accountEvolve, accountInitialState, dec, shortHash } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
-import { type BusConfig, type ClockWait, clockSettingsFromEnv, connectNats, RefusedError, requestJson } from '@bulwark/messaging';
+import {
+  type BusConfig,
+  type ClockWait,
+  clockSettingsFromEnv,
+  connectNats,
+  createUser,
+  CredentialsStore,
+  credentialsBucketFromEnv,
+  hashPassword,
+  readUser,
+  RefusedError,
+  requestJson,
+  UserStoreError,
+} from '@bulwark/messaging';
 import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
-import { type RunningServices, type RestartPolicy, type SupervisorEvent, startLocalVenue, startServices } from './processes';
+import { type RunningGateway, type RunningServices, type RestartPolicy, ServiceStartError, type SupervisorEvent, startGateway, startLocalVenue, startServices } from './processes';
 
 const json = JSONCodec();
 
@@ -65,6 +79,43 @@ export interface DemoOptions {
   venue?: 'paper' | 'binance-local';
   /** Where the protective stops live (default INTERNAL). */
   protection?: 'INTERNAL' | 'EXCHANGE' | 'BOTH';
+  /**
+   * Start the gateway (dashboard and API) beside the services, with a login made for the run:
+   * `onReady` gets its URL and the login before the replay starts; `afterRun` runs once the
+   * report is ready, while every process is still up (the demo keeps the gateway open there).
+   */
+  gateway?: { port: number; onReady?: (g: DemoGateway) => void; afterRun?: (report: DemoReport) => Promise<void> };
+}
+
+/** The gateway of a demo run: the dashboard's URL and the login created for the run (role admin). */
+export interface DemoGateway {
+  url: string;
+  username: string;
+  password: string;
+  logFile: string;
+}
+
+/** The user every demo run logs in as; each run gives it a new password (the last run's stops working). */
+export const DEMO_USERNAME = 'demo';
+
+/**
+ * Make the run's login: user `demo` (role admin) with a new random password, recorded as
+ * `bulwark user add` records users (UserCreated in the log, the Argon2id hash in the credentials
+ * bucket). User administration is an admin act, so this one step connects as NATS user `admin`.
+ */
+async function makeDemoLogin(bus: BusConfig, env: NodeJS.ProcessEnv): Promise<{ username: string; password: string }> {
+  const password = randomBytes(12).toString('base64url');
+  const nc = await connectNats({ user: 'admin', servers: bus.natsUrl, name: 'bulwark-demo-login' });
+  try {
+    const store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
+    const creds = await CredentialsStore.open(nc, credentialsBucketFromEnv(env));
+    if (await readUser(store, DEMO_USERNAME)) await creds.setPasswordHash(DEMO_USERNAME, await hashPassword(password));
+    else await createUser(store, creds, { username: DEMO_USERNAME, role: 'admin', password, by: 'bulwark demo' });
+    await store.close();
+  } finally {
+    await nc.drain().catch(() => undefined);
+  }
+  return { username: DEMO_USERNAME, password };
 }
 
 export interface DemoReport {
@@ -199,10 +250,23 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     await local?.stop();
     throw e;
   });
+  let gateway: RunningGateway | null = null;
+  if (o.gateway) {
+    try {
+      const login = await makeDemoLogin(o.bus, env);
+      gateway = await startGateway({ root, env, logDir: o.logDir, port: o.gateway.port });
+      o.gateway.onReady?.({ url: gateway.url, ...login, logFile: gateway.logFile });
+    } catch (e) {
+      await services.stop();
+      await local?.stop();
+      throw e instanceof ServiceStartError || e instanceof UserStoreError ? new DemoError(e.message) : e;
+    }
+  }
   let finished = false;
   // A run that did not finish is cancelled, so a later market-data does not resume it.
   const cancelRun = (reason: string) => (finished ? Promise.resolve() : request(nc, Subjects.replayCancel, { runId: o.accountId, reason }, 3_000).then(() => undefined, () => undefined));
   const stopAll = async () => {
+    await gateway?.stop();
     await services.stop();
     await local?.stop();
   };
@@ -273,7 +337,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     const summary = AccountSummary.parse(await request(nc, Subjects.summary, { accountId: o.accountId }));
     const report = await reportFromLog(store, o.accountId, firstPosition);
     const restarts = Object.fromEntries(Object.entries(services.restarts()).filter(([, n]) => n > 0));
-    return { ...report, accountId: o.accountId, summary, candles: end.candles, steps: end.ticks, firstPosition, wallMs: Date.now() - t0, restarts };
+    const result: DemoReport = { ...report, accountId: o.accountId, summary, candles: end.candles, steps: end.ticks, firstPosition, wallMs: Date.now() - t0, restarts };
+    if (o.gateway?.afterRun) {
+      // The caller keeps the dashboard open: its own Ctrl-C handling, not the run's (the run is over).
+      for (const sig of Object.keys(exitCodes)) process.removeListener(sig, onSignal);
+      await o.gateway.afterRun(result);
+    }
+    return result;
   } finally {
     if (watchdog) clearInterval(watchdog);
     sub?.unsubscribe();

@@ -5,7 +5,7 @@ import { busConfigFromEnv } from '@bulwark/messaging';
 import { ALLOWED_DATA_DIRS_ENV, CandleFileError, DataDirNotFoundError, MarketDataFileError, projectRoot } from '@bulwark/market-data';
 import { Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
-import { DemoError, defaultDemoFiles, describeWait, newAccountId, runDemo } from './demo';
+import { type DemoGateway, DemoError, type DemoReport, defaultDemoFiles, describeWait, newAccountId, runDemo } from './demo';
 import { formatReport } from './format';
 import { registerAccountCommands } from './account-commands';
 import { registerCalcCommands } from './calc';
@@ -20,6 +20,8 @@ import { EventStoreUnavailableError, registerReplayCommand, ReplayMismatchError,
 import { registerVenueCommands } from './venue-serve';
 import { registerStrategyCommands } from './strategy-commands';
 import { checkCandleInput, InputError, integerIn, policyFlags, withPolicyOptions } from './input-checks';
+import { registerUserCommands } from './user-cmd';
+import { UserStoreError } from '@bulwark/messaging';
 
 function positiveNumber(name: string) {
   return (v: string) => {
@@ -41,6 +43,21 @@ function utcDate(name: string) {
     if (Number.isNaN(t)) throw new InvalidArgumentError(`${name} must be a UTC date (YYYY-MM-DD or ISO time), got "${v}"`);
     return t;
   };
+}
+
+/** Wait `ms` (null: for ever) or until SIGINT/SIGTERM, whichever comes first. */
+function lingerUntil(ms: number | null): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      if (timer) clearTimeout(timer);
+      process.removeListener('SIGINT', done);
+      process.removeListener('SIGTERM', done);
+      resolve();
+    };
+    const timer = ms === null ? null : setTimeout(done, ms);
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
 }
 
 export function buildProgram(): Command {
@@ -66,6 +83,9 @@ export function buildProgram(): Command {
     .option('--venue <venue>', 'paper (in-process paper venue) or binance-local (`bulwark venue serve` through ccxt)', oneOf('--venue', ['paper', 'binance-local']), 'paper')
     .option('--protection <mode>', 'where stops live: INTERNAL (stop-monitor), EXCHANGE (algo orders at the venue) or BOTH', oneOf('--protection', ['INTERNAL', 'EXCHANGE', 'BOTH']), 'INTERNAL')
     .option('--stall-limit <seconds>', 'give up when a service stays silent this long (default BULWARK_STALL_LIMIT_SECONDS, else 600)', integerIn('--stall-limit', 1, 86_400))
+    .option('--no-gateway', 'do not start the gateway (dashboard and REST API)')
+    .option('--gateway-port <port>', 'the dashboard\'s port on 127.0.0.1 (default BULWARK_GATEWAY_PORT, else 8080; 0 = a free port)', integerIn('--gateway-port', 0, 65_535))
+    .option('--gateway-linger <seconds>', 'keep the gateway up this long after the summary (default: until Ctrl-C in a terminal, 0 otherwise)', integerIn('--gateway-linger', 0, 86_400))
     .action(async (opts, cmd: Command) => {
       if (opts.leverage > 5 && !opts.confirmHighLeverage) {
         cmd.error(`error: --leverage ${opts.leverage} is above 5x: add --confirm-high-leverage to confirm it (the confirmation is recorded)`, { code: 'commander.invalidArgument', exitCode: 2 });
@@ -88,7 +108,16 @@ export function buildProgram(): Command {
       console.log(`Bulwark demo: account ${accountId}, capital ${opts.capital} USDT, leverage ${opts.leverage}x, risk ${opts.riskPct} %`);
       console.log(`  candles ${candles}`);
       if (opts.venue !== 'paper') console.log(`  venue ${opts.venue} through ccxt (binanceusdm), protection ${opts.protection}`);
-      console.log(`  starting NATS consumers and six services (logs in ${logDir})`);
+      console.log(`  starting NATS consumers and six services${opts.gateway ? ' and the gateway' : ''} (logs in ${logDir})`);
+      const printSummary = (report: DemoReport) => {
+        console.log('\nSummary');
+        console.log(formatReport(report));
+        const restarts = Object.entries(report.restarts);
+        if (restarts.length) console.log(`  service restarts         ${restarts.map(([s, n]) => `${s} ${n}`).join(', ')}`);
+        console.log(`\nThe event log stays in JetStream stream ${busConfigFromEnv().esStream}; this run's streams carry account ${accountId}.`);
+      };
+      let dashboard: DemoGateway | null = null;
+      const gatewayPort: number = opts.gatewayPort ?? (process.env.BULWARK_GATEWAY_PORT ? Number(process.env.BULWARK_GATEWAY_PORT) : 8080);
       const report = await runDemo({
         candles,
         funding,
@@ -115,15 +144,30 @@ export function buildProgram(): Command {
           if (e.kind === 'started') console.log(`  ${e.service} pid ${e.pid}${e.restarts ? ` (restart ${e.restarts})` : ''}`);
           else if (e.kind === 'restarting') console.log(`\n  ${e.service} exited; restart ${e.restarts} in ${(e.delayMs / 1000).toFixed(1)} s`);
         },
+        ...(opts.gateway
+          ? {
+              gateway: {
+                port: gatewayPort,
+                onReady: (g: DemoGateway) => {
+                  dashboard = g;
+                  console.log(`  dashboard ${g.url}  (log in as ${g.username}, password ${g.password}; made for this run)`);
+                },
+                afterRun: async (report: DemoReport) => {
+                  bar.stop();
+                  printSummary(report);
+                  const seconds: number | null = opts.gatewayLinger ?? (process.stdin.isTTY && process.stdout.isTTY ? null : 0);
+                  if (seconds === 0 || !dashboard) return;
+                  console.log(`\nThe dashboard stays up at ${dashboard.url} (user ${dashboard.username}) ${seconds === null ? 'until Ctrl-C' : `for ${seconds} s (Ctrl-C ends it sooner)`}.`);
+                  await lingerUntil(seconds === null ? null : seconds * 1000);
+                },
+              },
+            }
+          : {}),
         onStart: (total) => bar.start(total, 0, { market: '', wait: '' }),
         onProgress: (p) => bar.update(p.candles, { market: p.marketTime ? new Date(p.marketTime).toISOString().slice(0, 16).replace('T', ' ') : '' }),
         onWait: (w) => bar.update({ wait: w ? ` | ${describeWait(w)}` : '' }),
       }).finally(() => bar.stop());
-      console.log('\nSummary');
-      console.log(formatReport(report));
-      const restarts = Object.entries(report.restarts);
-      if (restarts.length) console.log(`  service restarts         ${restarts.map(([s, n]) => `${s} ${n}`).join(', ')}`);
-      console.log(`\nThe event log stays in JetStream stream ${busConfigFromEnv().esStream}; this run's streams carry account ${accountId}.`);
+      if (!opts.gateway) printSummary(report);
     });
   registerAccountCommands(program);
   registerStrategyCommands(program);
@@ -138,6 +182,7 @@ export function buildProgram(): Command {
   if (audit) registerAuditVerifyCommand(audit, verifyStoreOpener(openStore));
   registerStoreCommands(program, bus);
   registerReplayCommand(program, openStore, summaryQueryFromBus(bus));
+  registerUserCommands(program);
   return program;
 }
 
@@ -167,7 +212,8 @@ export function exitOf(e: unknown): { code: number; line: string | null } {
     e instanceof CopyDestinationNotEmptyError ||
     e instanceof CopySourceError ||
     e instanceof InvalidEventError ||
-    e instanceof WrongExpectedRevisionError
+    e instanceof WrongExpectedRevisionError ||
+    e instanceof UserStoreError
   ) {
     return { code: 1, line: `bulwark: ${err.message}` };
   }

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import * as path from 'node:path';
 import { type ServiceName, Services, Subjects } from '@bulwark/contracts';
 import { JSONCodec, type NatsConnection } from 'nats';
@@ -269,4 +269,87 @@ export async function startLocalVenue(opts: { root: string; env: NodeJS.ProcessE
     throw e;
   });
   return { ...urls, apiKey, apiSecret, stop };
+}
+
+/** A gateway child process (`services/gateway/dist/main.js`) and where it serves the dashboard. */
+export interface RunningGateway {
+  /** e.g. `http://127.0.0.1:8080` */
+  url: string;
+  pid: number;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+/** The line the gateway logs once it listens (services/gateway/src/main.ts). */
+const GATEWAY_LINE = /gateway on (https?:\/\/[^\s"]+?:\d+)/;
+
+/**
+ * The gateway's JWT signing key file, `var/gateway/jwt-secret` under `root`: set-up creates it;
+ * made here (48 random bytes, base64, owner-only) when a run starts without it.
+ */
+export function ensureJwtSecretFile(root: string): string {
+  const dir = path.join(root, 'var', 'gateway');
+  const file = path.join(dir, 'jwt-secret');
+  if (existsSync(file) && statSync(file).size > 0) return file;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(file, randomBytes(48).toString('base64'), { mode: 0o600 });
+  return file;
+}
+
+/**
+ * Start the gateway as its own process on `port` (0 = a free port), logging to
+ * `<logDir>/gateway.log`; resolves once it logs the address it listens on.
+ * @throws ServiceStartError when it exits (e.g. the port is taken) or is not listening within `readyTimeoutMs`
+ */
+export async function startGateway(opts: { root: string; env: NodeJS.ProcessEnv; logDir: string; port: number; readyTimeoutMs?: number }): Promise<RunningGateway> {
+  mkdirSync(opts.logDir, { recursive: true });
+  const logFile = path.join(opts.logDir, 'gateway.log');
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const main = path.join(opts.root, 'services', 'gateway', 'dist', 'main.js');
+  // Connects as NATS user `gateway` (its own seed), like the services: the launcher's credentials are not passed on.
+  const { NATS_NKEY_SEED_FILE: _seed, NATS_USER: _user, NATS_PASSWORD_FILE: _password, ...env } = opts.env;
+  const child = spawn(process.execPath, [main], {
+    cwd: opts.root,
+    env: { BULWARK_JWT_SECRET_FILE: ensureJwtSecretFile(opts.root), ...env, BULWARK_GATEWAY_PORT: String(opts.port), BULWARK_METRICS_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  child.stderr!.pipe(log, { end: false });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (exited) return resolve();
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        log.end();
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    let found = false;
+    const timer = setTimeout(() => reject(new ServiceStartError('gateway', 'was not listening in time', logFile)), opts.readyTimeoutMs ?? 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      log.write(chunk);
+      if (found) return;
+      out += chunk.toString('utf8');
+      const m = GATEWAY_LINE.exec(out);
+      if (m) {
+        found = true;
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new ServiceStartError('gateway', `exited with code ${code} during start-up (port ${opts.port} taken? --gateway-port)`, logFile));
+    });
+  }).catch(async (e) => {
+    await stop();
+    throw e;
+  });
+  return { url, pid: child.pid!, logFile, stop };
 }
