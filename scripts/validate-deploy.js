@@ -163,6 +163,16 @@ function checkK8s(root, services, problems) {
   const objects = files.flatMap(({ file, docs }) =>
     file === (kust && kust.file) ? [] : docs.map((doc) => ({ file, doc })),
   );
+  // An optional service (the gateway) ships as a kustomize component, k8s/components/<name>/,
+  // that overlays opt into: its Deployment is checked like the base's.
+  const componentsDir = path.join(root, 'k8s', 'components');
+  if (fs.existsSync(componentsDir)) {
+    for (const c of fs.readdirSync(componentsDir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+      for (const f of fs.readdirSync(path.join(componentsDir, c.name)).filter((n) => /\.ya?ml$/.test(n) && !/^kustomization\.ya?ml$/.test(n))) {
+        for (const doc of loadYamlDocuments(path.join(componentsDir, c.name, f))) objects.push({ file: `../components/${c.name}/${f}`, doc });
+      }
+    }
+  }
   const byKind = (kind) => objects.filter((o) => o.doc && o.doc.kind === kind);
 
   if (!byKind('Namespace').some((o) => o.doc.metadata && o.doc.metadata.name === 'bulwark')) {

@@ -143,13 +143,14 @@ describe('against NATS with a responder on the subjects', () => {
     const r = await bulwark(
       bus,
       'account', 'open', '--account', 'demo-acc', '--symbol', 'btcusdt', '--capital', '2500.50', '--leverage', '10', '--confirm-high-leverage',
-      '--risk-pct', '0.75', '--protection', 'both', '--venue-balance', '3000', '--daily-loss-limit-pct', '3', '--max-trades-per-day', '20',
+      '--risk-pct', '0.75', '--protection', 'both', '--venue-balance', '3000', '--daily-loss-limit-pct', '3', '--max-trades-per-day', '20', '--by', 'ada',
     );
     expect(received).toEqual([
       {
         subject: `${PREFIX}${Subjects.openAccount}`,
         data: {
           accountId: 'demo-acc',
+          by: 'ada',
           venue: 'binance-usdm',
           symbol: 'BTCUSDT',
           capital: '2500.50',
@@ -190,7 +191,8 @@ describe('against NATS with a responder on the subjects', () => {
     answer = riskAnswer;
     const r = await bulwark(bus, 'account', 'open', ...OPEN, '--json');
     expect(received.map((m) => m.data)).toEqual([
-      { accountId: 'acc-1', venue: 'binance-usdm', symbol: 'BTCUSDT', capital: '1000', leverage: 5, highLeverageConfirmed: false, venueBalance: '1000' },
+      // Without --by, who asks is the shell's user.
+      { accountId: 'acc-1', venue: 'binance-usdm', symbol: 'BTCUSDT', capital: '1000', leverage: 5, highLeverageConfirmed: false, venueBalance: '1000', by: process.env.USER ?? 'operator' },
     ]);
     expect(r.code).toBe(0);
     const printed = JSON.parse(r.out) as { accountId: string; config: Record<string, unknown> };
@@ -204,7 +206,7 @@ describe('against NATS with a responder on the subjects', () => {
     expect(received).toEqual([
       {
         subject: `${PREFIX}${Subjects.reconfigureAccount}`,
-        data: { accountId: 'acc-1', venue: 'binance-usdm', symbol: 'BTCUSDT', capital: '1000', leverage: 5, highLeverageConfirmed: false, venueBalance: '1000', riskFraction: '0.02', protection: 'EXCHANGE' },
+        data: { accountId: 'acc-1', venue: 'binance-usdm', symbol: 'BTCUSDT', capital: '1000', leverage: 5, highLeverageConfirmed: false, venueBalance: '1000', riskFraction: '0.02', protection: 'EXCHANGE', by: process.env.USER ?? 'operator' },
       },
     ]);
     expect(r.code).toBe(0);

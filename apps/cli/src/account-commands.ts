@@ -172,6 +172,8 @@ function protection(v: string): ProtectionMode {
 /** Flags of `account open` / `account reconfigure` as commander parses them. */
 export interface AccountConfigFlags {
   account: string;
+  /** Who asks (recorded in AccountOpened / AccountReconfigured). */
+  by?: string;
   symbol: string;
   capital: string;
   leverage: number;
@@ -207,6 +209,7 @@ export function openAccountRequest(f: AccountConfigFlags): OpenAccountRequest {
     ...(f.dailyLossLimitPct !== undefined ? { dailyLossLimitFraction: dec(f.dailyLossLimitPct).div(100).toFixed() } : {}),
     ...(f.maxTradesPerDay !== undefined ? { maxTradesPerDay: f.maxTradesPerDay } : {}),
     ...policyFlags(f),
+    ...(f.by ? { by: f.by } : {}),
   };
 }
 
@@ -248,6 +251,7 @@ function configOptions(cmd: Command): Command {
     .option('--venue-balance <usdt>', 'the venue wallet balance in USDT (default: the capital; give the real balance of a funded account)', decimal('--venue-balance', true))
     .option('--daily-loss-limit-pct <n>', 'daily loss limit, % of capital (default: none)', decimal('--daily-loss-limit-pct'))
     .option('--max-trades-per-day <n>', `entries per day (default ${ACCOUNT_DEFAULTS.maxTradesPerDay})`, integerIn('--max-trades-per-day', 1, 10_000))
+    .option('--by <who>', 'who (recorded)', process.env.USER ?? 'operator')
     .option('--json', 'print the answer (or the refusal) as JSON', false);
 }
 

@@ -748,7 +748,7 @@ describe('auditDay', () => {
     expect(text).toContain(`Audit of 2025-11-21 (UTC, market time) — account ${A}`);
     expect(text).toMatch(/denials +1 \(DAILY_LOSS_LIMIT 1\)/);
     expect(text).toContain('Approvals (sizes)');
-    expect(text).toMatch(/TradingPaused +DAILY_LOSS_LIMIT: /);
+    expect(text).toMatch(/TradingPaused +DAILY_LOSS_LIMIT — loss \d+\.\d{2} USDT ≥ limit \d+\.\d{2} USDT \(2025-11-21\); new entries are paused/);
   });
 });
 

@@ -32,7 +32,7 @@ const errorsOf = (doc: Obj) => (validate(doc) ? [] : (validate.errors ?? []).map
 
 describe('docker-compose.yml', () => {
   const compose = readCompose();
-  const bulwark = [...SIX, 'gateway'];
+  const bulwark = [...SIX, 'alerter', 'gateway'];
 
   it('validates against the Compose Specification schema', () => {
     expect(errorsOf(compose)).toEqual([]);
@@ -98,6 +98,27 @@ describe('docker-compose.yml', () => {
       for (const p of svc.ports ?? []) expect([name, p]).toEqual([name, expect.stringMatching(/^127\.0\.0\.1:/)]);
       if (SIX.includes(name)) expect(svc.ports).toBeUndefined();
     }
+  });
+
+  it('gives the alerter its Telegram token and webhook key as secret files, each read only when its channel is set', () => {
+    const alerter = compose.services.alerter;
+    expect(alerter.profiles).toBeUndefined();
+    expect(alerter.ports).toBeUndefined();
+    expect(alerter.secrets).toEqual(['nats-alerter.nk', 'telegram_bot_token', 'alert_webhook_secret']);
+    expect(alerter.environment).toMatchObject({
+      BULWARK_TELEGRAM_CHAT_ID: '${BULWARK_TELEGRAM_CHAT_ID:-}',
+      BULWARK_TELEGRAM_TOKEN_FILE: '${BULWARK_TELEGRAM_CHAT_ID:+/run/secrets/telegram_bot_token}',
+      BULWARK_WEBHOOK_URL: '${BULWARK_WEBHOOK_URL:-}',
+      BULWARK_WEBHOOK_SECRET_FILE: '${BULWARK_WEBHOOK_URL:+/run/secrets/alert_webhook_secret}',
+    });
+    // No token, key or chat in the file itself: the secrets are host files outside git (an empty default).
+    expect(compose.secrets.telegram_bot_token).toEqual({ file: '${BULWARK_TELEGRAM_TOKEN_HOST_FILE:-./deploy/no-binance-key}' });
+    expect(compose.secrets.alert_webhook_secret).toEqual({ file: '${BULWARK_WEBHOOK_SECRET_HOST_FILE:-./deploy/no-binance-key}' });
+    expect(fs.readFileSync(path.join(ROOT, 'deploy/no-binance-key'), 'utf8')).toBe('');
+    // Prometheus scrapes it with the services.
+    const prom = YAML.parse(fs.readFileSync(path.join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8'));
+    const bulwarkJob = prom.scrape_configs.find((j: Obj) => j.job_name === 'bulwark');
+    expect(bulwarkJob.static_configs).toContainEqual({ targets: ['alerter:9100'], labels: { service: 'alerter' } });
   });
 
   it('mounts files and folders that exist in the repository', () => {

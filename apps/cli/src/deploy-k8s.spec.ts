@@ -18,6 +18,8 @@ import * as YAML from 'yaml';
 const ROOT = path.resolve(__dirname, '../../..');
 const K8S = path.join(ROOT, 'k8s');
 const SIX = ['market-data', 'signals', 'risk', 'execution', 'stop-monitor', 'accounting'];
+/** Every Bulwark process of the base (the gateway comes with its component). */
+const BASE = [...SIX, 'alerter'];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = any;
@@ -224,7 +226,7 @@ describe('kustomize overlays render', () => {
 });
 
 describe('the services (k8s/base/services.yaml)', () => {
-  it.each(SIX)('%s: 1 replica, Recreate, probes on the declared metrics port, resources, its own NATS seed', (name) => {
+  it.each(BASE)('%s: 1 replica, Recreate, probes on the declared metrics port, resources, its own NATS seed', (name) => {
     for (const objs of [OVERLAYS.dev, OVERLAYS.prod]) {
       const dep = deployment(objs, name);
       expect(dep.spec.replicas).toBe(1); // single writer until standby election (k8s/README.md "Replicas")
@@ -250,6 +252,28 @@ describe('the services (k8s/base/services.yaml)', () => {
     }
   });
 
+  it('the alerter: its channels off until configured, the token and webhook key as files from an optional Secret', () => {
+    for (const objs of [OVERLAYS.dev, OVERLAYS.prod]) {
+      const dep = deployment(objs, 'alerter');
+      const c = dep.spec.template.spec.containers[0];
+      expect(c.envFrom).toEqual([{ configMapRef: { name: 'bulwark-config' } }, { configMapRef: { name: 'bulwark-alerter' } }]);
+      // Empty = not configured (services/alerter/src/config.ts): the alerter starts and logs the alerts.
+      expect(named(objs, 'ConfigMap', 'bulwark-alerter').data).toEqual({
+        BULWARK_TELEGRAM_CHAT_ID: '',
+        BULWARK_TELEGRAM_TOKEN_FILE: '',
+        BULWARK_TELEGRAM_API_ROOT: '',
+        BULWARK_WEBHOOK_URL: '',
+        BULWARK_WEBHOOK_SECRET_FILE: '',
+      });
+      expect(c.volumeMounts).toContainEqual({ name: 'alerter-secrets', mountPath: '/var/run/secrets/bulwark/alerter', readOnly: true });
+      const vol = dep.spec.template.spec.volumes.find((v: Obj) => v.name === 'alerter-secrets');
+      expect(vol.secret).toMatchObject({ secretName: 'bulwark-alerter', optional: true, defaultMode: 288 });
+      expect(vol.secret.items.map((i: Obj) => i.key).sort()).toEqual(['telegram-token', 'webhook-secret']);
+      // No market data: the alerter reads only the log.
+      expect(dep.spec.template.spec.volumes.map((v: Obj) => v.name)).not.toContain('market-data');
+    }
+  });
+
   it('prod gives the services more room than dev', () => {
     const mem = (objs: Obj[]) => deployment(objs, 'risk').spec.template.spec.containers[0].resources.limits.memory;
     expect([mem(OVERLAYS.dev), mem(OVERLAYS.prod)]).toEqual(['512Mi', '1Gi']);
@@ -260,7 +284,7 @@ describe('the services (k8s/base/services.yaml)', () => {
   it.each(ALL)('%s: the ServiceMonitor scrapes a Service for every Bulwark process, on a port its pods declare', (name, objs) => {
     const sm = named(objs, 'ServiceMonitor', 'bulwark');
     const selected = objs.filter((o: Obj) => o.kind === 'Service' && Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v));
-    const processes = name.includes('gateway') ? [...SIX, 'gateway'] : SIX;
+    const processes = name.includes('gateway') ? [...BASE, 'gateway'] : BASE;
     expect(selected.map((s: Obj) => s.metadata.name).sort()).toEqual([...processes].sort());
     for (const svc of selected) {
       expect(svc.metadata.labels[sm.spec.jobLabel]).toBe('bulwark'); // up{job="bulwark"} in the alert rules
@@ -353,6 +377,6 @@ describe('secrets', () => {
   it('the examples hold placeholders only', () => {
     for (const e of examples) for (const v of Object.values(e.stringData as Record<string, string>)) expect(v).toMatch(/^REPLACE_WITH_/);
     const creds = examples.find((e) => e.metadata.name === 'bulwark-nats-creds');
-    expect(Object.keys(creds.stringData).sort()).toEqual([...SIX, 'gateway', 'operator', 'admin'].map((u) => `${u}.nk`).sort());
+    expect(Object.keys(creds.stringData).sort()).toEqual([...BASE, 'gateway', 'operator', 'admin'].map((u) => `${u}.nk`).sort());
   });
 });

@@ -12,7 +12,7 @@ import { connect, nkeys, nkeyAuthenticator } from 'nats';
 import * as YAML from 'yaml';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const USERS = ['market-data', 'signals', 'risk', 'execution', 'stop-monitor', 'accounting', 'gateway', 'operator', 'driver', 'admin'];
+const USERS = ['market-data', 'signals', 'risk', 'execution', 'stop-monitor', 'accounting', 'gateway', 'alerter', 'operator', 'driver', 'admin'];
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = any;
 
@@ -105,6 +105,8 @@ describe('NATS as docker-compose.yml runs it', () => {
       const jsm = await nc.jetstreamManager();
       expect((await jsm.streams.info('ES_compose')).config).toMatchObject({ subjects: ['es.>'], deny_delete: true, deny_purge: true, allow_direct: true });
       expect((await jsm.streams.info('DLQ_compose')).config.subjects).toEqual(['dlq.>']);
+      // … and the alerter's alerts-sent bucket (user alerter may use it, not create it).
+      expect((await jsm.streams.info('KV_bulwark-alerts-sent')).config.subjects).toEqual(['$KV.bulwark-alerts-sent.>']);
     } finally {
       await nc.close();
     }

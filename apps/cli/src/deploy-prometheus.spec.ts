@@ -136,13 +136,13 @@ describe('Prometheus configuration (deploy/prometheus)', () => {
     }
   }, 60_000);
 
-  it('scrapes the six services and the gateway on port 9100, each target labelled with its service, all as job bulwark', () => {
+  it('scrapes the six services, the alerter and the gateway on port 9100, each target labelled with its service, all as job bulwark', () => {
     const config = YAML.parse(fs.readFileSync(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8'));
     const job = config.scrape_configs.find((j: Json) => j.job_name === 'bulwark');
     expect(job.honor_labels).toBe(true);
     const targets = job.static_configs.map((s: Json) => [s.targets, s.labels.service]);
     const six = ['market-data', 'signals', 'risk', 'execution', 'stop-monitor', 'accounting'];
-    expect(targets).toEqual(six.map((p) => [[`${p}:9100`], p]));
+    expect(targets).toEqual([...six, 'alerter'].map((p) => [[`${p}:9100`], p]));
     // The gateway (a compose profile) by DNS, relabelled into job bulwark with service gateway.
     const gateway = config.scrape_configs.find((j: Json) => j.job_name === 'bulwark-gateway');
     expect(gateway.dns_sd_configs).toEqual([{ names: ['gateway'], type: 'A', port: 9100, refresh_interval: '30s' }]);
@@ -150,7 +150,7 @@ describe('Prometheus configuration (deploy/prometheus)', () => {
       { target_label: 'job', replacement: 'bulwark' },
       { target_label: 'service', replacement: 'gateway' },
     ]);
-    const processes = [...six, 'gateway'];
+    const processes = [...six, 'alerter', 'gateway'];
     // Each target is a service of docker-compose.yml (the network name Prometheus resolves).
     const compose = YAML.parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true });
     for (const p of processes) expect(Object.keys(compose.services)).toContain(p);

@@ -103,10 +103,10 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
 
   async configure(req: OpenAccountRequest, mode: 'open' | 'reconfigure') {
     const c: Causation = { tsEvent: req.at ?? Date.now(), correlationId: `${mode}-account-${req.accountId}`, causationId: `${mode}-account-${req.accountId}` };
-    const { at: _at, ...config } = req;
+    const { at: _at, by, ...config } = req;
     // The protection default depends on the venue execution trades (BULWARK_VENUE; docs/risk.md).
     const context = { liveVenue: liveVenueFromEnv() };
-    const state = await this.decide(req.accountId, { kind: mode === 'open' ? 'OpenAccount' : 'ReconfigureAccount', config, context }, c);
+    const state = await this.decide(req.accountId, { kind: mode === 'open' ? 'OpenAccount' : 'ReconfigureAccount', config, context, ...(by ? { by } : {}) }, c);
     return { accountId: req.accountId, config: state.config };
   }
 

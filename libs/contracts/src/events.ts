@@ -123,9 +123,11 @@ export const AccountConfig = z.object({
 });
 export type AccountConfig = z.infer<typeof AccountConfig>;
 
-export const AccountOpened = AccountConfig;
+/** Who gave an account command, when it said (absent in events recorded before it was). */
+const AccountCommandBy = { by: z.string().min(1).max(100).optional() };
+export const AccountOpened = AccountConfig.extend(AccountCommandBy);
 /** A changed configuration of an open account (the whole new configuration). */
-export const AccountReconfigured = AccountConfig;
+export const AccountReconfigured = AccountConfig.extend(AccountCommandBy);
 
 /** Trading state, the kill switch (after NautilusTrader's TradingState). */
 export const TradingState = z.enum(['ACTIVE', 'REDUCING', 'HALTED']);

@@ -156,6 +156,8 @@ export const OpenAccountRequest = z.object({
   highLeverageConfirmed: z.boolean().optional(),
   /** The venue's wallet balance (the paper deposit for the paper venue). */
   venueBalance: DecimalString,
+  /** Who asks (the gateway's authenticated user, the CLI's --by); recorded in AccountOpened / AccountReconfigured. */
+  by: z.string().min(1).max(100).optional(),
   /** Market time of the command (replay); wall clock when absent. */
   at: EpochMs.optional(),
 });

@@ -225,6 +225,14 @@ describe('validateAccountConfig / OpenAccount', () => {
     expect(state.monthBase).toBeNull();
   });
 
+  it('who asked is recorded with the configuration when the command says (the gateway user, the CLI --by), and only then', () => {
+    expect(run(accountInitialState(), { kind: 'OpenAccount', config: CONFIG, by: 'ada' }).events).toEqual([{ type: 'AccountOpened', data: { ...CONFIG, by: 'ada' } }]);
+    expect(run(opened(), { kind: 'ReconfigureAccount', config: { ...CONFIG, riskFraction: '0.02' }, by: 'bob' }).events).toEqual([
+      { type: 'AccountReconfigured', data: { ...CONFIG, riskFraction: '0.02', by: 'bob' } },
+    ]);
+    expect(run(opened(), { kind: 'ReconfigureAccount', config: CONFIG }).events[0].data).not.toHaveProperty('by');
+  });
+
   it('opening twice → ACCOUNT_EXISTS', () => {
     expect(accountDecider.decide({ kind: 'OpenAccount', config: CONFIG }, opened())).toEqual({
       ok: false,

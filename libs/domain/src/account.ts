@@ -153,8 +153,8 @@ export interface AccountConfigInput {
 
 export type AccountCommand =
   /** `context` defaults to a replay venue (protection INTERNAL when the request names none). */
-  | { kind: 'OpenAccount'; config: AccountConfigInput; context?: AccountContext }
-  | { kind: 'ReconfigureAccount'; config: AccountConfigInput; context?: AccountContext }
+  | { kind: 'OpenAccount'; config: AccountConfigInput; context?: AccountContext; by?: string }
+  | { kind: 'ReconfigureAccount'; config: AccountConfigInput; context?: AccountContext; by?: string }
   | { kind: 'AssessEntry'; intent: IntentEmitted; signalStreamId: string; equity: EquitySnapshot; rules: Rules; ts: number }
   | { kind: 'RecordPositionResult'; positionStreamId: string; netPnl: D; ts: number }
   /** `usedMargin` (USDT) feeds the margin-utilisation alert; absent: no utilisation reading. */
@@ -542,6 +542,11 @@ function decideResult(s0: AccountState, c: Extract<AccountCommand, { kind: 'Reco
   return out;
 }
 
+/** The validated configuration with who asked for it, when the command says. */
+function withBy(config: EventData<'AccountOpened'>, by: string | undefined): EventData<'AccountOpened'> {
+  return by ? { ...config, by } : config;
+}
+
 /** An operator command must say who gives it and why. */
 function whoAndWhy(c: { reason: string; by: string }, what: string): Result<never, AccountRejection> | null {
   if (!c.reason.trim()) return err({ code: 'INVALID_COMMAND', field: 'reason', value: c.reason, allowed: 'a non-empty reason', message: `${what} needs a reason` });
@@ -564,12 +569,12 @@ export const accountDecider: Decider<AccountCommand, AccountState, AccountReject
       case 'OpenAccount': {
         if (state.config) return err({ code: 'ACCOUNT_EXISTS', message: `account ${state.config.accountId} is already open` });
         const v = validateAccountConfig(command.config, command.context);
-        return v.ok ? ok([event('AccountOpened', v.value)]) : v;
+        return v.ok ? ok([event('AccountOpened', withBy(v.value, command.by))]) : v;
       }
       case 'ReconfigureAccount': {
         if (command.config.accountId !== state.config!.accountId) return err({ code: 'INVALID_COMMAND', field: 'accountId', value: command.config.accountId, allowed: state.config!.accountId, message: 'the account id cannot change' });
         const v = validateAccountConfig(command.config, command.context);
-        return v.ok ? ok([event('AccountReconfigured', v.value)]) : v;
+        return v.ok ? ok([event('AccountReconfigured', withBy(v.value, command.by))]) : v;
       }
       case 'AssessEntry':
         return ok(decideEntry(state, command));

@@ -88,7 +88,7 @@ export class CommandsController {
   @Roles('viewer')
   @HttpCode(200)
   @ApiOperation({ summary: "Each rule's verdict on an account configuration; records nothing" })
-  @ApiBody({ description: 'OpenAccountRequest without `by` and `at`' })
+  @ApiBody({ description: 'OpenAccountRequest without `by` (the authenticated user) and `at`' })
   @ApiOkResponse({ description: '{ ok, verdicts: [{ rule, ok, detail }] }' })
   validate(@Body(new ZodBody(OpenAccountBody)) body: OpenAccountBody) {
     const verdicts = verdictsOf({ ...body, venueBalance: body.venueBalance ?? body.capital });
@@ -102,7 +102,7 @@ export class CommandsController {
   @ApiBody({ description: 'OpenAccountRequest without `by` and `at`' })
   @ApiOkResponse(EVENTS)
   open(@Body(new ZodBody(OpenAccountBody)) body: OpenAccountBody, @CurrentUser() user: AuthUser, @Headers('idempotency-key') key?: string) {
-    const req = openRequest(body);
+    const req = { ...openRequest(body), by: user.username };
     return this.idem.run(user.username, key, `POST /api/accounts`, () => this.recorded(Streams.account(req.accountId), () => this.bus.request(Subjects.openAccount, req, 'risk')));
   }
 
@@ -113,7 +113,7 @@ export class CommandsController {
   @ApiOkResponse(EVENTS)
   reconfigure(@Param('id', new ZodBody(AccountIdParam)) id: string, @Body(new ZodBody(ReconfigureBody)) body: Omit<OpenAccountBody, 'accountId'>, @CurrentUser() user: AuthUser, @Headers('idempotency-key') key?: string) {
     this.accountVenue(id);
-    const req = openRequest({ ...body, accountId: id });
+    const req = { ...openRequest({ ...body, accountId: id }), by: user.username };
     return this.idem.run(user.username, key, `PATCH /api/accounts/${id}`, () => this.recorded(Streams.account(id), () => this.bus.request(Subjects.reconfigureAccount, req, 'risk')));
   }
 
