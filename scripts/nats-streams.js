@@ -2,7 +2,8 @@
 // Create the event log and dead-letter streams of the configured bus, and the alerter's
 // alerts-sent key-value bucket (BULWARK_ALERTS_BUCKET, default bulwark-alerts-sent), when missing, as NATS user
 // `admin` (services may not create streams: docs/security.md); also the gateway's credentials
-// bucket (BULWARK_CREDENTIALS_BUCKET, default bulwark-credentials). Run by scripts/setup.sh after
+// bucket (BULWARK_CREDENTIALS_BUCKET, default bulwark-credentials) and its Idempotency-Key bucket
+// (BULWARK_IDEMPOTENCY_BUCKET, default bulwark-idempotency). Run by scripts/setup.sh after
 // the build; the bus comes from the environment as the services read it (BULWARK_ES_STREAM,
 // BULWARK_ES_PREFIX, BULWARK_DLQ_STREAM, BULWARK_DLQ_PREFIX, NATS_URL).
 'use strict';
@@ -30,6 +31,11 @@ async function main() {
     const bucket = process.env.BULWARK_ALERTS_BUCKET || 'bulwark-alerts-sent';
     await alerts.createAlertsSentBucket(nc, bucket);
     console.log(`nats-streams: alerts-sent bucket ${bucket} ready`);
+    // The gateway's Idempotency-Key answers (24 h per key; services/gateway).
+    const idem = require(path.join(__dirname, '..', 'services', 'gateway', 'dist', 'api', 'idempotency-bucket.js'));
+    const idemBucket = idem.idempotencyBucketFromEnv();
+    await idem.createIdempotencyBucket(nc, idemBucket);
+    console.log(`nats-streams: idempotency bucket ${idemBucket} ready`);
   } finally {
     await nc.close();
   }

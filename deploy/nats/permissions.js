@@ -135,6 +135,9 @@ function durableGuard(self) {
 /** The alerter's key-value bucket of alerts sent (services/alerter ALERTS_SENT_BUCKET). */
 const ALERTS_BUCKET = 'bulwark-alerts-sent';
 
+/** The gateway's key-value bucket of Idempotency-Key answers (services/gateway idempotency-bucket.ts; set-up creates it). */
+const IDEMPOTENCY_BUCKET = 'bulwark-idempotency';
+
 /** The gateway's key-value bucket of credential hashes (libs/messaging CREDENTIALS_BUCKET; set-up creates it). */
 const CREDENTIALS_BUCKET = 'bulwark-credentials';
 const CREDENTIALS_GUARD = [
@@ -183,7 +186,7 @@ const USERS = {
   ...Object.fromEntries(SERVICES.map((s) => [s, servicePermissions(s)])),
   // The HTTP gateway: operator commands on behalf of an authenticated person, and reads.
   gateway: {
-    publish: { allow: [...OPERATOR_COMMANDS, 'bulwark.signals.attach', 'bulwark.signals.manual-entry', 'bulwark.market-data.candles', 'bulwark.market-data.replay.cancel', `$KV.${CREDENTIALS_BUCKET}.>`, ...OBSERVE_PUB], deny: durableGuard('gateway') },
+    publish: { allow: [...OPERATOR_COMMANDS, 'bulwark.signals.attach', 'bulwark.signals.manual-entry', 'bulwark.market-data.candles', 'bulwark.market-data.replay.cancel', `$KV.${CREDENTIALS_BUCKET}.>`, `$KV.${IDEMPOTENCY_BUCKET}.>`, ...OBSERVE_PUB], deny: durableGuard('gateway') },
     subscribe: { allow: OBSERVE_SUB },
   },
   // The operator CLI (`bulwark account …`, `strategy attach`, `audit`): commands, the kill switch, reads,
@@ -214,4 +217,4 @@ const USERS = {
   admin: null,
 };
 
-module.exports = { SERVICES, OWNED_CATEGORIES, OPERATOR_COMMANDS, ALERTS_BUCKET, CREDENTIALS_BUCKET, USERS };
+module.exports = { SERVICES, OWNED_CATEGORIES, OPERATOR_COMMANDS, ALERTS_BUCKET, CREDENTIALS_BUCKET, IDEMPOTENCY_BUCKET, USERS };

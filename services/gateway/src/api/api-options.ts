@@ -1,3 +1,4 @@
+import { idempotencyBucketFromEnv } from './idempotency-bucket';
 /**
  * Settings of the gateway's API routes. ApiModule provides the defaults; tests override the
  * provider (a subject prefix so their requests reach only their own responders, short waits).
@@ -9,8 +10,10 @@ export interface ApiOptions {
   requestTimeoutMs: number;
   /** How long a manual entry waits for risk's EntryApproved / EntryDenied (ms, default 5 000). */
   entryDecisionWaitMs: number;
-  /** How long an `Idempotency-Key` answer is kept (ms, default 24 h). */
-  idempotencyTtlMs: number;
+  /** The JetStream key-value bucket of `Idempotency-Key` answers (default BULWARK_IDEMPOTENCY_BUCKET, else bulwark-idempotency; set-up creates it with a 24 h TTL). */
+  idempotencyBucket: string;
+  /** How long a repeated command waits for the first one's answer while that one runs (ms, default 15 000). */
+  pendingWaitMs: number;
   /** The market-data directory (default: `resolveDataDir()` at first use). */
   dataDir: string | null;
   /** Backtests run at most this many at a time, each in its own worker thread (default 1). */
@@ -23,7 +26,8 @@ export const DEFAULT_API_OPTIONS: ApiOptions = {
   subjectPrefix: '',
   requestTimeoutMs: 10_000,
   entryDecisionWaitMs: 5_000,
-  idempotencyTtlMs: 24 * 3600_000,
+  idempotencyBucket: idempotencyBucketFromEnv(),
+  pendingWaitMs: 15_000,
   dataDir: null,
   backtestThreads: 1,
 };

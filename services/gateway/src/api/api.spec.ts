@@ -12,6 +12,7 @@ import { JSONCodec, type NatsConnection } from 'nats';
 import { ROLE_KEY, type Role, roleAllows } from '../auth/roles';
 import { HttpErrorFilter } from '../security/http-errors';
 import { GATEWAY_CONFIG, GATEWAY_NATS, GATEWAY_STORE } from '../tokens';
+import { createIdempotencyBucket } from './idempotency-bucket';
 import { ApiModule } from './api.module';
 
 // The API's controllers in a Nest testing module (Fastify inject) with a stand-in guard that
@@ -41,6 +42,10 @@ describe('gateway API', () => {
   let nc: NatsConnection;
   let app: NestFastifyApplication;
   const riskRequests: unknown[] = [];
+  const idempotencyBucket = `idem-spec-${randomBytes(4).toString('hex')}`;
+  let manualEntries = 0;
+  /** The API module as the gateway builds it: a second one stands for the gateway after a restart. */
+  let makeApp: () => Promise<NestFastifyApplication>;
 
   beforeAll(async () => {
     nc = await connectNats({ user: 'admin', name: 'gateway-api-spec' });
@@ -54,21 +59,32 @@ describe('gateway API', () => {
         m.respond(json.encode({ accountId: req.accountId, tradingState: req.state }));
       },
     });
-    nc.subscribe(`${prefix}${Subjects.manualEntry}`, { callback: (_e, m) => m.respond(json.encode({ error: { code: 'NO_MARKET_PRICE', message: 'no closed candle seen yet' } })) });
+    nc.subscribe(`${prefix}${Subjects.manualEntry}`, {
+      callback: (_e, m) => {
+        manualEntries++;
+        m.respond(json.encode({ error: { code: 'NO_MARKET_PRICE', message: 'no closed candle seen yet' } }));
+      },
+    });
+    await createIdempotencyBucket(nc, idempotencyBucket);
     await appender.append(Streams.account('acct-1'), [event('AccountOpened', { accountId: 'acct-1', venue: 'binance-usdm', symbol: 'BTCUSDT', capital: '10000', leverage: 5, leverageCap: 20, riskFraction: '0.01', maxMarginFraction: '0.5', liquidationBufferFraction: '0.1', maxTradesPerDay: 50, dailyLossLimitFraction: null, dailyProfitTargetFraction: null, maxMonthlyDrawdownFraction: '0.04', maxFeeRiskFraction: '0.5', maxLifetimeDrawdownFraction: '0.1', losingStreakPause: null, maxMarginUtilisationFraction: '0.95', marginMode: 'ISOLATED', protection: 'INTERNAL', workingType: 'MARK_PRICE', highLeverageConfirmed: false, venueBalance: '10000' } as never)], 'no_stream', { tsEvent: Date.now(), correlationId: 'c', causationId: 'c' });
 
     @Global()
     @Module({ providers: [{ provide: GATEWAY_NATS, useValue: nc }, { provide: GATEWAY_STORE, useValue: store }, { provide: GATEWAY_CONFIG, useValue: {} }], exports: [GATEWAY_NATS, GATEWAY_STORE, GATEWAY_CONFIG] })
     class Infra {}
-    @Module({ imports: [Infra, ApiModule.withOptions({ subjectPrefix: prefix, requestTimeoutMs: 3000, entryDecisionWaitMs: 500 })], providers: [{ provide: APP_GUARD, useClass: TestGuard }, { provide: APP_FILTER, useClass: HttpErrorFilter }] })
+    @Module({ imports: [Infra, ApiModule.withOptions({ subjectPrefix: prefix, requestTimeoutMs: 3000, entryDecisionWaitMs: 500, idempotencyBucket })], providers: [{ provide: APP_GUARD, useClass: TestGuard }, { provide: APP_FILTER, useClass: HttpErrorFilter }] })
     class Root {}
-    app = await NestFactory.create<NestFastifyApplication>(Root, new FastifyAdapter(), { logger: ['error'] });
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
+    makeApp = async () => {
+      const a = await NestFactory.create<NestFastifyApplication>(Root, new FastifyAdapter(), { logger: ['error'] });
+      await a.init();
+      await a.getHttpAdapter().getInstance().ready();
+      return a;
+    };
+    app = await makeApp();
   }, 60_000);
 
   afterAll(async () => {
     await app?.close();
+    await (await nc?.jetstreamManager())?.streams.delete(`KV_${idempotencyBucket}`).catch(() => undefined);
     await nc?.close();
   });
 
@@ -136,6 +152,26 @@ describe('gateway API', () => {
     expect(again.json()).toEqual(first.json());
     expect(await store.lastPosition()).toBe(positions);
     expect(riskRequests).toHaveLength(1);
+    // The key outlives the gateway: after a restart the repeat still gets the first answer.
+    const restarted = await makeApp();
+    try {
+      const afterRestart = await restarted.inject({ method: 'POST', url: '/api/accounts/acct-1/trading-state', payload: body, headers: { 'x-test-role': 'trader', 'idempotency-key': 'k-1' } });
+      expect(afterRestart.json()).toEqual(first.json());
+    } finally {
+      await restarted.close();
+    }
+    expect(await store.lastPosition()).toBe(positions);
+    expect(riskRequests).toHaveLength(1);
+    // The same key on another command is a client error, not a silent replay of the wrong answer.
+    const reused = await call('POST', '/api/accounts/acct-1/flatten', 'trader', { reason: 'x' }, { 'idempotency-key': 'k-1' });
+    expect(reused.statusCode).toBe(422);
+    expect(reused.json()).toMatchObject({ error: { code: 'IDEMPOTENCY_KEY_REUSED' } });
+    // A refused command keeps nothing: the repeat is a new attempt.
+    const entry = { symbol: 'BTCUSDT', side: 'long', stopPrice: '90000' };
+    const before = manualEntries;
+    expect((await call('POST', '/api/accounts/acct-1/entries', 'trader', entry, { 'idempotency-key': 'k-2' })).statusCode).toBe(422);
+    expect((await call('POST', '/api/accounts/acct-1/entries', 'trader', entry, { 'idempotency-key': 'k-2' })).statusCode).toBe(422);
+    expect(manualEntries).toBe(before + 2);
   });
 
   it('a viewer may not send a command (403); a manual entry without a market price is refused NO_MARKET_PRICE', async () => {
