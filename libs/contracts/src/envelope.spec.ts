@@ -36,6 +36,8 @@ describe('stream ids: Streams builds, parseStreamId reads back', () => {
         expect(parseStreamId(Streams.candles(v, s))).toEqual({ category: 'candles', venue: v, symbol: s });
         expect(parseStreamId(Streams.quarantine(a))).toEqual({ category: 'quarantine', service: a });
         expect(parseStreamId(Streams.replay(a))).toEqual({ category: 'replay', runId: a });
+        expect(parseStreamId(Streams.user(a))).toEqual({ category: 'user', username: a });
+        expect(accountOfStream(Streams.user(a))).toBeNull();
         expect(accountOfStream(Streams.rules(v, s))).toBeNull();
       }),
       { numRuns: 300 },

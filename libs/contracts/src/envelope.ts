@@ -108,6 +108,7 @@ const STREAM_PATTERNS = {
   account: new RegExp(`^(account|signal|ledger|monitor|chain)-(${ID})$`),
   /** A service name or a run id after the category. */
   named: /^(quarantine|replay)-([A-Za-z0-9_-]{1,180})$/,
+  user: /^user-([A-Za-z0-9_-]{1,64})$/,
   candle: new RegExp(`^candle-(${VENUES})-(${SYM})-(\\d{1,15})$`),
 } as const;
 
@@ -129,7 +130,8 @@ export type ParsedStreamId =
   | { category: 'margin'; accountId: string; symbol: string }
   | { category: 'rules' | 'candles'; venue: VenueId; symbol: string }
   | { category: 'quarantine'; service: string }
-  | { category: 'replay'; runId: string };
+  | { category: 'replay'; runId: string }
+  | { category: 'user'; username: string };
 
 const positionRef = (m: RegExpExecArray, at: number): PositionStreamRef => ({ accountId: m[at], venue: m[at + 1] as VenueId, symbol: m[at + 2], sequence: Number(m[at + 3]) });
 
@@ -151,6 +153,7 @@ export function parseStreamId(streamId: string): ParsedStreamId | null {
   if ((m = P.rules.exec(streamId))) return { category: 'rules', venue: m[1] as VenueId, symbol: m[2] };
   if ((m = P.candles.exec(streamId))) return { category: 'candles', venue: m[1] as VenueId, symbol: m[2] };
   if ((m = P.account.exec(streamId))) return { category: m[1] as 'account', accountId: m[2] };
+  if ((m = P.user.exec(streamId))) return { category: 'user', username: m[1] };
   if ((m = P.named.exec(streamId))) return m[1] === 'quarantine' ? { category: 'quarantine', service: m[2] } : { category: 'replay', runId: m[2] };
   return null;
 }
