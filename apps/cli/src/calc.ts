@@ -7,10 +7,12 @@ import {
   calcSize as computeSize,
   D,
   dec,
+  type LiquidationCalcInput,
   type LiquidationCalcResult,
   parseBinanceUsdmRules,
   RulesParseError,
   rulesFromContract,
+  type SizeCalcInput,
   type SizeCalcResult,
   str,
   type Rules,
@@ -155,12 +157,7 @@ function write(cmd: Command, text: string): void {
 // calc liquidation
 // ---------------------------------------------------------------------------------------
 
-interface LiquidationOptions extends RulesOptions {
-  side: PositionSide;
-  entry: string;
-  qty: string;
-  leverage: number;
-  walletBalance?: string;
+interface LiquidationOptions extends RulesOptions, LiquidationCalcInput {
   json?: boolean;
 }
 
@@ -198,19 +195,9 @@ function liquidationTable(c: LiquidationCalc): string {
 // calc size
 // ---------------------------------------------------------------------------------------
 
-interface SizeOptions extends RulesOptions {
-  side: PositionSide;
-  entry: string;
-  stop: string;
-  takeProfit?: string;
-  equity: string;
-  riskPct: string;
-  leverage: number;
-  leverageCap: number;
-  availableMargin?: string;
+/** The flags of `calc size`: the domain's input, with the cost guard as the flag gives it. */
+interface SizeOptions extends RulesOptions, Omit<SizeCalcInput, 'maxFeeRiskFraction'> {
   takerFee?: string;
-  maxMarginPct: string;
-  liquidationBufferPct: string;
   /** The cost guard as a fraction, or "off" (from `--max-fee-risk-pct`). */
   maxFeeRiskPct: string;
   json?: boolean;
