@@ -1,5 +1,5 @@
 import { JetStreamEventStore } from '@bulwark/event-store';
-import type { NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos, type NatsConnection } from 'nats';
 import type { BusConfig } from './config';
 import { deadLetterStreamConfig } from './dead-letter';
 
@@ -35,4 +35,40 @@ export async function dropBusStreams(nc: NatsConnection, bus: Pick<BusConfig, 'e
   const jsm = await nc.jetstreamManager();
   await jsm.streams.delete(bus.esStream).catch(() => undefined);
   await jsm.streams.delete(bus.dlqStream).catch(() => undefined);
+}
+
+/** A durable consumer's name on the event log: `bulwark-<owner>`, suffixed for tests (BULWARK_CONSUMER_SUFFIX). */
+export function durableName(owner: string, bus: Pick<BusConfig, 'consumerSuffix'>): string {
+  return `bulwark-${owner}${bus.consumerSuffix ? '-' + bus.consumerSuffix : ''}`;
+}
+
+/**
+ * Create or resume a durable pull consumer over the whole event log, explicit acks, no delivery
+ * limit (the server never drops a message unseen), the given ack wait; a durable made earlier
+ * with other limits gets these. A NEW durable starts at the end of the log: a first deployment
+ * does not re-run history; after that it resumes from its ack floor, so a restart misses nothing.
+ * @param onLimitsNotUpdated called when an existing durable's limits could not be changed (it keeps working)
+ */
+export async function ensureLogDurable(
+  nc: NatsConnection,
+  bus: Pick<BusConfig, 'esStream' | 'esPrefix'>,
+  durable: string,
+  ackWaitMs: number,
+  onLimitsNotUpdated: (e: unknown) => void = () => undefined,
+): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  const limits = { ack_wait: nanos(ackWaitMs), max_deliver: -1 };
+  const existing = await jsm.consumers.info(bus.esStream, durable).catch(() => null);
+  if (!existing) {
+    await jsm.consumers.add(bus.esStream, {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+      filter_subject: `${bus.esPrefix}.>`,
+      max_ack_pending: 1000,
+      ...limits,
+    });
+  } else if (existing.config.ack_wait !== limits.ack_wait || existing.config.max_deliver !== limits.max_deliver) {
+    await jsm.consumers.update(bus.esStream, durable, limits).catch(onLimitsNotUpdated);
+  }
 }

@@ -2,12 +2,9 @@ import { type ClockAck, type ClockInterest, type RecordedEvent, Subjects, type S
 import { decodeStoredEvent } from '@bulwark/event-store';
 import { type CustomTransportStrategy, Server, BaseRpcContext } from '@nestjs/microservices';
 import {
-  AckPolicy,
   type ConsumerMessages,
-  DeliverPolicy,
   JSONCodec,
   type JsMsg,
-  nanos,
   type Msg,
   type NatsConnection,
   type Subscription,
@@ -16,6 +13,7 @@ import { lastValueFrom, defaultIfEmpty } from 'rxjs';
 import { SpanKind, contextOfTraceparent, correlationOf, extractTraceHeaders, inSpan, processMetrics, processProjection, withCorrelation } from '@bulwark/telemetry';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { EventAppender } from './appender';
+import { durableName, ensureLogDurable } from './bus-streams';
 import type { BusConfig } from './config';
 import type { DeadLetters } from './dead-letter';
 import { DEFAULT_HANDLER_RETRY, type HandlerRetryPolicy, isUnavailable } from './handler-retry';
@@ -238,27 +236,12 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
   private async startConsumer(): Promise<void> {
     const { nc, bus, service } = this.opts;
     const jsm = await nc.jetstreamManager();
-    this.durable = `bulwark-${service}${bus.consumerSuffix ? '-' + bus.consumerSuffix : ''}`;
+    this.durable = durableName(service, bus);
     // The handler holds a message for as long as it runs (heartbeats extend it): after a crash
     // the message goes to the restarted process within ACK_WAIT_MS, not after a minute.
     // No delivery limit: the server never drops a message unseen (failures are dead-lettered by the transport).
-    const limits = { ack_wait: nanos(ACK_WAIT_MS), max_deliver: -1 };
-    const existing = await jsm.consumers.info(bus.esStream, this.durable).catch(() => null);
-    if (!existing) {
-      await jsm.consumers.add(bus.esStream, {
-        durable_name: this.durable,
-        ack_policy: AckPolicy.Explicit,
-        // A new durable starts at the end of the log: a first deployment does not re-run
-        // history; after that it resumes from its ack floor, so a restart misses nothing.
-        deliver_policy: DeliverPolicy.New,
-        filter_subject: `${bus.esPrefix}.>`,
-        ...limits,
-        max_ack_pending: 1000,
-      });
-    } else if (existing.config.ack_wait !== limits.ack_wait || existing.config.max_deliver !== limits.max_deliver) {
-      // A durable made by an earlier version (a 60 s ack wait, 5 deliveries at most: a sixth was dropped by the server).
-      await jsm.consumers.update(bus.esStream, this.durable, limits).catch((e) => this.noteError(`consumer ${this.durable}: limits not updated: ${String(e)}`));
-    }
+    // A durable made by an earlier version (a 60 s ack wait, 5 deliveries at most) gets these limits.
+    await ensureLogDurable(nc, bus, this.durable, ACK_WAIT_MS, (e) => this.noteError(`consumer ${this.durable}: limits not updated: ${String(e)}`));
     const consumer = await nc.jetstream().consumers.get(bus.esStream, this.durable);
     const start = await jsm.consumers.info(bus.esStream, this.durable);
     this.sampleConsumer(start.delivered.stream_seq + start.num_pending);

@@ -1,7 +1,7 @@
 import { parseEvent, type RecordedEvent } from '@bulwark/contracts';
 import { decodeStoredEvent, EventHeaders } from '@bulwark/event-store';
-import type { BusConfig } from '@bulwark/messaging';
-import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, nanos, type NatsConnection } from 'nats';
+import { type BusConfig, durableName, ensureLogDurable } from '@bulwark/messaging';
+import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
 import { Counter, type Registry } from 'prom-client';
 import type { AlertChannel, ChannelName, ChannelSendError } from './channel';
 import { type FormattedAlert, formatAlert, isAlertType } from './format';
@@ -72,25 +72,13 @@ export class Alerter {
   readonly durable: string;
 
   constructor(private readonly o: AlerterOptions) {
-    this.durable = `bulwark-alerter${o.bus.consumerSuffix ? '-' + o.bus.consumerSuffix : ''}`;
+    this.durable = durableName('alerter', o.bus);
   }
 
   /** Create (or resume) the durable consumer and start handling the log. */
   async start(): Promise<void> {
     const { nc, bus } = this.o;
-    const jsm = await nc.jetstreamManager();
-    const limits = { ack_wait: nanos(ALERTER_ACK_WAIT_MS), max_deliver: -1 };
-    const existing = await jsm.consumers.info(bus.esStream, this.durable).catch(() => null);
-    if (!existing) {
-      await jsm.consumers.add(bus.esStream, {
-        durable_name: this.durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.New,
-        filter_subject: `${bus.esPrefix}.>`,
-        max_ack_pending: 1000,
-        ...limits,
-      });
-    }
+    await ensureLogDurable(nc, bus, this.durable, ALERTER_ACK_WAIT_MS, (e) => this.o.logger.error(`consumer ${this.durable}: limits not updated: ${String(e)}`));
     const consumer = await nc.jetstream().consumers.get(bus.esStream, this.durable);
     // Few messages in hand: the ack wait of a buffered message runs while an earlier alert is retried.
     this.messages = await consumer.consume({ max_messages: 64 });
