@@ -129,15 +129,21 @@ export async function bootstrapService(service: ServiceName, appModule: Type<unk
   await app.listen();
   setRebuilt(true);
   logger.log(`${service} ready (NATS ${rt.bus.natsUrl}, event log ${rt.bus.esStream})`);
+  stopOnSignals(service, logger, [() => app.close(), () => rt.nc.drain(), () => telemetry.close(), () => stopTracing?.()]);
+}
+
+/**
+ * A clean stop on SIGINT/SIGTERM (once, whichever comes first): run `steps` in order — the app
+ * first, so it stops taking work, then its connections — then exit 0. A step that fails is
+ * skipped: the process is leaving either way.
+ */
+export function stopOnSignals(name: string, logger: { log(message: string): void }, steps: Array<() => Promise<unknown> | undefined>): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.log(`${service} stopping on ${signal}`);
-    await app.close();
-    await rt.nc.drain().catch(() => undefined);
-    await telemetry.close().catch(() => undefined);
-    await stopTracing?.().catch(() => undefined);
+    logger.log(`${name} stopping on ${signal}`);
+    for (const step of steps) await Promise.resolve().then(step).catch(() => undefined);
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { RecordedEvent } from '@bulwark/contracts';
 import { accountOfStreamId, openEventStore } from '@bulwark/event-store';
-import { busConfigFromEnv, connectNats, watchNats } from '@bulwark/messaging';
+import { busConfigFromEnv, connectNats, stopOnSignals, watchNats } from '@bulwark/messaging';
 import { initProcessMetrics, logContextFields, Readiness, startTelemetryServer, startTracing, telemetryAddressFromEnv } from '@bulwark/telemetry';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -59,20 +59,7 @@ async function main(): Promise<void> {
   await app.init();
   setConsuming(true);
   logger.log(`alerter telemetry on http://${telemetry.host}:${telemetry.port} (/metrics /healthz /readyz)`);
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.log(`alerter stopping on ${signal}`);
-    await app.close();
-    await store.close?.().catch(() => undefined);
-    await nc.drain().catch(() => undefined);
-    await telemetry.close().catch(() => undefined);
-    await stopTracing?.().catch(() => undefined);
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  stopOnSignals('alerter', logger, [() => app.close(), () => store.close?.(), () => nc.drain(), () => telemetry.close(), () => stopTracing?.()]);
 }
 
 main().catch((e: unknown) => {

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { openEventStore } from '@bulwark/event-store';
-import { busConfigFromEnv, connectNats } from '@bulwark/messaging';
+import { busConfigFromEnv, connectNats, stopOnSignals } from '@bulwark/messaging';
 import { initProcessMetrics, Readiness, startTelemetryServer, startTracing, telemetryAddressFromEnv } from '@bulwark/telemetry';
 import { Logger, LoggerModule } from 'nestjs-pino';
 import { createGatewayApp } from './app';
@@ -60,20 +60,7 @@ async function main(): Promise<void> {
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   log.log(`gateway on ${config.tls ? 'https' : 'http'}://${config.host}:${port} (dashboard /, API /api, OpenAPI /api/docs); telemetry on http://${telemetry.host}:${telemetry.port}`);
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.log(`gateway stopping on ${signal}`);
-    await app.close();
-    await store.close().catch(() => undefined);
-    await nc.drain().catch(() => undefined);
-    await telemetry.close().catch(() => undefined);
-    await stopTracing?.().catch(() => undefined);
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  stopOnSignals('gateway', log, [() => app.close(), () => store.close(), () => nc.drain(), () => telemetry.close(), () => stopTracing?.()]);
 }
 
 main().catch((e: unknown) => {
