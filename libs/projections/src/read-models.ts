@@ -1,7 +1,7 @@
 import { accountOfStream, type AccountSummary, type EventData, parsePositionStreamId, type RecordedEvent, streamCategory } from '@bulwark/contracts';
 import { type AccountState, type D, dec, netPnlOf, type PositionState, type StopState, str, unrealisedPnl, ZERO } from '@bulwark/domain';
 import type { EventStore, UnreadableEvent } from '@bulwark/event-store';
-import { fillKey, foldOrder, foldPolicy, foldPosition, foldStop, LedgerFold, POSITION_FILL_TYPES, utcTime } from './folds';
+import { fillKey, foldOrder, foldPolicy, foldPosition, foldStop, LedgerFold, type LedgerSnapshot, POSITION_FILL_TYPES, utcTime } from './folds';
 import { screenEvent } from './screen';
 
 /*
@@ -62,34 +62,14 @@ export interface PositionModel {
   tradeIds: string[];
 }
 
-/** The ledger, with the definitions of the accounting service's `book()`. All USDT. */
-export interface LedgerModel {
-  /** From AccountOpened (accounting ignores later reconfigurations of the capital); 0 when there is no valid AccountOpened. */
-  capital: string;
-  /** False when the account stream has no AccountOpened that passes its schema (the schema check says why). */
-  capitalKnown: boolean;
-  /** Σ realisedPnl of PositionReduced / PositionClosed / PositionLiquidated. */
-  realisedPnl: string;
-  /** Σ fee of every position fill event. */
-  fees: string;
-  /** Σ FundingApplied.amount (+ received, − paid). */
-  funding: string;
-  /** Σ PositionLiquidated.liquidationFee. */
-  liquidationFees: string;
-  /** capital + realised − fees + funding − liquidation fees. */
-  walletBalance: string;
+/** The ledger, with the definitions of the accounting service's `book()`, and the open positions' part. All USDT. */
+export interface LedgerModel extends LedgerSnapshot {
   /** Open positions at the last known fill price of the account on their symbol (the log holds no marks). */
   unrealisedPnl: string;
   unrealisedBasis: string;
   /** walletBalance + unrealisedPnl. */
   finalEquity: string;
-  positionsOpened: number;
-  positionsClosed: number;
-  liquidations: number;
-  /** Position fill events (one per booked fill, two for a one-way flip), as accounting counts them. */
-  fills: number;
   openPositions: number;
-  closesByPurpose: Record<string, number>;
 }
 
 export interface OrderModel {
