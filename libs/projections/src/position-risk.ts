@@ -10,6 +10,7 @@ import {
   str,
   unrealisedPnl,
 } from '@bulwark/domain';
+import type { PositionView } from './views';
 
 /*
  * The risk of one open isolated position at a mark price, with the inputs the stop-monitor's
@@ -19,16 +20,10 @@ import {
  */
 
 /** The risk fields of a PositionView (decimal strings; see views.ts for each one's meaning). */
-export interface PositionRisk {
-  notional: string;
-  isolatedMargin: string;
-  unrealisedPnl: string;
-  liquidationPrice: string | null;
-  liquidationDistance: string | null;
-  liquidationDistanceShare: string | null;
-  marginRatio: string | null;
-  maintenanceMargin: string | null;
-}
+export type PositionRisk = Pick<
+  PositionView,
+  'notional' | 'isolatedMargin' | 'unrealisedPnl' | 'liquidationPrice' | 'liquidationDistance' | 'liquidationDistanceShare' | 'marginRatio' | 'maintenanceMargin'
+>;
 
 /** The guard thresholds of the stop-monitor, for colouring a meter. */
 export const GUARD_THRESHOLDS = {
