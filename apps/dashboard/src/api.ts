@@ -3,6 +3,7 @@
  * services/gateway), the bearer token (memory + sessionStorage), one refresh on a 401, and
  * typed errors carrying the gateway's `{ error: { code, message, field?, reason? } }`.
  */
+import type { LiquidationCalcResult, SizeCalcResult } from '@bulwark/domain';
 import type { AccountListItem, AccountView, EquityPoint, FillView, OrderView, PositionView } from './views';
 
 const ACCESS = 'bulwark.accessToken';
@@ -132,44 +133,11 @@ export interface Dataset {
   to: number;
 }
 
-/** `POST /api/calc/liquidation` (the CLI's `calc liquidation --json`), the fields the wizard shows. */
-export interface LiquidationCalc {
-  side: 'LONG' | 'SHORT';
-  quantity: string;
-  entryPrice: string;
-  leverage: number;
-  notional: string;
-  initialMargin: string;
-  walletBalance: string;
-  maintenanceMargin: string;
-  liquidationPrice: string | null;
-  liquidationPriceRounded: string | null;
-  bufferToLiquidation: string | null;
-  bufferToLiquidationPct: string | null;
-  warnings: string[];
-}
+/** `POST /api/calc/liquidation`: the CLI's `calc liquidation --json` answer (the domain's calculator). */
+export type LiquidationCalc = LiquidationCalcResult;
 
-/** `POST /api/calc/size` (the CLI's `calc size --json`): decision and the sizing assessment. */
-export interface SizeCalc {
-  decision: 'APPROVED' | 'DENIED';
-  reason: string | null;
-  message: string | null;
-  walletBalance: string | null;
-  maintenanceMargin: string | null;
-  liquidationPriceRounded: string | null;
-  quantity?: string;
-  notional?: string;
-  initialMargin?: string;
-  riskAmount?: string;
-  stopDistance?: string;
-  liquidationPrice?: string | null;
-  stopToLiquidation?: string | null;
-  requiredBuffer?: string | null;
-  leverage?: number;
-  lossAtStop?: string;
-  maxQuantity?: string | null;
-  recommendedStop?: string | null;
-}
+/** `POST /api/calc/size`: the CLI's `calc size --json` answer (the domain's calculator). */
+export type SizeCalc = SizeCalcResult;
 
 /** The open-account body (libs/contracts `OpenAccountRequest` without `by`). */
 export interface OpenAccountBody {
