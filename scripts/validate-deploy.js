@@ -8,8 +8,10 @@
 // nats) and in k8s/base/ (a Deployment running services/<name>/dist/main.js with the
 // bulwark-config ConfigMap); deploy/Dockerfile declares ARG SERVICE; k8s/base/kustomization.yaml
 // lists exactly the other YAML files in k8s/base/; every YAML file parses; no k8s probe targets
-// a port its container does not declare. The overlays' rendering and schemas are checked by
-// apps/cli/src/deploy-k8s.spec.ts (kubectl kustomize + kubernetes-models).
+// a port its container does not declare; the gateway (compose service and the Deployment of
+// k8s/components/gateway) gets its JWT key and TLS certificate and key as files from mounted
+// secrets, and never listens beyond loopback without TLS. The overlays' rendering and schemas are
+// checked by apps/cli/src/deploy-k8s.spec.ts (kubectl kustomize + kubernetes-models).
 'use strict';
 
 const fs = require('node:fs');
@@ -116,6 +118,93 @@ function checkCompose(root, services, problems) {
   }
 }
 
+/** Hosts the gateway may serve plain HTTP on (services/gateway/src/config.ts refuses others without TLS). */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+/** The gateway's default listen host (config.ts) when BULWARK_GATEWAY_HOST is unset. */
+const GATEWAY_DEFAULT_HOST = '127.0.0.1';
+/** The variables naming the gateway's secret files: the JWT signing key, the TLS certificate and key. */
+const GATEWAY_SECRET_FILES = ['BULWARK_JWT_SECRET_FILE', 'BULWARK_TLS_CERT_FILE', 'BULWARK_TLS_KEY_FILE'];
+
+/**
+ * How a containerised gateway listens: reachable (not loopback, which no published port or
+ * Service reaches) and, beyond loopback, with both TLS files (else plain HTTP, which the gateway
+ * refuses at start-up), and with its JWT key file named (its default, var/gateway/jwt-secret,
+ * is not in the image).
+ * @param {string} where the problem's prefix, naming the file and object
+ * @param {Record<string, string | undefined>} env the container's variables
+ * @returns {string[]} problems
+ */
+function gatewayListenProblems(where, env) {
+  const problems = [];
+  const host = env.BULWARK_GATEWAY_HOST || GATEWAY_DEFAULT_HOST;
+  if (LOOPBACK_HOSTS.has(host)) {
+    problems.push(`${where} listens on ${host} (BULWARK_GATEWAY_HOST): a container's loopback is unreachable from outside it; listen on 0.0.0.0 with TLS files`);
+  } else if (!env.BULWARK_TLS_CERT_FILE || !env.BULWARK_TLS_KEY_FILE) {
+    problems.push(`${where} listens on ${host} without BULWARK_TLS_CERT_FILE and BULWARK_TLS_KEY_FILE: plain HTTP beyond loopback (the gateway refuses to start)`);
+  }
+  if (!env.BULWARK_JWT_SECRET_FILE) problems.push(`${where} has no BULWARK_JWT_SECRET_FILE (its default var/gateway/jwt-secret is not in the image)`);
+  return problems;
+}
+
+/** The compose gateway: its secret files are compose secrets it is given, each defined from a host file. */
+function checkComposeGateway(compose, problems) {
+  const svc = compose && compose.services && compose.services.gateway;
+  if (!svc) return;
+  const where = 'docker-compose.yml: service gateway';
+  const env = envMap(svc.environment);
+  problems.push(...gatewayListenProblems(where, env));
+  // Where each secret given to the service is mounted: /run/secrets/<source> unless a target says otherwise.
+  const mounted = new Map();
+  for (const s of svc.secrets || []) {
+    const source = typeof s === 'string' ? s : s && s.source;
+    if (!source) continue;
+    const target = typeof s === 'object' && s.target ? s.target : source;
+    mounted.set(target.startsWith('/') ? target : `/run/secrets/${target}`, source);
+  }
+  for (const key of GATEWAY_SECRET_FILES) {
+    const file = env[key];
+    if (!file) continue;
+    const source = mounted.get(file);
+    if (!source) problems.push(`${where}: ${key}=${file} is not a secret the service is given (secrets:)`);
+    else if (!compose.secrets || !compose.secrets[source] || !compose.secrets[source].file) {
+      problems.push(`${where}: secret ${source} (${key}) is not defined from a file in the top-level secrets:`);
+    }
+  }
+}
+
+/**
+ * The k8s gateway Deployment: each secret file is inside a read-only mount of a Secret volume
+ * that is not optional and (when it lists items) holds that file.
+ */
+function checkK8sGateway(deployment, problems) {
+  const where = `k8s/${path.posix.normalize(`base/${deployment.file}`)}: Deployment gateway`;
+  const pod = (deployment.doc.spec && deployment.doc.spec.template && deployment.doc.spec.template.spec) || {};
+  const c = (pod.containers || [])[0];
+  if (!c) return;
+  const env = Object.fromEntries((c.env || []).map((e) => [e.name, e.value !== undefined ? String(e.value) : e.valueFrom ? '<valueFrom>' : '']));
+  problems.push(...gatewayListenProblems(where, env));
+  for (const key of GATEWAY_SECRET_FILES) {
+    const file = env[key];
+    if (!file || file === '<valueFrom>') continue;
+    const mount = (c.volumeMounts || []).find((m) => file.startsWith(`${String(m.mountPath).replace(/\/$/, '')}/`));
+    if (!mount) {
+      problems.push(`${where}: ${key}=${file} is in no volume the container mounts`);
+      continue;
+    }
+    const volume = (pod.volumes || []).find((v) => v.name === mount.name);
+    if (!volume || !volume.secret) {
+      problems.push(`${where}: ${key}=${file} is mounted from volume ${mount.name}, which is not a Secret`);
+      continue;
+    }
+    if (mount.readOnly !== true) problems.push(`${where}: the mount of ${mount.name} (${key}) is not readOnly`);
+    if (volume.secret.optional) problems.push(`${where}: Secret ${volume.secret.secretName} (${key}) is optional; the gateway cannot start without it`);
+    const rel = file.slice(String(mount.mountPath).replace(/\/$/, '').length + 1);
+    if (volume.secret.items && !volume.secret.items.some((i) => i.path === rel)) {
+      problems.push(`${where}: ${key}=${file}: Secret ${volume.secret.secretName}'s items give no ${rel}`);
+    }
+  }
+}
+
 function checkDockerfile(root, problems) {
   const file = path.join(root, 'deploy', 'Dockerfile');
   if (!fs.existsSync(file)) {
@@ -214,6 +303,9 @@ function checkK8s(root, services, problems) {
     }
   }
 
+  const gateway = deployments.find((o) => o.doc.metadata && o.doc.metadata.name === 'gateway');
+  if (gateway) checkK8sGateway(gateway, problems);
+
   // A probe on a port the container does not open can never pass: it would only restart pods.
   for (const o of [...deployments, ...byKind('StatefulSet')]) {
     const containers = (o.doc.spec && o.doc.spec.template && o.doc.spec.template.spec.containers) || [];
@@ -243,6 +335,7 @@ function validateDeploy(root = ROOT, opts = {}) {
   const problems = [];
   try {
     checkCompose(root, services, problems);
+    checkComposeGateway(readCompose(root), problems);
   } catch (err) {
     problems.push(`docker-compose.yml: ${err.message}`);
   }
@@ -251,7 +344,7 @@ function validateDeploy(root = ROOT, opts = {}) {
   return { problems, services };
 }
 
-module.exports = { SERVICES, validateDeploy, readCompose, readK8s, loadYamlDocuments, envMap };
+module.exports = { SERVICES, GATEWAY_SECRET_FILES, validateDeploy, readCompose, readK8s, loadYamlDocuments, envMap };
 
 if (require.main === module) {
   const { problems, services } = validateDeploy(process.argv[2] ? path.resolve(process.argv[2]) : ROOT);

@@ -2,6 +2,7 @@
 // cluster needed). The checks live in scripts/validate-deploy.js so they also run from the
 // command line: `node scripts/validate-deploy.js`. The schemas and the rendered overlays are
 // checked by deploy-compose.spec.ts, deploy-k8s.spec.ts and deploy-prometheus.spec.ts.
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,6 +19,13 @@ interface ValidateDeployModule {
   readCompose(root?: string): any;
   readK8s(root?: string): K8sFile[];
   envMap(environment: unknown): Record<string, string>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  loadYamlDocuments(file: string): any[];
+  GATEWAY_SECRET_FILES: string[];
+}
+/** services/gateway/src/config.ts, loaded from source like the workspace libraries (jest.preset.js). */
+interface GatewayConfigModule {
+  gatewayConfigFromEnv(env: NodeJS.ProcessEnv): { host: string; port: number; tls: { cert: Buffer; key: Buffer } | null; jwtSecret: Uint8Array };
 }
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -226,6 +234,108 @@ describe('deployment files', () => {
     });
   });
 
+  describe('the gateway (services/gateway/src/config.ts): its JWT key and TLS files, never plain HTTP beyond loopback', () => {
+    const compose = deploy.readCompose(ROOT);
+    const gateway = compose.services.gateway;
+    const composeEnv = deploy.envMap(gateway.environment);
+    const component = deploy.loadYamlDocuments(path.join(ROOT, 'k8s/components/gateway/gateway.yaml'));
+    const k8sDeployment = component.find((o) => o.kind === 'Deployment' && o.metadata.name === 'gateway');
+    const k8sPod = k8sDeployment.spec.template.spec;
+    const k8sContainer = k8sPod.containers[0];
+    const k8sEnv: Record<string, string> = Object.fromEntries(k8sContainer.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { gatewayConfigFromEnv } = require(path.join(ROOT, 'services/gateway/src/config.ts')) as GatewayConfigModule;
+
+    /** Compose's `${VAR:-default}` / `${VAR:+alt}` as with VAR unset. */
+    const unsetDefaults = (env: Record<string, string>) =>
+      Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{\w+:-([^}]*)\}/g, '$1').replace(/\$\{\w+:\+[^}]*\}/g, '')]));
+
+    /** The deployed environment with its secret files (under `mountDir`) moved to a temporary folder holding real-looking files. */
+    function withSecretFiles(env: Record<string, string>, mountDir: string, run: (env: NodeJS.ProcessEnv) => void): void {
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-gateway-secrets-'));
+      try {
+        const local: NodeJS.ProcessEnv = {};
+        for (const [k, v] of Object.entries(env)) {
+          if (!deploy.GATEWAY_SECRET_FILES.includes(k)) {
+            local[k] = v;
+            continue;
+          }
+          expect([k, v.startsWith(`${mountDir}/`)]).toEqual([k, true]);
+          const file = path.join(tmp, path.basename(v));
+          fs.writeFileSync(file, k === 'BULWARK_JWT_SECRET_FILE' ? randomBytes(48).toString('base64') : `-----BEGIN ${k}-----\n`, { mode: 0o600 });
+          local[k] = file;
+        }
+        run(local);
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+    }
+
+    it('compose: HTTPS on 0.0.0.0 with the JWT key, certificate and key as compose secrets from host files, published on the host loopback only', () => {
+      expect(gateway.profiles).toEqual(['gateway']);
+      expect(composeEnv).toMatchObject({
+        BULWARK_GATEWAY_HOST: '0.0.0.0',
+        BULWARK_GATEWAY_PORT: '8080',
+        BULWARK_JWT_SECRET_FILE: '/run/secrets/gateway_jwt_secret',
+        BULWARK_TLS_CERT_FILE: '/run/secrets/gateway_tls_cert',
+        BULWARK_TLS_KEY_FILE: '/run/secrets/gateway_tls_key',
+        BULWARK_DATA_DIR: '/data/market',
+      });
+      expect(gateway.secrets).toEqual(['nats-gateway.nk', 'gateway_jwt_secret', 'gateway_tls_cert', 'gateway_tls_key']);
+      expect(compose.secrets).toMatchObject({
+        gateway_jwt_secret: { file: '${BULWARK_JWT_SECRET_HOST_FILE:-./var/gateway/jwt-secret}' },
+        gateway_tls_cert: { file: '${BULWARK_TLS_CERT_HOST_FILE:-./var/gateway/tls.crt}' },
+        gateway_tls_key: { file: '${BULWARK_TLS_KEY_HOST_FILE:-./var/gateway/tls.key}' },
+      });
+      // The defaults are under var/, which git ignores (set-up makes var/gateway/jwt-secret there).
+      expect(fs.readFileSync(path.join(ROOT, '.gitignore'), 'utf8')).toMatch(/^\/?var\/?$/m);
+      expect(gateway.ports).toEqual(['127.0.0.1:${BULWARK_GATEWAY_HOST_PORT:-8080}:8080']);
+      // No other service is given the gateway's secrets.
+      for (const [name, svc] of Object.entries(compose.services as Record<string, { secrets?: string[] }>)) {
+        if (name !== 'gateway') expect([name, (svc.secrets ?? []).filter((x) => x.startsWith('gateway_'))]).toEqual([name, []]);
+      }
+    });
+
+    it('k8s: HTTPS on 0.0.0.0 with the JWT key, certificate and key from Secret bulwark-gateway, mounted read-only; one replica, PDB maxUnavailable 1', () => {
+      expect(k8sEnv).toMatchObject({
+        BULWARK_GATEWAY_HOST: '0.0.0.0',
+        BULWARK_GATEWAY_PORT: '8080',
+        BULWARK_JWT_SECRET_FILE: '/var/run/secrets/bulwark/gateway/jwt-secret',
+        BULWARK_TLS_CERT_FILE: '/var/run/secrets/bulwark/gateway/tls.crt',
+        BULWARK_TLS_KEY_FILE: '/var/run/secrets/bulwark/gateway/tls.key',
+      });
+      expect(k8sContainer.volumeMounts).toContainEqual({ name: 'gateway-secrets', mountPath: '/var/run/secrets/bulwark/gateway', readOnly: true });
+      const vol = k8sPod.volumes.find((v: { name: string }) => v.name === 'gateway-secrets');
+      expect(vol.secret).toEqual({
+        secretName: 'bulwark-gateway',
+        defaultMode: 0o440,
+        items: ['jwt-secret', 'tls.crt', 'tls.key'].map((k) => ({ key: k, path: k })),
+      });
+      expect(k8sPod.securityContext.fsGroup).toBe(1000); // 0440 files readable by the node user
+      expect(k8sContainer.ports).toContainEqual({ name: 'https', containerPort: 8080 });
+      expect(k8sDeployment.spec.replicas).toBe(1);
+      expect(component.find((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'gateway').spec.maxUnavailable).toBe(1);
+      const example = YAML.parse(fs.readFileSync(path.join(ROOT, 'k8s/examples/gateway-secret.example.yaml'), 'utf8'));
+      expect(example).toMatchObject({ kind: 'Secret', metadata: { name: 'bulwark-gateway', namespace: 'bulwark' } });
+      expect(Object.keys(example.stringData).sort()).toEqual(['jwt-secret', 'tls.crt', 'tls.key']);
+    });
+
+    it.each([
+      ['compose', () => unsetDefaults(composeEnv), '/run/secrets'],
+      ['k8s', () => k8sEnv, '/var/run/secrets/bulwark/gateway'],
+    ] as const)("%s: the gateway's own configuration accepts the deployed environment, and refuses it without the TLS files", (_where, env, mountDir) => {
+      withSecretFiles(env(), mountDir, (local) => {
+        const config = gatewayConfigFromEnv(local);
+        expect(config.host).toBe('0.0.0.0');
+        expect(config.port).toBe(8080);
+        expect(config.tls).not.toBeNull();
+        expect(config.jwtSecret.length).toBeGreaterThanOrEqual(32);
+        const { BULWARK_TLS_CERT_FILE: _c, BULWARK_TLS_KEY_FILE: _k, ...plain } = local;
+        expect(() => gatewayConfigFromEnv(plain)).toThrow(/BULWARK_GATEWAY_HOST=0\.0\.0\.0 is not loopback/);
+      });
+    });
+  });
+
   describe('the validator catches', () => {
     let dir: string;
     beforeEach(() => {
@@ -270,6 +380,56 @@ describe('deployment files', () => {
     it('a k8s file the kustomization does not list', () => {
       fs.writeFileSync(path.join(dir, 'k8s/base/extra.yaml'), 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\n');
       expect(problems()).toEqual(['k8s/base/kustomization.yaml does not list extra.yaml']);
+    });
+
+    it('a gateway beyond loopback without TLS files, in compose and in k8s', () => {
+      editCompose((c) => {
+        delete c.services.gateway.environment.BULWARK_TLS_CERT_FILE;
+      });
+      const f = path.join(dir, 'k8s/components/gateway/gateway.yaml');
+      const tlsEnv = '            - name: BULWARK_TLS_CERT_FILE\n              value: /var/run/secrets/bulwark/gateway/tls.crt\n            - name: BULWARK_TLS_KEY_FILE\n              value: /var/run/secrets/bulwark/gateway/tls.key\n';
+      const text = fs.readFileSync(f, 'utf8');
+      expect(text).toContain(tlsEnv);
+      fs.writeFileSync(f, text.replace(tlsEnv, ''));
+      expect(problems()).toEqual([
+        'docker-compose.yml: service gateway listens on 0.0.0.0 without BULWARK_TLS_CERT_FILE and BULWARK_TLS_KEY_FILE: plain HTTP beyond loopback (the gateway refuses to start)',
+        'k8s/components/gateway/gateway.yaml: Deployment gateway listens on 0.0.0.0 without BULWARK_TLS_CERT_FILE and BULWARK_TLS_KEY_FILE: plain HTTP beyond loopback (the gateway refuses to start)',
+      ]);
+    });
+
+    it("a gateway on its container's loopback, and one without its JWT key file", () => {
+      editCompose((c) => {
+        c.services.gateway.environment.BULWARK_GATEWAY_HOST = '127.0.0.1';
+        delete c.services.gateway.environment.BULWARK_JWT_SECRET_FILE;
+      });
+      expect(problems()).toEqual([
+        "docker-compose.yml: service gateway listens on 127.0.0.1 (BULWARK_GATEWAY_HOST): a container's loopback is unreachable from outside it; listen on 0.0.0.0 with TLS files",
+        'docker-compose.yml: service gateway has no BULWARK_JWT_SECRET_FILE (its default var/gateway/jwt-secret is not in the image)',
+      ]);
+    });
+
+    it('gateway secret files that are no mounted secret: a compose secret not given, a k8s path outside the Secret and an optional Secret', () => {
+      editCompose((c) => {
+        c.services.gateway.secrets = c.services.gateway.secrets.filter((x: string) => x !== 'gateway_tls_key');
+      });
+      const f = path.join(dir, 'k8s/components/gateway/gateway.yaml');
+      const text = fs.readFileSync(f, 'utf8');
+      expect(text).toContain('value: /var/run/secrets/bulwark/gateway/jwt-secret');
+      expect(text).toContain('            secretName: bulwark-gateway\n');
+      fs.writeFileSync(
+        f,
+        text
+          .replace('value: /var/run/secrets/bulwark/gateway/jwt-secret', 'value: /etc/bulwark/jwt-secret')
+          .replace('value: /var/run/secrets/bulwark/gateway/tls.key', 'value: /var/run/secrets/bulwark/gateway/key.pem')
+          .replace('            secretName: bulwark-gateway\n', '            secretName: bulwark-gateway\n            optional: true\n'),
+      );
+      expect(problems()).toEqual([
+        'docker-compose.yml: service gateway: BULWARK_TLS_KEY_FILE=/run/secrets/gateway_tls_key is not a secret the service is given (secrets:)',
+        'k8s/components/gateway/gateway.yaml: Deployment gateway: BULWARK_JWT_SECRET_FILE=/etc/bulwark/jwt-secret is in no volume the container mounts',
+        'k8s/components/gateway/gateway.yaml: Deployment gateway: Secret bulwark-gateway (BULWARK_TLS_CERT_FILE) is optional; the gateway cannot start without it',
+        'k8s/components/gateway/gateway.yaml: Deployment gateway: Secret bulwark-gateway (BULWARK_TLS_KEY_FILE) is optional; the gateway cannot start without it',
+        "k8s/components/gateway/gateway.yaml: Deployment gateway: BULWARK_TLS_KEY_FILE=/var/run/secrets/bulwark/gateway/key.pem: Secret bulwark-gateway's items give no key.pem",
+      ]);
     });
 
     it('a missing Deployment and a probe on a port nobody opens', () => {

@@ -305,6 +305,43 @@ describe('the services (k8s/base/services.yaml)', () => {
   });
 });
 
+describe('the gateway (k8s/components/gateway)', () => {
+  it.each([
+    ['dev + gateway', WITH_GATEWAY.dev],
+    ['prod + gateway', WITH_GATEWAY.prod],
+  ] as const)('%s: HTTPS on 0.0.0.0 only, its JWT key and TLS files from Secret bulwark-gateway mounted read-only, one replica', (_name, objs) => {
+    const dep = deployment(objs, 'gateway');
+    const pod = dep.spec.template.spec;
+    const c = pod.containers[0];
+    const env = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value]));
+    expect(c.command).toEqual(['node', 'services/gateway/dist/main.js']);
+    // services/gateway/src/config.ts refuses plain HTTP off loopback; a pod's loopback is unreachable.
+    expect(env.BULWARK_GATEWAY_HOST).toBe('0.0.0.0');
+    expect(env.BULWARK_GATEWAY_PORT).toBe('8080');
+    for (const key of ['BULWARK_JWT_SECRET_FILE', 'BULWARK_TLS_CERT_FILE', 'BULWARK_TLS_KEY_FILE']) {
+      const file: string = env[key];
+      const mount = c.volumeMounts.find((m: Obj) => file?.startsWith(`${m.mountPath}/`));
+      expect([key, mount?.readOnly]).toEqual([key, true]);
+      const vol = pod.volumes.find((v: Obj) => v.name === mount.name);
+      expect([key, vol.secret.secretName, vol.secret.optional]).toEqual([key, 'bulwark-gateway', undefined]);
+      expect(vol.secret.items).toContainEqual({ key: path.posix.basename(file), path: path.posix.basename(file) });
+    }
+    expect(c.ports).toEqual([
+      { name: 'https', containerPort: 8080 },
+      { name: 'metrics', containerPort: 9100 },
+    ]);
+    expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+    expect(c.envFrom).toEqual([{ configMapRef: { name: 'bulwark-config' } }]);
+    expect(c.volumeMounts).toContainEqual({ name: 'market-data', mountPath: '/data/market', readOnly: true });
+    expect(named(objs, 'Service', 'gateway').spec.ports).toContainEqual({ name: 'https', port: 8080, targetPort: 'https', appProtocol: 'https' });
+    // One replica (stream tickets and login-failure counts live in the process); a drain may move it.
+    expect(dep.spec.replicas).toBe(1);
+    expect(named(objs, 'PodDisruptionBudget', 'gateway').spec).toMatchObject({ maxUnavailable: 1 });
+  });
+});
+
 describe('NATS cluster (k8s/base/nats.yaml)', () => {
   const objs = OVERLAYS.prod;
   const sts = named(objs, 'StatefulSet', 'nats');
