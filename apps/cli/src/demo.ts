@@ -30,7 +30,7 @@ import {
   UserStoreError,
 } from '@bulwark/messaging';
 import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
-import { type RunningGateway, type RunningServices, type RestartPolicy, ServiceStartError, type SupervisorEvent, startGateway, startLocalVenue, startServices } from './processes';
+import { GatewayPortInUseError, type RunningGateway, type RunningServices, type RestartPolicy, ServiceStartError, type SupervisorEvent, startGateway, startLocalVenue, startServices } from './processes';
 
 const json = JSONCodec();
 
@@ -84,7 +84,13 @@ export interface DemoOptions {
    * `onReady` gets its URL and the login before the replay starts; `afterRun` runs once the
    * report is ready, while every process is still up (the demo keeps the gateway open there).
    */
-  gateway?: { port: number; onReady?: (g: DemoGateway) => void; afterRun?: (report: DemoReport) => Promise<void> };
+  gateway?: {
+    port: number;
+    /** When `port` is taken, take a free one instead of failing (the default port was not chosen by the user). */
+    anyPortIfTaken?: boolean;
+    onReady?: (g: DemoGateway) => void;
+    afterRun?: (report: DemoReport) => Promise<void>;
+  };
 }
 
 /** The gateway of a demo run: the dashboard's URL and the login created for the run (role admin). */
@@ -254,7 +260,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   if (o.gateway) {
     try {
       const login = await makeDemoLogin(o.bus, env);
-      gateway = await startGateway({ root, env, logDir: o.logDir, port: o.gateway.port });
+      gateway = await startGateway({ root, env, logDir: o.logDir, port: o.gateway.port }).catch((e: unknown) => {
+        if (!(e instanceof GatewayPortInUseError && o.gateway?.anyPortIfTaken)) throw e;
+        return startGateway({ root, env, logDir: o.logDir, port: 0 });
+      });
       o.gateway.onReady?.({ url: gateway.url, ...login, logFile: gateway.logFile });
     } catch (e) {
       await services.stop();

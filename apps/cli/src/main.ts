@@ -148,6 +148,7 @@ export function buildProgram(): Command {
           ? {
               gateway: {
                 port: gatewayPort,
+                anyPortIfTaken: opts.gatewayPort === undefined && !process.env.BULWARK_GATEWAY_PORT,
                 onReady: (g: DemoGateway) => {
                   dashboard = g;
                   console.log(`  dashboard ${g.url}  (log in as ${g.username}, password ${g.password}; made for this run)`);

@@ -280,6 +280,14 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
+/** The gateway could not listen: its port is taken by another process. */
+export class GatewayPortInUseError extends ServiceStartError {
+  constructor(readonly port: number, logFile: string) {
+    super('gateway', `port ${port} on 127.0.0.1 is taken by another process (--gateway-port or BULWARK_GATEWAY_PORT chooses another)`, logFile);
+    this.name = 'GatewayPortInUseError';
+  }
+}
+
 /** The line the gateway logs once it listens (services/gateway/src/main.ts). */
 const GATEWAY_LINE = /gateway on (https?:\/\/[^\s"]+?:\d+)/;
 
@@ -330,7 +338,11 @@ export async function startGateway(opts: { root: string; env: NodeJS.ProcessEnv;
     });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
+    let errors = '';
     let found = false;
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (errors.length < 10_000) errors += chunk.toString('utf8');
+    });
     const timer = setTimeout(() => reject(new ServiceStartError('gateway', 'was not listening in time', logFile)), opts.readyTimeoutMs ?? 60_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       log.write(chunk);
@@ -345,7 +357,7 @@ export async function startGateway(opts: { root: string; env: NodeJS.ProcessEnv;
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new ServiceStartError('gateway', `exited with code ${code} during start-up (port ${opts.port} taken? --gateway-port)`, logFile));
+      reject(/EADDRINUSE/.test(errors + out) ? new GatewayPortInUseError(opts.port, logFile) : new ServiceStartError('gateway', `exited with code ${code} during start-up`, logFile));
     });
   }).catch(async (e) => {
     await stop();
