@@ -1,12 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type BacktestResult, monthStarts, runBacktest } from '@bulwark/application';
+import { type BacktestResult, backtestReportData, monthStarts, runBacktest } from '@bulwark/application';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
 import { SingleBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { Subjects } from '@bulwark/contracts';
 import { nestLogsToStderr } from '@bulwark/messaging';
-import { backtestHtml, backtestReportData, formatBacktest, formatSweep } from './backtest-report';
+import { backtestHtml, formatBacktest, formatSweep } from './backtest-report';
 import { checkCandleInput, checkWindow, policyFlags, withPolicyOptions } from './input-checks';
 
 

@@ -2,39 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type BacktestResult, runBacktest } from '@bulwark/application';
-import { dec } from '@bulwark/domain';
-import { backtestHtml, backtestReportData, mergeBars, ReportTemplateError, reportTemplateFile, scriptJson, withDrawdown } from './backtest-report';
+import { type BacktestResult, backtestReportData, runBacktest } from '@bulwark/application';
+import { backtestHtml, ReportTemplateError, reportTemplateFile, scriptJson } from './backtest-report';
 
 const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
 const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
 const DASHBOARD = path.resolve(__dirname, '../../dashboard');
 const PLACEHOLDER = /<script type="application\/json" id="bulwark-report">([\s\S]*?)<\/script>/;
 
-describe('report helpers', () => {
-  it('merges bars: open of the first, close of the last, extreme high and low; a short tail stays a bar', () => {
-    const bars = [
-      { openTime: 0, open: '10', high: '12', low: '9', close: '11' },
-      { openTime: 60_000, open: '11', high: '15.5', low: '10', close: '14' },
-      { openTime: 120_000, open: '14', high: '14.2', low: '8.25', close: '9' },
-      { openTime: 180_000, open: '9', high: '9.5', low: '7', close: '7.5' },
-    ];
-    expect(mergeBars(bars, 3)).toEqual([
-      { openTime: 0, open: '10', high: '15.5', low: '8.25', close: '9' },
-      { openTime: 180_000, open: '9', high: '9.5', low: '7', close: '7.5' },
-    ]);
-    expect(mergeBars(bars, 1)).toEqual(bars);
-  });
-
-  it('gives each equity point its drawdown from the running peak as a fraction', () => {
-    expect(withDrawdown([{ t: 1, equity: '10000' }, { t: 2, equity: '9500' }, { t: 3, equity: '10500' }, { t: 4, equity: '9450' }])).toEqual([
-      { t: 1, equity: '10000', drawdownFraction: '0' },
-      { t: 2, equity: '9500', drawdownFraction: '0.05' },
-      { t: 3, equity: '10500', drawdownFraction: '0' },
-      { t: 4, equity: '9450', drawdownFraction: '0.1' },
-    ]);
-  });
-
+// The report data itself (candles, levels, drawdown): libs/application/src/backtest-report-data.spec.ts.
+describe('report page helpers', () => {
   it('escapes JSON for a <script> element so that it round-trips', () => {
     const v = { s: '</script><script>alert(1)</script><!-- \u2028 \u2029 $& $1' };
     const j = scriptJson(v);
@@ -66,7 +43,7 @@ describe('backtestHtml on a real one-day backtest (BTCUSDT 2025-11-21, 10x, 1 %)
     });
   }, 300_000);
 
-  it('embeds report data that round-trips, with the candles and every trade\'s levels', async () => {
+  it('embeds the report data (libs/application backtestReportData) so that it round-trips', async () => {
     const data = await backtestReportData(r, 'Bulwark backtest </script> & <b>$&</b>');
     const html = backtestHtml(data);
     const json = PLACEHOLDER.exec(html)?.[1];
@@ -74,25 +51,8 @@ describe('backtestHtml on a real one-day backtest (BTCUSDT 2025-11-21, 10x, 1 %)
     expect(JSON.parse(json!)).toEqual(JSON.parse(JSON.stringify(data)));
     expect(html).toContain('<title>Bulwark backtest &lt;/script&gt; &amp; &lt;b&gt;$&amp;&lt;/b&gt;</title>');
 
-    // The day's 1440 one-minute candles, not downsampled; the run without its store.
     expect(data.candles).toHaveLength(1440);
-    expect(data.chart).toEqual({ sourceBars: 1440, shownBars: 1440, barMs: 60_000, sourceBarMs: 60_000 });
-    expect(data.candles[0].openTime).toBe(Date.parse('2025-11-21T00:00:00Z'));
-    expect(data.result).not.toHaveProperty('store');
-    expect(data.equity[0]).toEqual({ t: Date.parse('2025-11-21T00:00:00Z'), equity: '10000', drawdownFraction: '0' });
-    const maxDd = data.equity.reduce((m, p) => (dec(p.drawdownFraction).gt(m) ? dec(p.drawdownFraction) : m), dec(0));
-    expect(maxDd.gt(0)).toBe(true);
-
-    expect(data.result.trades.length).toBe(r.trades.length);
-    expect(r.trades.length).toBeGreaterThan(0);
-    for (const t of data.result.trades) {
-      for (const k of ['quantity', 'entryPrice', 'exitPrice', 'stopPrice', 'liquidationPrice'] as const) expect(t[k]).toMatch(/^\d+(\.\d+)?$/);
-      const [entry, stop, liq] = [dec(t.entryPrice!), dec(t.stopPrice!), dec(t.liquidationPrice!)];
-      // The stop sits between the entry and the liquidation price: risk closes the position first.
-      if (t.side === 'LONG') expect(liq.lt(stop) && stop.lt(entry)).toBe(true);
-      else expect(liq.gt(stop) && stop.gt(entry)).toBe(true);
-      if (t.takeProfitPrice !== null) expect(t.side === 'LONG' ? dec(t.takeProfitPrice).gt(entry) : dec(t.takeProfitPrice).lt(entry)).toBe(true);
-    }
+    expect(data.result.trades.length).toBeGreaterThan(0);
   }, 120_000);
 
   it('is one file: no external src= or href=, scripts and styles inlined', async () => {

@@ -4,6 +4,7 @@
  * typed errors carrying the gateway's `{ error: { code, message, field?, reason? } }`.
  */
 import type { LiquidationCalcResult, SizeCalcResult } from '@bulwark/domain';
+import type { BacktestReportData } from './report/report-data';
 import type { AccountListItem, AccountView, EquityPoint, FillView, OrderView, PositionView } from './views';
 
 const ACCESS = 'bulwark.accessToken';
@@ -123,14 +124,31 @@ export interface CommandAnswer {
   events: Array<{ eventId: string; type: string; streamId: string; revision: number; data: unknown }>;
 }
 
-/** `GET /api/datasets`: the candle files the backtest can run on. */
+/** `GET /api/datasets`: the candle files the backtest can run on; `from`/`to` are the UTC days the file name gives (2025-11-10), null when it gives none. */
 export interface Dataset {
   id: string;
   file: string;
+  venue: string;
   symbol: string;
   interval: string;
-  from: number;
-  to: number;
+  from: string | null;
+  to: string | null;
+}
+
+/**
+ * `POST /api/backtest`: a data set and a UTC window (days, `to` exclusive), then the account as
+ * `POST /api/accounts` names it (policy fields as fractions), except `riskPct` in percent.
+ */
+export interface BacktestBody {
+  dataset: string;
+  from?: string | null;
+  to?: string | null;
+  capital: string;
+  leverage: number;
+  riskPct: string;
+  highLeverageConfirmed: boolean;
+  dailyLossLimitFraction?: string | null;
+  maxMonthlyDrawdownFraction?: string;
 }
 
 /** `POST /api/calc/liquidation`: the CLI's `calc liquidation --json` answer (the domain's calculator). */
@@ -196,7 +214,8 @@ export const api = {
     request<LiquidationCalc>('POST', '/api/calc/liquidation', body),
   calcSize: (body: { symbol: string; side: 'LONG' | 'SHORT'; entry: string; stop: string; equity: string; riskPct: string; leverage: number; availableMargin?: string }) =>
     request<SizeCalc>('POST', '/api/calc/size', body),
-  backtest: (body: Record<string, unknown>) => request<unknown>('POST', '/api/backtest', body),
+  /** Runs in a worker thread on the gateway; answers the backtest report's data. */
+  backtest: (body: BacktestBody) => request<BacktestReportData>('POST', '/api/backtest', body),
 };
 
 /** A live event from `GET /api/stream` (every `event:` except `mark`). */

@@ -8,6 +8,7 @@ export * from './replay';
 export * from './replay.service';
 export * from './in-process';
 export * from './backtest';
+export * from './backtest-report-data';
 export * from './rules-book';
 export * from './venue-config';
 export * from './venue-factory';

@@ -307,11 +307,14 @@ function BacktestBox({ form, sendable }: { form: Form; sendable: boolean }) {
   useEffect(() => {
     api.datasets().then((d) => {
       setDatasets(d);
-      if (d[0]) {
-        setDataset(d[0].id);
-        // A first day of the data set by default: a quick run.
-        setFrom(new Date(d[0].from).toISOString().slice(0, 10));
-        setTo(new Date(d[0].from + 86_400_000).toISOString().slice(0, 10));
+      // The newest data set's first day by default: a quick run.
+      const first = [...d].reverse().find((x) => x.from !== null) ?? d[0];
+      if (first) {
+        setDataset(first.id);
+        if (first.from !== null) {
+          setFrom(first.from);
+          setTo(new Date(Date.parse(`${first.from}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10));
+        }
       }
     }, setError);
   }, []);
@@ -324,7 +327,7 @@ function BacktestBox({ form, sendable }: { form: Form; sendable: boolean }) {
           <select value={dataset} onChange={(e) => setDataset(e.target.value)} data-testid="backtest-dataset">
             {(datasets ?? []).map((d) => (
               <option key={d.id} value={d.id}>
-                {d.symbol} {d.interval} {utc(d.from).slice(0, 10)} → {utc(d.to).slice(0, 10)}
+                {d.venue} {d.symbol} {d.interval} {d.from ?? '?'} → {d.to ?? '?'}
               </option>
             ))}
           </select>
@@ -342,12 +345,13 @@ function BacktestBox({ form, sendable }: { form: Form; sendable: boolean }) {
             setBusy(true);
             setError(null);
             try {
+              // The open-account body's names, so the backtest runs the account Save would record.
               const b = body(form);
               const answer = await api.backtest({
-                dataset, from: from || null, to: to || null, capital: b.capital, leverage: b.leverage, riskPct: form.riskPct, confirmHighLeverage: form.confirmed,
-                policy: { dailyLossLimitFraction: b.dailyLossLimitFraction, maxMonthlyDrawdownFraction: b.maxMonthlyDrawdownFraction },
+                dataset, from: from || null, to: to || null, capital: b.capital, leverage: b.leverage, riskPct: form.riskPct, highLeverageConfirmed: b.highLeverageConfirmed,
+                dailyLossLimitFraction: b.dailyLossLimitFraction, maxMonthlyDrawdownFraction: b.maxMonthlyDrawdownFraction,
               });
-              setReport(toReportData(answer, `Backtest ${form.symbol} ${form.leverage}x, risk ${form.riskPct} %`));
+              setReport(toReportData(answer));
             } catch (e) {
               setError(e);
             } finally {

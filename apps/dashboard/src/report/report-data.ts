@@ -1,6 +1,6 @@
 /*
  * The backtest report's data: what `bulwark backtest` embeds in its HTML page
- * (apps/cli/src/backtest-report.ts `backtestReportData`) and what the gateway's
+ * (libs/application/src/backtest-report-data.ts `backtestReportData`) and what the gateway's
  * `POST /api/backtest` answers. Decimals are strings (USDT, prices in the quote asset,
  * fractions), times epoch ms UTC. Only the fields the page shows are listed.
  */

@@ -182,16 +182,63 @@ describe('gateway API', () => {
     expect((await call('POST', '/api/accounts/nobody/entries', 'trader', { symbol: 'BTCUSDT', side: 'long', stopPrice: '90000' })).statusCode).toBe(404);
   });
 
-  // Skipped: under Jest the piscina worker never answers (the same run through dist in plain Node takes ~2.5 s); see the H2b report.
-  it.skip('lists the data sets; a backtest on one day runs in a worker and answers the backtest report', async () => {
-    const ds = (await call('GET', '/api/datasets', 'viewer')).json() as { id: string; symbol: string }[];
+  // The backtest runs in a real piscina worker thread (the built services/gateway/dist/api/backtest.worker.js,
+  // which loads libs/application's dist): build both first (npx tsc -b services/gateway/tsconfig.lib.json).
+  it('lists the data sets; a one-day 10x backtest runs in a worker thread and answers the backtest report\'s data', async () => {
+    const ds = (await call('GET', '/api/datasets', 'viewer')).json() as { id: string; symbol: string; from: string; to: string }[];
     const month = ds.find((d) => d.id === 'binance-usdm.BTCUSDT-1m-2025-11-10_2025-12-10');
-    expect(month).toBeDefined();
-    const r = await call('POST', '/api/backtest', 'trader', { dataset: month!.id, from: '2025-11-21', to: '2025-11-22', capital: '10000', leverage: 5, riskPct: '1' });
+    expect(month).toMatchObject({ symbol: 'BTCUSDT', from: '2025-11-10', to: '2025-12-10' });
+    const body = { dataset: month!.id, from: '2025-11-21', to: '2025-11-22', capital: '10000', leverage: 10, riskPct: '1', highLeverageConfirmed: true, dailyLossLimitFraction: '0.03', maxMonthlyDrawdownFraction: '0.05' };
+    const r = await call('POST', '/api/backtest', 'trader', body);
     expect(r.statusCode).toBe(200);
-    const b = r.json() as { summary: { capital: string }; equityCurve: unknown[]; stats: unknown };
-    expect(b.summary.capital).toBe('10000');
-    expect(b.equityCurve.length).toBeGreaterThan(0);
-    expect((await call('POST', '/api/backtest', 'trader', { dataset: 'nope' })).statusCode).toBe(404);
+    const b = r.json() as {
+      title: string;
+      result: { config: { leverage: number; policy: unknown }; summary: { capital: string }; stats: { trades: number }; months: { month: string; limit: string }[]; trades: Record<string, string | null>[] };
+      equity: { t: number; equity: string; drawdownFraction: string }[];
+      candles: { openTime: number; open: string; high: string; low: string; close: string }[];
+      chart: unknown;
+    };
+    expect(b.title).toBe('Backtest BTCUSDT 1m 2025-11-21 → 2025-11-22, 10x, risk 1 % per trade');
+    expect(b.result.summary.capital).toBe('10000');
+    expect(b.result.config).toMatchObject({ leverage: 10, policy: { dailyLossLimitFraction: '0.03', maxMonthlyDrawdownFraction: '0.05' } });
+    expect(b.result).not.toHaveProperty('store');
+    // The policy override reached the run: the month's limit is 5 % of its base.
+    expect(b.result.months).toEqual([expect.objectContaining({ month: '2025-11', limit: '500' })]);
+    // The day's 1440 one-minute candles, from the data file.
+    expect(b.candles).toHaveLength(1440);
+    expect(b.candles[0]).toEqual({ openTime: Date.parse('2025-11-21T00:00:00Z'), open: expect.stringMatching(/^\d+(\.\d+)?$/), high: expect.any(String), low: expect.any(String), close: expect.any(String) });
+    expect(b.chart).toEqual({ sourceBars: 1440, shownBars: 1440, barMs: 60_000, sourceBarMs: 60_000 });
+    // Equity with its drawdown from the running peak.
+    expect(b.equity[0]).toEqual({ t: Date.parse('2025-11-21T00:00:00Z'), equity: '10000', drawdownFraction: '0' });
+    expect(b.equity.some((p) => Number(p.drawdownFraction) > 0)).toBe(true);
+    // Trades with their price levels.
+    expect(b.result.stats.trades).toBeGreaterThan(0);
+    expect(b.result.trades).toHaveLength(b.result.stats.trades);
+    for (const t of b.result.trades) for (const k of ['quantity', 'entryPrice', 'exitPrice', 'stopPrice', 'liquidationPrice']) expect(t[k]).toMatch(/^\d+(\.\d+)?$/);
   }, 240_000);
+
+  it('backtest refusals: 10x without confirmation names highLeverageConfirmed; an unknown data set is 404; a bad window is 400', async () => {
+    const dataset = 'binance-usdm.BTCUSDT-1m-2025-11-10_2025-12-10';
+    const unconfirmed = await call('POST', '/api/backtest', 'trader', { dataset, from: '2025-11-21', to: '2025-11-22', leverage: 10 });
+    expect(unconfirmed.statusCode).toBe(422);
+    expect(unconfirmed.json()).toMatchObject({ error: { code: 'CONFIRMATION_REQUIRED', field: 'highLeverageConfirmed' } });
+    const unknown = await call('POST', '/api/backtest', 'trader', { dataset: 'binance-usdm.NOPE-1m-2025-11-10_2025-12-10' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ error: { code: 'UNKNOWN_DATASET', field: 'dataset' } });
+    for (const [window, field] of [
+      [{ from: '2025-11-22', to: '2025-11-21' }, 'from'],
+      [{ from: 'yesterday' }, 'from'],
+      [{ from: '2026-01-01' }, 'from'],
+      [{ to: '2025-11-01' }, 'to'],
+    ] as const) {
+      const r = await call('POST', '/api/backtest', 'trader', { dataset, ...window });
+      expect(r.statusCode).toBe(400);
+      expect(r.json()).toMatchObject({ error: { code: 'INVALID_INPUT', field } });
+    }
+    // The dashboard's old names are refused by name, never silently ignored.
+    const old = await call('POST', '/api/backtest', 'trader', { dataset, confirmHighLeverage: true });
+    expect(old.statusCode).toBe(400);
+    expect(old.json()).toMatchObject({ error: { code: 'INVALID_INPUT', message: expect.stringContaining('confirmHighLeverage') } });
+    expect((await call('POST', '/api/backtest', 'viewer', { dataset })).statusCode).toBe(403);
+  });
 });

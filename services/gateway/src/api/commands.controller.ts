@@ -21,7 +21,7 @@ const IDEMPOTENCY = { name: 'Idempotency-Key', required: false, description: 'a 
 const EVENTS = { description: '{ events: [{ eventId, type, streamId, revision, data }] }: what the command recorded' };
 
 /** The OpenAccountRequest of a body (venue balance defaults to the capital), or the domain's refusal naming the field. */
-function openRequest(body: OpenAccountBody): OpenAccountRequest {
+export function openRequest(body: OpenAccountBody): OpenAccountRequest {
   const req: OpenAccountRequest = { ...body, venueBalance: body.venueBalance ?? body.capital };
   const checked = validateAccountConfig(req);
   if (!checked.ok) throw new HttpRefusal(checked.error.code === 'CONFIRMATION_REQUIRED' ? 422 : 400, checked.error.code, checked.error.message, checked.error.field, checked.error.allowed === undefined ? undefined : `allowed ${checked.error.allowed}`);

@@ -101,6 +101,15 @@ export const CandlesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(500),
 });
 
+/**
+ * `POST /api/backtest`: a data set (an id of `GET /api/datasets`, or its file path relative to
+ * the data directory) and a UTC window, then the account as `POST /api/accounts` names it:
+ * capital, leverage, `highLeverageConfirmed`, the policy fields as fractions
+ * (`dailyLossLimitFraction: "0.03"` = 3 %), except the risk per trade, which is `riskPct`
+ * in percent like `bulwark backtest --risk-pct` and `POST /api/calc/size`.
+ * The account rules (e.g. above 5x needs `highLeverageConfirmed: true`) are checked by the
+ * domain's `validateAccountConfig`, as for an account opened.
+ */
 export const BacktestBody = z
   .object({
     dataset: z.string().max(200).optional(),
@@ -113,6 +122,13 @@ export const BacktestBody = z
     highLeverageConfirmed: z.boolean().default(false),
     funding: z.boolean().default(true),
   })
+  .extend(
+    OpenAccountRequest.pick({
+      leverageCap: true, maxTradesPerDay: true, dailyLossLimitFraction: true, dailyProfitTargetFraction: true, maxMonthlyDrawdownFraction: true,
+      maxFeeRiskFraction: true, maxLifetimeDrawdownFraction: true, losingStreakPause: true,
+    }).shape,
+  )
+  .strict()
   .refine((b) => b.dataset !== undefined || b.dataFile !== undefined, { message: 'name a data set (GET /api/datasets) or a data file', path: ['dataset'] })
-  .refine((b) => b.from === undefined || b.from === null || b.to === undefined || b.to === null || b.from < b.to, { message: 'from must be before to', path: ['from'] })
-  .refine((b) => b.leverage <= 5 || b.highLeverageConfirmed, { message: 'leverage above 5x needs highLeverageConfirmed: true', path: ['highLeverageConfirmed'] });
+  .refine((b) => b.from === undefined || b.from === null || b.to === undefined || b.to === null || b.from < b.to, { message: 'from must be before to', path: ['from'] });
+export type BacktestBody = z.infer<typeof BacktestBody>;
