@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { Streams, Subjects } from '@bulwark/contracts';
+import { type Candle, Streams, Subjects } from '@bulwark/contracts';
+import { instrumentFiles, readCandles, resolveDataDir } from '@bulwark/market-data';
 import { InMemoryEventStore } from '@bulwark/event-store';
 import { connectNats, EventAppender } from '@bulwark/messaging';
 import { event } from '@bulwark/contracts';
@@ -44,6 +45,7 @@ describe('gateway API', () => {
   const riskRequests: unknown[] = [];
   const idempotencyBucket = `idem-spec-${randomBytes(4).toString('hex')}`;
   let manualEntries = 0;
+  let firstCandles: Candle[] = [];
   /** The API module as the gateway builds it: a second one stands for the gateway after a restart. */
   let makeApp: () => Promise<NestFastifyApplication>;
 
@@ -66,6 +68,20 @@ describe('gateway API', () => {
       },
     });
     await createIdempotencyBucket(nc, idempotencyBucket);
+    // Stand-in market-data: the first real candles of the demo's file, answered like market-data answers.
+    const candles: Candle[] = [];
+    for await (const c of readCandles(instrumentFiles(resolveDataDir()).defaultCandles)) {
+      candles.push(c);
+      if (candles.length === 3) break;
+    }
+    nc.subscribe(`${prefix}${Subjects.candles}`, {
+      callback: (_e, m) => {
+        const req = json.decode(m.data) as { symbol: string; from: number; to: number };
+        if (req.symbol !== 'BTCUSDT') return m.respond(json.encode({ error: { code: 'NO_HISTORY', message: `no candles of ${req.symbol}` } }));
+        m.respond(json.encode({ candles: candles.filter((c) => c.openTime >= req.from && c.openTime < req.to), next: null }));
+      },
+    });
+    firstCandles = candles;
     await appender.append(Streams.account('acct-1'), [event('AccountOpened', { accountId: 'acct-1', venue: 'binance-usdm', symbol: 'BTCUSDT', capital: '10000', leverage: 5, leverageCap: 20, riskFraction: '0.01', maxMarginFraction: '0.5', liquidationBufferFraction: '0.1', maxTradesPerDay: 50, dailyLossLimitFraction: null, dailyProfitTargetFraction: null, maxMonthlyDrawdownFraction: '0.04', maxFeeRiskFraction: '0.5', maxLifetimeDrawdownFraction: '0.1', losingStreakPause: null, maxMarginUtilisationFraction: '0.95', marginMode: 'ISOLATED', protection: 'INTERNAL', workingType: 'MARK_PRICE', highLeverageConfirmed: false, venueBalance: '10000' } as never)], 'no_stream', { tsEvent: Date.now(), correlationId: 'c', causationId: 'c' });
 
     @Global()
@@ -240,5 +256,25 @@ describe('gateway API', () => {
     expect(old.statusCode).toBe(400);
     expect(old.json()).toMatchObject({ error: { code: 'INVALID_INPUT', message: expect.stringContaining('confirmHighLeverage') } });
     expect((await call('POST', '/api/backtest', 'viewer', { dataset })).statusCode).toBe(403);
+  });
+
+  it('audits: an unknown order is 404, a malformed date 400, a day with nothing in it an empty audit', async () => {
+    expect((await call('GET', '/api/audit/orders/e-nobody-0001', 'viewer')).statusCode).toBe(404);
+    const bad = await call('GET', '/api/audit/days/2025-13-45', 'viewer');
+    expect(bad.statusCode).toBe(400);
+    const day = await call('GET', '/api/audit/days/2025-11-21', 'viewer');
+    expect(day.statusCode).toBe(200);
+    expect(day.json()).toMatchObject({ day: '2025-11-21' });
+  });
+
+  it('candles for the chart come from market-data: a window of real candles, an unknown symbol 404, a reversed window 400', async () => {
+    const [first, second] = firstCandles;
+    const page = await call('GET', `/api/market/binance-usdm/BTCUSDT/candles?from=${first.openTime}&to=${second.openTime + 1}`, 'viewer');
+    expect(page.json()).toEqual({ candles: [first, second], next: null });
+    expect(page.statusCode).toBe(200);
+    expect((await call('GET', '/api/market/binance-usdm/ETHUSDT/candles', 'viewer')).json()).toMatchObject({ error: { code: 'NO_HISTORY' } });
+    const reversed = await call('GET', `/api/market/binance-usdm/BTCUSDT/candles?from=${second.openTime}&to=${first.openTime}`, 'viewer');
+    expect(reversed.statusCode).toBe(400);
+    expect(reversed.json()).toMatchObject({ error: { field: 'from' } });
   });
 });

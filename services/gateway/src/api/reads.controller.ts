@@ -118,7 +118,10 @@ export class ReadsController {
       if (e instanceof HttpRefusal && e.code === 'NO_HISTORY') throw new HttpRefusal(404, 'NO_HISTORY', e.message);
       throw e;
     });
-    return CandlesPage.parse(page);
+    // market-data's answer is checked, but a bad one is market-data's fault, not the caller's (not a 400).
+    const parsed = CandlesPage.safeParse(page);
+    if (!parsed.success) throw new HttpRefusal(502, 'BAD_ANSWER', `market-data answered candles that do not match their schema: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    return parsed.data;
   }
 }
 

@@ -87,6 +87,8 @@ export const SizeBody = z.object({
 
 const DateInput = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
   if (typeof v === 'number') return v;
+  // A query string carries epoch ms as digits.
+  if (/^\d{1,15}$/.test(v)) return Number(v);
   const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
   if (Number.isNaN(t)) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected a UTC date (2025-11-21), an ISO time or epoch ms' });

@@ -159,6 +159,24 @@ describe('gateway auth (Fastify inject, in-memory log, isolated credentials buck
     expect(again.statusCode).toBe(401);
     expect((await kit.app.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refreshToken: t.refreshToken } })).statusCode).toBe(401);
   });
+
+  it('every route of the OpenAPI document but the public ones refuses a request without a token (401); a viewer may read and calculate, never command (403)', async () => {
+    const doc = (await kit.app.inject({ method: 'GET', url: '/api/docs-json' })).json() as { paths: Record<string, Record<string, unknown>> };
+    const PUBLIC = new Set(['POST /api/auth/login', 'POST /api/auth/refresh', 'POST /api/auth/logout', 'GET /api/stream']);
+    // What a viewer may do beyond reading: calculate, validate a configuration, follow the stream, manage its own session.
+    const VIEWER_WRITES = new Set(['POST /api/calc/liquidation', 'POST /api/calc/size', 'POST /api/accounts/validate', 'POST /api/auth/stream-ticket']);
+    const viewer = await login(kit.app, 'vic', kit.passwords.vic);
+    secrets.push(viewer.accessToken, viewer.refreshToken);
+    const routes = Object.entries(doc.paths).flatMap(([p, methods]) => Object.keys(methods).map((m) => ({ method: m.toUpperCase(), url: p.replace(/\{[^}]+\}/g, 'x1') , key: `${m.toUpperCase()} ${p}` })));
+    expect(routes.length).toBeGreaterThan(25);
+    for (const r of routes.filter((x) => !PUBLIC.has(x.key))) {
+      const anonymous = await kit.app.inject({ method: r.method as never, url: r.url, payload: {} });
+      expect({ route: r.key, status: anonymous.statusCode }).toEqual({ route: r.key, status: 401 });
+      if (r.method === 'GET' || VIEWER_WRITES.has(r.key)) continue;
+      const asViewer = await kit.app.inject({ method: r.method as never, url: r.url, payload: {}, headers: { authorization: `Bearer ${viewer.accessToken}` } });
+      expect({ route: r.key, status: asViewer.statusCode }).toEqual({ route: r.key, status: 403 });
+    }
+  });
 });
 
 async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
