@@ -11,7 +11,8 @@ import {
   parsePositionStreamId,
   parseStreamId,
 } from '@bulwark/contracts';
-import { type D, type PositionState, ZERO, dec, decideFunding, decidePositionFill, positionEvolve, positionInitialState, str, unrealisedPnl, walletBalanceOf } from '@bulwark/domain';
+import { type D, type PositionState, ZERO, dec, decideFunding, decidePositionFill, positionEvolve, positionInitialState, str, unrealisedPnl } from '@bulwark/domain';
+import { LedgerFold } from '@bulwark/projections';
 import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
@@ -34,11 +35,8 @@ interface OpenPosition {
 /** The ledger read model of one account (all USDT). */
 interface Ledger {
   accountId: string;
-  capital: D;
-  realisedPnl: D;
-  fees: D;
-  funding: D;
-  liquidationFees: D;
+  /** Capital, realised PnL, fees, funding, liquidation fees and the counts: the projection library's fold, the one `bulwark replay` and the gateway use. */
+  book: LedgerFold;
   open: Map<string, OpenPosition>;
   sequence: Map<string, number>;
   peakEquity: D;
@@ -48,11 +46,6 @@ interface Ledger {
   ledgerRevision: number;
   lastEquity: D;
   asOf: number;
-  positionsOpened: number;
-  positionsClosed: number;
-  liquidations: number;
-  fills: number;
-  closesByPurpose: Record<string, number>;
   /**
    * `<venue>:<symbol>:<tradeId>` of every trade booked, whatever its lifecycle: a fill delivered
    * again after its position closed and the next one opened is not a fill of the next one.
@@ -121,7 +114,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
     const l = owner && this.ledgers.get(owner.accountId);
     if (!owner || !l) throw new Error(`${e.type} of ${e.streamId}: no PositionOpened of a known account before it`);
     if (e.type === 'FundingApplied') {
-      l.funding = l.funding.plus((e.data as EventData<'FundingApplied'>).amount);
+      l.book.apply(e);
       return;
     }
     this.book(l, owner.key, l.open.get(owner.key) ?? { streamId: e.streamId, openedAt: e.metadata.tsEvent }, [e]);
@@ -139,11 +132,12 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
 
   accountOpened(cfg: EventData<'AccountOpened'>): void {
     if (this.ledgers.has(cfg.accountId)) return;
-    const capital = dec(cfg.capital);
+    const book = new LedgerFold();
+    book.apply({ type: 'AccountOpened', data: cfg });
     this.ledgers.set(cfg.accountId, {
-      accountId: cfg.accountId, capital, realisedPnl: ZERO, fees: ZERO, funding: ZERO, liquidationFees: ZERO,
-      open: new Map(), sequence: new Map(), peakEquity: capital, maxDrawdown: ZERO, maxDrawdownFraction: ZERO, ledgerRevision: -1, lastEquity: capital, asOf: 0,
-      positionsOpened: 0, positionsClosed: 0, liquidations: 0, fills: 0, closesByPurpose: {}, trades: new Set(),
+      accountId: cfg.accountId, book,
+      open: new Map(), sequence: new Map(), peakEquity: book.capital, maxDrawdown: ZERO, maxDrawdownFraction: ZERO, ledgerRevision: -1, lastEquity: book.capital, asOf: 0,
+      trades: new Set(),
     });
   }
 
@@ -154,7 +148,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
   }
 
   private walletBalance(l: Ledger): D {
-    return walletBalanceOf(l);
+    return l.book.walletBalance();
   }
 
   /** Book a fill on the account's position (opening the next lifecycle when needed). */
@@ -195,35 +189,14 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
     for (const ev of events) {
       const d = ev.data as Record<string, string>;
       if (typeof d.tradeId === 'string') l.trades.add(`${key}:${d.tradeId}`);
-      switch (ev.type) {
-        case 'PositionOpened':
-          l.fees = l.fees.plus(d.fee);
-          l.open.set(key, open);
-          l.sequence.set(key, positionSequence(open.streamId));
-          l.positionsOpened++;
-          break;
-        case 'PositionIncreased':
-          l.fees = l.fees.plus(d.fee);
-          break;
-        case 'PositionReduced':
-          l.fees = l.fees.plus(d.fee);
-          l.realisedPnl = l.realisedPnl.plus(d.realisedPnl);
-          break;
-        case 'PositionClosed':
-        case 'PositionLiquidated':
-          l.fees = l.fees.plus(d.fee);
-          l.realisedPnl = l.realisedPnl.plus(d.realisedPnl);
-          if (ev.type === 'PositionLiquidated') {
-            l.liquidationFees = l.liquidationFees.plus(d.liquidationFee);
-            l.liquidations++;
-          }
-          l.open.delete(key);
-          l.positionsClosed++;
-          l.closesByPurpose[d.purpose] = (l.closesByPurpose[d.purpose] ?? 0) + 1;
-          break;
+      l.book.apply(ev);
+      if (ev.type === 'PositionOpened') {
+        l.open.set(key, open);
+        l.sequence.set(key, positionSequence(open.streamId));
+      } else if (ev.type === 'PositionClosed' || ev.type === 'PositionLiquidated') {
+        l.open.delete(key);
       }
     }
-    if (events.length) l.fills++;
   }
 
   /** Mark to market at the step's price; settle funding for positions open before the settlement. */
@@ -239,7 +212,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
         const open = l.open.get(key);
         if (!open || open.openedAt >= fundingTime) continue;
         const { result } = await this.positions.handle(open.streamId, (s) => decideFunding(s, { fundingTime, rate: dec(rate), markPrice: mark }), c);
-        if (result.ok) for (const ev of result.value) if (ev.type === 'FundingApplied') l.funding = l.funding.plus(ev.data.amount);
+        if (result.ok) for (const ev of result.value) l.book.apply(ev);
       }
     }
     this.marks.set(key, dec(tick.to));
@@ -313,11 +286,11 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
     const wallet = this.walletBalance(l);
     const u = await this.unrealised(l);
     return {
-      accountId, capital: str(l.capital), realisedPnl: str(l.realisedPnl), fees: str(l.fees), funding: str(l.funding),
-      liquidationFees: str(l.liquidationFees), unrealisedPnl: str(u.pnl), finalEquity: str(wallet.plus(u.pnl)),
+      accountId, capital: str(l.book.capital), realisedPnl: str(l.book.realisedPnl), fees: str(l.book.fees), funding: str(l.book.funding),
+      liquidationFees: str(l.book.liquidationFees), unrealisedPnl: str(u.pnl), finalEquity: str(wallet.plus(u.pnl)),
       maxDrawdown: str(l.maxDrawdown), maxDrawdownFraction: str(l.maxDrawdownFraction), peakEquity: str(l.peakEquity),
-      positionsOpened: l.positionsOpened, positionsClosed: l.positionsClosed, liquidations: l.liquidations, fills: l.fills,
-      openPositions: u.count, closesByPurpose: l.closesByPurpose,
+      positionsOpened: l.book.positionsOpened, positionsClosed: l.book.positionsClosed, liquidations: l.book.liquidations, fills: l.book.fills,
+      openPositions: u.count, closesByPurpose: { ...l.book.closesByPurpose },
     };
   }
 }
