@@ -268,6 +268,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     } catch (e) {
       await services.stop();
       await local?.stop();
+      // The run never started: its driver connection goes too (else it keeps the caller's process alive).
+      await nc.drain().catch(() => undefined);
       throw e instanceof ServiceStartError || e instanceof UserStoreError ? new DemoError(e.message) : e;
     }
   }

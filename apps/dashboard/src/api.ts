@@ -200,6 +200,8 @@ export const api = {
     const qs = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
     return request<{ candles: Candle[]; next: number | null }>('GET', `/api/market/${enc(venue)}/${enc(symbol)}/candles${qs.size ? `?${qs}` : ''}`);
   },
+  /** The current price: the newest mark (market time; 404 NO_MARK while no replay or live feed runs). */
+  mark: (venue: string, symbol: string) => request<MarkTick>('GET', `/api/market/${enc(venue)}/${enc(symbol)}/mark`),
   datasets: () => request<Dataset[]>('GET', '/api/datasets'),
 
   halt: (id: string, reason: string) => request<CommandAnswer>('POST', `/api/accounts/${enc(id)}/trading-state`, { state: 'HALTED', reason }),

@@ -232,10 +232,12 @@ function PositionCard({ position: p, mark, fills }: { position: PositionView; ma
   const [error, setError] = useState<unknown>(null);
   // A newer live tick than the server's view moves the meter until the next refetch.
   const markPrice = mark && (p.markTs === null || mark.ts > p.markTs) ? mark.price : p.markPrice;
+  // Up to the mark's market time: in a replay market-data serves the whole file, later candles included.
+  const [chartTo] = useState(() => (p.markTs === null ? undefined : p.markTs));
   useEffect(() => {
     // Two hours before the entry up to now (market time in a replay): the API pages by `next`, one page is enough for the chart.
-    api.candles(p.venue, p.symbol, { from: p.openedAt - 2 * 3_600_000, limit: 1000 }).then((r) => setCandles(r.candles), setError);
-  }, [p.venue, p.symbol, p.openedAt]);
+    api.candles(p.venue, p.symbol, { from: Math.max(0, p.openedAt - 2 * 3_600_000), to: chartTo, limit: 1000 }).then((r) => setCandles(r.candles), setError);
+  }, [p.venue, p.symbol, p.openedAt, chartTo]);
   const levels = useMemo<PriceLevel[]>(() => {
     const l: PriceLevel[] = [{ price: p.entryPrice, title: 'entry', color: COLORS.entry }];
     if (p.stopPrice) l.push({ price: p.stopPrice, title: 'stop', color: COLORS.stop, dashed: true });

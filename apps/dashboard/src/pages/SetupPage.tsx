@@ -7,7 +7,7 @@
  */
 import { useEffect, useMemo, useState } from 'react';
 import Decimal from 'decimal.js';
-import { api, type Dataset, type LiquidationCalc, type OpenAccountBody, type SizeCalc, type Validation } from '../api';
+import { api, ApiError, type Dataset, type LiquidationCalc, type OpenAccountBody, type SizeCalc, type Validation } from '../api';
 import { ErrorLine } from '../components/widgets';
 import { HIGH_LEVERAGE_ABOVE, isDecimalText, meterWidth, percentToFraction, percentValue, price, qty, usdt, utc } from '../format';
 import { BacktestReport } from '../report/BacktestReport';
@@ -79,18 +79,32 @@ export function SetupPage() {
   const high = f.leverage > HIGH_LEVERAGE_ABOVE;
   const sendable = Object.keys(errors).length === 0 && (!high || f.confirmed);
 
-  // The current price: the last close the market-data service has.
-  const [last, setLast] = useState<{ price: string; ts: number } | null>(null);
+  // The current price: the newest mark price (a replay's market time). Without a running feed,
+  // the last close of the first page of candles market-data serves (its history).
+  const [last, setLast] = useState<{ price: string; ts: number; source: 'mark' | 'close' } | null>(null);
   const [priceError, setPriceError] = useState<unknown>(null);
   useEffect(() => {
-    api.candles(VENUE, f.symbol).then(
-      (r) => {
-        const c = r.candles[r.candles.length - 1];
-        setLast(c ? { price: c.close, ts: c.openTime } : null);
-        setPriceError(c ? null : new Error(`no candles for ${f.symbol} yet`));
+    let stale = false;
+    api.mark(VENUE, f.symbol).then(
+      (m) => {
+        if (stale) return;
+        setLast({ price: m.price, ts: m.ts, source: 'mark' });
+        setPriceError(null);
       },
-      setPriceError,
+      (e: unknown) => {
+        if (stale) return;
+        if (!(e instanceof ApiError && e.code === 'NO_MARK')) return setPriceError(e);
+        api.candles(VENUE, f.symbol).then((r) => {
+          if (stale) return;
+          const c = r.candles[r.candles.length - 1];
+          setLast(c ? { price: c.close, ts: c.openTime, source: 'close' } : null);
+          setPriceError(c ? null : new Error(`no candles for ${f.symbol} yet`));
+        }, setPriceError);
+      },
     );
+    return () => {
+      stale = true;
+    };
   }, [f.symbol]);
 
   // The live panel, recomputed by the server 300 ms after the last change.
@@ -217,7 +231,7 @@ export function SetupPage() {
           <ErrorLine error={priceError} />
           {last && (
             <p className="muted small">
-              last close {price(last.price)} USDT at {utc(last.ts)} (<span data-testid="preview-entry">{last.price}</span>)
+              {last.source === 'mark' ? 'mark price' : 'last close'} {price(last.price)} USDT at <span data-testid="preview-time">{utc(last.ts)}</span> (<span data-testid="preview-entry">{last.price}</span>)
             </p>
           )}
           <div className="row gap wrap">

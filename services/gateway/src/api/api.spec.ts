@@ -277,4 +277,21 @@ describe('gateway API', () => {
     expect(reversed.statusCode).toBe(400);
     expect(reversed.json()).toMatchObject({ error: { field: 'from' } });
   });
+
+  it('the current price is the newest mark market-data published (market time), 404 NO_MARK before any', async () => {
+    const none = await call('GET', '/api/market/binance-usdm/BTCUSDT/mark', 'viewer');
+    expect(none.statusCode).toBe(404);
+    expect(none.json()).toMatchObject({ error: { code: 'NO_MARK' } });
+    const [first, second] = firstCandles;
+    // A replay's marks: market time, an older one arriving late does not replace the newer.
+    nc.publish(`${prefix}md.mark.binance-usdm.BTCUSDT`, json.encode({ ts: second.openTime, price: second.open }));
+    nc.publish(`${prefix}md.mark.binance-usdm.BTCUSDT`, json.encode({ ts: first.openTime, price: first.open }));
+    await nc.flush();
+    // A round trip through the server after both publishes: both marks have reached the gateway's subscription.
+    await nc.flush();
+    await new Promise((res) => setTimeout(res, 200));
+    const r = await call('GET', '/api/market/binance-usdm/btcusdt/mark', 'viewer');
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toEqual({ venue: 'binance-usdm', symbol: 'BTCUSDT', price: second.open, ts: second.openTime });
+  });
 });

@@ -30,6 +30,8 @@ export class ReadModelService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger('ReadModel');
   private readonly eventListeners = new Set<(e: RecordedEvent) => void>();
   private readonly markListeners = new Set<(m: MarkTick) => void>();
+  /** The newest mark price per `venue:symbol` (market time decides: a replay's marks are not wall time). */
+  private readonly lastMarks = new Map<string, MarkTick>();
   private sub: StoreSubscription | null = null;
   private markSub: Subscription | null = null;
   /** The log's last position when the gateway started: caught up once it is applied. */
@@ -70,6 +72,8 @@ export class ReadModelService implements OnModuleInit, OnModuleDestroy {
         if (!parsed.success) return;
         const tick: MarkTick = { venue: tokens[depth], symbol: tokens[depth + 1], price: parsed.data.price, ts: parsed.data.ts };
         this.projection.applyMark(tick.venue, tick.symbol, tick.price, tick.ts);
+        const k = `${tick.venue}:${tick.symbol}`;
+        if ((this.lastMarks.get(k)?.ts ?? -1) <= tick.ts) this.lastMarks.set(k, tick);
         for (const l of this.markListeners) this.safely(() => l(tick));
       },
     });
@@ -95,6 +99,11 @@ export class ReadModelService implements OnModuleInit, OnModuleDestroy {
   onMark(listener: (m: MarkTick) => void): () => void {
     this.markListeners.add(listener);
     return () => this.markListeners.delete(listener);
+  }
+
+  /** The newest mark price of an instrument heard since the gateway started (market time), or null. */
+  lastMark(venue: string, symbol: string): MarkTick | null {
+    return this.lastMarks.get(`${venue}:${symbol}`) ?? null;
   }
 
   /**

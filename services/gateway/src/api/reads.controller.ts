@@ -104,6 +104,15 @@ export class ReadsController {
     return auditDay(this.store, date, account === undefined ? {} : { accountId: account }).catch(auditRefusal);
   }
 
+  @Get('market/:venue/:symbol/mark')
+  @ApiOperation({ summary: 'The current price: the newest mark price market-data published (market time: a replay\'s, not the wall clock\'s)' })
+  @ApiOkResponse({ description: '{ venue, symbol, price (USDT, decimal string), ts (epoch ms, market time) }' })
+  mark(@Param('venue', new ZodBody(AccountIdParam)) venue: string, @Param('symbol', new ZodBody(SymbolParam)) symbol: string) {
+    const m = this.reads.lastMark(venue, symbol);
+    if (!m) throw new HttpRefusal(404, 'NO_MARK', `no mark price of ${venue} ${symbol} since the gateway started (no replay or live feed running)`);
+    return m;
+  }
+
   @Get('market/:venue/:symbol/candles')
   @ApiOperation({ summary: 'Closed candles market-data serves, one page ({candles, next}); from/to: epoch ms, ISO time or UTC date' })
   @ApiQuery({ name: 'from', required: false })

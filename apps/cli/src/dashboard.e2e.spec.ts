@@ -1,0 +1,234 @@
+/**
+ * Browser test of the dashboard (issue 12, "Browser tests"): Debian's Chromium, driven by
+ * playwright-core, against the gateway a ONE-DAY demo starts (2025-11-21, 1,440 candles of
+ * Binance USDⓈ-M BTCUSDT, 10x confirmed) while the replay runs:
+ * log in → the setup wizard at 10x (the confirmation is demanded) → its liquidation price equals
+ * `bulwark calc liquidation` for the inputs it shows → a position of the run's account appears
+ * with its liquidation meter → the kill switch halts the account (TradingStateChanged by the
+ * user) → the audit of an order opens. Screenshots of each step go to var/screenshots/.
+ *
+ * The six services, the gateway and a nats-server of the test's own (core subjects are not
+ * isolated by the bus configuration). The replay runs at a market-time multiplier that keeps the
+ * day's positions open for tens of seconds of wall time, so the page can be looked at while a
+ * position is open; the gateway stays up after the replay (afterRun) until the browser is done.
+ * Needs the services, the gateway and the dashboard built, `npm run setup` (NATS credentials),
+ * nats-server on the PATH and /usr/bin/chromium (or BULWARK_CHROMIUM).
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { RecordedEvent, ReplayProgress } from '@bulwark/contracts';
+import { dec } from '@bulwark/domain';
+import { JetStreamEventStore } from '@bulwark/event-store';
+import { createCredentialsBucket } from '@bulwark/messaging';
+import type { NatsConnection } from 'nats';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { type PrivateNats, startPrivateNats } from './demo-faults';
+import { belongsTo, defaultDemoFiles, type DemoGateway, type DemoReport, runDemo } from './demo';
+import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const SHOTS = path.join(ROOT, 'var', 'screenshots');
+const CHROMIUM = process.env.BULWARK_CHROMIUM || '/usr/bin/chromium';
+const FROM = Date.parse('2025-11-21T00:00:00Z');
+const TO = Date.parse('2025-11-22T00:00:00Z');
+/**
+ * Market time per wall time. The day's first positions are open from about 02:07 to 05:20 UTC
+ * with one minute flat between them (and later ones for minutes to hours): at 360x that is
+ * about 30 s of wall time from about 20 s into the replay; the whole day takes 4 minutes.
+ */
+const SPEED = 360;
+/** How long a step may wait for the page (a busy 2-core machine runs seven processes and a browser). */
+const UI_WAIT_MS = 60_000;
+
+const bus = isolatedBus('dash');
+const accountId = `dash-${bus.tag}`;
+const wizardAccountId = `wizard-${bus.tag}`;
+const logDir = path.join(os.tmpdir(), `bulwark-dashboard-e2e-${bus.tag}`);
+const run = promisify(execFile);
+
+let nats: PrivateNats | null = null;
+let nc: NatsConnection | null = null;
+let store: JetStreamEventStore | null = null;
+let browser: Browser | null = null;
+let page: Page;
+let gateway: DemoGateway;
+let demo: Promise<DemoReport> | null = null;
+let demoError: unknown = null;
+let progress: ReplayProgress | null = null;
+/** Lets the demo's afterRun return (the gateway stays up until then). */
+let releaseGateway: () => void = () => undefined;
+
+const shot = async (name: string) => {
+  await page.screenshot({ path: path.join(SHOTS, `dashboard-${name}.png`) });
+};
+const byTestId = (id: string) => page.getByTestId(id);
+/** A number as the page shows it (thin-space thousands separators) as a decimal string. */
+const shownNumber = (text: string | null) => (text ?? '').replace(/[^\d.-]/g, '');
+
+/** Wait until `cond` holds (polled every 250 ms), failing with `what` after `ms`; fails early when the demo failed. */
+async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, ms = UI_WAIT_MS): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (demoError) throw new Error(`the demo failed while waiting for ${what}: ${String(demoError)}`);
+    if (await cond()) return;
+    if (Date.now() > until) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The run's events in the log (reading never changes it). */
+async function accountEvents(): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  for await (const e of store!.readAll({ fromPosition: 1 })) if (belongsTo(e, accountId)) out.push(e);
+  return out;
+}
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  nats = await startPrivateNats();
+  const b = { ...bus, natsUrl: nats.url };
+  nc = await openIsolatedBus(b, 'dashboard-e2e');
+  // Set-up creates the gateway's credentials bucket on the machine's server; this server is the test's own.
+  await createCredentialsBucket(nc);
+  store = await JetStreamEventStore.connect(nc, { stream: b.esStream, subjectPrefix: b.esPrefix });
+  const files = defaultDemoFiles();
+  let ready: (g: DemoGateway) => void = () => undefined;
+  const gatewayReady = new Promise<DemoGateway>((r) => (ready = r));
+  const browserDone = new Promise<void>((r) => (releaseGateway = r));
+  demo = runDemo({
+    candles: files.candles, funding: files.funding, speed: SPEED, capital: '10000', leverage: 10, riskPct: '1', confirmHighLeverage: true,
+    from: FROM, to: TO, accountId, bus: b, logDir,
+    onProgress: (p) => (progress = p),
+    gateway: { port: 0, onReady: ready, afterRun: () => browserDone },
+  });
+  demo.catch((e: unknown) => (demoError = e));
+  gateway = await Promise.race([gatewayReady, demo.then(() => Promise.reject(new Error('the demo ended before its gateway was ready')))]);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(UI_WAIT_MS);
+}, 300_000);
+
+afterAll(async () => {
+  releaseGateway();
+  await browser?.close().catch(() => undefined);
+  // The demo stops its services and the gateway itself, also when it failed.
+  await demo?.catch(() => undefined);
+  if (nc) await dropIsolatedBus(nc, { ...bus, natsUrl: nats!.url }).catch(() => undefined);
+  await store?.close().catch(() => undefined);
+  await nc?.drain().catch(() => undefined);
+  await nats?.stop();
+}, 400_000);
+
+describe('the dashboard in Chromium while a one-day demo (2025-11-21) runs', () => {
+  it('logs in as the run’s user', async () => {
+    await page.goto(gateway.url);
+    await byTestId('login-username').fill(gateway.username);
+    await byTestId('login-password').fill(gateway.password);
+    await shot('01-login');
+    await byTestId('login-submit').click();
+    await expect(byTestId('whoami').textContent()).resolves.toContain(gateway.username);
+  }, 120_000);
+
+  it('completes the setup wizard at 10x: the confirmation is demanded, then given', async () => {
+    // The live panel prices at the last candle market-data serves: wait for the replay to start.
+    await waitUntil('the first candles of the replay', () => (progress?.candles ?? 0) > 0);
+    await page.goto(`${gateway.url}/#/setup`);
+    await byTestId('wizard-account-id').fill(wizardAccountId);
+    const slider = byTestId('wizard-leverage');
+    await slider.fill('10');
+    await expect(slider.inputValue()).resolves.toBe('10');
+    // Above 5x: the confirmation is asked for and Save stays disabled until it is ticked.
+    await byTestId('wizard-high-leverage').waitFor();
+    await byTestId('wizard-confirm-needed').waitFor();
+    await expect(byTestId('wizard-save').isDisabled()).resolves.toBe(true);
+    await byTestId('liquidation-price').waitFor();
+    await waitUntil('the live panel at 10x', async () => /^\d+(\.\d+)?$/.test((await byTestId('liquidation-price').textContent()) ?? ''));
+    // Priced at the replay's current market time, not at the first candle of market-data's file.
+    await expect(byTestId('preview-time').textContent()).resolves.toMatch(/^2025-11-21 /);
+    await shot('02-wizard-10x-unconfirmed');
+    await byTestId('wizard-confirm-high-leverage').check();
+    await expect(byTestId('wizard-save').isEnabled()).resolves.toBe(true);
+    await expect(byTestId('wizard-confirm-needed').count()).resolves.toBe(0);
+    await byTestId('wizard-validate').click();
+    await byTestId('wizard-verdicts').waitFor();
+    await byTestId('wizard-save').click();
+    await expect(byTestId('wizard-saved').textContent()).resolves.toContain('AccountOpened');
+    await shot('03-wizard-10x-saved');
+  }, 180_000);
+
+  it('shows the liquidation price `bulwark calc liquidation` gives for the same inputs', async () => {
+    const entry = (await byTestId('preview-entry').textContent())!.trim();
+    const qty = (await byTestId('preview-qty').textContent())!.trim();
+    const side = await byTestId('wizard-side').inputValue();
+    const leverage = await byTestId('wizard-leverage').inputValue();
+    const shown = (await byTestId('liquidation-price').textContent())!.trim();
+    expect(dec(qty).gt(0)).toBe(true);
+    const { stdout } = await run(process.execPath, [
+      path.join(ROOT, 'apps', 'cli', 'bin', 'bulwark.js'), 'calc', 'liquidation', '--side', side.toLowerCase(), '--entry', entry, '--qty', qty, '--leverage', leverage, '--json',
+    ], { cwd: ROOT, timeout: 60_000 });
+    const cli = JSON.parse(stdout) as { liquidationPriceRounded: string; leverage: number };
+    expect(cli.leverage).toBe(10);
+    expect(dec(shown).toFixed()).toBe(dec(cli.liquidationPriceRounded).toFixed());
+  }, 120_000);
+
+  it('shows a position of the run’s account with its liquidation meter and margin-ratio gauge', async () => {
+    await page.goto(`${gateway.url}/#/accounts/${accountId}`);
+    await byTestId('account-id').waitFor();
+    // Positions open and close as the day replays: wait (live updates, no reload) until one is open.
+    await byTestId('position-row').first().waitFor({ timeout: 240_000 });
+    const row = byTestId('position-row').first();
+    await row.getByTestId('liquidation-meter').waitFor();
+    await row.getByTestId('margin-gauge').waitFor();
+    expect(await row.getByTestId('liquidation-meter').getAttribute('data-level')).toMatch(/^(ok|warn|danger)$/);
+    expect(dec(shownNumber(await row.getByTestId('position-liquidation-price').textContent())).gt(0)).toBe(true);
+    // The API's view of it: opened during the replayed day (market time), and the card loads its chart without an error.
+    const positions = await page.evaluate(async (id) => {
+      // In the page: the dashboard keeps its access token in sessionStorage (apps/dashboard/src/api.ts).
+      const session = (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage;
+      const res = await fetch(`/api/accounts/${id}/positions`, { headers: { authorization: `Bearer ${session.getItem('bulwark.accessToken')}` } });
+      return (await res.json()) as Array<{ openedAt: number; markTs: number | null }>;
+    }, accountId);
+    expect(positions.length).toBeGreaterThan(0);
+    for (const p of positions) expect(p.openedAt >= FROM && p.openedAt < TO).toBe(true);
+    await row.getByTestId('price-chart').waitFor();
+    await new Promise((r) => setTimeout(r, 1_000));
+    await expect(row.getByTestId('error').count()).resolves.toBe(0);
+    await shot('04-account-live-position');
+  }, 300_000);
+
+  it('the kill switch, after its confirmation, halts the account (TradingStateChanged by the user)', async () => {
+    await expect(byTestId('trading-state').textContent()).resolves.toBe('ACTIVE');
+    await byTestId('kill-switch').click();
+    await byTestId('confirm-dialog').waitFor();
+    await shot('05-kill-switch-confirm');
+    await byTestId('confirm-ok').click();
+    await waitUntil('trading-state HALTED', async () => (await byTestId('trading-state').textContent()) === 'HALTED');
+    await expect(byTestId('confirm-dialog').count()).resolves.toBe(0);
+    await shot('06-halted');
+    const changed = (await accountEvents()).filter((e) => e.type === 'TradingStateChanged').map((e) => e.data as { state: string; by: string });
+    expect(changed).toContainEqual(expect.objectContaining({ state: 'HALTED', by: gateway.username }));
+  }, 120_000);
+
+  it('opens the audit of an order: candle → intent → assessment → order → fills', async () => {
+    await byTestId('audit-link').last().click();
+    const panel = byTestId('audit-panel');
+    await panel.waitFor();
+    const text = (await panel.textContent()) ?? '';
+    for (const step of ['Candle', 'Intent', 'Assessment: why this size', 'Order', 'Fills (']) expect(text).toContain(step);
+    await panel.getByTestId('audit-why-size').waitFor();
+    expect(text).not.toContain('not recorded');
+    await panel.scrollIntoViewIfNeeded();
+    await shot('07-audit');
+  }, 120_000);
+
+  it('the demo ends after the day with the same trading it reports', async () => {
+    releaseGateway();
+    const report = await demo!;
+    expect(report.candles).toBe(1440);
+    expect(report.fills).toBeGreaterThanOrEqual(2);
+  }, 400_000);
+});
