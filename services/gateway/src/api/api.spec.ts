@@ -294,4 +294,12 @@ describe('gateway API', () => {
     expect(r.statusCode).toBe(200);
     expect(r.json()).toEqual({ venue: 'binance-usdm', symbol: 'BTCUSDT', price: second.open, ts: second.openTime });
   });
+
+  it("during a replay an operator command is stamped with the account's market time (its last mark), not the wall clock", async () => {
+    const [, second] = firstCandles; // the previous test left this 2025-11-10 mark as the newest
+    const before = riskRequests.length;
+    const r = await call('POST', '/api/accounts/acct-1/trading-state', 'trader', { state: 'REDUCING', reason: 'replay kill switch' });
+    expect(r.statusCode).toBe(200);
+    expect(riskRequests.slice(before)).toEqual([expect.objectContaining({ state: 'REDUCING', at: second.openTime, by: 'trader-user' })]);
+  });
 });

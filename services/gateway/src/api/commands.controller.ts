@@ -14,6 +14,9 @@ import { eventAnswer } from './reads.controller';
 import { AccountIdParam, AttachBody, ClientOrderIdParam, ManualEntryBody, OpenAccountBody, ReasonBody, ReconfigureBody, SymbolParam, TradingStateBody } from './schemas';
 import { ZodBody } from './zod-body';
 
+/** A last mark older than this (vs the wall clock) means the account runs in a replay's market time. */
+const REPLAY_LAG_MS = 5 * 60_000;
+
 /** A command's answer: the events it recorded (eventId, type, streamId, revision, data). */
 export type CommandAnswer = { events: ReturnType<typeof eventAnswer>[] };
 
@@ -227,7 +230,21 @@ export class CommandsController {
   }
 
   private accountCommand(id: string, subject: string, payload: Record<string, unknown>, user: AuthUser, key: string | undefined, route: string) {
-    this.accountVenue(id);
-    return this.idem.run(user.username, key, `POST /api/accounts/${id}/${route}`, () => this.recorded(Streams.account(id), () => this.bus.request(subject, payload, 'risk')));
+    const a = this.accountVenue(id);
+    const at = this.marketTime(a.venue, a.symbol);
+    const request = at === undefined ? payload : { ...payload, at };
+    return this.idem.run(user.username, key, `POST /api/accounts/${id}/${route}`, () => this.recorded(Streams.account(id), () => this.bus.request(subject, request, 'risk')));
+  }
+
+  /**
+   * When an operator command happens in the account's time: during a replay the account lives in
+   * market time (the last mark price's time, hours or years behind the wall clock), so a kill
+   * switch pressed now belongs to that moment of the replayed day — stamped with the wall clock it
+   * would open a new trading day years later. On a live venue the last mark is seconds old: the
+   * services stamp the command with their own clock (no `at`).
+   */
+  private marketTime(venue: string, symbol: string | null): number | undefined {
+    const mark = symbol ? this.reads.lastMark(venue, symbol) : null;
+    return mark && Date.now() - mark.ts > REPLAY_LAG_MS ? mark.ts : undefined;
   }
 }
