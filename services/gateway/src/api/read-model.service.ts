@@ -37,6 +37,8 @@ export class ReadModelService implements OnModuleInit, OnModuleDestroy {
   /** The log's last position when the gateway started: caught up once it is applied. */
   private startPosition = 0;
   private caughtUp = false;
+  private stopping = false;
+  private retry: NodeJS.Timeout | null = null;
 
   constructor(
     @Inject(GATEWAY_STORE) private readonly store: EventStore,
@@ -45,17 +47,7 @@ export class ReadModelService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.startPosition = await this.store.lastPosition();
-    this.caughtUp = this.startPosition === 0;
-    this.sub = this.store.subscribeToAll({ fromPosition: 1 }, async (e) => {
-      this.projection.apply(e);
-      if (!this.caughtUp && e.position >= this.startPosition) {
-        this.caughtUp = true;
-        this.log.log(`caught up with the event log at position ${e.position}`);
-      }
-      for (const l of this.eventListeners) this.safely(() => l(e));
-    });
-    this.sub.done.catch((err: unknown) => this.log.error(`event log subscription ended: ${(err as Error).message}`));
+    await this.follow();
     const subject = `${this.opts.subjectPrefix}md.mark.>`;
     const depth = subject.split('.').length - 1; // tokens before venue and symbol
     this.markSub = this.nc.subscribe(subject, {
@@ -79,7 +71,45 @@ export class ReadModelService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /**
+   * Follow the log from the event after the last one applied. A subscription that ends with an
+   * error (the store away) makes the gateway not ready and is taken up again after a second, from
+   * where it stopped: the read models never miss an event and never apply one twice.
+   */
+  private async follow(): Promise<void> {
+    this.startPosition = await this.store.lastPosition();
+    this.caughtUp = this.projection.lastPosition() >= this.startPosition;
+    const sub = this.store.subscribeToAll({ fromPosition: this.projection.lastPosition() + 1 }, async (e) => {
+      this.projection.apply(e);
+      if (!this.caughtUp && e.position >= this.startPosition) {
+        this.caughtUp = true;
+        this.log.log(`caught up with the event log at position ${e.position}`);
+      }
+      for (const l of this.eventListeners) this.safely(() => l(e));
+    });
+    this.sub = sub;
+    sub.done.catch((err: unknown) => {
+      if (this.stopping) return;
+      this.caughtUp = false;
+      this.log.error(`event log subscription ended: ${(err as Error).message}; following again from position ${this.projection.lastPosition() + 1} in 1 s`);
+      this.followLater();
+    });
+  }
+
+  /** Take up the log again in a second; again a second later while the store does not answer. */
+  private followLater(): void {
+    if (this.stopping) return;
+    this.retry = setTimeout(() => {
+      this.follow().catch((e: unknown) => {
+        this.log.error(`following the event log again failed: ${(e as Error).message}`);
+        this.followLater();
+      });
+    }, 1_000);
+  }
+
   async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
+    if (this.retry) clearTimeout(this.retry);
     this.markSub?.unsubscribe();
     await this.sub?.stop();
   }
