@@ -1,5 +1,6 @@
 /**
- * The gateway's incremental projection against the replay's rebuild, on a real log: the
+ * The gateway's incremental projection (libs/projections) against the replay's rebuild, on a
+ * real log (here, beside the backtest that makes it: the projections may not depend on it): the
  * in-process backtest (the same services and deciders as the distributed system, the paper
  * venue) over the real Binance USDⓈ-M BTCUSDT 1m candles of 2025-11-17 .. 2025-11-22 with funding.
  * The projection folds the log event by event; `rebuildReadModels` reads it back in one go; the
@@ -12,10 +13,8 @@ import { type AccountSummary, type Candle, type EventData, type RecordedEvent } 
 import { bracketsFromContract, dec, initialMargin, liquidationPrice, maintenanceMargin, marginRatio, str, unrealisedPnl } from '@bulwark/domain';
 import { InMemoryEventStore, withoutChain } from '@bulwark/event-store';
 import { readCandles } from '@bulwark/market-data';
-import { runBacktest } from '@bulwark/application';
-import { AccountProjection, MarkPriceError } from './account-projection';
-import { foldPosition } from './folds';
-import { type AccountReadModel, rebuildReadModels } from './read-models';
+import { type AccountReadModel, AccountProjection, foldPosition, MarkPriceError, rebuildReadModels } from '@bulwark/projections';
+import { runBacktest } from './backtest';
 
 const DATA = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
 const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
