@@ -1,4 +1,4 @@
-import type { PipeTransform } from '@nestjs/common';
+import type { ArgumentMetadata, PipeTransform } from '@nestjs/common';
 import type { ZodType } from 'zod';
 import { refusalFromZod } from '../security/http-errors';
 
@@ -8,9 +8,10 @@ import { refusalFromZod } from '../security/http-errors';
  */
 export class ZodBody<T> implements PipeTransform<unknown, T> {
   constructor(private readonly schema: ZodType<T>) {}
-  transform(value: unknown): T {
+  transform(value: unknown, metadata?: ArgumentMetadata): T {
     const r = this.schema.safeParse(value ?? {});
     if (r.success) return r.data;
-    throw refusalFromZod(r.error);
+    // A path parameter's schema is a scalar: its issue has no path, the parameter's name is the field.
+    throw refusalFromZod(r.error, metadata?.data);
   }
 }

@@ -68,10 +68,12 @@ export function statusForCode(code: string): number {
   return 422;
 }
 
-/** A `ZodError` (zod 3 or zod/v4) as a 400 refusal naming the first offending field and the reason. */
-export function refusalFromZod(e: ZodError | ZodErrorV4): HttpRefusal {
-  const issue = e.issues[0] as { path: PropertyKey[]; message: string } | undefined;
-  const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : undefined;
+/** A `ZodError` (zod 3 or zod/v4) as a 400 refusal naming the first offending field (`wholeValueField` when the whole value is wrong: a path parameter) and the reason. */
+export function refusalFromZod(e: ZodError | ZodErrorV4, wholeValueField?: string): HttpRefusal {
+  const issue = e.issues[0] as { path: PropertyKey[]; message: string; code?: string; keys?: string[] } | undefined;
+  // A field the schema does not know (a strict object) is named itself: its issue's path is the object's.
+  const path = issue?.code === 'unrecognized_keys' && issue.keys?.length ? [...issue.path, issue.keys[0]] : (issue?.path ?? []);
+  const field = path.length > 0 ? path.map(String).join('.') : wholeValueField;
   const reason = issue?.message ?? 'invalid input';
   return new HttpRefusal(400, 'INVALID_INPUT', field ? `${field}: ${reason}` : reason, field, reason);
 }
