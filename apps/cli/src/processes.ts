@@ -100,7 +100,7 @@ export async function startServices(opts: {
     // run and then stops the services (else they would exit on the SIGINT and be restarted).
     // Each service connects as itself (its seed in BULWARK_NATS_CREDS_DIR or var/nats/creds): the
     // launcher's own single-user credentials are not passed on (docs/security.md).
-    const { NATS_NKEY_SEED_FILE: _seed, NATS_USER: _user, NATS_PASSWORD_FILE: _password, ...env } = opts.env;
+    const env = withoutLauncherCredentials(opts.env);
     // Every service on a free metrics port unless the caller chose ports (the defaults 9101-9106 would collide with another run).
     const metricsPort = opts.metricsPorts?.[u.name];
     const child = spawn(process.execPath, [main], { cwd: opts.root, env: { ...env, BULWARK_METRICS_PORT: String(metricsPort ?? 0) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -206,6 +206,31 @@ export async function startServices(opts: {
   };
 }
 
+/**
+ * A child's environment without the launcher's own NATS credentials: each process connects as
+ * its own user (its seed in BULWARK_NATS_CREDS_DIR or var/nats/creds; docs/security.md).
+ */
+function withoutLauncherCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NATS_NKEY_SEED_FILE: _seed, NATS_USER: _user, NATS_PASSWORD_FILE: _password, ...rest } = env;
+  return rest;
+}
+
+/** Stop a child process: SIGTERM, SIGKILL after 5 s; resolves once it has exited (at once when it already has). */
+function stopper(child: ChildProcess): () => Promise<void> {
+  let exited = child.exitCode !== null || child.signalCode !== null;
+  child.once('exit', () => (exited = true));
+  return () =>
+    new Promise<void>((resolve) => {
+      if (exited) return resolve();
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+}
+
 /** A `bulwark venue serve` child process and where it answers. */
 export interface RunningLocalVenue {
   restBase: string;
@@ -235,18 +260,7 @@ export async function startLocalVenue(opts: { root: string; env: NodeJS.ProcessE
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr!.pipe(log);
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (exited) return resolve();
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
+  const stop = stopper(child);
   const urls = await new Promise<{ restBase: string; wsBase: string }>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new ServiceStartError('venue', 'printed no URLs in time', logFile)), opts.readyTimeoutMs ?? 30_000);
@@ -315,7 +329,7 @@ export async function startGateway(opts: { root: string; env: NodeJS.ProcessEnv;
   const log = createWriteStream(logFile, { flags: 'a' });
   const main = path.join(opts.root, 'services', 'gateway', 'dist', 'main.js');
   // Connects as NATS user `gateway` (its own seed), like the services: the launcher's credentials are not passed on.
-  const { NATS_NKEY_SEED_FILE: _seed, NATS_USER: _user, NATS_PASSWORD_FILE: _password, ...env } = opts.env;
+  const env = withoutLauncherCredentials(opts.env);
   const child = spawn(process.execPath, [main], {
     cwd: opts.root,
     env: { BULWARK_JWT_SECRET_FILE: ensureJwtSecretFile(opts.root), ...env, BULWARK_GATEWAY_PORT: String(opts.port), BULWARK_METRICS_PORT: '0' },
@@ -323,19 +337,8 @@ export async function startGateway(opts: { root: string; env: NodeJS.ProcessEnv;
     detached: true,
   });
   child.stderr!.pipe(log, { end: false });
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (exited) return resolve();
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => {
-        clearTimeout(t);
-        log.end();
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
+  const stopChild = stopper(child);
+  const stop = () => stopChild().then(() => void log.end());
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     let errors = '';
