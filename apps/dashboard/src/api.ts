@@ -5,7 +5,7 @@
  */
 import type { LiquidationCalcResult, SizeCalcResult } from '@bulwark/domain';
 import type { BacktestReportData } from './report/report-data';
-import type { AccountListItem, AccountView, EquityPoint, FillView, OrderView, PositionView } from './views';
+import type { AccountListItem, AccountView, EquityPoint, FillView, MarkPriceView as MarkTick, OrderView, PositionView, StreamedEventView as StreamEvent } from './views';
 
 const ACCESS = 'bulwark.accessToken';
 const REFRESH = 'bulwark.refreshToken';
@@ -220,23 +220,8 @@ export const api = {
   backtest: (body: BacktestBody) => request<BacktestReportData>('POST', '/api/backtest', body),
 };
 
-/** A live event from `GET /api/stream` (every `event:` except `mark`). */
-export interface StreamEvent {
-  eventId: string;
-  type: string;
-  streamId: string;
-  ts: number;
-  accountId: string | null;
-  data: unknown;
-}
-
-/** A mark-price tick from the stream (`event: mark`). */
-export interface MarkTick {
-  venue: string;
-  symbol: string;
-  price: string;
-  ts: number;
-}
+/** A live event from `GET /api/stream` (every `event:` except `mark`), and a mark-price tick (`event: mark`). */
+export type { StreamedEventView as StreamEvent, MarkPriceView as MarkTick } from './views';
 
 /**
  * Subscribe to the live stream: takes a one-use ticket, opens an EventSource, and re-opens it

@@ -132,3 +132,21 @@ export interface EquityPoint {
   /** Drawdown from the running peak (USDT, >= 0). */
   drawdown: string;
 }
+
+/** A live mark price (`GET /api/market/:venue/:symbol/mark`, and `event: mark` on `GET /api/stream`): price in the quote asset, `ts` market time. */
+export interface MarkPriceView {
+  venue: string;
+  symbol: string;
+  price: string;
+  ts: number;
+}
+
+/** What each `data:` line of `GET /api/stream` holds for an event (every `event:` but `mark`). `ts` is market time. */
+export interface StreamedEventView {
+  eventId: string;
+  type: string;
+  streamId: string;
+  ts: number;
+  accountId: string | null;
+  data: unknown;
+}

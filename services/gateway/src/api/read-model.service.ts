@@ -1,19 +1,12 @@
 import type { RecordedEvent } from '@bulwark/contracts';
 import type { EventStore, Subscription as StoreSubscription } from '@bulwark/event-store';
-import { AccountProjection } from '@bulwark/projections';
+import { AccountProjection, type MarkPriceView } from '@bulwark/projections';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import { z } from 'zod';
 import { GATEWAY_NATS, GATEWAY_STORE } from '../tokens';
 import { API_OPTIONS, type ApiOptions } from './api-options';
 
-/** A live mark price as the stream hands it on: venue, symbol, price (quote per base, decimal string), market time (epoch ms). */
-export interface MarkTick {
-  venue: string;
-  symbol: string;
-  price: string;
-  ts: number;
-}
 
 const MarkMessage = z.object({ ts: z.number().int().nonnegative(), price: z.string().regex(/^\d+(\.\d+)?$/) });
 const json = JSONCodec();
@@ -29,9 +22,9 @@ export class ReadModelService implements OnModuleInit, OnModuleDestroy {
   readonly projection = new AccountProjection();
   private readonly log = new Logger('ReadModel');
   private readonly eventListeners = new Set<(e: RecordedEvent) => void>();
-  private readonly markListeners = new Set<(m: MarkTick) => void>();
+  private readonly markListeners = new Set<(m: MarkPriceView) => void>();
   /** The newest mark price per `venue:symbol` (market time decides: a replay's marks are not wall time). */
-  private readonly lastMarks = new Map<string, MarkTick>();
+  private readonly lastMarks = new Map<string, MarkPriceView>();
   private sub: StoreSubscription | null = null;
   private markSub: Subscription | null = null;
   /** The log's last position when the gateway started: caught up once it is applied. */
@@ -62,7 +55,7 @@ export class ReadModelService implements OnModuleInit, OnModuleDestroy {
           return; // not JSON: not a mark price from market-data
         }
         if (!parsed.success) return;
-        const tick: MarkTick = { venue: tokens[depth], symbol: tokens[depth + 1], price: parsed.data.price, ts: parsed.data.ts };
+        const tick: MarkPriceView = { venue: tokens[depth], symbol: tokens[depth + 1], price: parsed.data.price, ts: parsed.data.ts };
         this.projection.applyMark(tick.venue, tick.symbol, tick.price, tick.ts);
         const k = `${tick.venue}:${tick.symbol}`;
         if ((this.lastMarks.get(k)?.ts ?? -1) <= tick.ts) this.lastMarks.set(k, tick);
@@ -126,13 +119,13 @@ export class ReadModelService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Hear every live mark price after it is applied; returns the unsubscribe function. */
-  onMark(listener: (m: MarkTick) => void): () => void {
+  onMark(listener: (m: MarkPriceView) => void): () => void {
     this.markListeners.add(listener);
     return () => this.markListeners.delete(listener);
   }
 
   /** The newest mark price of an instrument heard since the gateway started (market time), or null. */
-  lastMark(venue: string, symbol: string): MarkTick | null {
+  lastMark(venue: string, symbol: string): MarkPriceView | null {
     return this.lastMarks.get(`${venue}:${symbol}`) ?? null;
   }
 

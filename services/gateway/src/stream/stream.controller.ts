@@ -1,4 +1,5 @@
 import { accountOfStream, type EventData, type RecordedEvent } from '@bulwark/contracts';
+import type { StreamedEventView } from '@bulwark/projections';
 import { Controller, Get, HttpCode, Logger, type OnModuleDestroy, type OnModuleInit, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -22,15 +23,6 @@ export const MARK_INTERVAL_MS = 250;
 /** A client this far behind (bytes not yet sent) is cut off; its EventSource reconnects and the dashboard re-reads. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
-/** What each `data:` line holds for an event. `ts` is market time (epoch ms). */
-export interface StreamedEvent {
-  eventId: string;
-  type: string;
-  streamId: string;
-  ts: number;
-  accountId: string | null;
-  data: unknown;
-}
 
 /**
  * Live updates as Server-Sent Events. `POST /api/auth/stream-ticket` (any role) gives a one-use
@@ -70,7 +62,7 @@ export class StreamController implements OnModuleInit, OnModuleDestroy {
   }
 
   /** The JSON of one event's `data:` line. */
-  toStreamed(e: RecordedEvent): StreamedEvent {
+  toStreamed(e: RecordedEvent): StreamedEventView {
     const data = e.data as { accountId?: unknown };
     const accountId = accountOfStream(e.streamId, this.orderAccounts) ?? (typeof data?.accountId === 'string' ? data.accountId : null);
     return { eventId: e.metadata.eventId, type: e.type, streamId: e.streamId, ts: e.metadata.tsEvent, accountId, data: e.data };
