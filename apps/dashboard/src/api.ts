@@ -5,7 +5,7 @@
  */
 import type { LiquidationCalcResult, SizeCalcResult } from '@bulwark/domain';
 import type { BacktestReportData } from './report/report-data';
-import type { AccountListItem, AccountView, EquityPoint, FillView, MarkPriceView as MarkTick, OrderView, PositionView, StreamedEventView as StreamEvent } from './views';
+import type { AccountListItem, AccountView, DatasetView as Dataset, EquityPoint, FillView, MarkPriceView as MarkTick, OrderView, PositionView, StreamedEventView as StreamEvent } from './views';
 
 const ACCESS = 'bulwark.accessToken';
 const REFRESH = 'bulwark.refreshToken';
@@ -124,16 +124,8 @@ export interface CommandAnswer {
   events: Array<{ eventId: string; type: string; streamId: string; revision: number; data: unknown }>;
 }
 
-/** `GET /api/datasets`: the candle files the backtest can run on; `from`/`to` are the UTC days the file name gives (2025-11-10), null when it gives none. */
-export interface Dataset {
-  id: string;
-  file: string;
-  venue: string;
-  symbol: string;
-  interval: string;
-  from: string | null;
-  to: string | null;
-}
+/** `GET /api/datasets`: the candle files the backtest can run on. */
+export type { DatasetView as Dataset } from './views';
 
 /**
  * `POST /api/backtest`: a data set and a UTC window (days, `to` exclusive), then the account as

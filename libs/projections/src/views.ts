@@ -150,3 +150,15 @@ export interface StreamedEventView {
   accountId: string | null;
   data: unknown;
 }
+
+/** `GET /api/datasets`: a candle file of the data directory a backtest can run on. `from`/`to` are the UTC days its name gives (2025-11-10), null when it gives none. */
+export interface DatasetView {
+  id: string;
+  /** Path relative to the data directory. */
+  file: string;
+  venue: string;
+  symbol: string;
+  interval: string;
+  from: string | null;
+  to: string | null;
+}

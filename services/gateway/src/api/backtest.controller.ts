@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { VenueId } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { instrumentFiles, resolveDataDir } from '@bulwark/market-data';
+import type { DatasetView } from '@bulwark/projections';
 import { Body, Controller, Get, HttpCode, Inject, Injectable, type OnModuleDestroy, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Piscina } from 'piscina';
@@ -15,17 +16,8 @@ import { openRequest } from './commands.controller';
 import { BacktestBody } from './schemas';
 import { ZodBody } from './zod-body';
 
-/** A candle file of the data directory a backtest can run on. `from`/`to` come from the file name (UTC dates), null when it does not say. */
-export interface Dataset {
-  id: string;
-  /** Path relative to the data directory. */
-  file: string;
-  venue: string;
-  symbol: string;
-  interval: string;
-  from: string | null;
-  to: string | null;
-}
+/** A candle file of the data directory a backtest can run on (the view `GET /api/datasets` answers). */
+export type Dataset = DatasetView;
 
 const NAME = /^([A-Z0-9]+)-(\d+[mhd])-(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})\.csv(\.gz)?$/;
 
