@@ -27,14 +27,13 @@ import { createCredentialsBucket } from '@bulwark/messaging';
 import type { NatsConnection } from 'nats';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { type PrivateNats, startPrivateNats } from './demo-faults';
-import { belongsTo, defaultDemoFiles, type DemoGateway, type DemoReport, runDemo } from './demo';
+import { belongsTo, type DemoGateway, type DemoReport, runDemo } from './demo';
+import { REAL_DAY_FROM, REAL_DAY_TO, realDayAt10x } from './real-day.fixture';
 import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const SHOTS = path.join(ROOT, 'var', 'screenshots');
 const CHROMIUM = process.env.BULWARK_CHROMIUM || '/usr/bin/chromium';
-const FROM = Date.parse('2025-11-21T00:00:00Z');
-const TO = Date.parse('2025-11-22T00:00:00Z');
 /**
  * Market time per wall time. The day's first positions are open from about 02:07 to 05:20 UTC
  * with one minute flat between them (and later ones for minutes to hours): at 360x that is
@@ -95,13 +94,12 @@ beforeAll(async () => {
   // Set-up creates the gateway's credentials bucket on the machine's server; this server is the test's own.
   await createCredentialsBucket(nc);
   store = await JetStreamEventStore.connect(nc, { stream: b.esStream, subjectPrefix: b.esPrefix });
-  const files = defaultDemoFiles();
   let ready: (g: DemoGateway) => void = () => undefined;
   const gatewayReady = new Promise<DemoGateway>((r) => (ready = r));
   const browserDone = new Promise<void>((r) => (releaseGateway = r));
   demo = runDemo({
-    candles: files.candles, funding: files.funding, speed: SPEED, capital: '10000', leverage: 10, riskPct: '1', confirmHighLeverage: true,
-    from: FROM, to: TO, accountId, bus: b, logDir,
+    ...realDayAt10x(),
+    speed: SPEED, accountId, bus: b, logDir,
     onProgress: (p) => (progress = p),
     gateway: { port: 0, onReady: ready, afterRun: () => browserDone },
   });
@@ -193,7 +191,7 @@ describe('the dashboard in Chromium while a one-day demo (2025-11-21) runs', () 
       return (await res.json()) as Array<{ openedAt: number; markTs: number | null }>;
     }, accountId);
     expect(positions.length).toBeGreaterThan(0);
-    for (const p of positions) expect(p.openedAt >= FROM && p.openedAt < TO).toBe(true);
+    for (const p of positions) expect(p.openedAt >= REAL_DAY_FROM && p.openedAt < REAL_DAY_TO).toBe(true);
     await row.getByTestId('price-chart').waitFor();
     await new Promise((r) => setTimeout(r, 1_000));
     await expect(row.getByTestId('error').count()).resolves.toBe(0);

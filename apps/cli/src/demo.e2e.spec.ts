@@ -12,7 +12,8 @@ import { dec, ZERO } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { JSONCodec, type NatsConnection } from 'nats';
 import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
-import { belongsTo, defaultDemoFiles, type DemoReport, runDemo } from './demo';
+import { belongsTo, type DemoReport, runDemo } from './demo';
+import { realDayAt10x } from './real-day.fixture';
 
 const json = JSONCodec();
 const bus = isolatedBus('demo');
@@ -29,17 +30,9 @@ beforeAll(async () => {
   nc = await openIsolatedBus(bus, 'demo-e2e');
   // validate: false lets the test store the schema-breaking event every consumer must dead-letter.
   store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix, validate: false });
-  const files = defaultDemoFiles();
   report = await runDemo({
-    candles: files.candles,
-    funding: files.funding,
+    ...realDayAt10x(),
     speed: 0,
-    capital: '10000',
-    leverage: 10,
-    riskPct: '1',
-    confirmHighLeverage: true,
-    from: Date.parse('2025-11-21T00:00:00Z'),
-    to: Date.parse('2025-11-22T00:00:00Z'),
     accountId,
     bus,
     logDir: path.join(os.tmpdir(), `bulwark-e2e-${tag}`),

@@ -25,7 +25,8 @@ import { Services, Subjects } from '@bulwark/contracts';
 import { freePort, privateNatsServerCommand } from '@bulwark/messaging';
 import { METRIC_NAMES } from '@bulwark/telemetry';
 import { JSONCodec, type NatsConnection } from 'nats';
-import { defaultDemoFiles, type DemoReport, runDemo } from './demo';
+import { type DemoReport, runDemo } from './demo';
+import { realDayAt10x } from './real-day.fixture';
 import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -129,17 +130,9 @@ beforeAll(async () => {
   bus.natsUrl = `nats://127.0.0.1:${natsPort}`;
   nc = await until('nats-server', () => openIsolatedBus(bus, 'telemetry-e2e'));
   const otlpPort = await startOtlpReceiver();
-  const files = defaultDemoFiles();
   report = await runDemo({
-    candles: files.candles,
-    funding: files.funding,
+    ...realDayAt10x(),
     speed: 0,
-    capital: '10000',
-    leverage: 10,
-    riskPct: '1',
-    confirmHighLeverage: true,
-    from: Date.parse('2025-11-21T00:00:00Z'),
-    to: Date.parse('2025-11-22T00:00:00Z'),
     accountId,
     bus,
     logDir,
