@@ -122,11 +122,14 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
       if (handler.isEventHandler) continue;
       this.serveRequests(pattern);
     }
-    this.serveBuiltIn(Subjects.sync(service), () => this.sync());
-    this.serveBuiltIn(Subjects.health(service), async () => ({ service, ready: true, inFlight: this.inFlight, lastError: this.lastError }));
     const categories = [...this.messageHandlers.entries()].filter(([p, h]) => h.isEventHandler && p.startsWith('es:')).map(([p]) => p.slice(3));
     if (categories.length > 0) await this.startConsumer();
     else this.opts.onBacklog?.(true, { consumer: 'none' });
+    // Ready only once the durable consumer exists: a new durable starts at the end of the log, so an
+    // event appended between a "ready" answer and its creation (a launcher opening the account as
+    // soon as every service answers, on a busy machine) would never be delivered.
+    this.serveBuiltIn(Subjects.sync(service), () => this.sync());
+    this.serveBuiltIn(Subjects.health(service), async () => ({ service, ready: true, inFlight: this.inFlight, lastError: this.lastError }));
   }
 
   /**
