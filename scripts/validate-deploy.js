@@ -6,12 +6,14 @@
 // Checks: every service appears in docker-compose.yml (built from deploy/Dockerfile with its
 // SERVICE build arg, NATS_URL and BULWARK_DATA_DIR in its environment, waiting for a healthy
 // nats) and in k8s/base/ (a Deployment running services/<name>/dist/main.js with the
-// bulwark-config ConfigMap); deploy/Dockerfile declares ARG SERVICE; k8s/base/kustomization.yaml
-// lists exactly the other YAML files in k8s/base/; every YAML file parses; no k8s probe targets
-// a port its container does not declare; the gateway (compose service and the Deployment of
-// k8s/components/gateway) gets its JWT key and TLS certificate and key as files from mounted
-// secrets, and never listens beyond loopback without TLS. The overlays' rendering and schemas are
-// checked by apps/cli/src/deploy-k8s.spec.ts (kubectl kustomize + kubernetes-models).
+// bulwark-config ConfigMap: the six leased services with 2 replicas, rolled out RollingUpdate
+// with maxUnavailable 0, the alerter and the gateway with 1); deploy/Dockerfile declares ARG
+// SERVICE; k8s/base/kustomization.yaml lists exactly the other YAML files in k8s/base/; every
+// YAML file parses; no k8s probe targets a port its container does not declare; the gateway
+// (compose service and the Deployment of k8s/components/gateway) gets its JWT key and TLS
+// certificate and key as files from mounted secrets, and never listens beyond loopback without
+// TLS. The overlays' rendering and schemas are checked by apps/cli/src/deploy-k8s.spec.ts
+// (kubectl kustomize + kubernetes-models).
 'use strict';
 
 const fs = require('node:fs');
@@ -20,6 +22,18 @@ const YAML = require('yaml');
 
 /** The six services, in pipeline order. services/ on disk is checked against this list too. */
 const SERVICES = ['market-data', 'signals', 'risk', 'execution', 'stop-monitor', 'accounting'];
+
+/**
+ * Replicas of the six services' Deployments: one active (holds the service's lease in bucket
+ * bulwark-leases and acts) and one standby (waits for the lease). Every other process (the
+ * alerter, the gateway) takes no lease and runs exactly one.
+ */
+const LEASED_REPLICAS = 2;
+/** Why a process that takes no lease runs exactly one replica, by name (others: the generic reason). */
+const SINGLE_REPLICA_REASONS = {
+  alerter: 'it takes no lease: two copies would split its durable consumer and send alerts out of log order',
+  gateway: 'its SSE tickets and login-failure counts live in the process',
+};
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -228,6 +242,40 @@ function declaredPorts(container) {
   return ports;
 }
 
+/**
+ * The replicas and rollout of a Deployment: a leased service (SERVICES) runs LEASED_REPLICAS,
+ * rolled out RollingUpdate with maxUnavailable 0 (a new pod is Ready, as a standby, before an
+ * old one stops, so the service never lacks a copy that can take the lease over); any other
+ * process runs exactly 1.
+ * @param {string} where the problem's prefix, naming the Deployment
+ * @param {string} name the service (the Deployment's name)
+ * @param {any} spec the Deployment's spec
+ * @returns {string[]} problems
+ */
+function replicaProblems(where, name, spec) {
+  const problems = [];
+  if (!SERVICES.includes(name)) {
+    if (spec.replicas !== 1) {
+      const reason = SINGLE_REPLICA_REASONS[name] || 'it takes no lease';
+      problems.push(`${where} should run exactly 1 replica (${reason}), not ${spec.replicas}`);
+    }
+    return problems;
+  }
+  if (spec.replicas !== LEASED_REPLICAS) {
+    problems.push(`${where} should run ${LEASED_REPLICAS} replicas (one active holding the lease, one standby), not ${spec.replicas}`);
+  }
+  const strategy = spec.strategy || {};
+  if (strategy.type !== 'RollingUpdate') {
+    problems.push(`${where} should roll out with strategy RollingUpdate (a new pod Ready as a standby before an old one stops), not ${strategy.type}`);
+  } else {
+    const maxUnavailable = strategy.rollingUpdate ? strategy.rollingUpdate.maxUnavailable : undefined;
+    if (maxUnavailable !== 0 && maxUnavailable !== '0%') {
+      problems.push(`${where} should roll out with maxUnavailable 0 (no pod stops before its replacement is Ready), not ${maxUnavailable === undefined ? 'the default 25%' : maxUnavailable}`);
+    }
+  }
+  return problems;
+}
+
 function checkK8s(root, services, problems) {
   let files;
   try {
@@ -283,7 +331,7 @@ function checkK8s(root, services, problems) {
       continue;
     }
     const spec = dep.doc.spec || {};
-    if (spec.replicas !== 1) problems.push(`${where} should run exactly 1 replica (single writer)`);
+    problems.push(...replicaProblems(where, name, spec));
     const containers = (spec.template && spec.template.spec && spec.template.spec.containers) || [];
     if (containers.length === 0) {
       problems.push(`${where} has no container`);
@@ -344,7 +392,7 @@ function validateDeploy(root = ROOT, opts = {}) {
   return { problems, services };
 }
 
-module.exports = { SERVICES, GATEWAY_SECRET_FILES, validateDeploy, readCompose, readK8s, loadYamlDocuments, envMap };
+module.exports = { SERVICES, LEASED_REPLICAS, GATEWAY_SECRET_FILES, validateDeploy, readCompose, readK8s, loadYamlDocuments, envMap };
 
 if (require.main === module) {
   const { problems, services } = validateDeploy(process.argv[2] ? path.resolve(process.argv[2]) : ROOT);

@@ -135,6 +135,9 @@ function durableGuard(self) {
 /** The alerter's key-value bucket of alerts sent (services/alerter ALERTS_SENT_BUCKET). */
 const ALERTS_BUCKET = 'bulwark-alerts-sent';
 
+/** The services' lease bucket (libs/messaging LEASE_BUCKET; set-up creates it): a service writes only keys `<service>.…`. */
+const LEASE_BUCKET = 'bulwark-leases';
+
 /** The gateway's key-value bucket of Idempotency-Key answers (services/gateway idempotency-bucket.ts; set-up creates it). */
 const IDEMPOTENCY_BUCKET = 'bulwark-idempotency';
 
@@ -159,6 +162,8 @@ function servicePermissions(s) {
       allow: [
         ...OWNED_CATEGORIES[s].map((c) => `*.${c}.>`),
         `*.quarantine.${s}`, // its poison events
+        `*.lease.${s}`, // which of its instances acted when (ServiceActivated, ServiceLeaseReleased)
+        `$KV.${LEASE_BUCKET}.${s}.>`, // its own lease, never another service's
         `*.${s}`, // its dead letters: <dlqPrefix>.<service>
         ...REQUESTS[s],
         ...PUBLISHES[s],
@@ -217,4 +222,4 @@ const USERS = {
   admin: null,
 };
 
-module.exports = { SERVICES, OWNED_CATEGORIES, OPERATOR_COMMANDS, ALERTS_BUCKET, CREDENTIALS_BUCKET, IDEMPOTENCY_BUCKET, USERS };
+module.exports = { SERVICES, OWNED_CATEGORIES, OPERATOR_COMMANDS, ALERTS_BUCKET, LEASE_BUCKET, CREDENTIALS_BUCKET, IDEMPOTENCY_BUCKET, USERS };

@@ -49,6 +49,10 @@ export interface FaultRunOptions {
   keepStreams?: boolean;
   /** NATS itself dies (SIGKILL) at `atProgress` and comes back on the same store `forMs` later. */
   natsOutage?: { nats: PrivateNats; atProgress: number; forMs: number };
+  /** Two instances of each service (one standby): a kill reaches the active one, and the standby takes over. */
+  standby?: boolean;
+  /** Told of each fault right after its signal was sent (e.g. to probe the service during its takeover). */
+  onFault?: (f: FaultRunResult['applied'][number]) => void;
 }
 
 export interface FaultRunResult {
@@ -61,8 +65,8 @@ export interface FaultRunResult {
   log: unknown[][];
   /** The run's journal events (ReplayStarted, checkpoints, ReplayResumed, ReplayFinished). */
   journal: RecordedEvent[];
-  /** Faults as they happened: which process got which signal at how many candles. */
-  applied: Array<{ service: ServiceName; signal: NodeJS.Signals; pid: number; candles: number }>;
+  /** Faults as they happened: which process got which signal at how many candles, and when (epoch ms). */
+  applied: Array<{ service: ServiceName; signal: NodeJS.Signals; pid: number; candles: number; at: number }>;
   /** Every wait the demo reported (distinct service and start). */
   waits: ClockWait[];
   serviceEvents: SupervisorEvent[];
@@ -104,10 +108,11 @@ export async function runDemoWithKills(o: FaultRunOptions): Promise<FaultRunResu
       f.done = true;
       const pid = services.kill(f.service, f.signal);
       if (pid === null) continue;
-      applied.push({ service: f.service, signal: f.signal, pid, candles: p.candles });
+      const fault = { service: f.service, signal: f.signal, pid, candles: p.candles, at: Date.now() };
+      applied.push(fault);
+      o.onFault?.(fault);
       if (f.signal === 'SIGSTOP') {
-        const s = services;
-        timers.push(setTimeout(() => s.kill(f.service, 'SIGCONT'), f.forMs));
+        timers.push(setTimeout(() => process.kill(pid, 'SIGCONT'), f.forMs));
       }
     }
   };
@@ -117,6 +122,7 @@ export async function runDemoWithKills(o: FaultRunOptions): Promise<FaultRunResu
     accountId: o.accountId, bus, logDir: o.logDir,
     ...(o.stallLimitSeconds !== undefined ? { stallLimitSeconds: o.stallLimitSeconds } : {}),
     serviceEnv: o.serviceEnv,
+    standby: o.standby,
     onServicesReady: async (_nc, s) => {
       services = s;
     },

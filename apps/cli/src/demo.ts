@@ -75,6 +75,8 @@ export interface DemoOptions {
   serviceEnv?: Record<string, string>;
   /** How crashed services are restarted (default DEFAULT_RESTART_POLICY). */
   restart?: Partial<RestartPolicy>;
+  /** Two instances of each service: one active, one standby that takes over when it dies or stops (docs/architecture.md "Standby and takeover"). */
+  standby?: boolean;
   /** paper (default): the in-process paper venue; binance-local: `bulwark venue serve` through ccxt. */
   venue?: 'paper' | 'binance-local';
   /** Where the protective stops live (default INTERNAL). */
@@ -252,7 +254,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       BINANCE_API_KEY: local.apiKey, BINANCE_API_SECRET: local.apiSecret,
     });
   }
-  const services = await startServices({ root, nc, env, logDir: o.logDir, restart: o.restart, onEvent: o.onServiceEvent }).catch(async (e) => {
+  const services = await startServices({ root, nc, env, logDir: o.logDir, restart: o.restart, onEvent: o.onServiceEvent, instances: o.standby ? 2 : 1 }).catch(async (e) => {
     await local?.stop();
     throw e;
   });

@@ -90,10 +90,12 @@ describe('deployment files', () => {
       expect(kust.namespace).toBe('bulwark');
     });
 
-    it.each(SIX)('has a Deployment for %s on the shared ConfigMap', (name) => {
+    it.each(SIX)('has a Deployment for %s on the shared ConfigMap, 2 replicas rolled out without a gap', (name) => {
       const dep = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name);
       expect(dep).toBeDefined();
-      expect(dep.spec.replicas).toBe(1);
+      // One active (holds the lease), one standby; a new pod is Ready before an old one stops.
+      expect(dep.spec.replicas).toBe(2);
+      expect(dep.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
       const c = dep.spec.template.spec.containers[0];
       expect(c.command).toEqual(['node', `services/${name}/dist/main.js`]);
       expect(c.envFrom).toEqual([{ configMapRef: { name: 'bulwark-config' } }]);
@@ -103,6 +105,11 @@ describe('deployment files', () => {
       expect(c.ports).toEqual([{ name: 'metrics', containerPort: 9100 }]);
       expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
       expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+    });
+
+    it('runs the alerter with exactly 1 replica (it takes no lease)', () => {
+      const dep = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'alerter');
+      expect(dep.spec.replicas).toBe(1);
     });
 
     it('runs NATS as a StatefulSet with JetStream on a PVC', () => {
@@ -429,6 +436,30 @@ describe('deployment files', () => {
         'k8s/components/gateway/gateway.yaml: Deployment gateway: Secret bulwark-gateway (BULWARK_TLS_CERT_FILE) is optional; the gateway cannot start without it',
         'k8s/components/gateway/gateway.yaml: Deployment gateway: Secret bulwark-gateway (BULWARK_TLS_KEY_FILE) is optional; the gateway cannot start without it',
         "k8s/components/gateway/gateway.yaml: Deployment gateway: BULWARK_TLS_KEY_FILE=/var/run/secrets/bulwark/gateway/key.pem: Secret bulwark-gateway's items give no key.pem",
+      ]);
+    });
+
+    it('a leased service on 1 replica, one rolled out with Recreate, one that may stop a pod first, and a second alerter', () => {
+      const f = path.join(dir, 'k8s/base/services.yaml');
+      const rollout = (name: string) => `  name: ${name}\n  labels:\n    app.kubernetes.io/name: ${name}\n    app.kubernetes.io/component: service\n    app.kubernetes.io/part-of: bulwark\nspec:\n  replicas: 2\n  strategy:\n    type: RollingUpdate\n    rollingUpdate:\n      maxSurge: 1\n      maxUnavailable: 0\n`;
+      const text = fs.readFileSync(f, 'utf8');
+      for (const name of ['risk', 'signals', 'accounting']) expect(text).toContain(rollout(name));
+      fs.writeFileSync(
+        f,
+        text
+          .replace(rollout('risk'), rollout('risk').replace('replicas: 2', 'replicas: 1'))
+          .replace(rollout('signals'), rollout('signals').replace(/ {2}strategy:\n[\s\S]*$/, '  strategy:\n    type: Recreate\n'))
+          .replace(rollout('accounting'), rollout('accounting').replace('maxUnavailable: 0', 'maxUnavailable: 1')),
+      );
+      const alerter = path.join(dir, 'k8s/base/alerter.yaml');
+      const alerterText = fs.readFileSync(alerter, 'utf8');
+      expect(alerterText).toContain('\n  replicas: 1\n');
+      fs.writeFileSync(alerter, alerterText.replace('\n  replicas: 1\n', '\n  replicas: 2\n'));
+      expect(deploy.validateDeploy(dir, { services: [...SIX, 'alerter'] }).problems).toEqual([
+        'k8s: Deployment signals should roll out with strategy RollingUpdate (a new pod Ready as a standby before an old one stops), not Recreate',
+        'k8s: Deployment risk should run 2 replicas (one active holding the lease, one standby), not 1',
+        'k8s: Deployment accounting should roll out with maxUnavailable 0 (no pod stops before its replacement is Ready), not 1',
+        'k8s: Deployment alerter should run exactly 1 replica (it takes no lease: two copies would split its durable consumer and send alerts out of log order), not 2',
       ]);
     });
 

@@ -226,11 +226,9 @@ describe('kustomize overlays render', () => {
 });
 
 describe('the services (k8s/base/services.yaml)', () => {
-  it.each(BASE)('%s: 1 replica, Recreate, probes on the declared metrics port, resources, its own NATS seed', (name) => {
+  it.each(BASE)('%s: probes on the declared metrics port, resources, its own NATS seed', (name) => {
     for (const objs of [OVERLAYS.dev, OVERLAYS.prod]) {
       const dep = deployment(objs, name);
-      expect(dep.spec.replicas).toBe(1); // single writer until standby election (k8s/README.md "Replicas")
-      expect(dep.spec.strategy.type).toBe('Recreate');
       const c = dep.spec.template.spec.containers[0];
       expect(c.command).toEqual(['node', `services/${name}/dist/main.js`]);
       expect(c.ports).toEqual([{ name: 'metrics', containerPort: 9100 }]);
@@ -249,6 +247,67 @@ describe('the services (k8s/base/services.yaml)', () => {
       expect(config.BULWARK_METRICS_PORT).toBe('9100');
       expect(config.NATS_URL).toBe('nats://nats:4222');
       expect(Object.keys(config)).toEqual(expect.arrayContaining(['BULWARK_EVENT_STORE', 'KURRENTDB_URL', 'OTEL_EXPORTER_OTLP_ENDPOINT']));
+    }
+  });
+
+  it.each(SIX)('%s: 2 replicas (one active, one standby), rolled over without a gap, spread over nodes', (name) => {
+    for (const [overlay, objs] of [
+      ['dev', OVERLAYS.dev],
+      ['prod', OVERLAYS.prod],
+    ] as const) {
+      const dep = deployment(objs, name);
+      // Both hold the service's lease in turn (k8s/README.md "Replicas"): one acts, one waits.
+      // An overlay's `replicas:` count overrides the base's: it must say 2 as well.
+      expect([overlay, dep.spec.replicas]).toEqual([overlay, 2]);
+      // A new pod is Ready (as a standby) before an old one stops.
+      expect(dep.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+      const pod = dep.spec.template.spec;
+      // The graceful stop finishes the handler in flight, then releases the lease.
+      expect(pod.terminationGracePeriodSeconds).toBe(30);
+      const own = { 'app.kubernetes.io/name': name };
+      expect(dep.spec.selector.matchLabels).toEqual(own);
+      expect(dep.spec.template.metadata.labels).toMatchObject(own);
+      // Preferred, not required: a one-node cluster still runs both copies.
+      expect(pod.affinity).toEqual({
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: own } } }],
+        },
+      });
+    }
+  });
+
+  it.each(ALL)('%s: one budget per service (minAvailable 1) selecting exactly its pods, and every budget lets a drain move a pod', (_name, objs) => {
+    const pdbs = objs.filter((o: Obj) => o.kind === 'PodDisruptionBudget');
+    const selects = (pdb: Obj, labels: Record<string, string>) => Object.entries(pdb.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => labels?.[k] === v);
+    const workloads = objs.filter((o: Obj) => ['Deployment', 'StatefulSet'].includes(o.kind));
+    const pods = objs.filter((o: Obj) => o.spec?.template?.metadata?.labels || o.spec?.jobTemplate?.spec?.template?.metadata?.labels);
+    const podLabels = (o: Obj) => o.spec.template?.metadata.labels ?? o.spec.jobTemplate.spec.template.metadata.labels;
+    for (const name of SIX) {
+      const pdb = named(objs, 'PodDisruptionBudget', name);
+      expect([name, pdb?.spec.minAvailable, pdb?.spec.maxUnavailable]).toEqual([name, 1, undefined]);
+      expect(pdb.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': name } });
+      // Exactly the service's own pods: its Deployment's template, no other workload's.
+      expect(pods.filter((o: Obj) => selects(pdb, podLabels(o))).map((o: Obj) => `${o.kind}/${o.metadata.name}`)).toEqual([`Deployment/${name}`]);
+    }
+    // No pod falls under two budgets (the eviction API refuses to evict such a pod).
+    for (const o of pods) expect([o.metadata.name, pdbs.filter((p: Obj) => selects(p, podLabels(o))).length <= 1]).toEqual([o.metadata.name, true]);
+    // minAvailable 1 on a single replica would block every drain: each budget must leave one pod to move.
+    for (const pdb of pdbs) {
+      const selected = workloads.filter((w: Obj) => selects(pdb, w.spec.template.metadata.labels));
+      expect(selected.length).toBeGreaterThan(0);
+      const replicas = selected.reduce((n: number, w: Obj) => n + (w.spec.replicas ?? 1), 0);
+      const movable = pdb.spec.minAvailable !== undefined ? replicas - pdb.spec.minAvailable : pdb.spec.maxUnavailable;
+      expect([pdb.metadata.name, movable >= 1]).toEqual([pdb.metadata.name, true]);
+    }
+    expect(named(objs, 'PodDisruptionBudget', 'bulwark-services')).toBeUndefined();
+  });
+
+  it('the alerter: still one replica with Recreate, and a budget that lets a drain move it', () => {
+    for (const objs of [OVERLAYS.dev, OVERLAYS.prod]) {
+      const dep = deployment(objs, 'alerter');
+      expect(dep.spec.replicas).toBe(1);
+      expect(dep.spec.strategy.type).toBe('Recreate');
+      expect(named(objs, 'PodDisruptionBudget', 'alerter').spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'alerter' } } });
     }
   });
 

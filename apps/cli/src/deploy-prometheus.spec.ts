@@ -160,7 +160,7 @@ describe('Prometheus configuration (deploy/prometheus)', () => {
 describe('alert rules (deploy/prometheus/alerts.yml)', () => {
   const rules = alertGroups().flatMap((g) => g.rules);
 
-  it('covers drawdown, margin ratio, stop coverage, readiness, dead letters, venue weight and tick-to-order', () => {
+  it('covers drawdown, margin ratio, stop coverage, readiness, dead letters, venue weight, tick-to-order and service roles', () => {
     const exprs = rules.map((r) => r.expr).join('\n');
     for (const metric of [
       'bulwark_drawdown_ratio',
@@ -171,9 +171,23 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
       'bulwark_venue_weight_used',
       'bulwark_tick_to_order_seconds_bucket',
       'bulwark_breaker_events_total',
+      'bulwark_service_role',
     ])
       expect(exprs).toContain(metric);
     expect(rules.find((r) => r.alert === 'BulwarkStopCoverageBelowOne')?.expr).toMatch(/< 1$/);
+  });
+
+  it('alerts when a service has no active instance (critical, 30 s) and when it has no standby (warning, 10 min)', () => {
+    // bulwark_service_role{service,role}: 1 for the role an instance has (active holds the lease), 0 for the other.
+    const noActive = rules.find((r) => r.alert === 'BulwarkServiceNoActiveInstance');
+    expect(noActive).toMatchObject({ for: '30s', labels: { severity: 'critical' } });
+    // No active series at all while standbys report counts as 0 too.
+    expect(noActive?.expr).toBe('(sum by (service) (bulwark_service_role{role="active"}) or 0 * sum by (service) (bulwark_service_role{role="standby"})) == 0');
+    expect(noActive?.annotations?.summary).toMatch(/^\{\{ \$labels\.service \}\} .*positions of that service are not being watched/);
+    const noStandby = rules.find((r) => r.alert === 'BulwarkServiceNoStandby');
+    expect(noStandby).toMatchObject({ for: '10m', labels: { severity: 'warning' } });
+    expect(noStandby?.expr).toBe('sum by (service) (bulwark_service_role{role="standby"}) == 0');
+    expect(noStandby?.annotations?.summary).toMatch(/^\{\{ \$labels\.service \}\} has no standby/);
   });
 
   it.each(rules.map((r) => [r.alert ?? r.record ?? '?', r] as const))('%s has for:, a severity, a summary and a description', (_name, rule) => {

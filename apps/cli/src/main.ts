@@ -83,6 +83,7 @@ export function buildProgram(): Command {
     .option('--venue <venue>', 'paper (in-process paper venue) or binance-local (`bulwark venue serve` through ccxt)', oneOf('--venue', ['paper', 'binance-local']), 'paper')
     .option('--protection <mode>', 'where stops live: INTERNAL (stop-monitor), EXCHANGE (algo orders at the venue) or BOTH', oneOf('--protection', ['INTERNAL', 'EXCHANGE', 'BOTH']), 'INTERNAL')
     .option('--stall-limit <seconds>', 'give up when a service stays silent this long (default BULWARK_STALL_LIMIT_SECONDS, else 600)', integerIn('--stall-limit', 1, 86_400))
+    .option('--standby', 'run two instances of each service: one active, one standby that takes over when it dies or stops', false)
     .option('--no-gateway', 'do not start the gateway (dashboard and REST API)')
     .option('--gateway-port <port>', 'the dashboard\'s port on 127.0.0.1 (default BULWARK_GATEWAY_PORT, else 8080; 0 = a free port)', integerIn('--gateway-port', 0, 65_535))
     .option('--gateway-linger <seconds>', 'keep the gateway up this long after the summary (default: until Ctrl-C in a terminal, 0 otherwise)', integerIn('--gateway-linger', 0, 86_400))
@@ -138,10 +139,12 @@ export function buildProgram(): Command {
         protection: opts.protection,
         bus: busConfigFromEnv(),
         logDir,
+        standby: opts.standby,
         ...(opts.stallLimit !== undefined ? { stallLimitSeconds: opts.stallLimit } : {}),
         onServiceEvent: (e) => {
-          // Pids, so an operator can kill one (kill -9 <pid>) and watch it come back.
-          if (e.kind === 'started') console.log(`  ${e.service} pid ${e.pid}${e.restarts ? ` (restart ${e.restarts})` : ''}`);
+          // Pids, so an operator can kill one (kill -9 <pid>) and watch it come back (or, with --standby, watch the standby take over).
+          if (e.kind === 'started' && !opts.standby) console.log(`  ${e.service} pid ${e.pid}${e.restarts ? ` (restart ${e.restarts})` : ''}`);
+          else if (e.kind === 'role' && opts.standby && e.role !== 'released') console.log(`  ${e.service} pid ${e.pid} ${e.role}`);
           else if (e.kind === 'restarting') console.log(`\n  ${e.service} exited; restart ${e.restarts} in ${(e.delayMs / 1000).toFixed(1)} s`);
         },
         ...(opts.gateway

@@ -19,7 +19,13 @@ export class ServiceStartError extends Error {
 export type SupervisorEvent =
   | { kind: 'started'; service: string; pid: number; restarts: number }
   | { kind: 'exited'; service: string; pid: number; code: number | null; signal: NodeJS.Signals | null; restarts: number }
-  | { kind: 'restarting'; service: string; restarts: number; delayMs: number };
+  | { kind: 'restarting'; service: string; restarts: number; delayMs: number }
+  /**
+   * An instance's lease role as it logged it (docs/architecture.md "Standby and takeover"):
+   * `standby` (waiting for the lease), `active` (acting; `at` is the epoch ms it started acting),
+   * `released` (a graceful stop handed the lease over at `at`).
+   */
+  | { kind: 'role'; service: string; pid: number; role: 'standby' | 'active' | 'released'; at: number };
 
 /**
  * How a crashed service is restarted, as Kubernetes restarts a pod (CrashLoopBackOff, scaled
@@ -36,27 +42,34 @@ export const DEFAULT_RESTART_POLICY: RestartPolicy = { initialBackoffMs: 500, ma
 
 export interface RunningServices {
   logDir: string;
-  /** The current process id of each service (undefined while it waits to be restarted). */
+  /** The current process id of each service's active instance (undefined while it has none). */
   pids(): Partial<Record<ServiceName, number>>;
-  /** How often each service was restarted after an unexpected exit. */
+  /** How often each service was restarted after an unexpected exit (all its instances). */
   restarts(): Record<ServiceName, number>;
   /**
-   * Send `signal` to a service's current process (e.g. SIGKILL to see it restarted).
+   * Send `signal` to a service's active instance (e.g. SIGKILL to see a standby take over and
+   * the killed one restarted as a standby); with one instance, to its process.
    * @returns the pid signalled, or null when the service has no process right now
    */
   kill(service: ServiceName, signal?: NodeJS.Signals): number | null;
   /** Stop every process (SIGTERM, SIGKILL after 5 s) and restart nothing any more. */
   stop(): Promise<void>;
-  /** Where each service's current process serves /metrics, /healthz and /readyz (from its log line; absent until logged). */
+  /** Where each service's active process serves /metrics, /healthz and /readyz (from its log line; absent until logged). */
   telemetry(): Partial<Record<ServiceName, { host: string; port: number }>>;
 }
 
 /** The line a service logs with its telemetry server's address (libs/messaging bootstrap). */
 const TELEMETRY_LINE = /telemetry on http:\/\/([^\s:/]+):(\d+)/;
+/** The lines an instance logs about its lease (libs/messaging bootstrap). */
+const ROLE_LINE = /bulwark-lease: (standby|active at (\d+)|released at (\d+))/;
 
-/** One supervised service: its current process, its log, its restart count and pending restart. */
+/** One supervised service instance: its current process, its log, its restart count and pending restart. */
 interface Supervised {
   name: ServiceName;
+  /** 1, 2, …: instances of one service run side by side, one active (docs/architecture.md "Standby and takeover"). */
+  instance: number;
+  /** Its current process's lease role, once logged (null before, and after its process ended). */
+  role: 'standby' | 'active' | null;
   child: ChildProcess | null;
   startedAt: number;
   restarts: number;
@@ -71,8 +84,10 @@ interface Supervised {
 }
 
 /**
- * Start the six services as separate Node processes (`services/<name>/dist/main.js`), each
- * logging to `<logDir>/<name>.log`, and wait until each answers its health subject. Once all
+ * Start the six services as separate Node processes (`services/<name>/dist/main.js`), `instances`
+ * of each (default 1; with 2, one active and one standby), logging to `<logDir>/<name>.log`
+ * (a second instance to `<name>.2.log`), and wait until each service answers its health subject
+ * (its active instance) and every instance has said its lease role. Once all
  * are up, a process that exits while the services are not being stopped is restarted (see
  * {@link RestartPolicy}); its log file is kept and appended to, with a line per restart.
  * @throws ServiceStartError when a service exits or is not ready within `readyTimeoutMs` during start-up
@@ -85,12 +100,14 @@ export async function startServices(opts: {
   readyTimeoutMs?: number;
   restart?: Partial<RestartPolicy>;
   onEvent?: (e: SupervisorEvent) => void;
-  /** Metrics port of a service (default 0: a free port, whatever BULWARK_METRICS_PORT says). */
+  /** Metrics port of a service (default 0: a free port, whatever BULWARK_METRICS_PORT says; a second instance always takes a free port). */
   metricsPorts?: Partial<Record<ServiceName, number>>;
+  /** Instances of each service (default 1): more run as standbys for the active one. */
+  instances?: number;
 }): Promise<RunningServices> {
   mkdirSync(opts.logDir, { recursive: true });
   const policy: RestartPolicy = { ...DEFAULT_RESTART_POLICY, ...opts.restart };
-  const units = new Map<ServiceName, Supervised>();
+  const units = new Map<string, Supervised>();
   let supervising = false;
   let stopping = false;
 
@@ -102,16 +119,25 @@ export async function startServices(opts: {
     // launcher's own single-user credentials are not passed on (docs/security.md).
     const env = withoutLauncherCredentials(opts.env);
     // Every service on a free metrics port unless the caller chose ports (the defaults 9101-9106 would collide with another run).
-    const metricsPort = opts.metricsPorts?.[u.name];
+    const metricsPort = u.instance === 1 ? opts.metricsPorts?.[u.name] : undefined;
     const child = spawn(process.execPath, [main], { cwd: opts.root, env: { ...env, BULWARK_METRICS_PORT: String(metricsPort ?? 0) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     u.telemetry = null;
-    const onLine = (chunk: Buffer) => {
-      const m = TELEMETRY_LINE.exec(chunk.toString('utf8'));
-      if (!m) return;
-      u.telemetry = { host: m[1], port: Number(m[2]) };
-      child.stdout!.off('data', onLine);
+    u.role = null;
+    let partial = '';
+    const onLine = (line: string) => {
+      const t = u.telemetry ? null : TELEMETRY_LINE.exec(line);
+      if (t) u.telemetry = { host: t[1], port: Number(t[2]) };
+      const r = ROLE_LINE.exec(line);
+      if (!r || child.pid === undefined) return;
+      const role = r[1] === 'standby' ? 'standby' : r[2] ? 'active' : 'released';
+      if (u.child === child) u.role = role === 'released' ? null : role;
+      opts.onEvent?.({ kind: 'role', service: u.name, pid: child.pid, role, at: Number(r[2] ?? r[3] ?? Date.now()) });
     };
-    child.stdout!.on('data', onLine);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) onLine(line);
+    });
     // One log per service across restarts: the stream stays open when a process ends.
     child.stdout!.pipe(u.log, { end: false });
     child.stderr!.pipe(u.log, { end: false });
@@ -120,7 +146,10 @@ export async function startServices(opts: {
     u.timer = null;
     if (child.pid !== undefined) opts.onEvent?.({ kind: 'started', service: u.name, pid: child.pid, restarts: u.restarts });
     child.once('exit', (code, signal) => {
-      if (u.child === child) u.child = null;
+      if (u.child === child) {
+        u.child = null;
+        u.role = null;
+      }
       u.lastExit = signal ?? `code ${code}`;
       const pid = child.pid ?? 0;
       u.log.write(`--- ${new Date().toISOString()} bulwark supervisor: ${u.name} pid ${pid} exited (${signal ?? `code ${code}`}) ---\n`);
@@ -164,25 +193,34 @@ export async function startServices(opts: {
     await Promise.all([...units.values()].map((u) => new Promise<void>((resolve) => u.log.end(() => resolve()))));
   };
 
+  const instances = Math.max(1, opts.instances ?? 1);
   for (const name of Services) {
-    const logFile = path.join(opts.logDir, `${name}.log`);
-    const u: Supervised = { name, child: null, startedAt: 0, restarts: 0, backoffMs: policy.initialBackoffMs, timer: null, log: createWriteStream(logFile, { flags: 'a' }), logFile, telemetry: null, lastExit: null };
-    units.set(name, u);
-    spawnUnit(u);
+    for (let instance = 1; instance <= instances; instance++) {
+      const logFile = path.join(opts.logDir, instance === 1 ? `${name}.log` : `${name}.${instance}.log`);
+      const u: Supervised = { name, instance, role: null, child: null, startedAt: 0, restarts: 0, backoffMs: policy.initialBackoffMs, timer: null, log: createWriteStream(logFile, { flags: 'a' }), logFile, telemetry: null, lastExit: null };
+      units.set(`${name}#${instance}`, u);
+    }
   }
+  // Every instance at once: which one becomes active is the lease's decision, not the start order.
+  for (const u of units.values()) spawnUnit(u);
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+  const active = (service: ServiceName) => [...units.values()].find((u) => u.name === service && u.child && u.role === 'active') ?? [...units.values()].find((u) => u.name === service && u.child) ?? null;
   try {
-    for (const u of units.values()) {
+    for (const name of Services) {
+      const own = [...units.values()].filter((u) => u.name === name);
       for (;;) {
         // During start-up an exit is an error (a broken build or configuration would only loop).
-        if (!u.child) throw new ServiceStartError(u.name, `exited with ${u.lastExit} during start-up`, u.logFile);
+        const gone = own.find((u) => !u.child);
+        if (gone) throw new ServiceStartError(name, `exited with ${gone.lastExit} during start-up`, gone.logFile);
+        let answered = false;
         try {
-          const m = await opts.nc.request(Subjects.health(u.name), json.encode({}), { timeout: 500 });
-          if ((json.decode(m.data) as { ready?: boolean }).ready) break;
+          const m = await opts.nc.request(Subjects.health(name), json.encode({}), { timeout: 500 });
+          answered = (json.decode(m.data) as { ready?: boolean }).ready === true;
         } catch {
           // not up yet
         }
-        if (Date.now() > deadline) throw new ServiceStartError(u.name, 'did not become ready in time', u.logFile);
+        if (answered && own.every((u) => u.role !== null)) break;
+        if (Date.now() > deadline) throw new ServiceStartError(name, 'did not become ready in time', own[0].logFile);
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -193,16 +231,16 @@ export async function startServices(opts: {
   supervising = true;
   return {
     logDir: opts.logDir,
-    pids: () => Object.fromEntries([...units.values()].filter((u) => u.child?.pid !== undefined).map((u) => [u.name, u.child!.pid!])),
-    restarts: () => Object.fromEntries([...units.values()].map((u) => [u.name, u.restarts])) as Record<ServiceName, number>,
+    pids: () => Object.fromEntries(Services.map((s) => [s, active(s)?.child?.pid]).filter(([, pid]) => pid !== undefined)),
+    restarts: () => Object.fromEntries(Services.map((s) => [s, [...units.values()].filter((u) => u.name === s).reduce((n, u) => n + u.restarts, 0)])) as Record<ServiceName, number>,
     kill: (service, signal = 'SIGKILL') => {
-      const child = units.get(service)?.child;
+      const child = active(service)?.child;
       if (!child?.pid) return null;
       child.kill(signal);
       return child.pid;
     },
     stop,
-    telemetry: () => Object.fromEntries([...units.values()].filter((u) => u.telemetry).map((u) => [u.name, u.telemetry!])),
+    telemetry: () => Object.fromEntries(Services.map((s) => [s, active(s)?.telemetry]).filter(([, t]) => t)),
   };
 }
 

@@ -35,6 +35,7 @@ describe('stream ids: Streams builds, parseStreamId reads back', () => {
         expect(parseStreamId(Streams.rules(v, s))).toEqual({ category: 'rules', venue: v, symbol: s });
         expect(parseStreamId(Streams.candles(v, s))).toEqual({ category: 'candles', venue: v, symbol: s });
         expect(parseStreamId(Streams.quarantine(a))).toEqual({ category: 'quarantine', service: a });
+        expect(parseStreamId(Streams.lease(a))).toEqual({ category: 'lease', service: a });
         expect(parseStreamId(Streams.replay(a))).toEqual({ category: 'replay', runId: a });
         expect(parseStreamId(Streams.user(a))).toEqual({ category: 'user', username: a });
         expect(accountOfStream(Streams.user(a))).toBeNull();

@@ -74,6 +74,8 @@ export const Streams = {
   ledger: (accountId: string) => `ledger-${accountId}`,
   /** Where a service records the events it could not apply (poison events), one stream per service. */
   quarantine: (service: string) => `quarantine-${service}`,
+  /** Which instance of a service acted when (ServiceActivated, ServiceLeaseReleased), one stream per service. */
+  lease: (service: string) => `lease-${service}`,
   /** Stop-monitor's own alerts about an account's protection (mark price stale / back), not folded by any aggregate. */
   monitor: (accountId: string) => `monitor-${accountId}`,
   /** A replay run's journal (market-data), so the run survives a market-data restart. */
@@ -107,7 +109,7 @@ const STREAM_PATTERNS = {
   /** One account id after the category. */
   account: new RegExp(`^(account|signal|ledger|monitor|chain)-(${ID})$`),
   /** A service name or a run id after the category. */
-  named: /^(quarantine|replay)-([A-Za-z0-9_-]{1,180})$/,
+  named: /^(quarantine|replay|lease)-([A-Za-z0-9_-]{1,180})$/,
   user: /^user-([A-Za-z0-9_-]{1,64})$/,
   candle: new RegExp(`^candle-(${VENUES})-(${SYM})-(\\d{1,15})$`),
 } as const;
@@ -129,7 +131,7 @@ export type ParsedStreamId =
   | { category: 'venue'; accountId: string; venue: VenueId }
   | { category: 'margin'; accountId: string; symbol: string }
   | { category: 'rules' | 'candles'; venue: VenueId; symbol: string }
-  | { category: 'quarantine'; service: string }
+  | { category: 'quarantine' | 'lease'; service: string }
   | { category: 'replay'; runId: string }
   | { category: 'user'; username: string };
 
@@ -154,7 +156,7 @@ export function parseStreamId(streamId: string): ParsedStreamId | null {
   if ((m = P.candles.exec(streamId))) return { category: 'candles', venue: m[1] as VenueId, symbol: m[2] };
   if ((m = P.account.exec(streamId))) return { category: m[1] as 'account', accountId: m[2] };
   if ((m = P.user.exec(streamId))) return { category: 'user', username: m[1] };
-  if ((m = P.named.exec(streamId))) return m[1] === 'quarantine' ? { category: 'quarantine', service: m[2] } : { category: 'replay', runId: m[2] };
+  if ((m = P.named.exec(streamId))) return m[1] === 'replay' ? { category: 'replay', runId: m[2] } : { category: m[1] as 'quarantine' | 'lease', service: m[2] };
   return null;
 }
 

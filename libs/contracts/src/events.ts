@@ -700,6 +700,33 @@ export const PoisonEventQuarantined = z.object({
   reason: z.string(),
 });
 
+/**
+ * An instance of a service took its lease and acts (docs/architecture.md "Standby and takeover"),
+ * recorded in `lease-<service>` by that instance once it has rebuilt its state: which instance,
+ * how it came to hold the lease, and how long the service had nobody acting.
+ */
+export const ServiceActivated = z.object({
+  service: z.string().min(1),
+  instance: z.string().min(1),
+  /** FIRST: nobody held the lease; RELEASED: the previous holder handed it over; EXPIRED: the previous holder stopped renewing it (it died). */
+  reason: z.enum(['FIRST', 'RELEASED', 'EXPIRED']),
+  previousInstance: z.string().nullable(),
+  /** Epoch ms the lease became free (a release), null when not timed (an expiry, a first start). */
+  freedAt: z.number().int().nonnegative().nullable(),
+  /** Epoch ms this instance took the lease. */
+  acquiredAt: z.number().int().nonnegative(),
+  /** Epoch ms it acted: state rebuilt, consuming the log, answering requests. */
+  activeAt: z.number().int().nonnegative(),
+});
+
+/** The active instance of a service stopped acting and handed its lease over (a graceful stop). */
+export const ServiceLeaseReleased = z.object({
+  service: z.string().min(1),
+  instance: z.string().min(1),
+  /** Why it stopped: the signal, e.g. SIGTERM. */
+  reason: z.string().min(1),
+});
+
 /** Something at the venue that an operator must know now (a ban stops every call until it ends). */
 export const VenueAlert = z.object({
   /**
@@ -852,6 +879,8 @@ export const EventCatalogue = {
   PositionCloseRequested: { schema: PositionCloseRequested, version: 1 },
   OrderCancelCommanded: { schema: OrderCancelCommanded, version: 1 },
   PoisonEventQuarantined: { schema: PoisonEventQuarantined, version: 1 },
+  ServiceActivated: { schema: ServiceActivated, version: 1 },
+  ServiceLeaseReleased: { schema: ServiceLeaseReleased, version: 1 },
   ReconciliationDifference: { schema: ReconciliationDifference, version: 1 },
   ReconciliationCompleted: { schema: ReconciliationCompleted, version: 1 },
   VenueAlert: { schema: VenueAlert, version: 1 },

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
-import { type EventData, type ServiceName, Streams } from '@bulwark/contracts';
+import { type DomainEvent, type EventData, type ServiceName, Streams, event } from '@bulwark/contracts';
 import { type EventStore, openEventStore } from '@bulwark/event-store';
-import { type DynamicModule, Global, Module, type Type } from '@nestjs/common';
+import { type DynamicModule, Global, type INestMicroservice, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NatsConnection } from 'nats';
 import { Logger, LoggerModule } from 'nestjs-pino';
@@ -11,6 +11,7 @@ import { DeadLetters } from './dead-letter';
 import { connectNats } from './nats-connect';
 import { HandlerErrorFilter } from './handler-retry';
 import { BulwarkTransport } from './transport';
+import { ServiceLease } from './lease';
 import { Readiness, initProcessMetrics, logContextFields, setProjectionResolvers, startTelemetryServer, startTracing, telemetryAddressFromEnv } from '@bulwark/telemetry';
 
 /** Injection tokens of the shared runtime. */
@@ -75,6 +76,17 @@ export function watchNats(nc: NatsConnection, set: (up: boolean, detail?: Record
  * (docs/observability.md), NATS + JetStream store, the Nest module of the service
  * (controllers and providers), pino logs carrying trace and correlation ids, the Bulwark
  * transport, and a clean shutdown on SIGINT/SIGTERM.
+ *
+ * Any number of instances of a service may run; the one holding the service's lease acts
+ * (docs/architecture.md "Standby and takeover"). The others wait as standbys: code loaded,
+ * connected, the service's providers made, and ready to take over (readiness up with role
+ * standby). The instance that takes the lease rebuilds its working state from the log (the
+ * services' init hooks, as a restarted process does), points the durable consumer back at its
+ * ack floor, serves its request subjects, records `ServiceActivated` and logs
+ * `bulwark-lease: active at <epoch ms>`. On SIGTERM the active instance stops acting, records
+ * `ServiceLeaseReleased` and hands the lease over at once; an instance that finds its lease
+ * held by another stops acting at once and exits (code {@link LEASE_LOST_EXIT_CODE}) to come
+ * back as a standby.
  */
 export async function bootstrapService(service: ServiceName, appModule: Type<unknown>): Promise<void> {
   // Before Nest and NATS: spans, metrics and the probes (alive at once, ready when every check is up).
@@ -82,8 +94,7 @@ export async function bootstrapService(service: ServiceName, appModule: Type<unk
   const metrics = initProcessMetrics(service);
   const readiness = new Readiness();
   const setNats = readiness.flag('nats', 'not connected to NATS yet');
-  const setRebuilt = readiness.flag('rebuilt', 'the working state is being rebuilt from the log');
-  const setBacklog = readiness.flag('backlog', 'the start-up backlog is not consumed yet');
+  const setRole = readiness.flag('lease', 'the lease bucket is not bound yet');
   const telemetry = await startTelemetryServer({ registry: metrics.registry, readiness, address: telemetryAddressFromEnv(service) });
   const rt = await openRuntime(service);
   watchNats(rt.nc, setNats);
@@ -102,6 +113,30 @@ export async function bootstrapService(service: ServiceName, appModule: Type<unk
       return last?.type === 'InstrumentRulesRecorded' ? (last.data as EventData<'InstrumentRulesRecorded'>) : null;
     },
   });
+  let app: INestMicroservice | null = null;
+  let leaving = false;
+  const lease = await new ServiceLease({
+    nc: rt.nc,
+    service,
+    bus: rt.bus,
+    onLost: (detail) => {
+      // Another instance acts now: stop at once (no ack, no answer leaves: `valid()` is false) and come back as a standby.
+      if (leaving) return;
+      leaving = true;
+      process.stderr.write(`${JSON.stringify({ level: 50, time: Date.now(), service, msg: `${service} lost its lease (${detail}): stopping to come back as a standby` })}\n`);
+      const exit = () => process.exit(LEASE_LOST_EXIT_CODE);
+      setTimeout(exit, 5_000).unref();
+      void Promise.resolve(app?.close()).catch(() => undefined).finally(exit);
+    },
+    onWarning: (detail) => process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), service, msg: detail })}\n`),
+  }).open();
+  const role = (r: 'active' | 'standby') => {
+    metrics.serviceRole.set({ role: 'active' }, r === 'active' ? 1 : 0);
+    metrics.serviceRole.set({ role: 'standby' }, r === 'standby' ? 1 : 0);
+  };
+  role('standby');
+  setRole(true, { role: 'standby', instance: lease.instance });
+  readiness.define('lease', () => ({ up: true, detail: { role: lease.role, instance: lease.instance, holder: lease.role === 'active' ? lease.instance : lease.currentHolder?.instance ?? 'nobody' } }));
   @Module({
     imports: [
       RuntimeModule.forRuntime(rt),
@@ -113,24 +148,69 @@ export async function bootstrapService(service: ServiceName, appModule: Type<unk
   })
   class ServiceModule {}
 
-  const app = await NestFactory.createMicroservice(ServiceModule, {
-    strategy: new BulwarkTransport({ service, nc: rt.nc, bus: rt.bus, appender: rt.appender, deadLetters: rt.deadLetters, onBacklog: setBacklog }),
+  // The providers are made now (a standby is warm); their init hooks — the rebuild from the log — run at takeover.
+  const instance = await NestFactory.createMicroservice(ServiceModule, {
+    strategy: new BulwarkTransport({ service, nc: rt.nc, bus: rt.bus, appender: rt.appender, deadLetters: rt.deadLetters, lease, onBacklog: (up, d) => setBacklog?.(up, d) }),
     bufferLogs: true,
   });
-  app.useLogger(app.get(Logger));
+  app = instance;
+  instance.useLogger(instance.get(Logger));
   // Failures reach the transport typed, so it can wait out a dependency that did not answer.
-  app.useGlobalFilters(new HandlerErrorFilter());
-  const logger = app.get(Logger);
+  instance.useGlobalFilters(new HandlerErrorFilter());
+  const logger = instance.get(Logger);
   logger.log(`${service} telemetry on http://${telemetry.host}:${telemetry.port} (/metrics /healthz /readyz)`);
+  let activeSince = 0;
+  stopOnSignals(service, logger, [
+    async () => {
+      leaving = true;
+      lease.abandon();
+    },
+    () => instance.close(),
+    async () => {
+      if (lease.role !== 'active') return;
+      // Recorded before the hand-over: the next holder's ServiceActivated comes after it in the log.
+      await recordLease(rt, event('ServiceLeaseReleased', { service, instance: lease.instance, reason: 'SIGTERM' }), lease.instance).catch(() => undefined);
+      await lease.release();
+      logger.log(`bulwark-lease: released at ${Date.now()} (${service} ${lease.instance}, active for ${Date.now() - activeSince} ms)`);
+    },
+    () => rt.nc.drain(),
+    () => telemetry.close(),
+    () => stopTracing?.(),
+  ]);
+  logger.log(`bulwark-lease: standby (${service} ${lease.instance}; lease ${lease.key}, TTL ${lease.ttl} ms)`);
+  const takeover = await lease.acquire();
+  if (!takeover) return; // stopped while waiting
+  const setRebuilt = readiness.flag('rebuilt', 'the working state is being rebuilt from the log');
+  setBacklog = readiness.flag('backlog', 'the start-up backlog is not consumed yet');
+  logger.log(`${service} took the lease (${takeover.reason}${takeover.previous ? ` from ${takeover.previous}` : ''}) after ${takeover.waitedMs} ms as a standby: rebuilding`);
   // listen() runs the init hooks (the services rebuild their working state from the log in
   // onModuleInit) before the transport consumes. Not app.init() first: a microservice then runs
   // the hooks twice (Nest 11 registerModules calls them again), and a restarted market-data
   // resumed its replay twice.
-  await app.listen();
+  await instance.listen();
   setRebuilt(true);
+  activeSince = Date.now();
+  role('active');
+  await lease.markActive();
+  const activated = event('ServiceActivated', { service, instance: lease.instance, reason: takeover.reason, previousInstance: takeover.previous, freedAt: takeover.freedAt, acquiredAt: takeover.acquiredAt, activeAt: activeSince });
+  await recordLease(rt, activated, lease.instance).catch((e: unknown) => logger.warn(`ServiceActivated not recorded: ${String(e)}`));
+  logger.log(`bulwark-lease: active at ${activeSince} (${service} ${lease.instance}, ${takeover.reason}, ${activeSince - takeover.acquiredAt} ms from lease to acting)`);
   logger.log(`${service} ready (NATS ${rt.bus.natsUrl}, event log ${rt.bus.esStream})`);
-  stopOnSignals(service, logger, [() => app.close(), () => rt.nc.drain(), () => telemetry.close(), () => stopTracing?.()]);
 }
+
+/**
+ * Record a lease event in `lease-<service>`, straight to the store: it is not a reaction to the
+ * market, so it must not count in the appender's tally the replay clock reads for quiet.
+ */
+async function recordLease(rt: ServiceRuntime, e: DomainEvent<'ServiceActivated' | 'ServiceLeaseReleased'>, instance: string): Promise<void> {
+  const now = Date.now();
+  await rt.store.append(Streams.lease(rt.service), rt.appender.toNewEvents([e], { tsEvent: now, correlationId: `lease-${rt.service}`, causationId: `lease-${instance}` }), 'any');
+}
+
+/** The exit code of an instance that found its lease held by another: it stopped acting and restarts as a standby. */
+export const LEASE_LOST_EXIT_CODE = 75;
+
+let setBacklog: ((up: boolean, detail?: Record<string, number | string>) => void) | null = null;
 
 /**
  * A clean stop on SIGINT/SIGTERM (once, whichever comes first): run `steps` in order — the app

@@ -2,6 +2,7 @@ import { JetStreamEventStore } from '@bulwark/event-store';
 import { AckPolicy, DeliverPolicy, nanos, type NatsConnection } from 'nats';
 import type { BusConfig } from './config';
 import { deadLetterStreamConfig } from './dead-letter';
+import { createLeaseBucket } from './lease';
 
 /** JetStream's "stream name already in use" API error (another process created it first). */
 const STREAM_NAME_IN_USE = 10058;
@@ -11,7 +12,8 @@ const apiCode = (e: unknown) => (e as { api_error?: { err_code?: number } }).api
 
 /**
  * Create the bus's streams when missing: the event log (`bus.esStream`, subjects
- * `<esPrefix>.>`) and dead letters (`bus.dlqStream`, `<dlqPrefix>.>`). Existing streams are
+ * `<esPrefix>.>`), dead letters (`bus.dlqStream`, `<dlqPrefix>.>`) and the services' lease
+ * bucket (BULWARK_LEASE_BUCKET, TTL BULWARK_LEASE_TTL_SECONDS; see `createLeaseBucket`). Existing streams are
  * left as they are. Set-up (scripts/nats-streams.js) and test harnesses call it on a connection
  * as NATS user `admin`; services only check that the streams exist.
  * @throws Error when JetStream refuses (e.g. the user may not create streams) or an existing event log does not capture `<esPrefix>.>`
@@ -28,6 +30,7 @@ export async function createBusStreams(nc: NatsConnection, bus: Pick<BusConfig, 
       if (apiCode(e2) !== STREAM_NAME_IN_USE) throw e2;
     });
   }
+  await createLeaseBucket(nc);
 }
 
 /** Delete the bus's streams (test harnesses, as `admin`); missing streams are fine. */
@@ -71,4 +74,33 @@ export async function ensureLogDurable(
   } else if (existing.config.ack_wait !== limits.ack_wait || existing.config.max_deliver !== limits.max_deliver) {
     await jsm.consumers.update(bus.esStream, durable, limits).catch(onLimitsNotUpdated);
   }
+}
+
+/**
+ * Point an existing durable back at its ack floor before a new holder of the service's lease
+ * consumes (docs/architecture.md "Standby and takeover"): the consumer is deleted and made again
+ * from the first event after the floor. Events the previous instance had been delivered but not
+ * acknowledged (it died, or stopped with a buffer of pulled messages) come again at once and in
+ * log order, instead of after the ack wait behind newer ones. Handlers are idempotent, so an
+ * event handled whose ack was lost is handled again without a second effect.
+ * A missing durable is left for {@link ensureLogDurable} to create.
+ * @returns the stream sequence the durable now starts at, or null when there was none
+ */
+export async function resetLogDurable(nc: NatsConnection, bus: Pick<BusConfig, 'esStream' | 'esPrefix'>, durable: string, ackWaitMs: number): Promise<number | null> {
+  const jsm = await nc.jetstreamManager();
+  const existing = await jsm.consumers.info(bus.esStream, durable).catch(() => null);
+  if (!existing) return null;
+  const start = existing.ack_floor.stream_seq + 1;
+  await jsm.consumers.delete(bus.esStream, durable);
+  await jsm.consumers.add(bus.esStream, {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: start,
+    filter_subject: `${bus.esPrefix}.>`,
+    max_ack_pending: 1000,
+    ack_wait: nanos(ackWaitMs),
+    max_deliver: -1,
+  });
+  return start;
 }

@@ -13,3 +13,4 @@ export * from './free-port';
 export * from './nats-connect';
 export * from './bus-streams';
 export * from './credentials';
+export * from './lease';

@@ -13,7 +13,7 @@ import { lastValueFrom, defaultIfEmpty } from 'rxjs';
 import { SpanKind, contextOfTraceparent, correlationOf, extractTraceHeaders, inSpan, processMetrics, processProjection, withCorrelation } from '@bulwark/telemetry';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { EventAppender } from './appender';
-import { durableName, ensureLogDurable } from './bus-streams';
+import { durableName, ensureLogDurable, resetLogDurable } from './bus-streams';
 import type { BusConfig } from './config';
 import type { DeadLetters } from './dead-letter';
 import { DEFAULT_HANDLER_RETRY, type HandlerRetryPolicy, isUnavailable } from './handler-retry';
@@ -62,6 +62,14 @@ export interface BulwarkTransportOptions {
   onBacklog?: (up: boolean, detail: Record<string, number | string>) => void;
   /** How often the consumer's num_pending is sampled into `bulwark_consumer_pending` (ms, default 2000). */
   pendingSampleMs?: number;
+  /**
+   * The service's lease (docs/architecture.md "Standby and takeover"), when the process acts only
+   * while it holds one: the durable consumer is pointed back at its ack floor before consuming
+   * (what the previous holder had pulled comes again at once, in order), and no ack or answer
+   * leaves the process while the lease is not `valid()` (a process frozen past the TTL waits
+   * until it has renewed, or is told it lost the lease and stops).
+   */
+  lease?: { valid(): boolean };
 }
 
 /**
@@ -117,6 +125,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
 
   private async start(): Promise<void> {
     const { service } = this.opts;
+    await this.whileLeaseValid();
     await this.opts.deadLetters.checkStream();
     for (const [pattern, handler] of this.messageHandlers) {
       if (handler.isEventHandler) continue;
@@ -165,7 +174,9 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
       for await (const m of sub) {
         if (deliveredByJetStream(m, subject)) continue; // not a request (docs/security.md)
         try {
-          m.respond(json.encode(await fn()));
+          const out = await fn();
+          await this.whileLeaseValid();
+          m.respond(json.encode(out));
         } catch (e) {
           m.respond(json.encode({ error: { code: 'INTERNAL', message: String(e) } }));
         }
@@ -224,6 +235,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
         const out$ = this.transformToObservable(await handler(data, new BulwarkContext([m.subject])));
         const out = await lastValueFrom(out$.pipe(defaultIfEmpty(null)));
         if (step) this.lastStep = step;
+        await this.whileLeaseValid();
         if (m.reply) m.respond(json.encode(out ?? {}));
       } catch (e) {
         const err = rpcError(e);
@@ -240,6 +252,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
     const { nc, bus, service } = this.opts;
     const jsm = await nc.jetstreamManager();
     this.durable = durableName(service, bus);
+    if (this.opts.lease) await resetLogDurable(nc, bus, this.durable, ACK_WAIT_MS);
     // The handler holds a message for as long as it runs (heartbeats extend it): after a crash
     // the message goes to the restarted process within ACK_WAIT_MS, not after a minute.
     // No delivery limit: the server never drops a message unseen (failures are dead-lettered by the transport).
@@ -322,6 +335,7 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
       try {
         const out$ = this.transformToObservable(await run());
         await lastValueFrom(out$.pipe(defaultIfEmpty(null)));
+        await this.whileLeaseValid();
         m.ack();
         return;
       } catch (e) {
@@ -348,6 +362,15 @@ export class BulwarkTransport extends Server implements CustomTransportStrategy 
         }
       }
     }
+  }
+
+  /**
+   * Resolve once this process may act (at once without a lease): an ack or an answer sent by a
+   * process whose lease may have passed to another instance would count for the wrong one.
+   */
+  private async whileLeaseValid(): Promise<void> {
+    const lease = this.opts.lease;
+    while (lease && !lease.valid() && !this.closing.signal.aborted) await systemTime.sleep(20, this.closing.signal);
   }
 
   private noteError(message: string): void {

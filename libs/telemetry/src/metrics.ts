@@ -19,6 +19,7 @@ export const METRIC_NAMES = [
   'bulwark_venue_weight_used',
   'bulwark_tick_to_order_seconds',
   'bulwark_position_stop_coverage_ratio',
+  'bulwark_service_role',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
@@ -68,6 +69,8 @@ export class BulwarkMetrics {
   readonly venueWeightUsed: Gauge<'venue'>;
   readonly tickToOrderSeconds: Histogram<string>;
   readonly stopCoverage: Gauge<'account' | 'symbol'>;
+  /** 1 for the role this instance has now (active: holds the service's lease; standby: waits for it), 0 for the other. */
+  readonly serviceRole: Gauge<'role'>;
 
   /**
    * @param service the process's name, the default label `service` of every series
@@ -91,6 +94,7 @@ export class BulwarkMetrics {
     this.venueRequestSeconds = new Histogram({ name: 'bulwark_venue_request_seconds', help: 'Duration of venue requests, by endpoint', labelNames: ['venue', 'endpoint'], buckets: VENUE_BUCKETS, registers });
     this.venueWeightUsed = new Gauge({ name: 'bulwark_venue_weight_used', help: 'Request weight used in the current minute as the venue reports it (Binance X-MBX-USED-WEIGHT-1m; the paper venue: 0)', labelNames: ['venue'], registers });
     this.tickToOrderSeconds = new Histogram({ name: 'bulwark_tick_to_order_seconds', help: 'Market tick received by the first service acting on it -> order sent to the venue', buckets: TICK_TO_ORDER_BUCKETS, registers });
+    this.serviceRole = new Gauge({ name: 'bulwark_service_role', help: "This instance's role: 1 for the role it has (active holds the service's lease and acts; standby waits for it), 0 for the other", labelNames: ['role'], registers });
     this.stopCoverage = new Gauge({ name: 'bulwark_position_stop_coverage_ratio', help: 'Position quantity covered by live stops / position quantity', labelNames: ['account', 'symbol'], registers });
   }
 }
