@@ -186,7 +186,8 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
     expect(noActive?.annotations?.summary).toMatch(/^\{\{ \$labels\.service \}\} .*positions of that service are not being watched/);
     const noStandby = rules.find((r) => r.alert === 'BulwarkServiceNoStandby');
     expect(noStandby).toMatchObject({ for: '10m', labels: { severity: 'warning' } });
-    expect(noStandby?.expr).toBe('sum by (service) (bulwark_service_role{role="standby"}) == 0');
+    // Each instance reports one role="active" series: fewer than two now, after two within the last day (a single-instance compose set-up never fires).
+    expect(noStandby?.expr).toBe('count by (service) (bulwark_service_role{role="active"}) < 2 and on (service) max_over_time(count by (service) (bulwark_service_role{role="active"})[1d:5m]) >= 2');
     expect(noStandby?.annotations?.summary).toMatch(/^\{\{ \$labels\.service \}\} has no standby/);
   });
 

@@ -106,10 +106,10 @@ describe('deploy/nats/permissions.js', () => {
   });
 
   it('every written event category has exactly one writer, and only it may publish there (any prefix)', () => {
-    // margin-… has no writer today; quarantine-<service> is per service (below); the CLI's
+    // margin-… has no writer today; quarantine-<service> and lease-<service> are per service (below); the CLI's
     // `audit checkpoint` (operator) writes chain-<account>; user-<name> is admin's alone (`bulwark user`, a set-up act: below).
     const notServices: Record<string, string[]> = { chain: ['operator'] };
-    const categories = Object.values(Streams).map((f) => (f as (...a: string[]) => string)('x', 'y', 'z', '1').split('-')[0]).filter((c) => c !== 'margin' && c !== 'quarantine' && c !== 'user');
+    const categories = Object.values(Streams).map((f) => (f as (...a: string[]) => string)('x', 'y', 'z', '1').split('-')[0]).filter((c) => c !== 'margin' && c !== 'quarantine' && c !== 'lease' && c !== 'user');
     expect(Object.keys(perms.USERS).filter((u) => u !== 'admin' && mayPublish(u, 'tes1a2b.user.ada'))).toEqual([]);
     for (const c of categories) {
       const owners = notServices[c] ?? perms.SERVICES.filter((s) => perms.OWNED_CATEGORIES[s].includes(c));
@@ -119,6 +119,13 @@ describe('deploy/nats/permissions.js', () => {
     }
     for (const s of perms.SERVICES) {
       expect(Object.keys(perms.USERS).filter((u) => u !== 'admin' && mayPublish(u, `es.quarantine.${s}`))).toEqual([s]);
+      expect(Object.keys(perms.USERS).filter((u) => u !== 'admin' && mayPublish(u, `es.lease.${s}`))).toEqual([s]);
+    }
+  });
+
+  it('a service writes only its own leases (bulwark-leases keys `<service>.…`)', () => {
+    for (const s of perms.SERVICES) {
+      expect([s, Object.keys(perms.USERS).filter((u) => u !== 'admin' && mayPublish(u, `$KV.${perms.LEASE_BUCKET}.${s}.ES`))]).toEqual([s, [s]]);
     }
   });
 
