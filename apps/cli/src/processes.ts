@@ -219,7 +219,8 @@ export async function startServices(opts: {
         } catch {
           // not up yet
         }
-        if (answered && own.every((u) => u.role !== null)) break;
+        // One instance: its health answer is enough; several: each must also have said its role.
+        if (answered && (own.length === 1 || own.every((u) => u.role !== null))) break;
         if (Date.now() > deadline) throw new ServiceStartError(name, 'did not become ready in time', own[0].logFile);
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -171,13 +171,13 @@ export async function bootstrapService(service: ServiceName, appModule: Type<unk
       // Recorded before the hand-over: the next holder's ServiceActivated comes after it in the log.
       await recordLease(rt, event('ServiceLeaseReleased', { service, instance: lease.instance, reason: 'SIGTERM' }), lease.instance).catch(() => undefined);
       await lease.release();
-      logger.log(`bulwark-lease: released at ${Date.now()} (${service} ${lease.instance}, active for ${Date.now() - activeSince} ms)`);
+      leaseLine(service, `bulwark-lease: released at ${Date.now()} (${service} ${lease.instance}, active for ${Date.now() - activeSince} ms)`);
     },
     () => rt.nc.drain(),
     () => telemetry.close(),
     () => stopTracing?.(),
   ]);
-  logger.log(`bulwark-lease: standby (${service} ${lease.instance}; lease ${lease.key}, TTL ${lease.ttl} ms)`);
+  leaseLine(service, `bulwark-lease: standby (${service} ${lease.instance}; lease ${lease.key}, TTL ${lease.ttl} ms)`);
   const takeover = await lease.acquire();
   if (!takeover) return; // stopped while waiting
   const setRebuilt = readiness.flag('rebuilt', 'the working state is being rebuilt from the log');
@@ -194,7 +194,7 @@ export async function bootstrapService(service: ServiceName, appModule: Type<unk
   await lease.markActive();
   const activated = event('ServiceActivated', { service, instance: lease.instance, reason: takeover.reason, previousInstance: takeover.previous, freedAt: takeover.freedAt, acquiredAt: takeover.acquiredAt, activeAt: activeSince });
   await recordLease(rt, activated, lease.instance).catch((e: unknown) => logger.warn(`ServiceActivated not recorded: ${String(e)}`));
-  logger.log(`bulwark-lease: active at ${activeSince} (${service} ${lease.instance}, ${takeover.reason}, ${activeSince - takeover.acquiredAt} ms from lease to acting)`);
+  leaseLine(service, `bulwark-lease: active at ${activeSince} (${service} ${lease.instance}, ${takeover.reason}, ${activeSince - takeover.acquiredAt} ms from lease to acting)`);
   logger.log(`${service} ready (NATS ${rt.bus.natsUrl}, event log ${rt.bus.esStream})`);
 }
 
@@ -205,6 +205,14 @@ export async function bootstrapService(service: ServiceName, appModule: Type<unk
 async function recordLease(rt: ServiceRuntime, e: DomainEvent<'ServiceActivated' | 'ServiceLeaseReleased'>, instance: string): Promise<void> {
   const now = Date.now();
   await rt.store.append(Streams.lease(rt.service), rt.appender.toNewEvents([e], { tsEvent: now, correlationId: `lease-${rt.service}`, causationId: `lease-${instance}` }), 'any');
+}
+
+/**
+ * A lease line (standby, active, released) on stdout in the logs' JSON shape, whatever LOG_LEVEL
+ * says: who acts is what an operator (and the demo's supervisor) must always be able to see.
+ */
+function leaseLine(service: string, msg: string): void {
+  process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), service, msg })}\n`);
 }
 
 /** The exit code of an instance that found its lease held by another: it stopped acting and restarts as a standby. */

@@ -93,6 +93,7 @@ describe('deploy/nats/permissions.js', () => {
     SERVICES: string[];
     OWNED_CATEGORIES: Record<string, string[]>;
     OPERATOR_COMMANDS: string[];
+    LEASE_BUCKET: string;
     USERS: Record<string, null | { publish: { allow: string[]; deny?: string[] }; subscribe: { allow: string[] } }>;
   };
   const mayPublish = (user: string, subject: string) => {

@@ -48,7 +48,7 @@ function startNats(): void {
 
 const readyz = async () => {
   const r = await fetch(`${base}/readyz`);
-  return { status: r.status, body: (await r.json()) as { status: string; info: Record<string, unknown>; error: Record<string, { reason?: string }> } };
+  return { status: r.status, body: (await r.json()) as { status: string; info: Record<string, { status?: string; role?: string }>; error: Record<string, { reason?: string }> } };
 };
 
 beforeAll(async () => {
@@ -82,16 +82,20 @@ describe('risk service probes and metrics (a real process on its own nats-server
   it('logs a free port, is alive, and becomes ready with every check up', async () => {
     expect(base).not.toMatch(/:910\d$/);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    const ready = await until('/readyz 200', async () => {
+    // Ready as a standby first (it could take over), then as the active instance once rebuilt.
+    const ready = await until('/readyz 200 as the active instance', async () => {
       const r = await readyz();
-      return r.status === 200 ? r.body : null;
+      return r.status === 200 && r.body.info.lease?.role === 'active' ? r.body : null;
     });
-    expect(Object.keys(ready.info).sort()).toEqual(['backlog', 'nats', 'rebuilt']);
+    expect(Object.keys(ready.info).sort()).toEqual(['backlog', 'lease', 'nats', 'rebuilt']);
+    expect(ready.info.lease).toMatchObject({ status: 'up', role: 'active' });
   }, 120_000);
 
   it('serves /metrics with its service label, Node metrics and the consumer backlog gauge', async () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toMatch(/process_resident_memory_bytes\{service="risk"\} \d+/);
+    expect(text).toMatch(/bulwark_service_role\{role="active",service="risk"\} 1/);
+    expect(text).toMatch(/bulwark_service_role\{role="standby",service="risk"\} 0/);
     await until('bulwark_consumer_pending sampled', async () => (/bulwark_consumer_pending\{service="risk"\} 0/.test(await (await fetch(`${base}/metrics`)).text()) ? true : null));
   }, 120_000);
 
