@@ -1,6 +1,6 @@
 import { Identifier, type OpenAccountRequest, ProtectionMode, Subjects, Symbol as SymbolId } from '@bulwark/contracts';
 import { ACCOUNT_DEFAULTS, dec } from '@bulwark/domain';
-import { busConfigFromEnv, connectNats, type NatsUser } from '@bulwark/messaging';
+import { busConfigFromEnv, connectNats, type NatsUser, requestDelivered } from '@bulwark/messaging';
 import { Command, InvalidArgumentError } from 'commander';
 import { ErrorCode, JSONCodec, type Msg, type NatsConnection, type NatsError } from 'nats';
 import { DemoError } from './demo';
@@ -108,7 +108,8 @@ export async function askRunningSystem(subject: string, payload: unknown, servic
   }
   let m: Msg;
   try {
-    m = await nc.request(full, json.encode(payload), { timeout: timeoutMs });
+    // Sent again while nobody receives it (a takeover between two instances), never after it was received.
+    m = await requestDelivered(nc, full, json.encode(payload), { timeout: timeoutMs });
   } catch (e) {
     await nc.close();
     const code = (e as NatsError).code;

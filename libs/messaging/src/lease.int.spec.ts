@@ -21,6 +21,7 @@ import type { BusConfig } from './config';
 import { DeadLetters } from './dead-letter';
 import { ServiceLease, createLeaseBucket } from './lease';
 import { connectNats, DEFAULT_NATS_URL } from './nats-connect';
+import { NoAnswerError, requestJson } from './request';
 import { BulwarkTransport } from './transport';
 import { ZodPipe } from './zod-pipe';
 
@@ -102,6 +103,35 @@ describe('ServiceLease over JetStream key-value', () => {
     expect(lost).toMatch(/held by z/);
     expect(a.valid()).toBe(false);
     expect(a.role).toBe('standby');
+  }, 30_000);
+});
+
+describe('requestJson across a gap with nobody listening', () => {
+  it('is sent again while nobody receives it, never after it was received', async () => {
+    // Nobody for 400 ms, then an answer: the caller gets it within its timeout.
+    const subject = `probe${tag}.later`;
+    const later = setTimeout(() => {
+      const sub = nc.subscribe(subject, { max: 1 });
+      void (async () => {
+        for await (const m of sub) m.respond(json.encode({ ok: true }));
+      })();
+    }, 400);
+    await expect(requestJson(nc, subject, {}, 3_000)).resolves.toEqual({ ok: true });
+    clearTimeout(later);
+    // Nobody at all: NoAnswerError once the timeout has passed, not at the first "no responders".
+    const t0 = Date.now();
+    await expect(requestJson(nc, `probe${tag}.nobody`, {}, 600)).rejects.toBeInstanceOf(NoAnswerError);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
+    // Received but never answered: sent once, the outcome left unknown.
+    let received = 0;
+    const silent = nc.subscribe(`probe${tag}.silent`);
+    void (async () => {
+      for await (const _m of silent) received++;
+    })();
+    await nc.flush();
+    await expect(requestJson(nc, `probe${tag}.silent`, {}, 800)).rejects.toBeInstanceOf(NoAnswerError);
+    expect(received).toBe(1);
+    silent.unsubscribe();
   }, 30_000);
 });
 

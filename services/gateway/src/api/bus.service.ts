@@ -1,3 +1,4 @@
+import { requestDelivered } from '@bulwark/messaging';
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, JSONCodec, type NatsConnection, type NatsError } from 'nats';
 import { GATEWAY_NATS } from '../tokens';
@@ -32,7 +33,8 @@ export class BusService {
     const full = this.subject(subject);
     let raw: unknown;
     try {
-      const m = await this.nc.request(full, json.encode(payload), { timeout: timeoutMs });
+      // Sent again while nobody receives it (a takeover between two instances), never after it was received.
+      const m = await requestDelivered(this.nc, full, json.encode(payload), { timeout: timeoutMs });
       raw = json.decode(m.data);
     } catch (e) {
       const code = (e as NatsError).code;
