@@ -107,7 +107,7 @@ export async function startServices(opts: {
 }): Promise<RunningServices> {
   mkdirSync(opts.logDir, { recursive: true });
   const policy: RestartPolicy = { ...DEFAULT_RESTART_POLICY, ...opts.restart };
-  const units = new Map<string, Supervised>();
+  const units: Supervised[] = [];
   let supervising = false;
   let stopping = false;
 
@@ -183,14 +183,14 @@ export async function startServices(opts: {
 
   // Detached children do not die with this process: take them along if it exits without stop().
   const onExit = () => {
-    for (const u of units.values()) u.child?.kill('SIGTERM');
+    for (const u of units) u.child?.kill('SIGTERM');
   };
   process.once('exit', onExit);
   const stop = async () => {
     stopping = true;
     process.removeListener('exit', onExit);
-    await Promise.all([...units.values()].map(stopUnit));
-    await Promise.all([...units.values()].map((u) => new Promise<void>((resolve) => u.log.end(() => resolve()))));
+    await Promise.all(units.map(stopUnit));
+    await Promise.all(units.map((u) => new Promise<void>((resolve) => u.log.end(() => resolve()))));
   };
 
   const instances = Math.max(1, opts.instances ?? 1);
@@ -198,16 +198,16 @@ export async function startServices(opts: {
     for (let instance = 1; instance <= instances; instance++) {
       const logFile = path.join(opts.logDir, instance === 1 ? `${name}.log` : `${name}.${instance}.log`);
       const u: Supervised = { name, instance, role: null, child: null, startedAt: 0, restarts: 0, backoffMs: policy.initialBackoffMs, timer: null, log: createWriteStream(logFile, { flags: 'a' }), logFile, telemetry: null, lastExit: null };
-      units.set(`${name}#${instance}`, u);
+      units.push(u);
     }
   }
   // Every instance at once: which one becomes active is the lease's decision, not the start order.
-  for (const u of units.values()) spawnUnit(u);
+  for (const u of units) spawnUnit(u);
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
-  const active = (service: ServiceName) => [...units.values()].find((u) => u.name === service && u.child && u.role === 'active') ?? [...units.values()].find((u) => u.name === service && u.child) ?? null;
+  const active = (service: ServiceName) => units.find((u) => u.name === service && u.child && u.role === 'active') ?? units.find((u) => u.name === service && u.child) ?? null;
   try {
     for (const name of Services) {
-      const own = [...units.values()].filter((u) => u.name === name);
+      const own = units.filter((u) => u.name === name);
       for (;;) {
         // During start-up an exit is an error (a broken build or configuration would only loop).
         const gone = own.find((u) => !u.child);
@@ -233,7 +233,7 @@ export async function startServices(opts: {
   return {
     logDir: opts.logDir,
     pids: () => Object.fromEntries(Services.map((s) => [s, active(s)?.child?.pid]).filter(([, pid]) => pid !== undefined)),
-    restarts: () => Object.fromEntries(Services.map((s) => [s, [...units.values()].filter((u) => u.name === s).reduce((n, u) => n + u.restarts, 0)])) as Record<ServiceName, number>,
+    restarts: () => Object.fromEntries(Services.map((s) => [s, units.filter((u) => u.name === s).reduce((n, u) => n + u.restarts, 0)])) as Record<ServiceName, number>,
     kill: (service, signal = 'SIGKILL') => {
       const child = active(service)?.child;
       if (!child?.pid) return null;

@@ -94,7 +94,8 @@ export async function bootstrapService(service: ServiceName, appModule: Type<unk
   const metrics = initProcessMetrics(service);
   const readiness = new Readiness();
   const setNats = readiness.flag('nats', 'not connected to NATS yet');
-  const setRole = readiness.flag('lease', 'the lease bucket is not bound yet');
+  // Down until the lease bucket is bound; then the `lease` check below (role, holder) replaces it.
+  readiness.flag('lease', 'the lease bucket is not bound yet');
   const telemetry = await startTelemetryServer({ registry: metrics.registry, readiness, address: telemetryAddressFromEnv(service) });
   const rt = await openRuntime(service);
   watchNats(rt.nc, setNats);
@@ -135,7 +136,6 @@ export async function bootstrapService(service: ServiceName, appModule: Type<unk
     metrics.serviceRole.set({ role: 'standby' }, r === 'standby' ? 1 : 0);
   };
   role('standby');
-  setRole(true, { role: 'standby', instance: lease.instance });
   readiness.define('lease', () => ({ up: true, detail: { role: lease.role, instance: lease.instance, holder: lease.role === 'active' ? lease.instance : lease.currentHolder?.instance ?? 'nobody' } }));
   @Module({
     imports: [
@@ -148,6 +148,8 @@ export async function bootstrapService(service: ServiceName, appModule: Type<unk
   })
   class ServiceModule {}
 
+  // Defined at takeover: a standby is ready without them (it could take over).
+  let setBacklog: ((up: boolean, detail?: Record<string, number | string>) => void) | null = null;
   // The providers are made now (a standby is warm); their init hooks — the rebuild from the log — run at takeover.
   const instance = await NestFactory.createMicroservice(ServiceModule, {
     strategy: new BulwarkTransport({ service, nc: rt.nc, bus: rt.bus, appender: rt.appender, deadLetters: rt.deadLetters, lease, onBacklog: (up, d) => setBacklog?.(up, d) }),
@@ -217,8 +219,6 @@ function leaseLine(service: string, msg: string): void {
 
 /** The exit code of an instance that found its lease held by another: it stopped acting and restarts as a standby. */
 export const LEASE_LOST_EXIT_CODE = 75;
-
-let setBacklog: ((up: boolean, detail?: Record<string, number | string>) => void) | null = null;
 
 /**
  * A clean stop on SIGINT/SIGTERM (once, whichever comes first): run `steps` in order — the app

@@ -3,12 +3,12 @@ import { AckPolicy, DeliverPolicy, nanos, type NatsConnection } from 'nats';
 import type { BusConfig } from './config';
 import { deadLetterStreamConfig } from './dead-letter';
 import { createLeaseBucket } from './lease';
+import { jetStreamApiCode } from './nats-connect';
 
 /** JetStream's "stream name already in use" API error (another process created it first). */
 const STREAM_NAME_IN_USE = 10058;
 const STREAM_NOT_FOUND = 10059;
 
-const apiCode = (e: unknown) => (e as { api_error?: { err_code?: number } }).api_error?.err_code;
 
 /**
  * Create the bus's streams when missing: the event log (`bus.esStream`, subjects
@@ -25,9 +25,9 @@ export async function createBusStreams(nc: NatsConnection, bus: Pick<BusConfig, 
   try {
     await jsm.streams.info(bus.dlqStream);
   } catch (e) {
-    if (apiCode(e) !== STREAM_NOT_FOUND) throw e;
+    if (jetStreamApiCode(e) !== STREAM_NOT_FOUND) throw e;
     await jsm.streams.add(deadLetterStreamConfig(bus.dlqStream, bus.dlqPrefix)).catch((e2: unknown) => {
-      if (apiCode(e2) !== STREAM_NAME_IN_USE) throw e2;
+      if (jetStreamApiCode(e2) !== STREAM_NAME_IN_USE) throw e2;
     });
   }
   await createLeaseBucket(nc);
@@ -63,14 +63,7 @@ export async function ensureLogDurable(
   const limits = { ack_wait: nanos(ackWaitMs), max_deliver: -1 };
   const existing = await jsm.consumers.info(bus.esStream, durable).catch(() => null);
   if (!existing) {
-    await jsm.consumers.add(bus.esStream, {
-      durable_name: durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.New,
-      filter_subject: `${bus.esPrefix}.>`,
-      max_ack_pending: 1000,
-      ...limits,
-    });
+    await jsm.consumers.add(bus.esStream, { ...logDurableConfig(bus, durable, ackWaitMs), deliver_policy: DeliverPolicy.New });
   } else if (existing.config.ack_wait !== limits.ack_wait || existing.config.max_deliver !== limits.max_deliver) {
     await jsm.consumers.update(bus.esStream, durable, limits).catch(onLimitsNotUpdated);
   }
@@ -92,15 +85,11 @@ export async function resetLogDurable(nc: NatsConnection, bus: Pick<BusConfig, '
   if (!existing) return null;
   const start = existing.ack_floor.stream_seq + 1;
   await jsm.consumers.delete(bus.esStream, durable);
-  await jsm.consumers.add(bus.esStream, {
-    durable_name: durable,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: start,
-    filter_subject: `${bus.esPrefix}.>`,
-    max_ack_pending: 1000,
-    ack_wait: nanos(ackWaitMs),
-    max_deliver: -1,
-  });
+  await jsm.consumers.add(bus.esStream, { ...logDurableConfig(bus, durable, ackWaitMs), deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start });
   return start;
+}
+
+/** A log durable's settings but where it starts: the whole log filtered, explicit acks, no delivery limit, the given ack wait. */
+function logDurableConfig(bus: Pick<BusConfig, 'esPrefix'>, durable: string, ackWaitMs: number) {
+  return { durable_name: durable, ack_policy: AckPolicy.Explicit, filter_subject: `${bus.esPrefix}.>`, max_ack_pending: 1000, ack_wait: nanos(ackWaitMs), max_deliver: -1 };
 }

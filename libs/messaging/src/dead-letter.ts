@@ -1,5 +1,6 @@
 import type { DeadLetter } from '@bulwark/contracts';
 import { processMetrics } from '@bulwark/telemetry';
+import { jetStreamApiCode } from './nats-connect';
 import { type JetStreamClient, type NatsConnection, nanos, RetentionPolicy, StorageType, type StreamConfig, JSONCodec } from 'nats';
 
 const codec = JSONCodec<DeadLetter>();
@@ -54,7 +55,7 @@ export class DeadLetters {
     try {
       await jsm.streams.info(this.stream);
     } catch (e) {
-      if ((e as { api_error?: { err_code?: number } }).api_error?.err_code === STREAM_NOT_FOUND) throw new DeadLetterStreamMissingError(this.stream, this.prefix);
+      if (jetStreamApiCode(e) === STREAM_NOT_FOUND) throw new DeadLetterStreamMissingError(this.stream, this.prefix);
       throw e;
     }
   }

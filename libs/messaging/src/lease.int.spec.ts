@@ -21,7 +21,7 @@ import type { BusConfig } from './config';
 import { DeadLetters } from './dead-letter';
 import { ServiceLease, createLeaseBucket } from './lease';
 import { connectNats, DEFAULT_NATS_URL } from './nats-connect';
-import { NoAnswerError, requestJson } from './request';
+import { NoAnswerError, requestDelivered, requestJson } from './request';
 import { BulwarkTransport } from './transport';
 import { ZodPipe } from './zod-pipe';
 
@@ -186,20 +186,14 @@ describe('requests while the active instance hands over to its standby', () => {
         await a.app.close();
         await a.l.release();
       })();
-      // Sent until answered: a request nobody received (during the hand-over) is safe to send again.
-      void (async () => {
-        for (let tries = 0; tries < 200 && !answers.has(id); tries++) {
-          const req = nc.request(`probe${tag}.command`, json.encode({ accountId: id }), { timeout: 2_000 }).catch((e: { code?: string }) => e);
-          const r = await req;
-          if (r && typeof r === 'object' && 'data' in r) {
-            const out = json.decode((r as { data: Uint8Array }).data) as { done: string };
-            answers.set(out.done, (answers.get(out.done) ?? 0) + 1);
-            return;
-          }
-          if ((r as { code?: string }).code !== '503') return; // a timeout: the outcome is open, never resent blind
-          await new Promise((res) => setTimeout(res, 20));
-        }
-      })();
+      // Sent again while nobody receives it (during the hand-over), never after it was received.
+      void requestDelivered(nc, `probe${tag}.command`, json.encode({ accountId: id }), { timeout: 10_000 }).then(
+        (m) => {
+          const out = json.decode(m.data) as { done: string };
+          answers.set(out.done, (answers.get(out.done) ?? 0) + 1);
+        },
+        () => undefined, // no answer in time: the outcome is open (the assertions below name the id)
+      );
       await new Promise((r) => setTimeout(r, 10));
     }
     await handingOver;

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { KV, NatsConnection } from 'nats';
 import { StorageType, nanos } from 'nats';
 import type { BusConfig } from './config';
+import { jetStreamApiCode } from './nats-connect';
 import { systemTime } from './replay-clock';
 
 // Which instance of a service acts (docs/architecture.md "Standby and takeover"): the holder of
@@ -109,7 +110,6 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 /** JetStream's "wrong last sequence" (the key moved on since the revision we gave). */
 const WRONG_LAST_SEQUENCE = 10071;
-const apiCode = (e: unknown) => (e as { api_error?: { err_code?: number } }).api_error?.err_code;
 
 /**
  * One service instance's lease. `acquire()` waits as a standby until this instance holds it;
@@ -198,7 +198,7 @@ export class ServiceLease {
         this.revision = await kv.create(this.key, enc.encode(JSON.stringify(value)));
       } catch (e) {
         // Another standby was quicker (or NATS went away): look again.
-        if (apiCode(e) !== WRONG_LAST_SEQUENCE) this.o.onWarning?.(`lease ${this.key}: ${String(e)}`);
+        if (jetStreamApiCode(e) !== WRONG_LAST_SEQUENCE) this.o.onWarning?.(`lease ${this.key}: ${String(e)}`);
         continue;
       }
       this.holder = value;
@@ -265,7 +265,7 @@ export class ServiceLease {
       this.lastRenewedAt = sentAt;
       return;
     } catch (e) {
-      if (apiCode(e) !== WRONG_LAST_SEQUENCE) {
+      if (jetStreamApiCode(e) !== WRONG_LAST_SEQUENCE) {
         this.o.onWarning?.(`lease ${this.key}: renewal failed (${String(e)}); ${this.valid() ? 'still within the TTL' : 'past the TTL: not acting until renewed'}`);
         return;
       }
@@ -285,7 +285,7 @@ export class ServiceLease {
       this.lastRenewedAt = sentAt;
       this.o.onWarning?.(`lease ${this.key}: it had expired (NATS away for longer than the TTL) and nobody had taken it: taken again`);
     } catch (e) {
-      if (apiCode(e) === WRONG_LAST_SEQUENCE) return this.lose('taken by another instance after it expired');
+      if (jetStreamApiCode(e) === WRONG_LAST_SEQUENCE) return this.lose('taken by another instance after it expired');
       this.o.onWarning?.(`lease ${this.key}: renewal failed (${String(e)})`);
     }
   }

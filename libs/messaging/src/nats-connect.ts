@@ -11,6 +11,11 @@ export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4223';
  * surface), `alerter` (Telegram and webhook alerts), `operator` (the CLI's commands), `driver` (the demo / replay starter) and `admin`
  * (set-up and test harnesses: streams). What each may do is in docs/security.md.
  */
+/** The JetStream API error code of a failed JetStream call (e.g. 10071 wrong last sequence), or undefined for any other error. */
+export function jetStreamApiCode(e: unknown): number | undefined {
+  return (e as { api_error?: { err_code?: number } } | null)?.api_error?.err_code;
+}
+
 export type NatsUser = ServiceName | 'gateway' | 'alerter' | 'operator' | 'driver' | 'admin';
 export const NATS_USERS: readonly NatsUser[] = [...Services, 'gateway', 'alerter', 'operator', 'driver', 'admin'];
 
