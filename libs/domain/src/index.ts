@@ -17,6 +17,7 @@ export * from './account';
 export * from './protection';
 export * from './stop';
 export * from './paper-venue';
+export * from './paper-margin';
 export * from './paper-restore';
 export * from './paper-liquidity';
 export * from './spot-margin-guard';
