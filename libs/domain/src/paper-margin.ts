@@ -13,7 +13,8 @@ import type { PaperStep } from './paper-venue';
  * - Margin level and its bars: FAQ "Binance Margin Level and Margin Call" (see spot-margin.ts).
  * - Interest: FAQ "Margin Interest Rate" / "How is interest calculated in Margin Trading":
  *   hourly interest = outstanding principal × daily interest rate ÷ 24, charged once when a
- *   loan is taken and then at every full hour (HH:00 UTC) while principal is outstanding.
+ *   loan is taken and then at every full hour (HH:00 UTC) while principal is outstanding;
+ *   each accrual rounded up to 8 decimals.
  *   A repayment pays the interest first, then the principal.
  * - Orders: `POST /sapi/v1/margin/order` (Margin Account New Order (TRADE)):
  *   `sideEffectType` NO_SIDE_EFFECT | MARGIN_BUY (borrow what the order lacks, at placement) |
@@ -417,10 +418,11 @@ export class PaperMarginVenue {
 
   /**
    * The most of `asset` that may be borrowed now (`GET /sapi/v1/margin/maxBorrowable`): the
-   * tier's limit less the principal owed, and the amount x (8 decimals, down) after which the
-   * margin level, counting the interest charged at borrowing, stays at or above the borrow bar:
-   * (A + x·v) >= bar·(L + x·v·(1 + h)), h = daily rate ÷ 24, i.e.
-   * x <= (A − bar·L) ÷ (v·(bar·(1 + h) − 1)).
+   * tier's limit less the principal owed, and Binance's formula (announcement "Binance
+   * Isolated Margin Leverage Adjustment", 2023-06-07) with r the borrow bar (the tier's
+   * initialRiskRatio), A the total asset value and L the liabilities, both in quote, and v
+   * the asset's price in quote: x = (A − r·L) ÷ (r − 1) ÷ v, 8 decimals, down. The interest
+   * charged at borrowing then leaves the level just under r, as on the venue.
    */
   maxBorrowable(accountId: string, symbol: string, asset: string): Result<D, Rejection> {
     const r = this.rules.get(symbol);
@@ -434,9 +436,8 @@ export class PaperMarginVenue {
     const tierRoom = max(ZERO, r.maxBorrowable[side].minus(b[side].borrowed));
     const e = isolatedMarginEquity({ ...balancesOf(b), price });
     const v = side === 'base' ? price : new D(1);
-    const h = r.dailyInterestRate[side].div(24);
     const bar = r.bars.borrow;
-    const levelRoom = e.totalAssetValue.minus(bar.mul(e.totalLiabilityValue)).div(v.mul(bar.mul(h.plus(1)).minus(1)));
+    const levelRoom = e.totalAssetValue.minus(bar.mul(e.totalLiabilityValue)).div(bar.minus(1)).div(v);
     return ok(max(ZERO, min(tierRoom, levelRoom).toDecimalPlaces(AMOUNT_DP, D.ROUND_DOWN)));
   }
 
@@ -762,7 +763,9 @@ export class PaperMarginVenue {
   private accrue(b: IsolatedBook, side: 'base' | 'quote', principal: D, type: MarginInterestRecord['type'], at: number): void {
     const r = this.rules.get(b.symbol)!;
     const hourly = r.dailyInterestRate[side].div(24);
-    const interest = principal.mul(hourly);
+    // Balances carry 8 decimals; an hour's interest is rounded up to them (the venue never
+    // charges less than the rate; Binance does not document the rounding of an accrual).
+    const interest = principal.mul(hourly).toDecimalPlaces(AMOUNT_DP, D.ROUND_UP);
     if (interest.isZero()) return;
     b[side].interest = b[side].interest.plus(interest);
     const rec: MarginInterestRecord = { txId: ++this.tranSeq, accountId: b.accountId, symbol: b.symbol, asset: side === 'base' ? r.baseAsset : r.quoteAsset, principal, interest, interestRate: hourly, type, time: at };

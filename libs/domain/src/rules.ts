@@ -1,5 +1,6 @@
 import { InstrumentRules, type VenueId } from '@bulwark/contracts';
 import { D, dec, str } from './money';
+import type { MarginPairRules } from './paper-margin';
 
 /**
  * One leverage bracket (Binance `GET /fapi/v1/leverageBracket`), notionals in the quote
@@ -352,4 +353,97 @@ export function bracketForNotional(brackets: Bracket[], notional: D): Bracket {
     if (notional.gte(b.notionalFloor) && notional.lt(b.notionalCap)) return b;
   }
   return last;
+}
+
+/**
+ * Binance's margin-call bar of an isolated pair at 10x, tier 1: on the FAQ "Tiered Leverage
+ * Function on Isolated Margin" only, not in any API answer (versions of the page give 1.09
+ * and 1.1; the higher one is kept so the call comes no later than the venue's).
+ */
+export const BINANCE_ISOLATED_MARGIN_CALL_BAR = '1.1';
+
+/**
+ * The transfer-out bar of an isolated pair. No Binance source states one for isolated margin
+ * (the FAQ's 2.0 belongs to its cross-margin table); Bulwark keeps 2.0, the seed's safe level,
+ * so the local venue refuses what Bulwark's own rule refuses.
+ */
+export const ISOLATED_TRANSFER_OUT_BAR = '2';
+
+/**
+ * Build the rules of one Binance spot isolated-margin pair from already-loaded JSON (pure).
+ *
+ * - `exchangeInfoSymbol`: one `GET /api/v3/exchangeInfo` `symbols[]` entry with PRICE_FILTER,
+ *   LOT_SIZE and NOTIONAL (or the older MIN_NOTIONAL) filters.
+ * - `tiers`: the `GET /sapi/v1/margin/isolatedMarginTier` answer; the tier numbered `tier`
+ *   (default 1) gives the borrow bar (`initialRiskRatio`), the liquidation bar
+ *   (`liquidationRiskRatio`) and the most that may be borrowed per asset.
+ * - `marginData`: the `GET /sapi/v1/margin/isolatedMarginData` answer (`dailyInterest` per coin).
+ * - `fees`: `{makerCommission, takerCommission}` as fractions.
+ * - `liquidationFeeRate`: default 0 (no Binance source gives one for isolated margin).
+ * Numbers may be JSON numbers or strings.
+ *
+ * @returns the pair's `MarginPairRules` shape with decimals (bars: transfer-out
+ *   `ISOLATED_TRANSFER_OUT_BAR`, borrow, margin call `BINANCE_ISOLATED_MARGIN_CALL_BAR`,
+ *   liquidation).
+ * @throws RulesParseError naming the field, for malformed input, a missing tier or coin, or
+ *   bars out of order.
+ */
+export function parseBinanceMarginPairRules(args: {
+  exchangeInfoSymbol: unknown;
+  tiers: unknown;
+  marginData: unknown;
+  fees: unknown;
+  tier?: number;
+  liquidationFeeRate?: string;
+}): MarginPairRules {
+  const s = args.exchangeInfoSymbol;
+  if (!isObj(s)) throw new RulesParseError('exchangeInfoSymbol: expected an object');
+  const symbol = stringField(s, 'symbol', 'exchangeInfoSymbol');
+  const baseAsset = stringField(s, 'baseAsset', symbol);
+  const quoteAsset = stringField(s, 'quoteAsset', symbol);
+  const filters = s['filters'];
+  if (!Array.isArray(filters)) throw new RulesParseError(`${symbol}.filters: expected an array`);
+  const price = filterOf(filters, 'PRICE_FILTER', symbol);
+  const lot = filterOf(filters, 'LOT_SIZE', symbol);
+  const notional = filters.some((x) => isObj(x) && x['filterType'] === 'NOTIONAL') ? filterOf(filters, 'NOTIONAL', symbol) : filterOf(filters, 'MIN_NOTIONAL', symbol);
+  const tierNo = args.tier ?? 1;
+  const tier = Array.isArray(args.tiers) ? args.tiers.find((t) => isObj(t) && t['symbol'] === symbol && Number(t['tier']) === tierNo) : undefined;
+  if (!isObj(tier)) throw new RulesParseError(`isolatedMarginTier: no tier ${tierNo} for ${symbol}`);
+  const data = Array.isArray(args.marginData) ? args.marginData.find((d) => isObj(d) && d['symbol'] === symbol) : isObj(args.marginData) ? args.marginData : undefined;
+  if (!isObj(data) || !Array.isArray(data['data'])) throw new RulesParseError(`isolatedMarginData: no entry for ${symbol}`);
+  const coins = data['data'] as unknown[];
+  const dailyOf = (coin: string) => {
+    const c = coins.find((x) => isObj(x) && x['coin'] === coin);
+    if (!isObj(c)) throw new RulesParseError(`isolatedMarginData.${symbol}: no coin ${coin}`);
+    return nonNegativeField(c['dailyInterest'], `isolatedMarginData.${symbol}.${coin}.dailyInterest`);
+  };
+  if (!isObj(args.fees)) throw new RulesParseError('fees: expected an object');
+  const bars = {
+    transferOut: new D(ISOLATED_TRANSFER_OUT_BAR),
+    borrow: positiveField(tier['initialRiskRatio'], `isolatedMarginTier.${symbol}.initialRiskRatio`),
+    marginCall: new D(BINANCE_ISOLATED_MARGIN_CALL_BAR),
+    liquidation: positiveField(tier['liquidationRiskRatio'], `isolatedMarginTier.${symbol}.liquidationRiskRatio`),
+  };
+  if (!(bars.transferOut.gt(bars.borrow) && bars.borrow.gt(bars.marginCall) && bars.marginCall.gt(bars.liquidation) && bars.liquidation.gt(1))) {
+    throw new RulesParseError(`isolatedMarginTier.${symbol}: bars out of order (transfer-out ${str(bars.transferOut)} > borrow ${str(bars.borrow)} > margin call ${str(bars.marginCall)} > liquidation ${str(bars.liquidation)} > 1)`);
+  }
+  return {
+    symbol,
+    baseAsset,
+    quoteAsset,
+    tickSize: positiveField(price['tickSize'], `${symbol}.PRICE_FILTER.tickSize`),
+    stepSize: positiveField(lot['stepSize'], `${symbol}.LOT_SIZE.stepSize`),
+    minQty: nonNegativeField(lot['minQty'], `${symbol}.LOT_SIZE.minQty`),
+    maxQty: positiveField(lot['maxQty'], `${symbol}.LOT_SIZE.maxQty`),
+    minNotional: nonNegativeField(notional['minNotional'], `${symbol}.NOTIONAL.minNotional`),
+    makerFeeRate: nonNegativeField(args.fees['makerCommission'], 'fees.makerCommission'),
+    takerFeeRate: nonNegativeField(args.fees['takerCommission'], 'fees.takerCommission'),
+    bars,
+    maxBorrowable: {
+      base: nonNegativeField(tier['baseAssetMaxBorrowable'], `isolatedMarginTier.${symbol}.baseAssetMaxBorrowable`),
+      quote: nonNegativeField(tier['quoteAssetMaxBorrowable'], `isolatedMarginTier.${symbol}.quoteAssetMaxBorrowable`),
+    },
+    dailyInterestRate: { base: dailyOf(baseAsset), quote: dailyOf(quoteAsset) },
+    liquidationFeeRate: dec(args.liquidationFeeRate ?? '0'),
+  };
 }

@@ -73,8 +73,10 @@ export interface MarginLevelBars {
 }
 
 /**
- * Binance's usual per-pair bars, 2.0 / 1.5 / 1.3 / 1.1. The venue's own bars (from
- * `GET /sapi/v1/margin/isolatedMarginTier` for the pair and tier) replace them when known.
+ * The bars of the FAQ's table for 3x cross margin, 2.0 / 1.5 / 1.3 / 1.1: Bulwark's default
+ * guard levels. An isolated pair's venue bars are lower (BTCUSDT at 10x, tier 1: borrow
+ * 1.111, margin call 1.1, liquidation 1.05; `parseBinanceMarginPairRules` reads them from
+ * `GET /sapi/v1/margin/isolatedMarginTier`), so these bars act well before the venue does.
  */
 export const DEFAULT_MARGIN_LEVEL_BARS: Readonly<MarginLevelBars> = Object.freeze({
   transferOut: new D('2'),

@@ -2,3 +2,4 @@ export * from './data-dir';
 export * from './csv';
 export * from './rules-file';
 export * from './file-check';
+export * from './margin-rules-file';
