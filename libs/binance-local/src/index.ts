@@ -15,3 +15,4 @@ export * from './ccxt-urls';
 export * from './admin';
 export * from './data';
 
+export * from './http-core';

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import type { Candle, OrderPurpose, OrderSide } from '@bulwark/contracts';
 import {
   dec,
@@ -18,7 +16,8 @@ import {
   type Rules,
 } from '@bulwark/domain';
 import { readCandles, readFundingRates } from '@bulwark/market-data';
-import { authenticate, type ApiCredential, type SecurityType } from './auth';
+import type { ApiCredential } from './auth';
+import { serveBinanceRoutes, type BinanceRequest, type BinanceRoute } from './http-core';
 import { BinanceApiError, BinanceErrors, fromRejection } from './errors';
 import { FaultInjector, parseFaultRule, type FaultRule } from './faults';
 import { algoJson, decParam, maintMargin, orderJson, plain, positionRiskJson, px, qty, tradeJson, unrealised, usdt, type SymbolFormat } from './format';
@@ -108,19 +107,8 @@ interface Account {
   listenKey: { key: string; expires: number } | null;
 }
 
-interface Ctx {
-  params: Record<string, string>;
-  acct: Account | null;
-  fault: FaultRule | null;
-  rawBody: string;
-}
-
-interface Route {
-  security: SecurityType;
-  weight: (p: Record<string, string>) => number;
-  orders?: boolean;
-  handler: (c: Ctx) => unknown;
-}
+type Ctx = BinanceRequest<Account>;
+type Route = BinanceRoute<Account>;
 
 const ROLE_PURPOSE: Record<string, OrderPurpose> = { E: 'ENTRY', S: 'STOP_LOSS', T: 'TAKE_PROFIT', C: 'CLOSE' };
 const CLIENT_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;
@@ -993,111 +981,19 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
   ]);
 
   // ---- HTTP ----
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
-  const later = (ms: number, f: () => void) => {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      f();
-    }, ms);
-    timers.add(t);
-  };
-  const sleep = (ms: number) => new Promise<void>((r) => later(ms, r));
-
-  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string>) => {
-    if (res.destroyed || res.headersSent) return;
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
-    res.end(text);
-  };
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const ch of req) chunks.push(ch as Buffer);
-    const rawBody = Buffer.concat(chunks).toString('utf8');
-    const url = new URL(req.url ?? '/', 'http://local');
-    const method = (req.method ?? 'GET').toUpperCase();
-    const path = url.pathname;
-    const rawQuery = url.search.startsWith('?') ? url.search.slice(1) : '';
-    const params: Record<string, string> = {};
-    if (rawBody && !rawBody.trimStart().startsWith('{')) for (const [k, v] of new URLSearchParams(rawBody)) params[k] = v;
-    for (const [k, v] of url.searchParams) params[k] = v; // the query string wins, as on Binance
-    const ip = req.socket.remoteAddress ?? 'unknown';
-    const keyHeader = req.headers['x-mbx-apikey'];
-    const apiKey = Array.isArray(keyHeader) ? keyHeader[0] : keyHeader;
-    const hintAccount = apiKey ? keys.get(apiKey)?.accountId ?? null : null;
-    const route = routes.get(`${method} ${path}`);
-    const headers: Record<string, string> = {};
-    const fault = faults.take(method, path, hintAccount);
-    const weightHeader = () => (headers['X-MBX-USED-WEIGHT-1M'] = String(limiter.usedWeight(ip)));
-    try {
-      if (fault && (fault.when ?? 'before') === 'before') {
-        switch (fault.action) {
-          case 'delay':
-            await sleep(fault.ms ?? 0);
-            break;
-          case 'drop':
-            later(fault.ms ?? 0, () => req.socket.destroy());
-            return;
-          case '503':
-            throw BinanceErrors.timeout();
-          case '429':
-            throw new BinanceApiError(429, -1003, BinanceErrors.tooManyRequests(limiter.limits.weightPerMinute, 1).msg, { 'Retry-After': String(fault.retryAfterSec ?? 1) });
-          case '418': {
-            const sec = fault.retryAfterSec ?? 120;
-            throw BinanceErrors.banned(ip, wall() + sec * 1000, sec);
-          }
-          case 'error':
-            throw new BinanceApiError(fault.status ?? 400, fault.code ?? -1000, fault.msg ?? (fault.code === -1021 ? BinanceErrors.timestampOutside().msg : 'An unknown error occurred while processing the request.'));
-          default:
-            break;
-        }
-      }
-      limiter.admit(ip, route ? route.weight(params) : 1);
-      weightHeader();
-      if (!route) throw BinanceErrors.notFound(method, path);
-      let acct: Account | null = null;
-      if (route.security !== 'NONE') {
-        const cred = authenticate({ security: route.security, apiKeyHeader: apiKey, rawQuery, rawBody, params, keys, now: wall(), recvWindowMaxMs });
-        acct = accounts.get(cred.accountId)!;
-      }
-      if (route.orders && acct) {
-        try {
-          limiter.admitOrder(acct.cred.accountId);
-        } finally {
-          const n = limiter.orderCounts(acct.cred.accountId);
-          headers['X-MBX-ORDER-COUNT-10S'] = String(n.s10);
-          headers['X-MBX-ORDER-COUNT-1M'] = String(n.m1);
-        }
-      }
-      const body = route.handler({ params, acct, fault, rawBody });
-      if (fault && fault.when === 'after') {
-        if (fault.action === '503') throw BinanceErrors.timeout();
-        if (fault.action === 'drop') {
-          later(fault.ms ?? 0, () => req.socket.destroy());
-          return;
-        }
-      }
-      send(res, 200, body, headers);
-    } catch (e) {
-      if (!headers['X-MBX-USED-WEIGHT-1M']) weightHeader();
-      if (e instanceof BinanceApiError) send(res, e.status, e.body(), { ...headers, ...e.headers });
-      else send(res, 500, { code: -1000, msg: 'An unknown error occurred while processing the request.' }, headers);
-    }
-  }
-
-  const server = createServer((req, res) => void handle(req, res));
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
+  const http = await serveBinanceRoutes<Account>({
+    routes,
+    keys,
+    accountOf: (id) => accounts.get(id)!,
+    accountIdOf: (a) => a.cred.accountId,
+    limiter,
+    faults,
+    wall,
+    recvWindowMaxMs,
+    upgrade: (req, socket, head) => hub.upgrade(req, socket, head),
+    port: o.port,
+    host: o.host,
   });
-  server.on('upgrade', (req, socket, head) => hub.upgrade(req, socket, head));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolve());
-  });
-  const addr = server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
 
   // Listen keys expire without keep-alive: listenKeyExpired, then the stream closes.
   const sweep = setInterval(() => {
@@ -1113,8 +1009,8 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
 
   let closed = false;
   return {
-    url: `http://${host}:${addr.port}`,
-    wsUrl: `ws://${host}:${addr.port}`,
+    url: http.url,
+    wsUrl: http.wsUrl,
     engine,
     clock,
     faults,
@@ -1123,11 +1019,8 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
       if (closed) return;
       closed = true;
       clearInterval(sweep);
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
       await hub.close();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await http.close();
     },
   };
 }
