@@ -16,3 +16,4 @@ export * from './admin';
 export * from './data';
 
 export * from './http-core';
+export * from './margin-server';

@@ -697,7 +697,8 @@ export class PaperMarginVenue {
     const quoteQty = qty.mul(price);
     const rate = maker ? r.makerFeeRate : r.takerFeeRate;
     const buy = rec.side === 'BUY';
-    const commission = buy ? qty.mul(rate) : quoteQty.mul(rate);
+    // Balances carry 8 decimals: the commission is rounded up to them, like an interest accrual.
+    const commission = (buy ? qty.mul(rate) : quoteQty.mul(rate)).toDecimalPlaces(AMOUNT_DP, D.ROUND_UP);
     if (buy) {
       b.quote.free = b.quote.free.minus(quoteQty);
       b.base.free = b.base.free.plus(qty.minus(commission));
