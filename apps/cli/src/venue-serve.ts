@@ -1,10 +1,20 @@
 import * as path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { localVenueInputs, startBinanceLocal, type BinanceLocal } from '@bulwark/binance-local';
-import { resolveDataDir } from '@bulwark/market-data';
+import { localVenueInputs, startBinanceLocal, startBinanceMarginLocal } from '@bulwark/binance-local';
+import { loadMarginPair, resolveDataDir } from '@bulwark/market-data';
+
+/** The local venues `bulwark venue serve` runs. */
+export const LOCAL_VENUES = ['binance-usdm', 'binance-margin'] as const;
+export type LocalVenueKind = (typeof LOCAL_VENUES)[number];
+
+/** The spot 1m file of the 2024-08-05 crash: the default of the spot-margin venue. */
+export const DEFAULT_MARGIN_CANDLES = 'BTCUSDT-1m-2024-07-26_2024-08-25.csv';
 
 /** Flags of `bulwark venue serve`. */
 export interface VenueServeFlags {
+  venue: LocalVenueKind;
+  /** Market time runs by itself at this multiple of wall time (margin venue); unset = only on request. */
+  speed?: number;
   port: number;
   host: string;
   candles?: string;
@@ -29,23 +39,61 @@ function usdt(v: string): string {
   return v;
 }
 
+function speed(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 1_000_000) throw new InvalidArgumentError(`--speed must be a number in (0, 1000000], got "${v}"`);
+  return n;
+}
+
+function venueKind(v: string): LocalVenueKind {
+  if (!(LOCAL_VENUES as readonly string[]).includes(v)) throw new InvalidArgumentError(`--venue must be one of ${LOCAL_VENUES.join(', ')}, got "${v}"`);
+  return v as LocalVenueKind;
+}
+
 function utc(v: string): number {
   const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
   if (Number.isNaN(t)) throw new InvalidArgumentError(`--start must be a UTC date (YYYY-MM-DD or ISO time), got "${v}"`);
   return t;
 }
 
+/** A running local venue, whichever it is. */
+export interface ServedVenue {
+  url: string;
+  wsUrl: string;
+  close(): Promise<void>;
+}
+
 /**
- * Start the local Binance USDⓈ-M venue from CLI flags (keys from the flags or from
- * BINANCE_API_KEY / BINANCE_API_SECRET; rules, exchange info and brackets from the data
- * directory). Prints the URLs and the account, never the secret.
- * @throws Error when no API key/secret is given
+ * Start a local venue from CLI flags (keys from the flags or from BINANCE_API_KEY /
+ * BINANCE_API_SECRET). `binance-usdm`: rules, exchange info and brackets from the data
+ * directory. `binance-margin`: the pair's recorded spot filters, tier and rates from the
+ * project's data/venues, priced by a spot 1m file (default: the 2024-08 crash month), the
+ * account's spot wallet credited with `--balance` USDT. Prints the URLs, never the secret.
+ * @throws Error when no API key/secret is given, or --speed with the USDⓈ-M venue
  */
-export async function serveVenue(flags: VenueServeFlags, env: NodeJS.ProcessEnv = process.env, log: (s: string) => void = console.log): Promise<BinanceLocal> {
+export async function serveVenue(flags: VenueServeFlags, env: NodeJS.ProcessEnv = process.env, log: (s: string) => void = console.log): Promise<ServedVenue> {
   const apiKey = flags.apiKey ?? env['BINANCE_API_KEY'];
   const apiSecret = flags.apiSecret ?? env['BINANCE_API_SECRET'];
   if (!apiKey || !apiSecret) throw new Error('an API key and secret are required: --api-key K --api-secret S, or BINANCE_API_KEY / BINANCE_API_SECRET');
   const dataDir = flags.dataDir ? path.resolve(flags.dataDir) : resolveDataDir(env);
+  if ((flags.venue ?? 'binance-usdm') === 'binance-margin') {
+    const candlesFile = flags.candles ? path.resolve(flags.candles) : path.join(dataDir, 'binance-spot', flags.symbol, 'klines-1m', DEFAULT_MARGIN_CANDLES);
+    const local = await startBinanceMarginLocal({
+      pair: loadMarginPair(flags.symbol),
+      candlesFile,
+      startTime: flags.start,
+      speed: flags.speed,
+      port: flags.port,
+      host: flags.host,
+      accounts: [{ accountId: flags.account, apiKey, apiSecret, spot: { USDT: flags.balance } }],
+    });
+    log(`Local Binance spot isolated-margin venue (${flags.symbol}), account ${flags.account} with ${flags.balance} USDT in its spot wallet (API key and secret from flags or the environment; never printed)`);
+    log(`  REST       ${local.url}/api/v3/… and /sapi/v1/…  (ccxt binance urls.api public/private = ${local.url}/api/v3, sapi = ${local.url}/sapi/v1)`);
+    log(`  WebSocket  ${local.wsUrl}/ws-api/v3  (ccxt.pro urls.api.ws['ws-api'].spot; user data by POST /sapi/v1/userListenToken)`);
+    log(flags.speed ? `  clock      runs at ${flags.speed}x market time over ${local.clock.remaining()} path steps of ${path.basename(candlesFile)}` : `  clock      POST ${local.url}/bulwark/v1/advance?steps=N (signed); ${local.clock.remaining()} path steps of ${path.basename(candlesFile)}`);
+    return local;
+  }
+  if (flags.speed) throw new Error('--speed is served by the spot-margin venue (--venue binance-margin) only for now');
   const inputs = localVenueInputs(dataDir, flags.symbol);
   const local = await startBinanceLocal({
     ...inputs,
@@ -65,13 +113,15 @@ export async function serveVenue(flags: VenueServeFlags, env: NodeJS.ProcessEnv 
 
 /** Register `bulwark venue serve`: runs until SIGINT/SIGTERM, then closes the server and its sockets. */
 export function registerVenueCommands(program: Command): void {
-  const venue = program.command('venue').description('A local Binance USDⓈ-M compatible venue for tests and demos.');
+  const venue = program.command('venue').description('Local Binance-compatible venues (USDⓈ-M futures, spot isolated margin) for tests and demos.');
   venue
     .command('serve')
-    .description('Serve Binance USDⓈ-M REST + WebSocket APIs (the /fapi endpoints ccxt uses) on the paper venue, priced by recorded candles advanced on request.')
+    .description('Serve Binance REST + WebSocket APIs (USDⓈ-M: the /fapi endpoints ccxt uses; binance-margin: /api/v3 and /sapi/v1 isolated margin) on the paper engines, priced by recorded candles.')
+    .option('--venue <venue>', `which venue: ${LOCAL_VENUES.join(' or ')}`, venueKind, 'binance-usdm')
+    .option('--speed <n>', 'market time runs by itself at N x wall time (binance-margin); without it the clock moves only on request', speed)
     .option('--port <n>', 'port (0 = any free port)', port, 0)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .option('--candles <file>', '1m candle CSV the clock walks (default: the data directory\'s 2025-11-10..2025-12-10 BTCUSDT file)')
+    .option('--candles <file>', '1m candle CSV the clock walks (default: the data directory\'s 2025-11-10..2025-12-10 BTCUSDT futures file; binance-margin: the 2024-07-26..2024-08-25 spot file)')
     .option('--funding <file>', 'funding-rate CSV (default: the data directory\'s funding-rates.csv)')
     .option('--symbol <SYMBOL>', 'instrument of the data directory', 'BTCUSDT')
     .option('--start <time>', 'first candle the clock walks (UTC); earlier candles are kline history', utc)
@@ -81,11 +131,11 @@ export function registerVenueCommands(program: Command): void {
     .option('--balance <usdt>', 'initial USDT balance', usdt, '10000')
     .option('--data-dir <dir>', 'market data directory (default: BULWARK_DATA_DIR or ../shared/data)')
     .action(async (flags: VenueServeFlags, cmd: Command) => {
-      let local: BinanceLocal;
+      let local: ServedVenue;
       try {
         local = await serveVenue(flags);
       } catch (e) {
-        if (e instanceof Error && e.message.startsWith('an API key and secret are required')) cmd.error(`error: ${e.message}`, { code: 'commander.invalidArgument', exitCode: 2 });
+        if (e instanceof Error && (e.message.startsWith('an API key and secret are required') || e.message.startsWith('--speed'))) cmd.error(`error: ${e.message}`, { code: 'commander.invalidArgument', exitCode: 2 });
         throw e;
       }
       await new Promise<void>((resolve) => {

@@ -1,0 +1,41 @@
+import * as ccxt from 'ccxt';
+import { serveVenue, type VenueServeFlags } from './venue-serve';
+
+jest.setTimeout(120_000);
+
+const flags = (over: Partial<VenueServeFlags>): VenueServeFlags => ({
+  venue: 'binance-margin', port: 0, host: '127.0.0.1', symbol: 'BTCUSDT', account: 'local-m', balance: '1000', apiKey: 'serve-key-0123456789', apiSecret: 'serve-secret-0123456789', ...over,
+});
+
+describe('bulwark venue serve --venue binance-margin', () => {
+  it('runs on its own clock with --speed: a ccxt client sees market time move without any clock call', async () => {
+    const lines: string[] = [];
+    const local = await serveVenue(flags({ speed: 600, start: Date.parse('2024-08-05T00:00:00Z') }), {}, (s) => lines.push(s));
+    const ex = new ccxt.binance({ enableRateLimit: false });
+    ex.options['fetchMarkets'] = { ...ex.options['fetchMarkets'], types: ['spot'] };
+    ex.urls['api'] = { public: `${local.url}/api/v3`, private: `${local.url}/api/v3`, sapi: `${local.url}/sapi/v1` } as unknown as typeof ex.urls['api'];
+    try {
+      expect(lines.join('\n')).toContain('runs at 600x market time');
+      expect(lines.join('\n')).not.toContain('serve-secret');
+      const first = await ex.fetchOHLCV('BTC/USDT', '1m', undefined, 1000);
+      // 600x: a wall second is ten market minutes, so new 1m bars close while the client only reads.
+      const deadline = Date.now() + 30_000;
+      const lastOpen = (k: ccxt.OHLCV[]) => Number(k.at(-1)![0]);
+      let later = first;
+      while (lastOpen(later) < lastOpen(first) + 5 * 60_000 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        later = await ex.fetchOHLCV('BTC/USDT', '1m', undefined, 1000);
+      }
+      expect(lastOpen(later)).toBeGreaterThanOrEqual(lastOpen(first) + 5 * 60_000);
+      // Real 2024-08-05 bars: the open of 00:00 UTC is the recorded one.
+      expect(later.find((k) => k[0] === Date.parse('2024-08-05T00:00:00Z'))?.[1]).toBe(58_161);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('refuses --speed on the USDⓈ-M venue and a missing key with clear errors', async () => {
+    await expect(serveVenue(flags({ venue: 'binance-usdm', speed: 10 }), {}, () => undefined)).rejects.toThrow(/--speed is served by the spot-margin venue/);
+    await expect(serveVenue(flags({ apiKey: undefined, apiSecret: undefined }), {}, () => undefined)).rejects.toThrow(/API key and secret are required/);
+  });
+});
