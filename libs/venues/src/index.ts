@@ -1,3 +1,4 @@
 export * from './port';
 export * from './paper';
 export * from './binance';
+export * from './binance-margin';

@@ -42,6 +42,18 @@ describe('classifyVenueError (Binance codes → domain reasons)', () => {
     ['-1111', 'INVALID', false, false],
     ['-2015', 'AUTH', false, false],
     ['-9999', 'OTHER', false, false],
+    // spot isolated margin
+    ['-3006', 'BORROW_LIMIT', false, false],
+    ['-11008', 'BORROW_LIMIT', false, false],
+    ['-3045', 'BORROW_UNAVAILABLE', false, false],
+    ['-3015', 'REPAY_OVER_LOAN', false, false],
+    ['-3020', 'TRANSFER_OUT_LIMIT', false, false],
+    ['-3041', 'INSUFFICIENT_BALANCE', false, false],
+    ['-3003', 'NO_MARGIN_ACCOUNT', false, false],
+    ['-3027', 'INVALID', false, false],
+    ['-3044', 'OTHER', true, false],
+    ['-2010', 'INVALID', false, false],
+    ['-1013', 'INVALID', false, false],
   ])('%s → %s (retryable %s, outcome unknown %s)', (code, reason, retryable, outcomeUnknown) => {
     expect(classifyVenueError(code)).toEqual({ reason, retryable, outcomeUnknown });
   });
@@ -115,5 +127,74 @@ describe('toVenueFailure on what ccxt really throws', () => {
     expect(parseBinanceError('no json')).toBeNull();
     expect(retryAfterMs({ 'retry-after': '2' })).toBe(2000);
     expect(retryAfterMs({})).toBeNull();
+  });
+});
+
+describe('spot isolated margin errors (ccxt binance, sapi)', () => {
+  const spot = new ccxt.binance({ apiKey: KEY, secret: SECRET });
+  /** What ccxt 4.5.84 `binance` throws for a /sapi answer from api.binance.com (its URL-specific "spot" table applies). */
+  function thrownSpot(status: number, body: string, url = 'https://api.binance.com/sapi/v1/margin/order'): unknown {
+    try {
+      const skip = spot.handleErrors(status, 'Bad Request', url, 'POST', {}, body, JSON.parse(body), {}, '');
+      if (skip === undefined) spot.handleHttpStatusCode(status, 'Bad Request', url, 'POST', body);
+    } catch (e) {
+      return e;
+    }
+    throw new Error('ccxt did not throw');
+  }
+
+  it.each([
+    [-3006, 'Your borrow amount has exceed maximum borrow amount.', 'BORROW_LIMIT', ccxt.BadRequest],
+    [-11008, "Exceeding the account's maximum borrowable limit.", 'BORROW_LIMIT', ccxt.OperationRejected],
+    [-3045, "The system doesn't have enough asset now.", 'BORROW_UNAVAILABLE', ccxt.OperationRejected],
+    [-3015, 'Repay amount exceeds borrow amount.', 'REPAY_OVER_LOAN', ccxt.BadRequest],
+    [-3020, 'Transfer out amount exceeds max amount.', 'TRANSFER_OUT_LIMIT', ccxt.BadRequest],
+    [-3041, 'Balance is not enough', 'INSUFFICIENT_BALANCE', ccxt.InsufficientFunds],
+    [-3003, 'Margin account does not exist.', 'NO_MARGIN_ACCOUNT', ccxt.BadRequest],
+    [-3027, 'Not a valid margin asset.', 'INVALID', ccxt.BadSymbol],
+    [-3044, 'System busy.', 'OTHER', ccxt.OperationFailed],
+    [-1013, 'Filter failure: LOT_SIZE', 'INVALID', ccxt.InvalidOrder],
+    [-2011, 'Unknown order sent.', 'UNKNOWN_ORDER', ccxt.OrderNotFound],
+    [-2013, 'Order does not exist.', 'UNKNOWN_ORDER', ccxt.OrderNotFound],
+  ])('%s %s → %s', (code, msg, reason, cls) => {
+    const body = JSON.stringify({ code, msg });
+    const e = thrownSpot(400, body);
+    expect(e).toBeInstanceOf(cls);
+    const f = toVenueFailure(e, { status: 400, body }, [KEY, SECRET]);
+    expect(f.rejection).toEqual({ code: String(code), message: msg });
+    expect(f.class.reason).toBe(reason);
+  });
+
+  it('refines -2010 by its message: insufficient balance, duplicate order, anything else INVALID', () => {
+    const cases: Array<[string, string]> = [
+      ['Account has insufficient balance for requested action.', 'INSUFFICIENT_BALANCE'],
+      ['Duplicate order sent.', 'DUPLICATE_ORDER'],
+      ['Order would immediately match and take.', 'INVALID'],
+    ];
+    for (const [msg, reason] of cases) {
+      const body = JSON.stringify({ code: -2010, msg });
+      const f = toVenueFailure(thrownSpot(400, body), { status: 400, body }, []);
+      expect(f.rejection).toEqual({ code: '-2010', message: msg });
+      expect(f.class).toEqual({ reason, retryable: false, outcomeUnknown: false });
+    }
+    expect(classifyVenueError('-2010', 'Account has insufficient balance for requested action.').reason).toBe('INSUFFICIENT_BALANCE');
+    expect(classifyVenueError('-2019', 'Account has insufficient balance for requested action.').reason).toBe('INSUFFICIENT_MARGIN');
+  });
+
+  it('reads the code the same way from a local URL, where ccxt throws a plain ExchangeError', () => {
+    const body = '{"code":-3020,"msg":"Transfer out amount exceeds max amount."}';
+    const e = thrownSpot(400, body, 'http://127.0.0.1:1/sapi/v1/asset/transfer');
+    expect(e).toBeInstanceOf(ccxt.ExchangeError);
+    const f = toVenueFailure(e, {}, []);
+    expect(f.rejection).toEqual({ code: '-3020', message: 'Transfer out amount exceeds max amount.' });
+    expect(f.class.reason).toBe('TRANSFER_OUT_LIMIT');
+  });
+
+  it('strips the "binance " prefix and keeps a 503 an unknown outcome', () => {
+    const f = toVenueFailure(new ccxt.ExchangeNotAvailable('binance POST https://api.binance.com/sapi/v1/margin/order 503 Service Unavailable '), {}, []);
+    expect(f.rejection.code).toBe('HTTP_503');
+    expect(f.class.outcomeUnknown).toBe(true);
+    const g = toVenueFailure(new ccxt.RequestTimeout('binance POST https://api.binance.com/sapi/v1/margin/order request timed out (10000 ms)'), {}, []);
+    expect(g.rejection.message).toBe('request timed out: POST https://api.binance.com/sapi/v1/margin/order request timed out (10000 ms)');
   });
 });

@@ -1,12 +1,20 @@
 import type { VenueRejection } from '@bulwark/domain';
 
 /**
- * Domain reasons for Binance USDⓈ-M errors.
- * Codes: https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code
+ * Domain reasons for Binance USDⓈ-M and spot (isolated) margin errors.
+ * Codes: https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code,
+ * https://developers.binance.com/docs/binance-spot-api-docs/errors and
+ * https://developers.binance.com/docs/margin_trading/error-code
  * HTTP statuses (429, 418, 503): https://developers.binance.com/docs/derivatives/usds-margined-futures/general-info#http-return-codes
  */
 export type VenueErrorReason =
   | 'INSUFFICIENT_MARGIN'
+  | 'INSUFFICIENT_BALANCE'
+  | 'BORROW_LIMIT'
+  | 'BORROW_UNAVAILABLE'
+  | 'REPAY_OVER_LOAN'
+  | 'TRANSFER_OUT_LIMIT'
+  | 'NO_MARGIN_ACCOUNT'
   | 'MIN_NOTIONAL'
   | 'TIMESTAMP'
   | 'REDUCE_ONLY_REJECTED'
@@ -60,10 +68,50 @@ put('INVALID', false, false, [
 ]);
 put('AUTH', false, false, ['-2014', '-2015', '-1022', '-1002']);
 // -1001 "Internal error; unable to process your request. Please try again." / -1008 overloaded: not processed, may be resent.
-put('OTHER', true, false, ['-1001', '-1008']);
+// -3044 (spot margin) "System busy.": refused before processing, like -1001.
+put('OTHER', true, false, ['-1001', '-1008', '-3044']);
 
-/** Classify a venue code (Binance's '-2019' or a transport code like 'HTTP_503'); unknown codes are OTHER, terminal. */
-export function classifyVenueError(code: string): VenueErrorClass {
+// Spot isolated margin (sapi /margin/*, /asset/transfer), https://developers.binance.com/docs/margin_trading/error-code:
+// -3041 "Balance is not enough" (transfer, repay or order beyond the free balance).
+put('INSUFFICIENT_BALANCE', false, false, ['-3041']);
+// -3006 "Your borrow amount has exceed maximum borrow amount." (GET /sapi/v1/margin/maxBorrowable);
+// -11008 "Exceeding the account's maximum borrowable limit." (the account's borrow limit across pairs).
+put('BORROW_LIMIT', false, false, ['-3006', '-11008']);
+// -3045 "The system doesn't have enough asset now.": Binance's lending pool for the asset is empty;
+// a later borrow may succeed, so it is terminal here and the caller decides when to try again.
+put('BORROW_UNAVAILABLE', false, false, ['-3045']);
+// -3015 "Repay amount exceeds borrow amount." (repay more than borrowed + interest).
+put('REPAY_OVER_LOAN', false, false, ['-3015']);
+// -3020 "Transfer out amount exceeds max amount." (GET /sapi/v1/margin/maxTransferable: the margin
+// level after the transfer would fall below Binance's transfer-out bar).
+put('TRANSFER_OUT_LIMIT', false, false, ['-3020']);
+// -3003 "Margin account does not exist." (the isolated pair's account was never created / activated).
+put('NO_MARGIN_ACCOUNT', false, false, ['-3003']);
+// -3027 "Not a valid margin asset." (an asset that is neither the pair's base nor its quote).
+put('INVALID', false, false, ['-3027']);
+// -2010 NEW_ORDER_REJECTED carries many reasons in its message; see MESSAGE_RULES.
+put('INVALID', false, false, ['-2010']);
+
+/**
+ * Codes whose message says more than the code (spot -2010 "NEW_ORDER_REJECTED"):
+ * https://developers.binance.com/docs/binance-spot-api-docs/errors#messages-for--1010-error_msg_received--2010-new_order_rejected-and--2011-cancel_rejected
+ */
+const MESSAGE_RULES: Array<{ code: string; msg: RegExp; reason: VenueErrorReason }> = [
+  // "Account has insufficient balance for requested action."
+  { code: '-2010', msg: /insufficient balance/i, reason: 'INSUFFICIENT_BALANCE' },
+  // "Duplicate order sent." (a client order id already in use)
+  { code: '-2010', msg: /duplicate order/i, reason: 'DUPLICATE_ORDER' },
+];
+
+/**
+ * Classify a venue code (Binance's '-2019' or a transport code like 'HTTP_503'); unknown codes are OTHER, terminal.
+ * @param message Binance's `msg`, which refines codes like -2010 (insufficient balance, duplicate order)
+ */
+export function classifyVenueError(code: string, message?: string): VenueErrorClass {
+  if (message !== undefined) {
+    const rule = MESSAGE_RULES.find((r) => r.code === code && r.msg.test(message));
+    if (rule) return { reason: rule.reason, retryable: false, outcomeUnknown: false };
+  }
   return table[code] ?? { reason: 'OTHER', retryable: false, outcomeUnknown: false };
 }
 
@@ -163,7 +211,7 @@ export function toVenueFailure(e: unknown, resp: ResponseInfo, secrets: Readonly
     text = `${name}: ${stripPrefix(rawMessage)}`;
   }
   const message = redact(text, secrets).slice(0, MAX_MESSAGE);
-  return { rejection: { code, message }, class: classifyVenueError(code), retryAfterMs: retryAfterMs(resp.headers), status };
+  return { rejection: { code, message }, class: classifyVenueError(code, parsed?.msg), retryAfterMs: retryAfterMs(resp.headers), status };
 }
 
 /** The message of anything thrown (duck-typed: errors may come from another realm, e.g. under Jest). */
@@ -187,12 +235,12 @@ function isNetworkError(e: unknown): boolean {
   return false;
 }
 
-/** ccxt writes "binanceusdm 418 <reason> <body>" (binance handleErrors) or "binanceusdm GET <url> 503 <reason> <body>" (default handler). */
+/** ccxt writes "binanceusdm 418 <reason> <body>" (binance handleErrors) or "binanceusdm GET <url> 503 <reason> <body>" (default handler); `binance` the same. */
 function statusFromMessage(m: string): number | null {
   const x = /^\S+ (?:[A-Z]+ \S+ )?([45]\d\d) /.exec(m);
   return x ? Number(x[1]) : null;
 }
 
 function stripPrefix(m: string): string {
-  return m.replace(/^binanceusdm /, '');
+  return m.replace(/^binance(?:usdm)? /, '');
 }

@@ -1,0 +1,2 @@
+export * from './local-urls';
+export * from './binance-margin';
