@@ -9,7 +9,7 @@ import { startBinanceMarginLocal, type BinanceMarginLocal } from '@bulwark/binan
 import { ceilToStep, dec, floorToStep, str, ZERO, type D } from '@bulwark/domain';
 import { loadMarginPair, resolveDataDir } from '@bulwark/market-data';
 import { classifyVenueError } from '../binance/errors';
-import { VenueCallError } from '../binance/binance-usdm';
+import { VenueCallError } from '../binance/requests';
 import { BinanceMarginVenue, type MarginOrderSnapshot, type MarginUserDataMessage } from './index';
 
 jest.setTimeout(120_000);

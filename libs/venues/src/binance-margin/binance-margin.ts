@@ -1,12 +1,10 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import * as ccxt from 'ccxt';
 import type { OrderSide, VenueId } from '@bulwark/contracts';
 import { dec, err, ok, str, ZERO, type D, type MarginOrderType, type MarginSideEffectType, type Result, type VenueRejection } from '@bulwark/domain';
-import { processMetrics, reportVenueWeight } from '@bulwark/telemetry';
-import { VenueCallError } from '../binance/binance-usdm';
-import { classifyVenueError, header, messageOf, redact, toVenueFailure, type ResponseInfo, type VenueFailure } from '../binance/errors';
-import { BannedError, RateBudget, systemClock, type BudgetAlert, type Clock, type RequestCost } from '../binance/rate-budget';
-import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../binance/retry';
+import { BinanceRequests, VenueCallError } from '../binance/requests';
+import { messageOf, redact, toVenueFailure, type VenueFailure } from '../binance/errors';
+import { RateBudget, systemClock, type BudgetAlert, type Clock, type RequestCost } from '../binance/rate-budget';
+import { DEFAULT_RETRY, type RetryPolicy } from '../binance/retry';
 import { binanceMarginLocalUrls } from './local-urls';
 
 /** The ccxt exchange classes the adapter drives: `binance` for REST, ccxt.pro `binance` for the user-data stream. */
@@ -199,14 +197,6 @@ const USER_EVENTS = new Set(['executionReport', 'outboundAccountPosition', 'bala
 /** isIsolated as Binance's margin docs write it ('TRUE'); the venue accepts any case. */
 const ISOLATED = 'TRUE';
 
-/** The path of a request URL without its query (the query holds the signature), e.g. `/sapi/v1/margin/order`. */
-function endpointPath(url: string): string {
-  try {
-    return new URL(url).pathname;
-  } catch {
-    return url.split('?')[0];
-  }
-}
 
 /** One user-data stream: a ccxt.pro instance for one isolated pair (ccxt keeps one listenToken per instance). */
 interface UserStream {
@@ -251,7 +241,7 @@ export class BinanceMarginVenue {
   private readonly wsBase: string | null;
   private readonly onAlert: (a: MarginVenueAlert) => void;
   private readonly logLine: (line: string) => void;
-  private readonly als = new AsyncLocalStorage<ResponseInfo & { endpoint?: string }>();
+  private readonly requests: BinanceRequests<RestEx>;
   private readonly streams = new Map<string, UserStream>();
   private closed = false;
 
@@ -276,14 +266,11 @@ export class BinanceMarginVenue {
     this.budget = o.budget ?? new RateBudget(this.clock, (a) => this.onAlert(a), BINANCE_SAPI_LIMITS);
     const ex = new ccxt.binance(this.ccxtConfig());
     this.configure(ex);
-    // Capture each response's status, headers and body for the request that caused it
-    // (per async context: concurrent calls never see each other's response).
-    const onRest = ex.onRestResponse.bind(ex);
-    ex.onRestResponse = (status: number, statusText: string, url: string, method: string, headers: Record<string, string>, body: string, reqHeaders: unknown, reqBody: unknown) => {
-      const ctx = this.als.getStore();
-      if (ctx) Object.assign(ctx, { status, headers, body, endpoint: `${method.toUpperCase()} ${endpointPath(url)}` });
-      return onRest(status, statusText, url, method, headers, body, reqHeaders, reqBody);
-    };
+    this.requests = new BinanceRequests<RestEx>({
+      venue: this.venue, label: `binance-margin ${this.accountId}`, budget: this.budget, clock: this.clock, random: this.random, retryPolicy: this.retryPolicy,
+      secrets: this.secrets, log: this.logLine, timeCost: MARGIN_ENDPOINT_COST.time, honourRetryAfter: true,
+    });
+    this.requests.attach(ex);
     this.exchange = ex;
   }
 
@@ -310,84 +297,12 @@ export class BinanceMarginVenue {
 
   // ---------------------------------------------------------------- request machinery
 
-  /** One request through the budget, with this request's response captured. */
-  private async send<T>(cost: RequestCost, fn: (ex: RestEx) => Promise<T>): Promise<Result<T, VenueFailure>> {
-    try {
-      await this.budget.acquire(cost);
-    } catch (e) {
-      if (e instanceof BannedError) {
-        const rejection = { code: 'HTTP_418', message: e.message };
-        return err({ rejection, class: classifyVenueError('HTTP_418'), retryAfterMs: e.until - this.clock.now(), status: 418 });
-      }
-      throw e;
-    }
-    const ctx: ResponseInfo & { endpoint?: string } = {};
-    const started = performance.now();
-    try {
-      const v = await this.als.run(ctx, () => fn(this.exchange));
-      this.observeResponse(ctx, started);
-      return ok(v);
-    } catch (e) {
-      this.observeResponse(ctx, started);
-      const f = toVenueFailure(e, ctx, this.secrets);
-      if (f.rejection.code === 'HTTP_429') this.budget.pause(f.retryAfterMs);
-      if (f.rejection.code === 'HTTP_418') this.budget.ban(f.retryAfterMs);
-      this.logLine(`binance-margin ${this.accountId}: ${ctx.endpoint ?? 'request'}: ${f.rejection.code} ${f.rejection.message}`);
-      return err(f);
-    }
+  private read<T>(cost: RequestCost, fn: (ex: RestEx) => Promise<T>): Promise<T> {
+    return this.requests.read(cost, fn);
   }
 
-  /**
-   * Book a response: /sapi answers report the endpoint's IP weight in X-SAPI-USED-IP-WEIGHT-1M
-   * (/api in X-MBX-USED-WEIGHT-1M); the budget re-bases on it, the metrics record it.
-   */
-  private observeResponse(ctx: ResponseInfo & { endpoint?: string }, started: number): void {
-    const used = header(ctx.headers, 'x-sapi-used-ip-weight-1m') ?? header(ctx.headers, 'x-mbx-used-weight-1m');
-    this.budget.observe({ 'x-mbx-used-weight-1m': used, 'x-mbx-order-count-10s': header(ctx.headers, 'x-mbx-order-count-10s') });
-    processMetrics().venueRequestSeconds.observe({ venue: this.venue, endpoint: ctx.endpoint ?? 'NO_RESPONSE' }, (performance.now() - started) / 1000);
-    reportVenueWeight(this.venue, used);
-  }
-
-  /**
-   * A request with the retry policy. Reads retry every retryable class; writes only what the
-   * venue surely did not execute (429, -1021 after resync, -1001/-1008/-3044): an unknown
-   * outcome is the caller's to resolve.
-   */
-  private async call<T>(kind: 'read' | 'write', cost: RequestCost, fn: (ex: RestEx) => Promise<T>): Promise<Result<T, VenueFailure>> {
-    let timestampFailures = 0;
-    return withRetry(
-      async () => {
-        const r = await this.send(cost, fn);
-        if (!r.ok && r.error.class.reason === 'TIMESTAMP' && ++timestampFailures === 1) await this.resyncClock();
-        return r;
-      },
-      (f) => {
-        if (f.class.reason === 'TIMESTAMP') return { retry: timestampFailures === 1 };
-        if (!f.class.retryable) return { retry: false };
-        if (kind === 'write' && f.class.outcomeUnknown) return { retry: false };
-        return { retry: true, atLeastMs: f.retryAfterMs ?? undefined };
-      },
-      { policy: this.retryPolicy, random: this.random, sleep: (ms) => this.clock.sleep(ms) },
-    );
-  }
-
-  /** A read that must succeed: the value, or a VenueCallError carrying the redacted rejection. */
-  private async read<T>(cost: RequestCost, fn: (ex: RestEx) => Promise<T>): Promise<T> {
-    const r = await this.call('read', cost, fn);
-    if (!r.ok) throw new VenueCallError(r.error.rejection);
-    return r.value;
-  }
-
-  /** A write answered as a Result with the typed, redacted rejection. */
-  private async write<T>(cost: RequestCost, fn: (ex: RestEx) => Promise<T>): Promise<Result<T, VenueRejection>> {
-    const r = await this.call('write', cost, fn);
-    return r.ok ? r : err(r.error.rejection);
-  }
-
-  /** -1021: measure the offset to the venue's clock (GET /api/v3/time); ccxt signs with it from then on. */
-  private async resyncClock(): Promise<void> {
-    const r = await this.send(MARGIN_ENDPOINT_COST.time, (ex) => ex.loadTimeDifference());
-    if (r.ok) this.exchange.options['adjustForTimeDifference'] = true;
+  private write<T>(cost: RequestCost, fn: (ex: RestEx) => Promise<T>): Promise<Result<T, VenueRejection>> {
+    return this.requests.write(cost, fn);
   }
 
   /** A pair this adapter may touch; the refusal is a typed rejection (nothing is sent). */
@@ -528,44 +443,24 @@ export class BinanceMarginVenue {
     if (o.type === 'LIMIT') params['timeInForce'] = o.timeInForce ?? 'GTC';
     Object.assign(params, { newClientOrderId: o.clientOrderId, isIsolated: ISOLATED, sideEffectType: o.sideEffectType, newOrderRespType: 'FULL' });
     const place = async (): Promise<Result<MarginOrderSnapshot, VenueFailure>> => {
-      const r = await this.call('write', MARGIN_ENDPOINT_COST.order, (ex) => ex.sapiPostMarginOrder(params));
+      const r = await this.requests.call('write', MARGIN_ENDPOINT_COST.order, (ex) => ex.sapiPostMarginOrder(params));
       return r.ok ? ok(marginOrderSnapshot(r.value as Raw)) : r;
     };
     const query = async (): Promise<Result<MarginOrderSnapshot | null, VenueFailure>> => {
       const q = await this.queryOrder(o.symbol, { clientOrderId: o.clientOrderId });
       if (!q.ok || q.value === null || q.value.executedQty.isZero()) return q;
-      const t = await this.call('read', MARGIN_ENDPOINT_COST.myTrades, (ex) => ex.sapiGetMarginMyTrades({ symbol: o.symbol, isIsolated: ISOLATED, orderId: q.value?.orderId }));
+      const t = await this.requests.call('read', MARGIN_ENDPOINT_COST.myTrades, (ex) => ex.sapiGetMarginMyTrades({ symbol: o.symbol, isIsolated: ISOLATED, orderId: q.value?.orderId }));
       if (t.ok) q.value.fills = (t.value as Raw[]).map((x) => ({ tradeId: s(x['id']), price: dOr(x['price']), qty: dOr(x['qty']), commission: dOr(x['commission']), commissionAsset: s(x['commissionAsset']) }));
       else this.logLine(`binance-margin ${this.accountId}: order ${o.clientOrderId} found, its trades not (${t.error.rejection.code}); answered without fills`);
       return q;
     };
-    return this.placeResolvingUnknown(place, query);
-  }
-
-  /**
-   * Place, and when the outcome is unknown: query by client id (with backoff) — found → it;
-   * the venue says it does not exist → send the same request (same client id) again; cannot
-   * tell → the rejection. A duplicate-id answer to a re-send means the first one landed: query again.
-   */
-  private async placeResolvingUnknown<T>(place: () => Promise<Result<T, VenueFailure>>, query: () => Promise<Result<T | null, VenueFailure>>): Promise<Result<T, VenueRejection>> {
-    let r = await place();
-    for (let round = 0; round < 3; round++) {
-      if (r.ok) return r;
-      const resent = round > 0;
-      if (!r.error.class.outcomeUnknown && !(resent && r.error.class.reason === 'DUPLICATE_ORDER')) return err(r.error.rejection);
-      const q = await withRetry(query, (f) => ({ retry: f.class.retryable }), { policy: this.retryPolicy, random: this.random, sleep: (ms) => this.clock.sleep(ms) });
-      if (!q.ok) return err({ code: r.error.rejection.code, message: `${r.error.rejection.message}; outcome unknown and the order could not be queried (${q.error.rejection.code} ${q.error.rejection.message})` });
-      if (q.value !== null) return ok(q.value);
-      this.logLine(`binance-margin ${this.accountId}: outcome unknown, the venue has no such order; re-sending with the same client id`);
-      r = await place();
-    }
-    return r.ok ? r : err(r.error.rejection);
+    return this.requests.placeResolvingUnknown(place, query);
   }
 
   /** `GET /sapi/v1/margin/order` by orderId or origClientOrderId; -2013 "Order does not exist." → null. */
   private async queryOrder(symbol: string, ref: { orderId?: string; clientOrderId?: string }): Promise<Result<MarginOrderSnapshot | null, VenueFailure>> {
     const q: Raw = { symbol, isIsolated: ISOLATED, ...refParams(ref) };
-    const r = await this.call('read', MARGIN_ENDPOINT_COST.queryOrder, (ex) => ex.sapiGetMarginOrder(q));
+    const r = await this.requests.call('read', MARGIN_ENDPOINT_COST.queryOrder, (ex) => ex.sapiGetMarginOrder(q));
     if (r.ok) return ok(marginOrderSnapshot(r.value as Raw));
     if (r.error.class.reason === 'UNKNOWN_ORDER') return ok(null);
     return r;
@@ -581,7 +476,7 @@ export class BinanceMarginVenue {
     if (!p.ok) return p;
     if (!ref.orderId && !ref.clientOrderId) return err({ code: '-1102', message: 'cancelOrder needs an orderId or a clientOrderId' });
     const q: Raw = { symbol, isIsolated: ISOLATED, ...refParams(ref) };
-    const r = await this.call('write', MARGIN_ENDPOINT_COST.cancel, (ex) => ex.sapiDeleteMarginOrder(q));
+    const r = await this.requests.call('write', MARGIN_ENDPOINT_COST.cancel, (ex) => ex.sapiDeleteMarginOrder(q));
     if (r.ok) return ok(marginOrderSnapshot(r.value as Raw));
     if (r.error.class.outcomeUnknown || r.error.class.reason === 'UNKNOWN_ORDER') {
       const back = await this.queryOrder(symbol, ref);

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import * as ccxt from 'ccxt';
 
 /** The ccxt.pro exchange class the adapter drives. */
@@ -14,20 +13,12 @@ import type {
   VenuePositionSnapshot,
   VenueTrade,
 } from '../port';
-import { classifyVenueError, messageOf, redact, toVenueFailure, type ResponseInfo, type VenueFailure } from './errors';
+import { messageOf, redact, type VenueFailure } from './errors';
 import { localApiUrls } from './local-urls';
-import { BannedError, RateBudget, systemClock, type BudgetAlert, type Clock, type RequestCost } from './rate-budget';
-import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry';
-import { processMetrics, reportVenueWeight } from '@bulwark/telemetry';
+import { RateBudget, systemClock, type BudgetAlert, type Clock, type RequestCost } from './rate-budget';
+import { DEFAULT_RETRY, type RetryPolicy } from './retry';
+import { BinanceRequests, VenueCallError } from './requests';
 
-/** The path of a request URL without its query (the query holds the signature), e.g. `/fapi/v1/order`. */
-function endpointPath(url: string): string {
-  try {
-    return new URL(url).pathname;
-  } catch {
-    return url.split('?')[0];
-  }
-}
 
 /**
  * Request costs of the endpoints the adapter calls (IP weight, order count), from Binance's
@@ -86,13 +77,6 @@ export interface BinanceUsdmVenueOptions {
   log?: (line: string) => void;
 }
 
-/** A read that failed after its retry budget: carries the typed, redacted rejection. */
-export class VenueCallError extends Error {
-  constructor(readonly rejection: VenueRejection) {
-    super(`${rejection.code} ${rejection.message}`);
-    this.name = 'VenueCallError';
-  }
-}
 
 /** Raw user-data stream message (ORDER_TRADE_UPDATE, ALGO_UPDATE, ACCOUNT_UPDATE, …). */
 export type UserDataMessage = { e: string; [k: string]: unknown };
@@ -136,7 +120,7 @@ export class BinanceUsdmVenue implements LiveVenuePort {
   private readonly retryPolicy: RetryPolicy;
   private readonly onAlert: (a: VenueAlert) => void;
   private readonly logLine: (line: string) => void;
-  private readonly als = new AsyncLocalStorage<ResponseInfo>();
+  private readonly requests: BinanceRequests<Ex>;
   private marketsLoaded = false;
   private knownMode: 'ONE_WAY' | 'HEDGE' | null = null;
   /** symbol → leverage this adapter set. */
@@ -174,14 +158,11 @@ export class BinanceUsdmVenue implements LiveVenuePort {
       if (!o.restBase || !o.wsBase) throw new Error('BinanceUsdmVenue: mode local needs restBase and wsBase');
       ex.urls['api'] = localApiUrls(ex.urls['api'], o.restBase, o.wsBase) as typeof ex.urls['api'];
     }
-    // Capture each response's status, headers and body for the request that caused it
-    // (per async context: concurrent calls never see each other's `last_response_headers`).
-    const onRest = ex.onRestResponse.bind(ex);
-    ex.onRestResponse = (status: number, statusText: string, url: string, method: string, headers: Record<string, string>, body: string, reqHeaders: unknown, reqBody: unknown) => {
-      const ctx = this.als.getStore();
-      if (ctx) Object.assign(ctx, { status, headers, body, endpoint: `${method.toUpperCase()} ${endpointPath(url)}` });
-      return onRest(status, statusText, url, method, headers, body, reqHeaders, reqBody);
-    };
+    this.requests = new BinanceRequests<Ex>({
+      venue: this.venue, label: `binanceusdm ${this.accountId}`, budget: this.budget, clock: this.clock, random: this.random, retryPolicy: this.retryPolicy,
+      secrets: this.secrets, log: this.logLine, timeCost: ENDPOINT_COST.time,
+    });
+    this.requests.attach(ex);
     // Tap the raw user-data messages; ccxt.pro keeps handling them (caches, listen key).
     const onMessage = ex.handleMessage.bind(ex);
     ex.handleMessage = (client: Parameters<Ex['handleMessage']>[0], message: unknown) => {
@@ -202,75 +183,14 @@ export class BinanceUsdmVenue implements LiveVenuePort {
 
   // ---------------------------------------------------------------- request machinery
 
-  /** One request through the budget, with this request's response captured. */
-  private async send<T>(cost: RequestCost, fn: (ex: Ex) => Promise<T>): Promise<Result<T, VenueFailure>> {
-    try {
-      await this.budget.acquire(cost);
-    } catch (e) {
-      if (e instanceof BannedError) {
-        const rejection = { code: 'HTTP_418', message: e.message };
-        return err({ rejection, class: classifyVenueError('HTTP_418'), retryAfterMs: e.until - this.clock.now(), status: 418 });
-      }
-      throw e;
-    }
-    const ctx: ResponseInfo & { endpoint?: string } = {};
-    const started = performance.now();
-    try {
-      const v = await this.als.run(ctx, () => fn(this.exchange));
-      this.observeResponse(ctx, started);
-      return ok(v);
-    } catch (e) {
-      this.observeResponse(ctx, started);
-      const f = toVenueFailure(e, ctx, this.secrets);
-      if (f.rejection.code === 'HTTP_429') this.budget.pause(f.retryAfterMs);
-      if (f.rejection.code === 'HTTP_418') this.budget.ban(f.retryAfterMs);
-      this.logLine(`binanceusdm ${this.accountId}: ${f.rejection.code} ${f.rejection.message}`);
-      return err(f);
-    }
-  }
-
-  /** Book a response: the budget re-bases on its usage headers; its duration and the used weight go to the metrics. */
-  private observeResponse(ctx: ResponseInfo & { endpoint?: string }, started: number): void {
-    this.budget.observe(ctx.headers);
-    processMetrics().venueRequestSeconds.observe({ venue: this.venue, endpoint: ctx.endpoint ?? 'NO_RESPONSE' }, (performance.now() - started) / 1000);
-    const used = Object.entries(ctx.headers ?? {}).find(([k]) => k.toLowerCase() === 'x-mbx-used-weight-1m')?.[1];
-    reportVenueWeight(this.venue, used);
-  }
-
-  /**
-   * A request with the retry policy. Reads retry every retryable class; writes only what
-   * the venue surely did not execute (429, -1021 after resync, -1001/-1008) — an unknown
-   * outcome is the caller's to resolve.
-   */
-  protected async call<T>(kind: 'read' | 'write', cost: RequestCost, fn: (ex: Ex) => Promise<T>): Promise<Result<T, VenueFailure>> {
-    let timestampFailures = 0;
-    return withRetry(
-      async () => {
-        const r = await this.send(cost, fn);
-        if (!r.ok && r.error.class.reason === 'TIMESTAMP' && ++timestampFailures === 1) await this.resyncClock();
-        return r;
-      },
-      (f) => {
-        if (f.class.reason === 'TIMESTAMP') return { retry: timestampFailures === 1 };
-        if (!f.class.retryable) return { retry: false };
-        if (kind === 'write' && f.class.outcomeUnknown) return { retry: false };
-        return { retry: true };
-      },
-      { policy: this.retryPolicy, random: this.random, sleep: (ms) => this.clock.sleep(ms) },
-    );
+  /** A request with the retry policy (see `BinanceRequests.call`). */
+  protected call<T>(kind: 'read' | 'write', cost: RequestCost, fn: (ex: Ex) => Promise<T>): Promise<Result<T, VenueFailure>> {
+    return this.requests.call(kind, cost, fn);
   }
 
   /** A read that must succeed: the value, or a VenueCallError carrying the redacted rejection. */
-  protected async read<T>(cost: RequestCost, fn: (ex: Ex) => Promise<T>): Promise<T> {
-    const r = await this.call('read', cost, fn);
-    if (!r.ok) throw new VenueCallError(r.error.rejection);
-    return r.value;
-  }
-
-  /** -1021: measure the offset to the venue's clock (GET /fapi/v1/time); ccxt signs with it from then on. */
-  private async resyncClock(): Promise<void> {
-    const r = await this.send(ENDPOINT_COST.time, (ex) => ex.loadTimeDifference());
-    if (r.ok) this.exchange.options['adjustForTimeDifference'] = true;
+  protected read<T>(cost: RequestCost, fn: (ex: Ex) => Promise<T>): Promise<T> {
+    return this.requests.read(cost, fn);
   }
 
   protected async ensureMarkets(): Promise<void> {
@@ -399,36 +319,12 @@ export class BinanceUsdmVenue implements LiveVenuePort {
       const q = await this.queryOrder(o.symbol, o.clientOrderId);
       return q.ok ? ok(q.value ? { venueOrderId: q.value.venueOrderId } : null) : q;
     };
-    const r = await this.placeResolvingUnknown(place, query);
+    const r = await this.requests.placeResolvingUnknown(place, query);
     if (r.ok) {
       this.openOrderIds.add(o.clientOrderId);
       this.clientIdOf.set(r.value.venueOrderId, o.clientOrderId);
     }
     return r;
-  }
-
-  /**
-   * Place, and when the outcome is unknown: query by client id (with backoff) — found → its
-   * id; the venue says it does not exist → send the same request (same client id) again;
-   * cannot tell → OUTCOME_UNKNOWN rejection (never a blind second order). A duplicate-id
-   * answer to a re-send means the first one landed: query again.
-   */
-  private async placeResolvingUnknown<T>(
-    place: () => Promise<Result<T, VenueFailure>>,
-    query: () => Promise<Result<T | null, VenueFailure>>,
-  ): Promise<Result<T, VenueRejection>> {
-    let r = await place();
-    for (let round = 0; round < 3; round++) {
-      if (r.ok) return r;
-      const resent = round > 0;
-      if (!r.error.class.outcomeUnknown && !(resent && r.error.class.reason === 'DUPLICATE_ORDER')) return err(r.error.rejection);
-      const q = await withRetry(query, (f) => ({ retry: f.class.retryable }), { policy: this.retryPolicy, random: this.random, sleep: (ms) => this.clock.sleep(ms) });
-      if (!q.ok) return err({ code: r.error.rejection.code, message: `${r.error.rejection.message}; outcome unknown and the order could not be queried (${q.error.rejection.code} ${q.error.rejection.message})` });
-      if (q.value !== null) return ok(q.value);
-      this.logLine(`binanceusdm ${this.accountId}: outcome unknown, the venue has no such order; re-sending with the same client id`);
-      r = await place();
-    }
-    return r.ok ? r : err(r.error.rejection);
   }
 
   /** `GET /fapi/v1/order` by origClientOrderId; -2013 "Order does not exist." → null. */
@@ -513,7 +409,7 @@ export class BinanceUsdmVenue implements LiveVenuePort {
       const q = await this.queryAlgo(p.clientAlgoId);
       return q.ok ? ok(q.value ? { algoId: q.value.algoId } : null) : q;
     };
-    const r = await this.placeResolvingUnknown(place, query);
+    const r = await this.requests.placeResolvingUnknown(place, query);
     if (!r.ok) return r;
     this.openAlgoIds.add(p.clientAlgoId);
     const back = await this.queryAlgo(p.clientAlgoId);

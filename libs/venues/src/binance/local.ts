@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { dec, str, ZERO, type D, type PaperStep, type PaperVenueEvent } from '@bulwark/domain';
 import type { DrivenVenue } from '../port';
-import { BinanceUsdmVenue, VenueCallError, type BinanceUsdmVenueOptions, type UserDataMessage } from './binance-usdm';
+import { BinanceUsdmVenue, type BinanceUsdmVenueOptions, type UserDataMessage } from './binance-usdm';
+import { VenueCallError } from './requests';
 import { messageOf, toVenueFailure } from './errors';
 
 type Raw = Record<string, unknown>;
