@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { authenticate, type ApiCredential, type SecurityType } from './auth';
 import { BinanceApiError, BinanceErrors } from './errors';
-import type { FaultInjector, FaultRule } from './faults';
+import { parseFaultRule, type FaultInjector, type FaultRule } from './faults';
 import type { RateLimiter } from './limits';
 
 /** What a route handler receives: the merged parameters (query wins), the caller's account, the fault to apply. */
@@ -167,4 +167,28 @@ export async function serveBinanceRoutes<A>(o: {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The fault injector's admin endpoints (local only, signed with an account's key):
+ * `POST /bulwark/v1/faults` adds a rule (JSON body, `parseFaultRule`; a bad rule is -1130),
+ * `DELETE /bulwark/v1/faults` clears them.
+ */
+export function faultAdminRoutes<A>(faults: FaultInjector): Array<[string, BinanceRoute<A>]> {
+  return [
+    ['POST /bulwark/v1/faults', {
+      security: 'SIGNED', weight: () => 0,
+      handler: (c) => {
+        let rule: FaultRule;
+        try {
+          rule = parseFaultRule(JSON.parse(c.rawBody || 'null'));
+        } catch (e) {
+          throw new BinanceApiError(400, -1130, (e as Error).message);
+        }
+        faults.add(rule);
+        return { pending: faults.pending().length };
+      },
+    }],
+    ['DELETE /bulwark/v1/faults', { security: 'SIGNED', weight: () => 0, handler: () => (faults.clear(), { pending: 0 }) }],
+  ];
 }

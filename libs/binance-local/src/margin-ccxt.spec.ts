@@ -17,6 +17,7 @@ const START = Date.parse('2024-08-04T22:00:00Z');
 const SYMBOL = 'BTC/USDT';
 const CANDLES = () => path.join(resolveDataDir(), 'binance-spot', 'BTCUSDT', 'klines-1m', 'BTCUSDT-1m-2024-07-26_2024-08-25.csv');
 const HOUR = 3_600_000;
+type ProBinance = InstanceType<typeof ccxt.pro.binance>;
 
 let local: BinanceMarginLocal;
 const pair = loadMarginPair('BTCUSDT');
@@ -29,7 +30,7 @@ afterEach(async () => {
 });
 
 /** One ccxt.pro `binance` for REST and the user-data websocket, pointed at the local venue (see the spec notes in margin-server.ts). */
-async function client(): Promise<ccxt.pro.binance> {
+async function client(): Promise<ProBinance> {
   const ex = new ccxt.pro.binance({ apiKey: creds.apiKey, secret: creds.apiSecret, enableRateLimit: false });
   // Spot markets only (the futures exchangeInfo urls are not served); set after construction so
   // the rest of ccxt's options (fetchMargins, fetchCurrencies) stay as they are.
@@ -41,6 +42,7 @@ async function client(): Promise<ccxt.pro.binance> {
   } as unknown as typeof ex.urls['api'];
   // ccxt applies Binance's margin error classes only to api.binance.com urls.
   ex.exceptions['exact'] = { ...ex.exceptions['exact'], ...ex.exceptions['spot']['exact'] };
+  trackDelays(ex);
   await ex.loadHttpProxyAgent();
   await ex.loadMarkets();
   return ex;
@@ -51,9 +53,24 @@ async function client(): Promise<ccxt.pro.binance> {
  * (`margin:fetchPositionsSnapshot`); `close()` rejects it, an unhandled rejection. Each pending
  * future gets a handler first.
  */
-async function closeClient(ex: ccxt.pro.binance): Promise<void> {
+async function closeClient(ex: ProBinance): Promise<void> {
   for (const c of Object.values(ex.clients) as Array<{ futures: Record<string, Promise<unknown>> }>) for (const f of Object.values(c.futures)) f.catch(() => undefined);
   await ex.close();
+  for (const t of timers.get(ex) ?? []) clearTimeout(t);
+}
+
+/** ccxt.pro schedules the listen-token renewal (~24 h) with a bare setTimeout its close() never clears: track them. */
+const timers = new WeakMap<object, Set<NodeJS.Timeout>>();
+function trackDelays(ex: ProBinance): void {
+  const set = new Set<NodeJS.Timeout>();
+  timers.set(ex, set);
+  ex.delay = (timeout: number, method: unknown, ...args: unknown[]) => {
+    const t = setTimeout(() => {
+      set.delete(t);
+      ex.spawn(method as never, ...args);
+    }, timeout);
+    set.add(t);
+  };
 }
 
 const isolated = { marginMode: 'isolated' };
@@ -74,7 +91,7 @@ describe('ccxt binance against the local spot isolated-margin venue, 2024-08-05'
     let watching: Promise<void> = Promise.resolve();
     try {
       local.clock.advance(1); // 22:00 open
-      expect(ex.markets[SYMBOL]!.marginModes).toEqual({ cross: true, isolated: true });
+      expect(ex.markets?.[SYMBOL]?.marginModes).toEqual({ cross: true, isolated: true });
       await ex.transfer('USDT', 1000, 'spot', SYMBOL);
       let bal = await ex.fetchBalance(isolated);
       expect(bal['USDT']).toMatchObject({ free: 1000, used: 0, debt: 0 });

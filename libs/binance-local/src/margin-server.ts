@@ -25,8 +25,8 @@ import {
 import { readCandles } from '@bulwark/market-data';
 import type { ApiCredential } from './auth';
 import { BinanceApiError, BinanceErrors } from './errors';
-import { FaultInjector, parseFaultRule, type FaultRule } from './faults';
-import { serveBinanceRoutes, type BinanceRequest, type BinanceRoute } from './http-core';
+import { FaultInjector } from './faults';
+import { faultAdminRoutes, serveBinanceRoutes, type BinanceRequest, type BinanceRoute } from './http-core';
 import { RateLimiter, type RateLimitOptions } from './limits';
 import { KLINE_INTERVALS, KlineBook } from './market';
 
@@ -676,20 +676,7 @@ export async function startBinanceMarginLocal(o: BinanceMarginLocalOptions): Pro
         return { walked, now: clock.now(), remaining: clock.remaining(), price: engine.priceOf(symbol) ? str(engine.priceOf(symbol)!) : null };
       },
     }],
-    ['POST /bulwark/v1/faults', {
-      security: 'SIGNED', weight: w(0),
-      handler: (c) => {
-        let rule: FaultRule;
-        try {
-          rule = parseFaultRule(JSON.parse(c.rawBody || 'null'));
-        } catch (e) {
-          throw new BinanceApiError(400, -1130, (e as Error).message);
-        }
-        faults.add(rule);
-        return { pending: faults.pending().length };
-      },
-    }],
-    ['DELETE /bulwark/v1/faults', { security: 'SIGNED', weight: w(0), handler: () => (faults.clear(), { pending: 0 }) }],
+    ...faultAdminRoutes<Account>(faults),
   ]);
 
   const http = await serveBinanceRoutes<Account>({

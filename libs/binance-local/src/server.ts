@@ -17,9 +17,9 @@ import {
 } from '@bulwark/domain';
 import { readCandles, readFundingRates } from '@bulwark/market-data';
 import type { ApiCredential } from './auth';
-import { serveBinanceRoutes, type BinanceRequest, type BinanceRoute } from './http-core';
-import { BinanceApiError, BinanceErrors, fromRejection } from './errors';
-import { FaultInjector, parseFaultRule, type FaultRule } from './faults';
+import { faultAdminRoutes, serveBinanceRoutes, type BinanceRequest, type BinanceRoute } from './http-core';
+import { BinanceErrors, fromRejection } from './errors';
+import { FaultInjector } from './faults';
 import { algoJson, decParam, maintMargin, orderJson, plain, positionRiskJson, px, qty, tradeJson, unrealised, usdt, type SymbolFormat } from './format';
 import { RateLimiter, type RateLimitOptions } from './limits';
 import { FundingSchedule, KLINE_INTERVALS, KlineBook } from './market';
@@ -956,20 +956,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
       security: 'SIGNED', weight: w(0),
       handler: (c) => stepReportFor(acctOf(c), clock.advance(num(need(c.params, 'steps'), 'steps')!)),
     }],
-    ['POST /bulwark/v1/faults', {
-      security: 'SIGNED', weight: w(0),
-      handler: (c) => {
-        let rule: FaultRule;
-        try {
-          rule = parseFaultRule(JSON.parse(c.rawBody || 'null'));
-        } catch (e) {
-          throw new BinanceApiError(400, -1130, (e as Error).message);
-        }
-        faults.add(rule);
-        return { pending: faults.pending().length };
-      },
-    }],
-    ['DELETE /bulwark/v1/faults', { security: 'SIGNED', weight: w(0), handler: () => (faults.clear(), { pending: 0 }) }],
+    ...faultAdminRoutes<Account>(faults),
     ['POST /bulwark/v1/ws/disconnect', {
       security: 'SIGNED', weight: w(0),
       handler: (c) => {
