@@ -398,12 +398,9 @@ export class PaperMarginVenue {
    * Error -3044 when the pair has no price yet and something is owed.
    */
   maxTransferOut(accountId: string, symbol: string, asset: string): Result<D, Rejection> {
-    const r = this.rules.get(symbol);
-    if (!r) return fail('UNKNOWN_SYMBOL', symbol);
-    const side = assetSide(r, asset);
-    if (!side) return fail('BAD_ASSET', `${asset} is not an asset of ${symbol}`);
-    const b = this.books.get(key(accountId, symbol));
-    if (!b) return fail('NO_ISOLATED_ACCOUNT', symbol);
+    const at = this.locate(accountId, symbol, asset);
+    if (!at.ok) return at;
+    const { r, side, b } = at.value;
     const free = b[side].free;
     if (!owes(b)) return ok(free);
     const price = this.price.get(symbol);
@@ -425,12 +422,9 @@ export class PaperMarginVenue {
    * charged at borrowing then leaves the level just under r, as on the venue.
    */
   maxBorrowable(accountId: string, symbol: string, asset: string): Result<D, Rejection> {
-    const r = this.rules.get(symbol);
-    if (!r) return fail('UNKNOWN_SYMBOL', symbol);
-    const side = assetSide(r, asset);
-    if (!side) return fail('BAD_ASSET', `${asset} is not an asset of ${symbol}`);
-    const b = this.books.get(key(accountId, symbol));
-    if (!b) return fail('NO_ISOLATED_ACCOUNT', symbol);
+    const at = this.locate(accountId, symbol, asset);
+    if (!at.ok) return at;
+    const { r, side, b } = at.value;
     const price = this.price.get(symbol);
     if (!price) return fail('NO_PRICE', 'no price for the pair yet');
     const tierRoom = max(ZERO, r.maxBorrowable[side].minus(b[side].borrowed));
@@ -462,12 +456,9 @@ export class PaperMarginVenue {
    * the principal. -3015 when more than is owed, -3041 when the free balance is short.
    */
   repay(t: { accountId: string; symbol: string; asset: string; amount: D | 'ALL' }): Result<MarginLoanRecord, Rejection> {
-    const r = this.rules.get(t.symbol);
-    if (!r) return fail('UNKNOWN_SYMBOL', t.symbol);
-    const side = assetSide(r, t.asset);
-    if (!side) return fail('BAD_ASSET', `${t.asset} is not an asset of ${t.symbol}`);
-    const b = this.books.get(key(t.accountId, t.symbol));
-    if (!b) return fail('NO_ISOLATED_ACCOUNT', t.symbol);
+    const at = this.locate(t.accountId, t.symbol, t.asset);
+    if (!at.ok) return at;
+    const { side, b } = at.value;
     const owed = b[side].borrowed.plus(b[side].interest);
     const amount = t.amount === 'ALL' ? owed : t.amount;
     if (t.amount !== 'ALL') {
@@ -660,6 +651,17 @@ export class PaperMarginVenue {
   }
 
   // ---- internals ----
+
+  /** The pair's rules, the asset's side and the account's isolated book, or the venue's refusal (-1121, -3027, -11001). */
+  private locate(accountId: string, symbol: string, asset: string): Result<{ r: MarginPairRules; side: 'base' | 'quote'; b: IsolatedBook }, Rejection> {
+    const r = this.rules.get(symbol);
+    if (!r) return fail('UNKNOWN_SYMBOL', symbol);
+    const side = assetSide(r, asset);
+    if (!side) return fail('BAD_ASSET', `${asset} is not an asset of ${symbol}`);
+    const b = this.books.get(key(accountId, symbol));
+    if (!b) return fail('NO_ISOLATED_ACCOUNT', symbol);
+    return ok({ r, side, b });
+  }
 
   private wallet(accountId: string): Map<string, D> {
     let w = this.spot.get(accountId);
