@@ -1,4 +1,5 @@
 import * as ccxt from 'ccxt';
+import { binanceLocalUrls } from '@bulwark/binance-local';
 import { serveVenue, type VenueServeFlags } from './venue-serve';
 
 jest.setTimeout(120_000);
@@ -34,8 +35,36 @@ describe('bulwark venue serve --venue binance-margin', () => {
     }
   });
 
-  it('refuses --speed on the USDⓈ-M venue and a missing key with clear errors', async () => {
-    await expect(serveVenue(flags({ venue: 'binance-usdm', speed: 10 }), {}, () => undefined)).rejects.toThrow(/--speed is served by the spot-margin venue/);
+  it('refuses a missing key with a clear error', async () => {
     await expect(serveVenue(flags({ apiKey: undefined, apiSecret: undefined }), {}, () => undefined)).rejects.toThrow(/API key and secret are required/);
+  });
+});
+
+describe('bulwark venue serve --venue binance-usdm', () => {
+  it('runs on its own clock with --speed: a ccxt binanceusdm client sees the mark price move without any clock call', async () => {
+    const lines: string[] = [];
+    const start = Date.parse('2025-11-21T07:30:00Z');
+    const local = await serveVenue(flags({ venue: 'binance-usdm', speed: 600, start }), {}, (s) => lines.push(s));
+    const ex = new ccxt.binanceusdm({ enableRateLimit: false });
+    ex.urls['api'] = binanceLocalUrls(local.url, local.wsUrl) as typeof ex.urls['api'];
+    try {
+      expect(lines.join('\n')).toContain('runs at 600x market time');
+      expect(lines.join('\n')).not.toContain('serve-secret');
+      const first = await ex.fetchMarkPrice('BTC/USDT:USDT');
+      // 600x: a wall second is ten market minutes, so the mark moves on while the client only reads.
+      const deadline = Date.now() + 20_000;
+      let later = first;
+      while (later.timestamp! < first.timestamp! + 5 * 60_000 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        later = await ex.fetchMarkPrice('BTC/USDT:USDT');
+      }
+      expect(first.timestamp).toBeGreaterThanOrEqual(start);
+      expect(later.timestamp).toBeGreaterThanOrEqual(first.timestamp! + 5 * 60_000);
+      // Real 2025-11-21 bars of the default futures file: the 07:30 UTC bar is the recorded one.
+      const bars = await ex.fetchOHLCV('BTC/USDT:USDT', '1m', start, 1);
+      expect(bars[0]).toEqual([start, 85175.8, 85278.2, 85147.2, 85201.3, 338.887]);
+    } finally {
+      await local.close();
+    }
   });
 });

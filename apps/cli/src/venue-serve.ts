@@ -13,7 +13,7 @@ export const DEFAULT_MARGIN_CANDLES = 'BTCUSDT-1m-2024-07-26_2024-08-25.csv';
 /** Flags of `bulwark venue serve`. */
 export interface VenueServeFlags {
   venue: LocalVenueKind;
-  /** Market time runs by itself at this multiple of wall time (margin venue); unset = only on request. */
+  /** Market time runs by itself at this multiple of wall time (either venue); unset = only on request. */
   speed?: number;
   port: number;
   host: string;
@@ -68,8 +68,10 @@ export interface ServedVenue {
  * BINANCE_API_SECRET). `binance-usdm`: rules, exchange info and brackets from the data
  * directory. `binance-margin`: the pair's recorded spot filters, tier and rates from the
  * project's data/venues, priced by a spot 1m file (default: the 2024-08 crash month), the
- * account's spot wallet credited with `--balance` USDT. Prints the URLs, never the secret.
- * @throws Error when no API key/secret is given, or --speed with the USDⓈ-M venue
+ * account's spot wallet credited with `--balance` USDT. With `--speed N` either venue's market
+ * time walks its candle file by itself at N × wall time (the admin advance still jumps ahead);
+ * without it, only on request. Prints the URLs, never the secret.
+ * @throws Error when no API key/secret is given
  */
 export async function serveVenue(flags: VenueServeFlags, env: NodeJS.ProcessEnv = process.env, log: (s: string) => void = console.log): Promise<ServedVenue> {
   const apiKey = flags.apiKey ?? env['BINANCE_API_KEY'];
@@ -93,13 +95,14 @@ export async function serveVenue(flags: VenueServeFlags, env: NodeJS.ProcessEnv 
     log(flags.speed ? `  clock      runs at ${flags.speed}x market time over ${local.clock.remaining()} path steps of ${path.basename(candlesFile)}` : `  clock      POST ${local.url}/bulwark/v1/advance?steps=N (signed); ${local.clock.remaining()} path steps of ${path.basename(candlesFile)}`);
     return local;
   }
-  if (flags.speed) throw new Error('--speed is served by the spot-margin venue (--venue binance-margin) only for now');
   const inputs = localVenueInputs(dataDir, flags.symbol);
+  const candlesFile = flags.candles ? path.resolve(flags.candles) : inputs.candlesFile;
   const local = await startBinanceLocal({
     ...inputs,
-    candlesFile: flags.candles ? path.resolve(flags.candles) : inputs.candlesFile,
+    candlesFile,
     fundingFile: flags.funding ? path.resolve(flags.funding) : inputs.fundingFile,
     startTime: flags.start,
+    speed: flags.speed,
     port: flags.port,
     host: flags.host,
     accounts: [{ accountId: flags.account, apiKey, apiSecret, balance: flags.balance }],
@@ -107,7 +110,10 @@ export async function serveVenue(flags: VenueServeFlags, env: NodeJS.ProcessEnv 
   log(`Local Binance USDⓈ-M venue (${flags.symbol}), account ${flags.account} with ${flags.balance} USDT (API key and secret from flags or the environment; never printed)`);
   log(`  REST       ${local.url}/fapi/v1/…  (ccxt urls.api fapiPublic/fapiPrivate = ${local.url}/fapi/v1)`);
   log(`  WebSocket  ${local.wsUrl}/ws  (ccxt.pro urls.api.ws.future; market ${local.wsUrl}/market/ws, user data ${local.wsUrl}/private/ws?listenKey=…)`);
-  log(`  clock      POST ${local.url}/bulwark/v1/advance?steps=N or /bulwark/v1/step (signed); ${local.clock.remaining()} path steps of candles`);
+  const file = candlesFile ? path.basename(candlesFile) : 'candles';
+  log(flags.speed
+    ? `  clock      runs at ${flags.speed}x market time over ${local.clock.remaining()} path steps of ${file} (POST ${local.url}/bulwark/v1/advance?steps=N still jumps ahead)`
+    : `  clock      POST ${local.url}/bulwark/v1/advance?steps=N or /bulwark/v1/step (signed); ${local.clock.remaining()} path steps of ${file}`);
   return local;
 }
 
@@ -118,7 +124,7 @@ export function registerVenueCommands(program: Command): void {
     .command('serve')
     .description('Serve Binance REST + WebSocket APIs (USDⓈ-M: the /fapi endpoints ccxt uses; binance-margin: /api/v3 and /sapi/v1 isolated margin) on the paper engines, priced by recorded candles.')
     .option('--venue <venue>', `which venue: ${LOCAL_VENUES.join(' or ')}`, venueKind, 'binance-usdm')
-    .option('--speed <n>', 'market time runs by itself at N x wall time (binance-margin); without it the clock moves only on request', speed)
+    .option('--speed <n>', 'market time runs by itself at N x wall time (either venue); without it the clock moves only on request', speed)
     .option('--port <n>', 'port (0 = any free port)', port, 0)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--candles <file>', '1m candle CSV the clock walks (default: the data directory\'s 2025-11-10..2025-12-10 BTCUSDT futures file; binance-margin: the 2024-07-26..2024-08-25 spot file)')
@@ -135,7 +141,7 @@ export function registerVenueCommands(program: Command): void {
       try {
         local = await serveVenue(flags);
       } catch (e) {
-        if (e instanceof Error && (e.message.startsWith('an API key and secret are required') || e.message.startsWith('--speed'))) cmd.error(`error: ${e.message}`, { code: 'commander.invalidArgument', exitCode: 2 });
+        if (e instanceof Error && e.message.startsWith('an API key and secret are required')) cmd.error(`error: ${e.message}`, { code: 'commander.invalidArgument', exitCode: 2 });
         throw e;
       }
       await new Promise<void>((resolve) => {

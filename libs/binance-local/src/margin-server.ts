@@ -29,6 +29,7 @@ import { FaultInjector } from './faults';
 import { faultAdminRoutes, serveBinanceRoutes, type BinanceRequest, type BinanceRoute } from './http-core';
 import { RateLimiter, type RateLimitOptions } from './limits';
 import { KLINE_INTERVALS, KlineBook } from './market';
+import { ownClockSpeed, startOwnClock } from './own-clock';
 
 /**
  * A local Binance SPOT ISOLATED MARGIN venue: the `/api/v3` and `/sapi/v1` endpoints ccxt 4.5
@@ -55,7 +56,11 @@ export interface BinanceMarginLocalOptions {
   candlesFile?: string;
   /** First candle the clock walks (ms); earlier candles are kline history. */
   startTime?: number;
-  /** When > 0, market time advances by itself at `speed` × wall time from the start. */
+  /**
+   * Market ms per wall ms of the own clock (see startOwnClock): when > 0, market time advances
+   * by itself from the first step and `POST /bulwark/v1/advance` still jumps it ahead. Unset or
+   * 0: it moves only on request. Negative, NaN or infinite: RangeError before the port opens.
+   */
   speed?: number;
   recvWindowMaxMs?: number;
   limits?: RateLimitOptions;
@@ -147,6 +152,7 @@ function unwrap<T>(r: Result<T, Rejection>): T {
 /** Start a local spot isolated-margin venue (see the module comment). */
 export async function startBinanceMarginLocal(o: BinanceMarginLocalOptions): Promise<BinanceMarginLocal> {
   const wall = o.wallClock ?? Date.now;
+  const speed = ownClockSpeed(o.speed);
   const rules = o.pair.rules;
   const symbol = rules.symbol;
   const engine = new PaperMarginVenue(new Map([[symbol, rules]]));
@@ -694,15 +700,7 @@ export async function startBinanceMarginLocal(o: BinanceMarginLocalOptions): Pro
   });
 
   // Own clock: market time runs at `speed` × wall time from the first step.
-  let ticker: NodeJS.Timeout | null = null;
-  if (o.speed && o.speed > 0 && steps.length > 0) {
-    const speed = o.speed;
-    const wallStart = wall();
-    const marketStart = steps[si]!.ts;
-    clock.advance(1);
-    ticker = setInterval(() => clock.advanceTo(marketStart + (wall() - wallStart) * speed), 50);
-    ticker.unref();
-  }
+  const ownClock = speed !== null && steps.length > 0 ? startOwnClock({ speed, marketStart: steps[si]!.ts, advanceTo: (ts) => clock.advanceTo(ts), wall }) : null;
 
   let closed = false;
   return {
@@ -715,7 +713,7 @@ export async function startBinanceMarginLocal(o: BinanceMarginLocalOptions): Pro
     async close() {
       if (closed) return;
       closed = true;
-      if (ticker) clearInterval(ticker);
+      ownClock?.stop();
       for (const c of conns) c.ws.terminate();
       wss.close();
       await http.close();

@@ -13,6 +13,7 @@ import {
   type PaperLiquidityModel,
   type PaperOrderRecord,
   type PaperStep,
+  type PathStep,
   type Rules,
 } from '@bulwark/domain';
 import { readCandles, readFundingRates } from '@bulwark/market-data';
@@ -23,6 +24,7 @@ import { FaultInjector } from './faults';
 import { algoJson, decParam, maintMargin, orderJson, plain, positionRiskJson, px, qty, tradeJson, unrealised, usdt, type SymbolFormat } from './format';
 import { RateLimiter, type RateLimitOptions } from './limits';
 import { FundingSchedule, KLINE_INTERVALS, KlineBook } from './market';
+import { ownClockSpeed, startOwnClock } from './own-clock';
 import { WsHub } from './ws-hub';
 
 /** Options of a local Binance USDⓈ-M venue (see startBinanceLocal). */
@@ -62,6 +64,16 @@ export interface BinanceLocalOptions {
   liquidity?: PaperLiquidityModel;
   /** Every fill of an order is split into this many trades (integer 1..1000, default 1); the `splitFill` fault does it for one order. */
   tradesPerFill?: number;
+  /**
+   * Market ms per wall ms of the venue's own clock (see startOwnClock). Unset or 0: market time
+   * moves only on request (`clock.advance` / `advanceTo` / `step`, the admin routes). When > 0
+   * and the candle file has steps left, the clock walks the file by itself at `speed` × wall
+   * time from the first step, with its funding settlements, until the file ends or `close()`;
+   * `POST /bulwark/v1/advance` and `/bulwark/v1/step` still work and jump market time ahead
+   * (the own clock then waits until its target passes the new time). Negative, NaN or
+   * infinite: RangeError before the port opens.
+   */
+  speed?: number;
 }
 
 /** What a clock step did: per account, how many ORDER_TRADE_UPDATE messages with x = TRADE | EXPIRED it pushed; the engine's events as JSON. */
@@ -70,12 +82,14 @@ export interface StepReport {
   events: unknown[];
 }
 
-/** The clock of the local venue: prices move only when told. */
+/** The clock of the local venue: prices move only when told, or by themselves with the `speed` option. */
 export interface BinanceLocalClock {
   /** Apply one explicit path step of `symbol` (and a funding settlement at it); `step.barVolume` feeds VOLUME_SHARE liquidity. */
   step(symbol: string, step: PaperStep, funding: { rate: string } | null): StepReport;
   /** Walk `n` path steps of the candle file (4 per candle), with the file's funding settlements. */
   advance(n: number): StepReport;
+  /** Walk every path step of the candle file whose ts (ms) is <= `ts`, as `advance` does. */
+  advanceTo(ts: number): StepReport;
   /** Market time: the ts of the last step (0 before any). */
   now(): number;
   /** Path steps of the candle file not walked yet. */
@@ -170,10 +184,13 @@ function symbolsOf(x: unknown): Array<Record<string, unknown>> {
 /**
  * Start a local Binance USDⓈ-M compatible venue: the paper engine behind Binance's REST
  * (`/fapi/...`) and WebSocket APIs, on one port. See the package README in index.ts for the
- * endpoint list; each route below names Binance's documentation page.
+ * endpoint list; each route below names Binance's documentation page. Market time moves on
+ * request, or by itself with `speed` (see BinanceLocalOptions.speed); `close()` stops it.
+ * @throws RangeError when `speed` is negative, NaN or infinite (before the port opens)
  */
 export async function startBinanceLocal(o: BinanceLocalOptions): Promise<BinanceLocal> {
   const wall = o.wallClock ?? Date.now;
+  const speed = ownClockSpeed(o.speed);
   const engine = new PaperVenue(o.rules, { liquidity: o.liquidity, tradesPerFill: o.tradesPerFill });
   // Each algo order's workingType, as placed (`<accountId>:<algoId>`). Recorded and answered, not
   // simulated: the local venue's path price is both its mark and its last price.
@@ -402,26 +419,35 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
     into.events.push(...r.events);
   };
 
+  /** The candle file's next path step (the bar's length from the next bar's open), or null at the end. */
+  const nextStep = () => {
+    if (ci >= candles.length) return null;
+    const c = candles[ci];
+    const next = candles[ci + 1];
+    return pathSteps(c, ci > 0 ? candles[ci - 1].close : null, next ? next.openTime - c.openTime : intervalMs)[pi];
+  };
+  /** Walk the candle file's steps while `more(step, walked)`, with the file's funding settlements. */
+  const walk = (more: (s: PathStep, walked: number) => boolean): StepReport => {
+    const out: StepReport = { orderUpdates: {}, events: [] };
+    for (const a of accounts.values()) out.orderUpdates[a.cred.accountId] = 0;
+    for (let k = 0, step = nextStep(); step && more(step, k); k++, step = nextStep()) {
+      const c = candles[ci];
+      const s: PaperStep = { ...step, barVolume: c.volume };
+      const rate = pi === 0 ? funding.get(mainSymbol)!.at(c.openTime) ?? null : null;
+      merge(out, processStep(mainSymbol, s, rate, { c, pathIndex: pi }, true));
+      pi++;
+      if (pi === 4) {
+        pi = 0;
+        ci++;
+      }
+    }
+    return out;
+  };
+
   const clock: BinanceLocalClock = {
     step: (symbol, step, f) => processStep(symbol, step, f ? f.rate : null, null, true),
-    advance(n) {
-      const out: StepReport = { orderUpdates: {}, events: [] };
-      for (const a of accounts.values()) out.orderUpdates[a.cred.accountId] = 0;
-      for (let i = 0; i < n && ci < candles.length; i++) {
-        const c = candles[ci];
-        const next = candles[ci + 1];
-        const steps = pathSteps(c, ci > 0 ? candles[ci - 1].close : null, next ? next.openTime - c.openTime : intervalMs);
-        const s: PaperStep = { ...steps[pi], barVolume: c.volume };
-        const rate = pi === 0 ? funding.get(mainSymbol)!.at(c.openTime) ?? null : null;
-        merge(out, processStep(mainSymbol, s, rate, { c, pathIndex: pi }, true));
-        pi++;
-        if (pi === 4) {
-          pi = 0;
-          ci++;
-        }
-      }
-      return out;
-    },
+    advance: (n) => walk((_, walked) => walked < n),
+    advanceTo: (ts) => walk((s) => s.ts <= ts),
     now: () => engine.now(),
     remaining: () => Math.max(0, (candles.length - ci) * 4 - pi),
   };
@@ -994,6 +1020,10 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
   }, Math.max(20, Math.min(60_000, Math.floor(listenKeyTtl / 4))));
   sweep.unref();
 
+  // Own clock: market time runs at `speed` × wall time from the next step of the candle file.
+  const first = nextStep();
+  const ownClock = speed !== null && first ? startOwnClock({ speed, marketStart: first.ts, advanceTo: (ts) => clock.advanceTo(ts), wall }) : null;
+
   let closed = false;
   return {
     url: http.url,
@@ -1006,6 +1036,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
       if (closed) return;
       closed = true;
       clearInterval(sweep);
+      ownClock?.stop();
       await hub.close();
       await http.close();
     },
