@@ -23,3 +23,4 @@ export * from './candle-history';
 export * from './candle-journal';
 export * from './seeded-random';
 export * from './rerun';
+export * from './margin';

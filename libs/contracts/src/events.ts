@@ -609,7 +609,8 @@ export const ProtectionFailed = z.object({
 });
 
 // ---------------------------------------------------------------------------------------
-// Spot isolated margin guard: stream `margin-<accountId>-<symbol>`.
+// Spot isolated margin: stream `margin-<accountId>-<symbol>` (the pair's isolated account:
+// transfers, loans, interest, its positions and the guard's crossings).
 // ---------------------------------------------------------------------------------------
 
 /** The margin level (total asset value ÷ (borrowed + interest)) crossed one of the pair's bars. */
@@ -632,6 +633,141 @@ export const MarginCallReductionTriggered = z.object({
   quantity: PositiveDecimalString,
   marginLevel: DecimalString,
   price: PositiveDecimalString,
+});
+
+/** What a margin command or event is about: one isolated pair of one account. */
+const MarginPair = { accountId: Identifier, symbol: Symbol };
+/** Who asked (a user, `stop-monitor`, `guard`) and when, epoch ms of the venue's answer. */
+const MarginBy = { by: z.string().min(1), at: EpochMs };
+
+/** An asset moved between the spot wallet and the pair's isolated margin account (Binance `POST /sapi/v1/asset/transfer` MAIN_ISOLATED_MARGIN / ISOLATED_MARGIN_MAIN). */
+export const MarginTransferred = z.object({
+  ...MarginPair,
+  asset: z.string().min(1),
+  amount: PositiveDecimalString,
+  direction: z.enum(['TO_MARGIN', 'TO_SPOT']),
+  /** The venue's transaction id. */
+  tranId: z.string(),
+  ...MarginBy,
+});
+
+/** A loan taken in the pair's isolated account, explicitly (`POST /sapi/v1/margin/borrow-repay` type BORROW) or by a MARGIN_BUY order. */
+export const MarginBorrowed = z.object({
+  ...MarginPair,
+  asset: z.string().min(1),
+  amount: PositiveDecimalString,
+  /** The venue's transaction id, or the client order id of the MARGIN_BUY order that borrowed. */
+  tranId: z.string(),
+  ...MarginBy,
+});
+
+/** A repayment: Binance pays the outstanding interest first, then principal. `principal + interest` = the amount repaid. */
+export const MarginRepaid = z.object({
+  ...MarginPair,
+  asset: z.string().min(1),
+  principal: DecimalString,
+  interest: DecimalString,
+  /** The venue's transaction id, or the client order id of the AUTO_REPAY order that repaid. */
+  tranId: z.string(),
+  ...MarginBy,
+});
+
+/**
+ * One interest accrual on a loan (Binance `GET /sapi/v1/margin/interestHistory`): principal ×
+ * daily rate ÷ 24, charged when the loan is taken (ON_BORROW) and at every full UTC hour it is
+ * outstanding (PERIODIC). `quoteValue` = interest valued in the quote asset at `price`, the
+ * pair's price at the accrual (equal to `interest` for a quote-asset loan).
+ */
+export const MarginInterestCharged = z.object({
+  ...MarginPair,
+  asset: z.string().min(1),
+  principal: PositiveDecimalString,
+  interest: DecimalString,
+  dailyRate: DecimalString,
+  type: z.enum(['ON_BORROW', 'PERIODIC']),
+  txId: z.string(),
+  price: PositiveDecimalString,
+  quoteValue: DecimalString,
+  at: EpochMs,
+});
+
+/** A margin command the venue or Bulwark refused, with the venue's code: the books are unchanged. */
+export const MarginCommandRejected = z.object({
+  ...MarginPair,
+  command: z.enum(['TRANSFER_TO_MARGIN', 'TRANSFER_TO_SPOT', 'BORROW', 'REPAY', 'OPEN', 'CLOSE', 'CANCEL']),
+  asset: z.string().nullable(),
+  amount: DecimalString.nullable(),
+  code: z.string(),
+  message: z.string(),
+  ...MarginBy,
+});
+
+/**
+ * A spot isolated-margin position was opened by a filled entry order (MARGIN_BUY: the
+ * shortfall borrowed at placement). A long borrows the quote asset, a short the base asset.
+ * Its stop is Bulwark's internal stop (the Iron Exit): spot margin has no reduce-only stop order.
+ */
+export const MarginPositionOpened = z.object({
+  ...MarginPair,
+  /** `<n>`-th position of the pair, from 1. */
+  sequence: z.number().int().positive(),
+  side: PositionSide,
+  /** Base quantity held (long: bought minus the base commission; short: sold). */
+  quantity: PositiveDecimalString,
+  /** Volume-weighted fill price, quote per base. */
+  entryPrice: PositiveDecimalString,
+  /** Base bought (long, before the base commission) or sold (short) by the entry's fills. */
+  entryQuantity: PositiveDecimalString,
+  /** Quote paid (long) or received (short) for the fills, before commission. */
+  entryQuote: PositiveDecimalString,
+  /** The entry's commission in each asset (Binance takes it from the asset received: base for a buy, quote for a sell). */
+  baseCommission: DecimalString,
+  quoteCommission: DecimalString,
+  /** The entry's commission valued in quote at the fill price (for display; the result revalues a base commission at the exit). */
+  commissionQuote: DecimalString,
+  stopPrice: PositiveDecimalString,
+  takeProfitPrice: PositiveDecimalString.nullable(),
+  /** The loss at the stop the sizing allowed, quote. */
+  riskAmount: PositiveDecimalString,
+  clientOrderId: ClientOrderId,
+  orderId: z.string(),
+  ...MarginBy,
+});
+
+/** The internal stop or the take-profit was reached (at the last price, quote per base); the market close with AUTO_REPAY follows. */
+export const MarginStopTriggered = z.object({
+  ...MarginPair,
+  sequence: z.number().int().positive(),
+  kind: z.enum(['STOP_LOSS', 'TAKE_PROFIT', 'MARGIN_CALL_REDUCTION']),
+  triggerPrice: PositiveDecimalString,
+  price: PositiveDecimalString,
+  at: EpochMs,
+});
+
+/**
+ * The position ended. status STOPPED_OUT = the internal stop closed it, LIQUIDATED = the venue
+ * did, CLOSED = anything else (a user, the take-profit, the kill switch). Amounts in quote,
+ * valued at the exit price (`marginClosePnl`): realisedPnl = (exitPrice − entryPrice) ×
+ * entryQuantity (a short: the negation); commissionQuote and interestQuote are every commission
+ * and interest of the position; netPnl = realisedPnl − commissionQuote − interestQuote −
+ * shortfall, which is the change of the pair's equity valued at the exit price.
+ */
+export const MarginPositionClosed = z.object({
+  ...MarginPair,
+  sequence: z.number().int().positive(),
+  status: z.enum(['CLOSED', 'STOPPED_OUT', 'LIQUIDATED']),
+  reason: z.string().min(1),
+  quantity: PositiveDecimalString,
+  exitPrice: PositiveDecimalString,
+  exitQuote: PositiveDecimalString,
+  realisedPnl: DecimalString,
+  commissionQuote: DecimalString,
+  interestQuote: DecimalString,
+  /** A loan the liquidation could not cover (the venue's insurance), quote; "0" otherwise. */
+  shortfall: DecimalString,
+  netPnl: DecimalString,
+  clientOrderId: ClientOrderId.nullable(),
+  ...MarginBy,
 });
 
 // ---------------------------------------------------------------------------------------
@@ -845,6 +981,14 @@ export const EventCatalogue = {
   ProtectionWarning: { schema: ProtectionWarning, version: 1 },
   MarginLevelAlert: { schema: MarginLevelAlert, version: 1 },
   MarginCallReductionTriggered: { schema: MarginCallReductionTriggered, version: 1 },
+  MarginTransferred: { schema: MarginTransferred, version: 1 },
+  MarginBorrowed: { schema: MarginBorrowed, version: 1 },
+  MarginRepaid: { schema: MarginRepaid, version: 1 },
+  MarginInterestCharged: { schema: MarginInterestCharged, version: 1 },
+  MarginCommandRejected: { schema: MarginCommandRejected, version: 1 },
+  MarginPositionOpened: { schema: MarginPositionOpened, version: 1 },
+  MarginStopTriggered: { schema: MarginStopTriggered, version: 1 },
+  MarginPositionClosed: { schema: MarginPositionClosed, version: 1 },
   StrategyAttached: { schema: StrategyAttached, version: 1 },
   IntentEmitted: { schema: IntentEmitted, version: 1 },
   VenueAccountFunded: { schema: VenueAccountFunded, version: 1 },

@@ -21,5 +21,6 @@ export * from './paper-margin';
 export * from './paper-restore';
 export * from './paper-liquidity';
 export * from './spot-margin-guard';
+export * from './margin-position';
 export * from './reconcile';
 export * from './calc';

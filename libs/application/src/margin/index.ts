@@ -1,0 +1,2 @@
+export * from './margin-desk';
+export * from './margin-watch';
