@@ -277,6 +277,31 @@ export const EntryDenied = z.object({
 });
 export type EntryDenied = z.infer<typeof EntryDenied>;
 
+/** Risk let a spot-margin entry through (not halted, reducing or paused; under the daily trade count, which counts futures and margin entries together). Execution opens it. */
+export const MarginEntryApproved = z.object({
+  requestId: Identifier,
+  accountId: Identifier,
+  symbol: Symbol,
+  side: PositionSide,
+  stopPrice: PositiveDecimalString,
+  takeProfitPrice: PositiveDecimalString.nullable(),
+  by: z.string().min(1),
+  tradingDay: TradingDay,
+  /** This entry's number on the trading day. */
+  count: z.number().int().positive(),
+});
+
+/** Risk refused a spot-margin entry, and why. */
+export const MarginEntryDenied = z.object({
+  requestId: Identifier,
+  accountId: Identifier,
+  symbol: Symbol,
+  reason: DenialReason,
+  detail: z.string(),
+  by: z.string().min(1),
+  tradingDay: TradingDay,
+});
+
 /** The net result of a closed position, recorded by risk for the daily/monthly limits. */
 export const PositionResultRecorded = z.object({
   positionStreamId: z.string(),
@@ -695,6 +720,10 @@ export const MarginInterestCharged = z.object({
 export const MarginCommandRejected = z.object({
   ...MarginPair,
   command: z.enum(['TRANSFER_TO_MARGIN', 'TRANSFER_TO_SPOT', 'BORROW', 'REPAY', 'OPEN', 'CLOSE', 'CANCEL']),
+  /** The request (an approved entry's requestId), null when none was given. */
+  requestId: Identifier.nullable(),
+  /** OPEN / CLOSE: the position's sequence, else null. */
+  sequence: z.number().int().positive().nullable(),
   asset: z.string().nullable(),
   amount: DecimalString.nullable(),
   code: z.string(),
@@ -729,6 +758,8 @@ export const MarginPositionOpened = z.object({
   takeProfitPrice: PositiveDecimalString.nullable(),
   /** The loss at the stop the sizing allowed, quote. */
   riskAmount: PositiveDecimalString,
+  /** The approved entry request (MarginEntryApproved.requestId) this carries out; null for a direct open. */
+  requestId: Identifier.nullable(),
   clientOrderId: ClientOrderId,
   orderId: z.string(),
   ...MarginBy,
@@ -766,6 +797,8 @@ export const MarginPositionClosed = z.object({
   /** A loan the liquidation could not cover (the venue's insurance), quote; "0" otherwise. */
   shortfall: DecimalString,
   netPnl: DecimalString,
+  /** The pair's equity after the close and its repayments (quote at the index price): the equity risk's drawdown limits observe. */
+  equityAfter: DecimalString,
   clientOrderId: ClientOrderId.nullable(),
   ...MarginBy,
 });
@@ -981,6 +1014,8 @@ export const EventCatalogue = {
   ProtectionWarning: { schema: ProtectionWarning, version: 1 },
   MarginLevelAlert: { schema: MarginLevelAlert, version: 1 },
   MarginCallReductionTriggered: { schema: MarginCallReductionTriggered, version: 1 },
+  MarginEntryApproved: { schema: MarginEntryApproved, version: 1 },
+  MarginEntryDenied: { schema: MarginEntryDenied, version: 1 },
   MarginTransferred: { schema: MarginTransferred, version: 1 },
   MarginBorrowed: { schema: MarginBorrowed, version: 1 },
   MarginRepaid: { schema: MarginRepaid, version: 1 },

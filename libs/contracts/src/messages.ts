@@ -219,6 +219,69 @@ export const ManualEntryRequest = z.object({
 });
 export type ManualEntryRequest = z.infer<typeof ManualEntryRequest>;
 
+// ---------------------------------------------------------------------------------------
+// Spot isolated margin (Binance): operator commands on one account's isolated pair. An entry
+// goes through risk (`Subjects.marginEntry`: pause, kill switch and the daily trade count,
+// recorded on the account stream), which execution carries out; transfers, loans, repayments
+// and closes go to execution (`Subjects.margin(...)`), which answers with the venue's result.
+// ---------------------------------------------------------------------------------------
+
+const MarginPairRef = { accountId: Identifier, symbol: Symbol };
+const MarginWho = { by: z.string().min(1).max(100), requestId: Identifier.optional() };
+
+/** A spot-margin entry: side, the technical stop and an optional take-profit. Risk sizes nothing here: execution sizes from the venue's equity. */
+export const MarginEntryRequest = z.object({
+  ...MarginPairRef,
+  side: z.enum(['LONG', 'SHORT']),
+  stopPrice: PositiveDecimalString,
+  takeProfitPrice: PositiveDecimalString.nullable().optional(),
+  ...MarginWho,
+});
+export type MarginEntryRequest = z.infer<typeof MarginEntryRequest>;
+
+/** Move `amount` of `asset` between the spot wallet and the pair's isolated account. */
+export const MarginTransferRequest = z.object({
+  ...MarginPairRef,
+  asset: z.string().regex(/^[A-Z0-9]{2,20}$/, 'expected an asset such as USDT'),
+  amount: PositiveDecimalString,
+  direction: z.enum(['TO_MARGIN', 'TO_SPOT']),
+  ...MarginWho,
+});
+export type MarginTransferRequest = z.infer<typeof MarginTransferRequest>;
+
+/** Borrow `amount`, or repay `amount` / ALL (interest first) of `asset` in the pair's isolated account. */
+export const MarginLoanRequest = z.object({
+  ...MarginPairRef,
+  asset: z.string().regex(/^[A-Z0-9]{2,20}$/, 'expected an asset such as USDT'),
+  amount: z.union([PositiveDecimalString, z.literal('ALL')]),
+  action: z.enum(['BORROW', 'REPAY']),
+  ...MarginWho,
+});
+export type MarginLoanRequest = z.infer<typeof MarginLoanRequest>;
+
+/** Close the pair's open position at market with AUTO_REPAY. */
+export const MarginCloseRequest = z.object({ ...MarginPairRef, reason: z.string().min(1).max(200), ...MarginWho });
+export type MarginCloseRequest = z.infer<typeof MarginCloseRequest>;
+
+/** The venue's view of the pair's isolated account. */
+export const MarginAccountQuery = z.object(MarginPairRef);
+export type MarginAccountQuery = z.infer<typeof MarginAccountQuery>;
+
+/** Execution's answer to a margin account query: balances per asset, margin level and liquidation price as the venue reports them. */
+export const MarginAccountAnswer = z.object({
+  accountId: Identifier,
+  symbol: Symbol,
+  assets: z.array(z.object({ asset: z.string(), free: DecimalString, locked: DecimalString, borrowed: DecimalString, interest: DecimalString, netAsset: DecimalString })),
+  indexPrice: DecimalString,
+  /** Total asset value ÷ (borrowed + interest), null with nothing owed. */
+  marginLevel: DecimalString.nullable(),
+  marginLevelStatus: z.string(),
+  liquidationPrice: DecimalString,
+  /** Net asset value in quote at the index price. */
+  equity: DecimalString,
+});
+export type MarginAccountAnswer = z.infer<typeof MarginAccountAnswer>;
+
 /** Start a candle replay in market-data. It answers at once; progress and the end are published. */
 export const ReplayStartRequest = z.object({
   runId: Identifier,
@@ -297,6 +360,10 @@ export const Subjects = {
   closePosition: 'bulwark.risk.close-position',
   cancelOrder: 'bulwark.risk.cancel-order',
   attachStrategy: 'bulwark.signals.attach',
+  /** A spot-margin entry (`MarginEntryRequest`): risk decides and records it; execution opens it. */
+  marginEntry: 'bulwark.risk.margin-entry',
+  /** Spot-margin commands answered by execution: transfer (`MarginTransferRequest`), loan (`MarginLoanRequest`), close (`MarginCloseRequest`), account (`MarginAccountQuery`). */
+  margin: (command: 'transfer' | 'loan' | 'close' | 'account') => `bulwark.execution.margin.${command}`,
   /** A trader's manual entry (`ManualEntryRequest`), recorded by signals as a `strategy: 'manual'` intent. */
   manualEntry: 'bulwark.signals.manual-entry',
   replayStart: 'bulwark.market-data.replay.start',

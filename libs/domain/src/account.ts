@@ -156,6 +156,7 @@ export type AccountCommand =
   | { kind: 'OpenAccount'; config: AccountConfigInput; context?: AccountContext; by?: string }
   | { kind: 'ReconfigureAccount'; config: AccountConfigInput; context?: AccountContext; by?: string }
   | { kind: 'AssessEntry'; intent: IntentEmitted; signalStreamId: string; equity: EquitySnapshot; rules: Rules; ts: number }
+  | { kind: 'AssessMarginEntry'; request: { requestId: string; accountId: string; symbol: string; side: 'LONG' | 'SHORT'; stopPrice: string; takeProfitPrice?: string | null; by: string }; ts: number }
   | { kind: 'RecordPositionResult'; positionStreamId: string; netPnl: D; ts: number }
   /** `usedMargin` (USDT) feeds the margin-utilisation alert; absent: no utilisation reading. */
   | { kind: 'ObserveEquity'; equity: D; ts: number; usedMargin?: D }
@@ -236,6 +237,14 @@ export function accountEvolve(state: AccountState, e: DomainEvent): AccountState
     case 'EntryDenied': {
       const s = rollToDay(state, e.data.tradingDay);
       return { ...s, assessedIntents: withItem(s.assessedIntents, e.data.intentId) };
+    }
+    case 'MarginEntryApproved': {
+      const s = rollToDay(state, e.data.tradingDay);
+      return { ...s, entries: s.entries + 1, tradesToday: s.tradesToday + 1, assessedIntents: withItem(s.assessedIntents, e.data.requestId) };
+    }
+    case 'MarginEntryDenied': {
+      const s = rollToDay(state, e.data.tradingDay);
+      return { ...s, assessedIntents: withItem(s.assessedIntents, e.data.requestId) };
     }
     case 'PositionResultRecorded': {
       const s = rollToDay(state, e.data.tradingDay);
@@ -462,15 +471,8 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
   const observed = c.equity.known ? decideEquity(s0, dec(c.equity.equity), c.ts) : [];
   const s = rollToDay(observed.reduce(accountEvolve, s0), day);
   const out = (...e: DomainEvent[]) => [...observed, ...e];
-  if (s.tradingState === 'HALTED') return out(deny(c, 'TRADING_HALTED', 'trading is halted (kill switch): no new orders', day));
-  if (s.tradingState === 'REDUCING') return out(deny(c, 'TRADING_REDUCING', 'trading is reducing: only reduce-only orders', day));
-  if (s.monthlyPause) return out(deny(c, 'TRADING_PAUSED', `monthly drawdown limit reached in ${s.monthlyPause.month}; entries resume only by command`, day));
-  if (s.streakPause) return out(deny(c, 'TRADING_PAUSED', `${s.losingStreak} losing trades in a row (limit ${cfg.losingStreakPause}); entries resume only by command`, day));
-  if (s.pausedForDay?.day === day) {
-    const r = s.pausedForDay.reason;
-    return out(deny(c, r, `${r === 'DAILY_LOSS_LIMIT' ? 'daily loss limit' : 'daily profit target'} reached on ${day}; entries resume at 00:00 UTC`, day));
-  }
-  if (s.tradesToday >= cfg.maxTradesPerDay) return out(deny(c, 'DAILY_TRADE_LIMIT', `${s.tradesToday} of ${cfg.maxTradesPerDay} entries already taken on ${day}; closes are still allowed`, day));
+  const closed = entryGate(s, day);
+  if (closed) return out(deny(c, closed.reason, closed.detail, day));
   if (!c.equity.known) return out(deny(c, 'NO_EQUITY', 'accounting has no equity for this account yet', day));
   const utilisation = utilisationOf(dec(c.equity.usedMargin), dec(c.equity.equity));
   if (utilisation.gte(cfg.maxMarginUtilisationFraction)) {
@@ -511,13 +513,63 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
     assessment: a,
     equitySnapshot: decisionEquity(c.equity),
   };
+  return out(event('EntryApproved', approved), ...tradeCountAlerts(s, day));
+}
+
+/**
+ * Whether the account takes a new entry on `day` at all, whatever the venue: not HALTED or
+ * REDUCING, no monthly, losing-streak or daily pause, and under the day's trade count (which
+ * counts futures and spot-margin entries together). Closing is never gated.
+ * @returns null when open, else the denial reason and its detail.
+ */
+function entryGate(s: AccountState, day: string): { reason: DenialReason; detail: string } | null {
+  const cfg = s.config!;
+  if (s.tradingState === 'HALTED') return { reason: 'TRADING_HALTED', detail: 'trading is halted (kill switch): no new orders' };
+  if (s.tradingState === 'REDUCING') return { reason: 'TRADING_REDUCING', detail: 'trading is reducing: only reduce-only orders' };
+  if (s.monthlyPause) return { reason: 'TRADING_PAUSED', detail: `monthly drawdown limit reached in ${s.monthlyPause.month}; entries resume only by command` };
+  if (s.streakPause) return { reason: 'TRADING_PAUSED', detail: `${s.losingStreak} losing trades in a row (limit ${cfg.losingStreakPause}); entries resume only by command` };
+  if (s.pausedForDay?.day === day) {
+    const r = s.pausedForDay.reason;
+    return { reason: r, detail: `${r === 'DAILY_LOSS_LIMIT' ? 'daily loss limit' : 'daily profit target'} reached on ${day}; entries resume at 00:00 UTC` };
+  }
+  if (s.tradesToday >= cfg.maxTradesPerDay) return { reason: 'DAILY_TRADE_LIMIT', detail: `${s.tradesToday} of ${cfg.maxTradesPerDay} entries already taken on ${day}; closes are still allowed` };
+  return null;
+}
+
+/** The warning at the configured share of the day's trade count (40 of 50 by default) and the limit reached, for the entry about to be approved. */
+function tradeCountAlerts(s: AccountState, day: string): DomainEvent[] {
   const count = s.tradesToday + 1;
-  const limit = cfg.maxTradesPerDay;
+  const limit = s.config!.maxTradesPerDay;
   const warnAt = dec(limit).mul(ACCOUNT_DEFAULTS.tradeWarningShare).ceil().toNumber();
   const extra: DomainEvent[] = [];
   if (count === warnAt && count < limit) extra.push(event('DailyTradeLimitWarning', { tradingDay: day, count, limit }));
   if (count === limit) extra.push(event('DailyTradeLimitReached', { tradingDay: day, count, limit }));
-  return out(event('EntryApproved', approved), ...extra);
+  return extra;
+}
+
+/**
+ * A spot-margin entry request: through the same gate as a futures entry (`entryGate`), recorded
+ * as MarginEntryApproved (counted in the day's trades) or MarginEntryDenied. Sizing is
+ * execution's, from the venue's isolated equity. A request seen before decides nothing again.
+ */
+function decideMarginEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'AssessMarginEntry' }>): DomainEvent[] {
+  const r = c.request;
+  if (s0.assessedIntents.has(r.requestId)) return [];
+  const day = tradingDayOf(c.ts);
+  const s = rollToDay(s0, day);
+  const by = r.by;
+  if (s.config!.venue !== 'binance-margin') {
+    return [event('MarginEntryDenied', { requestId: r.requestId, accountId: r.accountId, symbol: r.symbol, reason: 'INVALID_INTENT', detail: `account ${r.accountId} trades ${s.config!.venue}, not binance-margin`, by, tradingDay: day })];
+  }
+  const closed = entryGate(s, day);
+  if (closed) return [event('MarginEntryDenied', { requestId: r.requestId, accountId: r.accountId, symbol: r.symbol, reason: closed.reason, detail: closed.detail, by, tradingDay: day })];
+  return [
+    event('MarginEntryApproved', {
+      requestId: r.requestId, accountId: r.accountId, symbol: r.symbol, side: r.side, stopPrice: r.stopPrice, takeProfitPrice: r.takeProfitPrice ?? null, by,
+      tradingDay: day, count: s.tradesToday + 1,
+    }),
+    ...tradeCountAlerts(s, day),
+  ];
 }
 
 function decideResult(s0: AccountState, c: Extract<AccountCommand, { kind: 'RecordPositionResult' }>): DomainEvent[] {
@@ -578,6 +630,8 @@ export const accountDecider: Decider<AccountCommand, AccountState, AccountReject
       }
       case 'AssessEntry':
         return ok(decideEntry(state, command));
+      case 'AssessMarginEntry':
+        return ok(decideMarginEntry(state, command));
       case 'RecordPositionResult':
         return ok(decideResult(state, command));
       case 'ObserveEquity': {

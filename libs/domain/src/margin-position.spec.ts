@@ -9,7 +9,7 @@ describe('a spot isolated-margin pair folded from its stream', () => {
   // The long of the 2024-08-04 crash run (docs/risk.md): 0.02445 BTC at 58,459.98, 429.346511 USDT borrowed.
   const opened = event('MarginPositionOpened', {
     ...pair, sequence: 1, side: 'LONG', quantity: '0.02442555', entryQuantity: '0.02445', entryPrice: '58459.98', entryQuote: '1429.346511', baseCommission: '0.00002445', quoteCommission: '0', commissionQuote: '1.4293465',
-    stopPrice: '58167.68', takeProfitPrice: null, riskAmount: '10', clientOrderId: 'bwm-1', orderId: '7', ...by,
+    stopPrice: '58167.68', takeProfitPrice: null, riskAmount: '10', requestId: null, clientOrderId: 'bwm-1', orderId: '7', ...by,
   });
 
   it('counts transfers, loans, interest and repayments per asset, and the interest of the open position', () => {
@@ -34,7 +34,7 @@ describe('a spot isolated-margin pair folded from its stream', () => {
     let s = marginPairEvolve(marginPairInitialState(), opened);
     s = marginPairEvolve(s, event('MarginStopTriggered', { ...pair, sequence: 1, kind: 'STOP_LOSS', triggerPrice: '58167.68', price: '58100', at: by.at }));
     expect(s.open!.triggered).toBe('STOP_LOSS');
-    const close = { ...pair, status: 'STOPPED_OUT' as const, reason: 'STOP_LOSS', quantity: '0.02442555', exitPrice: '58080.62', exitQuote: '1418.64', realisedPnl: '-10.706511', commissionQuote: '2.84', interestQuote: '0.01699498', shortfall: '0', netPnl: '-13.56350598', clientOrderId: 'bwm-2', ...by };
+    const close = { ...pair, status: 'STOPPED_OUT' as const, reason: 'STOP_LOSS', quantity: '0.02442555', exitPrice: '58080.62', exitQuote: '1418.64', realisedPnl: '-10.706511', commissionQuote: '2.84', interestQuote: '0.01699498', shortfall: '0', netPnl: '-13.56350598', equityAfter: '986.43', clientOrderId: 'bwm-2', ...by };
     expect(marginPairEvolve(s, event('MarginPositionClosed', { ...close, sequence: 2 }))).toBe(s);
     s = marginPairEvolve(s, event('MarginPositionClosed', { ...close, sequence: 1 }));
     expect(s.open).toBeNull();

@@ -35,6 +35,8 @@ export interface MarginPositionState {
   openedAt: number;
   /** Set once the internal stop, the take-profit or the guard's reduction fired; the close follows. */
   triggered: 'STOP_LOSS' | 'TAKE_PROFIT' | 'MARGIN_CALL_REDUCTION' | null;
+  /** Closes of this position the venue refused so far (each try gets its own client order id). */
+  closeAttempts: number;
 }
 
 /** The pair's books as the log tells them. Amounts per asset. */
@@ -53,11 +55,15 @@ export interface MarginPairState {
   /** Sum of the closed positions' net PnL (quote). */
   netPnlTotal: D;
   closedPositions: number;
+  /** Entry requests already carried out or refused (an approval delivered twice opens once). */
+  handledRequests: ReadonlySet<string>;
 }
 
 export function marginPairInitialState(): MarginPairState {
-  return { lastSequence: 0, open: null, borrowed: {}, interestOwed: {}, netTransferred: {}, interestQuoteTotal: ZERO, netPnlTotal: ZERO, closedPositions: 0 };
+  return { lastSequence: 0, open: null, borrowed: {}, interestOwed: {}, netTransferred: {}, interestQuoteTotal: ZERO, netPnlTotal: ZERO, closedPositions: 0, handledRequests: new Set() };
 }
+
+const withRequest = (set: ReadonlySet<string>, id: string | null): ReadonlySet<string> => (id === null || set.has(id) ? set : new Set([...set, id]));
 
 const add = (m: Readonly<Record<string, D>>, asset: string, amount: D): Record<string, D> => ({ ...m, [asset]: (m[asset] ?? ZERO).plus(amount) });
 
@@ -86,14 +92,21 @@ export function marginPairEvolve(s: MarginPairState, e: DomainEvent): MarginPair
       return {
         ...s,
         lastSequence: d.sequence,
+        handledRequests: withRequest(s.handledRequests, d.requestId),
         open: {
           sequence: d.sequence, side: d.side, quantity: dec(d.quantity), entryQuantity: dec(d.entryQuantity), entryPrice: dec(d.entryPrice), entryQuote: dec(d.entryQuote),
           baseCommission: dec(d.baseCommission), quoteCommission: dec(d.quoteCommission), commissionQuote: dec(d.commissionQuote),
           interestQuote: ZERO, interest: {}, stopPrice: dec(d.stopPrice),
           takeProfitPrice: d.takeProfitPrice === null ? null : dec(d.takeProfitPrice), riskAmount: dec(d.riskAmount), clientOrderId: d.clientOrderId,
-          openedAt: d.at, triggered: null,
+          openedAt: d.at, triggered: null, closeAttempts: 0,
         },
       };
+    }
+    case 'MarginCommandRejected': {
+      const d = e.data;
+      if (d.command === 'OPEN') return { ...s, handledRequests: withRequest(s.handledRequests, d.requestId) };
+      if (d.command === 'CLOSE' && s.open && d.sequence === s.open.sequence) return { ...s, open: { ...s.open, closeAttempts: s.open.closeAttempts + 1 } };
+      return s;
     }
     case 'MarginStopTriggered':
       return s.open && s.open.sequence === e.data.sequence ? { ...s, open: { ...s.open, triggered: e.data.kind } } : s;

@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { startBinanceMarginLocal, type BinanceMarginLocal } from '@bulwark/binance-local';
 import { type DomainEvent, type EventData, parseEvent, Streams } from '@bulwark/contracts';
-import { dec, type D, str } from '@bulwark/domain';
+import { dec, type D, shortHash, str } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
 import { loadMarginPair, resolveDataDir } from '@bulwark/market-data';
 import { EventAppender } from '@bulwark/messaging';
@@ -195,5 +195,23 @@ describe('the spot-margin desk on the 2024-08-04/05 crash (BTCUSDT isolated, loc
     // What the close did not repay was repaid from the free quote: nothing is owed.
     const after = await venue.isolatedAccount(SYMBOL);
     expect([str(after.quote.borrowed), str(after.quote.interest)]).toEqual(['0', '0']);
+  });
+
+  it('an entry request carried out once: repeated, it is not opened again; an entry the venue filled before a crash is adopted, never sent twice', async () => {
+    value(await desk.transferToMargin('USDT', dec('1000'), 'dan'));
+    // The crash: the venue filled the entry of position #1, the log never heard of it.
+    const clientOrderId = `bwm${shortHash(`${ACC}/${SYMBOL}`)}-1E`;
+    value(await venue.placeOrder({ symbol: SYMBOL, side: 'BUY', type: 'MARKET', quantity: dec('0.01'), sideEffectType: 'MARGIN_BUY', clientOrderId }));
+    const opened = value(await desk.open({ side: 'LONG', stopPrice: dec('58167.68'), by: 'dan', requestId: 'req-1' }));
+    expect(opened.order.clientOrderId).toBe(clientOrderId);
+    expect(str(opened.order.executedQty)).toBe('0.01');
+    expect((await venue.trades(SYMBOL)).length).toBe(1);
+    expect(await desk.open({ side: 'LONG', stopPrice: dec('58167.68'), by: 'dan', requestId: 'req-1' })).toMatchObject({ ok: false, error: { code: 'ALREADY_HANDLED' } });
+    expect(only(await log(), 'MarginPositionOpened')).toEqual([expect.objectContaining({ requestId: 'req-1', clientOrderId, entryQuantity: '0.01' })]);
+    // The close reports the pair's equity after it, as the venue values it.
+    value(await desk.close('done', 'dan'));
+    const [c] = only(await log(), 'MarginPositionClosed');
+    const a = await venue.isolatedAccount(SYMBOL);
+    expect(dec(c.equityAfter).minus(a.quote.free.plus(a.base.free.mul(a.indexPrice))).abs().lte(dec('0.00000001'))).toBe(true);
   });
 });

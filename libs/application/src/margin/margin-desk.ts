@@ -12,6 +12,7 @@ import {
   type MarginPairRules,
   type MarginPairState,
   shortCoverQuantity,
+  shortHash,
   sizeSpotMarginEntry,
   type SpotMarginSizing,
   str,
@@ -23,7 +24,7 @@ import type { EventAppender } from '@bulwark/messaging';
 import type { BinanceMarginVenue, IsolatedMarginAccount, MarginOrderSnapshot } from '@bulwark/venues';
 
 /** What the desk needs of a spot isolated-margin venue (BinanceMarginVenue implements it). */
-export type MarginVenuePort = Pick<BinanceMarginVenue, 'transferToMargin' | 'transferToSpot' | 'borrow' | 'repay' | 'isolatedAccount' | 'interestHistory' | 'placeOrder'>;
+export type MarginVenuePort = Pick<BinanceMarginVenue, 'transferToMargin' | 'transferToSpot' | 'borrow' | 'repay' | 'isolatedAccount' | 'interestHistory' | 'placeOrder' | 'order'>;
 
 /**
  * A refused margin command: the venue's code (e.g. -3020, -3006, -3015, -2010) or Bulwark's
@@ -58,8 +59,6 @@ export interface MarginDeskOptions {
   bars?: MarginLevelBars;
   /** Market time of the events, epoch ms (the venue's clock when it has one). Default Date.now. */
   now?: () => number;
-  /** Client order ids (default `bwm<accountHash>-<seq><purpose>`-like, unique per process). */
-  clientOrderId?: (purpose: 'E' | 'X') => string;
 }
 
 export interface OpenMarginPosition {
@@ -67,6 +66,8 @@ export interface OpenMarginPosition {
   stopPrice: D;
   takeProfitPrice?: D | null;
   by: string;
+  /** The approved request this carries out: a request already carried out or refused is not opened again (ALREADY_HANDLED). */
+  requestId?: string | null;
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: MarginDeskError };
@@ -91,9 +92,8 @@ export class MarginDesk {
   private readonly risk: MarginRiskSettings;
   private readonly bars: MarginLevelBars;
   private readonly now: () => number;
-  private readonly nextClientOrderId: (purpose: 'E' | 'X') => string;
+  private readonly idPrefix: string;
   private queue: Promise<unknown> = Promise.resolve();
-  private seq = 0;
 
   constructor(private readonly o: MarginDeskOptions) {
     this.accountId = o.accountId;
@@ -102,8 +102,9 @@ export class MarginDesk {
     this.risk = o.risk ?? DEFAULT_MARGIN_RISK;
     this.bars = o.bars ?? DEFAULT_MARGIN_LEVEL_BARS;
     this.now = o.now ?? Date.now;
-    const run = Date.now().toString(36);
-    this.nextClientOrderId = o.clientOrderId ?? ((p) => `bwm-${run}-${++this.seq}${p}`);
+    // Client order ids follow the position: `bwm<hash of account and pair>-<sequence>E` for its
+    // entry, `…X<try>` for its close, so a command repeated after a crash finds its own order.
+    this.idPrefix = `bwm${shortHash(`${o.accountId}/${o.rules.symbol}`)}`;
   }
 
   /** The pair's events that can be read (a poison event is left to the quarantine), and the stream's revision. */
@@ -180,7 +181,10 @@ export class MarginDesk {
   open(c: OpenMarginPosition): Promise<Outcome<{ sequence: number; sizing: SpotMarginSizing; order: MarginOrderSnapshot }>> {
     return this.serial(async () => {
       const { state, revision } = await this.state();
-      if (state.open) return this.reject('OPEN', null, null, { code: 'POSITION_OPEN', message: `position #${state.open.sequence} of ${this.symbol} is open; close it first` }, c.by);
+      const requestId = c.requestId ?? null;
+      if (requestId && state.handledRequests.has(requestId)) return fail('ALREADY_HANDLED', `entry request ${requestId} was carried out or refused before`);
+      const reject = (e: MarginDeskError, quantity: D | null = null) => this.reject<never>('OPEN', null, quantity, e, c.by, { requestId, sequence: state.lastSequence + 1 });
+      if (state.open) return reject({ code: 'POSITION_OPEN', message: `position #${state.open.sequence} of ${this.symbol} is open; close it first` });
       const { venue, equity } = await this.account();
       const side = c.side === 'LONG' ? 'BUY' : 'SELL';
       const sized = sizeSpotMarginEntry({
@@ -188,18 +192,19 @@ export class MarginDesk {
         riskFraction: this.risk.riskFraction, leverage: this.risk.leverage, takerFeeRate: this.o.rules.takerFeeRate, stepSize: this.o.rules.stepSize,
         minQty: this.o.rules.minQty, minNotional: this.o.rules.minNotional,
       });
-      if (!sized.ok) return this.reject('OPEN', null, null, { code: sized.error.code, message: sized.error.message }, c.by);
+      if (!sized.ok) return reject({ code: sized.error.code, message: sized.error.message });
       const tp = c.takeProfitPrice ?? null;
       if (tp && (c.side === 'LONG' ? !tp.gt(venue.indexPrice) : !tp.lt(venue.indexPrice))) {
-        return this.reject('OPEN', null, null, { code: 'TAKE_PROFIT_ON_WRONG_SIDE', message: `a ${c.side} take-profit must be ${c.side === 'LONG' ? 'above' : 'below'} the price ${str(venue.indexPrice)}, got ${str(tp)}` }, c.by);
+        return reject({ code: 'TAKE_PROFIT_ON_WRONG_SIDE', message: `a ${c.side} take-profit must be ${c.side === 'LONG' ? 'above' : 'below'} the price ${str(venue.indexPrice)}, got ${str(tp)}` });
       }
-      const clientOrderId = this.nextClientOrderId('E');
-      const placed = await this.o.venue.placeOrder({ symbol: this.symbol, side, type: 'MARKET', quantity: dec(sized.value.quantity), sideEffectType: 'MARGIN_BUY', clientOrderId });
-      if (!placed.ok) return this.reject('OPEN', null, dec(sized.value.quantity), placed.error, c.by);
-      const order = placed.value;
-      if (!order.executedQty.gt(0)) return this.reject('OPEN', null, dec(sized.value.quantity), { code: order.status, message: `the entry ${clientOrderId} did not fill (${order.status})` }, c.by);
-      const fill = fillTotals(order, this.o.rules);
       const sequence = state.lastSequence + 1;
+      const clientOrderId = `${this.idPrefix}-${sequence}E`;
+      const qty = dec(sized.value.quantity);
+      const placed = await this.placeOnce({ symbol: this.symbol, side, type: 'MARKET', quantity: qty, sideEffectType: 'MARGIN_BUY', clientOrderId });
+      if (!placed.ok) return reject(placed.error, qty);
+      const order = placed.value;
+      if (!order.executedQty.gt(0)) return reject({ code: order.status, message: `the entry ${clientOrderId} did not fill (${order.status})` }, qty);
+      const fill = fillTotals(order, this.o.rules);
       const at = order.updateTime || this.now();
       const events: DomainEvent[] = [];
       if (order.marginBuyBorrowAmount && order.marginBuyBorrowAmount.gt(0) && order.marginBuyBorrowAsset) {
@@ -212,7 +217,7 @@ export class MarginDesk {
         entryQuantity: str(fill.baseQty), entryPrice: str(fill.avgPrice), entryQuote: str(fill.quoteQty),
         baseCommission: str(fill.baseCommission), quoteCommission: str(fill.quoteCommission), commissionQuote: str(fill.commissionQuote),
         stopPrice: str(c.stopPrice), takeProfitPrice: tp ? str(tp) : null, riskAmount: sized.value.riskAmount,
-        clientOrderId, orderId: order.orderId, by: c.by, at,
+        requestId, clientOrderId, orderId: order.orderId, by: c.by, at,
       }));
       await this.append(events, revision);
       return { ok: true as const, value: { sequence, sizing: sized.value, order } };
@@ -287,10 +292,23 @@ export class MarginDesk {
     return null;
   }
 
-  private async reject<T>(command: 'TRANSFER_TO_MARGIN' | 'TRANSFER_TO_SPOT' | 'BORROW' | 'REPAY' | 'OPEN' | 'CLOSE' | 'CANCEL', asset: string | null, amount: D | null, e: MarginDeskError, by: string): Promise<Outcome<T>> {
+  private async reject<T>(
+    command: 'TRANSFER_TO_MARGIN' | 'TRANSFER_TO_SPOT' | 'BORROW' | 'REPAY' | 'OPEN' | 'CLOSE' | 'CANCEL', asset: string | null, amount: D | null, e: MarginDeskError, by: string,
+    ref: { requestId: string | null; sequence: number | null } = { requestId: null, sequence: null },
+  ): Promise<Outcome<T>> {
     const safeAmount = amount && amount.isFinite() ? str(amount) : null;
-    await this.append([event('MarginCommandRejected', { accountId: this.accountId, symbol: this.symbol, command, asset, amount: safeAmount, code: e.code, message: e.message, by, at: this.now() })]);
+    await this.append([event('MarginCommandRejected', { accountId: this.accountId, symbol: this.symbol, command, ...ref, asset, amount: safeAmount, code: e.code, message: e.message, by, at: this.now() })]);
     return { ok: false, error: e };
+  }
+
+  /**
+   * Place an order unless the venue already has one with this client order id (a command
+   * repeated after a crash between the venue's answer and the append): that order is adopted.
+   */
+  private async placeOnce(o: Parameters<MarginVenuePort['placeOrder']>[0]): ReturnType<MarginVenuePort['placeOrder']> {
+    const known = await this.o.venue.order(this.symbol, { clientOrderId: o.clientOrderId }).catch(() => null);
+    if (known && known.executedQty.gt(0)) return { ok: true, value: known };
+    return this.o.venue.placeOrder(o);
   }
 
   private async transfer(direction: 'TO_MARGIN' | 'TO_SPOT', asset: string, amount: D, by: string): Promise<Outcome<{ tranId: string }>> {
@@ -338,6 +356,7 @@ export class MarginDesk {
     const { state } = await this.state();
     const p = state.open;
     if (!p) return this.reject('CLOSE', null, null, { code: 'NO_POSITION', message: `no open position on ${this.symbol}` }, by);
+    const ref = { requestId: null, sequence: p.sequence };
     const rules = this.o.rules;
     const before = await this.o.venue.isolatedAccount(this.symbol);
     let side: 'BUY' | 'SELL';
@@ -350,15 +369,15 @@ export class MarginDesk {
       side = 'BUY';
       const owedBase = before.base.borrowed.plus(before.base.interest).minus(before.base.free);
       const q = owedBase.gt(0) ? shortCoverQuantity(owedBase, rules.takerFeeRate, rules.stepSize) : { ok: true as const, value: ZERO };
-      if (!q.ok) return this.reject('CLOSE', rules.baseAsset, owedBase, q.error, by);
+      if (!q.ok) return this.reject('CLOSE', rules.baseAsset, owedBase, q.error, by, ref);
       quantity = q.value;
     }
-    if (!quantity.gt(0)) return this.reject('CLOSE', rules.baseAsset, null, { code: 'NOTHING_TO_CLOSE', message: `the venue holds no ${rules.baseAsset} to close position #${p.sequence} (a liquidation?)` }, by);
-    const clientOrderId = this.nextClientOrderId('X');
-    const placed = await this.o.venue.placeOrder({ symbol: this.symbol, side, type: 'MARKET', quantity, sideEffectType: 'AUTO_REPAY', clientOrderId });
-    if (!placed.ok) return this.reject('CLOSE', rules.baseAsset, quantity, placed.error, by);
+    if (!quantity.gt(0)) return this.reject('CLOSE', rules.baseAsset, null, { code: 'NOTHING_TO_CLOSE', message: `the venue holds no ${rules.baseAsset} to close position #${p.sequence} (a liquidation?)` }, by, ref);
+    const clientOrderId = `${this.idPrefix}-${p.sequence}X${p.closeAttempts + 1}`;
+    const placed = await this.placeOnce({ symbol: this.symbol, side, type: 'MARKET', quantity, sideEffectType: 'AUTO_REPAY', clientOrderId });
+    if (!placed.ok) return this.reject('CLOSE', rules.baseAsset, quantity, placed.error, by, ref);
     const order = placed.value;
-    if (!order.executedQty.gt(0)) return this.reject('CLOSE', rules.baseAsset, quantity, { code: order.status, message: `the close ${clientOrderId} did not fill (${order.status})` }, by);
+    if (!order.executedQty.gt(0)) return this.reject('CLOSE', rules.baseAsset, quantity, { code: order.status, message: `the close ${clientOrderId} did not fill (${order.status})` }, by, ref);
     const mid = await this.o.venue.isolatedAccount(this.symbol);
     const events: DomainEvent[] = [];
     const at = order.updateTime || this.now();
@@ -373,18 +392,19 @@ export class MarginDesk {
       baseCommission: p.baseCommission.plus(fill.baseCommission), quoteCommission: p.quoteCommission.plus(fill.quoteCommission),
       baseInterest: p.interest[rules.baseAsset] ?? ZERO, quoteInterest: p.interest[rules.quoteAsset] ?? ZERO, shortfall: ZERO,
     });
-    const money = (x: D) => str(x.toDecimalPlaces(QUOTE_DP));
-    events.push(event('MarginPositionClosed', {
-      accountId: this.accountId, symbol: this.symbol, sequence: p.sequence, status, reason,
-      quantity: str(fill.baseQty), exitPrice: str(fill.avgPrice.toDecimalPlaces(QUOTE_DP)), exitQuote: str(fill.quoteQty), realisedPnl: money(pnl.realisedPnl),
-      commissionQuote: money(pnl.commissionQuote), interestQuote: money(pnl.interestQuote), shortfall: '0', netPnl: money(pnl.netPnl),
-      clientOrderId, by, at,
-    }));
-    await this.append(events);
+    if (events.length) await this.append(events);
     // What the fill did not repay (a long whose proceeds fell short is repaid from the free quote).
     for (const [bal, asset] of [[mid.quote, rules.quoteAsset], [mid.base, rules.baseAsset]] as const) {
       if (bal.borrowed.plus(bal.interest).gt(0) && bal.free.gt(0)) await this.repayNow(asset, bal.free.lt(bal.borrowed.plus(bal.interest)) ? bal.free : 'ALL', by, null);
     }
+    const equityAfter = valueAccount(await this.o.venue.isolatedAccount(this.symbol)).equity;
+    const money = (x: D) => str(x.toDecimalPlaces(QUOTE_DP));
+    await this.append([event('MarginPositionClosed', {
+      accountId: this.accountId, symbol: this.symbol, sequence: p.sequence, status, reason,
+      quantity: str(fill.baseQty), exitPrice: str(fill.avgPrice.toDecimalPlaces(QUOTE_DP)), exitQuote: str(fill.quoteQty), realisedPnl: money(pnl.realisedPnl),
+      commissionQuote: money(pnl.commissionQuote), interestQuote: money(pnl.interestQuote), shortfall: '0', netPnl: money(pnl.netPnl),
+      equityAfter: money(equityAfter), clientOrderId, by, at,
+    })]);
     return { ok: true, value: { sequence: p.sequence, netPnl: pnl.netPnl } };
   }
 }
