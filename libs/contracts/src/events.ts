@@ -765,13 +765,20 @@ export const MarginPositionOpened = z.object({
   ...MarginBy,
 });
 
-/** The internal stop or the take-profit was reached (at the last price, quote per base); the market close with AUTO_REPAY follows. */
+/**
+ * The position must close: its internal stop or take-profit was reached (at the index price,
+ * quote per base), the guard's margin-call level, or an operator's close / the kill switch
+ * (OPERATOR_CLOSE). The market close with AUTO_REPAY follows, and is retried until it fills.
+ */
 export const MarginStopTriggered = z.object({
   ...MarginPair,
   sequence: z.number().int().positive(),
-  kind: z.enum(['STOP_LOSS', 'TAKE_PROFIT', 'MARGIN_CALL_REDUCTION']),
+  kind: z.enum(['STOP_LOSS', 'TAKE_PROFIT', 'MARGIN_CALL_REDUCTION', 'OPERATOR_CLOSE']),
   triggerPrice: PositiveDecimalString,
   price: PositiveDecimalString,
+  /** OPERATOR_CLOSE: who and why (e.g. `flatten: kill switch` by ops); absent for the automatic exits. */
+  reason: z.string().min(1).optional(),
+  by: z.string().min(1).optional(),
   at: EpochMs,
 });
 

@@ -1,4 +1,4 @@
-import type { DomainEvent } from '@bulwark/contracts';
+import type { DomainEvent, EventData } from '@bulwark/contracts';
 import { ceilToStep, dec, type D, ZERO } from './money';
 import { err, ok, type Rejection, type Result } from './result';
 
@@ -8,6 +8,9 @@ import { err, ok, type Rejection, type Result } from './result';
  * pair and Bulwark trades it one way at a time, so a pair holds at most one position; its
  * `sequence` numbers the positions from 1.
  */
+
+/** Why a position must close (MarginStopTriggered.kind). */
+export type MarginExitKind = EventData<'MarginStopTriggered'>['kind'];
 
 /** The open position of a pair, decimals exact. */
 export interface MarginPositionState {
@@ -34,7 +37,9 @@ export interface MarginPositionState {
   clientOrderId: string;
   openedAt: number;
   /** Set once the internal stop, the take-profit or the guard's reduction fired; the close follows. */
-  triggered: 'STOP_LOSS' | 'TAKE_PROFIT' | 'MARGIN_CALL_REDUCTION' | null;
+  triggered: MarginExitKind | null;
+  /** Why it must close (the trigger's reason, e.g. the kill switch's), for the close that follows. */
+  triggerReason: string | null;
   /** Closes of this position the venue refused so far (each try gets its own client order id). */
   closeAttempts: number;
 }
@@ -98,7 +103,7 @@ export function marginPairEvolve(s: MarginPairState, e: DomainEvent): MarginPair
           baseCommission: dec(d.baseCommission), quoteCommission: dec(d.quoteCommission), commissionQuote: dec(d.commissionQuote),
           interestQuote: ZERO, interest: {}, stopPrice: dec(d.stopPrice),
           takeProfitPrice: d.takeProfitPrice === null ? null : dec(d.takeProfitPrice), riskAmount: dec(d.riskAmount), clientOrderId: d.clientOrderId,
-          openedAt: d.at, triggered: null, closeAttempts: 0,
+          openedAt: d.at, triggered: null, triggerReason: null, closeAttempts: 0,
         },
       };
     }
@@ -109,7 +114,7 @@ export function marginPairEvolve(s: MarginPairState, e: DomainEvent): MarginPair
       return s;
     }
     case 'MarginStopTriggered':
-      return s.open && s.open.sequence === e.data.sequence ? { ...s, open: { ...s.open, triggered: e.data.kind } } : s;
+      return s.open && s.open.sequence === e.data.sequence ? { ...s, open: { ...s.open, triggered: e.data.kind, triggerReason: e.data.reason ?? e.data.kind } } : s;
     case 'MarginPositionClosed':
       return s.open && s.open.sequence === e.data.sequence
         ? { ...s, open: null, netPnlTotal: s.netPnlTotal.plus(dec(e.data.netPnl)), closedPositions: s.closedPositions + 1 }

@@ -15,6 +15,7 @@ import {
 import { dec, netPnlOf, str, ZERO } from '@bulwark/domain';
 import type { EventStore } from '@bulwark/event-store';
 import { breakerDetail, fillKey, foldOrder, foldPosition, GUARD_EVENT_TYPES, POSITION_FILL_TYPES, utcTime } from './folds';
+import { MARGIN_EVENT_TYPES, marginDetail } from './margin';
 import { formatSkipped, SkipLog, type SkippedEvent } from './screen';
 
 /*
@@ -574,6 +575,12 @@ export interface DayAudit {
   guards: DayItem[];
   orders: { submitted: OrderItem[]; rejected: OrderItem[]; filled: FillItem[] };
   positions: { opened: PositionItem[]; closed: PositionItem[] };
+  /**
+   * Spot isolated-margin events of the day (streams `margin-<accountId>-<symbol>`): transfers,
+   * loans, repayments, interest, positions opened, stops triggered, positions closed, refused
+   * commands and the margin-level guard's alerts, in global log order, each with `marginDetail`'s line.
+   */
+  margin: DayItem[];
   counts: {
     /** Every event of the day (of the account), by type. */
     byType: Record<string, number>;
@@ -609,7 +616,7 @@ function bump(r: Record<string, number>, k: string): void {
 /**
  * Every decision of one UTC day (by `metadata.tsEvent`, market time): approvals and denials
  * with their reasons and sizes, breaker and guard events, orders submitted / rejected /
- * filled, positions opened and closed with their PnL, and counts by type and reason.
+ * filled, positions opened and closed with their PnL, spot-margin events, and counts by type and reason.
  * @param opts.accountId only this account's streams (order streams by their OrderInitialized).
  * Stored messages that are not valid events are left out and listed in `skipped`.
  * @throws AuditArgumentError when `day` is not a YYYY-MM-DD calendar date or the account id is malformed.
@@ -623,7 +630,7 @@ export async function auditDay(store: EventStore, day: string, opts: { accountId
   const orderInits = new Map<string, EventData<'OrderInitialized'>>();
   const out: DayAudit = {
     day, from: range.from, to: range.to, accountId: only, timeline: [], approvals: [], denials: [], guards: [],
-    orders: { submitted: [], rejected: [], filled: [] }, positions: { opened: [], closed: [] },
+    orders: { submitted: [], rejected: [], filled: [] }, positions: { opened: [], closed: [] }, margin: [],
     counts: { byType: {}, denialsByReason: {}, pausesByReason: {}, triggersByKind: {}, ordersRejectedByCode: {}, closesByPurpose: {} },
     totals: { events: 0, closedNetPnl: '0', closedRealisedPnl: '0', closedFees: '0', closedFunding: '0' },
     skipped: [],
@@ -714,9 +721,13 @@ export async function auditDay(store: EventStore, day: string, opts: { accountId
       fees = fees.plus(dec(p.totalFees));
       funding = funding.plus(dec(p.totalFunding));
       item = pi;
+    } else if (MARGIN_EVENT_TYPES.has(e.type)) {
+      item = { ...base, detail: marginDetail(e.type, d) };
+      out.margin.push(item);
     }
     if (item) out.timeline.push(item);
   }
+  // `margin` stays in the read's (global) order; the other lists go by market time.
   const order = (a: DayItem, b: DayItem) => a.tsEvent - b.tsEvent || a.position - b.position;
   for (const list of [out.timeline, out.approvals, out.denials, out.guards, out.orders.submitted, out.orders.rejected, out.orders.filled, out.positions.opened, out.positions.closed]) {
     (list as DayItem[]).sort(order);

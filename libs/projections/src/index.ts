@@ -5,3 +5,4 @@ export * from './position-risk';
 export * from './account-projection';
 export * from './read-models';
 export * from './audit';
+export * from './margin';

@@ -8,6 +8,7 @@ import {
   isolatedMarginEquity,
   type IsolatedMarginEquity,
   marginClosePnl,
+  type MarginExitKind,
   type MarginLevelBars,
   type MarginPairRules,
   type MarginPairState,
@@ -234,17 +235,36 @@ export class MarginDesk {
     return this.serial(() => this.closeNow(reason, by, status));
   }
 
-  /** Record a trigger and close in one serial step (the Iron Exit's path). */
-  triggerAndClose(kind: 'STOP_LOSS' | 'TAKE_PROFIT' | 'MARGIN_CALL_REDUCTION', price: D, at: number): Promise<Outcome<{ sequence: number; netPnl: D }>> {
+  /**
+   * Record why the position must close, then close it, in one serial step: the Iron Exit's
+   * path, the guard's and the kill switch's. Once recorded, the trigger stays until the close
+   * fills: MarginWatch retries a refused close on every look. status STOPPED_OUT for the stop,
+   * CLOSED otherwise.
+   */
+  triggerAndClose(
+    kind: MarginExitKind,
+    price: D,
+    at: number,
+    operator?: { reason: string; by: string },
+  ): Promise<Outcome<{ sequence: number; netPnl: D }>> {
     return this.serial(async () => {
       const { state, revision } = await this.state();
       const p = state.open;
       if (!p) return fail('NO_POSITION', `no open position on ${this.symbol}`);
+      let reason = p.triggerReason ?? kind;
+      let by = kind === 'STOP_LOSS' ? 'stop-monitor' : kind === 'TAKE_PROFIT' ? 'take-profit' : kind === 'MARGIN_CALL_REDUCTION' ? 'guard' : operator?.by ?? 'operator';
       if (!p.triggered) {
-        const triggerPrice = kind === 'TAKE_PROFIT' && p.takeProfitPrice ? p.takeProfitPrice : p.stopPrice;
-        await this.append([event('MarginStopTriggered', { accountId: this.accountId, symbol: this.symbol, sequence: p.sequence, kind, triggerPrice: str(triggerPrice), price: str(price), at })], revision);
+        const triggerPrice = kind === 'TAKE_PROFIT' && p.takeProfitPrice ? p.takeProfitPrice : kind === 'STOP_LOSS' ? p.stopPrice : price;
+        reason = operator?.reason ?? kind;
+        await this.append([event('MarginStopTriggered', {
+          accountId: this.accountId, symbol: this.symbol, sequence: p.sequence, kind, triggerPrice: str(triggerPrice), price: str(price), ...(operator ? { reason: operator.reason, by: operator.by } : {}), at,
+        })], revision);
+      } else {
+        // A retry closes for the recorded trigger.
+        kind = p.triggered;
+        by = kind === 'STOP_LOSS' ? 'stop-monitor' : kind === 'TAKE_PROFIT' ? 'take-profit' : kind === 'MARGIN_CALL_REDUCTION' ? 'guard' : operator?.by ?? 'operator';
       }
-      return this.closeNow(kind, kind === 'STOP_LOSS' ? 'stop-monitor' : kind === 'TAKE_PROFIT' ? 'take-profit' : 'guard', kind === 'STOP_LOSS' ? 'STOPPED_OUT' : 'CLOSED');
+      return this.closeNow(reason, by, kind === 'STOP_LOSS' ? 'STOPPED_OUT' : 'CLOSED');
     });
   }
 

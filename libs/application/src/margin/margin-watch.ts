@@ -2,6 +2,7 @@ import {
   type D,
   DEFAULT_MARGIN_LEVEL_BARS,
   foldMarginPair,
+  type MarginExitKind,
   type MarginLevelBars,
   marginExitReached,
   type MarginPairRules,
@@ -25,7 +26,7 @@ export interface MarginWatchStep {
   at: number;
   marginLevel: string | null;
   /** The exit that fired on this observation, if any. */
-  exit: 'STOP_LOSS' | 'TAKE_PROFIT' | 'MARGIN_CALL_REDUCTION' | null;
+  exit: MarginExitKind | null;
   /** The close failed (venue refusal): the position is still open and the next observation tries again. */
   closeError: { code: string; message: string } | null;
   alerts: number;
