@@ -9,12 +9,15 @@ import {
   type CancelOrderRequest,
   type ClosePositionRequest,
   type FlattenRequest,
+  type MarginEntryRequest,
   type SetTradingStateRequest,
   Streams,
 } from '@bulwark/contracts';
 import { type AccountCommand, type AccountState, accountDecider, dec } from '@bulwark/domain';
 import { AggregateRepository, type Causation, EVENT_STORE, EventAppender, Quarantine, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
+import { randomUUID } from 'node:crypto';
+import { marginPositionId } from '@bulwark/projections';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { liveVenueFromEnv } from './mark-price';
@@ -31,7 +34,7 @@ import { RulesBook } from './rules-book';
 @Injectable()
 export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
   readonly name = 'risk' as const;
-  readonly categories = ['signal', 'position', 'rules'] as const;
+  readonly categories = ['signal', 'position', 'rules', 'margin'] as const;
   /**
    * Open positions are folded from the position streams at start-up; the account state (daily
    * counters, drawdown base, pauses, kill switch) is the account stream's, loaded on use.
@@ -92,7 +95,47 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
         return this.recordResult(e as RecordedEvent<string, EventData<'PositionClosed'>>);
       case 'InstrumentRulesRecorded':
         return this.rulesRecorded(e.data as EventData<'InstrumentRulesRecorded'>);
+      case 'MarginPositionClosed':
+        return this.recordMarginResult(e as RecordedEvent<'MarginPositionClosed', EventData<'MarginPositionClosed'>>);
     }
+  }
+
+  /**
+   * A spot-margin entry request through the account's gate (kill switch, pauses, the shared
+   * daily trade count): MarginEntryApproved (execution opens it) or MarginEntryDenied, both on
+   * the account stream. A request id seen before decides nothing again.
+   * @returns the decision as recorded; `decision` ALREADY_DECIDED for a repeated request id.
+   * @throws RpcException UNKNOWN_ACCOUNT when the account is not open.
+   */
+  async marginEntry(req: MarginEntryRequest) {
+    const requestId = req.requestId ?? `me-${randomUUID()}`;
+    const ts = Date.now();
+    const c: Causation = { tsEvent: ts, correlationId: `margin-entry-${requestId}`, causationId: `margin-entry-${requestId}` };
+    const { result } = await this.accounts.handle(
+      Streams.account(req.accountId),
+      (s) => accountDecider.decide({ kind: 'AssessMarginEntry', request: { ...req, requestId }, ts }, s),
+      c,
+    );
+    if (!result.ok) throw new RpcException({ ...result.error });
+    const decided = result.value.find((e) => e.type === 'MarginEntryApproved' || e.type === 'MarginEntryDenied');
+    if (!decided) return { requestId, decision: 'ALREADY_DECIDED' as const };
+    return decided.type === 'MarginEntryApproved'
+      ? { requestId, decision: 'APPROVED' as const, approved: decided.data }
+      : { requestId, decision: 'DENIED' as const, denied: decided.data };
+  }
+
+  /** A spot-margin position's result counts in the daily and monthly limits like a futures position's; the pair's equity after it is an observation for the drawdown breakers. */
+  private async recordMarginResult(e: RecordedEvent<'MarginPositionClosed', EventData<'MarginPositionClosed'>>): Promise<void> {
+    const d = e.data;
+    const positionId = marginPositionId(d.accountId, d.symbol, d.sequence);
+    const c = causedBy(e);
+    const { state } = await this.accounts.handle(
+      Streams.account(d.accountId),
+      (s) => (s.config ? accountDecider.decide({ kind: 'RecordPositionResult', positionStreamId: positionId, netPnl: dec(d.netPnl), ts: e.metadata.tsEvent }, s) : { ok: true as const, value: [] }),
+      c,
+    );
+    if (!state.config) return this.log.warn(`margin result of ${positionId}: account ${d.accountId} is not open in risk; not counted`);
+    await this.accounts.handle(Streams.account(d.accountId), (s) => accountDecider.decide({ kind: 'ObserveEquity', equity: dec(d.equityAfter), ts: e.metadata.tsEvent }, s), c);
   }
 
   private async decide(accountId: string, command: AccountCommand, causation: Causation) {

@@ -1,5 +1,5 @@
 import { RiskService } from '@bulwark/application';
-import { CancelOrderRequest, ClosePositionRequest, FlattenRequest, MarketTick, OpenAccountRequest, type RecordedEvent, ResumeTradingRequest, SetTradingStateRequest, Subjects } from '@bulwark/contracts';
+import { CancelOrderRequest, ClosePositionRequest, FlattenRequest, MarginEntryRequest, MarketTick, OpenAccountRequest, type RecordedEvent, ResumeTradingRequest, SetTradingStateRequest, Subjects } from '@bulwark/contracts';
 import { ZodPipe, clockAck, clockInterest, eventPattern } from '@bulwark/messaging';
 import { Controller, type OnModuleInit } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
@@ -48,6 +48,11 @@ export class RiskController implements OnModuleInit {
     return this.risk.operatorCommand(req, 'cancel-order');
   }
 
+  @MessagePattern(Subjects.marginEntry)
+  marginEntry(@Payload(new ZodPipe(MarginEntryRequest)) req: MarginEntryRequest) {
+    return this.risk.marginEntry(req);
+  }
+
   @MessagePattern(Subjects.clock('risk'))
   async onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
     await this.risk.onTick(tick);
@@ -61,6 +66,11 @@ export class RiskController implements OnModuleInit {
 
   @EventPattern(eventPattern('position'))
   onPosition(@Payload() e: RecordedEvent) {
+    return this.risk.onEvent(e);
+  }
+
+  @EventPattern(eventPattern('margin'))
+  onMargin(@Payload() e: RecordedEvent) {
     return this.risk.onEvent(e);
   }
 

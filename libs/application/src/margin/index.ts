@@ -1,2 +1,3 @@
 export * from './margin-desk';
 export * from './margin-watch';
+export * from './margin-execution';
