@@ -24,7 +24,7 @@ const OWNED_CATEGORIES = {
   'market-data': ['replay', 'candles'],
   signals: ['signal'],
   risk: ['account'],
-  execution: ['order', 'venue', 'rules'],
+  execution: ['order', 'venue', 'rules', 'margin'],
   'stop-monitor': ['stop', 'monitor'],
   accounting: ['position', 'ledger'],
 };
@@ -65,7 +65,7 @@ const SERVES = {
   'market-data': ['bulwark.market-data.>'],
   signals: ['bulwark.signals.>'],
   risk: ['bulwark.risk.>'],
-  execution: [],
+  execution: ['bulwark.execution.>'], // spot-margin transfers, loans, closes and account reads
   'stop-monitor': [],
   accounting: ['bulwark.accounting.>'],
 };
@@ -89,6 +89,11 @@ const OPERATOR_COMMANDS = [
   'bulwark.risk.flatten',
   'bulwark.risk.close-position',
   'bulwark.risk.cancel-order',
+  'bulwark.risk.margin-entry',
+  'bulwark.execution.margin.transfer',
+  'bulwark.execution.margin.loan',
+  'bulwark.execution.margin.close',
+  'bulwark.execution.margin.account',
 ];
 
 /**

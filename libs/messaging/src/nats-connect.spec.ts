@@ -107,10 +107,10 @@ describe('deploy/nats/permissions.js', () => {
   });
 
   it('every written event category has exactly one writer, and only it may publish there (any prefix)', () => {
-    // margin-… has no writer today; quarantine-<service> and lease-<service> are per service (below); the CLI's
+    // quarantine-<service> and lease-<service> are per service (below); the CLI's
     // `audit checkpoint` (operator) writes chain-<account>; user-<name> is admin's alone (`bulwark user`, a set-up act: below).
     const notServices: Record<string, string[]> = { chain: ['operator'] };
-    const categories = Object.values(Streams).map((f) => (f as (...a: string[]) => string)('x', 'y', 'z', '1').split('-')[0]).filter((c) => c !== 'margin' && c !== 'quarantine' && c !== 'lease' && c !== 'user');
+    const categories = Object.values(Streams).map((f) => (f as (...a: string[]) => string)('x', 'y', 'z', '1').split('-')[0]).filter((c) => c !== 'quarantine' && c !== 'lease' && c !== 'user');
     expect(Object.keys(perms.USERS).filter((u) => u !== 'admin' && mayPublish(u, 'tes1a2b.user.ada'))).toEqual([]);
     for (const c of categories) {
       const owners = notServices[c] ?? perms.SERVICES.filter((s) => perms.OWNED_CATEGORIES[s].includes(c));
@@ -133,7 +133,8 @@ describe('deploy/nats/permissions.js', () => {
   it('only operator and gateway send operator commands (market-data: a replay\'s schedule); only market-data sends clock steps', () => {
     for (const cmd of perms.OPERATOR_COMMANDS) {
       const senders = Object.keys(perms.USERS).filter((u) => u !== 'admin' && mayPublish(u, cmd));
-      const expected = cmd === 'bulwark.risk.open-account' ? ['gateway', 'operator', 'driver'] : cmd === 'bulwark.risk.reconfigure-account' ? ['gateway', 'operator'] : ['market-data', 'gateway', 'operator'];
+      // Spot-margin commands come from people only (the replay schedule never sends them).
+      const expected = cmd === 'bulwark.risk.open-account' ? ['gateway', 'operator', 'driver'] : cmd === 'bulwark.risk.reconfigure-account' || cmd.includes('margin') ? ['gateway', 'operator'] : ['market-data', 'gateway', 'operator'];
       expect([cmd, senders.sort()]).toEqual([cmd, expected.sort()]);
     }
     for (const s of perms.SERVICES) expect(Object.keys(perms.USERS).filter((u) => u !== 'admin' && mayPublish(u, `bulwark.clock.${s}`))).toEqual(['market-data']);
