@@ -1,5 +1,7 @@
 import type { DomainEvent, EventData } from '@bulwark/contracts';
-import { ceilToStep, dec, type D, ZERO } from './money';
+import { ceilToStep, dec, type D, floorToStep, ZERO } from './money';
+import { isolatedLiquidationPrice } from './paper-margin';
+import type { IsolatedMarginBalances } from './spot-margin';
 import { err, ok, type Rejection, type Result } from './result';
 
 /*
@@ -190,4 +192,28 @@ export function shortCoverQuantity(owed: D, takerFeeRate: D, stepSize: D): Resul
     return err({ code: 'INVALID_INPUT', message: `need owed > 0, 0 ≤ fee < 1, step > 0 (got ${owed}, ${takerFeeRate}, ${stepSize})` });
   }
   return ok(ceilToStep(owed.div(dec(1).minus(takerFeeRate)), stepSize));
+}
+
+/**
+ * The stop of a position Bulwark did not open (found by reconciliation: bought or sold on the
+ * pair's isolated account outside Bulwark). Bulwark never sized it, so its stop protects the
+ * account, not a risk budget: with a loan, the price at which the margin level falls to `bar`
+ * (the guard's margin-call level, 1.3 by default, above the venue's own margin call), solved
+ * from the balances (`isolatedLiquidationPrice`); without one, the price that loses
+ * `riskFraction × equity`. Rounded to the tick toward the current price (a long's stop up, a
+ * short's down), so it acts no later than the level.
+ * @param price the index price now; equity in quote
+ * @returns the stop price, or null when the price is already at or beyond it (close now)
+ */
+export function marginAdoptionStop(i: { side: 'LONG' | 'SHORT'; quantity: D; price: D; equity: D; riskFraction: D; balances: IsolatedMarginBalances; bar: D; tickSize: D }): D | null {
+  const long = i.side === 'LONG';
+  const owes = i.balances.baseBorrowed.plus(i.balances.baseInterest).plus(i.balances.quoteBorrowed).plus(i.balances.quoteInterest).gt(0);
+  let stop: D | null = owes ? isolatedLiquidationPrice(i.balances, i.bar) : null;
+  if (stop === null) {
+    const distance = i.equity.mul(i.riskFraction).div(i.quantity);
+    stop = long ? i.price.minus(distance) : i.price.plus(distance);
+  }
+  stop = long ? ceilToStep(stop, i.tickSize) : floorToStep(stop, i.tickSize);
+  if (!stop.gt(0) || (long ? i.price.lte(stop) : i.price.gte(stop))) return null;
+  return stop;
 }

@@ -170,7 +170,11 @@ export interface MarginInterestRecord {
   asset: string;
   principal: D;
   interest: D;
-  /** Hourly rate charged = daily rate ÷ 24. */
+  /**
+   * The DAILY rate the accrual was charged at, as Binance's interestHistory reports it (its
+   * documented row: principal 45.3313, interestRate 0.00013233, interest 0.00024995 =
+   * principal × rate ÷ 24).
+   */
   interestRate: D;
   /** ON_BORROW: charged when the loan was taken; PERIODIC: at a full hour. */
   type: 'ON_BORROW' | 'PERIODIC';
@@ -771,7 +775,7 @@ export class PaperMarginVenue {
     const interest = principal.mul(hourly).toDecimalPlaces(AMOUNT_DP, D.ROUND_UP);
     if (interest.isZero()) return;
     b[side].interest = b[side].interest.plus(interest);
-    const rec: MarginInterestRecord = { txId: ++this.tranSeq, accountId: b.accountId, symbol: b.symbol, asset: side === 'base' ? r.baseAsset : r.quoteAsset, principal, interest, interestRate: hourly, type, time: at };
+    const rec: MarginInterestRecord = { txId: ++this.tranSeq, accountId: b.accountId, symbol: b.symbol, asset: side === 'base' ? r.baseAsset : r.quoteAsset, principal, interest, interestRate: r.dailyInterestRate[side], type, time: at };
     this.interestRows.push(rec);
     this.events.push({ type: 'INTEREST', interest: rec, ts: at });
   }

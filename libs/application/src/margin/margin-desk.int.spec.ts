@@ -12,6 +12,7 @@ import { dec, type D, shortHash, str } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
 import { loadMarginPair, resolveDataDir } from '@bulwark/market-data';
 import { EventAppender } from '@bulwark/messaging';
+import { auditDay } from '@bulwark/projections';
 import { BinanceMarginVenue } from '@bulwark/venues';
 import { MarginDesk } from './margin-desk';
 import { MarginWatch, type MarginWatchStep } from './margin-watch';
@@ -118,6 +119,11 @@ describe('the spot-margin desk on the 2024-08-04/05 crash (BTCUSDT isolated, loc
     const venueRows = await venue.interestHistory(SYMBOL, 'USDT');
     expect(interest.map((i) => i.txId).sort()).toEqual(venueRows.map((r) => r.txId).sort());
     expect(interest[0]).toMatchObject({ type: 'ON_BORROW', asset: 'USDT', principal: borrowed.amount });
+    // Right to the cent and below: principal × daily rate ÷ 24 (rounded up to 8 decimals), at borrowing and at each full UTC hour held.
+    const H = 3_600_000;
+    expect(interest).toHaveLength(1 + Math.floor(closed.at / H) - Math.floor(borrowed.at / H));
+    for (const i of interest) expect(i.interest).toBe(str(dec(i.principal).mul(dec(i.dailyRate)).div(24).toDecimalPlaces(8, 0 /* ROUND_UP */)));
+    expect(interest.map((i) => i.dailyRate)).toEqual(interest.map(() => str(rules.dailyInterestRate.quote)));
     // The loan is repaid, interest first; nothing is owed at the venue afterwards.
     const after = await venue.isolatedAccount(SYMBOL);
     expect([str(after.quote.borrowed), str(after.quote.interest), str(after.base.borrowed)]).toEqual(['0', '0', '0']);
@@ -136,6 +142,16 @@ describe('the spot-margin desk on the 2024-08-04/05 crash (BTCUSDT isolated, loc
     const free = after.quote.free;
     value(await desk.transferToSpot('USDT', free, 'alice'));
     expect(only(await log(), 'MarginTransferred').map((t) => `${t.direction} ${t.amount}`)).toEqual(['TO_MARGIN 1000', `TO_SPOT ${str(free)}`]);
+
+    // The audit of the day shows every transfer, loan, repayment and accrual, with its line.
+    const days = ['2024-08-04', '2024-08-05'];
+    const items = (await Promise.all(days.map((d) => auditDay(store, d, { accountId: ACC })))).flatMap((a) => a.margin);
+    const shown = (type: string) => items.filter((i) => i.type === type).length;
+    expect(shown('MarginTransferred')).toBe(2);
+    expect(shown('MarginBorrowed')).toBe(1);
+    expect(shown('MarginRepaid')).toBe(repaid.length);
+    expect(shown('MarginInterestCharged')).toBe(interest.length);
+    expect(items.find((i) => i.type === 'MarginBorrowed')!.detail).toContain(borrowed.amount);
   });
 
   it('a short borrows the base and sells it; the close buys back the loan plus interest and the commission; refusals are typed and recorded', async () => {
@@ -213,5 +229,32 @@ describe('the spot-margin desk on the 2024-08-04/05 crash (BTCUSDT isolated, loc
     const [c] = only(await log(), 'MarginPositionClosed');
     const a = await venue.isolatedAccount(SYMBOL);
     expect(dec(c.equityAfter).minus(a.quote.free.plus(a.base.free.mul(a.indexPrice))).abs().lte(dec('0.00000001'))).toBe(true);
+  });
+
+  it('a long opened outside Bulwark with a high borrow is adopted by reconciliation with its stop at the guard level; on the crash the alerts fire in order and it is closed before the venue margin call, never liquidated', async () => {
+    value(await desk.transferToMargin('USDT', dec('1000'), 'erin'));
+    // Through ccxt directly, not through the desk: 0.05 BTC (about 2,923 USDT) on 1,000 of own money, margin level ≈ 1.52.
+    value(await venue.placeOrder({ symbol: SYMBOL, side: 'BUY', type: 'MARKET', quantity: dec('0.05'), sideEffectType: 'MARGIN_BUY', clientOrderId: 'outside-1' }));
+    const watch = new MarginWatch(desk, { rules, now: () => local.clock.now() });
+    const first = await watch.observe();
+    expect(first.reconciled).toBe('ADOPTED');
+    const [adopted] = only(await log(), 'MarginPositionOpened');
+    expect(adopted).toMatchObject({ side: 'LONG', quantity: '0.04995', by: 'reconciliation', requestId: null });
+    // Its stop: where the margin level reaches 1.3, well below the price, well above where the venue calls (1.1).
+    const stop = dec(adopted.stopPrice);
+    expect(stop.lt(dec(adopted.entryPrice))).toBe(true);
+    let minLevel = dec(first.marginLevel!);
+    const steps = await walk(watch, (s) => s.exit !== null, 20 * 60);
+    for (const s of steps) if (s.marginLevel && dec(s.marginLevel).lt(minLevel)) minLevel = dec(s.marginLevel);
+    const last = steps[steps.length - 1]!;
+    expect(last.exit).toBe('MARGIN_CALL_REDUCTION');
+    expect(minLevel.gt(rules.bars.marginCall)).toBe(true);
+    expect(local.engine.drain().filter((e) => e.type === 'LIQUIDATION' || e.type === 'MARGIN_CALL')).toEqual([]);
+    const events = await log();
+    // Each crossing once, both ways: the level dips under the borrow bar, recovers, and falls through it for good before the margin-call level.
+    expect(only(events, 'MarginLevelAlert').map((a) => `${a.bar} ${a.direction}`)).toEqual(['transferOut DOWN', 'borrow DOWN', 'borrow UP', 'borrow DOWN', 'marginCall DOWN']);
+    expect(only(events, 'MarginPositionClosed')).toEqual([expect.objectContaining({ status: 'CLOSED', reason: 'MARGIN_CALL_REDUCTION', sequence: 1 })]);
+    const after = await venue.isolatedAccount(SYMBOL);
+    expect([str(after.quote.borrowed), str(after.base.borrowed)]).toEqual(['0', '0']);
   });
 });

@@ -7,6 +7,7 @@ import {
   foldMarginPair,
   isolatedMarginEquity,
   type IsolatedMarginEquity,
+  marginAdoptionStop,
   marginClosePnl,
   type MarginExitKind,
   type MarginLevelBars,
@@ -288,6 +289,67 @@ export class MarginDesk {
         quoteValue: str(r.asset === this.o.rules.baseAsset ? r.interest.mul(price) : r.interest), at: r.ts,
       })), revision);
       return rows.length;
+    });
+  }
+
+  /**
+   * Compare the pair at the venue with the log. Exposure the log does not know (base bought or
+   * sold on the isolated account outside Bulwark: |base net asset| ≥ the minimum quantity) is
+   * adopted as a position at the index price with a stop (`marginAdoptionStop`: where the
+   * margin level reaches the guard's margin-call level), so it is protected from that moment;
+   * already past it, it is closed at once. An open position the venue no longer holds (closed
+   * outside Bulwark, or liquidated) is recorded as ended.
+   * @returns what was done: ADOPTED (with the sequence), ENDED, or NONE.
+   * @throws VenueCallError when the venue cannot be read
+   */
+  reconcile(): Promise<{ action: 'ADOPTED' | 'ENDED' | 'NONE'; sequence: number | null }> {
+    return this.serial(async () => {
+      const { state, revision } = await this.state();
+      const { venue: a, equity } = await this.account();
+      const rules = this.o.rules;
+      const net = equity.baseNetAsset;
+      const exposed = net.abs().gte(rules.minQty) && net.abs().mul(a.indexPrice).gte(rules.minNotional);
+      const at = this.now();
+      if (!state.open && exposed) {
+        const side = net.gt(0) ? 'LONG' : 'SHORT';
+        const quantity = floorToStep(net.abs(), rules.stepSize);
+        const balances = {
+          baseFree: a.base.free, baseLocked: a.base.locked, baseBorrowed: a.base.borrowed, baseInterest: a.base.interest,
+          quoteFree: a.quote.free, quoteLocked: a.quote.locked, quoteBorrowed: a.quote.borrowed, quoteInterest: a.quote.interest,
+        };
+        const stop = marginAdoptionStop({ side, quantity, price: a.indexPrice, equity: equity.equity, riskFraction: this.risk.riskFraction, balances, bar: this.bars.marginCall, tickSize: rules.tickSize });
+        const sequence = state.lastSequence + 1;
+        const entryQuote = quantity.mul(a.indexPrice);
+        const events: DomainEvent[] = [event('MarginPositionOpened', {
+          accountId: this.accountId, symbol: this.symbol, sequence, side, quantity: str(quantity), entryQuantity: str(quantity), entryPrice: str(a.indexPrice), entryQuote: str(entryQuote),
+          baseCommission: '0', quoteCommission: '0', commissionQuote: '0',
+          // Already past its stop: adopted with the stop at the price now, and closed on the spot below.
+          stopPrice: str(stop ?? a.indexPrice), takeProfitPrice: null, riskAmount: str(equity.equity.gt(0) ? equity.equity.mul(this.risk.riskFraction).toDecimalPlaces(QUOTE_DP) : dec('0.00000001')),
+          requestId: null, clientOrderId: `${this.idPrefix}-${sequence}A`, orderId: 'adopted', by: 'reconciliation', at,
+        })];
+        await this.append(events, revision);
+        if (stop === null) {
+          await this.append([event('MarginStopTriggered', { accountId: this.accountId, symbol: this.symbol, sequence, kind: 'STOP_LOSS', triggerPrice: str(a.indexPrice), price: str(a.indexPrice), reason: 'adopted past its stop', by: 'reconciliation', at })]);
+          await this.closeNow('adopted past its stop', 'reconciliation', 'STOPPED_OUT');
+        }
+        return { action: 'ADOPTED' as const, sequence };
+      }
+      if (state.open && !exposed) {
+        const p = state.open;
+        const px = a.indexPrice;
+        const pnl = marginClosePnl({
+          side: p.side, entryQuantity: p.entryQuantity, entryQuote: p.entryQuote, exitPrice: px, baseCommission: p.baseCommission, quoteCommission: p.quoteCommission,
+          baseInterest: p.interest[rules.baseAsset] ?? ZERO, quoteInterest: p.interest[rules.quoteAsset] ?? ZERO, shortfall: ZERO,
+        });
+        const money = (x: D) => str(x.toDecimalPlaces(QUOTE_DP));
+        await this.append([event('MarginPositionClosed', {
+          accountId: this.accountId, symbol: this.symbol, sequence: p.sequence, status: 'CLOSED', reason: 'not held at the venue: closed outside Bulwark or liquidated (valued at the index price when found)',
+          quantity: str(p.entryQuantity), exitPrice: str(px), exitQuote: str(p.entryQuantity.mul(px)), realisedPnl: money(pnl.realisedPnl), commissionQuote: money(pnl.commissionQuote),
+          interestQuote: money(pnl.interestQuote), shortfall: '0', netPnl: money(pnl.netPnl), equityAfter: money(equity.equity), clientOrderId: null, by: 'reconciliation', at,
+        })], revision);
+        return { action: 'ENDED' as const, sequence: p.sequence };
+      }
+      return { action: 'NONE' as const, sequence: null };
     });
   }
 

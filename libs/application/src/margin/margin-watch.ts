@@ -18,6 +18,8 @@ export interface MarginWatchOptions {
   autoReduce?: boolean;
   /** Market time, epoch ms (default Date.now). */
   now?: () => number;
+  /** Reconcile with the venue (adopt exposure the log does not know) on the first observation and every N-th after it (default 60). */
+  reconcileEvery?: number;
 }
 
 /** What one observation saw and did. */
@@ -31,6 +33,8 @@ export interface MarginWatchStep {
   closeError: { code: string; message: string } | null;
   alerts: number;
   interestRecorded: number;
+  /** Reconciliation on this observation: a position adopted or ended, else null. */
+  reconciled: 'ADOPTED' | 'ENDED' | null;
 }
 
 /**
@@ -45,6 +49,8 @@ export interface MarginWatchStep {
  *   closed (MarginCallReductionTriggered, then the close).
  * - **Interest ledger**: new accruals at the venue recorded as MarginInterestCharged once per
  *   UTC hour seen (and on the first observation).
+ * - **Reconciliation** (`MarginDesk.reconcile`) on the first observation and every
+ *   `reconcileEvery`-th: exposure opened outside Bulwark is adopted with a stop.
  *
  * The stop is watched on the index price Binance values isolated margin at, as futures stops
  * watch the mark price.
@@ -54,6 +60,7 @@ export class MarginWatch {
   private readonly autoReduce: boolean;
   private readonly now: () => number;
   private lastInterestHour: number | null = null;
+  private observations = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> = Promise.resolve();
 
@@ -69,6 +76,11 @@ export class MarginWatch {
    */
   async observe(): Promise<MarginWatchStep> {
     const at = this.now();
+    let reconciled: MarginWatchStep['reconciled'] = null;
+    if (this.observations++ % (this.o.reconcileEvery ?? 60) === 0) {
+      const r = await this.desk.reconcile();
+      if (r.action !== 'NONE') reconciled = r.action;
+    }
     let interestRecorded = 0;
     const hour = Math.floor(at / 3_600_000);
     if (this.lastInterestHour !== hour) {
@@ -92,7 +104,7 @@ export class MarginWatch {
     if (guardEvents.length) await this.desk.record(guardEvents);
     const step: MarginWatchStep = {
       price, at, marginLevel: equity.marginLevel === null ? null : equity.marginLevel.toDecimalPlaces(8).toFixed(), exit: null, closeError: null,
-      alerts: guardEvents.filter((e) => e.type === 'MarginLevelAlert').length, interestRecorded,
+      alerts: guardEvents.filter((e) => e.type === 'MarginLevelAlert').length, interestRecorded, reconciled,
     };
     const p = pair.open;
     if (!p) return step;

@@ -178,6 +178,7 @@ export interface MarginInterestRow {
   isolatedSymbol: string;
   principal: D;
   interest: D;
+  /** The daily rate the accrual was charged at (interest = principal × interestRate ÷ 24). */
   interestRate: D;
   /** ON_BORROW, PERIODIC, PERIODIC_CONVERTED, ON_BORROW_CONVERTED, PORTFOLIO. */
   type: string;
