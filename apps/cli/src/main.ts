@@ -21,6 +21,7 @@ import { registerVenueCommands } from './venue-serve';
 import { registerStrategyCommands } from './strategy-commands';
 import { checkCandleInput, InputError, integerIn, policyFlags, withPolicyOptions } from './input-checks';
 import { registerUserCommands } from './user-cmd';
+import { registerMarginCommands } from './margin-commands';
 import { UserStoreError } from '@bulwark/messaging';
 
 function positiveNumber(name: string) {
@@ -182,6 +183,7 @@ export function buildProgram(): Command {
   const bus = busConfigFromEnv();
   const openStore = storeOpenerFromBus(bus);
   registerAuditCommands(program, openStore);
+  registerMarginCommands(program, openStore);
   const audit = program.commands.find((c) => c.name() === 'audit');
   if (audit) registerAuditVerifyCommand(audit, verifyStoreOpener(openStore));
   registerStoreCommands(program, bus);
