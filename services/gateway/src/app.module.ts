@@ -2,6 +2,7 @@ import type { EventStore } from '@bulwark/event-store';
 import type { CredentialsStore } from '@bulwark/messaging';
 import { type DynamicModule, Global, Module, type ModuleMetadata } from '@nestjs/common';
 import type { NatsConnection } from 'nats';
+import { API_OPTIONS_OVERRIDES, type ApiOptions } from './api/api-options';
 import { ApiModule } from './api/api.module';
 import { AuthModule } from './auth/auth.module';
 import type { GatewayConfig } from './config';
@@ -15,6 +16,8 @@ export interface GatewayRuntime {
   store: EventStore;
   config: GatewayConfig;
   credentials: CredentialsStore;
+  /** API settings over the defaults (tests: a subject prefix, their own idempotency bucket). */
+  api?: Partial<ApiOptions>;
 }
 
 @Global()
@@ -26,6 +29,7 @@ class GatewayCoreModule {
       { provide: GATEWAY_STORE, useValue: rt.store },
       { provide: GATEWAY_CONFIG, useValue: rt.config },
       { provide: GATEWAY_CREDENTIALS, useValue: rt.credentials },
+      { provide: API_OPTIONS_OVERRIDES, useValue: rt.api ?? {} },
     ];
     return { module: GatewayCoreModule, providers, exports: providers.map((p) => p.provide) };
   }

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { EventStore } from '@bulwark/event-store';
@@ -11,6 +12,7 @@ import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { NatsConnection } from 'nats';
+import type { ApiOptions } from './api/api-options';
 import { AppModule } from './app.module';
 import type { GatewayConfig } from './config';
 import { HttpErrorFilter, HttpRefusal } from './security/http-errors';
@@ -30,6 +32,8 @@ export interface GatewayAppOptions {
   imports?: NonNullable<ModuleMetadata['imports']>;
   /** Hold start-up logs until `app.useLogger(...)` (main.ts, whose logger is a module's provider). */
   bufferLogs?: boolean;
+  /** API settings over the defaults (tests: a subject prefix so only their stand-in services answer, their own idempotency bucket). */
+  api?: Partial<ApiOptions>;
 }
 
 /** Largest request body (bytes): the biggest is an account's configuration. */
@@ -40,6 +44,8 @@ const BODY_LIMIT = 256 * 1024;
  * - the API under `/api` (auth, reads, commands, calculators, the event stream), every route
  *   behind the global auth guard unless `@Public()`;
  * - one error shape: `{error:{code, message, field?, reason?}}` (HttpErrorFilter);
+ * - every route answers with and without a trailing slash (`/api/margin/borrow/` = `/api/margin/borrow`);
+ * - each request's id (`request.id`) is a random UUID;
  * - security headers (@fastify/helmet), CORS only for `config.corsOrigins`;
  * - OpenAPI from the code: `/api/docs` (page), `/api/docs-json` (document);
  * - the dashboard's built files from `config.dashboardDir` at `/`, other non-/api paths falling
@@ -56,9 +62,14 @@ export async function createGatewayApp(opts: GatewayAppOptions): Promise<NestFas
     bodyLimit: BODY_LIMIT,
     // The client address (login lockout) is the socket's: no proxy headers are trusted.
     trustProxy: false,
+    // Clients write paths with and without the trailing slash; both reach the one route.
+    routerOptions: { ignoreTrailingSlash: true },
+    // A request id travels on as a command's requestId, and risk decides a margin entry's
+    // requestId once for ever: fastify's default counter (req-1, req-2…) restarts with the process.
+    genReqId: () => randomUUID(),
     ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRuntime({ nc, store, config, credentials }, opts.imports ?? []), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRuntime({ nc, store, config, credentials, api: opts.api }, opts.imports ?? []), adapter, {
     logger: opts.logger === undefined ? undefined : opts.logger,
     bufferLogs: opts.bufferLogs ?? false,
     abortOnError: false,

@@ -11,6 +11,7 @@ import { connectNats, createCredentialsBucket, createUser, CredentialsStore, DEF
 import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { NatsConnection } from 'nats';
+import type { ApiOptions } from './api/api-options';
 import { createGatewayApp } from './app';
 import { type GatewayConfig, gatewayConfigFromEnv } from './config';
 
@@ -47,9 +48,10 @@ export interface GatewayKit {
 
 /**
  * Start a gateway on an isolated bus with users `ada` (admin), `tom` (trader), `vic` (viewer),
- * each with a random password in `passwords`. `env` adds gateway settings (e.g. CORS).
+ * each with a random password in `passwords`. `env` adds gateway settings (e.g. CORS), `api`
+ * API settings (e.g. a subject prefix for stand-in services, an idempotency bucket).
  */
-export async function startGatewayKit(env: Record<string, string> = {}, users: Record<string, UserRole> = { ada: 'admin', tom: 'trader', vic: 'viewer' }): Promise<GatewayKit> {
+export async function startGatewayKit(env: Record<string, string> = {}, users: Record<string, UserRole> = { ada: 'admin', tom: 'trader', vic: 'viewer' }, api: Partial<ApiOptions> = {}): Promise<GatewayKit> {
   const tag = randomBytes(4).toString('hex');
   const bucket = `test-gw-creds-${tag}`;
   const tmp = mkdtempSync(path.join(tmpdir(), 'bulwark-gw-'));
@@ -73,7 +75,7 @@ export async function startGatewayKit(env: Record<string, string> = {}, users: R
     ...env,
   });
   const logs = new RecordingLogger();
-  const app = await createGatewayApp({ nc, store, config, credentials: creds, logger: logs });
+  const app = await createGatewayApp({ nc, store, config, credentials: creds, logger: logs, api });
   return {
     app, nc, store, creds, config, logs, bucket, tmp, passwords,
     async close() {

@@ -21,6 +21,12 @@ export interface ApiOptions {
 }
 
 export const API_OPTIONS = Symbol('API_OPTIONS');
+/**
+ * Settings over the defaults, provided globally by the app module (`createGatewayApp({ api })`):
+ * every importer of ApiModule (the app, the stream module) shares one ApiModule, so a test's
+ * subject prefix reaches all of it; `ApiModule.withOptions` would build a second one.
+ */
+export const API_OPTIONS_OVERRIDES = Symbol('API_OPTIONS_OVERRIDES');
 
 export const DEFAULT_API_OPTIONS: ApiOptions = {
   subjectPrefix: '',

@@ -1,6 +1,7 @@
 import { requestDelivered } from '@bulwark/messaging';
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, JSONCodec, type NatsConnection, type NatsError } from 'nats';
+import type { ZodType, ZodTypeDef } from 'zod';
 import { GATEWAY_NATS } from '../tokens';
 import { HttpRefusal, statusForCode } from '../security/http-errors';
 import { API_OPTIONS, type ApiOptions } from './api-options';
@@ -51,5 +52,18 @@ export class BusService {
       throw new HttpRefusal(statusForCode(err.code), err.code, message, field);
     }
     return raw;
+  }
+
+  /**
+   * `request`, with the answer checked against its contract: an answer outside it is the
+   * service's fault, not the caller's (never a 400).
+   * @param what names the answer in the refusal, e.g. "candles"
+   * @throws HttpRefusal as `request` does; 502 BAD_ANSWER when the answer does not match `schema`
+   */
+  async requestChecked<T>(subject: string, payload: unknown, service: string, schema: ZodType<T, ZodTypeDef, unknown>, what: string, timeoutMs = this.opts.requestTimeoutMs): Promise<T> {
+    const parsed = schema.safeParse(await this.request(subject, payload, service, timeoutMs));
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    throw new HttpRefusal(502, 'BAD_ANSWER', `${service}'s answer (${what}) does not match its schema: ${issue ? `${issue.path.join('.') || 'answer'}: ${issue.message}` : 'invalid'}`);
   }
 }

@@ -20,7 +20,25 @@ const REPLAY_LAG_MS = 5 * 60_000;
 /** A command's answer: the events it recorded (eventId, type, streamId, revision, data). */
 export type CommandAnswer = { events: ReturnType<typeof eventAnswer>[] };
 
-const IDEMPOTENCY = { name: 'Idempotency-Key', required: false, description: 'a repeat (same user, same key, within 24 h) returns the first answer and records nothing new' };
+/**
+ * Send a command and read back what it recorded on `streamId`: the stream's events after its
+ * revision before the send, read once the service has answered (services append, then answer).
+ * @returns the service's answer and those events
+ * @throws HttpRefusal as `send` does (nothing is read then)
+ */
+export async function sendRecorded(store: EventStore, streamId: string, send: () => Promise<unknown>): Promise<{ answer: unknown } & CommandAnswer> {
+  const before = await store.streamRevision(streamId);
+  const answer = await send();
+  const events = await store.readStream(streamId, { fromRevision: (before ?? -1) + 1 });
+  return { answer, events: events.map(eventAnswer) };
+}
+
+/** The gateway's request id (a UUID, app.ts) as a command's `requestId`, when it is one a message may carry. */
+export function requestIdOf(req: { id?: unknown }): { requestId?: string } {
+  return typeof req.id === 'string' && /^[A-Za-z0-9_-]{1,40}$/.test(req.id) ? { requestId: req.id } : {};
+}
+
+export const IDEMPOTENCY = { name: 'Idempotency-Key', required: false, description: 'a repeat (same user, same key, within 24 h) returns the first answer and records nothing new' };
 const EVENTS = { description: '{ events: [{ eventId, type, streamId, revision, data }] }: what the command recorded' };
 
 /** The OpenAccountRequest of a body (venue balance defaults to the capital), or the domain's refusal naming the field. */
@@ -75,10 +93,8 @@ export class CommandsController {
 
   /** Send a command and answer with the events it recorded on `streamId` (read back from the log after the service's answer). */
   private async recorded(streamId: string, send: () => Promise<unknown>): Promise<CommandAnswer> {
-    const before = await this.store.streamRevision(streamId);
-    await send();
-    const events = await this.store.readStream(streamId, { fromRevision: (before ?? -1) + 1 });
-    return { events: events.map(eventAnswer) };
+    const { events } = await sendRecorded(this.store, streamId, send);
+    return { events };
   }
 
   private accountVenue(id: string): { venue: string; symbol: string | null } {
@@ -205,7 +221,7 @@ export class CommandsController {
       stopPrice: body.stopPrice,
       takeProfitPrice: body.takeProfitPrice ?? null,
       by: user.username,
-      ...(typeof req.id === 'string' && /^[A-Za-z0-9_-]{1,40}$/.test(req.id) ? { requestId: req.id } : {}),
+      ...requestIdOf(req),
     };
     return this.idem.run(user.username, key, `POST /api/accounts/${id}/entries`, async () => {
       const accountStream = Streams.account(id);

@@ -1,6 +1,6 @@
-import type { RecordedEvent } from '@bulwark/contracts';
+import { type EventData, type RecordedEvent, Streams } from '@bulwark/contracts';
 import type { EventStore, Subscription as StoreSubscription } from '@bulwark/event-store';
-import { AccountProjection, type MarkPriceView } from '@bulwark/projections';
+import { AccountProjection, MarginProjection, marginPositionId, type MarkPriceView } from '@bulwark/projections';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import { z } from 'zod';
@@ -8,18 +8,30 @@ import { GATEWAY_NATS, GATEWAY_STORE } from '../tokens';
 import { API_OPTIONS, type ApiOptions } from './api-options';
 
 
+/** A spot-margin order the log records as filled: the entry (MarginPositionOpened) or the close (MarginPositionClosed) of a position. */
+export interface MarginOrderRef {
+  clientOrderId: string;
+  /** `margin-<accountId>-<symbol>-<sequence>` (marginPositionId). */
+  positionId: string;
+  role: 'ENTRY' | 'CLOSE';
+}
+
 const MarkMessage = z.object({ ts: z.number().int().nonnegative(), price: z.string().regex(/^\d+(\.\d+)?$/) });
 const json = JSONCodec();
 
 /**
- * The gateway's read models: one `AccountProjection` (from @bulwark/projections) fed by the
- * whole event log from position 1 (`store.subscribeToAll`) and by live mark prices from core
+ * The gateway's read models, from @bulwark/projections: an `AccountProjection` and a
+ * `MarginProjection` (spot isolated-margin pairs and positions), both fed by the whole event log
+ * from position 1 (`store.subscribeToAll`), the account one also by live mark prices from core
  * NATS `md.mark.<venue>.<symbol>`. Reads answer from memory; listeners (the Server-Sent Events
  * stream) hear each event and mark after it is folded in.
  */
 @Injectable()
 export class ReadModelService implements OnModuleInit, OnModuleDestroy {
   readonly projection = new AccountProjection();
+  readonly margin = new MarginProjection();
+  /** Filled spot-margin orders by client order id (the margin views keep only the entry's). */
+  private readonly marginOrders = new Map<string, MarginOrderRef>();
   private readonly log = new Logger('ReadModel');
   private readonly eventListeners = new Set<(e: RecordedEvent) => void>();
   private readonly markListeners = new Set<(m: MarkPriceView) => void>();
@@ -74,6 +86,8 @@ export class ReadModelService implements OnModuleInit, OnModuleDestroy {
     this.caughtUp = this.projection.lastPosition() >= this.startPosition;
     const sub = this.store.subscribeToAll({ fromPosition: this.projection.lastPosition() + 1 }, async (e) => {
       this.projection.apply(e);
+      // A margin view that cannot take an event must not stop the log's subscription.
+      this.safely(() => this.applyMargin(e));
       if (!this.caughtUp && e.position >= this.startPosition) {
         this.caughtUp = true;
         this.log.log(`caught up with the event log at position ${e.position}`);
@@ -105,6 +119,21 @@ export class ReadModelService implements OnModuleInit, OnModuleDestroy {
     if (this.retry) clearTimeout(this.retry);
     this.markSub?.unsubscribe();
     await this.sub?.stop();
+  }
+
+  /** Fold an event into the margin read model and note the order of an entry or close it took. */
+  private applyMargin(e: RecordedEvent): void {
+    if (this.margin.apply(e) !== null) return; // left out as invalid: no order of the books
+    if (e.type !== 'MarginPositionOpened' && e.type !== 'MarginPositionClosed') return;
+    const d = e.data as EventData<'MarginPositionOpened'> | EventData<'MarginPositionClosed'>;
+    // The projection took it only from the stream of the pair its data names: the ids are valid.
+    if (!d.clientOrderId || e.streamId !== Streams.margin(d.accountId, d.symbol)) return;
+    this.marginOrders.set(d.clientOrderId, { clientOrderId: d.clientOrderId, positionId: marginPositionId(d.accountId, d.symbol, d.sequence), role: e.type === 'MarginPositionOpened' ? 'ENTRY' : 'CLOSE' });
+  }
+
+  /** The filled spot-margin order (an entry's or a close's) with this client order id, or null. */
+  marginOrder(clientOrderId: string): MarginOrderRef | null {
+    return this.marginOrders.get(clientOrderId) ?? null;
   }
 
   /** Whether the projection has applied every event the log held when the gateway started. */

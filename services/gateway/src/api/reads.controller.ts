@@ -123,14 +123,10 @@ export class ReadsController {
     const to = q.to ?? Date.now() + 60_000;
     const from = q.from ?? 0;
     if (from >= to) throw new HttpRefusal(400, 'INVALID_INPUT', 'from must be before to', 'from', 'must be before to');
-    const page = await this.bus.request(Subjects.candles, { venue, symbol, from, to, limit: q.limit }, 'market-data', 30_000).catch((e: unknown) => {
+    return this.bus.requestChecked(Subjects.candles, { venue, symbol, from, to, limit: q.limit }, 'market-data', CandlesPage, 'candles', 30_000).catch((e: unknown) => {
       if (e instanceof HttpRefusal && e.code === 'NO_HISTORY') throw new HttpRefusal(404, 'NO_HISTORY', e.message);
       throw e;
     });
-    // market-data's answer is checked, but a bad one is market-data's fault, not the caller's (not a 400).
-    const parsed = CandlesPage.safeParse(page);
-    if (!parsed.success) throw new HttpRefusal(502, 'BAD_ANSWER', `market-data answered candles that do not match their schema: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-    return parsed.data;
   }
 }
 

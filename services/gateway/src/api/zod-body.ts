@@ -1,5 +1,5 @@
 import type { ArgumentMetadata, PipeTransform } from '@nestjs/common';
-import type { ZodType } from 'zod';
+import type { ZodType, ZodTypeDef } from 'zod';
 import { refusalFromZod } from '../security/http-errors';
 
 /**
@@ -7,7 +7,8 @@ import { refusalFromZod } from '../security/http-errors';
  * `HttpRefusal` naming the first offending field and the reason (never a 500).
  */
 export class ZodBody<T> implements PipeTransform<unknown, T> {
-  constructor(private readonly schema: ZodType<T>) {}
+  // Any input: a schema may turn a parameter's text into something else (a position id into its parts).
+  constructor(private readonly schema: ZodType<T, ZodTypeDef, unknown>) {}
   transform(value: unknown, metadata?: ArgumentMetadata): T {
     const r = this.schema.safeParse(value ?? {});
     if (r.success) return r.data;
