@@ -211,7 +211,7 @@ const USERS = {
   // The demo / replay starter: opens its account, attaches the strategy, starts and cancels a replay.
   driver: {
     publish: {
-      allow: ['bulwark.risk.open-account', 'bulwark.signals.attach', 'bulwark.market-data.replay.start', 'bulwark.market-data.replay.cancel', ...OBSERVE_PUB],
+      allow: ['bulwark.risk.open-account', 'bulwark.signals.attach', 'bulwark.market-data.replay.start', 'bulwark.market-data.replay.cancel', 'bulwark.execution.margin.transfer', ...OBSERVE_PUB],
       deny: durableGuard(null),
     },
     subscribe: { allow: OBSERVE_SUB },

@@ -14,7 +14,7 @@ import {
 import { type AccountPolicy, type BreakerLine, describeBreaker, type MonthLine, monthLines, tradesFromLog, unfinishedReplays, worstR } from '@bulwark/application';
 import { accountEvolve, accountInitialState, dec, shortHash } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
-import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
+import { instrumentFiles, loadMarginPair, projectRoot, readCandles, resolveDataDir } from '@bulwark/market-data';
 import {
   type BusConfig,
   type ClockWait,
@@ -30,6 +30,8 @@ import {
   UserStoreError,
 } from '@bulwark/messaging';
 import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
+import { startBinanceMarginLocal, type BinanceMarginLocal } from '@bulwark/binance-local';
+import { type MarginPairView, type MarginPositionView, rebuildMarginReadModels } from '@bulwark/projections';
 import { GatewayPortInUseError, type RunningGateway, type RunningServices, type RestartPolicy, ServiceStartError, type SupervisorEvent, startGateway, startLocalVenue, startServices } from './processes';
 
 const json = JSONCodec();
@@ -79,6 +81,13 @@ export interface DemoOptions {
   standby?: boolean;
   /** paper (default): the in-process paper venue; binance-local: `bulwark venue serve` through ccxt. */
   venue?: 'paper' | 'binance-local';
+  /**
+   * futures (default): Binance USDⓈ-M on the venue above. spot-margin: Binance spot isolated
+   * margin on the local spot-margin venue (ccxt `binance`), priced by the same spot candles the
+   * replay feeds the strategy, its clock driven by the replay; the capital is deposited in the
+   * spot wallet and moved into the pair's isolated account first.
+   */
+  market?: 'futures' | 'spot-margin';
   /** Where the protective stops live (default INTERNAL). */
   protection?: 'INTERNAL' | 'EXCHANGE' | 'BOTH';
   /**
@@ -156,6 +165,18 @@ export interface DemoReport {
   wallMs: number;
   /** Restarts of each service that was restarted during the run (absent when none was). */
   restarts: Partial<Record<string, number>>;
+  /** spot-margin runs: the pair's read model (MarginProjection) at the end. */
+  margin?: MarginDemoReport;
+}
+
+/** What a spot-margin run did, from the one projection library. */
+export interface MarginDemoReport {
+  symbol: string;
+  positions: MarginPositionView[];
+  pair: MarginPairView | null;
+  /** Margin-level alerts and reductions in log order (`bar direction level`). */
+  guard: string[];
+  liquidations: number;
 }
 
 /** A demo failed for a reason a user can act on. */
@@ -180,6 +201,11 @@ async function request<T>(nc: NatsConnection, subject: string, payload: unknown,
 export function newAccountId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
   return `demo-${stamp}-${Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0')}`;
+}
+
+/** The spot-margin demo's default: the recorded BTCUSDT spot month around the 2024-08-05 crash. */
+export function defaultSpotMarginCandles(): string {
+  return path.join(instrumentFiles(resolveDataDir(), 'binance-spot').klines1m, 'BTCUSDT-1m-2024-07-26_2024-08-25.csv');
 }
 
 /** Defaults of the demo: the violent month of November 2025 on Binance USDⓈ-M BTCUSDT. */
@@ -247,6 +273,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     ...o.serviceEnv,
   };
   const root = projectRoot(__dirname);
+  const spotMargin = o.market === 'spot-margin';
+  if (spotMargin && o.venue === 'binance-local') throw new DemoError('--market spot-margin runs on the local spot-margin venue; --venue binance-local is the USDⓈ-M venue');
+  const marginVenue = spotMargin ? await startMarginVenue(o, env) : null;
   const local = o.venue === 'binance-local' ? await startLocalVenue({ root, env, logDir: o.logDir, accountId: o.accountId }) : null;
   if (local) {
     Object.assign(env, {
@@ -256,6 +285,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   }
   const services = await startServices({ root, nc, env, logDir: o.logDir, restart: o.restart, onEvent: o.onServiceEvent, instances: o.standby ? 2 : 1 }).catch(async (e) => {
     await local?.stop();
+    await marginVenue?.close();
     throw e;
   });
   let gateway: RunningGateway | null = null;
@@ -270,6 +300,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     } catch (e) {
       await services.stop();
       await local?.stop();
+      await marginVenue?.close();
       // The run never started: its driver connection goes too (else it keeps the caller's process alive).
       await nc.drain().catch(() => undefined);
       throw e instanceof ServiceStartError || e instanceof UserStoreError ? new DemoError(e.message) : e;
@@ -282,6 +313,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     await gateway?.stop();
     await services.stop();
     await local?.stop();
+    await marginVenue?.close();
   };
   const exitCodes: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
   const onSignal = (signal: NodeJS.Signals) => void cancelRun(`the demo was interrupted (${signal})`).then(stopAll).then(() => process.exit(exitCodes[signal] ?? 1));
@@ -294,7 +326,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       await request(nc, Subjects.replayCancel, { runId: r.request.runId, reason: `a new demo (${o.accountId}) started` }, 5_000).catch(() => undefined);
     }
     await o.onServicesReady?.(nc, services);
-    const venue = 'binance-usdm' as const;
+    const venue = spotMargin ? ('binance-margin' as const) : ('binance-usdm' as const);
     const symbol = 'BTCUSDT';
     const open: OpenAccountRequest = {
       accountId: o.accountId, venue, symbol, capital: o.capital, leverage: o.leverage,
@@ -306,6 +338,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       ...(o.from !== null ? { at: o.from } : {}),
     };
     await request(nc, Subjects.openAccount, open);
+    // Spot margin: the capital waits in the spot wallet; it goes into the pair's isolated account first.
+    if (spotMargin) await request(nc, Subjects.margin('transfer'), { accountId: o.accountId, symbol, asset: 'USDT', amount: o.capital, direction: 'TO_MARGIN', by: 'demo' });
     await request(nc, Subjects.attachStrategy, { accountId: o.accountId, venue, symbol, strategy: 'donchian-atr', params: {}, ...(o.from !== null ? { at: o.from } : {}) });
     let lastHeard = Date.now();
     let clockWait: ClockWait | null = null;
@@ -339,7 +373,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       })();
     });
     const start: ReplayStartRequest = {
-      runId: o.accountId, venue, symbol, candlesFile: path.resolve(o.candles), fundingFile: o.funding ? path.resolve(o.funding) : null,
+      runId: o.accountId, venue, symbol, candlesFile: path.resolve(o.candles), fundingFile: o.funding && !spotMargin ? path.resolve(o.funding) : null,
       speed: o.speed, from: o.from, to: o.to, schedule: o.schedule ?? [],
     };
     const started = await request<{ total: number }>(nc, Subjects.replayStart, start);
@@ -351,6 +385,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     const report = await reportFromLog(store, o.accountId, firstPosition);
     const restarts = Object.fromEntries(Object.entries(services.restarts()).filter(([, n]) => n > 0));
     const result: DemoReport = { ...report, accountId: o.accountId, summary, candles: end.candles, steps: end.ticks, firstPosition, wallMs: Date.now() - t0, restarts };
+    if (spotMargin) result.margin = await marginReport(store, o.accountId, symbol, firstPosition);
     if (o.gateway?.afterRun) {
       // The caller keeps the dashboard open: its own Ctrl-C handling, not the run's (the run is over).
       for (const sig of Object.keys(exitCodes)) process.removeListener(sig, onSignal);
@@ -365,6 +400,52 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     await stopAll();
     await nc.drain().catch(() => undefined);
   }
+}
+
+/**
+ * The local spot-margin venue for a spot-margin run, in this process: the pair's recorded rules,
+ * priced by the run's candle file from the run's first candle, the capital in the account's spot
+ * wallet; the services reach it through ccxt with keys made for the run, and the replay clock
+ * drives it (BULWARK_MARGIN_DRIVEN). Adds the services' environment to `env`.
+ */
+async function startMarginVenue(o: DemoOptions, env: NodeJS.ProcessEnv): Promise<BinanceMarginLocal> {
+  let first: number | null = null;
+  for await (const c of readCandles(o.candles)) {
+    if (o.from === null || c.openTime >= o.from) {
+      first = c.openTime;
+      break;
+    }
+  }
+  if (first === null) throw new DemoError(`no candle in ${o.candles} from ${o.from === null ? 'its start' : new Date(o.from).toISOString()}`);
+  const apiKey = `demo-${randomBytes(16).toString('hex')}`;
+  const apiSecret = randomBytes(32).toString('hex');
+  const venue = await startBinanceMarginLocal({
+    port: 0, host: '127.0.0.1', accounts: [{ accountId: o.accountId, apiKey, apiSecret, spot: { USDT: o.capital } }], pair: loadMarginPair('BTCUSDT'), candlesFile: path.resolve(o.candles), startTime: first,
+    // The replay walks a month in minutes: Binance's per-minute request weights would throttle the clock, not the trader.
+    limits: { weightPerMinute: 10_000_000, ordersPer10s: 100_000, ordersPerMinute: 1_000_000 },
+  });
+  Object.assign(env, {
+    BULWARK_MARGIN_VENUE: 'binance-margin-local', BULWARK_MARGIN_ACCOUNT_ID: o.accountId, BINANCE_MARGIN_API_KEY: apiKey, BINANCE_MARGIN_API_SECRET: apiSecret,
+    BULWARK_MARGIN_REST: venue.url, BULWARK_MARGIN_WS: venue.wsUrl, BULWARK_MARGIN_DRIVEN: 'yes', BULWARK_MARGIN_LEVERAGE: String(Math.min(o.leverage, 10)),
+    BULWARK_MARGIN_RISK_FRACTION: dec(o.riskPct).div(100).toFixed(),
+  });
+  return venue;
+}
+
+/** A spot-margin run's pair and positions from the log, folded by the projection library. */
+export async function marginReport(store: JetStreamEventStore, accountId: string, symbol: string, fromPosition: number): Promise<MarginDemoReport> {
+  const events: RecordedEvent[] = [];
+  for await (const e of store.readAll({ fromPosition, categories: ['margin'] })) if (e.streamId === Streams.margin(accountId, symbol)) events.push(e);
+  const models = rebuildMarginReadModels(events);
+  const guard = events
+    .filter((e) => e.type === 'MarginLevelAlert' || e.type === 'MarginCallReductionTriggered')
+    .map((e) => {
+      const d = e.data as { bar?: string; direction?: string; marginLevel: string | null };
+      const level = d.marginLevel === null ? 'nothing owed' : dec(d.marginLevel).toDecimalPlaces(4).toFixed();
+      return e.type === 'MarginLevelAlert' ? `${d.bar} ${d.direction} (${level})` : `reduction at ${level}`;
+    });
+  const positions = models.positions.filter((p) => p.accountId === accountId);
+  return { symbol, positions, pair: models.pairs.find((p) => p.accountId === accountId && p.symbol === symbol) ?? null, guard, liquidations: positions.filter((p) => p.status === 'LIQUIDATED').length };
 }
 
 /** Count this account's decisions and events in the log (reading never changes it). */

@@ -48,13 +48,17 @@ export function formatReport(r: DemoReport): string {
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
-  lines.push('', ...monthTable(r.months));
-  if (r.breakers.length) {
-    lines.push('', '  breakers and guards (market time)');
-    for (const b of r.breakers.slice(0, 40)) lines.push(`    ${new Date(b.at).toISOString().slice(0, 16).replace('T', ' ')}  ${b.type.padEnd(24)} ${b.detail}`);
-    if (r.breakers.length > 40) lines.push(`    … ${r.breakers.length - 40} more`);
-  }
+  lines.push('', ...monthTable(r.months), ...breakerLines(r));
   return lines.join('\n');
+}
+
+/** The breakers and guards of a run (market time), at most 40 lines. */
+function breakerLines(r: DemoReport): string[] {
+  if (!r.breakers.length) return [];
+  const out = ['', '  breakers and guards (market time)'];
+  for (const b of r.breakers.slice(0, 40)) out.push(`    ${new Date(b.at).toISOString().slice(0, 16).replace('T', ' ')}  ${b.type.padEnd(24)} ${b.detail}`);
+  if (r.breakers.length > 40) out.push(`    … ${r.breakers.length - 40} more`);
+  return out;
 }
 
 /** Each month's realised result against its monthly drawdown limit, and the overshoot of the pause, as text lines. */
@@ -64,4 +68,39 @@ export function monthTable(months: readonly MonthLine[]): string[] {
     out.push(`  ${m.month}  ${usdt(m.base).padStart(11)}  ${usdt(m.limit).padStart(8)}  ${usdt(m.realisedNet).padStart(12)}  ${(m.paused ? 'yes' : 'no').padEnd(6)}  ${usdt(m.overshoot)}`);
   }
   return out;
+}
+
+/** A spot-margin demo's summary: the pair's positions, results, interest and the guard, from the read model. */
+export function formatMarginReport(r: DemoReport): string {
+  const m = r.margin!;
+  const ended = m.positions.filter((p) => p.status !== 'OPEN');
+  const wins = ended.filter((p) => p.netPnl !== null && dec(p.netPnl).gt(0)).length;
+  const byStatus = (s: string) => m.positions.filter((p) => p.status === s).length;
+  const net = m.pair ? m.pair.netPnlTotal : '0';
+  const rows: Array<[string, string]> = [
+    ['account', `${r.accountId} (spot isolated margin ${m.symbol})`],
+    ['candles', String(r.candles)],
+    ['path steps', String(r.steps)],
+    ['intents', String(r.intents)],
+    ['positions', `${m.positions.length} (stopped out ${byStatus('STOPPED_OUT')}, closed ${byStatus('CLOSED')}, liquidated ${m.liquidations}, open ${byStatus('OPEN')})`],
+    ['liquidations', `${m.liquidations}${m.liquidations === 0 ? ' (none: the Iron Exit and the guard closed first)' : ''}`],
+    ['wins / losses', `${wins} / ${ended.length - wins}`],
+    ['net PnL', `${usdt(net)} USDT (commissions and interest included)`],
+    ['interest charged', `${m.pair ? usdt(m.pair.interestQuoteTotal) : '0.00'} USDT in ${m.pair ? m.pair.interest.length : 0} hourly accruals`],
+    ['guard', m.guard.length ? m.guard.join(' → ') : 'no margin-level crossing'],
+    ['events appended', `${r.eventsAppended} (${Object.entries(r.eventsByCategory).map(([k, v]) => `${k} ${v}`).join(', ')})`],
+    ['event log positions', `${r.firstPosition}..${r.lastPosition}`],
+    ['wall time', `${(r.wallMs / 1000).toFixed(1)} s`],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
+  if (m.positions.length) {
+    lines.push('', '  #   side   quantity     entry        stop         exit         status       net PnL');
+    for (const p of m.positions.slice(0, 40)) {
+      lines.push(`  ${String(p.sequence).padEnd(3)} ${p.side.padEnd(6)} ${p.quantity.padEnd(12)} ${usdt(p.entryPrice).padEnd(12)} ${usdt(p.stopPrice).padEnd(12)} ${(p.exitPrice ? usdt(p.exitPrice) : '-').padEnd(12)} ${p.status.padEnd(12)} ${p.netPnl === null ? '-' : usdt(p.netPnl)}`);
+    }
+    if (m.positions.length > 40) lines.push(`  … ${m.positions.length - 40} more`);
+  }
+  lines.push(...breakerLines(r));
+  return lines.join('\n');
 }

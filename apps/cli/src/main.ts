@@ -5,8 +5,8 @@ import { busConfigFromEnv } from '@bulwark/messaging';
 import { ALLOWED_DATA_DIRS_ENV, CandleFileError, DataDirNotFoundError, MarketDataFileError, projectRoot } from '@bulwark/market-data';
 import { Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
-import { type DemoGateway, DemoError, type DemoReport, defaultDemoFiles, describeWait, newAccountId, runDemo } from './demo';
-import { formatReport } from './format';
+import { type DemoGateway, DemoError, type DemoReport, defaultDemoFiles, defaultSpotMarginCandles, describeWait, newAccountId, runDemo } from './demo';
+import { formatMarginReport, formatReport } from './format';
 import { registerAccountCommands } from './account-commands';
 import { registerCalcCommands } from './calc';
 import { registerBacktestCommand } from './backtest-cmd';
@@ -82,6 +82,7 @@ export function buildProgram(): Command {
     .option('--to <date>', 'replay candles before this time (UTC)', utcDate('--to'))
     .option('--account <id>', 'account id (default: a new demo-<time>-<hex>)')
     .option('--venue <venue>', 'paper (in-process paper venue) or binance-local (`bulwark venue serve` through ccxt)', oneOf('--venue', ['paper', 'binance-local']), 'paper')
+    .option('--market <market>', 'futures (Binance USDⓈ-M) or spot-margin (Binance spot isolated margin on the local spot-margin venue through ccxt; default candles: the 2024-08-05 crash month)', oneOf('--market', ['futures', 'spot-margin']), 'futures')
     .option('--protection <mode>', 'where stops live: INTERNAL (stop-monitor), EXCHANGE (algo orders at the venue) or BOTH', oneOf('--protection', ['INTERNAL', 'EXCHANGE', 'BOTH']), 'INTERNAL')
     .option('--stall-limit <seconds>', 'give up when a service stays silent this long (default BULWARK_STALL_LIMIT_SECONDS, else 600)', integerIn('--stall-limit', 1, 86_400))
     .option('--standby', 'run two instances of each service: one active, one standby that takes over when it dies or stops', false)
@@ -94,13 +95,21 @@ export function buildProgram(): Command {
       }
       const defaults = defaultDemoFiles();
       // The inputs before any process starts: an unusable file or window exits 2; gaps are warnings.
-      const candles: string = opts.candles ?? defaults.candles;
-      const funding: string = opts.funding ?? defaults.funding;
+      const spotMargin = opts.market === 'spot-margin';
+      if (spotMargin && opts.venue !== 'paper') cmd.error('error: --market spot-margin trades the local spot-margin venue; leave --venue out', { code: 'commander.invalidArgument', exitCode: 2 });
+      if (spotMargin && opts.funding) cmd.error('error: spot margin has no funding: leave --funding out', { code: 'commander.invalidArgument', exitCode: 2 });
+      const candles: string = opts.candles ?? (spotMargin ? defaultSpotMarginCandles() : defaults.candles);
+      const funding: string | null = spotMargin ? null : (opts.funding ?? defaults.funding);
+      // The spot-margin default: the three days around the 2024-08-05 crash of its default month (a month driven step by step through the venue takes about half an hour).
+      if (spotMargin && !opts.candles && opts.from === undefined && opts.to === undefined) {
+        opts.from = Date.parse('2024-08-04T00:00:00Z');
+        opts.to = Date.parse('2024-08-07T00:00:00Z');
+      }
       const checked = await checkCandleInput({ candles, funding, from: opts.from ?? null, to: opts.to ?? null });
       for (const w of checked.warnings) console.error(w);
       // market-data reads only files under the data directory and BULWARK_ALLOWED_DATA_DIRS:
       // allow the directories of the files given here (the services inherit this environment).
-      process.env[ALLOWED_DATA_DIRS_ENV] = [process.env[ALLOWED_DATA_DIRS_ENV], path.dirname(path.resolve(candles)), path.dirname(path.resolve(funding))].filter(Boolean).join(':');
+      process.env[ALLOWED_DATA_DIRS_ENV] = [process.env[ALLOWED_DATA_DIRS_ENV], path.dirname(path.resolve(candles)), funding ? path.dirname(path.resolve(funding)) : null].filter(Boolean).join(':');
       const accountId = opts.account ?? newAccountId();
       const logDir = path.join(projectRoot(__dirname), 'var', 'log', accountId);
       const bar = new SingleBar(
@@ -110,10 +119,11 @@ export function buildProgram(): Command {
       console.log(`Bulwark demo: account ${accountId}, capital ${opts.capital} USDT, leverage ${opts.leverage}x, risk ${opts.riskPct} %`);
       console.log(`  candles ${candles}`);
       if (opts.venue !== 'paper') console.log(`  venue ${opts.venue} through ccxt (binanceusdm), protection ${opts.protection}`);
+      if (spotMargin) console.log('  market spot isolated margin BTCUSDT on the local spot-margin venue through ccxt (binance), its clock driven by the replay');
       console.log(`  starting NATS consumers and six services${opts.gateway ? ' and the gateway' : ''} (logs in ${logDir})`);
       const printSummary = (report: DemoReport) => {
         console.log('\nSummary');
-        console.log(formatReport(report));
+        console.log(report.margin ? formatMarginReport(report) : formatReport(report));
         const restarts = Object.entries(report.restarts);
         if (restarts.length) console.log(`  service restarts         ${restarts.map(([s, n]) => `${s} ${n}`).join(', ')}`);
         console.log(`\nThe event log stays in JetStream stream ${busConfigFromEnv().esStream}; this run's streams carry account ${accountId}.`);
@@ -137,6 +147,7 @@ export function buildProgram(): Command {
         to: opts.to ?? null,
         accountId,
         venue: opts.venue,
+        market: opts.market,
         protection: opts.protection,
         bus: busConfigFromEnv(),
         logDir,

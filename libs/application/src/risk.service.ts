@@ -39,7 +39,7 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
    * Open positions are folded from the position streams at start-up; the account state (daily
    * counters, drawdown base, pauses, kill switch) is the account stream's, loaded on use.
    */
-  readonly rebuildCategories = ['position'] as const;
+  readonly rebuildCategories = ['position', 'margin', 'account'] as const;
   readonly quarantine: Quarantine;
   private readonly log = new Logger('risk');
   private readonly accounts: AggregateRepository<AccountState>;
@@ -47,6 +47,12 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
   /** Open position streams per account, and accounts whose equity must be observed on the next step. */
   private readonly open = new Map<string, Set<string>>();
   private readonly observeNext = new Set<string>();
+  /**
+   * Spot-margin pairs (`<accountId>/<symbol>`) with a position open or an approved entry not yet
+   * opened or refused, folded from the margin streams and risk's own approvals: one position per
+   * isolated pair, and no approval (nor a trade counted) while one is under way.
+   */
+  private readonly marginBusy = new Map<string, string>();
   /** Position streams that ended: a PositionOpened delivered again after its close does not reopen the watch. */
   private readonly ended = new Set<string>();
 
@@ -71,7 +77,18 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
     this.log.log(`rebuilt from ${r.events} events in ${r.ms} ms: ${n} open positions, ${r.quarantined} quarantined`);
   }
 
+  /** Follow a margin pair's busy state (see `marginBusy`). */
+  private trackMargin(e: RecordedEvent): void {
+    const d = e.data as { accountId?: string; symbol?: string; requestId?: string | null; command?: string };
+    const key = `${d.accountId}/${d.symbol}`;
+    if (e.type === 'MarginEntryApproved') this.marginBusy.set(key, `request ${d.requestId}`);
+    else if (e.type === 'MarginPositionOpened') this.marginBusy.set(key, 'open');
+    else if (e.type === 'MarginPositionClosed') this.marginBusy.delete(key);
+    else if (e.type === 'MarginCommandRejected' && d.command === 'OPEN' && this.marginBusy.get(key) === `request ${d.requestId}`) this.marginBusy.delete(key);
+  }
+
   rebuild(e: RecordedEvent): void {
+    this.trackMargin(e);
     if (e.type === 'PositionOpened') this.positionOpened(e.streamId, e.data as EventData<'PositionOpened'>);
     else if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') {
       this.ended.add(e.streamId);
@@ -95,7 +112,11 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
         return this.recordResult(e as RecordedEvent<string, EventData<'PositionClosed'>>);
       case 'InstrumentRulesRecorded':
         return this.rulesRecorded(e.data as EventData<'InstrumentRulesRecorded'>);
+      case 'MarginPositionOpened':
+      case 'MarginCommandRejected':
+        return this.trackMargin(e);
       case 'MarginPositionClosed':
+        this.trackMargin(e);
         return this.recordMarginResult(e as RecordedEvent<'MarginPositionClosed', EventData<'MarginPositionClosed'>>);
     }
   }
@@ -113,15 +134,30 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
     const c: Causation = { tsEvent: ts, correlationId: `margin-entry-${requestId}`, causationId: `margin-entry-${requestId}` };
     const { result } = await this.accounts.handle(
       Streams.account(req.accountId),
-      (s) => accountDecider.decide({ kind: 'AssessMarginEntry', request: { ...req, requestId }, ts }, s),
+      (s) => accountDecider.decide({ kind: 'AssessMarginEntry', request: { ...req, requestId }, ts, busy: this.marginBusy.has(`${req.accountId}/${req.symbol}`) }, s),
       c,
     );
     if (!result.ok) throw new RpcException({ ...result.error });
     const decided = result.value.find((e) => e.type === 'MarginEntryApproved' || e.type === 'MarginEntryDenied');
+    if (decided?.type === 'MarginEntryApproved') this.marginBusy.set(`${req.accountId}/${req.symbol}`, `request ${requestId}`);
     if (!decided) return { requestId, decision: 'ALREADY_DECIDED' as const };
     return decided.type === 'MarginEntryApproved'
       ? { requestId, decision: 'APPROVED' as const, approved: decided.data }
       : { requestId, decision: 'DENIED' as const, denied: decided.data };
+  }
+
+  /**
+   * A strategy's intent on a spot-margin pair: through the account gate like a request (its
+   * intent id is the request id, so a redelivered intent decides nothing again); execution
+   * sizes it from the venue's equity when it opens it.
+   */
+  private async assessMarginIntent(e: RecordedEvent<'IntentEmitted', EventData<'IntentEmitted'>>): Promise<void> {
+    const i = e.data;
+    const request = { requestId: i.intentId, accountId: i.accountId, symbol: i.symbol, side: i.side === 'BUY' ? ('LONG' as const) : ('SHORT' as const), stopPrice: i.stopPrice, takeProfitPrice: i.takeProfitPrice, by: `strategy:${i.strategy}` };
+    const key = `${i.accountId}/${i.symbol}`;
+    const { result } = await this.accounts.handle(Streams.account(i.accountId), (s) => accountDecider.decide({ kind: 'AssessMarginEntry', request, ts: e.metadata.tsEvent, busy: this.marginBusy.has(key) }, s), causedBy(e));
+    if (result.ok && result.value.some((x) => x.type === 'MarginEntryApproved')) this.marginBusy.set(key, `request ${i.intentId}`);
+    if (!result.ok) this.log.warn(`margin intent ${i.intentId} for ${i.accountId} not assessed: ${result.error.code} ${result.error.message}`);
   }
 
   /** A spot-margin position's result counts in the daily and monthly limits like a futures position's; the pair's equity after it is an observation for the drawdown breakers. */
@@ -191,6 +227,7 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
 
   async assess(e: RecordedEvent<'IntentEmitted', EventData<'IntentEmitted'>>): Promise<void> {
     const intent = e.data;
+    if (intent.venue === 'binance-margin') return this.assessMarginIntent(e);
     const rules = await this.rules.get(intent.venue, intent.symbol);
     const equity = await this.equityOf(intent.accountId);
     const { result } = await this.accounts.handle(

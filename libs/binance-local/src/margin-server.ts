@@ -678,7 +678,9 @@ export async function startBinanceMarginLocal(o: BinanceMarginLocalOptions): Pro
     ['POST /bulwark/v1/advance', {
       security: 'SIGNED', weight: w(0),
       handler: (c) => {
-        const walked = clock.advance(optInt(c.params, 'steps') ?? 1);
+        // `to` (epoch ms): walk every step up to that market time (a replay clock drives the venue); else `steps` steps.
+        const to = optInt(c.params, 'to');
+        const walked = to !== null ? clock.advanceTo(to) : clock.advance(optInt(c.params, 'steps') ?? 1);
         return { walked, now: clock.now(), remaining: clock.remaining(), price: engine.priceOf(symbol) ? str(engine.priceOf(symbol)!) : null };
       },
     }],

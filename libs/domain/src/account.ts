@@ -156,7 +156,8 @@ export type AccountCommand =
   | { kind: 'OpenAccount'; config: AccountConfigInput; context?: AccountContext; by?: string }
   | { kind: 'ReconfigureAccount'; config: AccountConfigInput; context?: AccountContext; by?: string }
   | { kind: 'AssessEntry'; intent: IntentEmitted; signalStreamId: string; equity: EquitySnapshot; rules: Rules; ts: number }
-  | { kind: 'AssessMarginEntry'; request: { requestId: string; accountId: string; symbol: string; side: 'LONG' | 'SHORT'; stopPrice: string; takeProfitPrice?: string | null; by: string }; ts: number }
+  /** `busy`: the pair has a position open, or an approved entry not yet opened or refused (one position per isolated pair). */
+  | { kind: 'AssessMarginEntry'; request: { requestId: string; accountId: string; symbol: string; side: 'LONG' | 'SHORT'; stopPrice: string; takeProfitPrice?: string | null; by: string }; ts: number; busy?: boolean }
   | { kind: 'RecordPositionResult'; positionStreamId: string; netPnl: D; ts: number }
   /** `usedMargin` (USDT) feeds the margin-utilisation alert; absent: no utilisation reading. */
   | { kind: 'ObserveEquity'; equity: D; ts: number; usedMargin?: D }
@@ -561,7 +562,7 @@ function decideMarginEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 
   if (s.config!.venue !== 'binance-margin') {
     return [event('MarginEntryDenied', { requestId: r.requestId, accountId: r.accountId, symbol: r.symbol, reason: 'INVALID_INTENT', detail: `account ${r.accountId} trades ${s.config!.venue}, not binance-margin`, by, tradingDay: day })];
   }
-  const closed = entryGate(s, day);
+  const closed = entryGate(s, day) ?? (c.busy ? { reason: 'POSITION_ALREADY_OPEN' as const, detail: `${r.symbol} has a position open or an entry under way; one position per isolated pair` } : null);
   if (closed) return [event('MarginEntryDenied', { requestId: r.requestId, accountId: r.accountId, symbol: r.symbol, reason: closed.reason, detail: closed.detail, by, tradingDay: day })];
   return [
     event('MarginEntryApproved', {

@@ -134,7 +134,8 @@ describe('deploy/nats/permissions.js', () => {
     for (const cmd of perms.OPERATOR_COMMANDS) {
       const senders = Object.keys(perms.USERS).filter((u) => u !== 'admin' && mayPublish(u, cmd));
       // Spot-margin commands come from people only (the replay schedule never sends them).
-      const expected = cmd === 'bulwark.risk.open-account' ? ['gateway', 'operator', 'driver'] : cmd === 'bulwark.risk.reconfigure-account' || cmd.includes('margin') ? ['gateway', 'operator'] : ['market-data', 'gateway', 'operator'];
+      // The demo's driver moves a spot-margin run's capital into the isolated account.
+      const expected = cmd === 'bulwark.risk.open-account' || cmd === 'bulwark.execution.margin.transfer' ? ['gateway', 'operator', 'driver'] : cmd === 'bulwark.risk.reconfigure-account' || cmd.includes('margin') ? ['gateway', 'operator'] : ['market-data', 'gateway', 'operator'];
       expect([cmd, senders.sort()]).toEqual([cmd, expected.sort()]);
     }
     for (const s of perms.SERVICES) expect(Object.keys(perms.USERS).filter((u) => u !== 'admin' && mayPublish(u, `bulwark.clock.${s}`))).toEqual(['market-data']);

@@ -10,7 +10,12 @@ export class ExecutionController implements OnModuleInit {
   constructor(private readonly execution: ExecutionService, private readonly margin: MarginHost) {}
 
   onModuleInit() {
-    clockInterest.get = () => this.execution.interest();
+    clockInterest.get = () => this.interest();
+  }
+
+  /** Steps are wanted while futures need them, and always while the replay clock drives a spot-margin venue. */
+  private interest() {
+    return this.margin.margin?.wantsSteps ? 'STEP' : this.execution.interest();
   }
 
   @EventPattern(eventPattern('account'))
@@ -47,6 +52,7 @@ export class ExecutionController implements OnModuleInit {
   @MessagePattern(Subjects.clock('execution'))
   async onTick(@Payload(new ZodPipe(MarketTick)) tick: MarketTick) {
     await this.execution.onTick(tick);
-    return clockAck('execution', this.execution.appender, this.execution.interest());
+    await this.margin.margin?.onTick(tick);
+    return clockAck('execution', this.execution.appender, this.interest());
   }
 }

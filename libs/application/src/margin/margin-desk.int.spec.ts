@@ -131,6 +131,8 @@ describe('the spot-margin desk on the 2024-08-04/05 crash (BTCUSDT isolated, loc
     const sum = (xs: D[]) => xs.reduce((a, b) => a.plus(b), dec(0));
     expect(str(sum(repaid.map((r) => dec(r.principal))))).toBe(borrowed.amount);
     expect(str(sum(repaid.map((r) => dec(r.interest))))).toBe(str(sum(interest.map((i) => dec(i.interest)))));
+    // The result counts every accrual of the position's loan (recorded before the close computed it).
+    expect(closed.interestQuote).toBe(str(sum(interest.map((i) => dec(i.interest)))));
     // The result is the change of the pair's equity at the exit price (quote + the base dust the close could not sell), to the 8th decimal.
     const equityChange = after.quote.free.plus(after.base.free.mul(dec(closed.exitPrice))).minus(1000);
     expect(dec(closed.netPnl).minus(equityChange).abs().lte(dec('0.00000001'))).toBe(true);

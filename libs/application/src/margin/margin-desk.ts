@@ -5,6 +5,7 @@ import {
   DEFAULT_MARGIN_LEVEL_BARS,
   floorToStep,
   foldMarginPair,
+  marginPairEvolve,
   isolatedMarginEquity,
   type IsolatedMarginEquity,
   marginAdoptionStop,
@@ -96,6 +97,7 @@ export class MarginDesk {
   private readonly now: () => number;
   private readonly idPrefix: string;
   private queue: Promise<unknown> = Promise.resolve();
+  private cache: { events: DomainEvent[]; state: MarginPairState; revision: number | null } | null = null;
 
   constructor(private readonly o: MarginDeskOptions) {
     this.accountId = o.accountId;
@@ -109,21 +111,29 @@ export class MarginDesk {
     this.idPrefix = `bwm${shortHash(`${o.accountId}/${o.rules.symbol}`)}`;
   }
 
-  /** The pair's events that can be read (a poison event is left to the quarantine), and the stream's revision. */
+  /**
+   * The pair's events that can be read (a poison event is left to the quarantine), and the
+   * stream's revision. Execution is the stream's only writer, so the desk reads it once and then
+   * keeps it with its own appends; an append that finds the stream moved on (another writer, a
+   * takeover) drops the copy and the next call reads the stream again.
+   */
   async events(): Promise<{ events: DomainEvent[]; revision: number | null }> {
-    const recorded = await this.o.store.readStream(this.streamId);
-    const events: DomainEvent[] = [];
-    for (const r of recorded) {
-      const p = parseEvent(r.type, r.data, r.metadata.schemaVersion);
-      if (p.ok) events.push(p.event);
+    if (!this.cache) {
+      const recorded = await this.o.store.readStream(this.streamId);
+      const events: DomainEvent[] = [];
+      for (const r of recorded) {
+        const p = parseEvent(r.type, r.data, r.metadata.schemaVersion);
+        if (p.ok) events.push(p.event);
+      }
+      this.cache = { events, state: foldMarginPair(events), revision: recorded.length ? recorded[recorded.length - 1].revision : null };
     }
-    return { events, revision: recorded.length ? recorded[recorded.length - 1].revision : null };
+    return { events: this.cache.events, revision: this.cache.revision };
   }
 
   /** The pair as the log tells it, and the stream's revision (for the next append). */
   async state(): Promise<{ state: MarginPairState; revision: number | null }> {
-    const { events, revision } = await this.events();
-    return { state: foldMarginPair(events), revision };
+    const { revision } = await this.events();
+    return { state: this.cache!.state, revision };
   }
 
   /** Append events decided elsewhere (the guard's crossings) to the pair's stream, in turn with the desk's commands. */
@@ -222,6 +232,8 @@ export class MarginDesk {
         requestId, clientOrderId, orderId: order.orderId, by: c.by, at,
       }));
       await this.append(events, revision);
+      // The loan's first hour of interest (charged at borrowing) belongs to this position.
+      await this.syncInterestNow();
       return { ok: true as const, value: { sequence, sizing: sized.value, order } };
     });
   }
@@ -274,22 +286,31 @@ export class MarginDesk {
    * the index price when read). @returns how many were recorded.
    */
   syncInterest(): Promise<number> {
-    return this.serial(async () => {
-      const { events, revision } = await this.events();
-      const known = new Set(events.flatMap((e) => (e.type === 'MarginInterestCharged' ? [e.data.txId] : [])));
-      const price = (await this.o.venue.isolatedAccount(this.symbol)).indexPrice;
-      const rows = [
-        ...(await this.o.venue.interestHistory(this.symbol, this.o.rules.quoteAsset)),
-        ...(await this.o.venue.interestHistory(this.symbol, this.o.rules.baseAsset)),
-      ].filter((r) => !known.has(r.txId) && r.principal.gt(0)).sort((a, b) => a.ts - b.ts || a.txId.localeCompare(b.txId));
-      if (rows.length === 0) return 0;
-      await this.append(rows.map((r) => event('MarginInterestCharged', {
-        accountId: this.accountId, symbol: this.symbol, asset: r.asset, principal: str(r.principal), interest: str(r.interest), dailyRate: str(r.interestRate),
-        type: r.type.startsWith('ON_BORROW') ? 'ON_BORROW' : 'PERIODIC', txId: r.txId, price: str(price),
-        quoteValue: str(r.asset === this.o.rules.baseAsset ? r.interest.mul(price) : r.interest), at: r.ts,
-      })), revision);
-      return rows.length;
-    });
+    return this.serial(() => this.syncInterestNow());
+  }
+
+  /** syncInterest inside a serial step: also right after an entry borrows and before a close, so a position's result holds every accrual of its loan. */
+  private async syncInterestNow(): Promise<number> {
+    const { events } = await this.events();
+    let since: number | undefined;
+    const known = new Set<string>();
+    for (const e of events) {
+      if (e.type !== 'MarginInterestCharged') continue;
+      known.add(e.data.txId);
+      since = since === undefined ? e.data.at : Math.max(since, e.data.at);
+    }
+    const price = (await this.o.venue.isolatedAccount(this.symbol)).indexPrice;
+    const rows = [
+      ...(await this.o.venue.interestHistory(this.symbol, this.o.rules.quoteAsset, since)),
+      ...(await this.o.venue.interestHistory(this.symbol, this.o.rules.baseAsset, since)),
+    ].filter((r) => !known.has(r.txId) && r.principal.gt(0)).sort((a, b) => a.ts - b.ts || a.txId.localeCompare(b.txId));
+    if (rows.length === 0) return 0;
+    await this.append(rows.map((r) => event('MarginInterestCharged', {
+      accountId: this.accountId, symbol: this.symbol, asset: r.asset, principal: str(r.principal), interest: str(r.interest), dailyRate: str(r.interestRate),
+      type: r.type.startsWith('ON_BORROW') ? 'ON_BORROW' : 'PERIODIC', txId: r.txId, price: str(price),
+      quoteValue: str(r.asset === this.o.rules.baseAsset ? r.interest.mul(price) : r.interest), at: r.ts,
+    })));
+    return rows.length;
   }
 
   /**
@@ -361,11 +382,25 @@ export class MarginDesk {
     return next;
   }
 
+  /**
+   * Append at the revision the desk last saw (`expected` when a decision was taken on an earlier
+   * read: the same check). A stream that moved on throws WrongExpectedRevisionError and the copy
+   * is dropped: the next command decides on a fresh read.
+   */
   private async append(events: DomainEvent[], expected?: number | null): Promise<void> {
     const at = this.now();
-    await this.o.appender.append(this.streamId, events, expected === undefined ? 'any' : expected === null ? 'no_stream' : expected, {
-      tsEvent: at, correlationId: `margin-${this.accountId}-${this.symbol}`, causationId: `margin-${this.accountId}-${this.symbol}`,
-    });
+    const seen = (await this.events()).revision;
+    const at0 = expected === undefined ? seen : expected;
+    try {
+      const r = await this.o.appender.append(this.streamId, events, at0 === null ? 'no_stream' : at0, {
+        tsEvent: at, correlationId: `margin-${this.accountId}-${this.symbol}`, causationId: `margin-${this.accountId}-${this.symbol}`,
+      });
+      const c = this.cache!;
+      this.cache = { events: [...c.events, ...events], state: events.reduce(marginPairEvolve, c.state), revision: r ? r.result.nextExpectedRevision : c.revision };
+    } catch (e) {
+      this.cache = null;
+      throw e;
+    }
   }
 
   private checkAmount(command: string, asset: string, amount: D): MarginDeskError | null {
@@ -435,6 +470,8 @@ export class MarginDesk {
   }
 
   private async closeNow(reason: string, by: string, status: 'CLOSED' | 'STOPPED_OUT'): Promise<Outcome<{ sequence: number; netPnl: D }>> {
+    // Every accrual so far is the position's (its result counts it); the close repays it.
+    await this.syncInterestNow();
     const { state } = await this.state();
     const p = state.open;
     if (!p) return this.reject('CLOSE', null, null, { code: 'NO_POSITION', message: `no open position on ${this.symbol}` }, by);

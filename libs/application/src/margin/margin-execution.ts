@@ -38,6 +38,12 @@ export interface MarginVenueSettings {
   wsBase: string | null;
   watchMs: number;
   risk: MarginRiskSettings;
+  /**
+   * Driven by the replay clock (BULWARK_MARGIN_DRIVEN=yes, local venue only, set by the demo):
+   * each market step of the pair walks the local venue to the step's time and the watch looks
+   * once, so a replay is deterministic; otherwise the watch looks every `watchMs`.
+   */
+  driven: boolean;
 }
 
 /** The margin settings are unusable; the message names the variable (never a secret's value). */
@@ -88,7 +94,9 @@ export function marginSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Mar
   const leverage = Number(num('BULWARK_MARGIN_LEVERAGE', '3', (x) => Number.isInteger(x) && x >= 1 && x <= 10, 'an integer in 1..10'));
   const riskFraction = num('BULWARK_MARGIN_RISK_FRACTION', '0.01', (x) => x > 0 && x <= 0.05, 'a fraction in (0, 0.05]');
   const maxMarginFraction = num('BULWARK_MARGIN_MAX_MARGIN_FRACTION', '0.5', (x) => x > 0 && x <= 1, 'a fraction in (0, 1]');
-  return { kind, accountId, symbols, apiKey, apiSecret, restBase, wsBase, watchMs, risk: { leverage, riskFraction: dec(riskFraction), maxMarginFraction: dec(maxMarginFraction) } };
+  const driven = env.BULWARK_MARGIN_DRIVEN === 'yes';
+  if (driven && kind !== 'binance-margin-local') throw new MarginConfigError('BULWARK_MARGIN_DRIVEN=yes drives the local venue\'s clock: only with BULWARK_MARGIN_VENUE=binance-margin-local');
+  return { kind, accountId, symbols, apiKey, apiSecret, restBase, wsBase, watchMs, driven, risk: { leverage, riskFraction: dec(riskFraction), maxMarginFraction: dec(maxMarginFraction) } };
 }
 
 /** A refused margin command as execution answers it (the service turns it into `{error:{code,message}}`). */
@@ -99,8 +107,8 @@ export class MarginCommandError extends Error {
   }
 }
 
-/** A margin venue the host can close. */
-export type ClosableMarginVenue = MarginVenuePort & { close(): Promise<void> };
+/** A margin venue the host can close (and, for a local venue driven by the replay clock, walk to a market time). */
+export type ClosableMarginVenue = MarginVenuePort & { close(): Promise<void>; advanceLocalClock?(ts: number): Promise<number> };
 
 export interface MarginExecutionOptions {
   settings: MarginVenueSettings;
@@ -127,8 +135,10 @@ export class MarginExecution {
   readonly accountId: string;
   private venue: ClosableMarginVenue | null = null;
   private readonly desks = new Map<string, MarginDesk>();
-  private readonly watches: MarginWatch[] = [];
+  private readonly watches = new Map<string, MarginWatch>();
   private lastWatchError = '';
+  /** Driven mode: the time of the last market step walked. */
+  private marketNow = 0;
 
   constructor(private readonly o: MarginExecutionOptions) {
     this.accountId = o.settings.accountId;
@@ -139,19 +149,42 @@ export class MarginExecution {
     const rulesOf = this.o.rules ?? ((symbol: string) => loadMarginPair(symbol).rules);
     const rules = s.symbols.map((sym) => rulesOf(sym));
     this.venue = await (this.o.venue ?? defaultVenue)(s, rules);
-    const now = this.o.now ?? Date.now;
+    // Driven by the replay, market time is the last step's; otherwise the wall clock.
+    const now = this.o.now ?? (s.driven ? () => this.marketNow : Date.now);
     for (const r of rules) {
       const desk = new MarginDesk({ accountId: s.accountId, rules: r, venue: this.venue, store: this.o.store, appender: this.o.appender, risk: s.risk, now });
       this.desks.set(r.symbol, desk);
       const watch = new MarginWatch(desk, { rules: r, now });
-      this.watches.push(watch);
-      watch.start(s.watchMs, (step) => this.watched(r.symbol, step), (e) => this.watchFailed(r.symbol, e));
+      this.watches.set(r.symbol, watch);
+      if (!s.driven) watch.start(s.watchMs, (step) => this.watched(r.symbol, step), (e) => this.watchFailed(r.symbol, e));
     }
-    this.o.log.info(`spot margin: account ${s.accountId} on ${s.kind}, pairs ${s.symbols.join(', ')}, watched every ${s.watchMs} ms`);
+    this.o.log.info(`spot margin: account ${s.accountId} on ${s.kind}, pairs ${s.symbols.join(', ')}, ${s.driven ? 'driven by the replay clock' : `watched every ${s.watchMs} ms`}`);
+  }
+
+  /** Driven mode wants every market step (the venue moves with them); otherwise none. */
+  get wantsSteps(): boolean {
+    return this.o.settings.driven;
+  }
+
+  /**
+   * Driven mode: one market step of a pair this host trades (venue `binance-margin`): the local
+   * venue walks to the step's time, then the watch looks once (exits, guard, interest,
+   * reconciliation). A failure to reach the venue is thrown: the clock sends the step again.
+   */
+  async onTick(tick: { venue: string; symbol: string; ts: number }): Promise<void> {
+    if (!this.o.settings.driven || tick.venue !== 'binance-margin') return;
+    const watch = this.watches.get(tick.symbol);
+    if (!watch || !this.venue?.advanceLocalClock) return;
+    const t0 = Date.now();
+    this.marketNow = await this.venue.advanceLocalClock(tick.ts);
+    const t1 = Date.now();
+    this.watched(tick.symbol, await watch.observe());
+    const t2 = Date.now();
+    if (t2 - t0 > 5_000) this.o.log.warn(`${tick.symbol}: the step at ${new Date(tick.ts).toISOString()} took ${t2 - t0} ms (venue clock ${t1 - t0} ms, watch ${t2 - t1} ms)`);
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.watches.map((w) => w.stop()));
+    await Promise.all([...this.watches.values()].map((w) => w.stop()));
     await this.venue?.close();
     this.venue = null;
   }
@@ -183,7 +216,7 @@ export class MarginExecution {
     const { state } = await desk.state();
     if (!state.open) return;
     const price = (await desk.account()).venue.indexPrice;
-    const r = await desk.triggerAndClose('OPERATOR_CLOSE', price, (this.o.now ?? Date.now)(), { reason, by });
+    const r = await desk.triggerAndClose('OPERATOR_CLOSE', price, this.o.now ? this.o.now() : this.o.settings.driven ? this.marketNow : Date.now(), { reason, by });
     if (!r.ok) this.o.log.error(`close of ${desk.symbol} refused (${r.error.code} ${r.error.message}); the watch retries`);
   }
 
@@ -251,9 +284,14 @@ export class MarginExecution {
 }
 
 async function defaultVenue(s: MarginVenueSettings): Promise<ClosableMarginVenue> {
-  const { BinanceMarginVenue } = await import('@bulwark/venues');
+  const { BinanceMarginVenue, RateBudget } = await import('@bulwark/venues');
+  // Driven by a replay, the local venue sees a market hour in a second of wall time: Binance's
+  // per-minute weights would throttle the replay's clock, not a trader (the venue's own limiter is off too).
+  const budget = s.driven ? new RateBudget(undefined, undefined, { weightPer1m: 100_000_000, ordersPer10s: 1_000_000, ordersPer1m: 10_000_000 }) : undefined;
   return new BinanceMarginVenue({
+    ...(budget ? { budget } : {}),
     accountId: s.accountId, apiKey: s.apiKey, apiSecret: s.apiSecret, mode: s.kind === 'binance-margin-live' ? 'live' : 'local',
     restBase: s.restBase ?? undefined, wsBase: s.wsBase ?? undefined, symbols: s.symbols,
+    ...(process.env['BULWARK_MARGIN_VENUE_LOG'] === 'yes' ? { log: (line: string) => console.error(`[binance-margin] ${line}`) } : {}),
   });
 }

@@ -3,6 +3,7 @@ import type { OrderSide, VenueId } from '@bulwark/contracts';
 import { dec, err, ok, str, ZERO, type D, type MarginOrderType, type MarginSideEffectType, type Result, type VenueRejection } from '@bulwark/domain';
 import { BinanceRequests, VenueCallError } from '../binance/requests';
 import { messageOf, redact, toVenueFailure, type VenueFailure } from '../binance/errors';
+import { signedAdminPost } from '../binance/local-admin';
 import { RateBudget, systemClock, type BudgetAlert, type Clock, type RequestCost } from '../binance/rate-budget';
 import { DEFAULT_RETRY, type RetryPolicy } from '../binance/retry';
 import { binanceMarginLocalUrls } from './local-urls';
@@ -316,6 +317,22 @@ export class BinanceMarginVenue {
     const p = this.pair(symbol);
     if (!p.ok) throw new VenueCallError(p.error);
     return p.value;
+  }
+
+  // ---------------------------------------------------------------- local venue's clock
+
+  /**
+   * Local mode only: walk the local venue's market to `ts` (epoch ms) — `POST /bulwark/v1/advance?to=`,
+   * signed, outside the request budget — so a replay clock drives it step for step.
+   * @returns the venue's market time after the walk
+   * @throws VenueCallError (NOT_LOCAL in live mode; the venue's refusal; NETWORK)
+   */
+  async advanceLocalClock(ts: number): Promise<number> {
+    if (this.mode !== 'local' || !this.restBase) throw new VenueCallError({ code: 'NOT_LOCAL', message: 'only the local venue has a clock to drive' });
+    const [apiKey, apiSecret] = this.secrets;
+    const res = await signedAdminPost(this.restBase, '/bulwark/v1/advance', { to: String(Math.floor(ts)) }, { apiKey, apiSecret }, Number(this.exchange.options['timeDifference'] ?? 0), (m) => redact(m, this.secrets));
+    if (!res.ok) throw new VenueCallError(toVenueFailure(new Error(res.text), { status: res.status, body: res.text, headers: res.headers }, this.secrets).rejection);
+    return Number((JSON.parse(res.text) as { now?: unknown }).now ?? 0);
   }
 
   // ---------------------------------------------------------------- transfers, borrow, repay

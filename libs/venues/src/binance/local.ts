@@ -1,9 +1,9 @@
-import { createHmac } from 'node:crypto';
 import { dec, str, ZERO, type D, type PaperStep, type PaperVenueEvent } from '@bulwark/domain';
 import type { DrivenVenue } from '../port';
 import { BinanceUsdmVenue, type BinanceUsdmVenueOptions, type UserDataMessage } from './binance-usdm';
 import { VenueCallError } from './requests';
-import { messageOf, toVenueFailure } from './errors';
+import { toVenueFailure } from './errors';
+import { signedAdminPost } from './local-admin';
 
 type Raw = Record<string, unknown>;
 const s = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
@@ -158,26 +158,15 @@ export class LocalBinanceVenue extends BinanceUsdmVenue implements DrivenVenue {
   private async admin(path: string, params: Record<string, string>): Promise<unknown> {
     // Not a Binance endpoint but the simulation's clock and faucet: outside the account's request
     // budget (a replayed month is tens of thousands of steps), and the market moves on during a ban.
-    const offset = Number(this.exchange.options['timeDifference'] ?? 0);
-    const query = new URLSearchParams({ ...params, timestamp: String(Date.now() - offset), recvWindow: '10000' }).toString();
     const { apiKey, apiSecret } = this.credentials;
-    const signature = createHmac('sha256', apiSecret).update(query).digest('hex');
-    let res: Response;
-    try {
-      res = await fetch(`${this.restBase}${path}?${query}&signature=${signature}`, { method: 'POST', headers: { 'X-MBX-APIKEY': apiKey } });
-    } catch (e) {
-      throw new VenueCallError({ code: 'NETWORK', message: this.redact(`network error on ${path}: ${messageOf(e)}`) });
-    }
-    const text = await res.text();
-    const headers: Record<string, string> = {};
-    res.headers.forEach((v, k) => (headers[k] = v));
-    this.budget.observe(headers);
+    const res = await signedAdminPost(this.restBase, path, params, { apiKey, apiSecret }, Number(this.exchange.options['timeDifference'] ?? 0), (m) => this.redact(m));
+    this.budget.observe(res.headers);
     if (!res.ok) {
-      const f = toVenueFailure(new Error(text), { status: res.status, body: text, headers }, [apiKey, apiSecret]);
+      const f = toVenueFailure(new Error(res.text), { status: res.status, body: res.text, headers: res.headers }, [apiKey, apiSecret]);
       if (res.status === 429) this.budget.pause(f.retryAfterMs);
       if (res.status === 418) this.budget.ban(f.retryAfterMs);
       throw new VenueCallError(f.rejection);
     }
-    return text ? JSON.parse(text) : null;
+    return res.text ? JSON.parse(res.text) : null;
   }
 }
