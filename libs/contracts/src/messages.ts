@@ -259,8 +259,8 @@ export const MarginLoanRequest = z.object({
 });
 export type MarginLoanRequest = z.infer<typeof MarginLoanRequest>;
 
-/** Close the pair's open position at market with AUTO_REPAY. */
-export const MarginCloseRequest = z.object({ ...MarginPairRef, reason: z.string().min(1).max(200), ...MarginWho });
+/** Close the pair's open position at market with AUTO_REPAY; with `sequence`, only if that is the position open (a close aimed at one position never lands on the next). */
+export const MarginCloseRequest = z.object({ ...MarginPairRef, sequence: z.number().int().positive().optional(), reason: z.string().min(1).max(200), ...MarginWho });
 export type MarginCloseRequest = z.infer<typeof MarginCloseRequest>;
 
 /** The venue's view of the pair's isolated account. */

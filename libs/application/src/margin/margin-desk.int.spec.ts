@@ -168,6 +168,7 @@ describe('the spot-margin desk on the 2024-08-04/05 crash (BTCUSDT isolated, loc
     // The venue's own refusal keeps its code: more than the tier lets this account borrow.
     expect(await desk.borrow('BTC', dec('100'), 'bob')).toMatchObject({ ok: false, error: { code: '-3006' } });
     expect(only(await log(), 'MarginCommandRejected').map((r) => r.code)).toEqual(['STOP_ON_WRONG_SIDE', 'TAKE_PROFIT_ON_WRONG_SIDE', 'UNKNOWN_ASSET', 'INVALID_AMOUNT', 'NOTHING_OWED', '-3006']);
+    expect(await desk.close('nothing open', 'bob')).toMatchObject({ ok: false, error: { code: 'NO_POSITION' } });
 
     const opened = value(await desk.open({ side: 'SHORT', stopPrice: price.plus(300), by: 'bob' }));
     expect(opened.order.side).toBe('SELL');
@@ -178,7 +179,9 @@ describe('the spot-margin desk on the 2024-08-04/05 crash (BTCUSDT isolated, loc
     local.clock.advance(4 * 61);
     const watch = new MarginWatch(desk, { rules, now: () => local.clock.now() });
     await watch.observe();
-    const closed = value(await desk.close('manual', 'bob'));
+    // A close aimed at another position changes nothing.
+    expect(await desk.close('stale', 'bob', 'CLOSED', 2)).toMatchObject({ ok: false, error: { code: 'POSITION_NOT_OPEN' } });
+    const closed = value(await desk.close('manual', 'bob', 'CLOSED', 1));
     expect(closed.sequence).toBe(1);
     const after = await venue.isolatedAccount(SYMBOL);
     expect([str(after.base.borrowed), str(after.base.interest), str(after.quote.borrowed)]).toEqual(['0', '0', '0']);

@@ -244,8 +244,14 @@ export class MarginDesk {
    * did not, and record the loans repaid and the position's result. `status` STOPPED_OUT when the
    * Iron Exit closes, CLOSED otherwise.
    */
-  close(reason: string, by: string, status: 'CLOSED' | 'STOPPED_OUT' = 'CLOSED'): Promise<Outcome<{ sequence: number; netPnl: D }>> {
-    return this.serial(() => this.closeNow(reason, by, status));
+  close(reason: string, by: string, status: 'CLOSED' | 'STOPPED_OUT' = 'CLOSED', sequence?: number): Promise<Outcome<{ sequence: number; netPnl: D }>> {
+    return this.serial(async () => {
+      const open = (await this.state()).state.open;
+      if (sequence !== undefined && open?.sequence !== sequence) {
+        return this.reject('CLOSE', null, null, { code: 'POSITION_NOT_OPEN', message: `position #${sequence} of ${this.symbol} is not open${open ? ` (#${open.sequence} is)` : ''}` }, by, { requestId: null, sequence });
+      }
+      return this.closeNow(reason, by, status);
+    });
   }
 
   /**

@@ -236,7 +236,7 @@ export class MarginExecution {
   }
 
   close(req: MarginCloseRequest) {
-    return this.answer(this.desk(req.accountId, req.symbol).close(req.reason, req.by)).then((r) => ({ sequence: r.sequence, netPnl: str(r.netPnl) }));
+    return this.answer(this.desk(req.accountId, req.symbol).close(req.reason, req.by, 'CLOSED', req.sequence)).then((r) => ({ sequence: r.sequence, netPnl: str(r.netPnl) }));
   }
 
   /** The venue's view of the pair. @throws MarginCommandError UNKNOWN_PAIR; the venue's read error as VENUE_UNAVAILABLE. */

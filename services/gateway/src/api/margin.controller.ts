@@ -182,7 +182,7 @@ export class MarginController {
   @ApiBody({ description: '{ reason } (recorded; at most 200 characters)' })
   @ApiOkResponse(RECORDED('{ sequence, netPnl }'))
   close(@Param('positionId', new ZodBody(MarginPositionIdParam)) id: MarginPositionIdParam, @Body(new ZodBody(MarginCloseBody)) body: { reason: string }, @CurrentUser() user: AuthUser, @Req() req: { id?: unknown }, @Headers('idempotency-key') key?: string) {
-    const request: MarginCloseRequest = { accountId: id.accountId, symbol: id.symbol, reason: body.reason, by: user.username, ...requestIdOf(req) };
+    const request: MarginCloseRequest = { accountId: id.accountId, symbol: id.symbol, sequence: id.sequence, reason: body.reason, by: user.username, ...requestIdOf(req) };
     return this.command('close', request, user, key, `POST /api/margin/positions/${id.positionId}/close`, () => {
       const p = this.known(id);
       if (p.status !== 'OPEN') throw new HttpRefusal(409, 'POSITION_NOT_OPEN', `${p.positionId} is ${p.status}: only an open position closes`);

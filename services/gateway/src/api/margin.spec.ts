@@ -394,7 +394,7 @@ describe('spot isolated-margin API (/api/margin)', () => {
       const before = sent.close.length;
       const r = await call('POST', url, trader, { reason: 'take the gain' }, sequence === 2 ? key : {});
       expect([url, r.statusCode]).toEqual([url, 200]);
-      expect(sent.close[before]).toEqual({ ...btc, reason: 'take the gain', by: 'tom', requestId: expect.stringMatching(UUID) });
+      expect(sent.close[before]).toEqual({ ...btc, sequence, reason: 'take the gain', by: 'tom', requestId: expect.stringMatching(UUID) });
       const body = r.json();
       expect(body.result).toEqual({ sequence, netPnl: expect.stringMatching(/^-?\d+(\.\d+)?$/) });
       expect(body.events.map((e: { type: string }) => e.type)).toEqual(['MarginStopTriggered', 'MarginRepaid', 'MarginPositionClosed']);
