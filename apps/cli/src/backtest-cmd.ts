@@ -1,13 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type BacktestResult, backtestReportData, monthStarts, runBacktest } from '@bulwark/application';
+import { type BacktestResult, backtestReportData, monthStarts, runBacktest, runSpotMarginBacktest, type SpotMarginBacktestResult } from '@bulwark/application';
 import { instrumentFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
 import { SingleBar, Presets } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { Subjects } from '@bulwark/contracts';
 import { nestLogsToStderr } from '@bulwark/messaging';
 import { backtestHtml, formatBacktest, formatSweep } from './backtest-report';
-import { checkCandleInput, checkWindow, policyFlags, withPolicyOptions } from './input-checks';
+import { defaultSpotMarginCandles } from './demo';
+import { formatMarginReport } from './format';
+import { checkCandleInput, checkWindow, InputError, policyFlags, withPolicyOptions } from './input-checks';
 
 
 function list(name: string, integer: boolean) {
@@ -37,6 +39,11 @@ function numFlag(name: string) {
   };
 }
 
+function marketFlag(v: string): 'futures' | 'spot-margin' {
+  if (v !== 'futures' && v !== 'spot-margin') throw new InvalidArgumentError(`--market must be futures or spot-margin, got "${v}"`);
+  return v;
+}
+
 function dateFlag(name: string) {
   return (v: string) => {
     const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
@@ -52,10 +59,13 @@ function dateFlag(name: string) {
  * equity and drawdown, breakers, statistics, trades). Inputs are checked first
  * (`checkCandleInput`): an empty or malformed file, an empty window (`--from` not before
  * `--to`) exit 2 with one line; each gap of missing bars is a warning on stderr.
+ * `--market spot-margin` backtests Binance spot isolated margin instead (runSpotMarginBacktest:
+ * the demo's `--market spot-margin` in one process), see {@link spotMarginBacktests}.
  */
 export function registerBacktestCommand(program: Command): void {
   withPolicyOptions(program.command('backtest'))
     .description('Backtest in one process with the services\' own deciders and the paper venue; sweeps run as a grid.')
+    .option('--market <market>', 'futures (Binance USDⓈ-M, the paper venue) or spot-margin (Binance spot isolated margin on the paper margin engine; default candles: the 2024-08-05 crash month, 2024-08-04..07)', marketFlag, 'futures')
     .option('--candles <files...>', 'candle CSV file(s) (1m or 15m, .csv or .csv.gz; default: the 2025-11 BTCUSDT 1m file)')
     .option('--funding <file>', 'funding-rate CSV (default: the data directory\'s; "none" to skip)')
     .option('--capital <usdt>', 'trading capital, USDT', '10000')
@@ -77,6 +87,7 @@ export function registerBacktestCommand(program: Command): void {
       if (leverages.some((l) => l > 5) && !o.confirmHighLeverage) {
         cmd.error(`error: leverage above 5x (${leverages.filter((l) => l > 5).join(', ')}) needs --confirm-high-leverage`, { code: 'commander.invalidArgument', exitCode: 2 });
       }
+      if (o.market === 'spot-margin') return spotMarginBacktests(o, leverages);
       const files = instrumentFiles(resolveDataDir());
       const candles: string[] = o.candles ?? [files.defaultCandles];
       const funding = o.funding === 'none' ? null : (o.funding ?? files.fundingRates);
@@ -127,4 +138,70 @@ export function registerBacktestCommand(program: Command): void {
         console.log(formatSweep(results));
       }
     });
+}
+
+/** The flags of `bulwark backtest` a spot-margin run reads (commander's parsed values). */
+interface SpotMarginFlags {
+  candles?: string[];
+  funding?: string;
+  capital: string;
+  riskPct: string[];
+  confirmHighLeverage: boolean;
+  channel?: number;
+  atrPeriod?: number;
+  atrMultiple?: number;
+  rewardRisk?: number;
+  from?: number;
+  to?: number;
+  resumeMonthly: boolean;
+  report?: string;
+  json?: boolean;
+  maxFeeRiskPct?: string;
+  maxLifetimeDrawdownPct?: string;
+  losingStreakPause?: string;
+}
+
+/**
+ * `bulwark backtest --market spot-margin`: one run per leverage × risk of runSpotMarginBacktest
+ * on one spot 1m candle file (default: the demo's, and without --candles and a window the demo's
+ * three days 2024-08-04 – 2024-08-07), each printed as the demo prints its spot-margin summary
+ * (formatMarginReport), or all as JSON. Spot has no funding and no HTML report here.
+ * @throws InputError (exit 2) for --funding, --resume-monthly, --report or several candle files; the input checks' InputError
+ */
+async function spotMarginBacktests(o: SpotMarginFlags, leverages: number[]): Promise<void> {
+  const refused = [['--funding', o.funding], ['--resume-monthly', o.resumeMonthly || undefined], ['--report', o.report]].filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (refused.length) throw new InputError(`--market spot-margin: ${refused.join(', ')} ${refused.length > 1 ? 'apply' : 'applies'} to futures backtests only`);
+  if (o.candles && o.candles.length > 1) throw new InputError('--market spot-margin backtests one candle file at a time');
+  const candles: string = o.candles?.[0] ?? defaultSpotMarginCandles();
+  let from: number | null = o.from ?? null;
+  let to: number | null = o.to ?? null;
+  // The demo's default: the three days around the 2024-08-05 crash of its default month.
+  if (!o.candles && from === null && to === null) {
+    from = Date.parse('2024-08-04T00:00:00Z');
+    to = Date.parse('2024-08-07T00:00:00Z');
+  }
+  const checked = await checkCandleInput({ candles, funding: null, from, to });
+  for (const w of checked.warnings) console.error(w);
+  const strategy = Object.fromEntries(Object.entries({ channel: o.channel, atrPeriod: o.atrPeriod, atrMultiple: o.atrMultiple, rewardRisk: o.rewardRisk }).filter(([, v]) => v !== undefined));
+  const results: Array<Omit<SpotMarginBacktestResult, 'store'>> = [];
+  for (const lev of leverages) {
+    for (const risk of o.riskPct) {
+      const id = `bt-margin-${path.basename(candles).replace(/[^A-Za-z0-9]+/g, '-').slice(0, 30)}-${lev}x-${risk.replace('.', '_')}`;
+      const bar = o.json ? null : new SingleBar({ format: ` ${lev}x ${risk}% |{bar}| {percentage}% | {value}/{total} candles`, hideCursor: true, noTTYOutput: !process.stdout.isTTY, notTTYSchedule: 5000 }, Presets.shades_classic);
+      bar?.start(checked.candles, 0);
+      const { store: _s, ...r } = await runSpotMarginBacktest(
+        { accountId: id, candles, capital: o.capital, leverage: lev, riskPct: risk, confirmHighLeverage: o.confirmHighLeverage, policy: policyFlags(o), strategy, from, to },
+        (c) => {
+          if (c.candles % 100 === 0 || c.candles === checked.candles) bar?.update(c.candles);
+        },
+      ).finally(() => bar?.stop());
+      results.push(r);
+      if (!o.json) {
+        console.log(`
+${path.basename(candles)} — spot isolated margin ${r.margin.symbol}, ${lev}x, risk ${risk} %`);
+        console.log(formatMarginReport(r));
+      }
+    }
+  }
+  if (o.json) console.log(JSON.stringify(results, null, 2));
 }

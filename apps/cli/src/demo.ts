@@ -11,7 +11,7 @@ import {
   Subjects,
   streamCategory,
 } from '@bulwark/contracts';
-import { type AccountPolicy, type BreakerLine, describeBreaker, type MonthLine, monthLines, tradesFromLog, unfinishedReplays, worstR } from '@bulwark/application';
+import { type AccountPolicy, type BreakerLine, describeBreaker, type MarginRunReport, marginRunReport, type MonthLine, monthLines, tradesFromLog, unfinishedReplays, worstR } from '@bulwark/application';
 import { accountEvolve, accountInitialState, dec, shortHash } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { instrumentFiles, loadMarginPair, projectRoot, readCandles, resolveDataDir } from '@bulwark/market-data';
@@ -31,7 +31,6 @@ import {
 } from '@bulwark/messaging';
 import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import { startBinanceMarginLocal, type BinanceMarginLocal } from '@bulwark/binance-local';
-import { type MarginPairView, type MarginPositionView, rebuildMarginReadModels } from '@bulwark/projections';
 import { GatewayPortInUseError, type RunningGateway, type RunningServices, type RestartPolicy, ServiceStartError, type SupervisorEvent, startGateway, startLocalVenue, startServices } from './processes';
 
 const json = JSONCodec();
@@ -169,15 +168,8 @@ export interface DemoReport {
   margin?: MarginDemoReport;
 }
 
-/** What a spot-margin run did, from the one projection library. */
-export interface MarginDemoReport {
-  symbol: string;
-  positions: MarginPositionView[];
-  pair: MarginPairView | null;
-  /** Margin-level alerts and reductions in log order (`bar direction level`). */
-  guard: string[];
-  liquidations: number;
-}
+/** What a spot-margin run did, from the one projection library (the backtest's shape). */
+export type MarginDemoReport = MarginRunReport;
 
 /** A demo failed for a reason a user can act on. */
 export class DemoError extends Error {
@@ -435,17 +427,8 @@ async function startMarginVenue(o: DemoOptions, env: NodeJS.ProcessEnv): Promise
 /** A spot-margin run's pair and positions from the log, folded by the projection library. */
 export async function marginReport(store: JetStreamEventStore, accountId: string, symbol: string, fromPosition: number): Promise<MarginDemoReport> {
   const events: RecordedEvent[] = [];
-  for await (const e of store.readAll({ fromPosition, categories: ['margin'] })) if (e.streamId === Streams.margin(accountId, symbol)) events.push(e);
-  const models = rebuildMarginReadModels(events);
-  const guard = events
-    .filter((e) => e.type === 'MarginLevelAlert' || e.type === 'MarginCallReductionTriggered')
-    .map((e) => {
-      const d = e.data as { bar?: string; direction?: string; marginLevel: string | null };
-      const level = d.marginLevel === null ? 'nothing owed' : dec(d.marginLevel).toDecimalPlaces(4).toFixed();
-      return e.type === 'MarginLevelAlert' ? `${d.bar} ${d.direction} (${level})` : `reduction at ${level}`;
-    });
-  const positions = models.positions.filter((p) => p.accountId === accountId);
-  return { symbol, positions, pair: models.pairs.find((p) => p.accountId === accountId && p.symbol === symbol) ?? null, guard, liquidations: positions.filter((p) => p.status === 'LIQUIDATED').length };
+  for await (const e of store.readAll({ fromPosition, categories: ['margin'] })) events.push(e);
+  return marginRunReport(events, accountId, symbol);
 }
 
 /** Count this account's decisions and events in the log (reading never changes it). */

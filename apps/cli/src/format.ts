@@ -53,7 +53,7 @@ export function formatReport(r: DemoReport): string {
 }
 
 /** The breakers and guards of a run (market time), at most 40 lines. */
-function breakerLines(r: DemoReport): string[] {
+function breakerLines(r: Pick<DemoReport, 'breakers'>): string[] {
   if (!r.breakers.length) return [];
   const out = ['', '  breakers and guards (market time)'];
   for (const b of r.breakers.slice(0, 40)) out.push(`    ${new Date(b.at).toISOString().slice(0, 16).replace('T', ' ')}  ${b.type.padEnd(24)} ${b.detail}`);
@@ -70,8 +70,14 @@ export function monthTable(months: readonly MonthLine[]): string[] {
   return out;
 }
 
-/** A spot-margin demo's summary: the pair's positions, results, interest and the guard, from the read model. */
-export function formatMarginReport(r: DemoReport): string {
+/**
+ * What a spot-margin summary shows: a demo's report, or a backtest's (runSpotMarginBacktest's
+ * result has the same fields).
+ */
+export type MarginRunSummary = Pick<DemoReport, 'accountId' | 'candles' | 'steps' | 'intents' | 'breakers' | 'eventsByCategory' | 'eventsAppended' | 'firstPosition' | 'lastPosition' | 'wallMs' | 'margin'>;
+
+/** A spot-margin run's summary (demo or backtest): the pair's positions, results, interest and the guard, from the read model. */
+export function formatMarginReport(r: MarginRunSummary): string {
   const m = r.margin!;
   const ended = m.positions.filter((p) => p.status !== 'OPEN');
   const wins = ended.filter((p) => p.netPnl !== null && dec(p.netPnl).gt(0)).length;

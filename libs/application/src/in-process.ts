@@ -17,12 +17,31 @@ import { type EventStore, InMemoryEventStore } from '@bulwark/event-store';
 import { EventAppender, type ClockPort, ReplayClock, ReplayClockError } from '@bulwark/messaging';
 import { AccountingService } from './accounting.service';
 import { ExecutionService } from './execution.service';
+import { type ClosableMarginVenue, MarginExecution, type MarginExecutionOptions } from './margin/margin-execution';
+import type { MarginRiskSettings } from './margin/margin-desk';
 import type { PipelineService } from './ports';
 import { RiskService } from './risk.service';
 import { SignalsService } from './signals.service';
 import { StopMonitorService } from './stop-monitor.service';
 import type { VenueFactory } from './venue-factory';
 import type { CandleHistory } from './candle-history';
+
+/**
+ * Execution's spot-margin side in process (the distributed execution hosts it when
+ * BULWARK_MARGIN_VENUE is set): one account's isolated pairs on `venue` (e.g. PaperMarginPort),
+ * driven by the replay clock.
+ */
+export interface InProcessMarginOptions {
+  accountId: string;
+  /** Isolated pairs, Binance ids (e.g. BTCUSDT). */
+  symbols: string[];
+  risk: MarginRiskSettings;
+  venue: ClosableMarginVenue;
+  /** Its log lines (default: none). */
+  log?: MarginExecutionOptions['log'];
+}
+
+const SILENT = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** The services of the trading pipeline the replay clock drives (market-data is the clock). */
 export const PIPELINE: readonly ServiceName[] = ['signals', 'risk', 'execution', 'stop-monitor', 'accounting'];
@@ -41,6 +60,9 @@ export class InProcessSystem implements ClockPort {
   execution: ExecutionService;
   stopMonitor: StopMonitorService;
   accounting: AccountingService;
+  /** Execution's spot-margin side, when `create` was given one. */
+  margin: MarginExecution | null = null;
+  private marginAppender: EventAppender | null = null;
   private readonly byName: Map<ServiceName, PipelineService & { onTick(t: MarketTick): Promise<void> }>;
   /** Delivery order when draining: fills reach accounting before anyone asks it for equity. */
   private readonly order: PipelineService[];
@@ -68,15 +90,33 @@ export class InProcessSystem implements ClockPort {
   /**
    * Build the pipeline on a store (a fresh in-memory one by default) and load the venue's
    * rules; `venue` opens execution's venue (default: from the environment, the paper venue);
-   * `history` is where a restarted signals service warms its strategies up.
+   * `history` is where a restarted signals service warms its strategies up; `margin` adds
+   * execution's spot-margin side (MarginExecution, driven by the clock's steps).
    */
-  static async create(store: EventStore = new InMemoryEventStore(), venue?: VenueFactory, history?: CandleHistory): Promise<InProcessSystem> {
+  static async create(store: EventStore = new InMemoryEventStore(), venue?: VenueFactory, history?: CandleHistory, margin?: InProcessMarginOptions): Promise<InProcessSystem> {
     const sys = new InProcessSystem(store, venue, history);
+    if (margin) await sys.hostMargin(margin);
     const start = (await store.lastPosition()) + 1;
     for (const s of sys.order) sys.cursor.set(s, start);
     await sys.execution.onModuleInit();
     await sys.drain();
     return sys;
+  }
+
+  /**
+   * As the distributed execution hosts it: account events reach it right after execution, the
+   * clock's steps after execution's own, and what it appends counts in execution's answer to the
+   * clock (one appender there), so the clock waits for the cascade it starts.
+   */
+  private async hostMargin(m: InProcessMarginOptions): Promise<void> {
+    const appender = new EventAppender(this.store);
+    const settings = { kind: 'binance-margin-local' as const, accountId: m.accountId, symbols: m.symbols, apiKey: '', apiSecret: '', restBase: null, wsBase: null, watchMs: 1000, risk: m.risk, driven: true };
+    const margin = new MarginExecution({ settings, store: this.store, appender, log: m.log ?? SILENT, venue: async () => m.venue });
+    await margin.start();
+    const consumer: PipelineService = { name: 'execution', appender, categories: ['account'], onEvent: (e) => margin.onEvent(e), interest: () => 'STEP' };
+    this.order.splice(this.order.indexOf(this.execution) + 1, 0, consumer);
+    this.margin = margin;
+    this.marginAppender = appender;
   }
 
   private draining: Promise<void> = Promise.resolve();
@@ -111,11 +151,15 @@ export class InProcessSystem implements ClockPort {
 
   private ack(name: ServiceName): ClockAck {
     const s = this.byName.get(name)!;
-    return { service: name, appended: s.appender.appended, idle: true, interest: s.interest(), instance: s.appender.instance };
+    // Execution's answer covers its spot-margin side (steps always wanted while it is driven).
+    const m = name === 'execution' && this.margin ? this.margin : null;
+    const appended = s.appender.appended + (m ? this.marginAppender!.appended : 0);
+    return { service: name, appended, idle: true, interest: m?.wantsSteps ? 'STEP' : s.interest(), instance: s.appender.instance };
   }
 
   async deliver(service: ServiceName, tick: MarketTick): Promise<ClockAck> {
     await this.byName.get(service)!.onTick(tick);
+    if (service === 'execution') await this.margin?.onTick(tick);
     return this.ack(service);
   }
 

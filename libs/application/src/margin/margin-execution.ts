@@ -7,6 +7,7 @@ import {
   type MarginCloseRequest,
   type MarginLoanRequest,
   type MarginTransferRequest,
+  type MarketTick,
   type RecordedEvent,
   Symbol as SymbolId,
 } from '@bulwark/contracts';
@@ -107,8 +108,17 @@ export class MarginCommandError extends Error {
   }
 }
 
-/** A margin venue the host can close (and, for a local venue driven by the replay clock, walk to a market time). */
-export type ClosableMarginVenue = MarginVenuePort & { close(): Promise<void>; advanceLocalClock?(ts: number): Promise<number> };
+/**
+ * A margin venue the host can close and, driven by the replay clock, walk to a market time: the
+ * local venue over HTTP (`advanceLocalClock(ts)`, resolves to its market time, epoch ms), or an
+ * in-process engine that takes the step itself (`applyStep(tick)`, PaperMarginPort; returns its
+ * market time). When both exist `applyStep` is used.
+ */
+export type ClosableMarginVenue = MarginVenuePort & {
+  close(): Promise<void>;
+  advanceLocalClock?(ts: number): Promise<number>;
+  applyStep?(tick: MarketTick): number;
+};
 
 export interface MarginExecutionOptions {
   settings: MarginVenueSettings;
@@ -168,15 +178,20 @@ export class MarginExecution {
 
   /**
    * Driven mode: one market step of a pair this host trades (venue `binance-margin`): the local
-   * venue walks to the step's time, then the watch looks once (exits, guard, interest,
-   * reconciliation). A failure to reach the venue is thrown: the clock sends the step again.
+   * venue walks to the step's time (an in-process engine applies the step itself), then the
+   * watch looks once (exits, guard, interest, reconciliation). A failure to reach the venue is
+   * thrown: the clock sends the step again.
    */
-  async onTick(tick: { venue: string; symbol: string; ts: number }): Promise<void> {
+  async onTick(tick: MarketTick): Promise<void> {
     if (!this.o.settings.driven || tick.venue !== 'binance-margin') return;
     const watch = this.watches.get(tick.symbol);
-    if (!watch || !this.venue?.advanceLocalClock) return;
+    if (!watch || !this.venue || (!this.venue.applyStep && !this.venue.advanceLocalClock)) return;
     const t0 = Date.now();
-    this.marketNow = await this.venue.advanceLocalClock(tick.ts);
+    if (this.venue.applyStep) {
+      // An in-process engine walks the tick's own step; market time is the tick's.
+      this.venue.applyStep(tick);
+      this.marketNow = tick.ts;
+    } else this.marketNow = await this.venue.advanceLocalClock!(tick.ts);
     const t1 = Date.now();
     this.watched(tick.symbol, await watch.observe());
     const t2 = Date.now();
