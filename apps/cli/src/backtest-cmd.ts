@@ -7,7 +7,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { Subjects } from '@bulwark/contracts';
 import { nestLogsToStderr } from '@bulwark/messaging';
 import { backtestHtml, formatBacktest, formatSweep } from './backtest-report';
-import { defaultSpotMarginCandles } from './demo';
+import { defaultSpotMarginCandles, SPOT_MARGIN_DEFAULT_WINDOW } from './demo';
 import { formatMarginReport } from './format';
 import { checkCandleInput, checkWindow, InputError, policyFlags, withPolicyOptions } from './input-checks';
 
@@ -175,11 +175,8 @@ async function spotMarginBacktests(o: SpotMarginFlags, leverages: number[]): Pro
   const candles: string = o.candles?.[0] ?? defaultSpotMarginCandles();
   let from: number | null = o.from ?? null;
   let to: number | null = o.to ?? null;
-  // The demo's default: the three days around the 2024-08-05 crash of its default month.
-  if (!o.candles && from === null && to === null) {
-    from = Date.parse('2024-08-04T00:00:00Z');
-    to = Date.parse('2024-08-07T00:00:00Z');
-  }
+  // The demo's default window.
+  if (!o.candles && from === null && to === null) ({ from, to } = SPOT_MARGIN_DEFAULT_WINDOW);
   const checked = await checkCandleInput({ candles, funding: null, from, to });
   for (const w of checked.warnings) console.error(w);
   const strategy = Object.fromEntries(Object.entries({ channel: o.channel, atrPeriod: o.atrPeriod, atrMultiple: o.atrMultiple, rewardRisk: o.rewardRisk }).filter(([, v]) => v !== undefined));

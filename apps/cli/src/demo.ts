@@ -195,6 +195,9 @@ export function newAccountId(now = new Date()): string {
   return `demo-${stamp}-${Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0')}`;
 }
 
+/** The spot-margin default window when neither a candle file nor a window is given: the three days around the 2024-08-05 crash (a month driven step by step through the venue takes about half an hour). */
+export const SPOT_MARGIN_DEFAULT_WINDOW = { from: Date.parse('2024-08-04T00:00:00Z'), to: Date.parse('2024-08-07T00:00:00Z') } as const;
+
 /** The spot-margin demo's default: the recorded BTCUSDT spot month around the 2024-08-05 crash. */
 export function defaultSpotMarginCandles(): string {
   return path.join(instrumentFiles(resolveDataDir(), 'binance-spot').klines1m, 'BTCUSDT-1m-2024-07-26_2024-08-25.csv');

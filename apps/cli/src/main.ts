@@ -5,7 +5,7 @@ import { busConfigFromEnv } from '@bulwark/messaging';
 import { ALLOWED_DATA_DIRS_ENV, CandleFileError, DataDirNotFoundError, MarketDataFileError, projectRoot } from '@bulwark/market-data';
 import { Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
-import { type DemoGateway, DemoError, type DemoReport, defaultDemoFiles, defaultSpotMarginCandles, describeWait, newAccountId, runDemo } from './demo';
+import { type DemoGateway, DemoError, type DemoReport, defaultDemoFiles, defaultSpotMarginCandles, describeWait, SPOT_MARGIN_DEFAULT_WINDOW, newAccountId, runDemo } from './demo';
 import { formatMarginReport, formatReport } from './format';
 import { registerAccountCommands } from './account-commands';
 import { registerCalcCommands } from './calc';
@@ -100,11 +100,7 @@ export function buildProgram(): Command {
       if (spotMargin && opts.funding) cmd.error('error: spot margin has no funding: leave --funding out', { code: 'commander.invalidArgument', exitCode: 2 });
       const candles: string = opts.candles ?? (spotMargin ? defaultSpotMarginCandles() : defaults.candles);
       const funding: string | null = spotMargin ? null : (opts.funding ?? defaults.funding);
-      // The spot-margin default: the three days around the 2024-08-05 crash of its default month (a month driven step by step through the venue takes about half an hour).
-      if (spotMargin && !opts.candles && opts.from === undefined && opts.to === undefined) {
-        opts.from = Date.parse('2024-08-04T00:00:00Z');
-        opts.to = Date.parse('2024-08-07T00:00:00Z');
-      }
+      if (spotMargin && !opts.candles && opts.from === undefined && opts.to === undefined) ({ from: opts.from, to: opts.to } = SPOT_MARGIN_DEFAULT_WINDOW);
       const checked = await checkCandleInput({ candles, funding, from: opts.from ?? null, to: opts.to ?? null });
       for (const w of checked.warnings) console.error(w);
       // market-data reads only files under the data directory and BULWARK_ALLOWED_DATA_DIRS:

@@ -40,15 +40,18 @@ export class VenueConfigError extends Error {
   }
 }
 
-/** A secret from `NAME` or from the file named by `NAME_FILE` (Kubernetes secrets mounted as files); trimmed. */
-function secret(env: NodeJS.ProcessEnv, name: string): string | null {
+/**
+ * A secret from `NAME` or from the file named by `NAME_FILE` (Kubernetes secrets mounted as files); trimmed.
+ * @throws `configError` (default VenueConfigError) naming `NAME_FILE` when that file cannot be read (never a secret's value)
+ */
+export function secretFromEnv(env: NodeJS.ProcessEnv, name: string, configError: new (message: string) => Error = VenueConfigError): string | null {
   const file = env[`${name}_FILE`];
   if (file) {
     try {
       const v = readFileSync(file, 'utf8').trim();
       return v.length > 0 ? v : null;
     } catch (e) {
-      throw new VenueConfigError(`${name}_FILE names a file that cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new configError(`${name}_FILE names a file that cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
   const v = env[name]?.trim();
@@ -81,8 +84,8 @@ export function venueSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Venu
     }
     return s;
   }
-  s.apiKey = secret(env, 'BINANCE_API_KEY');
-  s.apiSecret = secret(env, 'BINANCE_API_SECRET');
+  s.apiKey = secretFromEnv(env, 'BINANCE_API_KEY');
+  s.apiSecret = secretFromEnv(env, 'BINANCE_API_SECRET');
   if (!s.apiKey || !s.apiSecret) {
     throw new VenueConfigError(`BULWARK_VENUE=${kind} needs BINANCE_API_KEY and BINANCE_API_SECRET (or BINANCE_API_KEY_FILE and BINANCE_API_SECRET_FILE); without keys Bulwark trades only the paper venue`);
   }

@@ -6,6 +6,7 @@ import {
   floorToStep,
   foldMarginPair,
   marginPairEvolve,
+  type IsolatedMarginBalances,
   isolatedMarginEquity,
   type IsolatedMarginEquity,
   marginAdoptionStop,
@@ -14,6 +15,7 @@ import {
   type MarginLevelBars,
   type MarginPairRules,
   type MarginPairState,
+  type MarginPositionState,
   shortCoverQuantity,
   shortHash,
   sizeSpotMarginEntry,
@@ -270,20 +272,17 @@ export class MarginDesk {
       const { state, revision } = await this.state();
       const p = state.open;
       if (!p) return fail('NO_POSITION', `no open position on ${this.symbol}`);
-      let reason = p.triggerReason ?? kind;
-      let by = kind === 'STOP_LOSS' ? 'stop-monitor' : kind === 'TAKE_PROFIT' ? 'take-profit' : kind === 'MARGIN_CALL_REDUCTION' ? 'guard' : operator?.by ?? 'operator';
+      // A retry closes for the recorded trigger and its reason.
+      const exit = p.triggered ?? kind;
+      const reason = p.triggered ? (p.triggerReason ?? exit) : (operator?.reason ?? exit);
+      const by = exit === 'STOP_LOSS' ? 'stop-monitor' : exit === 'TAKE_PROFIT' ? 'take-profit' : exit === 'MARGIN_CALL_REDUCTION' ? 'guard' : operator?.by ?? 'operator';
       if (!p.triggered) {
         const triggerPrice = kind === 'TAKE_PROFIT' && p.takeProfitPrice ? p.takeProfitPrice : kind === 'STOP_LOSS' ? p.stopPrice : price;
-        reason = operator?.reason ?? kind;
         await this.append([event('MarginStopTriggered', {
           accountId: this.accountId, symbol: this.symbol, sequence: p.sequence, kind, triggerPrice: str(triggerPrice), price: str(price), ...(operator ? { reason: operator.reason, by: operator.by } : {}), at,
         })], revision);
-      } else {
-        // A retry closes for the recorded trigger.
-        kind = p.triggered;
-        by = kind === 'STOP_LOSS' ? 'stop-monitor' : kind === 'TAKE_PROFIT' ? 'take-profit' : kind === 'MARGIN_CALL_REDUCTION' ? 'guard' : operator?.by ?? 'operator';
       }
-      return this.closeNow(reason, by, kind === 'STOP_LOSS' ? 'STOPPED_OUT' : 'CLOSED');
+      return this.closeNow(reason, by, exit === 'STOP_LOSS' ? 'STOPPED_OUT' : 'CLOSED');
     });
   }
 
@@ -340,11 +339,7 @@ export class MarginDesk {
       if (!state.open && exposed) {
         const side = net.gt(0) ? 'LONG' : 'SHORT';
         const quantity = floorToStep(net.abs(), rules.stepSize);
-        const balances = {
-          baseFree: a.base.free, baseLocked: a.base.locked, baseBorrowed: a.base.borrowed, baseInterest: a.base.interest,
-          quoteFree: a.quote.free, quoteLocked: a.quote.locked, quoteBorrowed: a.quote.borrowed, quoteInterest: a.quote.interest,
-        };
-        const stop = marginAdoptionStop({ side, quantity, price: a.indexPrice, equity: equity.equity, riskFraction: this.risk.riskFraction, balances, bar: this.bars.marginCall, tickSize: rules.tickSize });
+        const stop = marginAdoptionStop({ side, quantity, price: a.indexPrice, equity: equity.equity, riskFraction: this.risk.riskFraction, balances: balancesOf(a), bar: this.bars.marginCall, tickSize: rules.tickSize });
         const sequence = state.lastSequence + 1;
         const entryQuote = quantity.mul(a.indexPrice);
         const events: DomainEvent[] = [event('MarginPositionOpened', {
@@ -364,10 +359,7 @@ export class MarginDesk {
       if (state.open && !exposed) {
         const p = state.open;
         const px = a.indexPrice;
-        const pnl = marginClosePnl({
-          side: p.side, entryQuantity: p.entryQuantity, entryQuote: p.entryQuote, exitPrice: px, baseCommission: p.baseCommission, quoteCommission: p.quoteCommission,
-          baseInterest: p.interest[rules.baseAsset] ?? ZERO, quoteInterest: p.interest[rules.quoteAsset] ?? ZERO, shortfall: ZERO,
-        });
+        const pnl = this.resultOf(p, px, ZERO, ZERO);
         const money = (x: D) => str(x.toDecimalPlaces(QUOTE_DP));
         await this.append([event('MarginPositionClosed', {
           accountId: this.accountId, symbol: this.symbol, sequence: p.sequence, status: 'CLOSED', reason: 'not held at the venue: closed outside Bulwark or liquidated (valued at the index price when found)',
@@ -407,6 +399,16 @@ export class MarginDesk {
       this.cache = null;
       throw e;
     }
+  }
+
+  /** The open position's result at `exitPrice` with the exit's commissions (none when it ended outside Bulwark): marginClosePnl on its entry, commissions and interest. */
+  private resultOf(p: MarginPositionState, exitPrice: D, exitBaseCommission: D, exitQuoteCommission: D) {
+    const { baseAsset, quoteAsset } = this.o.rules;
+    return marginClosePnl({
+      side: p.side, entryQuantity: p.entryQuantity, entryQuote: p.entryQuote, exitPrice,
+      baseCommission: p.baseCommission.plus(exitBaseCommission), quoteCommission: p.quoteCommission.plus(exitQuoteCommission),
+      baseInterest: p.interest[baseAsset] ?? ZERO, quoteInterest: p.interest[quoteAsset] ?? ZERO, shortfall: ZERO,
+    });
   }
 
   private checkAmount(command: string, asset: string, amount: D): MarginDeskError | null {
@@ -512,11 +514,7 @@ export class MarginDesk {
       if (principal.gt(0) || interest.gt(0)) events.push(event('MarginRepaid', { accountId: this.accountId, symbol: this.symbol, asset, principal: str(principal), interest: str(interest), tranId: clientOrderId, by, at }));
     }
     const fill = fillTotals(order, rules);
-    const pnl = marginClosePnl({
-      side: p.side, entryQuantity: p.entryQuantity, entryQuote: p.entryQuote, exitPrice: fill.avgPrice,
-      baseCommission: p.baseCommission.plus(fill.baseCommission), quoteCommission: p.quoteCommission.plus(fill.quoteCommission),
-      baseInterest: p.interest[rules.baseAsset] ?? ZERO, quoteInterest: p.interest[rules.quoteAsset] ?? ZERO, shortfall: ZERO,
-    });
+    const pnl = this.resultOf(p, fill.avgPrice, fill.baseCommission, fill.quoteCommission);
     if (events.length) await this.append(events);
     // What the fill did not repay (a long whose proceeds fell short is repaid from the free quote).
     for (const [bal, asset] of [[mid.quote, rules.quoteAsset], [mid.base, rules.baseAsset]] as const) {
@@ -534,12 +532,17 @@ export class MarginDesk {
   }
 }
 
+/** A venue account's balances in the domain's shape (the inputs of the margin level, the guard and the adoption stop). */
+export function balancesOf(a: IsolatedMarginAccount): IsolatedMarginBalances {
+  return {
+    baseFree: a.base.free, baseLocked: a.base.locked, baseBorrowed: a.base.borrowed, baseInterest: a.base.interest,
+    quoteFree: a.quote.free, quoteLocked: a.quote.locked, quoteBorrowed: a.quote.borrowed, quoteInterest: a.quote.interest,
+  };
+}
+
 /** Value a venue account at its index price (margin level, equity) with the domain's formula. */
 export function valueAccount(a: IsolatedMarginAccount): IsolatedMarginEquity {
-  return isolatedMarginEquity({
-    baseFree: a.base.free, baseLocked: a.base.locked, baseBorrowed: a.base.borrowed, baseInterest: a.base.interest,
-    quoteFree: a.quote.free, quoteLocked: a.quote.locked, quoteBorrowed: a.quote.borrowed, quoteInterest: a.quote.interest, price: a.indexPrice,
-  });
+  return isolatedMarginEquity({ ...balancesOf(a), price: a.indexPrice });
 }
 
 /** Quote amounts in events are kept to 8 decimals, Binance's asset precision; the rounding is half-even. */

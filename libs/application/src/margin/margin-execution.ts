@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   type EventData,
   Identifier,
@@ -15,6 +14,7 @@ import { dec, type MarginPairRules, str } from '@bulwark/domain';
 import type { EventStore } from '@bulwark/event-store';
 import { loadMarginPair } from '@bulwark/market-data';
 import type { EventAppender } from '@bulwark/messaging';
+import { secretFromEnv } from '../venue-config';
 import { MarginDesk, type MarginDeskError, type MarginRiskSettings, type MarginVenuePort, valueAccount } from './margin-desk';
 import { MarginWatch, type MarginWatchStep } from './margin-watch';
 
@@ -55,18 +55,6 @@ export class MarginConfigError extends Error {
   }
 }
 
-function secret(env: NodeJS.ProcessEnv, name: string): string | null {
-  const file = env[`${name}_FILE`];
-  if (file) {
-    try {
-      return readFileSync(file, 'utf8').trim() || null;
-    } catch (e) {
-      throw new MarginConfigError(`${name}_FILE names a file that cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  }
-  return env[name]?.trim() || null;
-}
-
 /**
  * @returns the settings, or null when BULWARK_MARGIN_VENUE is not set (no spot-margin account here)
  * @throws MarginConfigError naming the missing or invalid variable
@@ -79,8 +67,8 @@ export function marginSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Mar
   if (!Identifier.safeParse(accountId).success) throw new MarginConfigError('BULWARK_MARGIN_ACCOUNT_ID must name the Bulwark account ([A-Za-z0-9_-]{1,64}) these keys trade');
   const symbols = (env.BULWARK_MARGIN_SYMBOLS || 'BTCUSDT').split(',').map((x) => x.trim()).filter(Boolean);
   for (const sym of symbols) if (!SymbolId.safeParse(sym).success) throw new MarginConfigError(`BULWARK_MARGIN_SYMBOLS: "${sym}" is not a symbol such as BTCUSDT`);
-  const apiKey = secret(env, 'BINANCE_MARGIN_API_KEY');
-  const apiSecret = secret(env, 'BINANCE_MARGIN_API_SECRET');
+  const apiKey = secretFromEnv(env, 'BINANCE_MARGIN_API_KEY', MarginConfigError);
+  const apiSecret = secretFromEnv(env, 'BINANCE_MARGIN_API_SECRET', MarginConfigError);
   if (!apiKey || !apiSecret) throw new MarginConfigError(`BULWARK_MARGIN_VENUE=${kind} needs BINANCE_MARGIN_API_KEY and BINANCE_MARGIN_API_SECRET (or their _FILE)`);
   const restBase = env.BULWARK_MARGIN_REST || null;
   const wsBase = env.BULWARK_MARGIN_WS || null;

@@ -1,14 +1,13 @@
 import {
   type D,
   DEFAULT_MARGIN_LEVEL_BARS,
-  foldMarginPair,
   type MarginExitKind,
   type MarginLevelBars,
   marginExitReached,
   type MarginPairRules,
   spotMarginGuardDecider,
 } from '@bulwark/domain';
-import type { MarginDesk } from './margin-desk';
+import { balancesOf, type MarginDesk } from './margin-desk';
 
 export interface MarginWatchOptions {
   rules: MarginPairRules;
@@ -90,15 +89,12 @@ export class MarginWatch {
     const { venue, equity } = await this.desk.account();
     const price = venue.indexPrice;
     const { events } = await this.desk.events();
-    const pair = foldMarginPair(events);
+    const { state: pair } = await this.desk.state();
     const guardState = events.reduce(spotMarginGuardDecider.evolve, spotMarginGuardDecider.initialState());
     const decided = spotMarginGuardDecider.decide({
       kind: 'ObserveMarginLevel', accountId: this.desk.accountId, symbol: this.desk.symbol, autoReduce: this.autoReduce && pair.open !== null,
       side: pair.open?.side ?? 'LONG', price, takerFeeRate: this.o.rules.takerFeeRate, stepSize: this.o.rules.stepSize, bars: this.bars,
-      balances: {
-        baseFree: venue.base.free, baseLocked: venue.base.locked, baseBorrowed: venue.base.borrowed, baseInterest: venue.base.interest,
-        quoteFree: venue.quote.free, quoteLocked: venue.quote.locked, quoteBorrowed: venue.quote.borrowed, quoteInterest: venue.quote.interest,
-      },
+      balances: balancesOf(venue),
     }, guardState);
     const guardEvents = decided.ok ? decided.value : [];
     if (guardEvents.length) await this.desk.record(guardEvents);
