@@ -133,12 +133,12 @@ describe('deployment files', () => {
     const k8sEnv = (name: string) => (container.env as any[]).find((e) => e.name === name);
     const composeEnv = deploy.envMap(compose.services.execution.environment);
 
-    /** The variables venue-config.ts reads: `env.NAME`, and `secret(env, 'NAME')` = NAME or NAME_FILE. */
+    /** The variables venue-config.ts reads: `env.NAME`, and `secretFromEnv(env, 'NAME')` = NAME or NAME_FILE. */
     const readByVenueConfig = (() => {
       const src = fs.readFileSync(path.join(ROOT, 'libs/application/src/venue-config.ts'), 'utf8');
       const names = new Set<string>();
       for (const m of src.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)) names.add(m[1]);
-      for (const m of src.matchAll(/secret\(env, '([A-Z][A-Z0-9_]*)'\)/g)) names.add(m[1]).add(`${m[1]}_FILE`);
+      for (const m of src.matchAll(/secretFromEnv\(env, '([A-Z][A-Z0-9_]*)'\)/g)) names.add(m[1]).add(`${m[1]}_FILE`);
       return names;
     })();
     const venueVar = (n: string) => /^(BINANCE_|BULWARK_(VENUE|ACCOUNT_ID|RECONCILE|LIVE))/.test(n);
