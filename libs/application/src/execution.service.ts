@@ -9,7 +9,7 @@ import { loadInstrumentRules } from './execution/instrument-rules';
 import { rebuildExecutionState } from './execution/log-rebuild';
 import { OrderRouting } from './execution/order-routing';
 import { Reconciliation } from './execution/reconciliation';
-import { ExecutionState, VENUE, isDriven, isLive } from './execution/state';
+import { ExecutionState, isDriven, isLive } from './execution/state';
 import { ExecutionStreams } from './execution/streams';
 import { VenueEventRecorder } from './execution/venue-events';
 import { restorePaperVenueFromLog } from './paper-restore';
@@ -138,7 +138,7 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
       await this.reconcileAll('STARTUP');
       if (opened.reconcileSeconds > 0) this.reconciliation.startTimer(opened.reconcileSeconds, (fn) => this.serial(fn));
     }
-    if (opened.subscribe) opened.subscribe((events, ts) => void this.serial(() => this.recorder.record(events, { tsEvent: ts, correlationId: `venue-${VENUE}`, causationId: `user-data-${ts}` })));
+    if (opened.subscribe) opened.subscribe((events, ts) => void this.serial(() => this.recorder.record(events, { tsEvent: ts, correlationId: `venue-${this.state.venueId}`, causationId: `user-data-${ts}` })));
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -21,7 +21,7 @@ function closeTick(c: Awaited<ReturnType<typeof firstCandles>>[number], seq: num
 }
 
 describe('SignalsService.manualEntry', () => {
-  const req = { accountId: 'acct-1', venue: 'binance-usdm', symbol: 'BTCUSDT', side: 'BUY' as const, stopPrice: '100000', takeProfitPrice: null, by: 'alice', requestId: 'req1' };
+  const req = { accountId: 'acct-1', venue: 'binance-usdm' as const, symbol: 'BTCUSDT', side: 'BUY' as const, stopPrice: '100000', takeProfitPrice: null, by: 'alice', requestId: 'req1' };
 
   it('refuses NO_MARKET_PRICE before any candle closed, and records nothing', async () => {
     const store = new InMemoryEventStore();

@@ -1,4 +1,4 @@
-import type { OrderSide, VenueId } from '@bulwark/contracts';
+import type { InstrumentRules, OrderSide, VenueId } from '@bulwark/contracts';
 import type { D, PaperAccountView, PaperOrderRequest, PaperStep, PaperVenueEvent, Result, VenueRejection } from '@bulwark/domain';
 
 /** An order as sent to a venue (client order id, side, type, quantity, price, reduce-only, purpose). */
@@ -170,3 +170,16 @@ export interface LiveVenuePort extends VenuePort {
   positionMode(accountId: string): Promise<'ONE_WAY' | 'HEDGE'>;
   close(): Promise<void>;
 }
+
+/**
+ * A venue that reports its own instrument rules (filters, leverage brackets or position tiers,
+ * fees) for a symbol, parsed into the venue-neutral contract; `source` names the calls that
+ * answered (recorded with the rules).
+ */
+export interface InstrumentRulesSource {
+  instrumentRules(symbol: string): Promise<{ contract: InstrumentRules; source: string }>;
+}
+
+/** Does this venue report its own instrument rules? */
+export const isInstrumentRulesSource = (v: unknown): v is InstrumentRulesSource =>
+  typeof (v as Partial<InstrumentRulesSource> | null)?.instrumentRules === 'function';

@@ -4,7 +4,7 @@ import { type Causation, causedBy } from '@bulwark/messaging';
 import { classifyVenueError } from '@bulwark/venues';
 import type { Logger } from '@nestjs/common';
 import { killSwitchRefusal } from './order-routing';
-import { type ExecutionState, type Protective, VENUE, hasProtection } from './state';
+import { type ExecutionState, type Protective, hasProtection } from './state';
 import type { ExecutionStreams } from './streams';
 
 /**
@@ -31,7 +31,7 @@ export class ExchangeProtection {
     if (!cfg || cfg.protection === 'INTERNAL') return;
     const c = causedBy(e);
     if (!hasProtection(this.state.venue)) {
-      await this.streams.appendVenue(p.accountId, [event('VenueAlert', { kind: 'PROTECTION_FAILED', detail: `venue ${VENUE} takes no exchange stops here: the internal stop protects ${e.streamId}`, until: null })], c);
+      await this.streams.appendVenue(p.accountId, [event('VenueAlert', { kind: 'PROTECTION_FAILED', detail: `venue ${this.state.venueId} takes no exchange stops here: the internal stop protects ${e.streamId}`, until: null })], c);
       return;
     }
     const seq = e.streamId.slice(e.streamId.lastIndexOf('-') + 1);
@@ -85,7 +85,7 @@ export class ExchangeProtection {
     const existing = await this.streams.loadOrder(p.clientOrderId);
     if (existing.state.status !== 'NONE') return; // redelivery
     const data: EventData<'OrderInitialized'> = {
-      clientOrderId: p.clientOrderId, accountId: p.accountId, venue: VENUE, symbol: p.symbol, side: p.side,
+      clientOrderId: p.clientOrderId, accountId: p.accountId, venue: this.state.venueId, symbol: p.symbol, side: p.side,
       type: p.kind === 'STOP_LOSS' ? 'STOP_MARKET' : 'TAKE_PROFIT_MARKET', quantity: str(p.quantity), price: null, timeInForce: null,
       reduceOnly: true, purpose: p.kind, leverage: null, sourceStreamId, sourceEventId, triggerPrice: str(p.triggerPrice),
     };

@@ -5,7 +5,7 @@ import type { Quarantine } from '@bulwark/messaging';
 import type { Logger } from '@nestjs/common';
 import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from '../rebuild';
 import { foldNet } from './net-positions';
-import { type ExecutionState, OPEN_STATUSES, VENUE, isDriven } from './state';
+import { type ExecutionState, OPEN_STATUSES, isDriven } from './state';
 
 /**
  * Rebuild accounts, kill-switch states, open orders, exchange stops and net positions from
@@ -21,7 +21,7 @@ export async function rebuildExecutionState(name: string, state: ExecutionState,
     rebuild: (e) => {
       if (e.type === 'AccountOpened' || e.type === 'AccountReconfigured') {
         const cfg = e.data as AccountConfig;
-        if (cfg.venue === VENUE) state.accounts.set(cfg.accountId, cfg);
+        if (cfg.venue === state.venueId) state.accounts.set(cfg.accountId, cfg);
       } else if (e.type === 'TradingStateChanged') {
         state.tradingState.set(e.streamId.slice('account-'.length), (e.data as EventData<'TradingStateChanged'>).state);
       } else if (e.streamId.startsWith('order-')) {

@@ -4,7 +4,7 @@ import type { EventStore } from '@bulwark/event-store';
 import { type Causation, causedBy } from '@bulwark/messaging';
 import { classifyVenueError } from '@bulwark/venues';
 import type { Logger } from '@nestjs/common';
-import { type ExecutionState, VENUE, isLive } from './state';
+import { type ExecutionState, isLive } from './state';
 import type { ExecutionStreams } from './streams';
 
 /**
@@ -115,7 +115,7 @@ export class OrderRouting {
     if (!n || n.status !== 'OPEN') return;
     await this.place(
       {
-        clientOrderId: clientOrderIdFor(accountId, tag, 'C'), accountId, venue: VENUE, symbol, side: n.side === 'SHORT' ? 'BUY' : 'SELL', type: 'MARKET',
+        clientOrderId: clientOrderIdFor(accountId, tag, 'C'), accountId, venue: this.state.venueId, symbol, side: n.side === 'SHORT' ? 'BUY' : 'SELL', type: 'MARKET',
         quantity: str(n.quantity), price: null, timeInForce: null, reduceOnly: true, purpose: 'CLOSE', leverage: null,
         sourceStreamId: e.streamId, sourceEventId: e.metadata.eventId, triggerPrice: null,
       },

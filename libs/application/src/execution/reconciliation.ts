@@ -19,7 +19,7 @@ import type { LiveVenuePort } from '@bulwark/venues';
 import type { Logger } from '@nestjs/common';
 import type { ExchangeProtection } from './exchange-protection';
 import type { OrderRouting } from './order-routing';
-import { type ExecutionState, VENUE, isLive } from './state';
+import { type ExecutionState, isLive } from './state';
 import type { ExecutionStreams } from './streams';
 import type { VenueEventRecorder } from './venue-events';
 
@@ -63,7 +63,7 @@ export class Reconciliation {
     const venue = this.state.venue;
     if (!isLive(venue)) return;
     for (const [accountId, cfg] of this.state.accounts) {
-      if (cfg.venue !== VENUE) continue;
+      if (cfg.venue !== this.state.venueId) continue;
       await this.reconcileAccount(venue, accountId, cfg, trigger);
     }
   }
@@ -174,7 +174,7 @@ export class Reconciliation {
       const p = d.protective;
       const old = this.state.protective.get(p.clientOrderId);
       const id = clientOrderIdFor(accountId, `r${stamp}`, p.kind === 'STOP_LOSS' ? 'S' : 'T');
-      await this.protection.placeProtective({ clientOrderId: id, accountId, symbol: p.symbol, kind: p.kind, side: p.side, triggerPrice: p.triggerPrice, quantity: p.quantity ?? ZERO, stopStreamId: old?.stopStreamId ?? Streams.venue(accountId, VENUE), accepted: false }, Streams.venue(accountId, VENUE), `reconcile-${stamp}`, c);
+      await this.protection.placeProtective({ clientOrderId: id, accountId, symbol: p.symbol, kind: p.kind, side: p.side, triggerPrice: p.triggerPrice, quantity: p.quantity ?? ZERO, stopStreamId: old?.stopStreamId ?? Streams.venue(accountId, this.state.venueId), accepted: false }, Streams.venue(accountId, this.state.venueId), `reconcile-${stamp}`, c);
     } else if (d.action === 'PROTECTED' && d.position) {
       const vp = positions.find((x) => x.symbol === d.symbol);
       if (!vp) return;
@@ -184,8 +184,8 @@ export class Reconciliation {
       if (stop === null) {
         await this.routing.place(
           {
-            clientOrderId: clientOrderIdFor(accountId, `r${stamp}`, 'C'), accountId, venue: VENUE, symbol: d.symbol, side, type: 'MARKET', quantity: str(vp.quantity), price: null,
-            timeInForce: null, reduceOnly: true, purpose: 'CLOSE', leverage: null, sourceStreamId: Streams.venue(accountId, VENUE), sourceEventId: `reconcile-${stamp}`, triggerPrice: null,
+            clientOrderId: clientOrderIdFor(accountId, `r${stamp}`, 'C'), accountId, venue: this.state.venueId, symbol: d.symbol, side, type: 'MARKET', quantity: str(vp.quantity), price: null,
+            timeInForce: null, reduceOnly: true, purpose: 'CLOSE', leverage: null, sourceStreamId: Streams.venue(accountId, this.state.venueId), sourceEventId: `reconcile-${stamp}`, triggerPrice: null,
           },
           c,
           null,
@@ -194,7 +194,7 @@ export class Reconciliation {
       }
       // Round to the tick away from liquidation (toward the entry).
       const rounded = vp.side === 'LONG' ? ceilToStep(stop, rules.tickSize) : floorToStep(stop, rules.tickSize);
-      await this.protection.placeProtective({ clientOrderId: clientOrderIdFor(accountId, `r${stamp}`, 'S'), accountId, symbol: d.symbol, kind: 'STOP_LOSS', side, triggerPrice: rounded, quantity: vp.quantity, stopStreamId: Streams.venue(accountId, VENUE), accepted: false }, Streams.venue(accountId, VENUE), `reconcile-${stamp}`, c);
+      await this.protection.placeProtective({ clientOrderId: clientOrderIdFor(accountId, `r${stamp}`, 'S'), accountId, symbol: d.symbol, kind: 'STOP_LOSS', side, triggerPrice: rounded, quantity: vp.quantity, stopStreamId: Streams.venue(accountId, this.state.venueId), accepted: false }, Streams.venue(accountId, this.state.venueId), `reconcile-${stamp}`, c);
     }
   }
 }

@@ -1,9 +1,8 @@
-import type { AccountConfig } from '@bulwark/contracts';
+import type { AccountConfig, VenueId } from '@bulwark/contracts';
 import type { D, PositionState, Rules } from '@bulwark/domain';
 import type { DrivenVenue, LiveVenuePort, VenuePort } from '@bulwark/venues';
 import type { ExecutionVenue } from '../venue-factory';
 
-export const VENUE = 'binance-usdm' as const;
 export const SYMBOLS = ['BTCUSDT'];
 
 /** Order statuses in which the venue may still act on an order. */
@@ -40,6 +39,10 @@ export interface OpenOrder {
 export class ExecutionState {
   /** Opened in `onModuleInit`. */
   venue!: ExecutionVenue;
+  /** The venue this execution trades (Binance USDⓈ-M, Bitget USDT-M): the opened venue's own id, so events, streams and rules name the venue that acted. */
+  get venueId(): VenueId {
+    return this.venue.venue;
+  }
   /** Instrument rules per symbol; the venue holds this map and reads it when it trades. */
   readonly rules = new Map<string, Rules>();
   /** The kill switch per account, from risk's TradingStateChanged events. */

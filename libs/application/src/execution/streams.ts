@@ -3,7 +3,7 @@ import { type OrderCommand, type OrderState, orderDecider } from '@bulwark/domai
 import type { EventStore } from '@bulwark/event-store';
 import { AggregateRepository, type Causation, type EventAppender, Quarantine } from '@bulwark/messaging';
 import type { Logger } from '@nestjs/common';
-import { type ExecutionState, OPEN_STATUSES, VENUE } from './state';
+import { type ExecutionState, OPEN_STATUSES } from './state';
 
 /**
  * What execution appends: order commands on the order streams (`order-<clientOrderId>`,
@@ -76,7 +76,7 @@ export class ExecutionStreams {
 
   /** Append to the account's venue stream (its expected revision read once, then kept). */
   async appendVenue(accountId: string, events: DomainEvent[], c: Causation): Promise<void> {
-    const streamId = Streams.venue(accountId, VENUE);
+    const streamId = Streams.venue(accountId, this.state.venueId);
     if (!this.venueRevision.has(streamId)) this.venueRevision.set(streamId, (await this.store.streamRevision(streamId)) ?? -1);
     const rev = this.venueRevision.get(streamId)!;
     const r = await this.appender.append(streamId, events, rev < 0 ? 'no_stream' : rev, c);

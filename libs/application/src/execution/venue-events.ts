@@ -1,10 +1,10 @@
-import { type EventData, type MarketTick, Streams } from '@bulwark/contracts';
+import { type EventData, type MarketTick, Streams, type VenueId } from '@bulwark/contracts';
 import { type D, type OrderCommand, type PaperFill, type PaperVenueEvent, TERMINAL_ORDER_STATUSES, dec, str } from '@bulwark/domain';
 import type { Causation } from '@bulwark/messaging';
 import type { Logger } from '@nestjs/common';
 import type { ExchangeProtection } from './exchange-protection';
 import { foldNet } from './net-positions';
-import { type ExecutionState, VENUE, hasProtection, isDriven } from './state';
+import { type ExecutionState, hasProtection, isDriven } from './state';
 import type { ExecutionStreams } from './streams';
 
 /**
@@ -14,10 +14,10 @@ import type { ExecutionStreams } from './streams';
  * @param filledBefore the order's filled quantity before this trade (base asset)
  * @param orderQuantity the order's quantity (base asset)
  */
-function fillData(f: PaperFill, purpose: EventData<'OrderFilled'>['purpose'], filledBefore: D, orderQuantity: D): EventData<'OrderFilled'> {
+function fillData(venue: VenueId, f: PaperFill, purpose: EventData<'OrderFilled'>['purpose'], filledBefore: D, orderQuantity: D): EventData<'OrderFilled'> {
   const filled = filledBefore.plus(f.quantity);
   return {
-    clientOrderId: f.clientOrderId, venueOrderId: f.venueOrderId, tradeId: f.tradeId, accountId: f.accountId, venue: VENUE, symbol: f.symbol,
+    clientOrderId: f.clientOrderId, venueOrderId: f.venueOrderId, tradeId: f.tradeId, accountId: f.accountId, venue, symbol: f.symbol,
     side: f.side, purpose, quantity: str(f.quantity), price: str(f.price), quoteQuantity: str(f.quantity.mul(f.price)),
     fee: str(f.fee), feeAsset: 'USDT', liquidity: f.liquidity, filledQuantity: str(filled), leavesQuantity: str(orderQuantity.minus(filled)), leverage: f.leverage,
     liquidationFee: str(f.liquidationFee),
@@ -38,7 +38,7 @@ export class VenueEventRecorder {
     const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
     const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
     const venue = this.state.venue;
-    if (tick.venue === VENUE && isDriven(venue)) {
+    if (tick.venue === this.state.venueId && isDriven(venue)) {
       const out = await venue.advance(tick.symbol, tick, tick.funding);
       if (out.length > 0) await this.record(out, c);
     }
@@ -60,9 +60,9 @@ export class VenueEventRecorder {
             {
               kind: 'InitializeOrder',
               data: {
-                clientOrderId: f.clientOrderId, accountId: f.accountId, venue: VENUE, symbol: f.symbol, side: f.side, type: 'MARKET',
+                clientOrderId: f.clientOrderId, accountId: f.accountId, venue: this.state.venueId, symbol: f.symbol, side: f.side, type: 'MARKET',
                 quantity: str(f.quantity), price: null, timeInForce: null, reduceOnly: true, purpose: f.venueGenerated ? 'LIQUIDATION' : f.purpose, leverage: f.leverage,
-                sourceStreamId: Streams.venue(f.accountId, VENUE), sourceEventId: `${f.venueGenerated ? 'liquidation' : 'venue-order'}-${f.venueOrderId}`, triggerPrice: str(f.price),
+                sourceStreamId: Streams.venue(f.accountId, this.state.venueId), sourceEventId: `${f.venueGenerated ? 'liquidation' : 'venue-order'}-${f.venueOrderId}`, triggerPrice: str(f.price),
               },
             },
             { kind: 'SubmitOrder' },
@@ -74,7 +74,7 @@ export class VenueEventRecorder {
         const purpose = known.state.order?.purpose ?? (f.venueGenerated ? 'LIQUIDATION' : f.purpose);
         // A venue-generated order (a liquidation) is initialised with its first trade's quantity; later trades of it grow it.
         const orderQuantity = known.state.order ? dec(known.state.order.quantity) : f.quantity;
-        const fill = fillData(f, purpose, known.state.filledQuantity, orderQuantity);
+        const fill = fillData(this.state.venueId, f, purpose, known.state.filledQuantity, orderQuantity);
         // A conditional order's stream tracks its algo id; the fill is of the market order it became.
         const conditional = known.state.order?.type === 'STOP_MARKET' || known.state.order?.type === 'TAKE_PROFIT_MARKET';
         if (conditional && known.state.venueOrderId) fill.venueOrderId = known.state.venueOrderId;
