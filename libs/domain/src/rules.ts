@@ -338,6 +338,211 @@ export function parseBinanceUsdmRules(args: {
   return checked.data;
 }
 
+// ---------------------------------------------------------------------------------------
+// Parsing Bitget JSON (USDT-M perpetual futures, v2 mix API, classic account)
+// ---------------------------------------------------------------------------------------
+
+/** An integer in 0..18 given as a JSON number or an integer string ("4"): Bitget's `pricePlace`/`volumePlace`. */
+function placesField(v: unknown, field: string): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 18) throw new RulesParseError(`${field}: expected an integer number of decimal places 0..18, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** The contract entry of `GET /api/v2/mix/market/contracts`: a bare entry, the `data` array, or the full `{code, data}` answer. */
+function bitgetContractOf(contract: unknown, symbol?: string): Obj {
+  let list: unknown[] | undefined;
+  if (Array.isArray(contract)) list = contract;
+  else if (isObj(contract) && Array.isArray(contract['data'])) {
+    if (contract['code'] !== undefined && contract['code'] !== '00000') throw new RulesParseError(`contract.code: Bitget answered ${JSON.stringify(contract['code'])} (${JSON.stringify(contract['msg'])}), not "00000"`);
+    list = contract['data'] as unknown[];
+  }
+  if (list === undefined) {
+    if (!isObj(contract)) throw new RulesParseError('contract: expected a /api/v2/mix/market/contracts entry, data array or answer');
+    if (symbol !== undefined && contract['symbol'] !== symbol) throw new RulesParseError(`contract.symbol: expected ${symbol}, got ${JSON.stringify(contract['symbol'])}`);
+    return contract;
+  }
+  const entries = list.filter(isObj);
+  const entry = symbol === undefined ? (entries.length === 1 ? entries[0] : undefined) : entries.find((x) => x['symbol'] === symbol);
+  if (!entry) throw new RulesParseError(symbol === undefined ? `contract.data: expected exactly one entry (pass the symbol), got ${list.length}` : `contract.data: no entry for symbol ${symbol}`);
+  return entry;
+}
+
+/** The tier list of `symbol` from `GET /api/v2/mix/market/query-position-lever`: the `data` array or the full answer. */
+function bitgetTierListOf(positionTiers: unknown, symbol: string): unknown[] {
+  let list: unknown;
+  if (Array.isArray(positionTiers)) list = positionTiers;
+  else if (isObj(positionTiers)) {
+    if (positionTiers['code'] !== undefined && positionTiers['code'] !== '00000') {
+      throw new RulesParseError(`positionTiers.code: Bitget answered ${JSON.stringify(positionTiers['code'])} (${JSON.stringify(positionTiers['msg'])}), not "00000"`);
+    }
+    list = positionTiers['data'];
+  }
+  if (!Array.isArray(list) || list.length === 0) throw new RulesParseError('positionTiers: expected a non-empty /api/v2/mix/market/query-position-lever data array');
+  const other = list.find((t) => isObj(t) && t['symbol'] !== undefined && t['symbol'] !== symbol);
+  if (other !== undefined) throw new RulesParseError(`positionTiers.symbol: expected ${symbol}, got ${JSON.stringify((other as Obj)['symbol'])}`);
+  return list;
+}
+
+/** One Bitget tier as a bracket with cum still 0 (derived afterwards, once sorted). */
+function parseBitgetTier(raw: unknown, i: number): Bracket {
+  const where = `positionTiers[${i}]`;
+  if (!isObj(raw)) throw new RulesParseError(`${where}: expected an object`);
+  const mmr = nonNegativeField(raw['keepMarginRate'], `${where}.keepMarginRate`);
+  if (!mmr.lt(1)) throw new RulesParseError(`${where}.keepMarginRate: must be < 1, got ${str(mmr)}`);
+  return {
+    bracket: positiveIntField(raw['level'], `${where}.level`),
+    initialLeverage: positiveIntField(raw['leverage'], `${where}.leverage`),
+    notionalFloor: nonNegativeField(raw['startUnit'], `${where}.startUnit`),
+    notionalCap: positiveField(raw['endUnit'], `${where}.endUnit`),
+    maintMarginRatio: mmr,
+    cum: new D(0),
+  };
+}
+
+/**
+ * What the liquidation math relies on, named in Bitget's fields: tiers sorted by startUnit are
+ * numbered 1..n, start at 0, each startUnit equals the previous endUnit, endUnit > startUnit
+ * and keepMarginRate does not decrease.
+ */
+function checkBitgetTiers(ts: Bracket[], symbol: string): void {
+  const where = (i: number, key: string) => `positionTiers[${symbol}][${i}].${key}`;
+  ts.forEach((t, i) => {
+    if (t.bracket !== i + 1) throw new RulesParseError(`${where(i, 'level')}: expected ${i + 1} (sorted by startUnit), got ${t.bracket}`);
+    if (!t.notionalCap.gt(t.notionalFloor)) throw new RulesParseError(`${where(i, 'endUnit')}: ${str(t.notionalCap)} is not above startUnit ${str(t.notionalFloor)}`);
+    const prev = ts[i - 1];
+    if (!prev) {
+      if (!t.notionalFloor.isZero()) throw new RulesParseError(`${where(i, 'startUnit')}: expected 0, got ${str(t.notionalFloor)}`);
+      return;
+    }
+    if (!t.notionalFloor.eq(prev.notionalCap)) {
+      throw new RulesParseError(`${where(i, 'startUnit')}: ${str(t.notionalFloor)} is not the previous endUnit ${str(prev.notionalCap)} (tiers must be contiguous)`);
+    }
+    if (t.maintMarginRatio.lt(prev.maintMarginRatio)) {
+      throw new RulesParseError(`${where(i, 'keepMarginRate')}: ${str(t.maintMarginRatio)} is below the previous ${str(prev.maintMarginRatio)}`);
+    }
+  });
+}
+
+/**
+ * Bitget's maintenance amount of each tier, which Bitget does not publish: with tiers sorted
+ * by startUnit, `cum_1 = 0` and `cum_i = cum_(i-1) + startUnit_i × (mmr_i − mmr_(i-1))`, so that
+ * `N × mmr_i − cum_i` is continuous at every tier boundary. Exact (decimal) arithmetic.
+ */
+export function deriveBitgetMaintenanceAmounts(sortedTiers: readonly Bracket[]): Bracket[] {
+  const out: Bracket[] = [];
+  sortedTiers.forEach((b, i) => {
+    const prev = out[i - 1];
+    const cum = prev ? prev.cum.plus(b.notionalFloor.mul(b.maintMarginRatio.minus(prev.maintMarginRatio))) : new D(0);
+    out.push({ ...b, cum });
+  });
+  return out;
+}
+
+/**
+ * Build the `InstrumentRules` of a Bitget USDT-M perpetual (venue `'bitget-usdtm'`) from
+ * already-loaded JSON (pure, no I/O).
+ *
+ * - `contract`: one entry of `GET /api/v2/mix/market/contracts?productType=USDT-FUTURES`
+ *   (https://www.bitget.com/api-doc/contract/market/Get-All-Symbols-Contracts), or its `data`
+ *   array, or the whole `{code:"00000", data:[…]}` answer (the entry of `symbol` is taken;
+ *   without `symbol` the array must hold exactly one entry). Fields used:
+ *   - `pricePlace` (price decimals) and `priceEndStep` (price step in units of the last
+ *     decimal): `tickSize = priceEndStep × 10^−pricePlace` (BTCUSDT: 1 × 10^−1 = 0.1 USDT);
+ *   - `sizeMultiplier` (quantities must be multiples of it, base asset) and `volumePlace`
+ *     (quantity decimals): `stepSize = marketStepSize = sizeMultiplier`, which must itself be
+ *     a multiple of `10^−volumePlace`;
+ *   - `minTradeNum` → `minQty` (base asset); `maxOrderQty` → `maxQty` (limit orders) and
+ *     `maxMarketOrderQty` → `marketMaxQty` (market orders), base asset;
+ *   - `minTradeUSDT` → `minNotional` (USDT);
+ *   - `makerFeeRate`/`takerFeeRate` → fees (fractions) unless given as arguments;
+ *   - `symbol`, `baseCoin`, `quoteCoin`.
+ *   Bitget publishes no absolute price bounds (only `buyLimitPriceRatio`/`sellLimitPriceRatio`
+ *   around the mark price), so `minPrice = maxPrice = 0` ("no bound", as on Binance).
+ * - `positionTiers`: the `GET /api/v2/mix/market/query-position-lever?symbol=&productType=`
+ *   answer or its `data` array (https://www.bitget.com/api-doc/contract/position/Get-Query-Position-Lever):
+ *   `[{symbol, level, startUnit, endUnit, leverage, keepMarginRate}]`, startUnit/endUnit the
+ *   position value in USDT. Each tier becomes a bracket: bracket = level, initialLeverage =
+ *   leverage, notionalFloor = startUnit, notionalCap = endUnit, maintMarginRatio = keepMarginRate.
+ * - **cum (maintenance amount) is derived, not read**: Bitget publishes none. It is
+ *   `cum_1 = 0; cum_i = cum_(i-1) + startUnit_i × (mmr_i − mmr_(i-1))`, which makes
+ *   maintenance margin `N × mmr − cum` continuous across tiers. This is exactly Bitget's
+ *   tiered maintenance margin for classic-account positions opened since 2025-11-10 ("each
+ *   portion of the position value is calculated using the corresponding margin ratio for that
+ *   tier", with a "pre-calculated offset";
+ *   https://www.bitget.com/support/articles/12560603841952). Bitget adds the taker fee rate to
+ *   each tier's rate in its maintenance margin (MM = Σ portion × (mmr + takerFee)); that term
+ *   is NOT folded into maintMarginRatio here (the rates are kept as published).
+ * - Numbers may be JSON numbers or strings, plain or scientific.
+ * - `takerFeeRate`/`makerFeeRate` override the contract's rates (maker may be negative).
+ * - `liquidationFeeRate`: default 0 — Bitget lists no separate liquidation fee for USDT-M
+ *   futures in these answers (its maintenance margin reserves the taker fee instead, above).
+ *
+ * @returns rules with every decimal as a plain string and brackets sorted by notionalFloor.
+ * @throws RulesParseError naming the field (e.g. `BTCUSDT.pricePlace`,
+ *   `positionTiers[3].keepMarginRate`) for a malformed or missing field, a Bitget error answer
+ *   (`code` other than "00000"), a step that is not a multiple of 10^−volumePlace, tiers with a
+ *   gap, an overlap, a decreasing rate or levels not numbered 1..n, or a result the
+ *   `InstrumentRules` contract refuses.
+ */
+export function parseBitgetUsdtmRules(args: {
+  contract: unknown;
+  positionTiers: unknown;
+  symbol?: string;
+  takerFeeRate?: string;
+  makerFeeRate?: string;
+  liquidationFeeRate?: string;
+}): InstrumentRules {
+  const c = bitgetContractOf(args.contract, args.symbol);
+  const symbol = stringField(c, 'symbol', 'contract');
+  const f = (key: string) => `${symbol}.${key}`;
+
+  const pricePlace = placesField(c['pricePlace'], f('pricePlace'));
+  const priceEndStep = positiveField(c['priceEndStep'], f('priceEndStep'));
+  const tickSize = priceEndStep.mul(new D(10).pow(-pricePlace));
+  const volumePlace = placesField(c['volumePlace'], f('volumePlace'));
+  const stepSize = positiveField(c['sizeMultiplier'], f('sizeMultiplier'));
+  if (!stepSize.mod(new D(10).pow(-volumePlace)).isZero()) {
+    throw new RulesParseError(`${f('sizeMultiplier')}: ${str(stepSize)} has more than volumePlace = ${volumePlace} decimals`);
+  }
+
+  const takerFeeRate = nonNegativeField(args.takerFeeRate ?? c['takerFeeRate'], args.takerFeeRate !== undefined ? 'takerFeeRate' : f('takerFeeRate'));
+  const makerFeeRate = decimalField(args.makerFeeRate ?? c['makerFeeRate'], args.makerFeeRate !== undefined ? 'makerFeeRate' : f('makerFeeRate'));
+
+  const tiers = sortBrackets(bitgetTierListOf(args.positionTiers, symbol).map(parseBitgetTier));
+  checkBitgetTiers(tiers, symbol);
+  const brackets = deriveBitgetMaintenanceAmounts(tiers);
+  // Defence: the same checks the Binance path applies (contiguous, 1..n, non-decreasing MMR, cum consistent).
+  checkBrackets(brackets, symbol);
+
+  const rules: Rules = {
+    venue: 'bitget-usdtm',
+    symbol,
+    baseAsset: stringField(c, 'baseCoin', symbol),
+    quoteAsset: stringField(c, 'quoteCoin', symbol),
+    tickSize,
+    minPrice: new D(0),
+    maxPrice: new D(0),
+    stepSize,
+    minQty: positiveField(c['minTradeNum'], f('minTradeNum')),
+    maxQty: positiveField(c['maxOrderQty'], f('maxOrderQty')),
+    marketStepSize: stepSize,
+    marketMaxQty: positiveField(c['maxMarketOrderQty'], f('maxMarketOrderQty')),
+    minNotional: nonNegativeField(c['minTradeUSDT'], f('minTradeUSDT')),
+    takerFeeRate,
+    makerFeeRate,
+    liquidationFeeRate: nonNegativeField(args.liquidationFeeRate ?? '0', 'liquidationFeeRate'),
+    brackets,
+  };
+
+  const out = rulesToContract(rules);
+  const checked = InstrumentRules.safeParse(out);
+  if (!checked.success) {
+    throw new RulesParseError(checked.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+  }
+  return checked.data;
+}
+
 /**
  * The bracket containing `notional`: `notionalFloor <= notional < notionalCap`.
  * A notional at or above the last cap gets the last bracket; 0 (or below the first floor)

@@ -3,3 +3,4 @@ export * from './csv';
 export * from './rules-file';
 export * from './file-check';
 export * from './margin-rules-file';
+export * from './bitget-rules-file';
