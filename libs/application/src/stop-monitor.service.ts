@@ -1,5 +1,5 @@
 import { candleCorrelationId, type ClockInterest, type EventData, type MarketTick, type RecordedEvent, Streams, type WorkingType, parseEvent } from '@bulwark/contracts';
-import { ACCOUNT_DEFAULTS, type StopCommand, type StopState, dec, initialMargin, protectionGuards, stopDecider, str } from '@bulwark/domain';
+import { ACCOUNT_DEFAULTS, type StopCommand, type StopState, dec, initialMargin, liquidationCloseFeeRate, protectionGuards, stopDecider, str } from '@bulwark/domain';
 import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
@@ -132,7 +132,7 @@ export class StopMonitorService implements PipelineService, Rebuildable, OnModul
     const opened = (await this.store.readStream(e.streamId, { maxCount: 1 }))[0]?.data as EventData<'PositionOpened'> | undefined;
     if (!opened) throw new Error(`position ${e.streamId} has no PositionOpened`);
     const rules = await this.rules.get(p.venue, p.symbol);
-    const guards = protectionGuards({ side: p.positionSide, quantity, entryPrice, walletBalance: initialMargin(quantity.mul(entryPrice), opened.leverage), brackets: rules.brackets });
+    const guards = protectionGuards({ side: p.positionSide, quantity, entryPrice, walletBalance: initialMargin(quantity.mul(entryPrice), opened.leverage), brackets: rules.brackets, closeFeeRate: liquidationCloseFeeRate(rules) });
     await this.handleStop(
       streamId,
       (s) => stopDecider.decide({ kind: 'ResizeStop', resize: { quantity: str(quantity), entryPrice: str(entryPrice), guards, cause: e.type === 'PositionIncreased' ? 'POSITION_INCREASED' : 'POSITION_REDUCED' } }, s),
@@ -192,7 +192,7 @@ export class StopMonitorService implements PipelineService, Rebuildable, OnModul
     const quantity = dec(p.quantity);
     const entryPrice = dec(p.entryPrice);
     // The position's isolated margin is its initial margin (notional / leverage) at the fill.
-    const guards = protectionGuards({ side: p.side, quantity, entryPrice, walletBalance: initialMargin(quantity.mul(entryPrice), p.leverage), brackets: rules.brackets });
+    const guards = protectionGuards({ side: p.side, quantity, entryPrice, walletBalance: initialMargin(quantity.mul(entryPrice), p.leverage), brackets: rules.brackets, closeFeeRate: liquidationCloseFeeRate(rules) });
     const { result } = await this.handleStop(
       streamId,
       (s) =>

@@ -1,6 +1,6 @@
 import type { OrderSide, PositionSide, RiskAssessment } from '@bulwark/contracts';
 import { dec, str } from './money';
-import { initialMargin, liquidationPrice, maintenanceMargin } from './liquidation';
+import { initialMargin, liquidationCloseFeeRate, liquidationPrice, maintenanceMargin } from './liquidation';
 import type { Rules } from './rules';
 import { sizeEntry } from './sizing';
 
@@ -69,7 +69,7 @@ export function calcLiquidation(rules: Rules, o: LiquidationCalcInput): Liquidat
   const im = initialMargin(notional, o.leverage);
   const wb = o.walletBalance === undefined ? im : dec(o.walletBalance);
   const mm = maintenanceMargin(notional, rules.brackets);
-  const liq = liquidationPrice({ side: o.side, quantity: q, entryPrice: entry, walletBalance: wb, brackets: rules.brackets });
+  const liq = liquidationPrice({ side: o.side, quantity: q, entryPrice: entry, walletBalance: wb, brackets: rules.brackets, closeFeeRate: liquidationCloseFeeRate(rules) });
   const lp = liq.price;
   const buffer = lp === null ? null : entry.minus(lp).abs();
   const warnings: string[] = [];

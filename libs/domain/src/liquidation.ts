@@ -1,6 +1,6 @@
 import type { PositionSide } from '@bulwark/contracts';
-import { D, ONE } from './money';
-import { bracketForNotional, type Bracket } from './rules';
+import { D, ONE, ZERO } from './money';
+import { bracketForNotional, type Bracket, type Rules } from './rules';
 
 /*
  * Binance USDⓈ-M margin and liquidation math, isolated margin, one-way mode.
@@ -13,7 +13,25 @@ import { bracketForNotional, type Bracket } from './rules';
  *      short LP = (Q·EP + WB + cum) / (Q·(1 + MMR)).
  * The FAQ's note: when the position at the liquidation price falls in another bracket than
  * at the entry price, recompute with that bracket's MMR and maintenance amount (cum).
+ *
+ * Bitget USDT-M isolated margin adds the taker fee rate of the closing trade to the MMR:
+ *   long LP = (Q·EP − margin − offset) / (Q·(1 − MMR − fee)),
+ *   short LP = (Q·EP + margin + offset) / (Q·(1 + MMR + fee)),
+ * with Bitget's "offset" the same quantity as Binance's cum (parseBitgetUsdtmRules derives
+ * it). Source: Bitget help center, "Liquidation price calculation (isolated margin)",
+ * https://www.bitget.com/support/articles/12560603808759 . So one formula serves both venues
+ * with a closing-fee rate f: 0 on Binance, the taker fee rate on Bitget
+ * (`liquidationCloseFeeRate`).
  */
+
+/**
+ * The closing-fee rate a venue's isolated liquidation price reserves (fraction of notional):
+ * Bitget USDT-M adds its taker fee rate to the MMR; Binance USDⓈ-M reserves none (its
+ * liquidation clearance fee is charged after liquidation, not priced into LP).
+ */
+export function liquidationCloseFeeRate(rules: Pick<Rules, 'venue' | 'takerFeeRate'>): D {
+  return rules.venue === 'bitget-usdtm' ? rules.takerFeeRate : ZERO;
+}
 
 /**
  * Maintenance margin of a position notional (USDT): `MM = notional × MMR − cum`, with MMR
@@ -42,16 +60,16 @@ export function initialMargin(notional: D, leverage: number): D {
   return notional.div(leverage);
 }
 
-/** The liquidation price a single bracket gives (FAQ formula, full precision). */
-function priceWithBracket(side: PositionSide, q: D, ep: D, wb: D, b: Bracket): D {
+/** The liquidation price a single bracket gives (formula above, full precision); `f` the closing-fee rate. */
+function priceWithBracket(side: PositionSide, q: D, ep: D, wb: D, b: Bracket, f: D): D {
   const notional = q.mul(ep);
   return side === 'LONG'
-    ? notional.minus(wb).minus(b.cum).div(q.mul(ONE.minus(b.maintMarginRatio)))
-    : notional.plus(wb).plus(b.cum).div(q.mul(ONE.plus(b.maintMarginRatio)));
+    ? notional.minus(wb).minus(b.cum).div(q.mul(ONE.minus(b.maintMarginRatio).minus(f)))
+    : notional.plus(wb).plus(b.cum).div(q.mul(ONE.plus(b.maintMarginRatio).plus(f)));
 }
 
 /**
- * Liquidation price of an isolated position in one-way mode (Binance FAQ above).
+ * Liquidation price of an isolated position in one-way mode (Binance FAQ and Bitget above).
  *
  * The bracket is first chosen by the position notional Q·EP, then re-checked with the
  * bracket at the liquidation notional Q·LP, until the bracket is stable. For contiguous
@@ -64,19 +82,22 @@ function priceWithBracket(side: PositionSide, q: D, ep: D, wb: D, b: Bracket): D
  * is the failure that costs money.
  *
  * @param input.quantity position size in the base asset (> 0); entryPrice USDT (> 0);
- *   walletBalance the isolated wallet balance (the position's margin), USDT.
+ *   walletBalance the isolated wallet balance (the position's margin), USDT; closeFeeRate
+ *   the venue's closing-fee rate (`liquidationCloseFeeRate(rules)`; default 0, Binance).
  * @returns `price` unrounded (40 significant digits), or null when the formula gives <= 0
  *   (the position cannot be liquidated, e.g. a 1x long); the bracket, MMR and maintenance
  *   amount the price was computed with.
- * @throws RangeError for a non-positive quantity or entry price, or no brackets.
+ * @throws RangeError for a non-positive quantity or entry price, a closeFeeRate outside [0, 1), or no brackets.
  */
-export function liquidationPrice(input: { side: PositionSide; quantity: D; entryPrice: D; walletBalance: D; brackets: Bracket[] }): {
+export function liquidationPrice(input: { side: PositionSide; quantity: D; entryPrice: D; walletBalance: D; brackets: Bracket[]; closeFeeRate?: D }): {
   price: D | null;
   bracket: Bracket;
   maintMarginRatio: D;
   maintAmount: D;
 } {
   const { side, quantity: q, entryPrice: ep, walletBalance: wb, brackets } = input;
+  const f = input.closeFeeRate ?? ZERO;
+  if (!f.isFinite() || f.lt(0) || f.gte(1)) throw new RangeError(`liquidationPrice: closeFeeRate must be in [0, 1), got ${f.toString()}`);
   if (!q.isFinite() || !q.gt(0)) throw new RangeError(`liquidationPrice: quantity must be > 0, got ${q.toString()}`);
   if (!ep.isFinite() || !ep.gt(0)) throw new RangeError(`liquidationPrice: entryPrice must be > 0, got ${ep.toString()}`);
   if (!wb.isFinite()) throw new RangeError(`liquidationPrice: walletBalance must be finite, got ${wb.toString()}`);
@@ -86,7 +107,7 @@ export function liquidationPrice(input: { side: PositionSide; quantity: D; entry
   let b = bracketForNotional(brackets, q.mul(ep));
   const tried: { bracket: Bracket; price: D }[] = [];
   for (let i = 0; i <= brackets.length + 1; i++) {
-    const price = priceWithBracket(side, q, ep, wb, b);
+    const price = priceWithBracket(side, q, ep, wb, b, f);
     // A price <= 0 has no meaningful notional; bracketForNotional maps it to the first bracket.
     const next = bracketForNotional(brackets, q.mul(price));
     if (next === b) return result(price, b);

@@ -1,7 +1,7 @@
 import type { OrderPurpose, OrderSide, OrderType, PositionSide } from '@bulwark/contracts';
 import { fundingPayment } from './funding';
 import { shortHash } from './ids';
-import { initialMargin, liquidationPrice } from './liquidation';
+import { initialMargin, liquidationCloseFeeRate, liquidationPrice } from './liquidation';
 import { crossing } from './market-path';
 import { dec, floorToStep, str, ZERO, type D } from './money';
 import { normalizeQuantity } from './normalize';
@@ -799,7 +799,8 @@ export class PaperVenue {
   }
 
   private liquidationPriceOf(symbol: string, p: PaperPosition): D | null {
-    return liquidationPrice({ side: p.side, quantity: p.quantity, entryPrice: p.entryPrice, walletBalance: p.isolatedMargin, brackets: this.rulesOf(symbol)!.brackets }).price;
+    const rules = this.rulesOf(symbol)!;
+    return liquidationPrice({ side: p.side, quantity: p.quantity, entryPrice: p.entryPrice, walletBalance: p.isolatedMargin, brackets: rules.brackets, closeFeeRate: liquidationCloseFeeRate(rules) }).price;
   }
 
   /**

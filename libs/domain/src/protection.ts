@@ -57,6 +57,8 @@ export function protectionGuards(input: {
   entryPrice: D;
   walletBalance: D;
   brackets: Bracket[];
+  /** The venue's closing-fee rate in the liquidation price (`liquidationCloseFeeRate`; default 0). */
+  closeFeeRate?: D;
   thresholds?: Partial<Record<keyof typeof GUARD_DEFAULTS, string>>;
 }): ProtectionGuards {
   const t = { ...GUARD_DEFAULTS, ...input.thresholds };

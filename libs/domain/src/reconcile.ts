@@ -143,11 +143,11 @@ export function reconcile(log: ReconView, venue: ReconView): ReconDifference[] {
  * @param equity account equity, USDT; @param mark the current mark price
  * @returns the stop's trigger price (not rounded to the tick: the caller rounds it away from liquidation) or null to close now
  */
-export function emergencyStopPrice(p: ReconPosition & { isolatedMargin: D; brackets: Bracket[] }, equity: D, riskFraction: D, bufferFraction: D, mark: D): D | null {
+export function emergencyStopPrice(p: ReconPosition & { isolatedMargin: D; brackets: Bracket[]; closeFeeRate?: D }, equity: D, riskFraction: D, bufferFraction: D, mark: D): D | null {
   const long = p.side === 'LONG';
   const riskDistance = equity.mul(riskFraction).div(p.quantity);
   let stop = long ? p.entryPrice.minus(riskDistance) : p.entryPrice.plus(riskDistance);
-  const lp = liquidationPrice({ side: p.side, quantity: p.quantity, entryPrice: p.entryPrice, walletBalance: p.isolatedMargin, brackets: p.brackets }).price;
+  const lp = liquidationPrice({ side: p.side, quantity: p.quantity, entryPrice: p.entryPrice, walletBalance: p.isolatedMargin, brackets: p.brackets, closeFeeRate: p.closeFeeRate }).price;
   if (lp) {
     const guard = lp.plus(bufferFraction.mul(p.entryPrice.minus(lp)));
     if (long ? stop.lt(guard) : stop.gt(guard)) stop = guard;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { maintenanceMargin } from './liquidation';
+import { liquidationCloseFeeRate, liquidationPrice, maintenanceMargin } from './liquidation';
 import { D, dec, str } from './money';
 import { bracketForNotional, deriveBitgetMaintenanceAmounts, parseBitgetUsdtmRules, rulesFromContract, RulesParseError, type Bracket } from './rules';
 
@@ -197,5 +197,53 @@ describe('derived maintenance amounts', () => {
         return maintenanceMargin(n2, b).maintenanceMargin.gte(maintenanceMargin(n1, b).maintenanceMargin);
       }),
     );
+  });
+});
+
+describe("Bitget's isolated liquidation price (taker fee added to the MMR)", () => {
+  // Bitget help center, "Liquidation price calculation (isolated margin)":
+  // long LP = (Q·EP − margin − offset) / (Q·(1 − MMR − fee)); short LP = (Q·EP + margin + offset) / (Q·(1 + MMR + fee)).
+  const rules = rulesFromContract(parse({ takerFeeRate: fees.takerFeeRate, makerFeeRate: fees.makerFeeRate }));
+  const f = liquidationCloseFeeRate(rules);
+
+  it('reserves the taker fee on Bitget and nothing on Binance', () => {
+    expect(str(f)).toBe('0.0006');
+    expect(str(liquidationCloseFeeRate({ venue: 'binance-usdm', takerFeeRate: dec('0.0005') }))).toBe('0');
+  });
+
+  it('long 0.5 BTC at 60,000, margin 3,000 (10x, tier 1): (30,000 − 3,000 − 0) / (0.5 × (1 − 0.004 − 0.0006)) = 54,238.65…', () => {
+    const lp = liquidationPrice({ side: 'LONG', quantity: dec('0.5'), entryPrice: dec('60000'), walletBalance: dec('3000'), brackets: rules.brackets, closeFeeRate: f }).price!;
+    expect(lp.toFixed(8)).toBe(dec(27000).div(dec('0.5').mul(dec('0.9954'))).toFixed(8));
+    // Without the fee (Binance's formula) the long would be liquidated later, at a lower price.
+    const binanceStyle = liquidationPrice({ side: 'LONG', quantity: dec('0.5'), entryPrice: dec('60000'), walletBalance: dec('3000'), brackets: rules.brackets }).price!;
+    expect(binanceStyle.lt(lp)).toBe(true);
+  });
+
+  it('short 10 BTC at 60,000, margin 30,000 (20x, tier 2): (600,000 + 30,000 + 200) / (10 × (1 + 0.005 + 0.0006))', () => {
+    const lp = liquidationPrice({ side: 'SHORT', quantity: dec('10'), entryPrice: dec('60000'), walletBalance: dec('30000'), brackets: rules.brackets, closeFeeRate: f });
+    expect(str(lp.bracket.maintMarginRatio)).toBe('0.005');
+    expect(lp.price!.toFixed(8)).toBe(dec(630200).div(dec(10).mul(dec('1.0056'))).toFixed(8));
+  });
+
+  it('at the liquidation price the margin balance equals maintenance margin plus the closing fee (any size, side, leverage)', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.integer({ min: 1, max: 200_000 }), fc.integer({ min: 20_000, max: 120_000 }), fc.integer({ min: 2, max: 50 }), (long, qSteps, ep, lev) => {
+        const q = dec(qSteps).mul('0.0001');
+        const entry = dec(ep);
+        const margin = q.mul(entry).div(lev);
+        const side = long ? 'LONG' : 'SHORT';
+        const lp = liquidationPrice({ side, quantity: q, entryPrice: entry, walletBalance: margin, brackets: rules.brackets, closeFeeRate: f }).price;
+        if (lp === null) return;
+        const balance = margin.plus(q.mul(lp.minus(entry)).mul(long ? 1 : -1));
+        const need = maintenanceMargin(q.mul(lp), rules.brackets).maintenanceMargin.plus(q.mul(lp).mul(f));
+        expect(balance.minus(need).abs().lt('1e-20')).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a closing-fee rate outside [0, 1)', () => {
+    expect(() => liquidationPrice({ side: 'LONG', quantity: dec(1), entryPrice: dec(1000), walletBalance: dec(100), brackets: rules.brackets, closeFeeRate: dec(1) })).toThrow(RangeError);
+    expect(() => liquidationPrice({ side: 'LONG', quantity: dec(1), entryPrice: dec(1000), walletBalance: dec(100), brackets: rules.brackets, closeFeeRate: dec(-0.1) })).toThrow(RangeError);
   });
 });

@@ -1,5 +1,5 @@
 import type { OrderSide, RiskAssessment } from '@bulwark/contracts';
-import { initialMargin, liquidationPrice } from './liquidation';
+import { initialMargin, liquidationCloseFeeRate, liquidationPrice } from './liquidation';
 import { D, floorToStep, min, str } from './money';
 import { normalizeQuantity } from './normalize';
 import { err, ok, type Rejection, type Result } from './result';
@@ -244,7 +244,7 @@ function assessEntry(input: SizingInput): Result<RiskAssessment, SizingDenial> {
   put('feeRiskShare', feeRiskShare);
 
   // 5. Liquidation distance.
-  const liq = liquidationPrice({ side: side === 'BUY' ? 'LONG' : 'SHORT', quantity, entryPrice: entry, walletBalance: margin, brackets: rules.brackets });
+  const liq = liquidationPrice({ side: side === 'BUY' ? 'LONG' : 'SHORT', quantity, entryPrice: entry, walletBalance: margin, brackets: rules.brackets, closeFeeRate: liquidationCloseFeeRate(rules) });
   const lp = liq.price;
   const distances =
     lp === null

@@ -6,6 +6,7 @@ import {
   bracketsFromContract,
   type D,
   dec,
+  liquidationCloseFeeRate,
   orderInitialState,
   type OrderState,
   positionInitialState,
@@ -107,8 +108,8 @@ export class AccountProjection {
   private readonly slots = new Map<string, AccountSlot>();
   /** Order stream id → account (from OrderInitialized). */
   private readonly orderAccounts = new Map<string, string>();
-  /** `venue:symbol` → leverage brackets from the last InstrumentRulesRecorded. */
-  private readonly brackets = new Map<string, Bracket[]>();
+  /** `venue:symbol` → leverage brackets and the liquidation closing-fee rate from the last InstrumentRulesRecorded. */
+  private readonly brackets = new Map<string, { brackets: Bracket[]; closeFeeRate: D }>();
   private readonly marks = new Map<string, { price: D; ts: number }>();
   private readonly skippedEvents: SkippedEvent[] = [];
   private skippedCount = 0;
@@ -270,7 +271,7 @@ export class AccountProjection {
     const ts = e.metadata.tsEvent;
     if (e.type === 'InstrumentRulesRecorded') {
       const r = e.data as EventData<'InstrumentRulesRecorded'>;
-      this.brackets.set(key(r.venue, r.symbol), bracketsFromContract(r.brackets));
+      this.brackets.set(key(r.venue, r.symbol), { brackets: bracketsFromContract(r.brackets), closeFeeRate: liquidationCloseFeeRate({ venue: r.venue, takerFeeRate: dec(r.takerFeeRate) }) });
       return;
     }
     if (e.type === 'OrderInitialized' && e.streamId.startsWith('order-')) this.orderAccounts.set(e.streamId, (e.data as EventData<'OrderInitialized'>).accountId);
@@ -385,7 +386,8 @@ export class AccountProjection {
     const venue = st.venue ?? ids?.venue ?? '';
     const symbol = st.symbol ?? ids?.symbol ?? '';
     const mark = this.markOf(s, st);
-    const risk = positionRisk(st, mark.price, this.brackets.get(key(venue, symbol)) ?? null);
+    const liq = this.brackets.get(key(venue, symbol));
+    const risk = positionRisk(st, mark.price, liq?.brackets ?? null, liq?.closeFeeRate);
     const stop = s.stops.get(positionStreamId);
     const placed = stop && stop.status !== 'CANCELLED' ? stop.placed : null;
     return {

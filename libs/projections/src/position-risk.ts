@@ -44,9 +44,10 @@ export const GUARD_THRESHOLDS = {
  * - maintenance margin at the mark notional, margin ratio = MM ÷ (isolated margin + unrealised PnL)
  *   (domain `marginRatio`; null when the margin balance is <= 0).
  * @param state an OPEN position (quantity > 0, entry > 0, leverage >= 1)
+ * @param closeFeeRate the venue's closing-fee rate in the liquidation price (domain `liquidationCloseFeeRate`; default 0)
  * @throws RangeError from the domain for a position that is not open (a programming error)
  */
-export function positionRisk(state: PositionState, markPrice: D, brackets: Bracket[] | null): PositionRisk {
+export function positionRisk(state: PositionState, markPrice: D, brackets: Bracket[] | null, closeFeeRate?: D): PositionRisk {
   if (state.status !== 'OPEN' || state.side === null || !state.quantity.gt(0)) throw new RangeError(`positionRisk: the position is ${state.status}, not open`);
   const isolated = initialMargin(state.quantity.mul(state.entryPrice), state.leverage);
   const pnl = unrealisedPnl(state, markPrice);
@@ -56,7 +57,7 @@ export function positionRisk(state: PositionState, markPrice: D, brackets: Brack
     liquidationPrice: null, liquidationDistance: null, liquidationDistanceShare: null, marginRatio: null, maintenanceMargin: null,
   };
   if (!brackets || brackets.length === 0) return out;
-  const lp: D | null = liquidationPrice({ side: state.side, quantity: state.quantity, entryPrice: state.entryPrice, walletBalance: isolated, brackets }).price;
+  const lp: D | null = liquidationPrice({ side: state.side, quantity: state.quantity, entryPrice: state.entryPrice, walletBalance: isolated, brackets, closeFeeRate }).price;
   const mm = maintenanceMargin(notional, brackets).maintenanceMargin;
   const mr = marginRatio(mm, isolated.plus(pnl));
   out.maintenanceMargin = str(mm);

@@ -11,6 +11,7 @@ import {
   dec,
   emergencyStopPrice,
   floorToStep,
+  liquidationCloseFeeRate,
   reconcile,
   str,
 } from '@bulwark/domain';
@@ -179,7 +180,7 @@ export class Reconciliation {
       const vp = positions.find((x) => x.symbol === d.symbol);
       if (!vp) return;
       const mark = vp.markPrice ?? vp.entryPrice;
-      const stop = emergencyStopPrice({ ...d.position, isolatedMargin: vp.isolatedMargin, brackets: rules.brackets }, walletBalance, dec(cfg.riskFraction), dec(cfg.liquidationBufferFraction), mark);
+      const stop = emergencyStopPrice({ ...d.position, isolatedMargin: vp.isolatedMargin, brackets: rules.brackets, closeFeeRate: liquidationCloseFeeRate(rules) }, walletBalance, dec(cfg.riskFraction), dec(cfg.liquidationBufferFraction), mark);
       const side = vp.side === 'LONG' ? 'SELL' : 'BUY';
       if (stop === null) {
         await this.routing.place(
