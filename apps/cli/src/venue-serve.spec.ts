@@ -1,5 +1,5 @@
 import * as ccxt from 'ccxt';
-import { binanceLocalUrls } from '@bulwark/binance-local';
+import { binanceLocalUrls, bitgetCcxtFor, useBitgetLocal } from '@bulwark/binance-local';
 import { serveVenue, type VenueServeFlags } from './venue-serve';
 
 jest.setTimeout(120_000);
@@ -66,5 +66,37 @@ describe('bulwark venue serve --venue binance-usdm', () => {
     } finally {
       await local.close();
     }
+  });
+});
+
+describe('bulwark venue serve --venue bitget-local', () => {
+  it('serves Bitget on its own clock with --speed: an unmodified ccxt bitget sees the recorded contract and the mark price move', async () => {
+    const lines: string[] = [];
+    const start = Date.parse('2025-11-21T07:30:00Z');
+    const keys = { apiKey: 'bg-serve-key-0123', apiSecret: 'bg-serve-secret-0123', passphrase: 'bg-serve-pass' };
+    const local = await serveVenue(flags({ venue: 'bitget-local', speed: 600, start, apiKey: undefined, apiSecret: undefined }), { BITGET_API_KEY: keys.apiKey, BITGET_API_SECRET: keys.apiSecret, BITGET_API_PASSPHRASE: keys.passphrase }, (s) => lines.push(s));
+    const cfg = bitgetCcxtFor(local, keys);
+    const ex = useBitgetLocal(new ccxt.bitget(cfg.config), cfg);
+    try {
+      expect(lines.join('\n')).toContain('runs at 600x market time');
+      expect(lines.join('\n')).not.toMatch(/bg-serve-secret|bg-serve-pass/);
+      const markets = await ex.loadMarkets();
+      expect(markets['BTC/USDT:USDT']).toMatchObject({ id: 'BTCUSDT', taker: 0.0006, maker: 0.0002, precision: { amount: 0.0001, price: 0.1 } });
+      const first = await ex.fetchMarkPrice('BTC/USDT:USDT');
+      const deadline = Date.now() + 20_000;
+      let later = first;
+      while (later.timestamp! < first.timestamp! + 5 * 60_000 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        later = await ex.fetchMarkPrice('BTC/USDT:USDT');
+      }
+      expect(later.timestamp!).toBeGreaterThanOrEqual(first.timestamp! + 5 * 60_000);
+      await expect(ex.fetchBalance()).resolves.toMatchObject({ USDT: { total: 1000 } });
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('refuses a missing passphrase with a clear error', async () => {
+    await expect(serveVenue(flags({ venue: 'bitget-local' }), {}, () => undefined)).rejects.toThrow(/passphrase/);
   });
 });

@@ -1,10 +1,10 @@
 import * as path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { localVenueInputs, startBinanceLocal, startBinanceMarginLocal } from '@bulwark/binance-local';
+import { bitgetLocalInputs, localVenueInputs, startBinanceLocal, startBinanceMarginLocal, startBitgetLocal } from '@bulwark/binance-local';
 import { loadMarginPair, resolveDataDir } from '@bulwark/market-data';
 
 /** The local venues `bulwark venue serve` runs. */
-export const LOCAL_VENUES = ['binance-usdm', 'binance-margin'] as const;
+export const LOCAL_VENUES = ['binance-usdm', 'binance-margin', 'bitget-local'] as const;
 export type LocalVenueKind = (typeof LOCAL_VENUES)[number];
 
 /** The spot 1m file of the 2024-08-05 crash: the default of the spot-margin venue. */
@@ -23,6 +23,8 @@ export interface VenueServeFlags {
   start?: number;
   apiKey?: string;
   apiSecret?: string;
+  /** Bitget API passphrase (bitget-local only; default BITGET_API_PASSPHRASE). */
+  passphrase?: string;
   account: string;
   balance: string;
   dataDir?: string;
@@ -64,16 +66,21 @@ export interface ServedVenue {
 }
 
 /**
- * Start a local venue from CLI flags (keys from the flags or from BINANCE_API_KEY /
- * BINANCE_API_SECRET). `binance-usdm`: rules, exchange info and brackets from the data
- * directory. `binance-margin`: the pair's recorded spot filters, tier and rates from the
- * project's data/venues, priced by a spot 1m file (default: the 2024-08 crash month), the
- * account's spot wallet credited with `--balance` USDT. With `--speed N` either venue's market
- * time walks its candle file by itself at N × wall time (the admin advance still jumps ahead);
- * without it, only on request. Prints the URLs, never the secret.
- * @throws Error when no API key/secret is given
+ * Start a local venue from CLI flags. `binance-usdm` / `binance-margin`: keys from the flags or
+ * from BINANCE_API_KEY / BINANCE_API_SECRET. `binance-usdm`: rules, exchange info and brackets
+ * from the data directory. `binance-margin`: the pair's recorded spot filters, tier and rates
+ * from the project's data/venues, priced by a spot 1m file (default: the 2024-08 crash month),
+ * the account's spot wallet credited with `--balance` USDT. `bitget-local`: a Bitget USDT-M
+ * futures venue (classic account, one-way, isolated) with Bitget's recorded rules, tiers and
+ * fees (data/venues/bitget-usdtm) priced by the recorded Binance BTCUSDT 1m futures candles and
+ * funding rates of the data directory (there are no Bitget candles); keys from the flags or
+ * BITGET_API_KEY / BITGET_API_SECRET / BITGET_API_PASSPHRASE. With `--speed N` any venue's
+ * market time walks its candle file by itself at N × wall time (the admin advance still jumps
+ * ahead); without it, only on request. Prints the URLs, never the secret or passphrase.
+ * @throws Error when no API key/secret (or, for bitget-local, passphrase) is given
  */
 export async function serveVenue(flags: VenueServeFlags, env: NodeJS.ProcessEnv = process.env, log: (s: string) => void = console.log): Promise<ServedVenue> {
+  if (flags.venue === 'bitget-local') return serveBitget(flags, env, log);
   const apiKey = flags.apiKey ?? env['BINANCE_API_KEY'];
   const apiSecret = flags.apiSecret ?? env['BINANCE_API_SECRET'];
   if (!apiKey || !apiSecret) throw new Error('an API key and secret are required: --api-key K --api-secret S, or BINANCE_API_KEY / BINANCE_API_SECRET');
@@ -117,12 +124,43 @@ export async function serveVenue(flags: VenueServeFlags, env: NodeJS.ProcessEnv 
   return local;
 }
 
+/** `--venue bitget-local`: see serveVenue. */
+async function serveBitget(flags: VenueServeFlags, env: NodeJS.ProcessEnv, log: (s: string) => void): Promise<ServedVenue> {
+  const apiKey = flags.apiKey ?? env['BITGET_API_KEY'];
+  const apiSecret = flags.apiSecret ?? env['BITGET_API_SECRET'];
+  const passphrase = flags.passphrase ?? env['BITGET_API_PASSPHRASE'];
+  if (!apiKey || !apiSecret || !passphrase) {
+    throw new Error('an API key and secret are required, and a passphrase: --api-key K --api-secret S --passphrase P, or BITGET_API_KEY / BITGET_API_SECRET / BITGET_API_PASSPHRASE');
+  }
+  const dataDir = flags.dataDir ? path.resolve(flags.dataDir) : resolveDataDir(env);
+  const inputs = bitgetLocalInputs(dataDir, flags.symbol);
+  const candlesFile = flags.candles ? path.resolve(flags.candles) : inputs.candlesFile;
+  const local = await startBitgetLocal({
+    ...inputs,
+    candlesFile,
+    fundingFile: flags.funding ? path.resolve(flags.funding) : inputs.fundingFile,
+    startTime: flags.start,
+    speed: flags.speed,
+    port: flags.port,
+    host: flags.host,
+    accounts: [{ accountId: flags.account, apiKey, apiSecret, passphrase, balance: flags.balance }],
+  });
+  const file = candlesFile ? path.basename(candlesFile) : 'candles';
+  log(`Local Bitget USDT-M futures venue (${flags.symbol}; Bitget's recorded rules, tiers and fees; prices: the recorded Binance ${file}), account ${flags.account} with ${flags.balance} USDT (classic account, one-way, isolated; API key, secret and passphrase from flags or the environment; never printed)`);
+  log(`  REST       ${local.url}/api/v2/…  (ccxt bitget urls.api.* = ${local.url}; see bitgetCcxtFor for the options ccxt needs)`);
+  log(`  WebSocket  ${local.wsUrl}/v2/ws/private and /v2/ws/public  (ccxt.pro bitget urls.api.ws.private / public)`);
+  log(flags.speed
+    ? `  clock      runs at ${flags.speed}x market time over ${local.clock.remaining()} path steps of ${file} (POST ${local.url}/bulwark/v1/advance {"steps":N} still jumps ahead)`
+    : `  clock      POST ${local.url}/bulwark/v1/advance {"steps":N} or /bulwark/v1/step (Bitget-signed); ${local.clock.remaining()} path steps of ${file}`);
+  return local;
+}
+
 /** Register `bulwark venue serve`: runs until SIGINT/SIGTERM, then closes the server and its sockets. */
 export function registerVenueCommands(program: Command): void {
-  const venue = program.command('venue').description('Local Binance-compatible venues (USDⓈ-M futures, spot isolated margin) for tests and demos.');
+  const venue = program.command('venue').description('Local exchange-compatible venues (Binance USDⓈ-M futures, Binance spot isolated margin, Bitget USDT-M futures) for tests and demos.');
   venue
     .command('serve')
-    .description('Serve Binance REST + WebSocket APIs (USDⓈ-M: the /fapi endpoints ccxt uses; binance-margin: /api/v3 and /sapi/v1 isolated margin) on the paper engines, priced by recorded candles.')
+    .description('Serve exchange REST + WebSocket APIs on the paper engines, priced by recorded candles (binance-usdm: the /fapi endpoints ccxt uses; binance-margin: /api/v3 and /sapi/v1 isolated margin; bitget-local: Bitget\'s /api/v2/mix endpoints and private websocket).')
     .option('--venue <venue>', `which venue: ${LOCAL_VENUES.join(' or ')}`, venueKind, 'binance-usdm')
     .option('--speed <n>', 'market time runs by itself at N x wall time (either venue); without it the clock moves only on request', speed)
     .option('--port <n>', 'port (0 = any free port)', port, 0)
@@ -131,8 +169,9 @@ export function registerVenueCommands(program: Command): void {
     .option('--funding <file>', 'funding-rate CSV (default: the data directory\'s funding-rates.csv)')
     .option('--symbol <SYMBOL>', 'instrument of the data directory', 'BTCUSDT')
     .option('--start <time>', 'first candle the clock walks (UTC); earlier candles are kline history', utc)
-    .option('--api-key <key>', 'API key of the account (default: BINANCE_API_KEY)')
-    .option('--api-secret <secret>', 'API secret of the account (default: BINANCE_API_SECRET)')
+    .option('--api-key <key>', 'API key of the account (default: BINANCE_API_KEY; bitget-local: BITGET_API_KEY)')
+    .option('--api-secret <secret>', 'API secret of the account (default: BINANCE_API_SECRET; bitget-local: BITGET_API_SECRET)')
+    .option('--passphrase <passphrase>', 'API passphrase of the account, bitget-local only (default: BITGET_API_PASSPHRASE)')
     .option('--account <id>', 'account id', 'local-1')
     .option('--balance <usdt>', 'initial USDT balance', usdt, '10000')
     .option('--data-dir <dir>', 'market data directory (default: BULWARK_DATA_DIR or ../shared/data)')

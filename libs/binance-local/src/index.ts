@@ -17,3 +17,13 @@ export * from './data';
 
 export * from './http-core';
 export * from './margin-server';
+
+// The local Bitget USDT-M futures venue (Bitget's rules, Binance's recorded prices).
+export * from './bitget-server';
+export * from './bitget-auth';
+export * from './bitget-errors';
+export * from './bitget-format';
+export * from './bitget-limits';
+export * from './bitget-ws';
+export * from './bitget-ccxt-urls';
+export * from './bitget-admin';

@@ -130,7 +130,7 @@ const SUCCESS = { code: 200, msg: 'success' };
 const CANCEL_ALL_DONE = { code: 200, msg: 'The operation of cancel all open order is done.' };
 
 /** Purpose of an order from a Bulwark client order id (`bw<hash>-<n><role>`), else ENTRY / CLOSE by reduceOnly. */
-function purposeOf(clientOrderId: string, reduceOnly: boolean): OrderPurpose {
+export function purposeOf(clientOrderId: string, reduceOnly: boolean): OrderPurpose {
   const m = /^bw[0-9a-z]{11}-\w*?([ESTC])$/.exec(clientOrderId);
   return m ? ROLE_PURPOSE[m[1]] : reduceOnly ? 'CLOSE' : 'ENTRY';
 }
