@@ -1,5 +1,6 @@
-import type { PaperVenueEvent, Rules } from '@bulwark/domain';
-import { BinanceUsdmVenue, LocalBinanceVenue, PaperVenueAdapter, type VenueAlert, type VenuePort } from '@bulwark/venues';
+import type { VenueId } from '@bulwark/contracts';
+import type { PaperVenueEvent, PaperVenueOptions, Rules } from '@bulwark/domain';
+import { BinanceUsdmVenue, BitgetUsdtmVenue, LocalBinanceVenue, LocalBitgetVenue, PaperVenueAdapter, type VenueAlert, type VenuePort } from '@bulwark/venues';
 import { venueSettingsFromEnv } from './venue-config';
 
 /** Injection token of the execution service's venue factory (tests and the in-process system pass their own). */
@@ -22,15 +23,41 @@ export interface OpenedVenue {
 export type VenueFactory = (rules: ReadonlyMap<string, Rules>, onAlert: (a: VenueAlert) => void) => Promise<OpenedVenue>;
 
 /**
- * The venue named by the environment (venue-config.ts): the paper venue, or Binance USDⓈ-M
- * through ccxt — the local venue (driven by the replay clock; fills come with each step),
- * Binance's demo-trading environment or a live account (fills pushed by the user-data stream).
+ * The paper venue under a venue's id: it trades with that venue's recorded rules (Binance
+ * USDⓈ-M's brackets, Bitget USDT-M's tiers and fees; loaded by execution for that id) and its
+ * liquidation formula, driven by the replay clock.
+ */
+export function paperVenueFactory(venue: VenueId, options: PaperVenueOptions = {}): VenueFactory {
+  return async (rules) => ({ venue: new PaperVenueAdapter(venue, rules, options), reconcileSeconds: 0 });
+}
+
+/**
+ * The venue named by the environment (venue-config.ts): the paper venue, or Binance USDⓈ-M /
+ * Bitget USDT-M through ccxt — the local venue (driven by the replay clock; fills come with
+ * each step), the exchange's demo-trading environment (Binance `enableDemoTrading`, Bitget
+ * `setSandboxMode`: the `paptrading` header) or a live account (fills pushed by the user-data
+ * stream / Bitget's private `orders` channel).
  * @throws VenueConfigError when the settings are incomplete (missing keys, URLs, live opt-in)
  */
 export async function venueFromEnv(env: NodeJS.ProcessEnv, rules: ReadonlyMap<string, Rules>, onAlert: (a: VenueAlert) => void): Promise<OpenedVenue> {
   const s = venueSettingsFromEnv(env);
-  if (s.kind === 'paper') return { venue: new PaperVenueAdapter('binance-usdm', rules, s.paper), reconcileSeconds: 0 };
+  if (s.kind === 'paper') return paperVenueFactory('binance-usdm', s.paper)(rules, onAlert);
   const base = { accountId: s.accountId!, apiKey: s.apiKey!, apiSecret: s.apiSecret!, onAlert };
+  if (s.kind === 'bitget-local' || s.kind === 'bitget-demo' || s.kind === 'bitget-live') {
+    const bitget = { ...base, passphrase: s.passphrase! };
+    // Driven by the replay clock like binance-local: reconciled at start-up only.
+    if (s.kind === 'bitget-local') return { venue: new LocalBitgetVenue({ ...bitget, restBase: s.restBase!, wsBase: s.wsBase! }), reconcileSeconds: 0, accountId: s.accountId! };
+    const venue = new BitgetUsdtmVenue({ ...bitget, mode: s.kind === 'bitget-demo' ? 'demo' : 'live' });
+    return {
+      venue,
+      reconcileSeconds: s.reconcileSeconds,
+      accountId: s.accountId!,
+      subscribe: (listener) => {
+        venue.onVenueEvents(listener);
+        void venue.startUserData();
+      },
+    };
+  }
   if (s.kind === 'binance-local') {
     // Driven by the replay clock: reconciled at start-up; a timer would break replay determinism.
     return { venue: new LocalBinanceVenue({ ...base, restBase: s.restBase!, wsBase: s.wsBase! }), reconcileSeconds: 0, accountId: s.accountId! };

@@ -2,3 +2,4 @@ export * from './port';
 export * from './paper';
 export * from './binance';
 export * from './binance-margin';
+export * from './bitget';

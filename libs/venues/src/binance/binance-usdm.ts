@@ -2,8 +2,8 @@ import * as ccxt from 'ccxt';
 
 /** The ccxt.pro exchange class the adapter drives. */
 type Ex = InstanceType<typeof ccxt.pro.binanceusdm>;
-import type { OrderPurpose, OrderSide, VenueId } from '@bulwark/contracts';
-import { dec, err, ok, str, ZERO, type D, type PaperAccountView, type PaperFill, type PaperVenueEvent, type Result, type VenueRejection } from '@bulwark/domain';
+import type { InstrumentRules, OrderPurpose, OrderSide, VenueId } from '@bulwark/contracts';
+import { dec, err, ok, parseBinanceUsdmRules, str, ZERO, type D, type PaperAccountView, type PaperFill, type PaperVenueEvent, type Result, type VenueRejection } from '@bulwark/domain';
 import type {
   LiveVenuePort,
   ProtectiveOrderRequest,
@@ -17,7 +17,7 @@ import { messageOf, redact, type VenueFailure } from './errors';
 import { localApiUrls } from './local-urls';
 import { RateBudget, systemClock, type BudgetAlert, type Clock, type RequestCost } from './rate-budget';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry';
-import { BinanceRequests, VenueCallError } from './requests';
+import { VenueRequests, VenueCallError } from './requests';
 
 
 /**
@@ -120,7 +120,7 @@ export class BinanceUsdmVenue implements LiveVenuePort {
   private readonly retryPolicy: RetryPolicy;
   private readonly onAlert: (a: VenueAlert) => void;
   private readonly logLine: (line: string) => void;
-  private readonly requests: BinanceRequests<Ex>;
+  private readonly requests: VenueRequests<Ex>;
   private marketsLoaded = false;
   private knownMode: 'ONE_WAY' | 'HEDGE' | null = null;
   /** symbol → leverage this adapter set. */
@@ -158,7 +158,7 @@ export class BinanceUsdmVenue implements LiveVenuePort {
       if (!o.restBase || !o.wsBase) throw new Error('BinanceUsdmVenue: mode local needs restBase and wsBase');
       ex.urls['api'] = localApiUrls(ex.urls['api'], o.restBase, o.wsBase) as typeof ex.urls['api'];
     }
-    this.requests = new BinanceRequests<Ex>({
+    this.requests = new VenueRequests<Ex>({
       venue: this.venue, label: `binanceusdm ${this.accountId}`, budget: this.budget, clock: this.clock, random: this.random, retryPolicy: this.retryPolicy,
       secrets: this.secrets, log: this.logLine, timeCost: ENDPOINT_COST.time,
     });
@@ -183,7 +183,7 @@ export class BinanceUsdmVenue implements LiveVenuePort {
 
   // ---------------------------------------------------------------- request machinery
 
-  /** A request with the retry policy (see `BinanceRequests.call`). */
+  /** A request with the retry policy (see `VenueRequests.call`). */
   protected call<T>(kind: 'read' | 'write', cost: RequestCost, fn: (ex: Ex) => Promise<T>): Promise<Result<T, VenueFailure>> {
     return this.requests.call(kind, cost, fn);
   }
@@ -223,6 +223,13 @@ export class BinanceUsdmVenue implements LiveVenuePort {
     const info = (this.exchange.markets?.[this.unified(symbol)] as { info: unknown } | undefined)?.info;
     const brackets = await this.read(ENDPOINT_COST.leverageBracket, (ex) => ex.fapiPrivateGetLeverageBracket({ symbol }));
     return { exchangeInfoSymbol: info, leverageBrackets: brackets };
+  }
+
+  /** The symbol's rules from the venue (`loadRules`), parsed (`parseBinanceUsdmRules`: filters, brackets, VIP 0 fees). @throws RulesParseError on an answer that is not rules */
+  async instrumentRules(symbol: string): Promise<{ contract: InstrumentRules; source: string }> {
+    const raw = await this.loadRules(symbol);
+    const contract = parseBinanceUsdmRules({ venue: this.venue, exchangeInfoSymbol: raw.exchangeInfoSymbol, leverageBrackets: raw.leverageBrackets });
+    return { contract, source: `${this.venue} GET /fapi/v1/exchangeInfo + GET /fapi/v1/leverageBracket (ccxt)` };
   }
 
   /** `POST /fapi/v1/positionSide/dual` dualSidePosition=false; -4059 "No need to change position side." = UNCHANGED. */

@@ -184,11 +184,11 @@ const MAX_MESSAGE = 400;
  * ccxt's RequestTimeout → TIMEOUT, other NetworkErrors without a status → NETWORK.
  * @param secrets the API key and secret (and anything else never to be shown)
  */
-export function toVenueFailure(e: unknown, resp: ResponseInfo, secrets: ReadonlyArray<string | undefined>): VenueFailure {
+export function toVenueFailure(e: unknown, resp: ResponseInfo, secrets: ReadonlyArray<string | undefined>, codes: VenueCodes = BINANCE_CODES): VenueFailure {
   const name = errorName(e);
   const rawMessage = messageOf(e);
   const status = resp.status !== undefined && resp.status >= 400 ? resp.status : statusFromMessage(rawMessage);
-  const parsed = parseBinanceError(resp.status !== undefined && resp.status >= 400 ? resp.body : undefined) ?? parseBinanceError(rawMessage);
+  const parsed = codes.parse(resp.status !== undefined && resp.status >= 400 ? resp.body : undefined) ?? codes.parse(rawMessage);
   let code: string;
   let text: string;
   if (status === 429 || status === 418 || status === 503 || status === 502 || status === 504) {
@@ -211,8 +211,24 @@ export function toVenueFailure(e: unknown, resp: ResponseInfo, secrets: Readonly
     text = `${name}: ${stripPrefix(rawMessage)}`;
   }
   const message = redact(text, secrets).slice(0, MAX_MESSAGE);
-  return { rejection: { code, message }, class: classifyVenueError(code, parsed?.msg), retryAfterMs: retryAfterMs(resp.headers), status };
+  const rejection = parsed && code === parsed.code && codes.rejection ? codes.rejection(code, message) : { code, message };
+  return { rejection, class: codes.classify(code, parsed?.msg), retryAfterMs: retryAfterMs(resp.headers), status };
 }
+
+/**
+ * How a venue's own error codes read (the transport handling of `toVenueFailure` is the same
+ * for every venue): find `{code, msg}` in a body or ccxt message, classify a code, and
+ * optionally turn the venue's code into the domain rejection (Bitget → `VenueErrors` codes).
+ */
+export interface VenueCodes {
+  parse(text: string | undefined): { code: string; msg: string } | null;
+  classify(code: string, message?: string): VenueErrorClass;
+  /** The rejection for a venue code (default: the code and message as the venue sent them). */
+  rejection?(code: string, message: string): VenueRejection;
+}
+
+/** Binance's codes: `{"code":-2019,"msg":"…"}`, classified by `classifyVenueError`, passed through as they are. */
+export const BINANCE_CODES: VenueCodes = { parse: parseBinanceError, classify: classifyVenueError };
 
 /** The message of anything thrown (duck-typed: errors may come from another realm, e.g. under Jest). */
 export function messageOf(e: unknown): string {
@@ -235,12 +251,12 @@ function isNetworkError(e: unknown): boolean {
   return false;
 }
 
-/** ccxt writes "binanceusdm 418 <reason> <body>" (binance handleErrors) or "binanceusdm GET <url> 503 <reason> <body>" (default handler); `binance` the same. */
+/** ccxt writes "binanceusdm 418 <reason> <body>" (binance handleErrors) or "binanceusdm GET <url> 503 <reason> <body>" (default handler); `binance` and `bitget` the same. */
 function statusFromMessage(m: string): number | null {
   const x = /^\S+ (?:[A-Z]+ \S+ )?([45]\d\d) /.exec(m);
   return x ? Number(x[1]) : null;
 }
 
 function stripPrefix(m: string): string {
-  return m.replace(/^binance(?:usdm)? /, '');
+  return m.replace(/^(?:binance(?:usdm)?|bitget) /, '');
 }

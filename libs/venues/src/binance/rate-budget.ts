@@ -13,6 +13,15 @@ export const BINANCE_USDM_LIMITS = {
   source: 'https://developers.binance.com/docs/derivatives/usds-margined-futures/general-info#limits',
 } as const;
 
+/** A venue's published limits as the budget counts them: request weight a minute, orders per 10 s and per minute. */
+export interface VenueLimits {
+  weightPer1m: number;
+  ordersPer10s: number;
+  ordersPer1m: number;
+  /** The venue's name in alerts (default Binance). */
+  venue?: string;
+}
+
 /** Bulwark never uses more than this share of any published limit. */
 export const BUDGET_CEILING = 0.8;
 
@@ -67,13 +76,15 @@ export class RateBudget {
   private bannedUntilMs = 0;
   private tail: Promise<void> = Promise.resolve();
   readonly caps: { weight1m: number; orders10s: number; orders1m: number };
+  private readonly venueName: string;
 
   constructor(
     private readonly clock: Clock = systemClock,
     private readonly onAlert: (a: BudgetAlert) => void = () => undefined,
-    limits: { weightPer1m: number; ordersPer10s: number; ordersPer1m: number } = BINANCE_USDM_LIMITS,
+    limits: VenueLimits = BINANCE_USDM_LIMITS,
     ceiling: number = BUDGET_CEILING,
   ) {
+    this.venueName = limits.venue ?? 'Binance';
     this.caps = {
       weight1m: Math.floor(limits.weightPer1m * ceiling),
       orders10s: Math.floor(limits.ordersPer10s * ceiling),
@@ -177,7 +188,7 @@ export class RateBudget {
     const until = this.clock.now() + (retryAfterMs ?? 120_000);
     if (until <= this.bannedUntilMs) return;
     this.bannedUntilMs = until;
-    this.onAlert({ kind: 'IP_BANNED', until, message: `Binance banned this IP (HTTP 418) until ${new Date(until).toISOString()}; all calls stopped until then` });
+    this.onAlert({ kind: 'IP_BANNED', until, message: `${this.venueName} banned this IP (HTTP 418) until ${new Date(until).toISOString()}; all calls stopped until then` });
   }
 }
 

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { VenueId } from '@bulwark/contracts';
 import { err, ok, type Result, type VenueRejection } from '@bulwark/domain';
 import { processMetrics, reportVenueWeight } from '@bulwark/telemetry';
-import { classifyVenueError, header, toVenueFailure, type ResponseInfo, type VenueFailure } from './errors';
+import { classifyVenueError, header, toVenueFailure, type ResponseInfo, type VenueErrorClass, type VenueFailure } from './errors';
 import { BannedError, type Clock, type RateBudget, type RequestCost } from './rate-budget';
 import { withRetry, type RetryPolicy } from './retry';
 
@@ -33,8 +33,23 @@ interface CcxtRest {
 type Ctx = ResponseInfo & { endpoint?: string };
 
 /**
- * How a Binance adapter sends requests through ccxt, one implementation for every Binance
- * adapter (USDⓈ-M futures, spot isolated margin):
+ * How one venue's errors read: anything ccxt throws plus the captured response → a typed,
+ * redacted failure, and a venue code → its class. The request machinery is the same for every
+ * venue; only this differs (Binance: ./errors, Bitget: ../bitget/errors).
+ */
+export interface VenueErrorDialect {
+  toFailure(e: unknown, resp: ResponseInfo, secrets: ReadonlyArray<string | undefined>): VenueFailure;
+  /** Classify a code (for the transport codes the machinery makes itself: HTTP_418 while banned). */
+  classify(code: string, message?: string): VenueErrorClass;
+}
+
+/** Binance's error dialect (USDⓈ-M, spot margin): codes like -2019, JSON `{"code":…,"msg":…}`. */
+export const BINANCE_ERRORS: VenueErrorDialect = { toFailure: toVenueFailure, classify: classifyVenueError };
+
+/**
+ * How a ccxt adapter sends requests, one implementation for every adapter (Binance USDⓈ-M
+ * futures, Binance spot isolated margin, Bitget USDT-M futures); the venue's error dialect is
+ * an option (default Binance's):
  * - each request waits for the account's `RateBudget`; its response (status, headers, body)
  *   is captured per async context, so concurrent calls never see each other's answer; the
  *   budget re-bases on the usage headers (`X-SAPI-USED-IP-WEIGHT-1M` for /sapi, else
@@ -46,7 +61,7 @@ type Ctx = ResponseInfo & { endpoint?: string };
  *   does not exist;
  * - every message redacted of the API key and secret.
  */
-export class BinanceRequests<Ex extends CcxtRest> {
+export class VenueRequests<Ex extends CcxtRest> {
   private readonly als = new AsyncLocalStorage<Ctx>();
   private ex: Ex | null = null;
 
@@ -65,8 +80,14 @@ export class BinanceRequests<Ex extends CcxtRest> {
       timeCost: RequestCost;
       /** Wait at least the venue's Retry-After before a retry (default false: the policy's backoff only). */
       honourRetryAfter?: boolean;
+      /** How the venue's errors read (default BINANCE_ERRORS). */
+      errors?: VenueErrorDialect;
     },
-  ) {}
+  ) {
+    this.errors = o.errors ?? BINANCE_ERRORS;
+  }
+
+  private readonly errors: VenueErrorDialect;
 
   /** Use `ex` for requests, capturing each of its REST responses for the request that caused it. */
   attach(ex: Ex): void {
@@ -80,7 +101,7 @@ export class BinanceRequests<Ex extends CcxtRest> {
   }
 
   private exchange(): Ex {
-    if (!this.ex) throw new Error('BinanceRequests: attach(exchange) first');
+    if (!this.ex) throw new Error('VenueRequests: attach(exchange) first');
     return this.ex;
   }
 
@@ -91,7 +112,7 @@ export class BinanceRequests<Ex extends CcxtRest> {
     } catch (e) {
       if (e instanceof BannedError) {
         const rejection = { code: 'HTTP_418', message: e.message };
-        return err({ rejection, class: classifyVenueError('HTTP_418'), retryAfterMs: e.until - this.o.clock.now(), status: 418 });
+        return err({ rejection, class: this.errors.classify('HTTP_418'), retryAfterMs: e.until - this.o.clock.now(), status: 418 });
       }
       throw e;
     }
@@ -103,7 +124,7 @@ export class BinanceRequests<Ex extends CcxtRest> {
       return ok(v);
     } catch (e) {
       this.observe(ctx, started);
-      const f = toVenueFailure(e, ctx, this.o.secrets);
+      const f = this.errors.toFailure(e, ctx, this.o.secrets);
       if (f.rejection.code === 'HTTP_429') this.o.budget.pause(f.retryAfterMs);
       if (f.rejection.code === 'HTTP_418') this.o.budget.ban(f.retryAfterMs);
       this.o.log(`${this.o.label}: ${ctx.endpoint ?? 'request'}: ${f.rejection.code} ${f.rejection.message}`);
@@ -183,3 +204,6 @@ export class BinanceRequests<Ex extends CcxtRest> {
     return r.ok ? r : err(r.error.rejection);
   }
 }
+
+/** The name the Binance adapters know the request machinery by. */
+export { VenueRequests as BinanceRequests };

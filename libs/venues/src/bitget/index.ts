@@ -1,0 +1,3 @@
+export * from './errors';
+export * from './bitget-usdtm';
+export * from './local';
