@@ -5,7 +5,7 @@ import { type FundingRate, readCandles, readFundingRates } from '@bulwark/market
 import { DEFAULT_DONCHIAN_ATR, type DonchianAtrParams } from '@bulwark/strategies';
 import { InProcessSystem } from './in-process';
 import { replayCandles, type ReplayCounters } from './replay';
-import type { VenueFactory } from './venue-factory';
+import { paperVenueFactory, type VenueFactory } from './venue-factory';
 
 /** What to backtest: data, money, leverage, risk, the strategy's parameters, the window. */
 /** The risk policy a run may override (OpenAccountRequest's policy fields). */
@@ -269,7 +269,8 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
   const funding: FundingRate[] = cfg.funding ? await readFundingRates(cfg.funding) : [];
   const store = cfg.store ?? new InMemoryEventStore();
   const firstPosition = (await store.lastPosition()) + 1;
-  const sys = await InProcessSystem.create(store, cfg.venueFactory);
+  // A venue other than Binance's paper default trades the paper engine under that venue's id (its recorded rules and liquidation formula).
+  const sys = await InProcessSystem.create(store, cfg.venueFactory ?? (venue === 'binance-usdm' ? undefined : paperVenueFactory(venue)));
   const at = scan.first ?? from ?? 0;
   await sys.command(Subjects.openAccount, {
     accountId: cfg.accountId, venue, symbol, capital: cfg.capital, leverage: cfg.leverage,

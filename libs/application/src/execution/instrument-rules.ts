@@ -1,10 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import { type InstrumentRules, Streams, event } from '@bulwark/contracts';
-import { type Rules, parseBinanceUsdmRules, rulesFromContract } from '@bulwark/domain';
+import { type Rules, rulesFromContract } from '@bulwark/domain';
 import type { EventStore } from '@bulwark/event-store';
-import { instrumentFiles, loadRulesFromFiles, resolveDataDir } from '@bulwark/market-data';
+import { recordedInstrumentRules, resolveDataDir } from '@bulwark/market-data';
 import type { EventAppender } from '@bulwark/messaging';
-import { type BinanceUsdmVenue, isInstrumentRulesSource } from '@bulwark/venues';
+import { isInstrumentRulesSource } from '@bulwark/venues';
 import type { ExecutionVenue } from '../venue-factory';
 import { SYMBOLS } from './state';
 
@@ -17,22 +17,14 @@ import { SYMBOLS } from './state';
  */
 export async function loadInstrumentRules(venue: ExecutionVenue, rules: Map<string, Rules>, store: EventStore, appender: EventAppender): Promise<void> {
   const venueId = venue.venue;
-  const fromBinance = (venue as Partial<BinanceUsdmVenue>).loadRules?.bind(venue);
-  const dataDir = isInstrumentRulesSource(venue) || fromBinance ? null : resolveDataDir();
+  const dataDir = isInstrumentRulesSource(venue) ? null : resolveDataDir();
   for (const symbol of SYMBOLS) {
     let contract: InstrumentRules;
     let source: string;
     if (isInstrumentRulesSource(venue)) {
       ({ contract, source } = await venue.instrumentRules(symbol));
-    } else if (fromBinance) {
-      // A ccxt venue: the exchange's own filters and the account's leverage brackets.
-      const raw = await fromBinance(symbol);
-      contract = parseBinanceUsdmRules({ venue: venueId, exchangeInfoSymbol: raw.exchangeInfoSymbol, leverageBrackets: raw.leverageBrackets });
-      source = `${venueId} GET /fapi/v1/exchangeInfo + GET /fapi/v1/leverageBracket (ccxt)`;
     } else {
-      const files = instrumentFiles(dataDir!, venueId, symbol);
-      contract = loadRulesFromFiles({ venue: venueId, exchangeInfoFile: files.exchangeInfo, leverageBracketsFile: files.leverageBrackets });
-      source = `${files.exchangeInfo} + ${files.leverageBrackets}`;
+      ({ contract, source } = recordedInstrumentRules(dataDir!, venueId, symbol));
     }
     const streamId = Streams.rules(venueId, symbol);
     const existing = await store.readStream(streamId);
