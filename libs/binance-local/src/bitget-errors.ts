@@ -101,7 +101,7 @@ export const BitgetErrors = {
  * - -4028 leverage out of range → 40797 "Exceeded the maximum settable leverage"
  * - -4164 below min notional → 45110 "less than the minimum amount 5 USDT" (InvalidOrder)
  * - -2011 unknown order → 40768 "Order does not exist" (OrderNotFound)
- * - -4015 duplicate client id → 40786 "Duplicate clientOid"
+ * - -4015 duplicate client id → 45034 "clientOid duplicate" (Bitget's classic error table)
  * - -1121 unknown symbol / no price yet → 40034
  * - -4061 position mode → 40774 (InvalidOrder)
  * Anything else → 40017 with the engine's message.
@@ -127,7 +127,7 @@ export function fromBitgetRejection(r: VenueRejection, ctx: { minNotional?: stri
       return BitgetErrors.orderNotFound();
     case '-4015':
     case '-20132':
-      return e400('40786', 'Duplicate clientOid');
+      return e400('45034', 'clientOid duplicate');
     case '-1121':
       return e400('40034', `Parameter symbol does not exist ${r.message}`.trim());
     case '-4061':

@@ -194,6 +194,15 @@ describe('time in force, batches, flash close', () => {
     expect((await v.order(A, SYMBOL, 'bg-b-3'))?.status).toBe('CANCELED');
   });
 
+  it('a client order id sent twice: Bitget refuses the second (45034), classified DUPLICATE_ORDER; one order rests', async () => {
+    expect((await v.placeOrder(A, limit('bg-dup-1', 'BUY', '80000.0', 'GTC'))).ok).toBe(true);
+    const again = await v.placeOrder(A, limit('bg-dup-1', 'BUY', '80000.0', 'GTC'));
+    expect(again.ok).toBe(false);
+    if (!again.ok) expect(classifyVenueError(again.error.code).reason).toBe('DUPLICATE_ORDER');
+    expect((await v.openOrders(A, SYMBOL)).map((o) => o.clientOrderId)).toEqual(['bg-dup-1']);
+    expect(await v.cancelAll(A, SYMBOL)).toEqual({ orders: 1, algoOrders: 0 });
+  });
+
   it('flash close: the whole position at market, by Bitget', async () => {
     const e = await v.placeOrder(A, { clientOrderId: 'bg-fc-entry', symbol: SYMBOL, side: 'SELL', type: 'MARKET', quantity: dec('0.004'), price: null, reduceOnly: false, purpose: 'ENTRY', triggerPrice: null });
     expect(e.ok).toBe(true);
