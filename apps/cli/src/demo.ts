@@ -10,6 +10,7 @@ import {
   Streams,
   Subjects,
   streamCategory,
+  type VenueId,
 } from '@bulwark/contracts';
 import { type AccountPolicy, type BreakerLine, describeBreaker, type MarginRunReport, marginRunReport, type MonthLine, monthLines, tradesFromLog, unfinishedReplays, worstR } from '@bulwark/application';
 import { accountEvolve, accountInitialState, dec, shortHash } from '@bulwark/domain';
@@ -31,7 +32,7 @@ import {
 } from '@bulwark/messaging';
 import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import { startBinanceMarginLocal, type BinanceMarginLocal } from '@bulwark/binance-local';
-import { GatewayPortInUseError, type RunningGateway, type RunningServices, type RestartPolicy, ServiceStartError, type SupervisorEvent, startGateway, startLocalVenue, startServices } from './processes';
+import { GatewayPortInUseError, type LocalFuturesVenue, type RunningGateway, type RunningServices, type RestartPolicy, ServiceStartError, type SupervisorEvent, startGateway, startLocalVenue, startServices } from './processes';
 
 const json = JSONCodec();
 
@@ -78,8 +79,12 @@ export interface DemoOptions {
   restart?: Partial<RestartPolicy>;
   /** Two instances of each service: one active, one standby that takes over when it dies or stops (docs/architecture.md "Standby and takeover"). */
   standby?: boolean;
-  /** paper (default): the in-process paper venue; binance-local: `bulwark venue serve` through ccxt. */
-  venue?: 'paper' | 'binance-local';
+  /**
+   * paper (default): the in-process paper venue; binance-local: `bulwark venue serve` through
+   * ccxt binanceusdm; bitget-local: `bulwark venue serve --venue bitget-local` through ccxt
+   * bitget (Bitget USDT-M: its recorded rules, tiers and fees; the same recorded prices).
+   */
+  venue?: 'paper' | LocalFuturesVenue;
   /**
    * futures (default): Binance USDⓈ-M on the venue above. spot-margin: Binance spot isolated
    * margin on the local spot-margin venue (ccxt `binance`), priced by the same spot candles the
@@ -269,13 +274,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   };
   const root = projectRoot(__dirname);
   const spotMargin = o.market === 'spot-margin';
-  if (spotMargin && o.venue === 'binance-local') throw new DemoError('--market spot-margin runs on the local spot-margin venue; --venue binance-local is the USDⓈ-M venue');
+  if (spotMargin && o.venue !== undefined && o.venue !== 'paper') throw new DemoError(`--market spot-margin runs on the local spot-margin venue; --venue ${o.venue} is a futures venue`);
   const marginVenue = spotMargin ? await startMarginVenue(o, env) : null;
-  const local = o.venue === 'binance-local' ? await startLocalVenue({ root, env, logDir: o.logDir, accountId: o.accountId }) : null;
+  const local = o.venue === 'binance-local' || o.venue === 'bitget-local' ? await startLocalVenue({ root, env, logDir: o.logDir, accountId: o.accountId, venue: o.venue }) : null;
   if (local) {
     Object.assign(env, {
-      BULWARK_VENUE: 'binance-local', BULWARK_ACCOUNT_ID: o.accountId, BULWARK_VENUE_REST: local.restBase, BULWARK_VENUE_WS: local.wsBase,
-      BINANCE_API_KEY: local.apiKey, BINANCE_API_SECRET: local.apiSecret,
+      BULWARK_VENUE: o.venue, BULWARK_ACCOUNT_ID: o.accountId, BULWARK_VENUE_REST: local.restBase, BULWARK_VENUE_WS: local.wsBase,
+      ...(o.venue === 'bitget-local'
+        ? { BITGET_API_KEY: local.apiKey, BITGET_API_SECRET: local.apiSecret, BITGET_API_PASSPHRASE: local.passphrase! }
+        : { BINANCE_API_KEY: local.apiKey, BINANCE_API_SECRET: local.apiSecret }),
     });
   }
   const services = await startServices({ root, nc, env, logDir: o.logDir, restart: o.restart, onEvent: o.onServiceEvent, instances: o.standby ? 2 : 1 }).catch(async (e) => {
@@ -321,7 +328,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       await request(nc, Subjects.replayCancel, { runId: r.request.runId, reason: `a new demo (${o.accountId}) started` }, 5_000).catch(() => undefined);
     }
     await o.onServicesReady?.(nc, services);
-    const venue = spotMargin ? ('binance-margin' as const) : ('binance-usdm' as const);
+    const venue: VenueId = spotMargin ? 'binance-margin' : o.venue === 'bitget-local' ? 'bitget-usdtm' : 'binance-usdm';
     const symbol = 'BTCUSDT';
     const open: OpenAccountRequest = {
       accountId: o.accountId, venue, symbol, capital: o.capital, leverage: o.leverage,

@@ -81,7 +81,7 @@ export function buildProgram(): Command {
     .option('--from <date>', 'first candle to replay (UTC)', utcDate('--from'))
     .option('--to <date>', 'replay candles before this time (UTC)', utcDate('--to'))
     .option('--account <id>', 'account id (default: a new demo-<time>-<hex>)')
-    .option('--venue <venue>', 'paper (in-process paper venue) or binance-local (`bulwark venue serve` through ccxt)', oneOf('--venue', ['paper', 'binance-local']), 'paper')
+    .option('--venue <venue>', 'paper (in-process paper venue), binance-local (`bulwark venue serve` through ccxt binanceusdm) or bitget-local (`bulwark venue serve --venue bitget-local` through ccxt bitget: Bitget USDT-M rules, tiers and fees)', oneOf('--venue', ['paper', 'binance-local', 'bitget-local']), 'paper')
     .option('--market <market>', 'futures (Binance USDⓈ-M) or spot-margin (Binance spot isolated margin on the local spot-margin venue through ccxt; default candles: the 2024-08-05 crash month)', oneOf('--market', ['futures', 'spot-margin']), 'futures')
     .option('--protection <mode>', 'where stops live: INTERNAL (stop-monitor), EXCHANGE (algo orders at the venue) or BOTH', oneOf('--protection', ['INTERNAL', 'EXCHANGE', 'BOTH']), 'INTERNAL')
     .option('--stall-limit <seconds>', 'give up when a service stays silent this long (default BULWARK_STALL_LIMIT_SECONDS, else 600)', integerIn('--stall-limit', 1, 86_400))
@@ -114,7 +114,7 @@ export function buildProgram(): Command {
       );
       console.log(`Bulwark demo: account ${accountId}, capital ${opts.capital} USDT, leverage ${opts.leverage}x, risk ${opts.riskPct} %`);
       console.log(`  candles ${candles}`);
-      if (opts.venue !== 'paper') console.log(`  venue ${opts.venue} through ccxt (binanceusdm), protection ${opts.protection}`);
+      if (opts.venue !== 'paper') console.log(`  venue ${opts.venue} through ccxt (${opts.venue === 'bitget-local' ? 'bitget' : 'binanceusdm'}), protection ${opts.protection}`);
       if (spotMargin) console.log('  market spot isolated margin BTCUSDT on the local spot-margin venue through ccxt (binance), its clock driven by the replay');
       console.log(`  starting NATS consumers and six services${opts.gateway ? ' and the gateway' : ''} (logs in ${logDir})`);
       const printSummary = (report: DemoReport) => {

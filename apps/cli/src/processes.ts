@@ -277,25 +277,35 @@ export interface RunningLocalVenue {
   /** The key pair of its one account (generated per run; passed by environment, never on a command line). */
   apiKey: string;
   apiSecret: string;
+  /** bitget-local: the passphrase of the key (generated per run). */
+  passphrase: string | null;
   stop(): Promise<void>;
 }
 
+/** The local venues a futures demo can trade through ccxt: Binance USDⓈ-M or Bitget USDT-M. */
+export type LocalFuturesVenue = 'binance-local' | 'bitget-local';
+
 /**
- * Start the local Binance USDⓈ-M venue (`bulwark venue serve --port 0`) as its own process for
- * one account with a fresh random key pair and an empty wallet (execution funds it, as it
- * funds the paper venue), logging to `<logDir>/venue.log`; resolves once it prints its URLs.
+ * Start a local futures venue (`bulwark venue serve --port 0`: Binance USDⓈ-M, or Bitget USDT-M
+ * with `venue: 'bitget-local'`) as its own process for one account with a fresh random key
+ * pair (and passphrase for Bitget) and an empty wallet (execution funds it, as it funds the
+ * paper venue), logging to `<logDir>/venue.log`; resolves once it prints its URLs.
  * @throws ServiceStartError when it exits or prints no URLs within `readyTimeoutMs`
  */
-export async function startLocalVenue(opts: { root: string; env: NodeJS.ProcessEnv; logDir: string; accountId: string; readyTimeoutMs?: number }): Promise<RunningLocalVenue> {
+export async function startLocalVenue(opts: { root: string; env: NodeJS.ProcessEnv; logDir: string; accountId: string; venue?: LocalFuturesVenue; readyTimeoutMs?: number }): Promise<RunningLocalVenue> {
   mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, 'venue.log');
   const log = createWriteStream(logFile, { flags: 'a' });
   const apiKey = randomBytes(32).toString('hex');
   const apiSecret = randomBytes(32).toString('hex');
   const cli = path.join(opts.root, 'apps', 'cli', 'bin', 'bulwark.js');
-  const child = spawn(process.execPath, [cli, 'venue', 'serve', '--port', '0', '--account', opts.accountId, '--balance', '0'], {
+  const bitget = opts.venue === 'bitget-local';
+  const passphrase = bitget ? randomBytes(16).toString('hex') : null;
+  // Keys by environment, never on a command line (visible to every user of the machine).
+  const keys = bitget ? { BITGET_API_KEY: apiKey, BITGET_API_SECRET: apiSecret, BITGET_API_PASSPHRASE: passphrase! } : { BINANCE_API_KEY: apiKey, BINANCE_API_SECRET: apiSecret };
+  const child = spawn(process.execPath, [cli, 'venue', 'serve', '--venue', bitget ? 'bitget-local' : 'binance-usdm', '--port', '0', '--account', opts.accountId, '--balance', '0'], {
     cwd: opts.root,
-    env: { ...opts.env, BINANCE_API_KEY: apiKey, BINANCE_API_SECRET: apiSecret },
+    env: { ...opts.env, ...keys },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr!.pipe(log);
@@ -306,8 +316,8 @@ export async function startLocalVenue(opts: { root: string; env: NodeJS.ProcessE
     child.stdout!.on('data', (chunk: Buffer) => {
       log.write(chunk);
       out += chunk.toString('utf8');
-      const rest = /REST\s+(http:\/\/\S+?)\/fapi\//.exec(out);
-      const ws = /WebSocket\s+(ws:\/\/\S+?)\/ws\b/.exec(out);
+      const rest = bitget ? /REST\s+(http:\/\/\S+?)\/api\/v2\//.exec(out) : /REST\s+(http:\/\/\S+?)\/fapi\//.exec(out);
+      const ws = bitget ? /WebSocket\s+(ws:\/\/\S+?)\/v2\/ws\/private\b/.exec(out) : /WebSocket\s+(ws:\/\/\S+?)\/ws\b/.exec(out);
       if (rest && ws) {
         clearTimeout(timer);
         resolve({ restBase: rest[1], wsBase: ws[1] });
@@ -321,7 +331,7 @@ export async function startLocalVenue(opts: { root: string; env: NodeJS.ProcessE
     await stop();
     throw e;
   });
-  return { ...urls, apiKey, apiSecret, stop };
+  return { ...urls, apiKey, apiSecret, passphrase, stop };
 }
 
 /** A gateway child process (`services/gateway/dist/main.js`) and where it serves the dashboard. */

@@ -524,6 +524,9 @@ export async function startBitgetLocal(o: BitgetLocalOptions): Promise<BitgetLoc
     if (!size) throw BitgetErrors.mandatory('size');
     const price = type === 'limit' ? decimal(s(x['price']), 'price') : null;
     if (type === 'limit' && !price) throw BitgetErrors.mandatory('price');
+    // Local venue only (Bitget has no such field): the level at which Bulwark's internal stop
+    // triggered, so a stop's market close fills on the path as the paper venue fills it.
+    const triggerPrice = type === 'market' ? decimal(s(x['bulwarkTriggerPrice']), 'bulwarkTriggerPrice') : null;
     const force = (s(x['force']) ?? 'gtc').toLowerCase() as BitgetForce;
     if (!['gtc', 'ioc', 'fok', 'post_only'].includes(force)) throw BitgetErrors.invalidParam('force');
     const reduceOnly = (s(x['reduceOnly']) ?? 'NO').toUpperCase();
@@ -536,7 +539,7 @@ export async function startBitgetLocal(o: BitgetLocalOptions): Promise<BitgetLoc
     const ro = reduceOnly === 'YES';
     const placed = engine.placeOrder(
       a.cred.accountId,
-      { clientOrderId: clientOid, symbol, side, type: type === 'limit' ? 'LIMIT' : 'MARKET', quantity: size, price, reduceOnly: ro, purpose: purposeOf(clientOid, ro), triggerPrice: null },
+      { clientOrderId: clientOid, symbol, side, type: type === 'limit' ? 'LIMIT' : 'MARKET', quantity: size, price, reduceOnly: ro, purpose: purposeOf(clientOid, ro), triggerPrice },
       fault?.action === 'splitFill' ? { tradesPerFill: fault.trades } : {},
     );
     if (!placed.ok) throw fromBitgetRejection(placed.error, { minNotional: str(r.minNotional) });
