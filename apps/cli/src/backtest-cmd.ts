@@ -9,7 +9,7 @@ import { nestLogsToStderr } from '@bulwark/messaging';
 import { backtestHtml, formatBacktest, formatSweep } from './backtest-report';
 import { defaultSpotMarginCandles, SPOT_MARGIN_DEFAULT_WINDOW } from './demo';
 import { formatMarginReport } from './format';
-import { checkCandleInput, checkWindow, InputError, policyFlags, withPolicyOptions } from './input-checks';
+import { checkCandleInput, checkWindow, InputError, oneOf, policyFlags, withPolicyOptions } from './input-checks';
 
 
 function list(name: string, integer: boolean) {
@@ -66,6 +66,7 @@ export function registerBacktestCommand(program: Command): void {
   withPolicyOptions(program.command('backtest'))
     .description('Backtest in one process with the services\' own deciders and the paper venue; sweeps run as a grid.')
     .option('--market <market>', 'futures (Binance USDⓈ-M, the paper venue) or spot-margin (Binance spot isolated margin on the paper margin engine; default candles: the 2024-08-05 crash month, 2024-08-04..07)', marketFlag, 'futures')
+    .option('--venue <venue>', "futures: whose rules, tiers, fees and liquidation formula the paper venue trades with — binance-usdm (the data directory's) or bitget-usdtm (Bitget USDT-M's recorded files); the prices are the candles'", oneOf('--venue', ['binance-usdm', 'bitget-usdtm']), 'binance-usdm')
     .option('--candles <files...>', 'candle CSV file(s) (1m or 15m, .csv or .csv.gz; default: the 2025-11 BTCUSDT 1m file)')
     .option('--funding <file>', 'funding-rate CSV (default: the data directory\'s; "none" to skip)')
     .option('--capital <usdt>', 'trading capital, USDT', '10000')
@@ -111,7 +112,7 @@ export function registerBacktestCommand(program: Command): void {
             let started = false;
             const schedule = o.resumeMonthly ? monthStarts(o.from ?? Date.UTC(2017, 0, 1), o.to ?? Date.now()).map((at) => ({ at, subject: Subjects.resumeTrading, payload: { accountId: id, reason: 'monthly review (--resume-monthly)', by: 'backtest' } })) : [];
             const r = await runBacktest(
-              { accountId: id, candles: file, funding, capital: o.capital, leverage: lev, riskPct: risk, confirmHighLeverage: o.confirmHighLeverage, policy: policyFlags(o), strategy, from: o.from ?? null, to: o.to ?? null, schedule },
+              { accountId: id, venue: o.venue, candles: file, funding, capital: o.capital, leverage: lev, riskPct: risk, confirmHighLeverage: o.confirmHighLeverage, policy: policyFlags(o), strategy, from: o.from ?? null, to: o.to ?? null, schedule },
               (c, total) => {
                 if (!bar) return;
                 if (!started) {

@@ -137,6 +137,9 @@ describe('bulwark backtest and demo: input errors exit 2 with one line, before a
     expect([e.code, e.line]).toEqual([2, `bulwark: candle file ${empty}: the file is empty`]);
     const w = await run(backtest, ['backtest', '--candles', MONTH_1M, '--from', '2025-11-12', '--to', '2025-11-11', '--report', reports]);
     expect([w.code, w.line]).toEqual([2, 'bulwark: --from 2025-11-12 00:00 UTC is after --to 2025-11-11 00:00 UTC: the window [from, to) holds no candle']);
+    const v = await run(backtest, ['backtest', '--venue', 'bitget', '--candles', MONTH_1M, '--report', reports]);
+    expect(v.code).toBe(2);
+    expect(v.err).toContain('--venue must be one of binance-usdm, bitget-usdtm, got "bitget"');
     const h = await run(backtest, ['backtest', '--candles', put('bt-header.csv', `${HEADER}\n`), '--report', reports]);
     expect(h.code).toBe(2);
     expect(h.line).toMatch(/^bulwark: no candle in .*bt-header\.csv$/);

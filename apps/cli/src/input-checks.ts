@@ -167,3 +167,14 @@ export async function checkCandleInput(input: CandleInput): Promise<CandleInputR
   }
   return { candles: scan.count, first: scan.first, interval: scan.interval, gaps: scan.gaps, warnings: gapWarnings(input.candles, scan.gaps, scan.interval) };
 }
+
+/**
+ * A commander parser for a flag that takes one of `allowed`.
+ * @throws InvalidArgumentError (exit 2) naming the flag, the allowed values and the value
+ */
+export function oneOf<T extends string>(name: string, allowed: readonly T[]) {
+  return (v: string): T => {
+    if (!(allowed as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be one of ${allowed.join(', ')}, got "${v}"`);
+    return v as T;
+  };
+}

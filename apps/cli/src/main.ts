@@ -19,7 +19,7 @@ import { RerunDifferencesError } from './rerun-cmd';
 import { EventStoreUnavailableError, registerReplayCommand, ReplayMismatchError, storeOpenerFromBus, summaryQueryFromBus } from './replay';
 import { registerVenueCommands } from './venue-serve';
 import { registerStrategyCommands } from './strategy-commands';
-import { checkCandleInput, InputError, integerIn, policyFlags, withPolicyOptions } from './input-checks';
+import { checkCandleInput, InputError, integerIn, oneOf, policyFlags, withPolicyOptions } from './input-checks';
 import { registerUserCommands } from './user-cmd';
 import { registerMarginCommands } from './margin-commands';
 import { UserStoreError } from '@bulwark/messaging';
@@ -28,13 +28,6 @@ function positiveNumber(name: string) {
   return (v: string) => {
     if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < 0) throw new InvalidArgumentError(`${name} must be a non-negative number, got "${v}"`);
     return v;
-  };
-}
-
-function oneOf<T extends string>(name: string, allowed: readonly T[]) {
-  return (v: string): T => {
-    if (!(allowed as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be one of ${allowed.join(', ')}, got "${v}"`);
-    return v as T;
   };
 }
 
