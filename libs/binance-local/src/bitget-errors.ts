@@ -93,7 +93,7 @@ export const BitgetErrors = {
  * libs/domain/src/paper-venue.ts), with the ccxt exception it becomes:
  * - -2019 margin → 40762 "The order amount exceeds the balance" (InsufficientFunds)
  * - -2022 reduce-only with nothing to reduce → 22002 "No position to close"
- * - -2027 above the tier's max position → 45113 "Maximum order value limit triggered" (InvalidOrder)
+ * - -2027 above the tier's max position at the leverage → 40763 "Exceeds position tier limit" (Bitget's classic error table)
  * - -4003 quantity ≤ 0 / below the minimum → 45111 "less than the minimum order quantity"
  * - -4005 above the max quantity → 45113 (InvalidOrder)
  * - -1111 off the size / price grid → 40808 "Parameter verification exception size checkBDScale error" (InvalidOrder)
@@ -113,6 +113,7 @@ export function fromBitgetRejection(r: VenueRejection, ctx: { minNotional?: stri
     case '-2022':
       return BitgetErrors.noPositionToClose();
     case '-2027':
+      return e400('40763', 'Exceeds position tier limit');
     case '-4005':
       return e400('45113', 'Maximum order value limit triggered');
     case '-4003':

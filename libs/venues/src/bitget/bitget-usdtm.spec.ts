@@ -301,3 +301,16 @@ describe('local mode URLs', () => {
     void v.close();
   });
 });
+
+describe('ccxt options', () => {
+  it("keeps ccxt bitget's own defaults (timeDifference: signed calls carry a real timestamp) and adds USDT-M swap, classic account", () => {
+    const v = new BitgetUsdtmVenue({ accountId: 'a1', apiKey: KEY, apiSecret: SECRET, passphrase: PASS, mode: 'live' });
+    const o = v.exchange.options as Record<string, unknown>;
+    expect(o['timeDifference']).toBe(0);
+    expect(o['defaultType']).toBe('swap');
+    expect(o['uta']).toBe(false);
+    expect(o['fetchMarkets']).toEqual({ types: ['swap'] });
+    expect(Number.isFinite(Number(v.exchange.nonce()))).toBe(true);
+    void v.close();
+  });
+});

@@ -331,8 +331,11 @@ export class BitgetUsdtmVenue implements LiveVenuePort {
       password: o.passphrase,
       enableRateLimit: false,
       timeout: o.timeoutMs ?? 10_000,
-      options: { defaultType: 'swap', defaultSubType: 'linear', fetchMarkets: { types: ['swap'] }, uta: false },
     });
+    // Set after construction, key by key: an `options` object given to the constructor can replace
+    // ccxt's bitget defaults instead of merging into them (e.g. under Jest, whose objects come from
+    // another realm), losing `timeDifference` so every signed call would carry ACCESS-TIMESTAMP NaN.
+    Object.assign(ex.options, { defaultType: 'swap', defaultSubType: 'linear', fetchMarkets: { types: ['swap'] }, uta: false });
     // Spot coin lists (GET /api/v2/spot/public/coins): not needed for USDT-M futures, absent on the local venue.
     ex.has['fetchCurrencies'] = false;
     if (o.mode === 'demo') ex.setSandboxMode(true);
