@@ -12,6 +12,10 @@ describe('classifyBitgetError (Bitget codes → the Binance adapter’s reasons)
     ['45111', 'INVALID', false, false],
     ['45112', 'INVALID', false, false],
     ['40808', 'INVALID', false, false],
+    // position TP/SL refusals (the codes the local venue answers)
+    ['40917', 'INVALID', false, false],
+    ['45122', 'INVALID', false, false],
+    ['43023', 'REDUCE_ONLY_REJECTED', false, false],
     // order not found
     ['40109', 'UNKNOWN_ORDER', false, false],
     ['43001', 'UNKNOWN_ORDER', false, false],
@@ -60,7 +64,7 @@ describe('classifyBitgetError (Bitget codes → the Binance adapter’s reasons)
     for (const e of BITGET_ERROR_TABLE) {
       expect(e.code).toMatch(/^\d+$/);
       expect(e.meaning.length).toBeGreaterThan(0);
-      expect(['T', 'W', 'C', 'T+C']).toContain(e.source);
+      expect(['T', 'W', 'C', 'T+C', 'O']).toContain(e.source);
       if (e.domain !== null) expect(VenueErrors[e.domain]).toBeDefined();
       // A write whose outcome is unknown must be retryable only after a check: never terminal-and-unknown.
       if (e.outcomeUnknown) expect(e.retryable).toBe(true);
@@ -111,5 +115,13 @@ describe('parseBitgetError', () => {
     expect(parseBitgetError('{"code":"00000","msg":"success","data":[]}')).toBeNull();
     expect(parseBitgetError('socket hang up')).toBeNull();
     expect(parseBitgetError(undefined)).toBeNull();
+  });
+});
+
+describe('position TP/SL refusals map to the domain codes of the Binance equivalents', () => {
+  it('a trigger already reached at the mark is "would immediately trigger"; no position is a reduce-only refusal', () => {
+    expect(bitgetRejection('40917', 'Stop price for long positions please < mark price 85000').code).toBe(VenueErrors.WOULD_IMMEDIATELY_TRIGGER.code);
+    expect(bitgetRejection('45122', 'Short position stop loss price please > mark price 85000').code).toBe(VenueErrors.WOULD_IMMEDIATELY_TRIGGER.code);
+    expect(bitgetRejection('43023', 'Insufficient position, can not set profit or stop loss').code).toBe(VenueErrors.REDUCE_ONLY_REJECTED.code);
   });
 });

@@ -26,8 +26,12 @@ export interface BitgetErrorEntry {
   code: string;
   /** Bitget's message as documented (placeholders `{0}` kept). */
   meaning: string;
-  /** 'T' = Bitget's classic REST error-code table, 'W' = its WebSocket table, 'C' = ccxt's bitget exceptions table, 'T+C' both. */
-  source: 'T' | 'W' | 'C' | 'T+C';
+  /**
+   * 'T' = Bitget's classic REST error-code table, 'W' = its WebSocket table, 'C' = ccxt's bitget
+   * exceptions table, 'T+C' both; 'O' = only observed in public client code that handles Bitget's
+   * answer (meaning inferred from its message; verify against Bitget when its table lists it).
+   */
+  source: 'T' | 'W' | 'C' | 'T+C' | 'O';
   reason: VenueErrorReason;
   retryable: boolean;
   outcomeUnknown: boolean;
@@ -74,6 +78,9 @@ put('INVALID', false, false, [
   ['45113', 'Maximum order value limit triggered', 'T+C', 'QTY_TOO_LARGE'],
   // [C] quotes "Parameter verification exception size checkBDScale error value=2293.577 checkScale=2".
   ['40808', 'Parameter verification exception {0}', 'T+C', 'PRECISION'],
+  // A position TP/SL whose trigger is already reached at the mark: Binance's -2021 (would immediately trigger).
+  ['40917', 'Stop price for long positions please < mark price {0}', 'C', 'WOULD_IMMEDIATELY_TRIGGER'],
+  ['45122', 'Short position stop loss price please > mark price {0}', 'C', 'WOULD_IMMEDIATELY_TRIGGER'],
   ['45115', 'The price you enter should be a multiple of {0}', 'T', 'PRECISION'],
   ['43028', 'Please enter an integer multiple of {0} for price', 'T', 'PRECISION'],
   ['22038', 'Please enter the quantity as an integral multiple of {0}', 'T', 'PRECISION'],
@@ -113,6 +120,9 @@ put('REDUCE_ONLY_REJECTED', false, false, [
   ['40757', 'Not enough position is available.', 'T', 'REDUCE_ONLY_REJECTED'],
   ['45003', 'Insufficient position', 'T', 'REDUCE_ONLY_REJECTED'],
   ['40804', 'The number of closed positions cannot exceed the number of positions held', 'T', 'REDUCE_ONLY_REJECTED'],
+  // A position TP/SL with no position to protect (it can only reduce one); public bot code treats
+  // 43023 as "Insufficient position" when the position was already closed.
+  ['43023', 'Insufficient position, can not set profit or stop loss', 'O', 'REDUCE_ONLY_REJECTED'],
 ]);
 put('POSITION_SIDE', false, false, [
   ['40774', 'The order type for unilateral position must also be the unilateral position type.', 'C', 'POSITION_SIDE_MISMATCH'],
