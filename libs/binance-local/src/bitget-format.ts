@@ -47,7 +47,7 @@ export const oneWayTradeSide = (side: 'BUY' | 'SELL') => (side === 'BUY' ? 'buy_
  * An order as `GET /api/v2/mix/order/detail` (status under `state`), `orders-pending` and
  * `orders-history` (status under `status`) answer it
  * (https://www.bitget.com/api-doc/contract/trade/Get-Order-Details). `fee` is negative
- * (paid), `priceAvg` "" before any fill, as Bitget.
+ * (paid), `priceAvg` "" before any fill, `price` "" for a market order, as Bitget (ccxt's recorded answers).
  */
 export function bitgetOrderJson(o: PaperOrderRecord, x: BitgetOrderExtra, statusKey: 'state' | 'status'): Record<string, unknown> {
   return {
@@ -57,7 +57,7 @@ export function bitgetOrderJson(o: PaperOrderRecord, x: BitgetOrderExtra, status
     clientOid: o.clientOrderId,
     baseVolume: str(o.executedQty),
     fee: x.fee.isZero() ? '0' : str(x.fee.neg()),
-    price: o.price ? str(o.price) : '0',
+    price: o.price ? str(o.price) : '', // a market order: "" as Bitget sends it (ccxt fixtures fetchOrder / orders-history)
     priceAvg: o.avgPrice.isZero() ? '' : str(o.avgPrice),
     [statusKey]: bitgetOrderStatus(o.status),
     side: o.side === 'BUY' ? 'buy' : 'sell',
@@ -75,7 +75,8 @@ export function bitgetOrderJson(o: PaperOrderRecord, x: BitgetOrderExtra, status
     enterPointSource: o.purpose === 'LIQUIDATION' ? 'SYS' : 'API',
     tradeSide: oneWayTradeSide(o.side),
     posMode: 'one_way_mode',
-    orderSource: o.purpose === 'LIQUIDATION' ? 'liquidation' : o.triggerPrice ? 'plan_market' : 'normal',
+    // normal = a limit order, market = a market order (Bitget's values; ccxt fixtures fetchOrder / orders-history).
+    orderSource: o.purpose === 'LIQUIDATION' ? 'liquidation' : o.triggerPrice ? 'plan_market' : o.type === 'MARKET' ? 'market' : 'normal',
     cancelReason: x.cancelReason,
     cTime: String(o.time),
     uTime: String(o.updateTime),
