@@ -6,7 +6,8 @@ import { DEFAULT_DONCHIAN_ATR } from '@bulwark/strategies';
 import { InProcessSystem } from './in-process';
 import { EventAppender } from '@bulwark/messaging';
 import { LogCandleJournal } from './candle-journal';
-import { DEFAULT_LIVE_BACKFILL_MS, LIVE_INTERVAL_MS, LiveMarketData, liveFeedSettingsFromEnv, runLiveFeed, type LiveMarket } from './live-feed';
+import { BinanceMarketStream, BitgetMarketStream } from '@bulwark/venues';
+import { DEFAULT_LIVE_BACKFILL_MS, LIVE_INTERVAL_MS, LiveMarketData, liveFeedSettingsFromEnv, liveMarketFor, runLiveFeed, type LiveMarket } from './live-feed';
 import { comparableLog } from './log-compare';
 import { replayCandles } from './replay';
 import { VenueConfigError } from './venue-config';
@@ -189,5 +190,28 @@ describe('liveFeedSettingsFromEnv', () => {
     expect(() => liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo', BULWARK_LIVE_BACKFILL_SECONDS: '-1' })).toThrow(VenueConfigError);
     expect(() => liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo', BULWARK_LIVE_SYMBOLS: 'BTC/USDT' })).toThrow(VenueConfigError);
     expect(() => liveFeedSettingsFromEnv({ BULWARK_VENUE: 'kraken' })).toThrow(VenueConfigError);
+  });
+
+  it('bitget-demo / bitget-live stream the same settings; bitget-local stays off', () => {
+    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'bitget-local' })).toBeNull();
+    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'bitget-demo' })).toEqual({ venue: 'bitget-demo', mode: 'demo', symbols: ['BTCUSDT'], maxBackfillMs: DEFAULT_LIVE_BACKFILL_MS });
+    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'bitget-live', BULWARK_LIVE_SYMBOLS: 'btcusdt,ETHUSDT', BULWARK_LIVE_BACKFILL_SECONDS: '3600' })).toEqual({ venue: 'bitget-live', mode: 'live', symbols: ['BTCUSDT', 'ETHUSDT'], maxBackfillMs: 3_600_000 });
+    expect(() => liveFeedSettingsFromEnv({ BULWARK_VENUE: 'bitget-demo', BULWARK_LIVE_SYMBOLS: 'BTC/USDT' })).toThrow(/not a Bitget symbol/);
+  });
+
+  it('liveMarketFor picks the venue\'s stream and the venue id its ticks and marks carry (no connection is made)', async () => {
+    const bitget = liveMarketFor('bitget-demo');
+    const binance = liveMarketFor('binance-live');
+    try {
+      expect(bitget.venue).toBe('bitget-usdtm');
+      expect(bitget.market).toBeInstanceOf(BitgetMarketStream);
+      expect((bitget.market as BitgetMarketStream).mode).toBe('demo');
+      expect(binance.venue).toBe('binance-usdm');
+      expect(binance.market).toBeInstanceOf(BinanceMarketStream);
+      expect((binance.market as BinanceMarketStream).mode).toBe('live');
+    } finally {
+      await bitget.market.close();
+      await binance.market.close();
+    }
   });
 });

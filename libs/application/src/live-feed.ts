@@ -1,13 +1,13 @@
 import { type Candle, type ReplayStartRequest, Subjects, type VenueId } from '@bulwark/contracts';
 import type { FundingRate } from '@bulwark/market-data';
 import { NatsClockPort, ReplayClock, secondsFromEnv } from '@bulwark/messaging';
-import { BinanceMarketStream, type MarketStreamAlert } from '@bulwark/venues';
+import { BinanceMarketStream, BitgetMarketStream, type MarketStreamAlert } from '@bulwark/venues';
 import { JSONCodec, type NatsConnection } from 'nats';
 import type { LiveCandleJournal } from './candle-journal';
-import { publishMarkPrices } from './mark-price';
+import { LIVE_VENUE_KINDS, publishMarkPrices, type LiveVenueKind, type MarkPriceSourceUpdate } from './mark-price';
 import { replayCandles, type FundingSource, type ReplayCounters, type ReplayHooks } from './replay';
 import { DOWNSTREAM } from './replay.service';
-import { VENUE_KINDS, VenueConfigError, type VenueKind } from './venue-config';
+import { VENUE_KINDS, VenueConfigError, venueOfKind, type VenueKind } from './venue-config';
 
 /** One bar interval of the live feed: Binance 1-minute klines. */
 export const LIVE_INTERVAL_MS = 60_000;
@@ -236,7 +236,8 @@ async function* gated<T>(source: AsyncIterable<T>, gate: Gate): AsyncGenerator<T
 
 /** The live feed of the market-data service: which venue streams, which symbols. */
 export interface LiveFeedSettings {
-  venue: Extract<VenueKind, 'binance-demo' | 'binance-live'>;
+  /** binance-demo | binance-live | bitget-demo | bitget-live: which public streams (see {@link liveMarketFor}). */
+  venue: LiveVenueKind;
   mode: 'demo' | 'live';
   symbols: string[];
   /** The longest gap a restart back-fills, ms (BULWARK_LIVE_BACKFILL_SECONDS, default 24 h). */
@@ -244,30 +245,32 @@ export interface LiveFeedSettings {
 }
 
 /**
- * Read the live-feed settings: BULWARK_VENUE binance-demo or binance-live (the same variable
- * the execution service reads; market data needs no keys) and BULWARK_LIVE_SYMBOLS (comma
- * list of Binance ids, default BTCUSDT), BULWARK_LIVE_BACKFILL_SECONDS (the longest gap a
- * restart back-fills, default 86 400). null for every other venue (paper, binance-local):
- * the service then only replays files.
+ * Read the live-feed settings: BULWARK_VENUE binance-demo, binance-live, bitget-demo or
+ * bitget-live (the same variable the execution service reads; market data needs no keys) and
+ * BULWARK_LIVE_SYMBOLS (comma list of venue ids — Binance and Bitget USDT-M both name BTC as
+ * BTCUSDT — default BTCUSDT), BULWARK_LIVE_BACKFILL_SECONDS (the longest gap a restart
+ * back-fills, default 86 400). null for every other venue (paper, binance-local,
+ * bitget-local): the service then only replays files.
  * @throws VenueConfigError for an unknown venue, a malformed symbol or a back-fill limit that is not a positive number
  */
 export function liveFeedSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): LiveFeedSettings | null {
   const kind = (env.BULWARK_VENUE || 'paper') as VenueKind;
   if (!VENUE_KINDS.includes(kind)) throw new VenueConfigError(`BULWARK_VENUE must be one of ${VENUE_KINDS.join(', ')}, got "${env.BULWARK_VENUE}"`);
-  if (kind !== 'binance-demo' && kind !== 'binance-live') return null;
+  if (!(LIVE_VENUE_KINDS as readonly VenueKind[]).includes(kind)) return null;
+  const venue = venueOfKind(kind)!;
   const symbols = (env.BULWARK_LIVE_SYMBOLS ?? 'BTCUSDT').split(',').map((x) => x.trim().toUpperCase()).filter(Boolean);
   if (symbols.length === 0) throw new VenueConfigError('BULWARK_LIVE_SYMBOLS names no symbol (e.g. BTCUSDT,ETHUSDT)');
-  for (const sym of symbols) if (!/^[A-Z0-9]{2,20}$/.test(sym)) throw new VenueConfigError(`BULWARK_LIVE_SYMBOLS: "${sym}" is not a Binance symbol`);
+  for (const sym of symbols) if (!/^[A-Z0-9]{2,20}$/.test(sym)) throw new VenueConfigError(`BULWARK_LIVE_SYMBOLS: "${sym}" is not a ${venue.exchange === 'bitget' ? 'Bitget' : 'Binance'} symbol`);
   let maxBackfillMs: number;
   try {
     maxBackfillMs = secondsFromEnv(env, 'BULWARK_LIVE_BACKFILL_SECONDS', DEFAULT_LIVE_BACKFILL_MS);
   } catch (e) {
     throw new VenueConfigError((e as Error).message);
   }
-  return { venue: kind, mode: kind === 'binance-demo' ? 'demo' : 'live', symbols: [...new Set(symbols)], maxBackfillMs };
+  return { venue: kind as LiveVenueKind, mode: venue.mode === 'demo' ? 'demo' : 'live', symbols: [...new Set(symbols)], maxBackfillMs };
 }
 
-/** The live market the service reads (BinanceMarketStream of @bulwark/venues, or a fake in tests). */
+/** The live market the service reads (BinanceMarketStream / BitgetMarketStream of @bulwark/venues, or a fake in tests). */
 export interface LiveMarket {
   candles(symbol: string, opts: { since?: number }): AsyncIterable<Candle>;
   fundings(symbol: string, opts: { since?: number }): AsyncIterable<FundingRate>;
@@ -414,11 +417,30 @@ export class LiveMarketData {
   }
 }
 
+/** A live venue's public market: the venue id its ticks, candles and marks carry, and its stream. */
+export interface LiveVenueMarket {
+  venue: VenueId;
+  market: LiveMarket & { markPrices(symbol: string): AsyncIterable<MarkPriceSourceUpdate> };
+}
+
 /**
- * The market-data service's live mode over NATS: Binance's public streams
- * (`BinanceMarketStream`, demo or live) drive the five services through the NATS replay clock;
- * each candle is published on `md.candle.<venue>.<symbol>`, and the venue's mark price (Mark
- * Price Stream, every second, as it arrives) on `md.mark.<venue>.<symbol>` — stop-monitor
+ * The public market streams of a live venue kind — the one place the live feed picks a venue:
+ * binance-demo / binance-live → `BinanceMarketStream` (venue `binance-usdm`), bitget-demo /
+ * bitget-live → `BitgetMarketStream` (venue `bitget-usdtm`), in the kind's mode (demo or live).
+ * No keys: public streams only.
+ */
+export function liveMarketFor(venue: LiveVenueKind, opts: { log?: (line: string) => void; onAlert?: (a: MarketStreamAlert) => void } = {}): LiveVenueMarket {
+  const v = venueOfKind(venue)!;
+  const mode = v.mode === 'demo' ? 'demo' : 'live';
+  if (v.exchange === 'bitget') return { venue: 'bitget-usdtm', market: new BitgetMarketStream({ mode, log: opts.log, onAlert: opts.onAlert }) };
+  return { venue: 'binance-usdm', market: new BinanceMarketStream({ mode, log: opts.log, onAlert: opts.onAlert }) };
+}
+
+/**
+ * The market-data service's live mode over NATS: the venue's public streams
+ * (`liveMarketFor`: Binance or Bitget, demo or live) drive the five services through the NATS replay clock;
+ * each candle is published on `md.candle.<venue>.<symbol>`, and the venue's mark price (Binance
+ * Mark Price Stream every second, Bitget ticker pushes; as they arrive) on `md.mark.<venue>.<symbol>` — stop-monitor
  * evaluates mark-price stops on it. Call `start()`, and `stop()` on shutdown.
  */
 export function liveMarketDataOverNats(
@@ -427,8 +449,7 @@ export function liveMarketDataOverNats(
   opts: { log?: (line: string) => void; onAlert?: (a: MarketStreamAlert) => void; journal?: LiveCandleJournal } = {},
 ): LiveMarketData {
   const json = JSONCodec();
-  const venue: VenueId = 'binance-usdm';
-  const market = new BinanceMarketStream({ mode: settings.mode, log: opts.log, onAlert: opts.onAlert });
+  const { venue, market } = liveMarketFor(settings.venue, { log: opts.log, onAlert: opts.onAlert });
   // Until market.close() (LiveMarketData.stop()) ends the mark iterators.
   for (const symbol of settings.symbols) {
     void publishMarkPrices(nc, venue, symbol, market.markPrices(symbol), { log: opts.log }).catch((e) => opts.log?.(`mark prices of ${symbol} stopped: ${(e as Error).message}`));

@@ -403,6 +403,14 @@ describe('settings and helpers', () => {
     expect([liveVenueFromEnv({}), liveVenueFromEnv({ BULWARK_VENUE: 'binance-local' }), liveVenueFromEnv({ BULWARK_VENUE: 'binance-demo' })]).toEqual([false, false, true]);
   });
 
+  it('bitget-demo / bitget-live select the mark-price mode with the same stale limit; bitget-local stays on the candle path', () => {
+    expect(markWatchSettingsFromEnv({ BULWARK_VENUE: 'bitget-local' })).toBeNull();
+    expect(markWatchSettingsFromEnv({ BULWARK_VENUE: 'bitget-demo' })).toEqual({ venue: 'bitget-demo', mode: 'demo', staleMs: 5_000 });
+    expect(markWatchSettingsFromEnv({ BULWARK_VENUE: 'bitget-live', BULWARK_MARK_STALE_SECONDS: '2.5' })).toEqual({ venue: 'bitget-live', mode: 'live', staleMs: 2_500 });
+    expect(() => markWatchSettingsFromEnv({ BULWARK_VENUE: 'bitget-demo', BULWARK_MARK_STALE_SECONDS: '0' })).toThrow(/BULWARK_MARK_STALE_SECONDS/);
+    expect([liveVenueFromEnv({ BULWARK_VENUE: 'bitget-local' }), liveVenueFromEnv({ BULWARK_VENUE: 'bitget-demo' }), liveVenueFromEnv({ BULWARK_VENUE: 'bitget-live' })]).toEqual([false, true, true]);
+  });
+
   it('KeyedSerial runs one key in call order and other keys alongside; a failure fails only its task', async () => {
     const q = new KeyedSerial();
     const order: string[] = [];

@@ -305,7 +305,7 @@ export async function startBitgetLocal(o: BitgetLocalOptions): Promise<BitgetLoc
     const report: StepReport = { orderUpdates: {}, events: [] };
     for (const a of accounts.values()) report.orderUpdates[a.cred.accountId] = 0;
     if (fundingRate !== null) funding.get(symbol)!.record(step.ts, fundingRate);
-    if (market) books.get(symbol)!.onStep(step.ts, step.to, candle);
+    if (market) publishMarket(symbol, step.ts, books.get(symbol)!.onStep(step.ts, step.to, candle).k);
     const touched = new Set<string>();
     for (const ev of events) {
       report.events.push(ev);
@@ -370,6 +370,26 @@ export async function startBitgetLocal(o: BitgetLocalOptions): Promise<BitgetLoc
     }
     for (const id of touched) pushPositions(accounts.get(id)!, step.ts);
     return report;
+  }
+
+  /**
+   * The public pushes of a market step, in Bitget's USDT-FUTURES formats, to the public
+   * connections subscribed to the symbol:
+   * - `ticker` (https://www.bitget.com/api-doc/contract/websocket/public/Tickers-Channel): one
+   *   entry with instId, lastPr, markPrice, indexPrice (all the step's price: the local venue
+   *   has one price), fundingRate and nextFundingTime (the next settlement), 24 h figures, ts;
+   * - `candle1m` (https://www.bitget.com/api-doc/contract/websocket/public/Candlesticks-Channel):
+   *   action "update", one row `[startTime, open, high, low, close, baseVolume, quoteVolume,
+   *   usdtVolume]` (strings; the volumes other than the base volume are "0" here), the bar as
+   *   it stands after the step — on its close step the recorded candle itself. Bitget marks no
+   *   bar as closed: a bar is over once a later one is pushed or its end has passed.
+   * `ts` (message and entry) is the step's market time, ms.
+   */
+  function publishMarket(symbol: string, ts: number, k: { t: number; o: string; h: string; l: string; c: string; v: string }): void {
+    const next = funding.get(symbol)!.next(ts);
+    const tk = tickerOf(symbol);
+    hub.publishPublic(BITGET_PRODUCT_TYPE, 'ticker', symbol, [{ ...tk, instId: symbol, nextFundingTime: String(next.time), symbolType: '1', deliveryPrice: '0', ts: String(ts) }], ts);
+    hub.publishPublic(BITGET_PRODUCT_TYPE, 'candle1m', symbol, [[String(k.t), k.o, k.h, k.l, k.c, k.v, '0', '0']], ts, 'update');
   }
 
   const merge = (into: StepReport, r: StepReport) => {
@@ -492,7 +512,8 @@ export async function startBitgetLocal(o: BitgetLocalOptions): Promise<BitgetLoc
     };
     if (symbol) {
       const lev = leverageOf(a, symbol);
-      Object.assign(base, { symbol, crossedMarginLeverage: lev, isolatedLongLever: lev, isolatedShortLever: lev, marginMode: a.marginMode.get(symbol) ?? 'crossed', posMode: a.posMode });
+      // grant "" (no trial funds), isolatedMargin/crossedMargin null: as Bitget answered this endpoint (ccxt fixture, 2025-03-24).
+      Object.assign(base, { symbol, crossedMarginLeverage: lev, isolatedLongLever: lev, isolatedShortLever: lev, marginMode: a.marginMode.get(symbol) ?? 'crossed', posMode: a.posMode, grant: '', isolatedMargin: null, crossedMargin: null });
     }
     return base;
   }
@@ -749,7 +770,8 @@ export async function startBitgetLocal(o: BitgetLocalOptions): Promise<BitgetLoc
       const r = rulesOf(symbol);
       const next = funding.get(symbol)!.next(engine.now());
       const interval = contracts.find((x) => x['symbol'] === r.symbol)?.['fundInterval'] ?? '8';
-      return [{ symbol, fundingRate: next.rate, fundingRateInterval: String(interval), nextUpdate: String(next.time) }];
+      // min/maxFundingRate: Bitget's funding caps; the local venue's rates are Binance's recorded ones, not capped by Bitget's, so "" (unknown here).
+      return [{ symbol, fundingRate: next.rate, fundingRateInterval: String(interval), nextUpdate: String(next.time), minFundingRate: '', maxFundingRate: '' }];
     })],
     ['GET /api/v2/mix/market/funding-time', pub(20, (c) => {
       productType(c);

@@ -13,7 +13,9 @@ import { WebSocketServer, WebSocket } from 'ws';
  *   (ccxt.pro maps 30011/30012/30013/30015 to AuthenticationError);
  * - `{"op":"subscribe","args":[{instType, channel, instId}]}` → `{"event":"subscribe","arg":{…}}`
  *   per arg; private channels need a login first (`30004`);
- * - pushes `{"action":"snapshot","arg":{instType, channel, instId:"default"},"data":[…],"ts"}`.
+ * - private pushes `{"action":"snapshot","arg":{instType, channel, instId:"default"},"data":[…],"ts"}`;
+ * - public pushes `{"action":"snapshot"|"update","arg":{instType, channel, instId},"data":[…],"ts"}`
+ *   to the connections subscribed to that channel of that instId (see `publishPublic`).
  * Unknown ops → `{"event":"error","code":30003,"msg":"invalid op"}`; bad JSON → 30016.
  */
 export type BitgetWsKind = 'public' | 'private';
@@ -28,7 +30,8 @@ interface Conn {
 /** The outcome of a login attempt: the account, or Bitget's websocket error code and message. */
 export type BitgetWsLogin = { accountId: string } | { code: number; msg: string };
 
-const subKey = (instType: string, channel: string) => `${instType.toUpperCase()}|${channel}`;
+/** A subscription: private channels by instType and channel (instId "default"), public ones also by instId. */
+const subKey = (instType: string, channel: string, instId = '') => `${instType.toUpperCase()}|${channel}|${instId}`;
 
 export class BitgetWsHub {
   private readonly wss = new WebSocketServer({ noServer: true });
@@ -90,8 +93,9 @@ export class BitgetWsHub {
             this.send(c, { event: 'error', arg, code: 30004, msg: 'User not logged in' });
             continue;
           }
-          if (m.op === 'subscribe') c.subs.add(subKey(arg.instType, arg.channel));
-          else c.subs.delete(subKey(arg.instType, arg.channel));
+          const key = subKey(arg.instType, arg.channel, c.kind === 'public' ? arg.instId : '');
+          if (m.op === 'subscribe') c.subs.add(key);
+          else c.subs.delete(key);
           this.send(c, { event: m.op, arg });
         }
         return;
@@ -114,12 +118,20 @@ export class BitgetWsHub {
     return n;
   }
 
-  /** Push public `data` on `channel` (instId the symbol) to subscribed public connections. */
-  publishPublic(instType: string, channel: string, instId: string, data: unknown[], ts: number): void {
+  /**
+   * Push public `data` on `channel` of `instId` (the symbol, e.g. "BTCUSDT") to the public
+   * connections subscribed to exactly that (instType, channel, instId), as Bitget frames it:
+   * `{action, arg:{instType, channel, instId}, data, ts}` (`ts` ms).
+   * @returns how many connections got it
+   */
+  publishPublic(instType: string, channel: string, instId: string, data: unknown[], ts: number, action: 'snapshot' | 'update' = 'snapshot'): number {
+    let n = 0;
     for (const c of this.conns) {
-      if (c.kind !== 'public' || !c.subs.has(subKey(instType, channel))) continue;
-      this.send(c, { action: 'snapshot', arg: { instType, channel, instId }, data, ts });
+      if (c.kind !== 'public' || !c.subs.has(subKey(instType, channel, instId))) continue;
+      this.send(c, { action, arg: { instType, channel, instId }, data, ts });
+      n++;
     }
+    return n;
   }
 
   /** Drop connections abruptly (a network failure as the client sees it). @returns how many */

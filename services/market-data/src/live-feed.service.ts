@@ -4,9 +4,9 @@ import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } f
 import type { NatsConnection } from 'nats';
 
 /**
- * Market-data's live mode: with BULWARK_VENUE binance-demo or binance-live, the closed 1m
- * candles and funding settlements of BULWARK_LIVE_SYMBOLS (default BTCUSDT) from Binance's
- * public streams drive the services through the replay clock (`liveMarketDataOverNats`), from
+ * Market-data's live mode: with BULWARK_VENUE binance-demo, binance-live, bitget-demo or
+ * bitget-live, the closed 1m candles and funding settlements of BULWARK_LIVE_SYMBOLS (default
+ * BTCUSDT) from the venue's public streams (`liveMarketFor`: Binance or Bitget) drive the services through the replay clock (`liveMarketDataOverNats`), from
  * module init until shutdown. Each replayed candle is recorded in the log (`CandleClosed`); a
  * restart resumes after the last one, back-filling the gap from the venue. Off for every other venue: the service only replays files, as before.
  */

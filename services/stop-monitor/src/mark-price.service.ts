@@ -1,22 +1,25 @@
-import { StopMonitorService, markWatchSettingsFromEnv } from '@bulwark/application';
+import { StopMonitorService, markWatchSettingsFromEnv, venueOfKind } from '@bulwark/application';
 import { DeadLetters, NATS } from '@bulwark/messaging';
 import { BinanceMarkPriceRest } from '@bulwark/venues/dist/binance/mark-price-rest';
+import { BitgetMarkPriceRest } from '@bulwark/venues/dist/bitget/mark-price-rest';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection } from 'nats';
 import { type LiveMarkWatch, startLiveMarkWatch } from './mark-prices';
 
 /**
- * Stop-monitor's mark-price mode on the live venues (BULWARK_VENUE binance-demo or
- * binance-live): MARK_PRICE stops are evaluated on every `md.mark.<venue>.<symbol>` update,
- * and a symbol silent for BULWARK_MARK_STALE_SECONDS (default 5) is alerted on and polled over
- * REST (`GET /fapi/v1/premiumIndex`) every second until its stream is back. Off for paper and
- * the local venue: replays evaluate stops on the candle path only.
+ * Stop-monitor's mark-price mode on the live venues (BULWARK_VENUE binance-demo, binance-live,
+ * bitget-demo or bitget-live): MARK_PRICE stops are evaluated on every
+ * `md.mark.<venue>.<symbol>` update, and a symbol silent for BULWARK_MARK_STALE_SECONDS
+ * (default 5) is alerted on and polled over REST every second until its stream is back
+ * (Binance `GET /fapi/v1/premiumIndex`, Bitget `GET /api/v2/mix/market/symbol-price`, picked
+ * by the venue's exchange). Off for paper and the local venues: replays evaluate stops on the
+ * candle path only.
  */
 @Injectable()
 export class MarkPriceService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('stop-monitor');
   private live: LiveMarkWatch | null = null;
-  private poller: BinanceMarkPriceRest | null = null;
+  private poller: BinanceMarkPriceRest | BitgetMarkPriceRest | null = null;
 
   constructor(
     @Inject(NATS) private readonly nc: NatsConnection,
@@ -28,7 +31,7 @@ export class MarkPriceService implements OnApplicationBootstrap, OnModuleDestroy
   onApplicationBootstrap(): void {
     const settings = markWatchSettingsFromEnv();
     if (!settings) return;
-    this.poller = new BinanceMarkPriceRest({ mode: settings.mode });
+    this.poller = venueOfKind(settings.venue)!.exchange === 'bitget' ? new BitgetMarkPriceRest({ mode: settings.mode }) : new BinanceMarkPriceRest({ mode: settings.mode });
     this.live = startLiveMarkWatch({
       nc: this.nc,
       stops: this.stops,

@@ -70,7 +70,7 @@ describe('BinanceMarketStream against the local venue', () => {
     const ms = stream();
     try {
       const got = collect(ms.candles(SYMBOL, { since: START }));
-      await ms.ready();
+      await ms.ready(45_000); // generous: a busy 2-core machine subscribes slowly
       advance(5);
       await until(() => got.items.length >= 5, '5 candles');
       await new Promise((r) => setTimeout(r, 50)); // nothing more arrives
@@ -89,7 +89,7 @@ describe('BinanceMarketStream against the local venue', () => {
     const klines = jest.spyOn(ms.exchange, 'fapiPublicGetKlines');
     try {
       const got = collect(ms.candles(SYMBOL, { since: from }));
-      await ms.ready();
+      await ms.ready(45_000); // generous: a busy 2-core machine subscribes slowly
       advance(1); // live
       await until(() => got.items.length >= 1, 'the live candle');
       const restCallsBefore = klines.mock.calls.length;
@@ -100,7 +100,7 @@ describe('BinanceMarketStream against the local venue', () => {
       expect(klines.mock.calls.length).toBeGreaterThan(restCallsBefore); // they came over REST
       expect(klines.mock.calls.slice(restCallsBefore).map((c) => (c[0] as { startTime: number }).startTime)).toContain(from + MIN);
 
-      await ms.ready(); // re-subscribed
+      await ms.ready(45_000); // re-subscribed
       expect(local.wsConnections('market')).toBeGreaterThanOrEqual(1);
       advance(2); // live again
       await until(() => got.items.length >= 7, 'the 2 live candles after the reconnect');
@@ -119,7 +119,7 @@ describe('BinanceMarketStream against the local venue', () => {
     try {
       const marks = collect(ms.markPrices(SYMBOL));
       const fundings = collect(ms.fundings(SYMBOL));
-      await ms.ready();
+      await ms.ready(45_000); // generous: a busy 2-core machine subscribes slowly
       const at = local.clock.now(); // 07:51:59.999
       expect(at).toBe(START + 12 * MIN - 1);
       advance(11); // 07:52 … 08:02, across the 08:00 settlement

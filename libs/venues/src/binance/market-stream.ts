@@ -76,8 +76,12 @@ export interface BinanceMarketStreamOptions {
   log?: (line: string) => void;
 }
 
-/** A push/pull queue behind an AsyncIterable: values pushed before anyone pulls are kept, in order. */
-class Channel<T> implements AsyncIterableIterator<T> {
+/**
+ * A push/pull queue behind an AsyncIterable: values pushed before anyone pulls are kept, in
+ * order. Shared by the venues' market streams (Binance, Bitget); `onReturn` runs once when the
+ * consumer stops or `end()` is called.
+ */
+export class Channel<T> implements AsyncIterableIterator<T> {
   private readonly items: T[] = [];
   private readonly waiters: Array<(r: IteratorResult<T>) => void> = [];
   private done = false;
@@ -136,17 +140,26 @@ interface Watch {
   failures: number;
 }
 
+/** What a {@link Serial} reports failures to and waits on: a market stream (its alerting and backoff). */
+export interface SerialHost {
+  /** Record failure number `failures` (in a row) of `source` for `symbol`; alerts after repeated ones. */
+  failure(symbol: string, source: MarketStreamAlert['source'], failures: number, message: string): void;
+  /** Wait the backoff delay of failure number `retry` (0-based); returns at once when the stream is closed. */
+  wait(retry: number): Promise<void>;
+}
+
 /**
  * A serial task queue: tasks run one at a time, in order; a failing task is retried (same
  * task, backoff with jitter) until it succeeds or the stream closes, with an alert after
- * repeated failures. Later tasks wait, so nothing is yielded out of order.
+ * repeated failures (reported as source `rest`). Later tasks wait, so nothing is yielded out
+ * of order. Shared by the venues' market streams.
  */
-class Serial {
+export class Serial {
   private readonly tasks: Array<() => Promise<void>> = [];
   private running = false;
   private failures = 0;
 
-  constructor(private readonly stream: BinanceMarketStream, private readonly symbol: string, private readonly isDone: () => boolean) {}
+  constructor(private readonly stream: SerialHost, private readonly symbol: string, private readonly isDone: () => boolean) {}
 
   push(task: () => Promise<void>): void {
     this.tasks.push(task);

@@ -1,3 +1,4 @@
 export * from './errors';
 export * from './bitget-usdtm';
 export * from './local';
+export * from './market-stream';
