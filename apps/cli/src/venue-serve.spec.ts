@@ -63,6 +63,20 @@ describe('bulwark venue serve --venue binance-usdm', () => {
       // Real 2025-11-21 bars of the default futures file: the 07:30 UTC bar is the recorded one.
       const bars = await ex.fetchOHLCV('BTC/USDT:USDT', '1m', start, 1);
       expect(bars[0]).toEqual([start, 85175.8, 85278.2, 85147.2, 85201.3, 338.887]);
+      // It trades on its own clock too: a signed market order fills on the clock's next step, no clock call.
+      const trader = new ccxt.binanceusdm({ apiKey: 'serve-key-0123456789', secret: 'serve-secret-0123456789', enableRateLimit: false });
+      trader.urls['api'] = binanceLocalUrls(local.url, local.wsUrl) as typeof trader.urls['api'];
+      await trader.setLeverage(5, 'BTC/USDT:USDT');
+      const placed = await trader.createOrder('BTC/USDT:USDT', 'market', 'buy', 0.002, undefined, { newClientOrderId: 'speed-buy-1' });
+      const fillBy = Date.now() + 30_000;
+      let order = await trader.fetchOrder(placed.id!, 'BTC/USDT:USDT');
+      while (order.status !== 'closed' && Date.now() < fillBy) {
+        await new Promise((r) => setTimeout(r, 200));
+        order = await trader.fetchOrder(placed.id!, 'BTC/USDT:USDT');
+      }
+      expect(order).toMatchObject({ status: 'closed', filled: 0.002 });
+      const positions = await trader.fetchPositions(['BTC/USDT:USDT']);
+      expect(positions.find((p) => p.contracts)?.contracts).toBe(0.002);
     } finally {
       await local.close();
     }
@@ -91,6 +105,18 @@ describe('bulwark venue serve --venue bitget-local', () => {
       }
       expect(later.timestamp!).toBeGreaterThanOrEqual(first.timestamp! + 5 * 60_000);
       await expect(ex.fetchBalance()).resolves.toMatchObject({ USDT: { total: 1000 } });
+      // It trades on its own clock too: a market order fills on the clock's next step, no clock call.
+      await ex.setLeverage(5, 'BTC/USDT:USDT');
+      const placed = await ex.createOrder('BTC/USDT:USDT', 'market', 'buy', 0.002, undefined, { clientOid: 'speedbuy1' });
+      const fillBy = Date.now() + 30_000;
+      let order = await ex.fetchOrder(placed.id!, 'BTC/USDT:USDT');
+      while (order.status !== 'closed' && Date.now() < fillBy) {
+        await new Promise((r) => setTimeout(r, 200));
+        order = await ex.fetchOrder(placed.id!, 'BTC/USDT:USDT');
+      }
+      expect(order).toMatchObject({ status: 'closed', filled: 0.002 });
+      const positions = await ex.fetchPositions(['BTC/USDT:USDT']);
+      expect(positions.find((p) => p.contracts)?.contracts).toBe(0.002);
     } finally {
       await local.close();
     }
