@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { BitgetUsdtmVenue, LocalBitgetVenue } from '@bulwark/venues';
+import { BinanceUsdmVenue, BitgetUsdtmVenue, LocalBinanceVenue, LocalBitgetVenue } from '@bulwark/venues';
 import { VenueConfigError, venueSettingsFromEnv } from './venue-config';
 import { venueFromEnv } from './venue-factory';
 
@@ -134,6 +134,20 @@ describe('Bitget USDT-M venues (bitget-local, bitget-demo, bitget-live)', () => 
       expect([local.reconcileSeconds, local.subscribe]).toEqual([0, undefined]);
     } finally {
       for (const o of [demo, live, local]) await (o.venue as BitgetUsdtmVenue).close();
+    }
+  });
+
+  it('venueFromEnv opens the Binance adapter the same way: demo and live pushed and reconciled, the local venue driven by the replay clock', async () => {
+    const env = { BULWARK_ACCOUNT_ID: 'b1', BINANCE_API_KEY: 'bn-key-0123456789', BINANCE_API_SECRET: 'bn-secret-0123456789' };
+    const demo = await venueFromEnv({ ...env, BULWARK_VENUE: 'binance-demo', BULWARK_RECONCILE_SECONDS: '45' }, new Map(), () => undefined);
+    const local = await venueFromEnv({ ...env, BULWARK_VENUE: 'binance-local', BULWARK_VENUE_REST: 'http://127.0.0.1:9', BULWARK_VENUE_WS: 'ws://127.0.0.1:9' }, new Map(), () => undefined);
+    try {
+      expect(demo.venue).toBeInstanceOf(BinanceUsdmVenue);
+      expect([demo.venue.venue, demo.reconcileSeconds, demo.accountId, typeof demo.subscribe]).toEqual(['binance-usdm', 45, 'b1', 'function']);
+      expect(local.venue).toBeInstanceOf(LocalBinanceVenue);
+      expect([local.reconcileSeconds, local.subscribe]).toEqual([0, undefined]);
+    } finally {
+      for (const o of [demo, local]) await (o.venue as BinanceUsdmVenue).close();
     }
   });
 

@@ -47,26 +47,25 @@ export async function venueFromEnv(env: NodeJS.ProcessEnv, rules: ReadonlyMap<st
     const bitget = { ...base, passphrase: s.passphrase! };
     // Driven by the replay clock like binance-local: reconciled at start-up only.
     if (s.kind === 'bitget-local') return { venue: new LocalBitgetVenue({ ...bitget, restBase: s.restBase!, wsBase: s.wsBase! }), reconcileSeconds: 0, accountId: s.accountId! };
-    const venue = new BitgetUsdtmVenue({ ...bitget, mode: s.kind === 'bitget-demo' ? 'demo' : 'live' });
-    return {
-      venue,
-      reconcileSeconds: s.reconcileSeconds,
-      accountId: s.accountId!,
-      subscribe: (listener) => {
-        venue.onVenueEvents(listener);
-        void venue.startUserData();
-      },
-    };
+    return pushing(new BitgetUsdtmVenue({ ...bitget, mode: s.kind === 'bitget-demo' ? 'demo' : 'live' }), s.reconcileSeconds, s.accountId!);
   }
   if (s.kind === 'binance-local') {
     // Driven by the replay clock: reconciled at start-up; a timer would break replay determinism.
     return { venue: new LocalBinanceVenue({ ...base, restBase: s.restBase!, wsBase: s.wsBase! }), reconcileSeconds: 0, accountId: s.accountId! };
   }
-  const venue = new BinanceUsdmVenue({ ...base, mode: s.kind === 'binance-demo' ? 'demo' : 'live' });
+  return pushing(new BinanceUsdmVenue({ ...base, mode: s.kind === 'binance-demo' ? 'demo' : 'live' }), s.reconcileSeconds, s.accountId!);
+}
+
+/** A demo or live venue: reconciled every `reconcileSeconds`; its fills and expiries pushed (Binance's user-data stream, Bitget's private `orders` channel). */
+function pushing(
+  venue: VenuePort & { onVenueEvents(l: (events: PaperVenueEvent[], ts: number) => void): unknown; startUserData(): Promise<void> },
+  reconcileSeconds: number,
+  accountId: string,
+): OpenedVenue {
   return {
     venue,
-    reconcileSeconds: s.reconcileSeconds,
-    accountId: s.accountId!,
+    reconcileSeconds,
+    accountId,
     subscribe: (listener) => {
       venue.onVenueEvents(listener);
       void venue.startUserData();
