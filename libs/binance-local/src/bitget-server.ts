@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import type { Candle, OrderSide } from '@bulwark/contracts';
 import {
   dec,
-  pathSteps,
   rulesFromContract,
   str,
   ZERO,
@@ -16,10 +15,9 @@ import {
   type PaperLiquidityModel,
   type PaperOrderRecord,
   type PaperStep,
-  type PathStep,
   type Rules,
 } from '@bulwark/domain';
-import { instrumentFiles, loadBitgetUsdtmFiles, readCandles, readFundingRates, BITGET_USDTM_DATA_DIR } from '@bulwark/market-data';
+import { instrumentFiles, loadBitgetUsdtmFiles, readFundingRates, BITGET_USDTM_DATA_DIR } from '@bulwark/market-data';
 import { authenticateBitget, bitgetSign, sameSignature, type BitgetCredential } from './bitget-auth';
 import { BitgetApiError, BitgetErrors, fromBitgetRejection } from './bitget-errors';
 import {
@@ -38,7 +36,8 @@ import { BinanceApiError } from './errors';
 import { FaultInjector, type FaultRule } from './faults';
 import { faultAdminRoutes } from './http-core';
 import { FundingSchedule, KlineBook } from './market';
-import { ownClockSpeed, startOwnClock } from './own-clock';
+import { CandlePath, candleClock, startPathOwnClock } from './candle-clock';
+import { ownClockSpeed } from './own-clock';
 import { purposeOf, type BinanceLocalClock, type StepReport } from './server';
 
 /**
@@ -204,19 +203,10 @@ export async function startBitgetLocal(o: BitgetLocalOptions): Promise<BitgetLoc
   const funding = new Map<string, FundingSchedule>([...o.rules.keys()].map((s) => [s, new FundingSchedule([])]));
 
   // The candle file: everything before startTime is history, the rest is the clock's path.
-  const candles: Candle[] = [];
-  let ci = 0;
-  let pi = 0;
-  if (o.candlesFile) {
-    for await (const c of readCandles(o.candlesFile)) candles.push(c);
-    const start = o.startTime ?? candles[0]?.openTime ?? 0;
-    ci = candles.findIndex((c) => c.openTime >= start);
-    if (ci < 0) ci = candles.length;
-    const book = books.get(mainSymbol)!;
-    for (const c of candles.slice(0, ci)) book.closed.push({ t: c.openTime, o: c.open, h: c.high, l: c.low, c: c.close, v: c.volume });
-  }
+  const path = await CandlePath.load(o.candlesFile, o.startTime);
+  const book = books.get(mainSymbol)!;
+  for (const c of path.history()) book.closed.push({ t: c.openTime, o: c.open, h: c.high, l: c.low, c: c.close, v: c.volume });
   if (o.fundingFile) funding.set(mainSymbol, new FundingSchedule(await readFundingRates(o.fundingFile)));
-  const intervalMs = candles.length > 1 ? candles[1].openTime - candles[0].openTime : 60_000;
 
   const accounts = new Map<string, Account>();
   const keys = new Map<string, BitgetCredential>();
@@ -392,39 +382,13 @@ export async function startBitgetLocal(o: BitgetLocalOptions): Promise<BitgetLoc
     hub.publishPublic(BITGET_PRODUCT_TYPE, 'candle1m', symbol, [[String(k.t), k.o, k.h, k.l, k.c, k.v, '0', '0']], ts, 'update');
   }
 
-  const merge = (into: StepReport, r: StepReport) => {
-    for (const [k, v] of Object.entries(r.orderUpdates)) into.orderUpdates[k] = (into.orderUpdates[k] ?? 0) + v;
-    into.events.push(...r.events);
-  };
-  /** The candle file's next path step (the bar's length from the next bar's open), or null at the end. */
-  const nextStep = (): PathStep | null => {
-    if (ci >= candles.length) return null;
-    const c = candles[ci];
-    const next = candles[ci + 1];
-    return pathSteps(c, ci > 0 ? candles[ci - 1].close : null, next ? next.openTime - c.openTime : intervalMs)[pi];
-  };
-  const walk = (more: (s: PathStep, walked: number) => boolean): StepReport => {
-    const out: StepReport = { orderUpdates: {}, events: [] };
-    for (const a of accounts.values()) out.orderUpdates[a.cred.accountId] = 0;
-    for (let k = 0, step = nextStep(); step && more(step, k); k++, step = nextStep()) {
-      const c = candles[ci];
-      const rate = pi === 0 ? funding.get(mainSymbol)!.at(c.openTime) ?? null : null;
-      merge(out, processStep(mainSymbol, { ...step, barVolume: c.volume }, rate, { c, pathIndex: pi }, true));
-      pi++;
-      if (pi === 4) {
-        pi = 0;
-        ci++;
-      }
-    }
-    return out;
-  };
-  const clock: BitgetLocalClock = {
-    step: (symbol, step, f) => processStep(symbol, step, f ? f.rate : null, null, true),
-    advance: (n) => walk((_, walked) => walked < n),
-    advanceTo: (ts) => walk((s) => s.ts <= ts),
+  const clock: BitgetLocalClock = candleClock(path, {
+    symbol: mainSymbol,
+    accountIds: () => [...accounts.values()].map((a) => a.cred.accountId),
+    fundingAt: (openTime) => funding.get(mainSymbol)!.at(openTime) ?? null,
+    processStep,
     now: () => engine.now(),
-    remaining: () => Math.max(0, (candles.length - ci) * 4 - pi),
-  };
+  });
   /** A zero-length taker step at the mark: fills what is marketable now (IOC/FOK, fill-before-cancel). */
   const fillAtMark = (symbol: string) => {
     const mark = engine.markPrice(symbol);
@@ -1175,8 +1139,7 @@ export async function startBitgetLocal(o: BitgetLocalOptions): Promise<BitgetLoc
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
 
   // Own clock: market time runs at `speed` × wall time from the next step of the candle file.
-  const first = nextStep();
-  const ownClock = speed !== null && first ? startOwnClock({ speed, marketStart: first.ts, advanceTo: (ts) => clock.advanceTo(ts), wall }) : null;
+  const ownClock = startPathOwnClock(path, clock, speed, wall);
 
   let closed = false;
   return {

@@ -3,7 +3,6 @@ import type { Candle, OrderPurpose, OrderSide } from '@bulwark/contracts';
 import {
   dec,
   maxNotionalAt,
-  pathSteps,
   str,
   ZERO,
   PaperVenue,
@@ -13,10 +12,9 @@ import {
   type PaperLiquidityModel,
   type PaperOrderRecord,
   type PaperStep,
-  type PathStep,
   type Rules,
 } from '@bulwark/domain';
-import { readCandles, readFundingRates } from '@bulwark/market-data';
+import { readFundingRates } from '@bulwark/market-data';
 import type { ApiCredential } from './auth';
 import { faultAdminRoutes, serveBinanceRoutes, type BinanceRequest, type BinanceRoute } from './http-core';
 import { BinanceErrors, fromRejection } from './errors';
@@ -24,7 +22,8 @@ import { FaultInjector } from './faults';
 import { algoJson, decParam, maintMargin, orderJson, plain, positionRiskJson, px, qty, tradeJson, unrealised, usdt, type SymbolFormat } from './format';
 import { RateLimiter, type RateLimitOptions } from './limits';
 import { FundingSchedule, KLINE_INTERVALS, KlineBook } from './market';
-import { ownClockSpeed, startOwnClock } from './own-clock';
+import { CandlePath, candleClock, startPathOwnClock, type LocalVenueClock, type StepReport } from './candle-clock';
+import { ownClockSpeed } from './own-clock';
 import { WsHub } from './ws-hub';
 
 /** Options of a local Binance USDⓈ-M venue (see startBinanceLocal). */
@@ -76,25 +75,11 @@ export interface BinanceLocalOptions {
   speed?: number;
 }
 
-/** What a clock step did: per account, how many ORDER_TRADE_UPDATE messages with x = TRADE | EXPIRED it pushed; the engine's events as JSON. */
-export interface StepReport {
-  orderUpdates: Record<string, number>;
-  events: unknown[];
-}
+/** What a clock step did (on this venue the order updates are ORDER_TRADE_UPDATE messages with x = TRADE | EXPIRED). */
+export type { StepReport } from './candle-clock';
 
 /** The clock of the local venue: prices move only when told, or by themselves with the `speed` option. */
-export interface BinanceLocalClock {
-  /** Apply one explicit path step of `symbol` (and a funding settlement at it); `step.barVolume` feeds VOLUME_SHARE liquidity. */
-  step(symbol: string, step: PaperStep, funding: { rate: string } | null): StepReport;
-  /** Walk `n` path steps of the candle file (4 per candle), with the file's funding settlements. */
-  advance(n: number): StepReport;
-  /** Walk every path step of the candle file whose ts (ms) is <= `ts`, as `advance` does. */
-  advanceTo(ts: number): StepReport;
-  /** Market time: the ts of the last step (0 before any). */
-  now(): number;
-  /** Path steps of the candle file not walked yet. */
-  remaining(): number;
-}
+export type BinanceLocalClock = LocalVenueClock;
 
 /** A running local venue. */
 export interface BinanceLocal {
@@ -212,19 +197,10 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
   const funding = new Map<string, FundingSchedule>([...o.rules.keys()].map((s) => [s, new FundingSchedule([])]));
 
   // The candle file: everything before startTime is history, the rest is the clock's path.
-  const candles: Candle[] = [];
-  let ci = 0;
-  let pi = 0;
-  if (o.candlesFile) {
-    for await (const c of readCandles(o.candlesFile)) candles.push(c);
-    const start = o.startTime ?? candles[0]?.openTime ?? 0;
-    ci = candles.findIndex((c) => c.openTime >= start);
-    if (ci < 0) ci = candles.length;
-    const book = books.get(mainSymbol)!;
-    for (const c of candles.slice(0, ci)) book.closed.push({ t: c.openTime, o: c.open, h: c.high, l: c.low, c: c.close, v: c.volume });
-  }
+  const path = await CandlePath.load(o.candlesFile, o.startTime);
+  const book = books.get(mainSymbol)!;
+  for (const c of path.history()) book.closed.push({ t: c.openTime, o: c.open, h: c.high, l: c.low, c: c.close, v: c.volume });
   if (o.fundingFile) funding.set(mainSymbol, new FundingSchedule(await readFundingRates(o.fundingFile)));
-  const intervalMs = candles.length > 1 ? candles[1].openTime - candles[0].openTime : 60_000;
 
   const accounts = new Map<string, Account>();
   const keys = new Map<string, ApiCredential>();
@@ -399,7 +375,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
     const { k, closed } = books.get(symbol)!.onStep(step.ts, step.to, candle);
     hub.publishMarket(`${lower}@kline_1m`, {
       e: 'kline', E: step.ts, s: symbol,
-      k: { t: k.t, T: k.t + intervalMs - 1, s: symbol, i: '1m', f: 0, L: 0, o: k.o, c: k.c, h: k.h, l: k.l, v: k.v, n: 0, x: closed, q: '0', V: '0', Q: '0', B: '0' },
+      k: { t: k.t, T: k.t + path.intervalMs - 1, s: symbol, i: '1m', f: 0, L: 0, o: k.o, c: k.c, h: k.h, l: k.l, v: k.v, n: 0, x: closed, q: '0', V: '0', Q: '0', B: '0' },
     });
     const mp = markPriceJson(symbol, step.ts);
     const ev = { e: 'markPriceUpdate', E: step.ts, s: symbol, p: mp.markPrice, ap: mp.markPrice, P: mp.estimatedSettlePrice, i: mp.indexPrice, r: mp.lastFundingRate, T: mp.nextFundingTime };
@@ -414,43 +390,13 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
     return { symbol, markPrice: m, indexPrice: m, estimatedSettlePrice: m, lastFundingRate: next.rate, interestRate: '0.00010000', nextFundingTime: next.time, time: ts };
   }
 
-  const merge = (into: StepReport, r: StepReport) => {
-    for (const [k, v] of Object.entries(r.orderUpdates)) into.orderUpdates[k] = (into.orderUpdates[k] ?? 0) + v;
-    into.events.push(...r.events);
-  };
-
-  /** The candle file's next path step (the bar's length from the next bar's open), or null at the end. */
-  const nextStep = () => {
-    if (ci >= candles.length) return null;
-    const c = candles[ci];
-    const next = candles[ci + 1];
-    return pathSteps(c, ci > 0 ? candles[ci - 1].close : null, next ? next.openTime - c.openTime : intervalMs)[pi];
-  };
-  /** Walk the candle file's steps while `more(step, walked)`, with the file's funding settlements. */
-  const walk = (more: (s: PathStep, walked: number) => boolean): StepReport => {
-    const out: StepReport = { orderUpdates: {}, events: [] };
-    for (const a of accounts.values()) out.orderUpdates[a.cred.accountId] = 0;
-    for (let k = 0, step = nextStep(); step && more(step, k); k++, step = nextStep()) {
-      const c = candles[ci];
-      const s: PaperStep = { ...step, barVolume: c.volume };
-      const rate = pi === 0 ? funding.get(mainSymbol)!.at(c.openTime) ?? null : null;
-      merge(out, processStep(mainSymbol, s, rate, { c, pathIndex: pi }, true));
-      pi++;
-      if (pi === 4) {
-        pi = 0;
-        ci++;
-      }
-    }
-    return out;
-  };
-
-  const clock: BinanceLocalClock = {
-    step: (symbol, step, f) => processStep(symbol, step, f ? f.rate : null, null, true),
-    advance: (n) => walk((_, walked) => walked < n),
-    advanceTo: (ts) => walk((s) => s.ts <= ts),
+  const clock: BinanceLocalClock = candleClock(path, {
+    symbol: mainSymbol,
+    accountIds: () => [...accounts.values()].map((a) => a.cred.accountId),
+    fundingAt: (openTime) => funding.get(mainSymbol)!.at(openTime) ?? null,
+    processStep,
     now: () => engine.now(),
-    remaining: () => Math.max(0, (candles.length - ci) * 4 - pi),
-  };
+  });
 
   /** Fill-before-cancel: a zero-length step at the mark fills what is marketable there (queued MARKET orders, reached limits). */
   function fillAtMark(symbol: string): void {
@@ -1021,8 +967,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
   sweep.unref();
 
   // Own clock: market time runs at `speed` × wall time from the next step of the candle file.
-  const first = nextStep();
-  const ownClock = speed !== null && first ? startOwnClock({ speed, marketStart: first.ts, advanceTo: (ts) => clock.advanceTo(ts), wall }) : null;
+  const ownClock = startPathOwnClock(path, clock, speed, wall);
 
   let closed = false;
   return {
