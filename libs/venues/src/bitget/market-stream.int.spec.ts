@@ -24,7 +24,9 @@ const alerts: MarketStreamAlert[] = [];
 
 beforeAll(async () => {
   const inputs = bitgetLocalInputs(resolveDataDir(), SYMBOL);
-  local = await startBitgetLocal({ ...inputs, startTime: START, accounts: [] });
+  // Bitget's per-IP limits (contracts: 20 requests a second) are tested elsewhere; here a dozen streams
+  // load the markets (6 product types each) within a second, which the real limits would refuse.
+  local = await startBitgetLocal({ ...inputs, startTime: START, accounts: [], limits: { scale: 100 } });
   file = [];
   for await (const c of readCandles(inputs.candlesFile!)) if (c.openTime >= START - 10 * MIN && c.openTime < START + 60 * MIN) file.push(c);
   fundingRate = (await readFundingRates(inputs.fundingFile!)).find((f) => f.fundingTime === SETTLEMENT)!.rate;
@@ -178,9 +180,12 @@ describe('BitgetMarketStream against the local Bitget venue', () => {
     const a: MarketStreamAlert[] = [];
     const bad = new BitgetMarketStream({ mode: 'local', restBase: local.url, wsBase: 'ws://127.0.0.1:1', timeoutMs: 1_000, alertAfter: 3, backoff: { baseDelayMs: 1, maxDelayMs: 5 }, onAlert: (x) => a.push(x) });
     const got = collect(bad.candles(SYMBOL));
-    await until(() => a.length >= 1, 'an alert', 30_000);
-    expect(a[0]).toMatchObject({ kind: 'MARKET_DATA_STREAM', symbol: SYMBOL, source: 'kline', failures: 3 });
-    await bad.close();
+    try {
+      await until(() => a.length >= 1, 'an alert', 30_000);
+      expect(a[0]).toMatchObject({ kind: 'MARKET_DATA_STREAM', symbol: SYMBOL, source: 'kline', failures: 3 });
+    } finally {
+      await bad.close(); // else its reconnect loop keeps Jest alive after a failure
+    }
     await got.done;
     expect(got.items).toEqual([]);
   }, 60_000);
