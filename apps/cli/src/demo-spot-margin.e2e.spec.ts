@@ -39,11 +39,13 @@ afterAll(async () => {
 });
 
 describe('demo --market spot-margin (six services, the local spot-margin venue through ccxt, driven by the replay)', () => {
-  it('trades the six hours: every position opened by an approved entry, closed by its stop, its take-profit or the guard; no liquidation', () => {
+  it('trades the six hours: every position opened by an approved entry, closed by its stop, its take-profit or the guard; no liquidation; the guard\'s crossings in order', () => {
     const m = report.margin!;
     expect(report.candles).toBe(360);
     expect(m.positions.length).toBeGreaterThanOrEqual(2);
     expect(m.liquidations).toBe(0);
+    // The guard's crossings in log order, the same the in-process backtest of the window records (backtest-spot-margin.spec).
+    expect(m.guard).toEqual(['transferOut DOWN (1.6076)', 'transferOut UP (nothing owed)', 'transferOut DOWN (1.8967)', 'transferOut UP (nothing owed)']);
     expect(m.positions.every((p) => p.status === 'STOPPED_OUT' || p.status === 'CLOSED')).toBe(true);
     expect(m.positions.every((p) => p.requestId !== null && p.requestId.startsWith('i'))).toBe(true);
     // Each stopped-out position left at or through its stop (a gap fills beyond it, never before).
