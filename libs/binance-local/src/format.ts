@@ -52,7 +52,8 @@ export function orderJson(f: SymbolFormat, o: PaperOrderRecord, forPlace = false
     executedQty: qty(f, o.executedQty),
     cumQty: qty(f, o.executedQty),
     cumQuote: usdt(cumQuote),
-    timeInForce: o.type === 'LIMIT' ? 'GTC' : 'GTC',
+    // The order's own (LIMIT: GTC | IOC | FOK | GTX); Binance answers GTC for MARKET orders.
+    timeInForce: o.timeInForce ?? 'GTC',
     type: orderTypeOf(o),
     reduceOnly: o.reduceOnly,
     closePosition: false,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Candle, OrderPurpose, OrderSide } from '@bulwark/contracts';
+import type { Candle, OrderPurpose, OrderSide, TimeInForce } from '@bulwark/contracts';
 import {
   dec,
   maxNotionalAt,
@@ -242,7 +242,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
     return {
       e: 'ORDER_TRADE_UPDATE', E: ts, T: ts,
       o: {
-        s: rec.symbol, c: rec.clientOrderId, S: rec.side, o: type, f: 'GTC',
+        s: rec.symbol, c: rec.clientOrderId, S: rec.side, o: type, f: rec.timeInForce ?? 'GTC',
         q: qty(f, rec.quantity), p: rec.price ? px(f, rec.price) : '0', ap: rec.avgPrice.isZero() ? '0' : px(f, rec.avgPrice),
         sp: rec.triggerPrice ? px(f, rec.triggerPrice) : '0', x, X: x === 'TRADE' ? rec.status : x, i: Number(rec.venueOrderId),
         l: fill ? qty(f, fill.quantity) : '0', z: qty(f, rec.executedQty), L: fill ? px(f, fill.price) : '0',
@@ -641,16 +641,21 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
         const quantity = decimal(p, 'quantity');
         if (!quantity) throw BinanceErrors.mandatory('quantity');
         const price = decimal(p, 'price');
+        // timeInForce (LIMIT): GTC | IOC | FOK | GTX (post-only); the engine applies it (PaperOrderRequest.timeInForce).
+        // GTD is Binance's too but not modelled: refused like any other value (-1130).
+        let timeInForce: TimeInForce | undefined;
         if (type === 'LIMIT') {
           if (!price) throw BinanceErrors.mandatory('price');
-          need(p, 'timeInForce');
+          const tif = need(p, 'timeInForce');
+          if (tif !== 'GTC' && tif !== 'IOC' && tif !== 'FOK' && tif !== 'GTX') throw BinanceErrors.invalidParam('timeInForce');
+          timeInForce = tif;
         }
         const clientOrderId = p['newClientOrderId'] ?? randomId();
         if (!CLIENT_ID.test(clientOrderId)) throw BinanceErrors.invalidParam('newClientOrderId');
         const reduceOnly = bool(p['reduceOnly']);
         const r = engine.placeOrder(
           a.cred.accountId,
-          { clientOrderId, symbol, side: s, type, quantity, price: type === 'LIMIT' ? price : null, reduceOnly, purpose: purposeOf(clientOrderId, reduceOnly), triggerPrice: decimal(p, 'bulwarkTriggerPrice') },
+          { clientOrderId, symbol, side: s, type, quantity, price: type === 'LIMIT' ? price : null, reduceOnly, purpose: purposeOf(clientOrderId, reduceOnly), triggerPrice: decimal(p, 'bulwarkTriggerPrice'), ...(timeInForce ? { timeInForce } : {}) },
           c.fault?.action === 'splitFill' ? { tradesPerFill: c.fault.trades } : {},
         );
         if (!r.ok) throw fromRejection(r.error);

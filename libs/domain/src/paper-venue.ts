@@ -1,4 +1,4 @@
-import type { OrderPurpose, OrderSide, OrderType, PositionSide } from '@bulwark/contracts';
+import type { OrderPurpose, OrderSide, OrderType, PositionSide, TimeInForce } from '@bulwark/contracts';
 import { fundingPayment } from './funding';
 import { shortHash } from './ids';
 import { initialMargin, liquidationCloseFeeRate, liquidationPrice } from './liquidation';
@@ -41,7 +41,18 @@ export const VenueErrors = {
   QTY_WITH_CLOSE_POSITION: { code: '-4137', message: 'Quantity must be zero with closePosition equals true.' },
   /** A trigger price <= 0. */
   STOP_PRICE_NOT_POSITIVE: { code: '-4006', message: 'Stop price less than zero.' },
+  /** FOK_ORDER_REJECT: a LIMIT FOK order that cannot fill whole at once is rejected, not recorded (see PaperOrderRequest.timeInForce). */
+  FOK_REJECTED: { code: '-5021', message: 'Due to the order could not be filled immediately, the FOK order has been rejected. The order would not be recorded in the order history.' },
+  /** GTX_ORDER_REJECT: a LIMIT GTX (post-only) order that would take liquidity is rejected, not recorded. */
+  GTX_REJECTED: { code: '-5022', message: 'Due to the order could not be executed as maker, the Post Only order will be rejected. The order will not be recorded in the order history.' },
 } as const;
+
+/**
+ * Not a Binance error: the unfilled rest of a LIMIT IOC order, canceled by its time in force
+ * (Binance reports it as ORDER_TRADE_UPDATE x = EXPIRED, with no error code). The engine carries
+ * it on a `rejected` event, which every consumer reads as "the venue ended the order EXPIRED".
+ */
+export const IOC_EXPIRED = { code: 'IOC_EXPIRED', message: 'The rest of the IOC order that could not fill immediately expired.' } as const;
 
 export type VenueRejection = Rejection<string>;
 
@@ -70,6 +81,33 @@ export interface PaperOrderRequest {
   purpose: OrderPurpose;
   /** For a triggered internal stop: fill at this price on the current step. */
   triggerPrice: D | null;
+  /**
+   * Time in force of a LIMIT order (ignored for MARKET); absent = GTC, the engine's historical
+   * behaviour. Binance USDⓈ-M semantics ("New Order (TRADE)", timeInForce; error codes -5021,
+   * -5022: https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New-Order,
+   * https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code), where the
+   * "book" is the price path and "immediately" is the first step after placement (the same
+   * moment a queued MARKET order fills):
+   * - GTC: rests until filled or canceled.
+   * - IOC: fills at the step's first tradable price when that is at its limit or better (BUY:
+   *   price ≤ limit, SELL: ≥), as a taker, at most what the step's liquidity allows; the rest
+   *   is canceled at once: EXPIRED (executedQty keeps the fill), a `rejected` event with
+   *   IOC_EXPIRED. Nothing reachable → EXPIRED with no fill.
+   * - FOK: all or nothing. Not marketable at placement against the last price → -5021 at once
+   *   (not recorded, as Binance documents). Accepted, but at the step the price moved away or
+   *   the step's liquidity is short of the whole quantity → refused whole: a `rejected` event
+   *   -5021 and the record EXPIRED with no fill (the engine had already given it an id).
+   * - GTX (post-only): marketable at placement against the last price (BUY limit ≥ last, SELL
+   *   limit ≤ last: it would take) → -5022 (not recorded). Otherwise it rests like GTC and
+   *   every fill is MAKER at its limit price (a resting order trades at its own price, also
+   *   when a gap jumps through it).
+   */
+  timeInForce?: TimeInForce;
+}
+
+/** True when a LIMIT order at `limit` would trade against `price` (BUY: price ≤ limit; SELL: price ≥ limit). */
+function marketableAt(side: OrderSide, limit: D, price: D): boolean {
+  return side === 'BUY' ? price.lte(limit) : price.gte(limit);
 }
 
 interface RestingOrder extends PaperOrderRequest {
@@ -163,7 +201,8 @@ export interface PaperStep {
  * Order status as Binance reports it (`GET /fapi/v1/order` `status`). PARTIALLY_FILLED: some
  * trades done, the rest still working (VOLUME_SHARE liquidity, or between the trades of a
  * split fill); EXPIRED is a reduce-only order the venue refused when it came to fill (its
- * position was gone; executedQty keeps what filled before), REJECTED never happens after
+ * position was gone; executedQty keeps what filled before), an IOC's unfilled rest or a FOK
+ * that could not fill whole (see PaperOrderRequest.timeInForce), REJECTED never happens after
  * acceptance. A canceled PARTIALLY_FILLED order is CANCELED with its executedQty.
  */
 export type PaperOrderStatus = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'EXPIRED';
@@ -285,6 +324,11 @@ export interface PaperFill {
 /** What happened at the venue on one step of the price path, in order. */
 export type PaperVenueEvent =
   | { kind: 'fill'; fill: PaperFill }
+  /**
+   * An accepted order the venue ended EXPIRED on this step: refused when it came to fill
+   * (-2022 reduce-only, -5021 a FOK that cannot fill whole) or the unfilled rest of an IOC
+   * canceled by its time in force (code IOC_EXPIRED); fills it made before stay booked.
+   */
   | { kind: 'rejected'; accountId: string; clientOrderId: string; code: string; message: string; ts: number }
   | { kind: 'funding'; accountId: string; symbol: string; amount: D; rate: D; markPrice: D; ts: number }
   /**
@@ -353,6 +397,8 @@ export interface PaperVenueRestoreHooks {
 
 type SnapshotOrder = {
   clientOrderId: string; symbol: string; side: OrderSide; type: OrderType; quantity: string; price: string | null; reduceOnly: boolean; purpose: OrderPurpose; triggerPrice: string | null;
+  /** Only when the order carries one (LIMIT with a time in force). */
+  timeInForce?: TimeInForce;
 };
 
 /** PaperVenue.snapshot(): the engine's state as plain data, decimals as exact strings (money.str). */
@@ -566,10 +612,20 @@ export class PaperVenue {
         if (e) return e;
       }
     }
+    // Time in force (LIMIT only): the matching engine's verdict comes after every other check.
+    const { timeInForce, ...req } = o;
+    const tif = o.type === 'LIMIT' ? timeInForce : undefined;
+    if (tif === 'GTX' || tif === 'FOK') {
+      const last = this.lastPrice.get(o.symbol);
+      const marketable = last !== undefined && marketableAt(o.side, o.price!, last);
+      if (tif === 'GTX' && marketable) return venueErr(VenueErrors.GTX_REJECTED, `(price ${str(o.price!)}, last ${str(last!)})`);
+      if (tif === 'FOK' && !marketable) return venueErr(VenueErrors.FOK_REJECTED, last ? `(price ${str(o.price!)}, last ${str(last)})` : '(no market price yet)');
+    }
+    const accepted: PaperOrderRequest = tif === undefined ? req : { ...req, timeInForce: tif };
     this.clientIds.add(`${accountId}:${o.clientOrderId}`);
     const venueOrderId = String(++this.orderSeq);
-    this.resting.push({ ...o, venueOrderId, accountId, tradesPerFill, working: false });
-    this.record({ ...o, accountId, venueOrderId, status: 'NEW', executedQty: ZERO, avgPrice: ZERO, time: this.lastTs, updateTime: this.lastTs });
+    this.resting.push({ ...accepted, venueOrderId, accountId, tradesPerFill, working: false });
+    this.record({ ...accepted, accountId, venueOrderId, status: 'NEW', executedQty: ZERO, avgPrice: ZERO, time: this.lastTs, updateTime: this.lastTs });
     return ok({ venueOrderId });
   }
 
@@ -838,9 +894,15 @@ export class PaperVenue {
         const fraction = c ? c.fraction : ZERO;
         const price = c ? c.price : start;
         pending.push({ rank: 2, fraction, seq: seq++, run: () => this.fillResting(o, price, 'TAKER', step.ts, out, cap(o)) });
+      } else if (o.type === 'LIMIT' && o.price && (o.timeInForce === 'IOC' || o.timeInForce === 'FOK')) {
+        // Immediate: it meets the market where a queued MARKET order does, the step's first tradable price.
+        pending.push({ rank: 0, fraction: ZERO, seq: seq++, run: () => this.fillImmediate(o, start, step.ts, out, cap(o)) });
       } else if (o.type === 'LIMIT' && o.price) {
         const c = crossing(step, o.price, o.side === 'BUY' ? 'down' : 'up');
-        if (c) pending.push({ rank: 3, fraction: c.fraction, seq: seq++, run: () => this.fillResting(o, c.price, step.gap ? 'TAKER' : 'MAKER', step.ts, out, cap(o)) });
+        // A post-only order only ever makes: it trades at its own price as maker.
+        const gtx = o.timeInForce === 'GTX';
+        const price = gtx ? o.price : c?.price;
+        if (c && price) pending.push({ rank: 3, fraction: c.fraction, seq: seq++, run: () => this.fillResting(o, price, step.gap && !gtx ? 'TAKER' : 'MAKER', step.ts, out, cap(o)) });
       }
     }
     for (const a of this.accounts.values()) {
@@ -952,6 +1014,30 @@ export class PaperVenue {
     const done = this.execute(o, price, liquidity, ts, out, cap);
     if (done !== 'WORKING') this.resting.splice(this.resting.indexOf(o), 1);
     else if (o.type === 'MARKET') o.working = true;
+  }
+
+  /**
+   * An IOC / FOK LIMIT order meets the market at `price` (the step's first tradable price) and
+   * leaves the book whatever happens (see PaperOrderRequest.timeInForce): filled (as a taker,
+   * at most `cap`) when `price` is at its limit or better; an IOC's unfilled rest EXPIRED
+   * (IOC_EXPIRED); a FOK that cannot fill whole refused whole (-5021, EXPIRED, no fill).
+   */
+  private fillImmediate(o: RestingOrder, price: D, ts: number, out: PaperVenueEvent[], cap: D | null): void {
+    const i = this.resting.indexOf(o);
+    if (i < 0) return;
+    this.resting.splice(i, 1);
+    const rec = this.recordsByVenueId.get(o.venueOrderId)!;
+    const remaining = o.quantity.minus(rec.executedQty);
+    const reachable = marketableAt(o.side, o.price!, price);
+    if (o.timeInForce === 'FOK' && (!reachable || (cap !== null && cap.lt(remaining)))) {
+      out.push({ kind: 'rejected', accountId: o.accountId, clientOrderId: o.clientOrderId, ...VenueErrors.FOK_REJECTED, ts });
+      this.setStatus(o.venueOrderId, 'EXPIRED', ts);
+      return;
+    }
+    const done = reachable ? this.execute(o, price, 'TAKER', ts, out, cap) : 'WORKING';
+    if (done !== 'WORKING') return;
+    out.push({ kind: 'rejected', accountId: o.accountId, clientOrderId: o.clientOrderId, ...IOC_EXPIRED, ts });
+    this.setStatus(o.venueOrderId, 'EXPIRED', ts);
   }
 
   /**
@@ -1083,6 +1169,7 @@ export class PaperVenue {
     const order = (o: PaperOrderRequest) => ({
       clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, quantity: str(o.quantity), price: o.price && str(o.price),
       reduceOnly: o.reduceOnly, purpose: o.purpose, triggerPrice: o.triggerPrice && str(o.triggerPrice),
+      ...(o.timeInForce === undefined ? {} : { timeInForce: o.timeInForce }),
     });
     const trade = (f: PaperFill) => ({
       ...f, quantity: str(f.quantity), price: str(f.price), fee: str(f.fee), realisedPnl: str(f.realisedPnl), liquidationFee: str(f.liquidationFee),
@@ -1158,6 +1245,7 @@ export class PaperVenue {
         this.clientIds.add(`${accountId}:${o.clientOrderId}`);
         const req: PaperOrderRequest = {
           clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, quantity: o.quantity, price: o.price, reduceOnly: o.reduceOnly, purpose: o.purpose, triggerPrice: o.triggerPrice,
+          ...(o.type === 'LIMIT' && o.timeInForce !== undefined ? { timeInForce: o.timeInForce } : {}),
         };
         this.resting.push({ ...req, venueOrderId, accountId, tradesPerFill: this.tradesPerFill, working: false });
         this.record({ ...req, accountId, venueOrderId, status: 'NEW', executedQty: ZERO, avgPrice: ZERO, time: this.lastTs, updateTime: this.lastTs });

@@ -1,7 +1,11 @@
 import type { InstrumentRules, OrderSide, VenueId } from '@bulwark/contracts';
 import type { D, PaperAccountView, PaperOrderRequest, PaperStep, PaperVenueEvent, Result, VenueRejection } from '@bulwark/domain';
 
-/** An order as sent to a venue (client order id, side, type, quantity, price, reduce-only, purpose). */
+/**
+ * An order as sent to a venue (client order id, side, type, quantity, price, reduce-only,
+ * purpose, and for LIMIT an optional timeInForce GTC | IOC | FOK | GTX, absent = GTC; see
+ * PaperOrderRequest.timeInForce for the semantics).
+ */
 export type VenueOrderRequest = PaperOrderRequest;
 export type { VenueRejection };
 

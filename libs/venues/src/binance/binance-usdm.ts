@@ -3,7 +3,7 @@ import * as ccxt from 'ccxt';
 /** The ccxt.pro exchange class the adapter drives. */
 type Ex = InstanceType<typeof ccxt.pro.binanceusdm>;
 import type { InstrumentRules, OrderPurpose, OrderSide, VenueId } from '@bulwark/contracts';
-import { dec, err, ok, parseBinanceUsdmRules, str, ZERO, type D, type PaperAccountView, type PaperFill, type PaperVenueEvent, type Result, type VenueRejection } from '@bulwark/domain';
+import { dec, err, IOC_EXPIRED, ok, parseBinanceUsdmRules, str, VenueErrors, ZERO, type D, type PaperAccountView, type PaperFill, type PaperVenueEvent, type Result, type VenueRejection } from '@bulwark/domain';
 import type {
   LiveVenuePort,
   ProtectiveOrderRequest,
@@ -310,7 +310,8 @@ export class BinanceUsdmVenue implements LiveVenuePort {
     if (!ready.ok) return ready;
     const params: Raw = { newClientOrderId: o.clientOrderId, quantity: str(o.quantity) };
     if (o.reduceOnly) params['reduceOnly'] = true;
-    if (o.type === 'LIMIT' && o.price) Object.assign(params, { price: str(o.price), timeInForce: 'GTC' });
+    // timeInForce (LIMIT only): the order's own GTC | IOC | FOK | GTX (post-only), GTC when absent.
+    if (o.type === 'LIMIT' && o.price) Object.assign(params, { price: str(o.price), timeInForce: o.timeInForce ?? 'GTC' });
     if (this.mode === 'local' && o.type === 'MARKET' && o.triggerPrice) params['bulwarkTriggerPrice'] = str(o.triggerPrice);
     this.placed.set(o.clientOrderId, { symbol: o.symbol, purpose: o.purpose });
     const sym = this.unified(o.symbol);
@@ -610,11 +611,18 @@ export class BinanceUsdmVenue implements LiveVenuePort {
     return { kind: 'fill', fill };
   }
 
-  /** An expiry event from an ORDER_TRADE_UPDATE message with x = EXPIRED (a reduce-only order with nothing left to reduce). */
+  /**
+   * An expiry event from an ORDER_TRADE_UPDATE message with x = EXPIRED: the code the local
+   * venue's step report gives, else by the order's time in force (`f`): an IOC's unfilled
+   * rest (IOC_EXPIRED), a FOK refused whole (-5021), otherwise a reduce-only order with
+   * nothing left to reduce (-2022).
+   */
   protected rejectedOf(o: Raw | null, ts: number, reported: Raw): PaperVenueEvent {
     const clientOrderId = o ? s(o['c']) : s(reported['clientOrderId']);
     this.openOrderIds.delete(clientOrderId);
-    return { kind: 'rejected', accountId: this.accountId, clientOrderId, code: s(reported['code']) || '-2022', message: s(reported['message']) || 'ReduceOnly Order is rejected.', ts };
+    const tif = o ? s(o['f']) : '';
+    const byTif = tif === 'IOC' ? IOC_EXPIRED : tif === 'FOK' ? VenueErrors.FOK_REJECTED : VenueErrors.REDUCE_ONLY_REJECTED;
+    return { kind: 'rejected', accountId: this.accountId, clientOrderId, code: s(reported['code']) || byTif.code, message: s(reported['message']) || byTif.message, ts };
   }
 
   /**

@@ -26,6 +26,8 @@ export type VenueErrorReason =
   | 'UNKNOWN_ORDER'
   | 'DUPLICATE_ORDER'
   | 'INVALID'
+  | 'POST_ONLY_REJECTED'
+  | 'FOK_REJECTED'
   | 'AUTH'
   | 'OTHER';
 
@@ -67,6 +69,12 @@ put('INVALID', false, false, [
   '-2021', '-4003', '-4004', '-4005', '-4014', '-4023', '-4028', '-4120', '-4131', '-4400',
 ]);
 put('AUTH', false, false, ['-2014', '-2015', '-1022', '-1002']);
+// -5022 GTX_ORDER_REJECT "Due to the order could not be executed as maker, the Post Only order will be rejected. The order will
+// not be recorded in the order history.": a post-only (timeInForce GTX) order that would take; nothing happened, a new price may rest.
+put('POST_ONLY_REJECTED', false, false, ['-5022']);
+// -5021 FOK_ORDER_REJECT "Due to the order could not be filled immediately, the FOK order has been rejected. The order would not be
+// recorded in the order history.": a FOK order that could not fill whole at once; nothing filled.
+put('FOK_REJECTED', false, false, ['-5021']);
 // -1001 "Internal error; unable to process your request. Please try again." / -1008 overloaded: not processed, may be resent.
 // -3044 (spot margin) "System busy.": refused before processing, like -1001.
 put('OTHER', true, false, ['-1001', '-1008', '-3044']);

@@ -62,11 +62,14 @@ export const BITGET_ENDPOINT_COST = {
   time: { weight: 1, orders: 0 },
 } as const satisfies Record<string, RequestCost>;
 
-/** Time in force of a Bitget limit order (`force`): GTC, post-only (PO = `post_only`), IOC, FOK. */
-export type BitgetTimeInForce = 'GTC' | 'PO' | 'IOC' | 'FOK';
+/**
+ * Time in force of a Bitget limit order (`force`): GTC, post-only (PO or the port's Binance
+ * spelling GTX = `post_only`), IOC, FOK.
+ */
+export type BitgetTimeInForce = 'GTC' | 'PO' | 'GTX' | 'IOC' | 'FOK';
 
-/** An order for Bitget: the port's order plus the limit order's time in force (default GTC). */
-export type BitgetOrderRequest = VenueOrderRequest & { timeInForce?: BitgetTimeInForce };
+/** An order for Bitget: the port's order, whose limit time in force may also say PO (default GTC). */
+export type BitgetOrderRequest = Omit<VenueOrderRequest, 'timeInForce'> & { timeInForce?: BitgetTimeInForce };
 
 /** Alerts the adapter raises (never containing credentials). */
 export type BitgetVenueAlert = BudgetAlert | { kind: 'USER_DATA_STREAM'; message: string };
@@ -542,7 +545,7 @@ export class BitgetUsdtmVenue implements LiveVenuePort {
     if (o.reduceOnly) params['reduceOnly'] = true;
     if (o.type === 'LIMIT') {
       const tif = o.timeInForce ?? 'GTC';
-      if (tif === 'PO') params['postOnly'] = true;
+      if (tif === 'PO' || tif === 'GTX') params['postOnly'] = true;
       else params['timeInForce'] = tif;
     }
     if (this.mode === 'local' && o.type === 'MARKET' && o.triggerPrice) params['bulwarkTriggerPrice'] = str(o.triggerPrice);
