@@ -12,7 +12,7 @@
 // YAML file parses; no k8s probe targets a port its container does not declare; the gateway
 // (compose service and the Deployment of k8s/components/gateway) gets its JWT key and TLS
 // certificate and key as files from mounted secrets, and never listens beyond loopback without
-// TLS. The overlays' rendering and schemas are checked by apps/cli/src/deploy-k8s.spec.ts
+// TLS. The overlays' rendering and schemas are checked by apps/cli/src/deploy-k8s.int.spec.ts
 // (kubectl kustomize + kubernetes-models).
 'use strict';
 

@@ -1,7 +1,7 @@
 // Static checks of docker-compose.yml, deploy/Dockerfile and k8s/base/ (no Docker engine or
 // cluster needed). The checks live in scripts/validate-deploy.js so they also run from the
 // command line: `node scripts/validate-deploy.js`. The schemas and the rendered overlays are
-// checked by deploy-compose.spec.ts, deploy-k8s.spec.ts and deploy-prometheus.spec.ts.
+// checked by deploy-compose.spec.ts, deploy-k8s.int.spec.ts and deploy-prometheus.int.spec.ts.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

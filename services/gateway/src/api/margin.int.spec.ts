@@ -14,7 +14,7 @@ import { ReadModelService } from './read-model.service';
 // error filter and fastify settings) with an in-memory event log, and stand-ins for risk and
 // execution answering on prefixed subjects of Bulwark's nats-server as the services do: they
 // check each request against its contract, record what the service records, then answer.
-// The figures are the 2024-08-04 crash run's (libs/projections/src/margin.spec.ts): a long of
+// The figures are the 2024-08-04 crash run's (libs/projections/src/margin.int.spec.ts): a long of
 // 0.02445 BTC bought at 58459.98 (0.02442555 held after the base commission), stop 58167.68,
 // 429.346511 USDT borrowed at 0.0475 %/day, i.e. 0.00849749 USDT of interest an hour.
 

@@ -18,7 +18,7 @@ import { registerMarginCommands } from './margin-commands';
 //   Bulwark running on the same server. Refusals come the way the NATS transport sends them:
 //   {error:{code,message}}.
 // - positions and interest read an in-memory event log holding the 2024-08-04 crash run of
-//   libs/projections/src/margin.spec.ts: a BTCUSDT long of 0.02445 BTC at 58459.98 (stop
+//   libs/projections/src/margin.int.spec.ts: a BTCUSDT long of 0.02445 BTC at 58459.98 (stop
 //   58167.68) with 429.346511 USDT borrowed, two hourly accruals of 0.00849749 USDT, stopped
 //   out at 58080.62; an ETHUSDT short still open; another account's lone transfer.
 
@@ -73,7 +73,7 @@ async function crashRun(store: EventStore): Promise<void> {
   await put(store, BTC, 'MarginInterestCharged', { ...btc, asset: 'USDT', principal: '429.346511', interest: '0.00849749', dailyRate: '0.000475', type: 'PERIODIC', txId: 'i2', price: '58210.5', quoteValue: '0.00849749', at: t('23:00:00') }, t('23:00:00'));
   await put(store, BTC, 'MarginStopTriggered', { ...btc, sequence: 1, kind: 'STOP_LOSS', triggerPrice: '58167.68', price: '58100', at: STOPPED }, STOPPED);
   await put(store, BTC, 'MarginRepaid', { ...btc, asset: 'USDT', principal: '429.346511', interest: '0.01699498', tranId: 'bwm-2', by: 'stop-monitor', at: STOPPED + 300 }, STOPPED + 300);
-  // The close's amounts as the writer computes them (marginClosePnl at the exit price; libs/projections/src/margin.spec.ts).
+  // The close's amounts as the writer computes them (marginClosePnl at the exit price; libs/projections/src/margin.int.spec.ts).
   await put(store, BTC, 'MarginPositionClosed', {
     ...btc, sequence: 1, status: 'STOPPED_OUT', reason: 'STOP_LOSS', quantity: '0.02442', exitPrice: '58080.62', exitQuote: '1418.3287404',
     realisedPnl: '-9.275352', commissionQuote: '2.8383998994', interestQuote: '0.01699498', netPnl: '-12.1307468794',
