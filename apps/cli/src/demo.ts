@@ -31,7 +31,7 @@ import {
   UserStoreError,
 } from '@bulwark/messaging';
 import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
-import { startBinanceMarginLocal, type BinanceMarginLocal } from '@bulwark/binance-local';
+import type { BinanceMarginLocal } from '@bulwark/binance-local';
 import { GatewayPortInUseError, type LocalFuturesVenue, type RunningGateway, type RunningServices, type RestartPolicy, ServiceStartError, type SupervisorEvent, startGateway, startLocalVenue, startServices } from './processes';
 
 const json = JSONCodec();
@@ -421,6 +421,8 @@ async function startMarginVenue(o: DemoOptions, env: NodeJS.ProcessEnv): Promise
   if (first === null) throw new DemoError(`no candle in ${o.candles} from ${o.from === null ? 'its start' : new Date(o.from).toISOString()}`);
   const apiKey = `demo-${randomBytes(16).toString('hex')}`;
   const apiSecret = randomBytes(32).toString('hex');
+  // Loaded only for a spot-margin demo: the local venue is not part of the CLI's start-up.
+  const { startBinanceMarginLocal } = await import('@bulwark/binance-local');
   const venue = await startBinanceMarginLocal({
     port: 0, host: '127.0.0.1', accounts: [{ accountId: o.accountId, apiKey, apiSecret, spot: { USDT: o.capital } }], pair: loadMarginPair('BTCUSDT'), candlesFile: path.resolve(o.candles), startTime: first,
     // The replay walks a month in minutes: Binance's per-minute request weights would throttle the clock, not the trader.

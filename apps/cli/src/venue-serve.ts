@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { bitgetLocalInputs, localVenueInputs, startBinanceLocal, startBinanceMarginLocal, startBitgetLocal } from '@bulwark/binance-local';
 import { loadMarginPair, resolveDataDir } from '@bulwark/market-data';
 
 /** The local venues `bulwark venue serve` runs. */
@@ -85,6 +84,8 @@ export async function serveVenue(flags: VenueServeFlags, env: NodeJS.ProcessEnv 
   const apiSecret = flags.apiSecret ?? env['BINANCE_API_SECRET'];
   if (!apiKey || !apiSecret) throw new Error('an API key and secret are required: --api-key K --api-secret S, or BINANCE_API_KEY / BINANCE_API_SECRET');
   const dataDir = flags.dataDir ? path.resolve(flags.dataDir) : resolveDataDir(env);
+  // Loaded here, not with the CLI: only this command and the demo's local venues serve one.
+  const { localVenueInputs, startBinanceLocal, startBinanceMarginLocal } = await import('@bulwark/binance-local');
   if ((flags.venue ?? 'binance-usdm') === 'binance-margin') {
     const candlesFile = flags.candles ? path.resolve(flags.candles) : path.join(dataDir, 'binance-spot', flags.symbol, 'klines-1m', DEFAULT_MARGIN_CANDLES);
     const local = await startBinanceMarginLocal({
@@ -133,6 +134,7 @@ async function serveBitget(flags: VenueServeFlags, env: NodeJS.ProcessEnv, log: 
     throw new Error('an API key and secret are required, and a passphrase: --api-key K --api-secret S --passphrase P, or BITGET_API_KEY / BITGET_API_SECRET / BITGET_API_PASSPHRASE');
   }
   const dataDir = flags.dataDir ? path.resolve(flags.dataDir) : resolveDataDir(env);
+  const { bitgetLocalInputs, startBitgetLocal } = await import('@bulwark/binance-local');
   const inputs = bitgetLocalInputs(dataDir, flags.symbol);
   const candlesFile = flags.candles ? path.resolve(flags.candles) : inputs.candlesFile;
   const local = await startBitgetLocal({

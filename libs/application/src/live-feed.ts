@@ -1,13 +1,14 @@
 import { type Candle, type ReplayStartRequest, Subjects, type VenueId } from '@bulwark/contracts';
 import type { FundingRate } from '@bulwark/market-data';
 import { NatsClockPort, ReplayClock, secondsFromEnv } from '@bulwark/messaging';
-import { BinanceMarketStream, BitgetMarketStream, type MarketStreamAlert } from '@bulwark/venues';
+import type { MarketStreamAlert } from '@bulwark/venues';
 import { JSONCodec, type NatsConnection } from 'nats';
 import type { LiveCandleJournal } from './candle-journal';
 import { LIVE_VENUE_KINDS, publishMarkPrices, type LiveVenueKind, type MarkPriceSourceUpdate } from './mark-price';
 import { replayCandles, type FundingSource, type ReplayCounters, type ReplayHooks } from './replay';
 import { DOWNSTREAM } from './replay.service';
 import { VENUE_KINDS, VenueConfigError, venueOfKind, type VenueKind } from './venue-config';
+import { venuesLib } from './venues-lib';
 
 /** One bar interval of the live feed: Binance 1-minute klines. */
 export const LIVE_INTERVAL_MS = 60_000;
@@ -432,6 +433,7 @@ export interface LiveVenueMarket {
 export function liveMarketFor(venue: LiveVenueKind, opts: { log?: (line: string) => void; onAlert?: (a: MarketStreamAlert) => void } = {}): LiveVenueMarket {
   const v = venueOfKind(venue)!;
   const mode = v.mode === 'demo' ? 'demo' : 'live';
+  const { BinanceMarketStream, BitgetMarketStream } = venuesLib();
   if (v.exchange === 'bitget') return { venue: 'bitget-usdtm', market: new BitgetMarketStream({ mode, log: opts.log, onAlert: opts.onAlert }) };
   return { venue: 'binance-usdm', market: new BinanceMarketStream({ mode, log: opts.log, onAlert: opts.onAlert }) };
 }

@@ -2,8 +2,9 @@ import type { RecordedEvent } from '@bulwark/contracts';
 import type { PaperRestoreEvent } from '@bulwark/domain';
 import type { EventStore } from '@bulwark/event-store';
 import { Quarantine } from '@bulwark/messaging';
-import { PaperVenueAdapter, type VenuePort } from '@bulwark/venues';
+import type { VenuePort } from '@bulwark/venues';
 import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
+import { venuesLib } from './venues-lib';
 
 /** What a start-up restore of the paper venue read and put back. */
 export interface PaperVenueRestoreSummary {
@@ -35,7 +36,7 @@ export interface PaperVenueRestoreSummary {
  * @returns what was restored, or null when `venue` is not an empty paper venue
  */
 export async function restorePaperVenueFromLog(store: EventStore, venue: VenuePort, quarantine: Quarantine, fromPosition = rebuildStartFromEnv()): Promise<PaperVenueRestoreSummary | null> {
-  if (!(venue instanceof PaperVenueAdapter) || !venue.isEmpty()) return null;
+  if (!(venue instanceof venuesLib().PaperVenueAdapter) || !venue.isEmpty()) return null;
   const started = Date.now();
   const recorded: RecordedEvent[] = [];
   const fold: Rebuildable = {

@@ -1,7 +1,8 @@
 import type { VenueId } from '@bulwark/contracts';
 import type { PaperVenueEvent, PaperVenueOptions, Rules } from '@bulwark/domain';
-import { BinanceUsdmVenue, BitgetUsdtmVenue, LocalBinanceVenue, LocalBitgetVenue, PaperVenueAdapter, type VenueAlert, type VenuePort } from '@bulwark/venues';
+import type { VenueAlert, VenuePort } from '@bulwark/venues';
 import { venueSettingsFromEnv } from './venue-config';
+import { venuesLib } from './venues-lib';
 
 /** Injection token of the execution service's venue factory (tests and the in-process system pass their own). */
 export const EXECUTION_VENUE = Symbol('EXECUTION_VENUE');
@@ -28,7 +29,7 @@ export type VenueFactory = (rules: ReadonlyMap<string, Rules>, onAlert: (a: Venu
  * liquidation formula, driven by the replay clock.
  */
 export function paperVenueFactory(venue: VenueId, options: PaperVenueOptions = {}): VenueFactory {
-  return async (rules) => ({ venue: new PaperVenueAdapter(venue, rules, options), reconcileSeconds: 0 });
+  return async (rules) => ({ venue: new (venuesLib().PaperVenueAdapter)(venue, rules, options), reconcileSeconds: 0 });
 }
 
 /**
@@ -42,6 +43,7 @@ export function paperVenueFactory(venue: VenueId, options: PaperVenueOptions = {
 export async function venueFromEnv(env: NodeJS.ProcessEnv, rules: ReadonlyMap<string, Rules>, onAlert: (a: VenueAlert) => void): Promise<OpenedVenue> {
   const s = venueSettingsFromEnv(env);
   if (s.kind === 'paper') return paperVenueFactory('binance-usdm', s.paper)(rules, onAlert);
+  const { BinanceUsdmVenue, BitgetUsdtmVenue, LocalBinanceVenue, LocalBitgetVenue } = venuesLib();
   const base = { accountId: s.accountId!, apiKey: s.apiKey!, apiSecret: s.apiSecret!, onAlert };
   if (s.kind === 'bitget-local' || s.kind === 'bitget-demo' || s.kind === 'bitget-live') {
     const bitget = { ...base, passphrase: s.passphrase! };

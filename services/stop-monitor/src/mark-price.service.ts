@@ -1,10 +1,20 @@
 import { StopMonitorService, markWatchSettingsFromEnv, venueOfKind } from '@bulwark/application';
 import { DeadLetters, NATS } from '@bulwark/messaging';
-import { BinanceMarkPriceRest } from '@bulwark/venues/dist/binance/mark-price-rest';
-import { BitgetMarkPriceRest } from '@bulwark/venues/dist/bitget/mark-price-rest';
+import type { BinanceMarkPriceRest } from '@bulwark/venues/dist/binance/mark-price-rest';
+import type { BitgetMarkPriceRest } from '@bulwark/venues/dist/bitget/mark-price-rest';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection } from 'nats';
 import { type LiveMarkWatch, startLiveMarkWatch } from './mark-prices';
+
+/*
+ * The REST pollers bring ccxt: required only when a live venue is configured, so paper and the
+ * local venues never load it. Synchronous so start-up keeps its order; `import()` of a deep path
+ * would also need a file extension the tests' source mapping does not take.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const binanceRest = () => require('@bulwark/venues/dist/binance/mark-price-rest') as { BinanceMarkPriceRest: typeof BinanceMarkPriceRest };
+const bitgetRest = () => require('@bulwark/venues/dist/bitget/mark-price-rest') as { BitgetMarkPriceRest: typeof BitgetMarkPriceRest };
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
  * Stop-monitor's mark-price mode on the live venues (BULWARK_VENUE binance-demo, binance-live,
@@ -31,7 +41,7 @@ export class MarkPriceService implements OnApplicationBootstrap, OnModuleDestroy
   onApplicationBootstrap(): void {
     const settings = markWatchSettingsFromEnv();
     if (!settings) return;
-    this.poller = venueOfKind(settings.venue)!.exchange === 'bitget' ? new BitgetMarkPriceRest({ mode: settings.mode }) : new BinanceMarkPriceRest({ mode: settings.mode });
+    this.poller = venueOfKind(settings.venue)!.exchange === 'bitget' ? new (bitgetRest().BitgetMarkPriceRest)({ mode: settings.mode }) : new (binanceRest().BinanceMarkPriceRest)({ mode: settings.mode });
     this.live = startLiveMarkWatch({
       nc: this.nc,
       stops: this.stops,

@@ -1,11 +1,11 @@
 import { type EventData, type RecordedEvent, event } from '@bulwark/contracts';
 import { ACCOUNT_DEFAULTS, clientOrderIdFor, dec, str } from '@bulwark/domain';
 import { type Causation, causedBy } from '@bulwark/messaging';
-import { classifyVenueError } from '@bulwark/venues';
 import type { Logger } from '@nestjs/common';
 import { killSwitchRefusal } from './order-routing';
 import { type ExecutionState, type Protective, hasProtection } from './state';
 import type { ExecutionStreams } from './streams';
+import { venuesLib } from '../venues-lib';
 
 /**
  * Exchange stops (EXCHANGE / BOTH protection): reduce-only STOP_MARKET / TAKE_PROFIT_MARKET
@@ -100,7 +100,7 @@ export class ExchangeProtection {
     const r = await venue.placeProtectiveOrder(p.accountId, { clientAlgoId: p.clientOrderId, symbol: p.symbol, side: p.side, kind: p.kind, triggerPrice: p.triggerPrice, quantity: p.quantity, workingType });
     if (!r.ok) {
       // Placed but not readable back: the venue may hold it; reconciliation settles it.
-      const unknown = r.error.code === 'PROTECTION_UNVERIFIED' || classifyVenueError(r.error.code).outcomeUnknown;
+      const unknown = r.error.code === 'PROTECTION_UNVERIFIED' || venuesLib().classifyVenueError(r.error.code).outcomeUnknown;
       await this.streams.orderCommands(p.clientOrderId, [unknown ? { kind: 'RecordStatusUnknown', detail: `${r.error.code} ${r.error.message}` } : { kind: 'RecordRejected', code: r.error.code, message: r.error.message }], c);
       await this.streams.appendVenue(p.accountId, [event('VenueAlert', { kind: 'PROTECTION_FAILED', detail: `exchange ${p.kind} ${p.clientOrderId} refused: ${r.error.code} ${r.error.message}; the internal stop protects the position`, until: null })], c);
       return;

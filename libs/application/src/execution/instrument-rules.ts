@@ -4,9 +4,9 @@ import { type Rules, rulesFromContract } from '@bulwark/domain';
 import type { EventStore } from '@bulwark/event-store';
 import { recordedInstrumentRules, resolveDataDir } from '@bulwark/market-data';
 import type { EventAppender } from '@bulwark/messaging';
-import { isInstrumentRulesSource } from '@bulwark/venues';
 import type { ExecutionVenue } from '../venue-factory';
 import { SYMBOLS } from './state';
+import { venuesLib } from '../venues-lib';
 
 /**
  * Load the instrument rules of every traded symbol into `rules` (the map the venue reads when
@@ -17,6 +17,7 @@ import { SYMBOLS } from './state';
  */
 export async function loadInstrumentRules(venue: ExecutionVenue, rules: Map<string, Rules>, store: EventStore, appender: EventAppender): Promise<void> {
   const venueId = venue.venue;
+  const { isInstrumentRulesSource } = venuesLib();
   const dataDir = isInstrumentRulesSource(venue) ? null : resolveDataDir();
   for (const symbol of SYMBOLS) {
     let contract: InstrumentRules;

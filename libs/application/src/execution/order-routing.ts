@@ -2,10 +2,10 @@ import { type EventData, type RecordedEvent, event } from '@bulwark/contracts';
 import { clientOrderIdFor, dec, str } from '@bulwark/domain';
 import type { EventStore } from '@bulwark/event-store';
 import { type Causation, causedBy } from '@bulwark/messaging';
-import { classifyVenueError } from '@bulwark/venues';
 import type { Logger } from '@nestjs/common';
 import { type ExecutionState, isLive } from './state';
 import type { ExecutionStreams } from './streams';
+import { venuesLib } from '../venues-lib';
 
 /**
  * The kill switch: HALTED refuses every order that is not reduce-only, and so does
@@ -194,7 +194,7 @@ export class OrderRouting {
       [
         r.ok
           ? { kind: 'RecordAccepted', venueOrderId: r.value.venueOrderId }
-          : classifyVenueError(r.error.code).outcomeUnknown
+          : venuesLib().classifyVenueError(r.error.code).outcomeUnknown
             ? { kind: 'RecordStatusUnknown', detail: `${r.error.code} ${r.error.message}` }
             : { kind: 'RecordRejected', code: r.error.code, message: r.error.message },
       ],

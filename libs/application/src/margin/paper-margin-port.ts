@@ -14,15 +14,8 @@ import {
   str,
   type VenueRejection,
 } from '@bulwark/domain';
-import {
-  type IsolatedMarginAccount,
-  isolatedAccountOf,
-  type MarginInterestRow,
-  type MarginOrderPlacement,
-  type MarginOrderSnapshot,
-  marginOrderSnapshot,
-  VenueCallError,
-} from '@bulwark/venues';
+import type { IsolatedMarginAccount, MarginInterestRow, MarginOrderPlacement, MarginOrderSnapshot } from '@bulwark/venues';
+import { venuesLib } from '../venues-lib';
 import type { ClosableMarginVenue } from './margin-execution';
 
 /*
@@ -161,14 +154,14 @@ export class PaperMarginPort implements ClosableMarginVenue {
   async isolatedAccount(symbol: string): Promise<IsolatedMarginAccount> {
     const r = this.pairOrThrow(symbol);
     const a = this.engine.account(this.accountId, symbol);
-    if (!a) throw new VenueCallError({ code: '-3003', message: `Margin account does not exist. (no isolated account for ${symbol})` });
+    if (!a) throw new (venuesLib().VenueCallError)({ code: '-3003', message: `Margin account does not exist. (no isolated account for ${symbol})` });
     const level = a.equity?.marginLevel ?? null;
     const asset = (name: string, x: { free: D; locked: D; borrowed: D; interest: D }) => ({
       asset: name, free: f8(x.free), locked: f8(x.locked), borrowed: f8(x.borrowed), interest: f8(x.interest),
       netAsset: f8(x.free.plus(x.locked).minus(x.borrowed).minus(x.interest)), totalAsset: f8(x.free.plus(x.locked)),
     });
     const status = level === null || level.gte(r.bars.transferOut) ? 'EXCESSIVE' : level.gt(r.bars.marginCall) ? 'NORMAL' : level.gt(r.bars.liquidation) ? 'MARGIN_CALL' : 'FORCE_LIQUIDATION';
-    return isolatedAccountOf({
+    return venuesLib().isolatedAccountOf({
       symbol, baseAsset: asset(r.baseAsset, a.base), quoteAsset: asset(r.quoteAsset, a.quote),
       // Binance answers 999 for an account that owes nothing.
       marginLevel: level ? f8(level) : '999.00000000', marginLevelStatus: status,
@@ -227,7 +220,7 @@ export class PaperMarginPort implements ClosableMarginVenue {
     });
     this.engine.drain();
     if (!placed.ok) return err(fromEngine(placed.error));
-    return ok(marginOrderSnapshot(fullOrderJson(placed.value)));
+    return ok(venuesLib().marginOrderSnapshot(fullOrderJson(placed.value)));
   }
 
   /**
@@ -239,12 +232,12 @@ export class PaperMarginPort implements ClosableMarginVenue {
     this.pairOrThrow(symbol);
     let found: MarginOrderRecord | null;
     if (ref.orderId) {
-      if (!/^\d+$/.test(ref.orderId)) throw new VenueCallError(Refusals.invalidParam('orderId'));
+      if (!/^\d+$/.test(ref.orderId)) throw new (venuesLib().VenueCallError)(Refusals.invalidParam('orderId'));
       found = this.engine.order(this.accountId, symbol, { orderId: Number(ref.orderId) });
     } else if (ref.clientOrderId) {
       found = this.engine.order(this.accountId, symbol, { clientOrderId: ref.clientOrderId });
-    } else throw new VenueCallError(Refusals.mandatory('orderId'));
-    return found ? marginOrderSnapshot(orderRowJson(found)) : null;
+    } else throw new (venuesLib().VenueCallError)(Refusals.mandatory('orderId'));
+    return found ? venuesLib().marginOrderSnapshot(orderRowJson(found)) : null;
   }
 
   // ---------------------------------------------------------------- internals
@@ -258,7 +251,7 @@ export class PaperMarginPort implements ClosableMarginVenue {
 
   private pairOrThrow(symbol: string): MarginPairRules {
     const p = this.pair(symbol);
-    if (!p.ok) throw new VenueCallError(p.error);
+    if (!p.ok) throw new (venuesLib().VenueCallError)(p.error);
     return p.value;
   }
 
