@@ -24,3 +24,4 @@ export * from './candle-journal';
 export * from './seeded-random';
 export * from './rerun';
 export * from './margin';
+export { venuesLib } from './venues-lib';
