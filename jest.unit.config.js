@@ -7,7 +7,8 @@ const projects = ['apps', 'libs', 'services']
   .flatMap((group) => fs.readdirSync(path.join(__dirname, group)).map((name) => path.join(__dirname, group, name, 'jest.config.js')))
   .filter((file) => fs.existsSync(file))
   .map((file) => {
-    const config = require(file);
+    const config = { ...require(file) };
+    delete config.reporters; // a global option: set once below
     return {
       ...config,
       testPathIgnorePatterns: [...(config.testPathIgnorePatterns ?? []), '\\.int\\.spec\\.ts$', '\\.e2e\\.spec\\.ts$'],
@@ -15,4 +16,4 @@ const projects = ['apps', 'libs', 'services']
     };
   });
 
-module.exports = { projects };
+module.exports = { projects, reporters: require('./jest.preset.js').reporters };

@@ -3,7 +3,8 @@
 // clock's `advance` (signed POST /bulwark/v1/step + the step's order updates from the user-data
 // websocket), idle and with a position and two resting algo orders, and the round trip of a
 // market order (POST /fapi/v1/order through ccxt, filled on the next step, fill read from the
-// websocket). Real candles of 2025-11-21.
+// websocket), and GET /fapi/v1/fundingRate?limit=1000 over the recorded settlements since 2020
+// (a live market stream asks it at every settlement it sees pass). Real candles of 2025-11-21.
 // Usage: node bench/local-venue.bench.js   (after `npm run setup`)
 const os = require('node:os');
 const { startBinanceLocal, localVenueInputs } = require('../libs/binance-local/dist/index.js');
@@ -64,6 +65,13 @@ async function steps(n) {
     await v.placeProtectiveOrder(ACC, { clientAlgoId: 'bench-sl', symbol: 'BTCUSDT', side: 'SELL', kind: 'STOP_LOSS', triggerPrice: mark.mul('0.5').toDecimalPlaces(1), quantity: q });
     await v.placeProtectiveOrder(ACC, { clientAlgoId: 'bench-tp', symbol: 'BTCUSDT', side: 'SELL', kind: 'TAKE_PROFIT', triggerPrice: mark.mul('2').toDecimalPlaces(1), quantity: q });
     await run('advance, one position and two resting algo orders', 2000);
+    const calls = 20;
+    const f0 = process.hrtime.bigint();
+    for (let k = 0; k < calls; k++) {
+      const res = await fetch(`${local.url}/fapi/v1/fundingRate?symbol=BTCUSDT&limit=1000`);
+      if ((await res.json()).length !== 1000) throw new Error('fundingRate did not answer 1,000 rows');
+    }
+    console.log(`GET /fapi/v1/fundingRate limit=1000: ${(Number(process.hrtime.bigint() - f0) / 1e6 / calls).toFixed(1)} ms/call (${calls} calls)`);
   } finally {
     await v.close();
     await local.close();

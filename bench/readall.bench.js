@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // JetStream read throughput and completeness: events per second of `readAll` (whole log, from
-// the middle, one category) and `readStream`, on a log of real-shaped events, with a writer
+// the middle, one category), `readAllBatches` (whole log; when the store has it) and
+// `readStream`, on a log of real-shaped events, with a writer
 // appending to other subjects during the reads. Every read is checked to be complete.
 // Usage: node bench/readall.bench.js [--events N] [--runs N] [--dist path/to/event-store/dist]
 //   (after `npm run setup`; needs Bulwark's NATS with JetStream on NATS_URL or 127.0.0.1:4223, as admin)
@@ -58,6 +59,13 @@ async function time(label, expected, fn) {
     };
     const mid = Math.floor(events / 2);
     await time('readAll from 1', events, () => count({}));
+    if (typeof store.readAllBatches === 'function') {
+      await time('readAllBatches from 1', events, async () => {
+        let n = 0;
+        for await (const batch of store.readAllBatches()) for (const e of batch) if (e.position <= events) n++;
+        return n;
+      });
+    }
     await time(`readAll from ${mid + 1}`, events - mid, () => count({ fromPosition: mid + 1 }));
     let orders = 0;
     for (let i = 0; i < events; i += 100) if (CATEGORIES[(i / 100) % CATEGORIES.length] === 'order') orders += Math.min(100, events - i);

@@ -196,14 +196,14 @@ const USERS = {
   ...Object.fromEntries(SERVICES.map((s) => [s, servicePermissions(s)])),
   // The HTTP gateway: operator commands on behalf of an authenticated person, and reads.
   gateway: {
-    publish: { allow: [...OPERATOR_COMMANDS, 'bulwark.signals.attach', 'bulwark.signals.manual-entry', 'bulwark.market-data.candles', 'bulwark.market-data.replay.cancel', `$KV.${CREDENTIALS_BUCKET}.>`, `$KV.${IDEMPOTENCY_BUCKET}.>`, ...OBSERVE_PUB], deny: durableGuard('gateway') },
+    publish: { allow: [...OPERATOR_COMMANDS, 'bulwark.signals.attach', 'bulwark.signals.manual-entry', 'bulwark.market-data.candles', 'bulwark.market-data.replay.cancel', 'bulwark.market-data.replay.pace', `$KV.${CREDENTIALS_BUCKET}.>`, `$KV.${IDEMPOTENCY_BUCKET}.>`, ...OBSERVE_PUB], deny: durableGuard('gateway') },
     subscribe: { allow: OBSERVE_SUB },
   },
   // The operator CLI (`bulwark account …`, `strategy attach`, `audit`): commands, the kill switch, reads,
   // and the hash-chain checkpoints `audit checkpoint` records (chain-<account>, ChainCheckpointRecorded).
   operator: {
     publish: {
-      allow: [...OPERATOR_COMMANDS, 'bulwark.signals.attach', 'bulwark.market-data.replay.cancel', 'bulwark.market-data.candles', '*.chain.>', ...OBSERVE_PUB],
+      allow: [...OPERATOR_COMMANDS, 'bulwark.signals.attach', 'bulwark.market-data.replay.cancel', 'bulwark.market-data.replay.pace', 'bulwark.market-data.candles', '*.chain.>', ...OBSERVE_PUB],
       deny: durableGuard(null),
     },
     subscribe: { allow: OBSERVE_SUB },
@@ -211,7 +211,7 @@ const USERS = {
   // The demo / replay starter: opens its account, attaches the strategy, starts and cancels a replay.
   driver: {
     publish: {
-      allow: ['bulwark.risk.open-account', 'bulwark.signals.attach', 'bulwark.market-data.replay.start', 'bulwark.market-data.replay.cancel', 'bulwark.execution.margin.transfer', ...OBSERVE_PUB],
+      allow: ['bulwark.risk.open-account', 'bulwark.signals.attach', 'bulwark.market-data.replay.start', 'bulwark.market-data.replay.cancel', 'bulwark.market-data.replay.pace', 'bulwark.execution.margin.transfer', ...OBSERVE_PUB],
       deny: durableGuard(null),
     },
     subscribe: { allow: OBSERVE_SUB },

@@ -286,6 +286,15 @@ describe('against NATS with a responder on the subjects', () => {
     });
   });
 
+  it('strategy attach with an entry type and a split sends them on the request', async () => {
+    answer = (_s, d) => ({ accountId: (d as { accountId: string }).accountId, strategy: 'donchian-atr', params: { channel: 120 } });
+    const r = await bulwark(bus, 'strategy', 'attach', '--account', 'acc-1', '--symbol', 'BTCUSDT', '--strategy', 'donchian-atr', '--entry-type', 'post-only', '--expires-after-bars', '4', '--split', 'iceberg', '--max-order-notional', '5000');
+    expect(received.map((m) => m.data)).toEqual([
+      { accountId: 'acc-1', venue: 'binance-usdm', symbol: 'BTCUSDT', strategy: 'donchian-atr', params: {}, entryType: 'POST_ONLY', expiresAfterBars: 4, split: { style: 'ICEBERG', maxOrderNotional: '5000', intervalBars: 1 } },
+    ]);
+    expect(r.code).toBe(0);
+  });
+
   it('strategy attach without --params sends {}; a refusal exits 1', async () => {
     answer = () => ({ error: { code: 'ALREADY_ATTACHED', message: 'a strategy is already attached to acc-1' } });
     const r = await bulwark(bus, 'strategy', 'attach', '--account', 'acc-1', '--symbol', 'BTCUSDT', '--strategy', 'donchian-atr');

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Command, CommanderError } from 'commander';
 import { headers, type NatsConnection } from 'nats';
@@ -37,7 +36,6 @@ import {
   protectionGuards,
   roundToTick,
   type Rules,
-  rulesFromContract,
   stopDecider,
   type StopState,
   str,
@@ -45,9 +43,10 @@ import {
   ZERO,
 } from '@bulwark/domain';
 import { EventHeaders, type EventStore, InMemoryEventStore, JetStreamEventStore, subjectForStream } from '@bulwark/event-store';
-import { instrumentFiles, loadRulesFromFiles, readCandles, readFundingRates } from '@bulwark/market-data';
+import { readFundingRates } from '@bulwark/market-data';
 import { type Causation, causedBy, connectNats, DEFAULT_NATS_URL, EventAppender } from '@bulwark/messaging';
 import { AuditArgumentError, auditDay, AuditNotFoundError, auditOrder, compareWithServices, type ReadModels, rebuildReadModels } from '@bulwark/projections';
+import { BTCUSDT_FILES, btcusdtContract, btcusdtRules, eventMetadata, rawEvent, realBars } from '@bulwark/testing';
 import { formatDayAudit, formatOrderAudit, registerAuditCommands } from './audit';
 import { registerReplayCommand, ReplayMismatchError } from './replay';
 import { InputError } from './input-checks';
@@ -62,9 +61,6 @@ import { exitOf } from './main';
 // intra-bar path (`pathSteps`), the rules parsed from exchange-info.json and
 // leverage-brackets.json, the funding rate of the 2025-11-20 16:00 settlement.
 
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const FILES = instrumentFiles(DATA_DIR);
-const CANDLES_FILE = path.join(FILES.klines1m, 'BTCUSDT-1m-2025-11-10_2025-12-10.csv');
 const VENUE = 'binance-usdm' as const;
 const SYMBOL = 'BTCUSDT';
 const RUN = 'audit-spec';
@@ -399,10 +395,8 @@ interface Scenario {
 
 async function loadCandles(): Promise<Map<number, Candle>> {
   const out = new Map<number, Candle>();
-  const last = DAY2.to;
-  for await (const c of readCandles(CANDLES_FILE)) {
+  for (const c of await realBars({ from: DAY1.from - 60_000, to: DAY2.to + 1 })) {
     if ((c.openTime >= DAY1.from - 60_000 && c.openTime <= DAY1.to) || (c.openTime >= DAY2.from - 60_000 && c.openTime <= DAY2.to)) out.set(c.openTime, c);
-    if (c.openTime > last) break;
   }
   return out;
 }
@@ -415,15 +409,15 @@ function windowOf(candles: Map<number, Candle>, w: { from: number; to: number })
 }
 
 async function buildScenario(): Promise<Scenario> {
-  const contract = loadRulesFromFiles({ venue: VENUE, exchangeInfoFile: FILES.exchangeInfo, leverageBracketsFile: FILES.leverageBrackets });
-  const rules = rulesFromContract(contract);
-  const rates = await readFundingRates(FILES.fundingRates);
+  const contract = btcusdtContract();
+  const rules = btcusdtRules();
+  const rates = await readFundingRates(BTCUSDT_FILES.fundingRates);
   const funding = new Map(rates.map((r) => [r.fundingTime, r.rate]));
   const candles = await loadCandles();
   const store = new InMemoryEventStore();
   const world = new World(store, rules, contract, funding);
   // execution records the rules it loaded (rules-<venue>-<symbol>).
-  await world.append(Streams.rules(VENUE, SYMBOL), [event('InstrumentRulesRecorded', { ...contract, source: `${FILES.exchangeInfo} + ${FILES.leverageBrackets}` })], {
+  await world.append(Streams.rules(VENUE, SYMBOL), [event('InstrumentRulesRecorded', { ...contract, source: `${BTCUSDT_FILES.exchangeInfo} + ${BTCUSDT_FILES.leverageBrackets}` })], {
     tsEvent: at('2025-11-20T15:00:00Z'), correlationId: `rules-${VENUE}-${SYMBOL}`, causationId: `rules-${VENUE}-${SYMBOL}`,
   });
   await world.openAccount(A, at('2025-11-20T15:30:00Z'), { maxTradesPerDay: 1, dailyLossLimitFraction: '0.005' });
@@ -866,8 +860,10 @@ describe('consistency checks on a tampered log', () => {
     const copy = new InMemoryEventStore({ validate: false }); // the tampered event breaks its schema
     await copyLog(S.store, copy);
     const rev = (await copy.streamRevision(Streams.account(A)))!;
-    await copy.append(Streams.account(A), [{ type: 'DrawdownAlert', data: { month: '2025-11' }, metadata: { eventId: 'bad-alert', tsEvent: 1, tsInit: 1, correlationId: 'x', causationId: 'x', schemaVersion: 1 } }], rev);
-    const m = await rebuildReadModels(copy);
+    await copy.append(Streams.account(A), [rawEvent('DrawdownAlert', { month: '2025-11' }, { eventId: 'bad-alert', correlationId: 'x' })], rev);
+    // Stored past the append checks (validate: false): only a verifying replay re-checks the schema.
+    const m = await rebuildReadModels(copy, { verify: true });
+    expect(m.verified).toBe(true);
     expect(failed(m)).toEqual(['schema']);
     expect(m.accounts[0].policy.drawdownAlertsThisMonth).toEqual([]);
   });
@@ -879,7 +875,7 @@ describe('consistency checks on a tampered log', () => {
       const { venueBalance: _v, highLeverageConfirmed: _h, ...older } = e.data as EventData<'AccountOpened'>;
       return { ...e, data: older };
     });
-    const m = await rebuildReadModels(copy);
+    const m = await rebuildReadModels(copy, { verify: true });
     expect(failed(m)).toEqual(['schema']);
     const opened = (await copy.readStream(Streams.account(B)))[0];
     expect(check(m, 'schema').failures).toEqual([
@@ -1052,7 +1048,7 @@ describe('bad messages in the log (an isolated JetStream bus; the bad ones publi
   const bus = isolatedBus('badlog');
   let nc: NatsConnection;
   let js: JetStreamEventStore;
-  const meta = (eventId: string, tsEvent: number) => ({ eventId, tsEvent, tsInit: WALL, correlationId: 'bad-log-spec', causationId: 'bad-log-spec', schemaVersion: 1 });
+  const meta = (eventId: string, tsEvent: number) => eventMetadata({ eventId, tsEvent, tsInit: WALL, correlationId: 'bad-log-spec' });
   const subject = (streamId: string) => subjectForStream(bus.esPrefix, streamId);
   /** Publish straight into the log's JetStream stream, past the store's checks; returns the position. */
   async function publish(streamId: string, body: string, revision: number | null, type: string | null): Promise<number> {
@@ -1115,8 +1111,9 @@ describe('bad messages in the log (an isolated JetStream bus; the bad ones publi
     await nc.close();
   }, 30_000);
 
-  it('replay: each bad message is one schema failure (stream, revision, position, type, reason); every account is rebuilt as before', async () => {
-    const m = await rebuildReadModels(js);
+  it('replay --verify: each bad message is one schema failure (stream, revision, position, type, reason); every account is rebuilt as before', async () => {
+    // Published past the store's checks: only a verifying replay sees the schema and size of each.
+    const m = await rebuildReadModels(js, { verify: true });
     expect(failed(m)).toEqual(['schema']);
     expect(check(m, 'schema').failures).toEqual([
       { accountId: A, subject: `${bad.notJson.streamId}#—`, position: bad.notJson.position, eventType: null, detail: expect.stringMatching(/^unreadable: no headers$/) },
@@ -1127,8 +1124,25 @@ describe('bad messages in the log (an isolated JetStream bus; the bad ones publi
     ].sort((a, b) => a.position - b.position));
     expect(m.accounts).toEqual(clean.models.accounts);
     // With --account, the other account's bad message and the unattributable one are not its business.
-    const onlyB = await rebuildReadModels(js, { accountId: B });
+    const onlyB = await rebuildReadModels(js, { accountId: B, verify: true });
     expect(check(onlyB, 'schema').failures.map((f) => f.position)).toEqual([bad.badData.position]);
+  }, 60_000);
+
+  it('replay trusting the log: unreadable messages, unknown types and events a fold cannot use are still reported, never skipped in silence', async () => {
+    const m = await rebuildReadModels(js);
+    expect(m.verified).toBe(false);
+    expect(failed(m)).toEqual(['schema']);
+    // The huge FundingApplied has no amount: the fold cannot use it. The TradingPaused whose reason
+    // is a number is of a known type and version: trusted (--verify finds it, see above).
+    expect(check(m, 'schema').failures.map((f) => [f.position, f.eventType, f.detail])).toEqual(
+      [
+        [bad.notJson.position, null, 'unreadable: no headers'],
+        [bad.unknownType.position, 'OrderTeleported', 'unknown event type "OrderTeleported"'],
+        [bad.huge.position, 'FundingApplied', expect.stringMatching(/^cannot be folded: /)],
+        [bad.junkOnly.position, 'OrderInitialized', expect.stringMatching(/^unreadable: body is not JSON/)],
+      ].sort((a, b) => (a[0] as number) - (b[0] as number)),
+    );
+    expect(m.accounts.find((a) => a.accountId === A)).toEqual(clean.models.accounts.find((a) => a.accountId === A));
   }, 60_000);
 
   it('audit order: the bad messages met on the chain are listed once under skipped; the rest of the chain is as before', async () => {
@@ -1177,7 +1191,7 @@ describe('bad messages in the log (an isolated JetStream bus; the bad ones publi
     const junk = await bulwark(js, ['audit', 'order', 'bwjunk-1E']);
     expect([junk.code, junk.error]).toEqual([1, expect.any(AuditNotFoundError)]);
 
-    const replay = await bulwark(js, ['replay'], async () => null);
+    const replay = await bulwark(js, ['replay', '--verify'], async () => null);
     expect(replay.code).toBe(1);
     expect(replay.error).toBeInstanceOf(ReplayMismatchError);
     expect((replay.error as ReplayMismatchError).failedChecks).toEqual(['schema']);
@@ -1186,6 +1200,7 @@ describe('bad messages in the log (an isolated JetStream bus; the bad ones publi
     const lines = replay.out.split('\n').filter((l) => l.startsWith('  ✗ schema '));
     expect(lines).toHaveLength(5);
     expect(lines).toContain(`  ✗ schema ${bad.notJson.streamId}#— (position ${bad.notJson.position}, type unknown): unreadable: no headers`);
+    expect(replay.out).toContain('  mode: verify (every event re-checked');
     // The same messages reported once each, not again as revision gaps.
     expect(replay.out).toMatch(/✓ +revisions/);
   }, 60_000);

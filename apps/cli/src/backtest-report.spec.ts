@@ -3,10 +3,9 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type BacktestResult, backtestReportData, runBacktest } from '@bulwark/application';
+import { BTCUSDT_FILES } from '@bulwark/testing';
 import { backtestHtml, ReportTemplateError, reportTemplateFile, scriptJson } from './backtest-report';
 
-const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
 const DASHBOARD = path.resolve(__dirname, '../../dashboard');
 const PLACEHOLDER = /<script type="application\/json" id="bulwark-report">([\s\S]*?)<\/script>/;
 
@@ -38,7 +37,7 @@ describe('backtestHtml on a real one-day backtest (BTCUSDT 2025-11-21, 10x, 1 %)
       if (b.status !== 0) throw new Error(`dashboard report build failed: ${b.stderr || b.stdout}`);
     }
     r = await runBacktest({
-      accountId: 'bt-report-spec', candles: path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), funding: path.join(FUT, 'funding-rates.csv'),
+      accountId: 'bt-report-spec', candles: BTCUSDT_FILES.candles1m, funding: BTCUSDT_FILES.fundingRates,
       capital: '10000', leverage: 10, riskPct: '1', confirmHighLeverage: true, from: Date.parse('2025-11-21T00:00:00Z'), to: Date.parse('2025-11-22T00:00:00Z'),
     });
   }, 300_000);

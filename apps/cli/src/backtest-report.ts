@@ -9,7 +9,7 @@ const pct = (s: string) => `${dec(s).mul(100).toDecimalPlaces(2).toFixed(2)} %`;
 const day = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
 
 /** The backtest report for people: decisions, trades, money, risk, breakers, data gaps. */
-export function formatBacktest(r: BacktestResult): string {
+export function formatBacktest(r: Omit<BacktestResult, 'store'>): string {
   const s = r.stats;
   const rows: Array<[string, string]> = [
     ['candles', `${r.counters.candles} (${r.interval / 60_000}m bars, ${r.counters.steps} path steps)`],
@@ -42,8 +42,8 @@ export function formatBacktest(r: BacktestResult): string {
   return lines.join('\n');
 }
 
-/** One row per run of a sweep. */
-export function formatSweep(results: BacktestResult[]): string {
+/** One row per run of a sweep (a result with or without its store: a worker's or a shard file's). */
+export function formatSweep(results: ReadonlyArray<Pick<BacktestResult, 'config' | 'stats' | 'breakers'>>): string {
   const head = ['leverage', 'risk %', 'trades', 'win rate', 'avg R', 'net PnL', 'max DD', 'Sharpe', 'exposure', 'liq.', 'breakers'];
   const rows = results.map((r) => [
     `${r.config.leverage}x`, r.config.riskPct, String(r.stats.trades), pct(r.stats.winRate), r.stats.averageR, usdt(r.stats.netPnl),

@@ -5,10 +5,15 @@
  * (alert at 50 %, alert at 75 %, pause at the limit), that no entry is approved while
  * paused, that a resume by command (scheduled in market time) is recorded and lets entries
  * through again, and that no position is liquidated.
+ *
+ * The 10x month runs distributed (the six services as processes over NATS: the smoke test of the
+ * breakers across processes); the 20x month runs in process (`runBacktest`, the same deciders), as
+ * parity.e2e.spec.ts proves the two decide alike, so the suite pays for one distributed month.
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { runBacktest } from '@bulwark/application';
 import { type RecordedEvent, Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
@@ -23,9 +28,12 @@ const RESUME_AT = Date.parse('2025-11-26T00:00:00Z');
 
 let nc: NatsConnection;
 let store: JetStreamEventStore;
-const runs: Record<string, { report: DemoReport; events: RecordedEvent[] }> = {};
+const runs: Record<string, { report: Pick<DemoReport, 'candles' | 'summary'>; events: RecordedEvent[] }> = {};
 
-async function month(leverage: number): Promise<void> {
+const resume = (accountId: string) => [{ at: RESUME_AT, subject: Subjects.resumeTrading, payload: { accountId, reason: 'reviewed the November drawdown; resuming', by: 'e2e-operator' } }];
+
+/** The month through the six services as processes. */
+async function distributedMonth(leverage: number): Promise<void> {
   const accountId = `brk${leverage}x-${tag}`;
   const files = defaultDemoFiles();
   const report = await runDemo({
@@ -41,19 +49,32 @@ async function month(leverage: number): Promise<void> {
     accountId,
     bus,
     logDir: path.join(os.tmpdir(), `bulwark-breakers-${tag}-${leverage}`),
-    schedule: [{ at: RESUME_AT, subject: Subjects.resumeTrading, payload: { accountId, reason: 'reviewed the November drawdown; resuming', by: 'e2e-operator' } }],
+    schedule: resume(accountId),
   });
   const events: RecordedEvent[] = [];
   for await (const e of store.readAll({ fromPosition: report.firstPosition })) if (belongsTo(e, accountId)) events.push(e);
   runs[`${leverage}x`] = { report, events };
 }
 
+/** The same month with the same deciders in one process (its own in-memory log). */
+async function inProcessMonth(leverage: number): Promise<void> {
+  const accountId = `brk${leverage}x-${tag}`;
+  const files = defaultDemoFiles();
+  const r = await runBacktest({
+    accountId, candles: files.candles, funding: files.funding, capital: '10000', leverage, riskPct: '1', confirmHighLeverage: true, from: null, to: null, schedule: resume(accountId),
+  });
+  const events: RecordedEvent[] = [];
+  for await (const e of r.store.readAll()) if (belongsTo(e, accountId)) events.push(e);
+  await r.store.close();
+  runs[`${leverage}x`] = { report: { candles: r.counters.candles, summary: r.summary }, events };
+}
+
 beforeAll(async () => {
   nc = await openIsolatedBus(bus);
   store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
-  await month(10);
-  await month(20);
-}, 1_500_000);
+  await distributedMonth(10);
+  await inProcessMonth(20);
+}, 1_200_000);
 
 afterAll(async () => {
   await dropIsolatedBus(nc, bus);

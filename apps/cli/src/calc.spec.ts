@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BTCUSDT_FILES } from '@bulwark/testing';
 import { Command, CommanderError } from 'commander';
 import { registerCalcCommands, type LiquidationCalc, type SizeCalc } from './calc';
 
@@ -11,10 +12,8 @@ import { registerCalcCommands, type LiquidationCalc, type SizeCalc } from './cal
 // short LP = (Q·EP + WB + cum) / (Q·(1 + MMR)). Rules: shared/data BTCUSDT exchange-info.json
 // (step 0.001) and leverage-brackets.json (2025-11-20: bracket 1 is 0–300,000, 150x, MMR 0.004, cum 0).
 
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const BRACKETS = path.join(BTC, 'leverage-brackets.json');
-const EXCHANGE_INFO = path.join(BTC, 'exchange-info.json');
+const BRACKETS = BTCUSDT_FILES.leverageBrackets;
+const EXCHANGE_INFO = BTCUSDT_FILES.exchangeInfo;
 
 /** main()'s mapping of a thrown error to an exit code (apps/cli/src/main.ts). */
 function exitCodeOf(e: unknown): number {
@@ -156,18 +155,18 @@ describe('calc liquidation: the worked example (0.01 BTC at 60,000, 10x, wallet 
   });
 
   it('reads the brackets and a whole exchangeInfo response from the given files (--symbol picks the entry)', async () => {
-    const testnet = path.join(DATA_DIR, 'binance-usdm/exchange-info/exchangeInfo-2025-11-26-testnet.json');
+    const testnet = BTCUSDT_FILES.testnetExchangeInfo;
     const c = json<LiquidationCalc>(
-      await bulwark('calc', 'liquidation', '--side', 'long', ...position, '--brackets', path.join(BTC, 'leverage-brackets-2023-07-18.json'), '--exchange-info', testnet, '--symbol', 'btcusdt', '--json'),
+      await bulwark('calc', 'liquidation', '--side', 'long', ...position, '--brackets', BTCUSDT_FILES.leverageBrackets2023, '--exchange-info', testnet, '--symbol', 'btcusdt', '--json'),
     );
-    expect(c.files).toEqual({ brackets: path.join(BTC, 'leverage-brackets-2023-07-18.json'), exchangeInfo: testnet });
+    expect(c.files).toEqual({ brackets: BTCUSDT_FILES.leverageBrackets2023, exchangeInfo: testnet });
     expect(c).toMatchObject({ bracket: 1, bracketMaxLeverage: 125, liquidationPriceRounded: '54216.87' }); // 2023 bracket 1: 125x, same MMR
   });
 });
 
 describe('calc size', () => {
   it('long at 104,587.7 (close of 2025-11-10 00:00 UTC), stop 102,500, equity 10,000, 1 %, 10x: every field', async () => {
-    const candles = path.join(BTC, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
+    const candles = BTCUSDT_FILES.candles1m;
     expect(fs.readFileSync(candles, 'utf8').split('\n')[1]).toBe('1762732800000,104670.7,104670.7,104570.6,104587.7,73.095');
 
     const args = ['calc', 'size', '--side', 'long', '--entry', '104587.7', '--stop', '102500', '--equity', '10000', '--leverage', '10'];

@@ -24,10 +24,11 @@ import type { RecordedEvent, ReplayProgress } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { createCredentialsBucket } from '@bulwark/messaging';
+import { until } from '@bulwark/testing';
 import type { NatsConnection } from 'nats';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { type PrivateNats, startPrivateNats } from './demo-faults';
-import { belongsTo, type DemoGateway, type DemoReport, runDemo } from './demo';
+import { belongsTo, type DemoGateway, type DemoReport, paceReplay, runDemo } from './demo';
 import { REAL_DAY_FROM, REAL_DAY_TO, realDayAt10x } from './real-day.fixture';
 import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 
@@ -56,7 +57,8 @@ let browser: Browser | null = null;
 let page: Page;
 let gateway: DemoGateway;
 let demo: Promise<DemoReport> | null = null;
-let demoError: unknown = null;
+/** Rejects when the demo fails: a wait raced with it fails then, not at its time limit. */
+let demoFailed: Promise<never> = new Promise<never>(() => undefined);
 let progress: ReplayProgress | null = null;
 /** Lets the demo's afterRun return (the gateway stays up until then). */
 let releaseGateway: () => void = () => undefined;
@@ -68,16 +70,8 @@ const byTestId = (id: string) => page.getByTestId(id);
 /** A number as the page shows it (thin-space thousands separators) as a decimal string. */
 const shownNumber = (text: string | null) => (text ?? '').replace(/[^\d.-]/g, '');
 
-/** Wait until `cond` holds (polled every 250 ms), failing with `what` after `ms`; fails early when the demo failed. */
-async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, ms = UI_WAIT_MS): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    if (demoError) throw new Error(`the demo failed while waiting for ${what}: ${String(demoError)}`);
-    if (await cond()) return;
-    if (Date.now() > until) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** A wait for the page or the replay: polled every 250 ms (each probe asks the browser), for up to UI_WAIT_MS. */
+const uiWait = { timeoutMs: UI_WAIT_MS, intervalMs: 250 };
 
 /** The run's events in the log (reading never changes it). */
 async function accountEvents(): Promise<RecordedEvent[]> {
@@ -103,7 +97,11 @@ beforeAll(async () => {
     onProgress: (p) => (progress = p),
     gateway: { port: 0, onReady: ready, afterRun: () => browserDone },
   });
-  demo.catch((e: unknown) => (demoError = e));
+  demoFailed = demo.then(
+    () => new Promise<never>(() => undefined),
+    (e: unknown) => Promise.reject(new Error(`the demo failed: ${String(e)}`)),
+  );
+  demoFailed.catch(() => undefined); // handled where it is raced; no unhandled rejection before that
   gateway = await Promise.race([gatewayReady, demo.then(() => Promise.reject(new Error('the demo ended before its gateway was ready')))]);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -133,7 +131,7 @@ describe('the dashboard in Chromium while a one-day demo (2025-11-21) runs', () 
 
   it('completes the setup wizard at 10x: the confirmation is demanded, then given', async () => {
     // The live panel prices at the last candle market-data serves: wait for the replay to start.
-    await waitUntil('the first candles of the replay', () => (progress?.candles ?? 0) > 0);
+    await Promise.race([demoFailed, until('the first candles of the replay', () => (progress?.candles ?? 0) > 0, uiWait)]);
     await page.goto(`${gateway.url}/#/setup`);
     await byTestId('wizard-account-id').fill(wizardAccountId);
     const slider = byTestId('wizard-leverage');
@@ -144,7 +142,7 @@ describe('the dashboard in Chromium while a one-day demo (2025-11-21) runs', () 
     await byTestId('wizard-confirm-needed').waitFor();
     await expect(byTestId('wizard-save').isDisabled()).resolves.toBe(true);
     await byTestId('liquidation-price').waitFor();
-    await waitUntil('the live panel at 10x', async () => /^\d+(\.\d+)?$/.test((await byTestId('liquidation-price').textContent()) ?? ''));
+    await Promise.race([demoFailed, until('the live panel at 10x', async () => /^\d+(\.\d+)?$/.test((await byTestId('liquidation-price').textContent()) ?? ''), uiWait)]);
     // Priced at the replay's current market time, not at the first candle of market-data's file.
     await expect(byTestId('preview-time').textContent()).resolves.toMatch(/^2025-11-21 /);
     await shot('02-wizard-10x-unconfirmed');
@@ -204,7 +202,7 @@ describe('the dashboard in Chromium while a one-day demo (2025-11-21) runs', () 
     await byTestId('confirm-dialog').waitFor();
     await shot('05-kill-switch-confirm');
     await byTestId('confirm-ok').click();
-    await waitUntil('trading-state HALTED', async () => (await byTestId('trading-state').textContent()) === 'HALTED');
+    await Promise.race([demoFailed, until('trading-state HALTED', async () => (await byTestId('trading-state').textContent()) === 'HALTED', uiWait)]);
     await expect(byTestId('confirm-dialog').count()).resolves.toBe(0);
     await shot('06-halted');
     const changed = (await accountEvents()).filter((e) => e.type === 'TradingStateChanged').map((e) => e.data as { state: string; by: string });
@@ -224,6 +222,10 @@ describe('the dashboard in Chromium while a one-day demo (2025-11-21) runs', () 
   }, 120_000);
 
   it('the demo ends after the day with the same trading it reports', async () => {
+    // The browser is done: the rest of the day as fast as the services take it (pace is wall time only).
+    // Not paced only when the day was over already (a very slow machine).
+    if (!(await paceReplay({ natsUrl: nats!.url }, accountId, 0))) await Promise.race([demoFailed, until('the replay to be done, since it was not running', () => progress?.done === true, uiWait)]);
+    await expect(paceReplay({ natsUrl: nats!.url }, 'no-such-run', 0)).resolves.toBe(false);
     releaseGateway();
     const report = await demo!;
     expect(report.candles).toBe(1440);

@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BTCUSDT_FILES, SPOT_BTCUSDT_FILES } from '@bulwark/testing';
 import { Command, CommanderError } from 'commander';
 import { strToU8, zipSync } from 'fflate';
 import {
@@ -36,10 +37,8 @@ import {
  * Each zip gets a `.CHECKSUM` (`<sha256>  <zip name>`), as on data.binance.vision.
  */
 
-const DATA = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const USDM = path.join(DATA, 'binance-usdm/BTCUSDT');
-const USDM_1M = path.join(USDM, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
-const SPOT_1M = path.join(DATA, 'binance-spot/BTCUSDT/klines-1m/BTCUSDT-1m-2024-07-26_2024-08-25.csv');
+const USDM_1M = BTCUSDT_FILES.candles1m;
+const SPOT_1M = SPOT_BTCUSDT_FILES.candles1mAugust2024;
 const HEADER = 'open_time,open,high,low,close,volume';
 const BINANCE_HEADER = 'open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore';
 const FUNDING_HEADER = 'calc_time,funding_interval_hours,last_funding_rate';
@@ -62,7 +61,7 @@ const usdmRows = dataRows(USDM_1M);
 const nov = usdmRows.filter((r) => Number(r.split(',')[0]) < DEC_2025);
 const dec = usdmRows.filter((r) => Number(r.split(',')[0]) >= DEC_2025);
 const aug = dataRows(SPOT_1M).filter((r) => r.split(',')[0] >= String(Date.UTC(2024, 7, 1)));
-const fundingFile = (m: string) => path.join(USDM, `funding-rate-monthly/BTCUSDT-fundingRate-${m}.csv`);
+const fundingFile = (m: string) => BTCUSDT_FILES.fundingRateMonthly(m);
 
 // ---------------------------------------------------------------------------------------
 // The local data.binance.vision
@@ -183,7 +182,7 @@ describe('bulwark data download (USDⓈ-M, real BTCUSDT data served locally)', (
     const f = fundingDir(root);
     for (const m of ['2025-11', '2025-12']) expect(read(path.join(f, `BTCUSDT-fundingRate-${m}.csv`))).toBe(read(fundingFile(m)));
     // funding-rates.csv = the union of the two months = the shared union's rows of those months.
-    const union = dataRows(path.join(USDM, 'funding-rates.csv')).filter((l) => {
+    const union = dataRows(BTCUSDT_FILES.fundingRates).filter((l) => {
       const t = Number(l.split(',')[0]);
       return t >= Date.UTC(2025, 10, 1) && t < Date.UTC(2026, 0, 1);
     });

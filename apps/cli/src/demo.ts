@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   AccountSummary,
+  type AttachStrategyRequest,
   type OpenAccountRequest,
   type RecordedEvent,
   ReplayProgress,
@@ -12,9 +13,10 @@ import {
   streamCategory,
   type VenueId,
 } from '@bulwark/contracts';
-import { type AccountPolicy, type BreakerLine, describeBreaker, type MarginRunReport, marginRunReport, type MonthLine, monthLines, tradesFromLog, unfinishedReplays, worstR } from '@bulwark/application';
+import { type AccountPolicy, type AccountSetMember, accountSet, type BreakerLine, describeBreaker, type MarginRunReport, marginRunReport, type MonthLine, monthLines, SINGLE_ACCOUNT_ENV, tradesFromLog, unfinishedReplays, worstR } from '@bulwark/application';
 import { accountEvolve, accountInitialState, dec, shortHash } from '@bulwark/domain';
-import { JetStreamEventStore } from '@bulwark/event-store';
+import { JetStreamEventStore, StreamAccounts } from '@bulwark/event-store';
+import { histogramQuantiles } from '@bulwark/telemetry';
 import { instrumentFiles, loadMarginPair, projectRoot, readCandles, resolveDataDir } from '@bulwark/market-data';
 import {
   type BusConfig,
@@ -51,9 +53,21 @@ export interface DemoOptions {
   policy?: AccountPolicy;
   /** Operator commands sent at a market time during the replay (e.g. a resume after a pause). */
   schedule?: ReplayStartRequest['schedule'];
+  /** How the strategy's entries go to the venue (default MARKET) and a resting entry's life in bars (`--entry-type`, `--expires-after-bars`). */
+  entry?: Pick<AttachStrategyRequest, 'entryType' | 'expiresAfterBars' | 'split'>;
   from: number | null;
   to: number | null;
+  /** The account id, and the run's: with `accounts`, the prefix of the set's ids (`<accountId>-1..N`). */
   accountId: string;
+  /**
+   * Trade N accounts (1..10) at once on the same candles, with different risk settings
+   * (`accountSet` of @bulwark/application: account i risks 0.5 + 0.5·i % at 3x, 5x, 2x, 4x, 1x, …;
+   * `riskPct` and `leverage` are then the set's). One execution serves them all: on the paper
+   * venue, which holds every account; on a local venue, through a generated accounts file
+   * (BULWARK_ACCOUNTS_FILE) whose keys the local venue serves too. Absent: one account,
+   * `accountId`, with `riskPct` and `leverage`.
+   */
+  accounts?: number;
   bus: BusConfig;
   logDir: string;
   onStart?: (total: number) => void;
@@ -139,11 +153,13 @@ async function makeDemoLogin(bus: BusConfig, env: NodeJS.ProcessEnv): Promise<{ 
   return { username: DEMO_USERNAME, password };
 }
 
-export interface DemoReport {
+/** One account's part of a demo run: its settings, its summary (the accounting read model) and its decisions and events (the log). */
+export interface DemoAccountReport {
   accountId: string;
+  /** Risk per trade, % of equity, and leverage, as opened. */
+  riskPct: string;
+  leverage: number;
   summary: AccountSummary;
-  candles: number;
-  steps: number;
   intents: number;
   approvals: number;
   denials: Record<string, number>;
@@ -163,9 +179,33 @@ export interface DemoReport {
   /** Breaker and guard events in the order they happened (market time). */
   breakers: BreakerLine[];
   eventsByCategory: Record<string, number>;
+  /** Events of this account's streams (its account, signal, order, position, stop, venue, ledger streams). */
   eventsAppended: number;
+}
+
+/** The run's tick-to-order latency: execution's `bulwark_tick_to_order_seconds` histogram (a market tick received → its order sent to the venue), p50 and p99 estimated from its buckets. */
+export interface TickToOrder {
+  orders: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
+
+/** A demo run: its first account's report (the only one unless `accounts`), every account's, and the run's figures. */
+export interface DemoReport extends DemoAccountReport {
+  /** Every account of the run, in order (one unless `accounts`). */
+  accounts: DemoAccountReport[];
+  candles: number;
+  steps: number;
   firstPosition: number;
   lastPosition: number;
+  /** Events the run appended to the log: every account's, the replay's journal, the rules. */
+  runEvents: number;
+  /** From the replay's start request to its last step, ms (the services' start-up not included). */
+  replayMs: number;
+  /** runEvents per second of replayMs. */
+  eventsPerSecond: number;
+  /** null when execution's metrics could not be read. */
+  tickToOrder: TickToOrder | null;
   wallMs: number;
   /** Restarts of each service that was restarted during the run (absent when none was). */
   restarts: Partial<Record<string, number>>;
@@ -191,6 +231,22 @@ async function request<T>(nc: NatsConnection, subject: string, payload: unknown,
   } catch (e) {
     if (e instanceof RefusedError) throw new DemoError(`${subject}: ${e.message}`);
     throw e;
+  }
+}
+
+/**
+ * Change the pace of a demo's running replay (its run id is the account id): `speed` 0 = as fast
+ * as the pipeline takes it, N = N× market time, from the next candle on. Wall time only: the run's
+ * log is the same at any pace.
+ * @returns false when market-data is not running that run
+ * @throws DemoError for a refused request (e.g. a negative speed); Error when market-data does not answer within 10 s
+ */
+export async function paceReplay(bus: Pick<BusConfig, 'natsUrl'>, runId: string, speed: number): Promise<boolean> {
+  const nc = await connectNats({ user: 'driver', servers: bus.natsUrl, name: 'bulwark-cli-pace' });
+  try {
+    return (await request<{ runId: string; paced: boolean }>(nc, Subjects.replayPace, { runId, speed }, 10_000)).paced;
+  } finally {
+    await nc.close();
   }
 }
 
@@ -257,7 +313,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     throw new DemoError((e as Error).message);
   });
   const firstPosition = (await store.lastPosition()) + 1;
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     NATS_URL: o.bus.natsUrl,
     BULWARK_ES_STREAM: o.bus.esStream,
@@ -275,15 +331,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   const root = projectRoot(__dirname);
   const spotMargin = o.market === 'spot-margin';
   if (spotMargin && o.venue !== undefined && o.venue !== 'paper') throw new DemoError(`--market spot-margin runs on the local spot-margin venue; --venue ${o.venue} is a futures venue`);
+  if (spotMargin && o.accounts !== undefined) throw new DemoError('--market spot-margin trades one account: leave --accounts out');
+  const members = demoMembers(o);
   const marginVenue = spotMargin ? await startMarginVenue(o, env) : null;
-  const local = o.venue === 'binance-local' || o.venue === 'bitget-local' ? await startLocalVenue({ root, env, logDir: o.logDir, accountId: o.accountId, venue: o.venue }) : null;
+  const set = o.accounts === undefined ? undefined : { accountIds: members.map((m) => m.accountId), dir: path.join(root, 'var', 'accounts', o.accountId) };
+  const local = o.venue === 'binance-local' || o.venue === 'bitget-local' ? await startLocalVenue({ root, env, logDir: o.logDir, accountId: o.accountId, venue: o.venue, accountSet: set }) : null;
   if (local) {
-    Object.assign(env, {
-      BULWARK_VENUE: o.venue, BULWARK_ACCOUNT_ID: o.accountId, BULWARK_VENUE_REST: local.restBase, BULWARK_VENUE_WS: local.wsBase,
-      ...(o.venue === 'bitget-local'
-        ? { BITGET_API_KEY: local.apiKey, BITGET_API_SECRET: local.apiSecret, BITGET_API_PASSPHRASE: local.passphrase! }
-        : { BINANCE_API_KEY: local.apiKey, BINANCE_API_SECRET: local.apiSecret }),
-    });
+    // An account set's keys are in its accounts file: single-account keys of the caller's shell would be refused beside it.
+    if (set) for (const name of SINGLE_ACCOUNT_ENV) delete env[name];
+    Object.assign(env, local.executionEnv);
   }
   const services = await startServices({ root, nc, env, logDir: o.logDir, restart: o.restart, onEvent: o.onServiceEvent, instances: o.standby ? 2 : 1 }).catch(async (e) => {
     await local?.stop();
@@ -330,19 +386,21 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     await o.onServicesReady?.(nc, services);
     const venue: VenueId = spotMargin ? 'binance-margin' : o.venue === 'bitget-local' ? 'bitget-usdtm' : 'binance-usdm';
     const symbol = 'BTCUSDT';
-    const open: OpenAccountRequest = {
-      accountId: o.accountId, venue, symbol, capital: o.capital, leverage: o.leverage,
-      riskFraction: dec(o.riskPct).div(100).toFixed(),
-      highLeverageConfirmed: o.confirmHighLeverage,
-      venueBalance: o.paperBalance ?? o.capital,
-      ...(o.protection ? { protection: o.protection } : {}),
-      ...o.policy,
-      ...(o.from !== null ? { at: o.from } : {}),
-    };
-    await request(nc, Subjects.openAccount, open);
-    // Spot margin: the capital waits in the spot wallet; it goes into the pair's isolated account first.
-    if (spotMargin) await request(nc, Subjects.margin('transfer'), { accountId: o.accountId, symbol, asset: 'USDT', amount: o.capital, direction: 'TO_MARGIN', by: 'demo' });
-    await request(nc, Subjects.attachStrategy, { accountId: o.accountId, venue, symbol, strategy: 'donchian-atr', params: {}, ...(o.from !== null ? { at: o.from } : {}) });
+    for (const m of members) {
+      const open: OpenAccountRequest = {
+        accountId: m.accountId, venue, symbol, capital: o.capital, leverage: m.leverage,
+        riskFraction: dec(m.riskPct).div(100).toFixed(),
+        highLeverageConfirmed: o.confirmHighLeverage,
+        venueBalance: o.paperBalance ?? o.capital,
+        ...(o.protection ? { protection: o.protection } : {}),
+        ...o.policy,
+        ...(o.from !== null ? { at: o.from } : {}),
+      };
+      await request(nc, Subjects.openAccount, open);
+      // Spot margin: the capital waits in the spot wallet; it goes into the pair's isolated account first.
+      if (spotMargin) await request(nc, Subjects.margin('transfer'), { accountId: m.accountId, symbol, asset: 'USDT', amount: o.capital, direction: 'TO_MARGIN', by: 'demo' });
+      await request(nc, Subjects.attachStrategy, { accountId: m.accountId, venue, symbol, strategy: 'donchian-atr', params: {}, ...o.entry, ...(o.from !== null ? { at: o.from } : {}) });
+    }
     let lastHeard = Date.now();
     let clockWait: ClockWait | null = null;
     let shown: ClockWait | null = null;
@@ -378,15 +436,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       runId: o.accountId, venue, symbol, candlesFile: path.resolve(o.candles), fundingFile: o.funding && !spotMargin ? path.resolve(o.funding) : null,
       speed: o.speed, from: o.from, to: o.to, schedule: o.schedule ?? [],
     };
+    const replayT0 = Date.now();
     const started = await request<{ total: number }>(nc, Subjects.replayStart, start);
     o.onStart?.(started.total);
     const end = await done;
+    const replayMs = Date.now() - replayT0;
     finished = true;
     if (end.error) throw new DemoError(`replay failed: ${end.error} (service logs in ${o.logDir})`);
-    const summary = AccountSummary.parse(await request(nc, Subjects.summary, { accountId: o.accountId }));
-    const report = await reportFromLog(store, o.accountId, firstPosition);
+    const tickToOrder = await tickToOrderOf(services);
+    const fromLog = await reportsFromLog(store, members.map((m) => m.accountId), firstPosition);
+    const accounts: DemoAccountReport[] = [];
+    for (const m of members) {
+      const summary = AccountSummary.parse(await request(nc, Subjects.summary, { accountId: m.accountId }));
+      accounts.push({ ...fromLog.accounts.get(m.accountId)!, ...m, summary });
+    }
     const restarts = Object.fromEntries(Object.entries(services.restarts()).filter(([, n]) => n > 0));
-    const result: DemoReport = { ...report, accountId: o.accountId, summary, candles: end.candles, steps: end.ticks, firstPosition, wallMs: Date.now() - t0, restarts };
+    const result: DemoReport = {
+      ...accounts[0], accounts, candles: end.candles, steps: end.ticks, firstPosition, lastPosition: fromLog.lastPosition, runEvents: fromLog.runEvents,
+      replayMs, eventsPerSecond: replayMs > 0 ? Math.round((fromLog.runEvents * 1000) / replayMs) : fromLog.runEvents, tickToOrder, wallMs: Date.now() - t0, restarts,
+    };
     if (spotMargin) result.margin = await marginReport(store, o.accountId, symbol, firstPosition);
     if (o.gateway?.afterRun) {
       // The caller keeps the dashboard open: its own Ctrl-C handling, not the run's (the run is over).
@@ -443,20 +511,68 @@ export async function marginReport(store: JetStreamEventStore, accountId: string
   return marginRunReport(events, accountId, symbol);
 }
 
-/** Count this account's decisions and events in the log (reading never changes it). */
-export async function reportFromLog(store: JetStreamEventStore, accountId: string, fromPosition: number) {
-  const tag = shortHash(accountId);
-  const denials: Record<string, number> = {};
-  const eventsByCategory: Record<string, number> = {};
-  let intents = 0, approvals = 0, orders = 0, fills = 0, stopsHit = 0, takeProfitsHit = 0, forcedCloses = 0, liquidations = 0, appended = 0;
-  const breakers: BreakerLine[] = [];
-  const ours: RecordedEvent[] = [];
+/**
+ * The accounts of a run: one account (`accountId` with `riskPct` and `leverage`), or the set of
+ * `accounts` (see DemoOptions.accounts).
+ * @throws DemoError for a set size outside 1..10
+ */
+function demoMembers(o: Pick<DemoOptions, 'accountId' | 'accounts' | 'riskPct' | 'leverage'>): AccountSetMember[] {
+  if (o.accounts === undefined) return [{ accountId: o.accountId, riskPct: o.riskPct, leverage: o.leverage }];
+  try {
+    return accountSet(o.accountId, o.accounts);
+  } catch (e) {
+    throw new DemoError(`--accounts: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The tick-to-order latency execution measured during the run, read from its `/metrics` before
+ * the processes stop (bulwark_tick_to_order_seconds); null when its telemetry cannot be read.
+ */
+async function tickToOrderOf(services: RunningServices): Promise<TickToOrder | null> {
+  const t = services.telemetry().execution;
+  if (!t) return null;
+  try {
+    const res = await fetch(`http://${t.host}:${t.port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    if (!res.ok) return null;
+    const { count, quantiles } = histogramQuantiles(await res.text(), 'bulwark_tick_to_order_seconds', [0.5, 0.99]);
+    const ms = (q: number | null) => (q === null ? null : Math.round(q * 10_000) / 10);
+    return { orders: count, p50Ms: ms(quantiles[0]), p99Ms: ms(quantiles[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/** One account's decisions and events, counted from the log. */
+type AccountLogReport = Omit<DemoAccountReport, 'accountId' | 'riskPct' | 'leverage' | 'summary'>;
+
+/**
+ * Count each account's decisions and events in the log from `fromPosition` (reading never
+ * changes it), in one pass: an event is an account's when its stream is (order streams by their
+ * OrderInitialized; the replay's journal and the rules are nobody's).
+ * @returns per account its report, the log's last position and the events of the run
+ */
+export async function reportsFromLog(store: JetStreamEventStore, accountIds: readonly string[], fromPosition: number): Promise<{ accounts: Map<string, AccountLogReport>; lastPosition: number; runEvents: number }> {
+  const owners = new StreamAccounts();
+  const ours = new Map<string, RecordedEvent[]>(accountIds.map((id) => [id, []]));
   let lastPosition = fromPosition - 1;
+  let runEvents = 0;
   for await (const e of store.readAll({ fromPosition })) {
     lastPosition = e.position;
-    if (!belongsTo(e, accountId, tag)) continue;
-    appended++;
-    ours.push(e);
+    runEvents++;
+    const owner = owners.of(e);
+    if (owner !== null) ours.get(owner)?.push(e);
+  }
+  return { accounts: new Map(accountIds.map((id) => [id, accountLogReport(id, ours.get(id)!)])), lastPosition, runEvents };
+}
+
+/** One account's report from its events (in log order). */
+function accountLogReport(accountId: string, events: readonly RecordedEvent[]): AccountLogReport {
+  const denials: Record<string, number> = {};
+  const eventsByCategory: Record<string, number> = {};
+  let intents = 0, approvals = 0, orders = 0, fills = 0, stopsHit = 0, takeProfitsHit = 0, forcedCloses = 0, liquidations = 0;
+  const breakers: BreakerLine[] = [];
+  for (const e of events) {
     const cat = streamCategory(e.streamId);
     const breaker = describeBreaker(e);
     if (breaker && breaker.type !== 'ForcedClose') breakers.push(breaker); // forced closes are counted on their own line
@@ -482,10 +598,10 @@ export async function reportFromLog(store: JetStreamEventStore, accountId: strin
     }
   }
   // The account aggregate's own fold gives its losing streaks; its stream, the months.
-  const accountEvents = ours.filter((e) => e.streamId === Streams.account(accountId));
+  const accountEvents = events.filter((e) => e.streamId === Streams.account(accountId));
   const account = accountEvents.reduce((st, e) => accountEvolve(st, e as never), accountInitialState());
   return {
-    intents, approvals, denials, orders, fills, stopsHit, takeProfitsHit, forcedCloses, liquidations, breakers, eventsByCategory, eventsAppended: appended, lastPosition,
-    longestLosingStreak: account.longestLosingStreak, losingStreakAtEnd: account.losingStreak, months: monthLines(accountEvents), worstTradeR: worstR(tradesFromLog(ours)),
+    intents, approvals, denials, orders, fills, stopsHit, takeProfitsHit, forcedCloses, liquidations, breakers, eventsByCategory, eventsAppended: events.length,
+    longestLosingStreak: account.longestLosingStreak, losingStreakAtEnd: account.losingStreak, months: monthLines(accountEvents), worstTradeR: worstR(tradesFromLog(events)),
   };
 }

@@ -141,7 +141,7 @@ describe('deployment files', () => {
       for (const m of src.matchAll(/secretFromEnv\(env, '([A-Z][A-Z0-9_]*)'\)/g)) names.add(m[1]).add(`${m[1]}_FILE`);
       return names;
     })();
-    const venueVar = (n: string) => /^(BINANCE_|BULWARK_(VENUE|ACCOUNT_ID|RECONCILE|LIVE))/.test(n);
+    const venueVar = (n: string) => /^(BINANCE_|BULWARK_(VENUE|ACCOUNT_ID|ACCOUNTS_FILE|RECONCILE|LIVE))/.test(n);
     const REQUIRED = ['BULWARK_VENUE', 'BULWARK_ACCOUNT_ID', 'BULWARK_RECONCILE_SECONDS', 'BINANCE_API_KEY_FILE', 'BINANCE_API_SECRET_FILE'];
 
     it('venue-config.ts reads every variable the deploy files are built on', () => {
@@ -193,11 +193,11 @@ describe('deployment files', () => {
 
     it('k8s gives execution the venue from ConfigMap bulwark-venue (paper) and the keys as files from Secret bulwark-binance', () => {
       const cm = k8s.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'bulwark-venue');
-      expect(cm.data).toEqual({ BULWARK_VENUE: 'paper', BULWARK_ACCOUNT_ID: '', BULWARK_RECONCILE_SECONDS: '60', BULWARK_LIVE_TRADING: 'no' });
+      expect(cm.data).toEqual({ BULWARK_VENUE: 'paper', BULWARK_ACCOUNT_ID: '', BULWARK_ACCOUNTS_FILE: '', BULWARK_RECONCILE_SECONDS: '60', BULWARK_LIVE_TRADING: 'no' });
       const names = (container.env as { name: string }[]).map((e) => e.name);
       for (const n of REQUIRED) expect(names).toContain(n);
       for (const n of names.filter(venueVar)) expect(readByVenueConfig).toContain(n);
-      for (const n of ['BULWARK_VENUE', 'BULWARK_ACCOUNT_ID', 'BULWARK_RECONCILE_SECONDS', 'BULWARK_LIVE_TRADING']) {
+      for (const n of ['BULWARK_VENUE', 'BULWARK_ACCOUNT_ID', 'BULWARK_ACCOUNTS_FILE', 'BULWARK_RECONCILE_SECONDS', 'BULWARK_LIVE_TRADING']) {
         expect(k8sEnv(n).valueFrom.configMapKeyRef).toEqual({ name: 'bulwark-venue', key: n });
         expect(Object.keys(cm.data)).toContain(n);
       }
@@ -209,7 +209,18 @@ describe('deployment files', () => {
       expect(execution.spec.template.spec.securityContext.fsGroup).toBe(1000); // 0440 files readable by the node user
       for (const dep of k8s.filter((o) => o.kind === 'Deployment' && o.metadata.name !== 'execution')) {
         expect(JSON.stringify(dep)).not.toContain('bulwark-binance');
+        expect(JSON.stringify(dep)).not.toContain('bulwark-accounts');
       }
+    });
+
+    it('k8s mounts an accounts file and its key files from the optional Secret bulwark-accounts, for execution\'s many accounts', () => {
+      expect(container.volumeMounts).toContainEqual({ name: 'accounts', mountPath: '/var/run/secrets/bulwark/accounts', readOnly: true });
+      const vol = execution.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'accounts');
+      expect(vol.secret).toEqual({ secretName: 'bulwark-accounts', optional: true, defaultMode: 288 });
+      const example = YAML.parse(fs.readFileSync(path.join(ROOT, 'k8s/examples/accounts-secret.example.yaml'), 'utf8'));
+      expect(example).toMatchObject({ kind: 'Secret', metadata: { name: 'bulwark-accounts', namespace: 'bulwark' } });
+      expect(Object.keys(example.stringData)).toContain('accounts.json');
+      for (const v of Object.values(example.stringData)) expect(v).toMatch(/^REPLACE_WITH_/);
     });
 
     it('k8s/examples/secret.example.yaml shows the Secret with placeholders, and the base kustomization does not include it', () => {

@@ -2,7 +2,8 @@
 // renders each overlay, every rendered object validates against the kubernetes-models classes
 // (the Kubernetes OpenAPI schemas; prometheus-operator's CRD schemas for ServiceMonitor and
 // PrometheusRule) with unknown fields rejected, and the objects fit together (probes, ports,
-// secrets, selectors, network policies). No cluster is needed.
+// secrets, selectors, network policies). The backtest sweep Job (k8s/jobs/backtest-sweep) is
+// rendered and checked the same way, and its arguments parsed by the CLI. No cluster is needed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,6 +15,9 @@ import * as networkingV1 from 'kubernetes-models/networking.k8s.io/v1';
 import * as policyV1 from 'kubernetes-models/policy/v1';
 import * as coreV1 from 'kubernetes-models/v1';
 import * as YAML from 'yaml';
+import { Command } from 'commander';
+import { registerBacktestCommand } from './backtest-cmd';
+import { shardOf } from './backtest-sweep';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const K8S = path.join(ROOT, 'k8s');
@@ -141,6 +145,13 @@ function validateStrict(obj: Obj): { errors: string[]; unknown: string[] } {
   return { errors, unknown };
 }
 
+/** validateStrict's findings for each object, as `<kind>/<name>: <problem>` lines (empty: all valid). */
+const problemsOf = (objs: Obj[]): string[] =>
+  objs.flatMap((o: Obj) => {
+    const { errors, unknown } = validateStrict(o);
+    return [...errors, ...unknown.map((u) => `unknown field ${u}`)].map((p) => `${o.kind}/${o.metadata?.name}: ${p}`);
+  });
+
 const named = (objs: Obj[], kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name);
 const deployment = (objs: Obj[], name: string) => named(objs, 'Deployment', name);
 
@@ -156,11 +167,7 @@ const ALL = [
 describe('kustomize overlays render', () => {
   it.each(ALL)('%s: every object validates against kubernetes-models, with no unknown field', (_name, objs) => {
     expect(objs.length).toBeGreaterThan(20);
-    const problems = objs.flatMap((o: Obj) => {
-      const { errors, unknown } = validateStrict(o);
-      return [...errors, ...unknown.map((u) => `unknown field ${u}`)].map((p) => `${o.kind}/${o.metadata?.name}: ${p}`);
-    });
-    expect(problems).toEqual([]);
+    expect(problemsOf(objs)).toEqual([]);
   });
 
   it('the strict check catches a misspelt field that validate() alone lets through', () => {
@@ -336,7 +343,7 @@ describe('the services (k8s/base/services.yaml)', () => {
   it('prod gives the services more room than dev', () => {
     const mem = (objs: Obj[]) => deployment(objs, 'risk').spec.template.spec.containers[0].resources.limits.memory;
     expect([mem(OVERLAYS.dev), mem(OVERLAYS.prod)]).toEqual(['512Mi', '1Gi']);
-    expect(named(OVERLAYS.prod, 'ConfigMap', 'bulwark-config').data.NODE_OPTIONS).toBe('--max-old-space-size=768');
+    expect(named(OVERLAYS.prod, 'ConfigMap', 'bulwark-config').data.NODE_OPTIONS).toBe('--max-old-space-size=768 --max-semi-space-size=4');
     expect(named(OVERLAYS.dev, 'ConfigMap', 'bulwark-config').data.LOG_LEVEL).toBe('debug');
   });
 
@@ -475,4 +482,84 @@ describe('secrets', () => {
     const creds = examples.find((e) => e.metadata.name === 'bulwark-nats-creds');
     expect(Object.keys(creds.stringData).sort()).toEqual([...BASE, 'gateway', 'operator', 'admin'].map((u) => `${u}.nk`).sort());
   });
+});
+
+describe('the backtest sweep Job (k8s/jobs/backtest-sweep)', () => {
+  const sweep = render(path.join(K8S, 'jobs/backtest-sweep'));
+  const merge = render(path.join(K8S, 'jobs/backtest-sweep/merge'));
+  const job = named(sweep, 'Job', 'backtest-sweep');
+  const mergeJob = named(merge, 'Job', 'backtest-sweep-merge');
+
+  it('every object validates against kubernetes-models, with no unknown field; pinned image; no Secret', () => {
+    const objs = [...sweep, ...merge];
+    expect(objs.map((o: Obj) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['Job/backtest-sweep', 'Job/backtest-sweep-merge', 'PersistentVolumeClaim/bulwark-backtest-results']);
+    expect(problemsOf(objs)).toEqual([]);
+    for (const j of [job, mergeJob]) expect(j.spec.template.spec.containers[0].image).toBe('bulwark:0.1.0');
+  });
+
+  it('is an Indexed Job whose pods each write their shard to the results volume, as non-root on a read-only root', () => {
+    expect(job.spec.completionMode).toBe('Indexed');
+    const pod = job.spec.template.spec;
+    const c = pod.containers[0];
+    const env = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value]));
+    // The shard count the CLI reads is the number of indexes the Job runs.
+    expect(Number(env.SHARDS)).toBe(job.spec.completions);
+    expect(job.spec.parallelism).toBeGreaterThanOrEqual(1);
+    expect(job.spec.parallelism).toBeLessThanOrEqual(job.spec.completions);
+    expect(job.spec.backoffLimit).toBeGreaterThanOrEqual(0);
+    expect(pod.restartPolicy).toBe('Never');
+    expect(c.command).toEqual(['node', 'apps/cli/bin/bulwark.js', 'backtest']);
+    const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1];
+    expect(arg('--shard-count')).toBe('$(SHARDS)');
+    expect(arg('--out')).toBe('/results/shard-$(JOB_COMPLETION_INDEX).json');
+    expect(arg('--report')).toMatch(/^\/results\//); // the root filesystem is read-only
+    expect(Number(arg('--workers'))).toBeLessThanOrEqual(Number(c.resources.limits.cpu)); // os.availableParallelism() sees the node's cores, not the limit
+    expect(c.resources.requests.memory).toBeDefined();
+    expect(c.resources.limits.memory).toBeDefined();
+    expect(env.BULWARK_DATA_DIR).toBe('/data/market');
+    for (const [j, mounts] of [
+      [job, { results: '/results', 'market-data': '/data/market' }],
+      [mergeJob, { results: '/results' }],
+    ] as const) {
+      const spec = j.spec.template.spec;
+      const ctr = spec.containers[0];
+      expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(ctr.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      expect(spec.automountServiceAccountToken).toBe(false);
+      for (const [vol, at] of Object.entries(mounts)) expect(ctr.volumeMounts.find((m: Obj) => m.name === vol)?.mountPath).toBe(at);
+      expect(spec.volumes.find((v: Obj) => v.name === 'results').persistentVolumeClaim.claimName).toBe('bulwark-backtest-results');
+      expect(j.spec.template.metadata.labels['app.kubernetes.io/part-of']).toBe('bulwark');
+    }
+    expect(pod.volumes.find((v: Obj) => v.name === 'market-data').persistentVolumeClaim).toEqual({ claimName: 'bulwark-market-data', readOnly: true });
+    expect(named(sweep, 'PersistentVolumeClaim', 'bulwark-backtest-results').spec.resources.requests.storage).toBeDefined();
+    // The merge step reads every shard file the pods write.
+    expect(mergeJob.spec.template.spec.containers[0].command.join(' ')).toContain('bulwark.js backtest merge /results/shard-*.json');
+  });
+
+  it("the real CLI parser accepts the Job's arguments: each index runs its shard, and merge takes the files", async () => {
+    const c = job.spec.template.spec.containers[0];
+    const env: Record<string, string> = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value]));
+    const count = job.spec.completions;
+    for (let index = 0; index < count; index++) {
+      // Kubernetes expands $(VAR) from the container's env; the Job controller adds JOB_COMPLETION_INDEX.
+      const vars: Record<string, string> = { ...env, JOB_COMPLETION_INDEX: String(index) };
+      const args = [...c.command.slice(2), ...c.args].map((a: string) => a.replace(/\$\((\w+)\)/g, (_m, v: string) => vars[v] ?? _m));
+      expect(args.join(' ')).not.toContain('$(');
+      const program = new Command('bulwark').exitOverride();
+      registerBacktestCommand(program);
+      let seen: Obj = null;
+      program.commands.find((x) => x.name() === 'backtest')!.action((o: Obj) => void (seen = o)); // parse only, run nothing
+      await program.parseAsync(args, { from: 'user' });
+      expect(seen).not.toBeNull();
+      expect(shardOf(seen, { JOB_COMPLETION_INDEX: vars.JOB_COMPLETION_INDEX })).toEqual({ index, count });
+      expect(seen.out).toBe(`/results/shard-${index}.json`);
+    }
+    const program = new Command('bulwark').exitOverride();
+    registerBacktestCommand(program);
+    let files: string[] = [];
+    program.commands.find((x) => x.name() === 'backtest')!.commands.find((x) => x.name() === 'merge')!.action((f: string[]) => void (files = f));
+    const shards = Array.from({ length: count }, (_, i) => `/results/shard-${i}.json`);
+    await program.parseAsync(['backtest', 'merge', ...shards], { from: 'user' });
+    expect(files).toEqual(shards);
+  }, 120_000);
 });

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '@bulwark/messaging';
+import { until } from '@bulwark/testing';
 import { connect, nkeys, nkeyAuthenticator } from 'nats';
 import * as YAML from 'yaml';
 
@@ -39,7 +40,8 @@ beforeAll(() => {
 
 afterAll(async () => {
   for (const s of servers) if (s.exitCode === null) s.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 200));
+  // Their stores are in tmp: remove it once every server has exited.
+  await until('the nats-servers to exit', () => servers.every((s) => s.exitCode !== null || s.signalCode !== null));
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 

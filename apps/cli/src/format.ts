@@ -1,6 +1,6 @@
 import type { MonthLine } from '@bulwark/application';
 import { dec } from '@bulwark/domain';
-import type { DemoReport } from './demo';
+import type { DemoAccountReport, DemoReport } from './demo';
 
 /** A decimal string for people: `dp` decimals (half-even), thousands separated. */
 export function grouped(s: string, dp = 2): string {
@@ -14,25 +14,43 @@ export function usdt(s: string): string {
   return grouped(s, 2);
 }
 
-/** The demo's closing summary as aligned text lines. */
-export function formatReport(r: DemoReport): string {
-  const s = r.summary;
+/** What a run (not an account) reports beside its accounts. */
+type RunFields = Pick<DemoReport, 'candles' | 'steps' | 'firstPosition' | 'lastPosition' | 'wallMs' | 'runEvents' | 'replayMs' | 'eventsPerSecond' | 'tickToOrder'>;
+
+/** Rows as aligned text lines (`  key  value`). */
+function aligned(rows: Array<[string, string]>): string[] {
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
+}
+
+/** The run's throughput rows: events appended, per second of replay, and the tick-to-order latency execution measured. */
+function throughputRows(r: RunFields): Array<[string, string]> {
+  const t = r.tickToOrder;
+  const latency = !t ? 'not measured (execution\'s metrics could not be read)' : t.orders === 0 ? 'no order sent' : `p50 ${t.p50Ms} ms, p99 ${t.p99Ms} ms over ${t.orders} orders (bulwark_tick_to_order_seconds)`;
+  return [
+    ['run events', `${r.runEvents} in ${(r.replayMs / 1000).toFixed(1)} s of replay: ${r.eventsPerSecond} events/s`],
+    ['tick to order', latency],
+  ];
+}
+
+/** One account's rows; with `run`, the run's own rows in their places (a one-account run's summary). */
+function accountRows(a: DemoAccountReport, run?: RunFields): Array<[string, string]> {
+  const s = a.summary;
   const check = dec(s.capital).plus(s.realisedPnl).minus(s.fees).plus(s.funding).minus(s.liquidationFees).plus(s.unrealisedPnl);
-  const rows: Array<[string, string]> = [
-    ['account', r.accountId],
-    ['candles', String(r.candles)],
-    ['path steps', String(r.steps)],
-    ['intents', String(r.intents)],
-    ['approvals', String(r.approvals)],
-    ['denials', Object.keys(r.denials).length ? Object.entries(r.denials).map(([k, v]) => `${k} ${v}`).join(', ') : '0'],
-    ['orders', String(r.orders)],
-    ['fills', String(r.fills)],
-    ['stops hit', String(r.stopsHit)],
-    ['take-profits hit', String(r.takeProfitsHit)],
-    ['forced closes (guards)', String(r.forcedCloses)],
-    ['liquidations', `${r.liquidations}${r.liquidations === 0 ? ' (none: the liquidation buffer held)' : ''}`],
-    ['losing streak', `longest ${r.longestLosingStreak}, at the end ${r.losingStreakAtEnd}`],
-    ['worst trade', `${r.worstTradeR} R`],
+  return [
+    ['account', run ? a.accountId : `${a.accountId} (risk ${a.riskPct} %, leverage ${a.leverage}x)`],
+    ...(run ? ([['candles', String(run.candles)], ['path steps', String(run.steps)]] as Array<[string, string]>) : []),
+    ['intents', String(a.intents)],
+    ['approvals', String(a.approvals)],
+    ['denials', Object.keys(a.denials).length ? Object.entries(a.denials).map(([k, v]) => `${k} ${v}`).join(', ') : '0'],
+    ['orders', String(a.orders)],
+    ['fills', String(a.fills)],
+    ['stops hit', String(a.stopsHit)],
+    ['take-profits hit', String(a.takeProfitsHit)],
+    ['forced closes (guards)', String(a.forcedCloses)],
+    ['liquidations', `${a.liquidations}${a.liquidations === 0 ? ' (none: the liquidation buffer held)' : ''}`],
+    ['losing streak', `longest ${a.longestLosingStreak}, at the end ${a.losingStreakAtEnd}`],
+    ['worst trade', `${a.worstTradeR} R`],
     ['positions opened/closed', `${s.positionsOpened}/${s.positionsClosed}${s.openPositions ? ` (${s.openPositions} still open)` : ''}`],
     ['capital', `${usdt(s.capital)} USDT`],
     ['realised PnL', `${usdt(s.realisedPnl)} USDT`],
@@ -42,13 +60,48 @@ export function formatReport(r: DemoReport): string {
     ['max drawdown', `${usdt(s.maxDrawdown)} USDT (${dec(s.maxDrawdownFraction).mul(100).toDecimalPlaces(2).toFixed(2)} % of peak)`],
     ['final equity', `${usdt(s.finalEquity)} USDT`],
     ['equity check', `capital + realised − fees + funding − liquidation fees + unrealised = ${usdt(check.toFixed())} ${check.eq(s.finalEquity) ? '✓' : '✗ MISMATCH'}`],
-    ['events appended', `${r.eventsAppended} (${Object.entries(r.eventsByCategory).map(([k, v]) => `${k} ${v}`).join(', ')})`],
+    ['events appended', `${a.eventsAppended} (${Object.entries(a.eventsByCategory).map(([k, v]) => `${k} ${v}`).join(', ')})`],
+    ...(run ? ([['event log positions', `${run.firstPosition}..${run.lastPosition}`], ['wall time', `${(run.wallMs / 1000).toFixed(1)} s`]] as Array<[string, string]>) : []),
+  ];
+}
+
+/** The accounts' sums: realised PnL, fees, funding, final equity, positions. */
+function totalRows(accounts: readonly DemoAccountReport[]): Array<[string, string]> {
+  const sum = (f: (s: DemoAccountReport['summary']) => string) => usdt(accounts.reduce((t, a) => t.plus(f(a.summary)), dec(0)).toFixed());
+  const n = (f: (s: DemoAccountReport['summary']) => number) => accounts.reduce((t, a) => t + f(a.summary), 0);
+  return [
+    ['accounts', String(accounts.length)],
+    ['positions opened/closed', `${n((s) => s.positionsOpened)}/${n((s) => s.positionsClosed)}${n((s) => s.openPositions) ? ` (${n((s) => s.openPositions)} still open)` : ''}`],
+    ['capital', `${sum((s) => s.capital)} USDT`],
+    ['realised PnL', `${sum((s) => s.realisedPnl)} USDT`],
+    ['fees', `${sum((s) => s.fees)} USDT`],
+    ['funding', `${sum((s) => s.funding)} USDT`],
+    ['final equity', `${sum((s) => s.finalEquity)} USDT`],
+  ];
+}
+
+/**
+ * The demo's closing summary as aligned text lines: one account's summary with the run's rows;
+ * for an account set, the run's rows, then one summary per account (the same rows), then the
+ * accounts' total.
+ */
+export function formatReport(r: DemoReport): string {
+  if (r.accounts.length <= 1) {
+    const lines = aligned([...accountRows(r, r), ...throughputRows(r)]);
+    lines.push('', ...monthTable(r.months), ...breakerLines(r));
+    return lines.join('\n');
+  }
+  const lines = aligned([
+    ['candles', String(r.candles)],
+    ['path steps', String(r.steps)],
+    ...throughputRows(r),
     ['event log positions', `${r.firstPosition}..${r.lastPosition}`],
     ['wall time', `${(r.wallMs / 1000).toFixed(1)} s`],
-  ];
-  const w = Math.max(...rows.map(([k]) => k.length));
-  const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
-  lines.push('', ...monthTable(r.months), ...breakerLines(r));
+  ]);
+  r.accounts.forEach((a, i) => {
+    lines.push('', `  account ${i + 1} of ${r.accounts.length}`, ...aligned(accountRows(a)), '', ...monthTable(a.months), ...breakerLines(a));
+  });
+  lines.push('', '  total', ...aligned(totalRows(r.accounts)));
   return lines.join('\n');
 }
 

@@ -7,6 +7,7 @@ import { Subjects } from '@bulwark/contracts';
 import { accountDecider, type AccountCommand, accountInitialState, dec } from '@bulwark/domain';
 import { Command } from 'commander';
 import { connectNats, DEFAULT_NATS_URL } from '@bulwark/messaging';
+import { BTCUSDT_FILES, SPOT_BTCUSDT_FILES } from '@bulwark/testing';
 import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import { registerAccountCommands } from './account-commands';
 import { registerBacktestCommand } from './backtest-cmd';
@@ -18,10 +19,9 @@ import { buildProgram, exitOf } from './main';
 // Binance USDⓈ-M BTCUSDT 1m (shared/data, PROVENANCE.md) and, for a real gap, the Binance
 // spot BTCUSDT 1m file of 2021-04-20..05-20 (284 bars missing on 2021-04-25, 04:01 to 08:44 UTC).
 
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const MONTH_1M = path.join(DATA_DIR, 'binance-usdm/BTCUSDT/klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
-const FUNDING = path.join(DATA_DIR, 'binance-usdm/BTCUSDT/funding-rates.csv');
-const SPOT_GAP = path.join(DATA_DIR, 'binance-spot/BTCUSDT/klines-1m/BTCUSDT-1m-2021-04-20_2021-05-20.csv');
+const MONTH_1M = BTCUSDT_FILES.candles1m;
+const FUNDING = BTCUSDT_FILES.fundingRates;
+const SPOT_GAP = SPOT_BTCUSDT_FILES.candles1mApril2021;
 const HEADER = 'open_time,open,high,low,close,volume';
 const at = (iso: string) => Date.parse(iso);
 
@@ -164,6 +164,21 @@ describe('bulwark backtest and demo: input errors exit 2 with one line, before a
     expect(e.out).toBe('');
     const w = await run('main', ['demo', '--from', '2025-11-21', '--to', '2025-11-21']);
     expect([w.code, w.line]).toEqual([2, 'bulwark: --from 2025-11-21 00:00 UTC is equal to --to 2025-11-21 00:00 UTC: the window [from, to) holds no candle']);
+  }, 60_000);
+
+  it('demo --accounts: 1 to 10 accounts, each with the set\'s own risk and leverage (so --risk-pct and --leverage are refused beside it); one account only on spot margin', async () => {
+    for (const n of ['0', '11', 'two']) {
+      const r = await run('main', ['demo', '--accounts', n]);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`--accounts must be an integer in 1..10, got "${n}"`);
+    }
+    const risk = await run('main', ['demo', '--accounts', '3', '--risk-pct', '2', '--leverage', '4']);
+    expect(risk.code).toBe(2);
+    expect(risk.err).toContain('--accounts gives each account its own --risk-pct and --leverage (account i: 0.5 + 0.5·i %, leverage 3, 5, 2, 4, 1, …): leave them out');
+    const spot = await run('main', ['demo', '--accounts', '2', '--market', 'spot-margin']);
+    expect(spot.code).toBe(2);
+    expect(spot.err).toContain('--market spot-margin trades one account: leave --accounts out');
+    expect(risk.out + spot.out).toBe('');
   }, 60_000);
 });
 

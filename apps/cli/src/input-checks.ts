@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { type DataGap, findGaps } from '@bulwark/application';
 import { dec } from '@bulwark/domain';
-import type { OpenAccountRequest } from '@bulwark/contracts';
+import type { EntryType, OpenAccountRequest, OrderSplit } from '@bulwark/contracts';
 import { type Command, InvalidArgumentError } from 'commander';
 import { CandleFileError, checkMarketDataFile, MarketDataFileError, readFundingRates } from '@bulwark/market-data';
 
@@ -69,6 +69,69 @@ export function policyFlags(o: { maxFeeRiskPct?: string; maxLifetimeDrawdownPct?
     ...(o.maxLifetimeDrawdownPct !== undefined ? { maxLifetimeDrawdownFraction: off(o.maxLifetimeDrawdownPct) } : {}),
     ...(o.losingStreakPause !== undefined ? { losingStreakPause: o.losingStreakPause === 'off' ? null : Number(o.losingStreakPause) } : {}),
   };
+}
+
+/** `--entry-type` values and the entry types they name. */
+const ENTRY_TYPES = { market: 'MARKET', limit: 'LIMIT', 'post-only': 'POST_ONLY', ioc: 'IOC', fok: 'FOK' } as const satisfies Record<string, EntryType>;
+/** A resting entry's life when `--expires-after-bars` is not given. */
+export const DEFAULT_EXPIRES_AFTER_BARS = 3;
+
+/** The entry-order flags of the commands that attach a strategy (demo, backtest). */
+export function withEntryOptions(cmd: Command): Command {
+  return cmd
+    .option('--entry-type <type>', 'how entries go to the venue: market, limit (GTC at the signal\'s close), post-only (maker only: refused rather than cross), ioc or fok', oneOf('--entry-type', Object.keys(ENTRY_TYPES) as Array<keyof typeof ENTRY_TYPES>), 'market')
+    .option('--expires-after-bars <n>', `limit and post-only: cancel what has not filled after this many bars (default ${DEFAULT_EXPIRES_AFTER_BARS})`, integerIn('--expires-after-bars', 1, 1000))
+    .option('--split <style>', 'split large entries into child orders: slices (one every --split-interval-bars) or iceberg (limit and post-only: the next when the one before filled)', oneOf('--split', ['slices', 'iceberg']))
+    .option('--max-order-notional <usdt>', 'with --split: the largest notional of one child order, USDT', positiveDecimal('--max-order-notional'))
+    .option('--max-volume-pct <pct>', "with --split: the largest share of the signal bar's volume one child may take, % (0 < pct <= 100)", percentShare('--max-volume-pct'))
+    .option('--split-interval-bars <n>', 'with --split slices: bars between children (0: consecutive market steps; default 1)', integerIn('--split-interval-bars', 0, 100));
+}
+
+/** A decimal > 0 (USDT amounts). @throws InvalidArgumentError (exit 2) naming the flag */
+function positiveDecimal(flag: string) {
+  return (v: string): string => {
+    if (!/^\d+(\.\d+)?$/.test(v) || !dec(v).gt(0)) throw new InvalidArgumentError(`${flag} must be a number > 0, got "${v}"`);
+    return v;
+  };
+}
+
+/** A percentage in (0, 100] as a fraction ("0.5" → "0.005"). @throws InvalidArgumentError (exit 2) naming the flag */
+function percentShare(flag: string) {
+  return (v: string): string => {
+    if (!/^\d+(\.\d+)?$/.test(v) || !dec(v).gt(0) || dec(v).gt(100)) throw new InvalidArgumentError(`${flag} must be a percentage in (0, 100], got "${v}"`);
+    return dec(v).div(100).toFixed();
+  };
+}
+
+/**
+ * The attachment fields the flags of {@link withEntryOptions} set (none for market, so a market
+ * run sends what it sent before entry types).
+ * @throws InputError for `--expires-after-bars` with an entry type that does not rest
+ */
+export function entryFlags(o: {
+  entryType?: keyof typeof ENTRY_TYPES;
+  expiresAfterBars?: number;
+  split?: 'slices' | 'iceberg';
+  maxOrderNotional?: string;
+  maxVolumePct?: string;
+  splitIntervalBars?: number;
+}): { entryType?: EntryType; expiresAfterBars?: number; split?: OrderSplit } {
+  const entryType = ENTRY_TYPES[o.entryType ?? 'market'];
+  const resting = entryType === 'LIMIT' || entryType === 'POST_ONLY';
+  if (!resting && o.expiresAfterBars !== undefined) throw new InputError(`--expires-after-bars applies to --entry-type limit and post-only, not ${o.entryType ?? 'market'}`);
+  const splitFlags = [['--max-order-notional', o.maxOrderNotional], ['--max-volume-pct', o.maxVolumePct], ['--split-interval-bars', o.splitIntervalBars]].filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (!o.split && splitFlags.length) throw new InputError(`${splitFlags.join(', ')} ${splitFlags.length > 1 ? 'apply' : 'applies'} with --split only`);
+  if (o.split === 'iceberg' && !resting) throw new InputError('--split iceberg sends resting limit children: use it with --entry-type limit or post-only');
+  const split: OrderSplit | undefined = o.split
+    ? {
+        style: o.split === 'slices' ? 'SLICES' : 'ICEBERG',
+        ...(o.maxOrderNotional !== undefined ? { maxOrderNotional: o.maxOrderNotional } : {}),
+        ...(o.maxVolumePct !== undefined ? { maxVolumeShare: o.maxVolumePct } : {}),
+        intervalBars: o.splitIntervalBars ?? 1,
+      }
+    : undefined;
+  const type = entryType === 'MARKET' ? {} : resting ? { entryType, expiresAfterBars: o.expiresAfterBars ?? DEFAULT_EXPIRES_AFTER_BARS } : { entryType };
+  return { ...type, ...(split ? { split } : {}) };
 }
 
 export class InputError extends Error {

@@ -5,6 +5,7 @@ import { busConfigFromEnv } from '@bulwark/messaging';
 import { ALLOWED_DATA_DIRS_ENV, CandleFileError, DataDirNotFoundError, MarketDataFileError, projectRoot } from '@bulwark/market-data';
 import { Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
+import { accountSet } from '@bulwark/application';
 import { type DemoGateway, DemoError, type DemoReport, defaultDemoFiles, defaultSpotMarginCandles, describeWait, SPOT_MARGIN_DEFAULT_WINDOW, newAccountId, runDemo } from './demo';
 import { formatMarginReport, formatReport } from './format';
 import { registerAccountCommands } from './account-commands';
@@ -16,10 +17,11 @@ import { ChainBrokenError, registerAuditVerifyCommand, verifyStoreOpener } from 
 import { CopyVerificationError, registerStoreCommands } from './store-copy';
 import { CopyDestinationNotEmptyError, CopySourceError, EventStoreConfigError, InvalidEventError, WrongExpectedRevisionError } from '@bulwark/event-store';
 import { RerunDifferencesError } from './rerun-cmd';
+import { BacktestRunError } from './backtest-sweep';
 import { EventStoreUnavailableError, registerReplayCommand, ReplayMismatchError, storeOpenerFromBus, summaryQueryFromBus } from './replay';
 import { registerVenueCommands } from './venue-serve';
 import { registerStrategyCommands } from './strategy-commands';
-import { checkCandleInput, InputError, integerIn, oneOf, policyFlags, withPolicyOptions } from './input-checks';
+import { checkCandleInput, entryFlags, InputError, integerIn, oneOf, policyFlags, withEntryOptions, withPolicyOptions } from './input-checks';
 import { registerUserCommands } from './user-cmd';
 import { registerMarginCommands } from './margin-commands';
 import { UserStoreError } from '@bulwark/messaging';
@@ -60,7 +62,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(s) });
 
-  withPolicyOptions(program.command('demo'))
+  withEntryOptions(withPolicyOptions(program.command('demo')))
     .description('Replay real Binance USDⓈ-M candles through the six services on the paper venue and print a summary.')
     .option('--candles <file>', 'candle CSV (default: the 2025-11-10..2025-12-10 BTCUSDT 1m file of the data directory)')
     .option('--funding <file>', 'funding-rate CSV (default: the data directory\'s funding-rates.csv)')
@@ -73,7 +75,8 @@ export function buildProgram(): Command {
     .option('--risk-pct <n>', 'risk per trade, % of equity (0.5..10)', positiveNumber('--risk-pct'), '1')
     .option('--from <date>', 'first candle to replay (UTC)', utcDate('--from'))
     .option('--to <date>', 'replay candles before this time (UTC)', utcDate('--to'))
-    .option('--account <id>', 'account id (default: a new demo-<time>-<hex>)')
+    .option('--account <id>', 'account id (default: a new demo-<time>-<hex>); with --accounts, the prefix of the set\'s ids')
+    .option('--accounts <n>', 'trade N accounts (1..10) at once on the same candles in one execution, ids <account>-1..N, each with its own risk settings: account i risks 0.5 + 0.5·i % per trade (1, 1.5, 2, … %) at leverage 3x, 5x, 2x, 4x, 1x, repeating (instead of --risk-pct and --leverage); prints one summary per account and their total', integerIn('--accounts', 1, 10))
     .option('--venue <venue>', 'paper (in-process paper venue), binance-local (`bulwark venue serve` through ccxt binanceusdm) or bitget-local (`bulwark venue serve --venue bitget-local` through ccxt bitget: Bitget USDT-M rules, tiers and fees)', oneOf('--venue', ['paper', 'binance-local', 'bitget-local']), 'paper')
     .option('--market <market>', 'futures (Binance USDⓈ-M) or spot-margin (Binance spot isolated margin on the local spot-margin venue through ccxt; default candles: the 2024-08-05 crash month)', oneOf('--market', ['futures', 'spot-margin']), 'futures')
     .option('--protection <mode>', 'where stops live: INTERNAL (stop-monitor), EXCHANGE (algo orders at the venue) or BOTH', oneOf('--protection', ['INTERNAL', 'EXCHANGE', 'BOTH']), 'INTERNAL')
@@ -83,6 +86,11 @@ export function buildProgram(): Command {
     .option('--gateway-port <port>', 'the dashboard\'s port on 127.0.0.1 (default BULWARK_GATEWAY_PORT, else 8080; 0 = a free port)', integerIn('--gateway-port', 0, 65_535))
     .option('--gateway-linger <seconds>', 'keep the gateway up this long after the summary (default: until Ctrl-C in a terminal, 0 otherwise)', integerIn('--gateway-linger', 0, 86_400))
     .action(async (opts, cmd: Command) => {
+      if (opts.accounts !== undefined) {
+        const given = (['riskPct', 'leverage'] as const).filter((k) => cmd.getOptionValueSource(k) === 'cli');
+        if (given.length) cmd.error(`error: --accounts gives each account its own ${given.map((k) => (k === 'riskPct' ? '--risk-pct' : '--leverage')).join(' and ')} (account i: 0.5 + 0.5·i %, leverage 3, 5, 2, 4, 1, …): leave ${given.length > 1 ? 'them' : 'it'} out`, { code: 'commander.invalidArgument', exitCode: 2 });
+        if (opts.market === 'spot-margin') cmd.error('error: --market spot-margin trades one account: leave --accounts out', { code: 'commander.invalidArgument', exitCode: 2 });
+      }
       if (opts.leverage > 5 && !opts.confirmHighLeverage) {
         cmd.error(`error: --leverage ${opts.leverage} is above 5x: add --confirm-high-leverage to confirm it (the confirmation is recorded)`, { code: 'commander.invalidArgument', exitCode: 2 });
       }
@@ -91,6 +99,8 @@ export function buildProgram(): Command {
       const spotMargin = opts.market === 'spot-margin';
       if (spotMargin && opts.venue !== 'paper') cmd.error('error: --market spot-margin trades the local spot-margin venue; leave --venue out', { code: 'commander.invalidArgument', exitCode: 2 });
       if (spotMargin && opts.funding) cmd.error('error: spot margin has no funding: leave --funding out', { code: 'commander.invalidArgument', exitCode: 2 });
+      if (spotMargin && (opts.entryType !== 'market' || opts.expiresAfterBars !== undefined || opts.split !== undefined)) cmd.error('error: --market spot-margin enters at market in one order: leave --entry-type, --expires-after-bars and --split out', { code: 'commander.invalidArgument', exitCode: 2 });
+      const entry = entryFlags(opts);
       const candles: string = opts.candles ?? (spotMargin ? defaultSpotMarginCandles() : defaults.candles);
       const funding: string | null = spotMargin ? null : (opts.funding ?? defaults.funding);
       if (spotMargin && !opts.candles && opts.from === undefined && opts.to === undefined) ({ from: opts.from, to: opts.to } = SPOT_MARGIN_DEFAULT_WINDOW);
@@ -105,7 +115,9 @@ export function buildProgram(): Command {
         { format: ' replay |{bar}| {percentage}% | {value}/{total} candles | {market} | {eta_formatted} left{wait}', hideCursor: true, noTTYOutput: !process.stdout.isTTY, notTTYSchedule: 10_000 },
         Presets.shades_classic,
       );
-      console.log(`Bulwark demo: account ${accountId}, capital ${opts.capital} USDT, leverage ${opts.leverage}x, risk ${opts.riskPct} %`);
+      const set = opts.accounts === undefined ? null : accountSet(accountId, opts.accounts);
+      if (set) console.log(`Bulwark demo: ${set.length} accounts in one execution, capital ${opts.capital} USDT each: ${set.map((m) => `${m.accountId} (risk ${m.riskPct} %, ${m.leverage}x)`).join(', ')}`);
+      else console.log(`Bulwark demo: account ${accountId}, capital ${opts.capital} USDT, leverage ${opts.leverage}x, risk ${opts.riskPct} %`);
       console.log(`  candles ${candles}`);
       if (opts.venue !== 'paper') console.log(`  venue ${opts.venue} through ccxt (${opts.venue === 'bitget-local' ? 'bitget' : 'binanceusdm'}), protection ${opts.protection}`);
       if (spotMargin) console.log('  market spot isolated margin BTCUSDT on the local spot-margin venue through ccxt (binance), its clock driven by the replay');
@@ -115,7 +127,7 @@ export function buildProgram(): Command {
         console.log(report.margin ? formatMarginReport(report) : formatReport(report));
         const restarts = Object.entries(report.restarts);
         if (restarts.length) console.log(`  service restarts         ${restarts.map(([s, n]) => `${s} ${n}`).join(', ')}`);
-        console.log(`\nThe event log stays in JetStream stream ${busConfigFromEnv().esStream}; this run's streams carry account ${accountId}.`);
+        console.log(`\nThe event log stays in JetStream stream ${busConfigFromEnv().esStream}; this run's streams carry ${set ? `accounts ${set.map((m) => m.accountId).join(', ')}` : `account ${accountId}`}.`);
       };
       let dashboard: DemoGateway | null = null;
       const gatewayPort: number = opts.gatewayPort ?? (process.env.BULWARK_GATEWAY_PORT ? Number(process.env.BULWARK_GATEWAY_PORT) : 8080);
@@ -132,9 +144,11 @@ export function buildProgram(): Command {
           ...policyFlags(opts),
         },
         schedule: opts.resumeAt ? [{ at: opts.resumeAt, subject: Subjects.resumeTrading, payload: { accountId, reason: 'scheduled resume (--resume-at)', by: 'cli' } }] : [],
+        entry,
         from: opts.from ?? null,
         to: opts.to ?? null,
         accountId,
+        ...(opts.accounts !== undefined ? { accounts: opts.accounts } : {}),
         venue: opts.venue,
         market: opts.market,
         protection: opts.protection,
@@ -212,6 +226,7 @@ export function exitOf(e: unknown): { code: number; line: string | null } {
     e instanceof AuditArgumentError ||
     e instanceof ReplayMismatchError ||
     e instanceof RerunDifferencesError ||
+    e instanceof BacktestRunError ||
     e instanceof EventStoreUnavailableError ||
     e instanceof ChainBrokenError ||
     e instanceof CopyVerificationError ||

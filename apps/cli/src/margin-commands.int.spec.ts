@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jes
 import { type EventData, type EventType, Streams, Subjects } from '@bulwark/contracts';
 import { type EventStore, InMemoryEventStore } from '@bulwark/event-store';
 import { connectNats, DEFAULT_NATS_URL } from '@bulwark/messaging';
+import { rawEvent } from '@bulwark/testing';
 import { Command } from 'commander';
 import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import type { OperatorBus } from './account-commands';
@@ -47,8 +48,7 @@ const STOPPED = t('23:04:12');
 
 let ids = 0;
 async function putRaw(store: EventStore, streamId: string, type: string, data: unknown, tsEvent: number): Promise<void> {
-  const metadata = { eventId: `margin-cli-${++ids}`, tsEvent, tsInit: tsEvent, correlationId: 'margin-cli', causationId: 'margin-cli', schemaVersion: 1 };
-  await store.append(streamId, [{ type, data, metadata }], 'any');
+  await store.append(streamId, [rawEvent(type, data, { eventId: `margin-cli-${++ids}`, tsEvent, correlationId: 'margin-cli' })], 'any');
 }
 /** Append one event (the store checks it against its schema). */
 const put = <T extends EventType>(store: EventStore, streamId: string, type: T, data: EventData<T>, tsEvent: number) => putRaw(store, streamId, type, data, tsEvent);

@@ -15,6 +15,7 @@ import { dec } from '@bulwark/domain';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { loadMarginPair, projectRoot, resolveDataDir } from '@bulwark/market-data';
 import { requestJson } from '@bulwark/messaging';
+import { SPOT_BTCUSDT_FILES, until } from '@bulwark/testing';
 import type { NatsConnection } from 'nats';
 import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 import { type RunningServices, startServices } from './processes';
@@ -25,7 +26,7 @@ const SYMBOL = 'BTCUSDT';
 const KEY = `e2e-margin-key-${bus.tag}-aGVsbG9Ob3RBU2VjcmV0`;
 const SECRET = `e2e-margin-secret-${bus.tag}-bm90SW5Mb2dz`;
 const START = Date.parse('2024-08-04T22:00:00Z');
-const CANDLES = () => path.join(resolveDataDir(), 'binance-spot', 'BTCUSDT', 'klines-1m', 'BTCUSDT-1m-2024-07-26_2024-08-25.csv');
+const CANDLES = SPOT_BTCUSDT_FILES.candles1mAugust2024;
 
 let nc: NatsConnection;
 let local: BinanceMarginLocal;
@@ -33,20 +34,9 @@ let services: RunningServices;
 let store: JetStreamEventStore;
 
 const ask = async <T = unknown>(subject: string, body: unknown): Promise<T> => (await requestJson(nc, subject, body, 30_000)) as T;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function events(streamId: string): Promise<RecordedEvent[]> {
   return store.readStream(streamId);
-}
-async function waitFor<T>(what: string, f: () => Promise<T | null | undefined>, ms = 60_000, tick?: () => void): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    tick?.();
-    await sleep(100);
-  }
 }
 const ofType = <T extends keyof EventCatalogue>(es: RecordedEvent[], t: T) => es.filter((e) => e.type === t).map((e) => e.data as EventData<T>);
 
@@ -55,7 +45,7 @@ beforeAll(async () => {
   store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
   const pair = loadMarginPair(SYMBOL);
   local = await startBinanceMarginLocal({
-    port: 0, accounts: [{ accountId: ACC, apiKey: KEY, apiSecret: SECRET, spot: { USDT: '1000' } }], pair, candlesFile: CANDLES(), startTime: START,
+    port: 0, accounts: [{ accountId: ACC, apiKey: KEY, apiSecret: SECRET, spot: { USDT: '1000' } }], pair, candlesFile: CANDLES, startTime: START,
     limits: { weightPerMinute: 1_000_000, ordersPer10s: 10_000, ordersPerMinute: 100_000 },
   });
   local.clock.advance(1);
@@ -91,23 +81,31 @@ describe('a spot isolated-margin account through the six services (local venue t
     const decision = await ask<{ decision: string; requestId: string }>(Subjects.marginEntry, { accountId: ACC, symbol: SYMBOL, side: 'LONG', stopPrice: '58167.68', by: 'e2e', requestId: 'entry-1' });
     expect(decision).toMatchObject({ decision: 'APPROVED', requestId: 'entry-1' });
     const margin = Streams.margin(ACC, SYMBOL);
-    const opened = await waitFor('the position opened by execution', async () => ofType(await events(margin), 'MarginPositionOpened')[0]);
+    const opened = await until('the position opened by execution', async () => ofType(await events(margin), 'MarginPositionOpened')[0], { timeoutMs: 60_000 });
     expect(opened).toMatchObject({ side: 'LONG', requestId: 'entry-1', riskAmount: '10', stopPrice: '58167.68' });
     // The same request again decides nothing and opens nothing.
     expect(await ask(Subjects.marginEntry, { accountId: ACC, symbol: SYMBOL, side: 'LONG', stopPrice: '58167.68', by: 'e2e', requestId: 'entry-1' })).toMatchObject({ decision: 'ALREADY_DECIDED' });
 
     // The market moves (one minute a tick) and execution's watch closes the long at its stop.
-    const closed = await waitFor('the Iron Exit', async () => ofType(await events(margin), 'MarginPositionClosed')[0], 180_000, () => local.clock.advance(4));
+    const closed = await until(
+      'the Iron Exit',
+      async () => {
+        const c = ofType(await events(margin), 'MarginPositionClosed')[0];
+        if (!c) local.clock.advance(4); // not yet: one more minute of prices (4 path steps) every 100 ms
+        return c;
+      },
+      { timeoutMs: 180_000, intervalMs: 100 },
+    );
     expect(closed).toMatchObject({ status: 'STOPPED_OUT', reason: 'STOP_LOSS', sequence: 1 });
     expect(dec(closed.netPnl).lt(0)).toBe(true);
     expect(dec(closed.exitPrice).lte(dec('58167.68'))).toBe(true);
     const venue = await ask<{ assets: { asset: string; borrowed: string; interest: string }[] }>(Subjects.margin('account'), { accountId: ACC, symbol: SYMBOL });
     expect(venue.assets.map((a) => `${a.asset} ${a.borrowed} ${a.interest}`)).toEqual(['BTC 0 0', 'USDT 0 0']);
     // Risk counted the entry in the day and the result in the limits.
-    const acct = await waitFor('the result in risk', async () => {
+    const acct = await until('the result in risk', async () => {
       const es = await events(Streams.account(ACC));
       return es.some((e) => e.type === 'PositionResultRecorded') ? es : null;
-    });
+    }, { timeoutMs: 60_000 });
     expect(ofType(acct, 'MarginEntryApproved')).toEqual([expect.objectContaining({ requestId: 'entry-1', count: 1 })]);
     expect(ofType(acct, 'PositionResultRecorded')).toEqual([expect.objectContaining({ positionStreamId: `margin-${ACC}-${SYMBOL}-1`, netPnl: closed.netPnl })]);
   }, 400_000);
@@ -116,9 +114,9 @@ describe('a spot isolated-margin account through the six services (local venue t
     const d = await ask<{ decision: string }>(Subjects.marginEntry, { accountId: ACC, symbol: SYMBOL, side: 'SHORT', stopPrice: dec((await ask<{ indexPrice: string }>(Subjects.margin('account'), { accountId: ACC, symbol: SYMBOL })).indexPrice).plus(400).toFixed(2), by: 'e2e', requestId: 'entry-2' });
     expect(d.decision).toBe('APPROVED');
     const margin = Streams.margin(ACC, SYMBOL);
-    await waitFor('the short opened', async () => ofType(await events(margin), 'MarginPositionOpened').find((p) => p.requestId === 'entry-2'));
+    await until('the short opened', async () => ofType(await events(margin), 'MarginPositionOpened').find((p) => p.requestId === 'entry-2'), { timeoutMs: 60_000 });
     await ask(Subjects.flatten, { accountId: ACC, reason: 'kill switch drill', by: 'ops' });
-    const closed = await waitFor('the kill switch close', async () => ofType(await events(margin), 'MarginPositionClosed').find((c) => c.sequence === 2));
+    const closed = await until('the kill switch close', async () => ofType(await events(margin), 'MarginPositionClosed').find((c) => c.sequence === 2), { timeoutMs: 60_000 });
     expect(closed).toMatchObject({ status: 'CLOSED', reason: 'flatten: kill switch drill', by: 'ops' });
     expect(ofType(await events(margin), 'MarginStopTriggered')).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'OPERATOR_CLOSE', sequence: 2, by: 'ops' })]));
     expect(await ask(Subjects.marginEntry, { accountId: ACC, symbol: SYMBOL, side: 'LONG', stopPrice: '1000', by: 'e2e', requestId: 'entry-3' })).toMatchObject({ decision: 'DENIED', denied: { reason: 'TRADING_HALTED' } });

@@ -21,19 +21,18 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DomainEvent, type EventData, type MarketTick, parseEvent, Streams, Subjects } from '@bulwark/contracts';
-import { accountDecider, accountEvolve, accountInitialState, fold, rulesFromContract } from '@bulwark/domain';
+import { accountDecider, accountEvolve, accountInitialState, fold } from '@bulwark/domain';
 import { EventLogMissingError, JetStreamEventStore } from '@bulwark/event-store';
-import { instrumentFiles, loadRulesFromFiles, projectRoot, resolveDataDir } from '@bulwark/market-data';
+import { projectRoot } from '@bulwark/market-data';
 import { type Causation, connectNats, EventAppender, NATS_USERS, type NatsUser } from '@bulwark/messaging';
+import { btcusdtRules, DATA_DIR, until } from '@bulwark/testing';
 import { AckPolicy, connect, DeliverPolicy, JSONCodec, type NatsConnection, nkeys, nkeyAuthenticator, RetentionPolicy, StorageType } from 'nats';
 import { type PrivateNats, startPrivateNats } from './demo-faults';
 import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
 
 const json = JSONCodec();
 const ROOT = projectRoot(__dirname);
-const DATA = resolveDataDir();
-const FILES = instrumentFiles(DATA);
-const RULES = rulesFromContract(loadRulesFromFiles({ venue: 'binance-usdm', exchangeInfoFile: FILES.exchangeInfo, leverageBracketsFile: FILES.leverageBrackets }));
+const RULES = btcusdtRules();
 const NOV10 = Date.parse('2025-11-10T00:00:59.999Z');
 const PERMISSIONS_VIOLATION = 'PERMISSIONS_VIOLATION';
 
@@ -52,15 +51,8 @@ const c: Causation = { tsEvent: NOV10, correlationId: 'nats-auth-e2e', causation
 const USERS = NATS_USERS.filter((u) => u !== 'admin');
 const conn = (u: NatsUser) => conns.get(u)!;
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => null);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${execution ? `; execution log:\n${executionLog.slice(-3000)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The waits' detail: execution's log, once it runs. */
+const waits = { detail: () => (execution ? `execution log:\n${executionLog.slice(-3000)}` : '') };
 
 /** The error code a promise is rejected with (null when it resolves). */
 async function codeOf(p: Promise<unknown>): Promise<string | null> {
@@ -124,14 +116,14 @@ beforeAll(async () => {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH, NATS_URL: bus.natsUrl, BULWARK_ES_STREAM: bus.esStream, BULWARK_ES_PREFIX: bus.esPrefix, BULWARK_DLQ_STREAM: bus.dlqStream,
-      BULWARK_DLQ_PREFIX: bus.dlqPrefix, BULWARK_CONSUMER_SUFFIX: bus.consumerSuffix, BULWARK_DATA_DIR: DATA, BULWARK_VENUE: 'paper', LOG_LEVEL: 'warn',
+      BULWARK_DLQ_PREFIX: bus.dlqPrefix, BULWARK_CONSUMER_SUFFIX: bus.consumerSuffix, BULWARK_DATA_DIR: DATA_DIR, BULWARK_VENUE: 'paper', LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   execution.stdout!.on('data', (d) => (executionLog += String(d)));
   execution.stderr!.on('data', (d) => (executionLog += String(d)));
   // Ready: it answers its health subject (as the supervisor asks it).
-  await until('execution to answer its health subject', async () => (await admin.request(Subjects.health('execution'), json.encode({}), { timeout: 1_000 })).data.length > 0, 60_000);
+  await until('execution to answer its health subject', async () => (await admin.request(Subjects.health('execution'), json.encode({}), { timeout: 1_000 })).data.length > 0, { ...waits, timeoutMs: 60_000 });
 }, 120_000);
 
 afterAll(async () => {
@@ -170,7 +162,7 @@ describe('the secured NATS bus', () => {
     await new EventAppender(riskStore).append(accountStream, opened, 'no_stream', c);
     // Execution configures the paper account (its venue stream) on AccountOpened; the paper venue
     // takes market orders once it has seen a price: market-data's first step.
-    await until('execution to configure the account', async () => (await log.streamRevision(Streams.venue(accountId, 'binance-usdm'))) !== null);
+    await until('execution to configure the account', async () => (await log.streamRevision(Streams.venue(accountId, 'binance-usdm'))) !== null, waits);
     await conn('market-data').request(Subjects.clock('execution'), json.encode(tick(clockSeq++, '104587.7')), { timeout: 10_000 });
     const revision = (await log.streamRevision(accountStream))!;
     const forged = forgedApproval(approved);
@@ -193,7 +185,7 @@ describe('the secured NATS bus', () => {
     const orders = await until('execution to open the order', async () => {
       const o = await eventsOf('order');
       return o.some((e) => e.type === 'OrderAccepted' || e.type === 'OrderRejected') ? o : null;
-    });
+    }, waits);
     expect(orders[0]).toMatchObject({ streamId: Streams.order(approved.clientOrderId), type: 'OrderInitialized', data: { quantity: '0.5', leverage: 20 } });
     expect(orders.map((e) => e.type)).toEqual(['OrderInitialized', 'OrderSubmitted', 'OrderAccepted']);
     await riskStore.close();
@@ -211,7 +203,7 @@ describe('the secured NATS bus', () => {
 
     const ack = json.decode((await conn('market-data').request(Subjects.clock('execution'), json.encode(tick(clockSeq++, '104600')), { timeout: 10_000 })).data);
     expect(ack).toMatchObject({ service: 'execution' });
-    const filled = await until('the fill', async () => (await eventsOf('order')).find((e) => e.type === 'OrderFilled'));
+    const filled = await until('the fill', async () => (await eventsOf('order')).find((e) => e.type === 'OrderFilled'), waits);
     expect(filled.data).toMatchObject({ price: '104600', quantity: '0.5' });
   }, 120_000);
 
@@ -230,7 +222,7 @@ describe('the secured NATS bus', () => {
         if (d.reason.includes('JetStream delivery')) return d;
       }
       return null;
-    });
+    }, waits);
     expect(letter).toMatchObject({ service: 'execution', subject, reason: `a JetStream delivery on ${Subjects.clock('execution')}, not a request: refused` });
     // A step at 1 USDT would have liquidated the position: nothing happened.
     expect((await eventsOf('order')).length).toBe(before);

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import * as path from 'node:path';
 import { type ServiceName, Services, Subjects } from '@bulwark/contracts';
 import { JSONCodec, type NatsConnection } from 'nats';
@@ -76,12 +76,22 @@ interface Supervised {
   backoffMs: number;
   timer: NodeJS.Timeout | null;
   log: WriteStream;
+  /** Its current (or last) process's output all read: the log is ended after it. */
+  drained: Promise<void>;
   logFile: string;
   /** Its current process's telemetry address, once logged. */
   telemetry: { host: string; port: number } | null;
   /** How its last process ended ("code 1", "SIGKILL"), null before any exit. */
   lastExit: string | null;
 }
+
+/**
+ * Node flags of every service and gateway process started here (the images set the same in
+ * NODE_OPTIONS, deploy/Dockerfile): a 4 MiB young generation. The services keep little live data
+ * and allocate fast; with Node's default (16 MiB semi-spaces) short-lived garbage made each hold
+ * 20–40 MiB more at no gain in speed (docs/benchmarks.md, "Resident memory during the demo").
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
 /**
  * Start the six services as separate Node processes (`services/<name>/dist/main.js`), `instances`
@@ -120,7 +130,7 @@ export async function startServices(opts: {
     const env = withoutLauncherCredentials(opts.env);
     // Every service on a free metrics port unless the caller chose ports (the defaults 9101-9106 would collide with another run).
     const metricsPort = u.instance === 1 ? opts.metricsPorts?.[u.name] : undefined;
-    const child = spawn(process.execPath, [main], { cwd: opts.root, env: { ...env, BULWARK_METRICS_PORT: String(metricsPort ?? 0) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, main], { cwd: opts.root, env: { ...env, BULWARK_METRICS_PORT: String(metricsPort ?? 0) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     u.telemetry = null;
     u.role = null;
     let partial = '';
@@ -141,6 +151,7 @@ export async function startServices(opts: {
     // One log per service across restarts: the stream stays open when a process ends.
     child.stdout!.pipe(u.log, { end: false });
     child.stderr!.pipe(u.log, { end: false });
+    u.drained = drained(child);
     u.child = child;
     u.startedAt = Date.now();
     u.timer = null;
@@ -190,6 +201,8 @@ export async function startServices(opts: {
     stopping = true;
     process.removeListener('exit', onExit);
     await Promise.all(units.map(stopUnit));
+    // The last lines a stopping process wrote can arrive after its exit: the logs end after them.
+    await Promise.all(units.map((u) => u.drained));
     await Promise.all(units.map((u) => new Promise<void>((resolve) => u.log.end(() => resolve()))));
   };
 
@@ -197,7 +210,7 @@ export async function startServices(opts: {
   for (const name of Services) {
     for (let instance = 1; instance <= instances; instance++) {
       const logFile = path.join(opts.logDir, instance === 1 ? `${name}.log` : `${name}.${instance}.log`);
-      const u: Supervised = { name, instance, role: null, child: null, startedAt: 0, restarts: 0, backoffMs: policy.initialBackoffMs, timer: null, log: createWriteStream(logFile, { flags: 'a' }), logFile, telemetry: null, lastExit: null };
+      const u: Supervised = { name, instance, role: null, child: null, startedAt: 0, restarts: 0, backoffMs: policy.initialBackoffMs, timer: null, log: processLog(logFile), drained: Promise.resolve(), logFile, telemetry: null, lastExit: null };
       units.push(u);
     }
   }
@@ -254,6 +267,36 @@ function withoutLauncherCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return rest;
 }
 
+/**
+ * Resolves once a child's output has all been read (its 'close'), or `graceMs` after it exited
+ * when something else still holds its pipes. Call it at spawn: events before the call are missed.
+ */
+function drained(child: ChildProcess, graceMs = 2_000): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('close', () => resolve());
+    child.once('exit', () => setTimeout(resolve, graceMs).unref());
+  });
+}
+
+/**
+ * A child process's log file, appended to. Output a stopping child still flushed after the log
+ * was ended is dropped (the lines before it are kept); any write error (a full disk) is reported
+ * once on stderr. Never an uncaught 'error' event, which would end the run for a log line.
+ */
+export function processLog(file: string): WriteStream {
+  const log = createWriteStream(file, { flags: 'a' });
+  // Dropped before Node sees it: a write after end() would destroy the stream before it flushed the lines before it.
+  const write = log.write.bind(log) as (...args: unknown[]) => boolean;
+  log.write = ((...args: unknown[]) => (log.writableEnded ? true : write(...args))) as WriteStream['write'];
+  let reported = false;
+  log.on('error', (e: Error) => {
+    if (reported) return;
+    reported = true;
+    process.stderr.write(`bulwark: cannot write ${file}: ${e.message}\n`);
+  });
+  return log;
+}
+
 /** Stop a child process: SIGTERM, SIGKILL after 5 s; resolves once it has exited (at once when it already has). */
 function stopper(child: ChildProcess): () => Promise<void> {
   let exited = child.exitCode !== null || child.signalCode !== null;
@@ -274,42 +317,88 @@ function stopper(child: ChildProcess): () => Promise<void> {
 export interface RunningLocalVenue {
   restBase: string;
   wsBase: string;
-  /** The key pair of its one account (generated per run; passed by environment, never on a command line). */
-  apiKey: string;
-  apiSecret: string;
-  /** bitget-local: the passphrase of the key (generated per run). */
-  passphrase: string | null;
+  /**
+   * What execution needs to trade it: BULWARK_VENUE, BULWARK_VENUE_REST / BULWARK_VENUE_WS,
+   * and BULWARK_ACCOUNT_ID with the one account's keys (generated per run) or
+   * BULWARK_ACCOUNTS_FILE (an account set). Passed by environment, never on a command line.
+   */
+  executionEnv: Record<string, string>;
+  /** Stop the process; an account set's accounts file and key files are removed. */
   stop(): Promise<void>;
 }
 
 /** The local venues a futures demo can trade through ccxt: Binance USDⓈ-M or Bitget USDT-M. */
 export type LocalFuturesVenue = 'binance-local' | 'bitget-local';
 
+/** Fresh random key material for one local account (a passphrase for Bitget's). */
+function freshKeys(venue: LocalFuturesVenue): { apiKey: string; apiSecret: string; passphrase: string | null } {
+  return { apiKey: randomBytes(32).toString('hex'), apiSecret: randomBytes(32).toString('hex'), passphrase: venue === 'bitget-local' ? randomBytes(16).toString('hex') : null };
+}
+
+/**
+ * Write an accounts file (execution's BULWARK_ACCOUNTS_FILE format, which `bulwark venue serve
+ * --accounts-file` also reads) for `accountIds` on `venue`, each with fresh random keys: in
+ * `dir` (made owner-only), the key files and the file itself owner-read/write only (0600).
+ * @returns the file's path and how to remove the directory
+ */
+export function writeAccountsFile(dir: string, venue: LocalFuturesVenue, accountIds: readonly string[]): { file: string; remove(): void } {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const secret = (name: string, value: string) => {
+    writeFileSync(path.join(dir, name), value, { mode: 0o600 });
+    return name;
+  };
+  const entries = accountIds.map((accountId) => {
+    const k = freshKeys(venue);
+    return {
+      accountId, venue, keyFile: secret(`${accountId}.key`, k.apiKey), secretFile: secret(`${accountId}.secret`, k.apiSecret),
+      ...(k.passphrase ? { passphraseFile: secret(`${accountId}.passphrase`, k.passphrase) } : {}),
+    };
+  });
+  const file = path.join(dir, 'accounts.json');
+  writeFileSync(file, `${JSON.stringify(entries, null, 2)}\n`, { mode: 0o600 });
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /**
  * Start a local futures venue (`bulwark venue serve --port 0`: Binance USDⓈ-M, or Bitget USDT-M
- * with `venue: 'bitget-local'`) as its own process for one account with a fresh random key
- * pair (and passphrase for Bitget) and an empty wallet (execution funds it, as it funds the
- * paper venue), logging to `<logDir>/venue.log`; resolves once it prints its URLs.
+ * with `venue: 'bitget-local'`) as its own process, logging to `<logDir>/venue.log`; resolves
+ * once it prints its URLs. It serves one account with a fresh random key pair (and passphrase
+ * for Bitget), or, with `accountSet`, every account of a generated accounts file written in
+ * `accountSet.dir` (see {@link writeAccountsFile}; removed by `stop`). Wallets start empty
+ * (execution funds them, as it funds the paper venue).
  * @throws ServiceStartError when it exits or prints no URLs within `readyTimeoutMs`
  */
-export async function startLocalVenue(opts: { root: string; env: NodeJS.ProcessEnv; logDir: string; accountId: string; venue?: LocalFuturesVenue; readyTimeoutMs?: number }): Promise<RunningLocalVenue> {
+export async function startLocalVenue(opts: {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  logDir: string;
+  accountId: string;
+  venue?: LocalFuturesVenue;
+  readyTimeoutMs?: number;
+  accountSet?: { accountIds: readonly string[]; dir: string };
+}): Promise<RunningLocalVenue> {
   mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, 'venue.log');
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const apiKey = randomBytes(32).toString('hex');
-  const apiSecret = randomBytes(32).toString('hex');
+  const log = processLog(logFile);
+  const venue: LocalFuturesVenue = opts.venue ?? 'binance-local';
+  const bitget = venue === 'bitget-local';
+  const set = opts.accountSet ? writeAccountsFile(opts.accountSet.dir, venue, opts.accountSet.accountIds) : null;
+  const k = set ? null : freshKeys(venue);
+  // Keys by environment or in owner-only files, never on a command line (visible to every user of the machine).
+  const keys: Record<string, string> = !k ? {} : bitget ? { BITGET_API_KEY: k.apiKey, BITGET_API_SECRET: k.apiSecret, BITGET_API_PASSPHRASE: k.passphrase! } : { BINANCE_API_KEY: k.apiKey, BINANCE_API_SECRET: k.apiSecret };
+  const accounts = set ? ['--accounts-file', set.file] : ['--account', opts.accountId];
   const cli = path.join(opts.root, 'apps', 'cli', 'bin', 'bulwark.js');
-  const bitget = opts.venue === 'bitget-local';
-  const passphrase = bitget ? randomBytes(16).toString('hex') : null;
-  // Keys by environment, never on a command line (visible to every user of the machine).
-  const keys = bitget ? { BITGET_API_KEY: apiKey, BITGET_API_SECRET: apiSecret, BITGET_API_PASSPHRASE: passphrase! } : { BINANCE_API_KEY: apiKey, BINANCE_API_SECRET: apiSecret };
-  const child = spawn(process.execPath, [cli, 'venue', 'serve', '--venue', bitget ? 'bitget-local' : 'binance-usdm', '--port', '0', '--account', opts.accountId, '--balance', '0'], {
+  const child = spawn(process.execPath, [cli, 'venue', 'serve', '--venue', bitget ? 'bitget-local' : 'binance-usdm', '--port', '0', ...accounts, '--balance', '0'], {
     cwd: opts.root,
     env: { ...opts.env, ...keys },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr!.pipe(log);
-  const stop = stopper(child);
+  const stopChild = stopper(child);
+  const stop = async () => {
+    await stopChild();
+    set?.remove();
+  };
   const urls = await new Promise<{ restBase: string; wsBase: string }>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new ServiceStartError('venue', 'printed no URLs in time', logFile)), opts.readyTimeoutMs ?? 30_000);
@@ -331,7 +420,8 @@ export async function startLocalVenue(opts: { root: string; env: NodeJS.ProcessE
     await stop();
     throw e;
   });
-  return { ...urls, apiKey, apiSecret, passphrase, stop };
+  const executionEnv: Record<string, string> = { BULWARK_VENUE: venue, BULWARK_VENUE_REST: urls.restBase, BULWARK_VENUE_WS: urls.wsBase, ...(set ? { BULWARK_ACCOUNTS_FILE: set.file } : { BULWARK_ACCOUNT_ID: opts.accountId, ...keys }) };
+  return { ...urls, executionEnv, stop };
 }
 
 /** A gateway child process (`services/gateway/dist/main.js`) and where it serves the dashboard. */
@@ -375,11 +465,11 @@ export function ensureJwtSecretFile(root: string): string {
 export async function startGateway(opts: { root: string; env: NodeJS.ProcessEnv; logDir: string; port: number; readyTimeoutMs?: number }): Promise<RunningGateway> {
   mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, 'gateway.log');
-  const log = createWriteStream(logFile, { flags: 'a' });
+  const log = processLog(logFile);
   const main = path.join(opts.root, 'services', 'gateway', 'dist', 'main.js');
   // Connects as NATS user `gateway` (its own seed), like the services: the launcher's credentials are not passed on.
   const env = withoutLauncherCredentials(opts.env);
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, main], {
     cwd: opts.root,
     env: { BULWARK_JWT_SECRET_FILE: ensureJwtSecretFile(opts.root), ...env, BULWARK_GATEWAY_PORT: String(opts.port), BULWARK_METRICS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -387,7 +477,8 @@ export async function startGateway(opts: { root: string; env: NodeJS.ProcessEnv;
   });
   child.stderr!.pipe(log, { end: false });
   const stopChild = stopper(child);
-  const stop = () => stopChild().then(() => void log.end());
+  const outputRead = drained(child);
+  const stop = () => stopChild().then(() => outputRead).then(() => void log.end());
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     let errors = '';

@@ -26,7 +26,12 @@ export interface ServiceComparison {
 }
 
 export function formatReadModels(m: ReadModels, comparisons: ServiceComparison[] = []): string {
-  const lines: string[] = [`Replay of the event log up to position ${m.lastPosition} (${m.eventsRead} events read${m.accountFilter ? `, account ${m.accountFilter}` : ''})`];
+  const lines: string[] = [
+    `Replay of the event log up to position ${m.lastPosition} (${m.eventsRead} events read${m.accountFilter ? `, account ${m.accountFilter}` : ''})`,
+    m.verified
+      ? '  mode: verify (every event re-checked against its schema and the store\'s size limit)'
+      : '  mode: trusting the log (schemas were checked at append; unknown types and events the folds cannot use are still reported; --verify re-checks every event)',
+  ];
   if (m.accounts.length === 0) lines.push('  no account in the log');
   for (const a of m.accounts) {
     const p = a.policy;
@@ -106,12 +111,14 @@ function storeKind(v: string): StoreKind {
 }
 
 /**
- * `replay [--account ID] [--store jetstream|memory] [--json]`: prints the rebuilt models,
+ * `replay [--account ID] [--store jetstream|memory] [--verify] [--json]`: prints the rebuilt models,
  * the consistency checks and, when `querySummary` answers, the comparison with the
  * accounting service. Throws {@link ReplayMismatchError} (exit 1) after printing when a
  * check fails or a difference exists — a stored message that is not a valid event fails the
  * `schema` check, so exit 1, with every account's models printed all the same. An
- * `--account` that is not in the log is an InputError (exit 2).
+ * `--account` that is not in the log is an InputError (exit 2). Without `--verify` the log is
+ * trusted (`rebuildReadModels`' `verify`): event schemas were checked at append and are not
+ * checked again; the report says which mode ran.
  */
 export function registerReplayCommand(program: Command, openStore: OpenStore, querySummary?: (accountId: string) => Promise<AccountSummary | null>): void {
   program
@@ -120,9 +127,10 @@ export function registerReplayCommand(program: Command, openStore: OpenStore, qu
     .option('--account <id>', 'only this account', accountArg)
     .option('--store <kind>', 'event store: jetstream (the NATS JetStream log) or memory (the embedding program\'s in-process store)', storeKind, 'jetstream')
     .option('--json', 'print JSON instead of text', false)
+    .option('--verify', "re-check every event against its schema and the store's size limit (slower; without it the log is trusted: schemas were checked at append)", false)
     .option('--rerun', "decide the account's recorded decisions again with today's rules and report every one that differs (needs --account; exit 1 when any differs)", false)
     .option('--set <field=value>', 'with --rerun: replace a configuration field first (repeatable), e.g. --set losingStreakPause=2', collectSet, [])
-    .action(async (o: { account?: string; store: StoreKind; json: boolean; rerun: boolean; set: string[] }, cmd: Command) => {
+    .action(async (o: { account?: string; store: StoreKind; json: boolean; verify: boolean; rerun: boolean; set: string[] }, cmd: Command) => {
       if (o.rerun || o.set.length) {
         if (!o.rerun) throw new InputError('--set is only used with --rerun');
         if (o.account === undefined) throw new InputError('--rerun needs --account ID');
@@ -132,7 +140,7 @@ export function registerReplayCommand(program: Command, openStore: OpenStore, qu
       const models = await withStore(
         () => openStore(o.store),
         async (store) => {
-          const m = await rebuildReadModels(store, { accountId: o.account });
+          const m = await rebuildReadModels(store, { accountId: o.account, verify: o.verify });
           if (o.account !== undefined && m.accounts.length === 0) await requireAccount(store, o.account);
           return m;
         },

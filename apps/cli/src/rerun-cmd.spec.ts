@@ -3,16 +3,14 @@
  * (BTCUSDT 1m, 2025-11-12 .. 2025-11-19): exit 0 when today's rules decide everything the same
  * way, 1 and the differing decisions when a rule changes, 2 for unusable input.
  */
-import * as path from 'node:path';
 import { runBacktest } from '@bulwark/application';
 import { InMemoryEventStore } from '@bulwark/event-store';
+import { BTCUSDT_FILES } from '@bulwark/testing';
 import { Command } from 'commander';
 import { exitOf } from './main';
 import { registerReplayCommand } from './replay';
 import { parseOverrides } from './rerun-cmd';
 
-const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
 const ACCOUNT = 'rerun-cli';
 const store = new InMemoryEventStore();
 
@@ -30,7 +28,7 @@ async function bulwark(args: string[]) {
 
 beforeAll(async () => {
   await runBacktest({
-    accountId: ACCOUNT, candles: path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), funding: path.join(FUT, 'funding-rates.csv'),
+    accountId: ACCOUNT, candles: BTCUSDT_FILES.candles1m, funding: BTCUSDT_FILES.fundingRates,
     capital: '10000', leverage: 10, riskPct: '1', confirmHighLeverage: true, from: Date.parse('2025-11-12T00:00:00Z'), to: Date.parse('2025-11-19T00:00:00Z'), store,
   });
 }, 300_000);

@@ -1,15 +1,16 @@
 import { type AttachStrategyRequest, Subjects } from '@bulwark/contracts';
 import { type Command, InvalidArgumentError } from 'commander';
 import { accountId, askRunningSystem, type OperatorBus, symbol } from './account-commands';
+import { entryFlags, withEntryOptions } from './input-checks';
 
 /** Flags of `bulwark strategy attach`. */
-export interface AttachFlags {
+export type AttachFlags = {
   account: string;
   symbol: string;
   strategy: string;
   params: Record<string, number | string>;
   json: boolean;
-}
+} & Parameters<typeof entryFlags>[0];
 
 function strategyName(v: string): string {
   if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(v)) throw new InvalidArgumentError(`--strategy must be a strategy name such as donchian-atr, got "${v}"`);
@@ -36,9 +37,13 @@ export function strategyParams(v: string): Record<string, number | string> {
   return parsed as Record<string, number | string>;
 }
 
-/** The AttachStrategyRequest the flags describe (venue binance-usdm, wall-clock time). */
+/**
+ * The AttachStrategyRequest the flags describe (venue binance-usdm, wall-clock time), with the
+ * entry type and split of `--entry-type`, `--split` … (none for market entries in one order).
+ * @throws InputError for entry flags that do not go together (see entryFlags)
+ */
 export function attachStrategyRequest(f: AttachFlags): AttachStrategyRequest {
-  return { accountId: f.account, venue: 'binance-usdm', symbol: f.symbol, strategy: f.strategy, params: f.params };
+  return { accountId: f.account, venue: 'binance-usdm', symbol: f.symbol, strategy: f.strategy, params: f.params, ...entryFlags(f) };
 }
 
 /** The signals service's answer (`{accountId, strategy, params}`) for a person. */
@@ -56,8 +61,7 @@ export function formatAttached(req: AttachStrategyRequest, answer: unknown): str
  */
 export function registerStrategyCommands(program: Command, bus: OperatorBus = {}): void {
   const strategy = program.command('strategy').description('Strategies of a running Bulwark: they decide WHEN; risk decides HOW MUCH.');
-  strategy
-    .command('attach')
+  withEntryOptions(strategy.command('attach'))
     .description('Attach a strategy to an open account: its entry intents go to the risk service from the next closed candle on.')
     .requiredOption('--account <id>', 'account id', accountId)
     .requiredOption('--symbol <SYMBOL>', 'instrument, e.g. BTCUSDT', symbol)

@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Services, Subjects } from '@bulwark/contracts';
 import { freePort, privateNatsServerCommand } from '@bulwark/messaging';
 import { METRIC_NAMES } from '@bulwark/telemetry';
+import { until } from '@bulwark/testing';
 import { JSONCodec, type NatsConnection } from 'nats';
 import { type DemoReport, runDemo } from './demo';
 import { realDayAt10x } from './real-day.fixture';
@@ -57,10 +58,14 @@ let otlp: Server;
 const spans: Span[] = [];
 const readyz: Record<string, number> = {};
 const t0 = Date.now();
+/** OTLP exports the receiver has begun and not yet answered (their spans are not all in `spans` yet). */
+let exportsInFlight = 0;
 
 /** Collect OTLP/HTTP JSON exports (what @opentelemetry/exporter-trace-otlp-http sends). */
 function startOtlpReceiver(): Promise<number> {
   otlp = createServer((req, res) => {
+    exportsInFlight++;
+    res.once('close', () => exportsInFlight--);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -77,16 +82,6 @@ function startOtlpReceiver(): Promise<number> {
     });
   });
   return new Promise((resolve) => otlp.listen(0, '127.0.0.1', () => resolve((otlp.address() as { port: number }).port)));
-}
-
-async function until<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => null);
-    if (v !== null) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 async function promApi(pathAndQuery: string): Promise<unknown> {
@@ -114,12 +109,12 @@ async function startPrometheus(targets: Record<string, { host: string; port: num
   let stderr = '';
   prometheus.stderr!.on('data', (d) => (stderr += String(d)));
   promUrl = `http://127.0.0.1:${port}`;
-  await until(`prometheus ready (${stderr})`, async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : null));
+  await until('prometheus ready', async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : null), { timeoutMs: 60_000, detail: () => `prometheus stderr:\n${stderr}` });
   // Every target scraped once before the replay starts.
   await until('every target up', async () => {
     const d = (await promApi('/api/v1/targets')) as { activeTargets: Array<{ health: string }> };
     return d.activeTargets.length === Services.length && d.activeTargets.every((t) => t.health === 'up') ? true : null;
-  });
+  }, { timeoutMs: 60_000, detail: () => `prometheus stderr:\n${stderr}` });
 }
 
 beforeAll(async () => {
@@ -128,7 +123,7 @@ beforeAll(async () => {
   const server = privateNatsServerCommand(natsPort, path.join(tmp, 'js'));
   natsServer = spawn(server.bin, server.args, { stdio: 'ignore' });
   bus.natsUrl = `nats://127.0.0.1:${natsPort}`;
-  nc = await until('nats-server', () => openIsolatedBus(bus, 'telemetry-e2e'));
+  nc = await until('nats-server', () => openIsolatedBus(bus, 'telemetry-e2e'), { timeoutMs: 60_000 });
   const otlpPort = await startOtlpReceiver();
   report = await runDemo({
     ...realDayAt10x(),
@@ -151,20 +146,20 @@ beforeAll(async () => {
       const targets = await until('every service logged its telemetry address', async () => {
         const t = services.telemetry();
         return Object.keys(t).length === Services.length ? t : null;
-      });
+      }, { timeoutMs: 60_000 });
       for (const [service, t] of Object.entries(targets)) {
         readyz[service] = await until(`${service} /readyz 200`, async () => {
           const r = await fetch(`http://${t.host}:${t.port}/readyz`);
           return r.status === 200 ? r.status : null;
-        });
+        }, { timeoutMs: 60_000 });
       }
       await startPrometheus(targets);
       // One malformed clock step: execution dead-letters it (bulwark_dead_letters_total).
       await nc.request(Subjects.clock('execution'), json.encode({ seq: 'not a tick' }), { timeout: 5000 });
     },
   });
-  // The services flushed their spans when they stopped (SIGTERM); give the receiver a moment.
-  await new Promise((r) => setTimeout(r, 1000));
+  // The services flushed their spans when they stopped (SIGTERM): the receiver has read every export it was sent.
+  await until('the OTLP receiver to finish the exports in flight', () => exportsInFlight === 0, { timeoutMs: 60_000, detail: () => `${exportsInFlight} exports in flight, ${spans.length} spans` });
 }, 600_000);
 
 afterAll(async () => {

@@ -1,5 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as ccxt from 'ccxt';
 import { binanceLocalUrls, bitgetCcxtFor, useBitgetLocal } from '@bulwark/binance-local';
+import { writeAccountsFile } from './processes';
 import { serveVenue, type VenueServeFlags } from './venue-serve';
 
 jest.setTimeout(120_000);
@@ -124,5 +128,32 @@ describe('bulwark venue serve --venue bitget-local', () => {
 
   it('refuses a missing passphrase with a clear error', async () => {
     await expect(serveVenue(flags({ venue: 'bitget-local' }), {}, () => undefined)).rejects.toThrow(/passphrase/);
+  });
+});
+
+describe('bulwark venue serve --accounts-file (the accounts of one execution: BULWARK_ACCOUNTS_FILE\'s format)', () => {
+  it('serves every account of the file with its own keys and balance; the keys are never printed', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bulwark-serve-accounts-'));
+    const { file } = writeAccountsFile(path.join(dir, 'set'), 'binance-local', ['serve-a', 'serve-b']);
+    const entries = JSON.parse(readFileSync(file, 'utf8')) as Array<{ accountId: string; keyFile: string; secretFile: string }>;
+    const keysOf = (i: number) => ({ apiKey: readFileSync(path.join(dir, 'set', entries[i].keyFile), 'utf8'), secret: readFileSync(path.join(dir, 'set', entries[i].secretFile), 'utf8') });
+    const lines: string[] = [];
+    const local = await serveVenue(flags({ venue: 'binance-usdm', accountsFile: file, apiKey: undefined, apiSecret: undefined }), {}, (s) => lines.push(s));
+    try {
+      expect(lines[0]).toContain('2 accounts (serve-a, serve-b) with 1000 USDT each (API keys from the accounts file; never printed)');
+      for (const i of [0, 1]) {
+        const { apiKey, secret } = keysOf(i);
+        expect(lines.join('\n')).not.toContain(secret);
+        const ex = new ccxt.binanceusdm({ apiKey, secret, enableRateLimit: false });
+        ex.urls['api'] = binanceLocalUrls(local.url, local.wsUrl) as typeof ex.urls['api'];
+        // The account's own wallet, answered to its own signed key (ccxt's raw answer of GET /fapi/v2/account).
+        await expect(ex.fetchBalance()).resolves.toMatchObject({ info: { assets: [{ asset: 'USDT', walletBalance: '1000.00000000' }] } });
+      }
+      // A Bitget venue does not serve Binance accounts.
+      await expect(serveVenue(flags({ venue: 'bitget-local', accountsFile: file }), {}, () => undefined)).rejects.toThrow(/its accounts trade binance-local; this venue serves bitget-local accounts/);
+    } finally {
+      await local.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

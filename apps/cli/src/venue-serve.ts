@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadMarginPair, resolveDataDir } from '@bulwark/market-data';
+import { accountsFromFile, VenueConfigError } from '@bulwark/application';
 
 /** The local venues `bulwark venue serve` runs. */
 export const LOCAL_VENUES = ['binance-usdm', 'binance-margin', 'bitget-local'] as const;
@@ -27,6 +28,38 @@ export interface VenueServeFlags {
   account: string;
   balance: string;
   dataDir?: string;
+  /**
+   * Serve every account of this file instead of `--account` and the key flags: the format of
+   * execution's BULWARK_ACCOUNTS_FILE (accounts of venue binance-local, or bitget-local for
+   * `--venue bitget-local`), each credited with `balance`.
+   */
+  accountsFile?: string;
+}
+
+/** An account the local venue serves, with its API key material. */
+interface ServedAccount {
+  accountId: string;
+  apiKey: string;
+  apiSecret: string;
+  passphrase: string | null;
+}
+
+/**
+ * The accounts to serve: every account of `--accounts-file`, else the one of `--account` with
+ * the keys of the flags or the environment (`null` when a key is missing).
+ * @throws VenueConfigError for an unusable accounts file or one naming another venue
+ */
+function servedAccounts(flags: VenueServeFlags, exchange: 'binance' | 'bitget', env: NodeJS.ProcessEnv): ServedAccount[] | null {
+  if (flags.accountsFile) {
+    const { kind, accounts } = accountsFromFile(flags.accountsFile);
+    const want = exchange === 'bitget' ? 'bitget-local' : 'binance-local';
+    if (kind !== want) throw new VenueConfigError(`--accounts-file ${flags.accountsFile}: its accounts trade ${kind}; this venue serves ${want} accounts`);
+    return accounts;
+  }
+  const [apiKey, apiSecret] = exchange === 'bitget' ? [flags.apiKey ?? env['BITGET_API_KEY'], flags.apiSecret ?? env['BITGET_API_SECRET']] : [flags.apiKey ?? env['BINANCE_API_KEY'], flags.apiSecret ?? env['BINANCE_API_SECRET']];
+  const passphrase = exchange === 'bitget' ? (flags.passphrase ?? env['BITGET_API_PASSPHRASE'] ?? null) : null;
+  if (!apiKey || !apiSecret || (exchange === 'bitget' && !passphrase)) return null;
+  return [{ accountId: flags.account, apiKey, apiSecret, passphrase }];
 }
 
 function port(v: string): number {
@@ -80,9 +113,10 @@ export interface ServedVenue {
  */
 export async function serveVenue(flags: VenueServeFlags, env: NodeJS.ProcessEnv = process.env, log: (s: string) => void = console.log): Promise<ServedVenue> {
   if (flags.venue === 'bitget-local') return serveBitget(flags, env, log);
-  const apiKey = flags.apiKey ?? env['BINANCE_API_KEY'];
-  const apiSecret = flags.apiSecret ?? env['BINANCE_API_SECRET'];
-  if (!apiKey || !apiSecret) throw new Error('an API key and secret are required: --api-key K --api-secret S, or BINANCE_API_KEY / BINANCE_API_SECRET');
+  if (flags.accountsFile && flags.venue === 'binance-margin') throw new VenueConfigError('--accounts-file serves futures accounts (binance-usdm, bitget-local); the spot-margin venue serves one --account');
+  const accounts = servedAccounts(flags, 'binance', env);
+  if (!accounts) throw new Error('an API key and secret are required: --api-key K --api-secret S, or BINANCE_API_KEY / BINANCE_API_SECRET');
+  const [{ apiKey, apiSecret }] = accounts;
   const dataDir = flags.dataDir ? path.resolve(flags.dataDir) : resolveDataDir(env);
   // Loaded here, not with the CLI: only this command and the demo's local venues serve one.
   const { localVenueInputs, startBinanceLocal, startBinanceMarginLocal } = await import('@bulwark/binance-local');
@@ -113,9 +147,9 @@ export async function serveVenue(flags: VenueServeFlags, env: NodeJS.ProcessEnv 
     speed: flags.speed,
     port: flags.port,
     host: flags.host,
-    accounts: [{ accountId: flags.account, apiKey, apiSecret, balance: flags.balance }],
+    accounts: accounts.map(({ accountId, apiKey, apiSecret }) => ({ accountId, apiKey, apiSecret, balance: flags.balance })),
   });
-  log(`Local Binance USDⓈ-M venue (${flags.symbol}), account ${flags.account} with ${flags.balance} USDT (API key and secret from flags or the environment; never printed)`);
+  log(`Local Binance USDⓈ-M venue (${flags.symbol}), ${servedLine(flags, accounts)}`);
   log(`  REST       ${local.url}/fapi/v1/…  (ccxt urls.api fapiPublic/fapiPrivate = ${local.url}/fapi/v1)`);
   log(`  WebSocket  ${local.wsUrl}/ws  (ccxt.pro urls.api.ws.future; market ${local.wsUrl}/market/ws, user data ${local.wsUrl}/private/ws?listenKey=…)`);
   const file = candlesFile ? path.basename(candlesFile) : 'candles';
@@ -125,12 +159,16 @@ export async function serveVenue(flags: VenueServeFlags, env: NodeJS.ProcessEnv 
   return local;
 }
 
+/** Which accounts a venue serves, for its start-up line (never key material). */
+function servedLine(flags: VenueServeFlags, accounts: readonly ServedAccount[]): string {
+  const which = accounts.length === 1 ? `account ${accounts[0].accountId}` : `${accounts.length} accounts (${accounts.map((a) => a.accountId).join(', ')})`;
+  return `${which} with ${flags.balance} USDT ${accounts.length === 1 ? '' : 'each '}(API keys from ${flags.accountsFile ? 'the accounts file' : 'flags or the environment'}; never printed)`;
+}
+
 /** `--venue bitget-local`: see serveVenue. */
 async function serveBitget(flags: VenueServeFlags, env: NodeJS.ProcessEnv, log: (s: string) => void): Promise<ServedVenue> {
-  const apiKey = flags.apiKey ?? env['BITGET_API_KEY'];
-  const apiSecret = flags.apiSecret ?? env['BITGET_API_SECRET'];
-  const passphrase = flags.passphrase ?? env['BITGET_API_PASSPHRASE'];
-  if (!apiKey || !apiSecret || !passphrase) {
+  const accounts = servedAccounts(flags, 'bitget', env);
+  if (!accounts) {
     throw new Error('an API key and secret are required, and a passphrase: --api-key K --api-secret S --passphrase P, or BITGET_API_KEY / BITGET_API_SECRET / BITGET_API_PASSPHRASE');
   }
   const dataDir = flags.dataDir ? path.resolve(flags.dataDir) : resolveDataDir(env);
@@ -145,10 +183,10 @@ async function serveBitget(flags: VenueServeFlags, env: NodeJS.ProcessEnv, log: 
     speed: flags.speed,
     port: flags.port,
     host: flags.host,
-    accounts: [{ accountId: flags.account, apiKey, apiSecret, passphrase, balance: flags.balance }],
+    accounts: accounts.map(({ accountId, apiKey, apiSecret, passphrase }) => ({ accountId, apiKey, apiSecret, passphrase: passphrase!, balance: flags.balance })),
   });
   const file = candlesFile ? path.basename(candlesFile) : 'candles';
-  log(`Local Bitget USDT-M futures venue (${flags.symbol}; Bitget's recorded rules, tiers and fees; prices: the recorded Binance ${file}), account ${flags.account} with ${flags.balance} USDT (classic account, one-way, isolated; API key, secret and passphrase from flags or the environment; never printed)`);
+  log(`Local Bitget USDT-M futures venue (${flags.symbol}; Bitget's recorded rules, tiers and fees; prices: the recorded Binance ${file}), ${servedLine(flags, accounts)} (classic accounts, one-way, isolated)`);
   log(`  REST       ${local.url}/api/v2/…  (ccxt bitget urls.api.* = ${local.url}; see bitgetCcxtFor for the options ccxt needs)`);
   log(`  WebSocket  ${local.wsUrl}/v2/ws/private and /v2/ws/public  (ccxt.pro bitget urls.api.ws.private / public)`);
   log(flags.speed
@@ -177,12 +215,13 @@ export function registerVenueCommands(program: Command): void {
     .option('--account <id>', 'account id', 'local-1')
     .option('--balance <usdt>', 'initial USDT balance', usdt, '10000')
     .option('--data-dir <dir>', 'market data directory (default: BULWARK_DATA_DIR or ../shared/data)')
+    .option('--accounts-file <file>', 'serve every account of this JSON file (the format of execution\'s BULWARK_ACCOUNTS_FILE: accountId, venue binance-local or bitget-local, keyFile, secretFile, passphraseFile) instead of --account and the keys; each gets --balance')
     .action(async (flags: VenueServeFlags, cmd: Command) => {
       let local: ServedVenue;
       try {
         local = await serveVenue(flags);
       } catch (e) {
-        if (e instanceof Error && e.message.startsWith('an API key and secret are required')) cmd.error(`error: ${e.message}`, { code: 'commander.invalidArgument', exitCode: 2 });
+        if (e instanceof VenueConfigError || (e instanceof Error && e.message.startsWith('an API key and secret are required'))) cmd.error(`error: ${e.message}`, { code: 'commander.invalidArgument', exitCode: 2 });
         throw e;
       }
       await new Promise<void>((resolve) => {

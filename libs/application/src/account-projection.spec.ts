@@ -7,18 +7,16 @@
  * two must agree on the ledger, the positions and the orders, at the end and at a moment a
  * position is open, and the accounting service's summary of the run must agree with both.
  */
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type AccountSummary, type Candle, type EventData, type RecordedEvent } from '@bulwark/contracts';
 import { bracketsFromContract, dec, initialMargin, liquidationPrice, maintenanceMargin, marginRatio, str, unrealisedPnl } from '@bulwark/domain';
 import { InMemoryEventStore, withoutChain } from '@bulwark/event-store';
 import { readCandles } from '@bulwark/market-data';
 import { type AccountReadModel, AccountProjection, foldPosition, MarkPriceError, rebuildReadModels } from '@bulwark/projections';
+import { BTCUSDT_FILES } from '@bulwark/testing';
 import { runBacktest } from './backtest';
 
-const DATA = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
-const CANDLES = path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
+const CANDLES = BTCUSDT_FILES.candles1m;
 const ACCOUNT = 'projection-spec';
 
 let store: InMemoryEventStore;
@@ -28,7 +26,7 @@ let summary: AccountSummary;
 beforeAll(async () => {
   store = new InMemoryEventStore();
   const r = await runBacktest({
-    accountId: ACCOUNT, candles: CANDLES, funding: path.join(FUT, 'funding-rates.csv'), capital: '10000', leverage: 10, riskPct: '1', confirmHighLeverage: true,
+    accountId: ACCOUNT, candles: CANDLES, funding: BTCUSDT_FILES.fundingRates, capital: '10000', leverage: 10, riskPct: '1', confirmHighLeverage: true,
     from: Date.parse('2025-11-17T00:00:00Z'), to: Date.parse('2025-11-22T00:00:00Z'), store,
   });
   summary = r.summary;

@@ -1,6 +1,5 @@
 import {
   type AccountSummary,
-  candleCorrelationId,
   type ClockInterest,
   type EquitySnapshot,
   type EventData,
@@ -13,7 +12,7 @@ import {
 } from '@bulwark/contracts';
 import { type D, type PositionState, ZERO, dec, decideFunding, decidePositionFill, positionEvolve, positionInitialState, str, unrealisedPnl } from '@bulwark/domain';
 import { LedgerFold } from '@bulwark/projections';
-import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy } from '@bulwark/messaging';
+import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy, causedByTick } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
@@ -202,8 +201,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
   /** Mark to market at the step's price; settle funding for positions open before the settlement. */
   async onTick(tick: MarketTick): Promise<void> {
     const key = `${tick.venue}:${tick.symbol}`;
-    const candleId = candleCorrelationId(tick.venue, tick.symbol, tick.candleOpenTime);
-    const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
+    const c = causedByTick(tick);
     if (tick.funding) {
       const { fundingTime, rate } = tick.funding;
       // Funding is charged at the settlement instant, at the mark price of that instant.

@@ -1,10 +1,8 @@
-import * as path from 'node:path';
 import { dec } from '@bulwark/domain';
+import { BTCUSDT_FILES } from '@bulwark/testing';
 import { type BacktestResult, runBacktest } from './backtest';
 import { backtestReportData, mergeBars, withDrawdown } from './backtest-report-data';
 
-const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
 
 describe('report helpers', () => {
   it('merges bars: open of the first, close of the last, extreme high and low; a short tail stays a bar', () => {
@@ -35,7 +33,7 @@ describe('backtestReportData on a real one-day backtest (BTCUSDT 2025-11-21, 10x
   let r: BacktestResult;
   beforeAll(async () => {
     r = await runBacktest({
-      accountId: 'bt-report-data-spec', candles: path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), funding: path.join(FUT, 'funding-rates.csv'),
+      accountId: 'bt-report-data-spec', candles: BTCUSDT_FILES.candles1m, funding: BTCUSDT_FILES.fundingRates,
       capital: '10000', leverage: 10, riskPct: '1', confirmHighLeverage: true, from: Date.parse('2025-11-21T00:00:00Z'), to: Date.parse('2025-11-22T00:00:00Z'),
     });
   }, 300_000);

@@ -6,7 +6,8 @@
  */
 import { type D, dec, str, ZERO } from '@bulwark/domain';
 import { readCandles } from '@bulwark/market-data';
-import type { BacktestResult, TradeResult } from './backtest';
+import { type BacktestConfig, type BacktestResult, runBacktest, type TradeResult } from './backtest';
+import type { ReplayCounters } from './replay';
 
 /** The most bars the report's price chart carries; longer runs are merged into wider bars. */
 export const MAX_CHART_BARS = 20_000;
@@ -118,4 +119,27 @@ export async function backtestReportData(r: BacktestResult, title: string): Prom
     candles,
     chart: { sourceBars: source.length, shownBars: candles.length, barMs: r.interval * factor, sourceBarMs: r.interval },
   };
+}
+
+/** A backtest run as a worker thread answers it: the result without its event store, and the report page's data. */
+export interface BacktestRunReport {
+  result: Omit<BacktestResult, 'store'>;
+  report: BacktestReportData;
+}
+
+/**
+ * Run one backtest on a fresh in-memory log, read its report data from that log, then close it:
+ * what the gateway's backtest worker and `bulwark backtest`'s sweep answer, as plain data.
+ * @param config runBacktest's configuration (without a store: a fresh in-memory log)
+ * @param title the report page's title
+ * @param onProgress runBacktest's progress callback (candles done, candles in the window)
+ * @throws whatever runBacktest or {@link backtestReportData} throw (a malformed candle file, a refused account)
+ */
+export async function runBacktestReport(config: Omit<BacktestConfig, 'store'>, title: string, onProgress?: (c: ReplayCounters, total: number) => void): Promise<BacktestRunReport> {
+  const { store, ...result } = await runBacktest(config, onProgress);
+  try {
+    return { result, report: await backtestReportData({ ...result, store }, title) };
+  } finally {
+    await store.close().catch(() => undefined);
+  }
 }

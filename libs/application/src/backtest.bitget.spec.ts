@@ -3,18 +3,16 @@
  * BTCUSDT 1m futures prices; this project has no Bitget candles) trades with Bitget's recorded
  * rules, position tiers and fees (data/venues/bitget-usdtm), so fees are Bitget's 0.06 % taker.
  */
-import * as path from 'node:path';
 import type { EventData } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
+import { BTCUSDT_FILES } from '@bulwark/testing';
 import { runBacktest } from './backtest';
 
-const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
 
 describe('runBacktest --venue bitget-usdtm (the paper engine with Bitget\'s recorded rules)', () => {
   it("records Bitget's rules and charges Bitget's taker fee on every market fill", async () => {
     const r = await runBacktest({
-      accountId: 'bt-bitget', venue: 'bitget-usdtm', candles: path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), funding: path.join(FUT, 'funding-rates.csv'),
+      accountId: 'bt-bitget', venue: 'bitget-usdtm', candles: BTCUSDT_FILES.candles1m, funding: BTCUSDT_FILES.fundingRates,
       capital: '10000', leverage: 5, riskPct: '1', confirmHighLeverage: false, from: Date.parse('2025-11-21T00:00:00Z'), to: Date.parse('2025-11-22T00:00:00Z'),
     });
     const events = [];

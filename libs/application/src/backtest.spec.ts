@@ -1,11 +1,9 @@
-import * as path from 'node:path';
 import { dec } from '@bulwark/domain';
+import { BTCUSDT_FILES, SPOT_BTCUSDT_FILES } from '@bulwark/testing';
 import { findGaps, runBacktest } from './backtest';
 import { comparableLog } from './log-compare';
 
-const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
-const SPOT_APRIL_2021 = path.join(DATA, 'binance-spot/BTCUSDT/klines-1m/BTCUSDT-1m-2021-04-20_2021-05-20.csv');
+const SPOT_APRIL_2021 = SPOT_BTCUSDT_FILES.candles1mApril2021;
 
 describe('gaps in the data are detected and reported, never bridged', () => {
   it('finds the 2021-04-25 Binance spot maintenance window: after the 04:00 bar the next is 08:45, 284 bars missing (04:01–08:44)', async () => {
@@ -18,7 +16,7 @@ describe('gaps in the data are detected and reported, never bridged', () => {
   }, 120_000);
 
   it('reports the four flat zero-volume 15m bars of 2024-10-28 20:00–20:45 (a filled hole)', async () => {
-    const r = await findGaps(path.join(FUT, 'klines-15m/BTCUSDT-15m-2022-12-06_2025-12-10.csv.gz'), Date.parse('2024-10-28T00:00:00Z'), Date.parse('2024-10-29T00:00:00Z'));
+    const r = await findGaps(BTCUSDT_FILES.candles15m, Date.parse('2024-10-28T00:00:00Z'), Date.parse('2024-10-29T00:00:00Z'));
     expect(r.interval).toBe(900_000);
     expect(r.gaps).toEqual([{ kind: 'FLAT_ZERO_VOLUME', from: Date.parse('2024-10-28T20:00:00Z'), to: Date.parse('2024-10-28T21:00:00Z'), bars: 4 }]);
   }, 120_000); // scans the whole 3-year file: seconds quiet, many more on a loaded machine
@@ -27,7 +25,7 @@ describe('gaps in the data are detected and reported, never bridged', () => {
 describe('runBacktest (in one process, the services\' own deciders)', () => {
   it('replays one real day and reports numbers that add up', async () => {
     const r = await runBacktest({
-      accountId: 'bt-spec', candles: path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), funding: path.join(FUT, 'funding-rates.csv'),
+      accountId: 'bt-spec', candles: BTCUSDT_FILES.candles1m, funding: BTCUSDT_FILES.fundingRates,
       capital: '10000', leverage: 10, riskPct: '1', confirmHighLeverage: true, from: Date.parse('2025-11-21T00:00:00Z'), to: Date.parse('2025-11-22T00:00:00Z'),
     });
     expect(r.counters).toMatchObject({ candles: 1440, steps: 5760 });
@@ -47,7 +45,7 @@ describe('runBacktest (in one process, the services\' own deciders)', () => {
 
   it('is deterministic: the same data and configuration give the same events', async () => {
     const cfg = {
-      accountId: 'bt-det', candles: path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), funding: path.join(FUT, 'funding-rates.csv'),
+      accountId: 'bt-det', candles: BTCUSDT_FILES.candles1m, funding: BTCUSDT_FILES.fundingRates,
       capital: '10000', leverage: 5, riskPct: '1', confirmHighLeverage: false, from: Date.parse('2025-11-21T00:00:00Z'), to: Date.parse('2025-11-21T12:00:00Z'),
     };
     // Event ids are random and the rules' load time is the wall clock: comparableLog sets both aside.
@@ -60,7 +58,7 @@ describe('runBacktest (in one process, the services\' own deciders)', () => {
 describe('the month against its limit (README month, 5x, 1 %: the monthly pause on 2025-11-10)', () => {
   it('November: base 10,000, limit 400 (4 %), paused, realised net −444.31 (realised −177.23, fees 267.08), 44.31 past the limit; the worst trade and the losing streaks reported', async () => {
     const r = await runBacktest({
-      accountId: 'bt-months', candles: path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), funding: path.join(FUT, 'funding-rates.csv'),
+      accountId: 'bt-months', candles: BTCUSDT_FILES.candles1m, funding: BTCUSDT_FILES.fundingRates,
       capital: '10000', leverage: 5, riskPct: '1', confirmHighLeverage: false,
     });
     const nov = r.months.find((m) => m.month === '2025-11')!;

@@ -1,7 +1,7 @@
-import { type AccountSummary, type EventData, type OpenAccountRequest, type RecordedEvent, type ReplayStartRequest, Streams, Subjects, type VenueId } from '@bulwark/contracts';
+import { type AccountSummary, type AttachStrategyRequest, type EventData, type OpenAccountRequest, type RecordedEvent, type ReplayStartRequest, Streams, Subjects, type VenueId } from '@bulwark/contracts';
 import { accountEvolve, accountInitialState, type D, dec, shortHash, str, ZERO } from '@bulwark/domain';
 import { type EventStore, InMemoryEventStore } from '@bulwark/event-store';
-import { type FundingRate, readCandles, readFundingRates } from '@bulwark/market-data';
+import { type FundingRate, readCandleBatches, readFundingRates } from '@bulwark/market-data';
 import { DEFAULT_DONCHIAN_ATR, type DonchianAtrParams } from '@bulwark/strategies';
 import { InProcessSystem } from './in-process';
 import { replayCandles, type ReplayCounters } from './replay';
@@ -27,6 +27,8 @@ export interface BacktestConfig {
   /** Risk policy overrides (fractions, as `bulwark account open` sends them); omitted: the policy's defaults (docs/risk.md). */
   policy?: AccountPolicy;
   strategy?: Partial<DonchianAtrParams>;
+  /** How the strategy's entries go to the venue (default MARKET) and a resting entry's life in bars. */
+  entry?: Pick<AttachStrategyRequest, 'entryType' | 'expiresAfterBars' | 'split'>;
   from?: number | null;
   to?: number | null;
   schedule?: ReplayStartRequest['schedule'];
@@ -112,7 +114,7 @@ export async function findGaps(file: string, from: number | null = null, to: num
   let first: number | null = null;
   let count = 0;
   let flat: DataGap | null = null;
-  for await (const c of readCandles(file)) {
+  for await (const batch of readCandleBatches(file)) for (const c of batch) {
     if ((from !== null && c.openTime < from) || (to !== null && c.openTime >= to)) continue;
     count++;
     first ??= c.openTime;
@@ -234,7 +236,11 @@ export function tradesFromLog(events: readonly RecordedEvent[]): TradeResult[] {
   const trades: TradeResult[] = [];
   for (const e of events) {
     const d = e.data as Record<string, unknown>;
-    if (e.type === 'EntryApproved') approvals.set((d as EventData<'EntryApproved'>).clientOrderId, d as EventData<'EntryApproved'>);
+    if (e.type === 'EntryApproved') {
+      const a = d as EventData<'EntryApproved'>;
+      // A split entry's position is opened by one of its children.
+      for (const id of [a.clientOrderId, ...(a.split?.children.map((c) => c.clientOrderId) ?? [])]) approvals.set(id, a);
+    }
     else if (e.type === 'PositionOpened') opened.set(e.streamId, e);
     else if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') {
       const o = opened.get(e.streamId);
@@ -254,6 +260,28 @@ export function tradesFromLog(events: readonly RecordedEvent[]): TradeResult[] {
 /** The worst trade in R ("0" without trades). */
 export const worstR = (trades: readonly TradeResult[]): string => str(trades.reduce<D | null>((w, t) => (w === null || dec(t.r).lt(w) ? dec(t.r) : w), null) ?? ZERO);
 
+/** One account of an in-process run: its id, money, leverage, risk, policy, strategy parameters and entries. */
+export type BacktestAccount = Pick<BacktestConfig, 'accountId' | 'capital' | 'leverage' | 'riskPct' | 'confirmHighLeverage' | 'policy' | 'strategy' | 'entry'>;
+
+/**
+ * Open an account in an in-process system (its venue balance = its capital) and attach the
+ * baseline strategy to it on `market`, as `bulwark account open` and `bulwark strategy attach`
+ * do; several accounts opened so trade the same candles at once, each with its own settings.
+ * @param market the venue and symbol it trades, and the market time of the opening (ms)
+ * @throws Error with the service's refusal (e.g. leverage above 5x unconfirmed)
+ */
+export async function openBacktestAccount(sys: InProcessSystem, a: BacktestAccount, market: { venue: VenueId; symbol: string; at: number }): Promise<void> {
+  const { venue, symbol, at } = market;
+  await sys.command(Subjects.openAccount, {
+    accountId: a.accountId, venue, symbol, capital: a.capital, leverage: a.leverage,
+    riskFraction: dec(a.riskPct).div(100).toFixed(), highLeverageConfirmed: a.confirmHighLeverage, venueBalance: a.capital, at,
+    ...a.policy,
+  });
+  await sys.command(Subjects.attachStrategy, {
+    accountId: a.accountId, venue, symbol, strategy: 'donchian-atr', params: { ...DEFAULT_DONCHIAN_ATR, ...a.strategy }, at, ...a.entry,
+  });
+}
+
 /**
  * Run a backtest in one process: the same services and deciders as the distributed system
  * (InProcessSystem), the paper venue, the replay clock over the candle file with funding, and
@@ -272,40 +300,36 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
   // A venue other than Binance's paper default trades the paper engine under that venue's id (its recorded rules and liquidation formula).
   const sys = await InProcessSystem.create(store, cfg.venueFactory ?? (venue === 'binance-usdm' ? undefined : paperVenueFactory(venue)));
   const at = scan.first ?? from ?? 0;
-  await sys.command(Subjects.openAccount, {
-    accountId: cfg.accountId, venue, symbol, capital: cfg.capital, leverage: cfg.leverage,
-    riskFraction: dec(cfg.riskPct).div(100).toFixed(), highLeverageConfirmed: cfg.confirmHighLeverage, venueBalance: cfg.capital, at,
-    ...cfg.policy,
-  });
-  await sys.command(Subjects.attachStrategy, {
-    accountId: cfg.accountId, venue, symbol, strategy: 'donchian-atr', params: { ...DEFAULT_DONCHIAN_ATR, ...cfg.strategy }, at,
-  });
+  await openBacktestAccount(sys, cfg, { venue, symbol, at });
 
   const curve: Array<{ t: number; equity: string }> = [];
   const daily: D[] = [];
-  let lastDay = '';
+  let lastDay = -1;
   let lastEquity = dec(cfg.capital);
   let exposed = 0;
   let watching = false;
   curve.push({ t: at, equity: str(lastEquity) });
+  const afterSample = (candle: { openTime: number }, c: ReplayCounters, busy: boolean) => {
+    if (busy) exposed++;
+    watching = busy;
+    const day = Math.floor(candle.openTime / 86_400_000); // the UTC day
+    if (day !== lastDay) {
+      daily.push(lastEquity);
+      lastDay = day;
+    }
+    onProgress?.(c, scan.count);
+  };
   const counters = await replayCandles(sys.clock(), { runId: cfg.accountId, venue, symbol, candlesFile: cfg.candles, from, to, schedule: cfg.schedule ?? [] }, funding, {
-    onCandle: async (candle, c) => {
-      // Equity moves only while a position is open (and once at its close): sample then.
+    onCandle: (candle, c) => {
+      // Equity moves only while a position is open (and once at its close): sample then (and wait for it only then).
       const busy = sys.accounting.interest() === 'STEP';
-      if (busy || watching) {
-        const e = await sys.accounting.equity(cfg.accountId);
+      if (!busy && !watching) return afterSample(candle, c, busy);
+      return sys.accounting.equity(cfg.accountId).then((e) => {
         const eq = dec(e.equity);
         if (!eq.eq(lastEquity)) curve.push({ t: candle.openTime, equity: e.equity });
         lastEquity = eq;
-      }
-      if (busy) exposed++;
-      watching = busy;
-      const day = new Date(candle.openTime).toISOString().slice(0, 10);
-      if (day !== lastDay) {
-        daily.push(lastEquity);
-        lastDay = day;
-      }
-      onProgress?.(c, scan.count);
+        afterSample(candle, c, busy);
+      });
     },
   });
   daily.push(lastEquity);

@@ -1,18 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import * as path from 'node:path';
 import { Streams } from '@bulwark/contracts';
 import { InMemoryEventStore } from '@bulwark/event-store';
+import { BTCUSDT_FILES, rawEvent } from '@bulwark/testing';
 import { CandleHistoryServer, FileCandleHistory, NoCandleHistoryError } from './candle-history';
 
 // Real Binance USDⓈ-M BTCUSDT 1m bars (shared/data, see PROVENANCE.md).
-const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const CANDLES = path.join(DATA, 'binance-usdm/BTCUSDT/klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
+const CANDLES = BTCUSDT_FILES.candles1m;
 const T0 = Date.parse('2025-11-21T00:00:00Z');
 
 async function withReplay(): Promise<InMemoryEventStore> {
   const store = new InMemoryEventStore();
   const request = { runId: 'run-1', venue: 'binance-usdm', symbol: 'BTCUSDT', candlesFile: CANDLES, fundingFile: null, speed: 0, from: T0, to: T0 + 86_400_000, schedule: [] };
-  await store.append(Streams.replay('run-1'), [{ type: 'ReplayStarted', data: { request, total: 1440 }, metadata: { eventId: randomUUID(), tsEvent: T0, tsInit: Date.now(), correlationId: 'spec', causationId: 'spec', schemaVersion: 1 } }], 'no_stream');
+  await store.append(Streams.replay('run-1'), [rawEvent('ReplayStarted', { request, total: 1440 }, { tsEvent: T0, tsInit: Date.now(), correlationId: 'spec' })], 'no_stream');
   return store;
 }
 

@@ -1,11 +1,11 @@
-import * as path from 'node:path';
 import { type MarketTick, type NewEvent, type RecordedEvent, Subjects } from '@bulwark/contracts';
-import { type PaperVenueSnapshot, rulesFromContract, str } from '@bulwark/domain';
+import { type PaperVenueSnapshot, str } from '@bulwark/domain';
 import { type AppendResult, type ExpectedRevision, InMemoryEventStore } from '@bulwark/event-store';
 import { type ClockPort, EventAppender, Quarantine, ReplayClock } from '@bulwark/messaging';
 import { DEFAULT_DONCHIAN_ATR } from '@bulwark/strategies';
+import { BTCUSDT_FILES, btcusdtRules } from '@bulwark/testing';
 import { PaperVenueAdapter } from '@bulwark/venues';
-import { instrumentFiles, loadRulesFromFiles, readFundingRates } from '@bulwark/market-data';
+import { readFundingRates } from '@bulwark/market-data';
 import { InProcessSystem, PIPELINE } from './in-process';
 import { restorePaperVenueFromLog } from './paper-restore';
 import { comparableLog } from './log-compare';
@@ -17,9 +17,7 @@ import { seededFractions } from './seeded-random';
 // day 2025-11-21 through the in-process pipeline on the paper venue, every fill split into 3
 // trades. Execution is restarted as a crashed process would be: a new instance that opens a NEW,
 // empty paper venue and must get the paper exchange back from the log.
-const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
-const CANDLES = path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
+const CANDLES = BTCUSDT_FILES.candles1m;
 const FROM = Date.parse('2025-11-21T00:00:00Z');
 const TO = Date.parse('2025-11-22T00:00:00Z');
 const ACCOUNTS = [
@@ -138,7 +136,7 @@ async function run(
     command: (subject, payload) => sys.command(subject, payload),
   };
   let i = 0;
-  await replayCandles(new ReplayClock(port, PIPELINE), { runId: 'xr', venue: 'binance-usdm', symbol: 'BTCUSDT', candlesFile: CANDLES, from: FROM, to: TO, schedule: [] }, await readFundingRates(path.join(FUT, 'funding-rates.csv')), {
+  await replayCandles(new ReplayClock(port, PIPELINE), { runId: 'xr', venue: 'binance-usdm', symbol: 'BTCUSDT', candlesFile: CANDLES, from: FROM, to: TO, schedule: [] }, await readFundingRates(BTCUSDT_FILES.fundingRates), {
     onCandle: async () => {
       if (d.afterCandles?.has(i++)) await restart();
     },
@@ -252,8 +250,7 @@ describe('a restarted execution service gets its paper exchange back from the lo
     const cut = base.indexOf(own[1]) + 1;
     const store = new InMemoryEventStore();
     for (const e of base.slice(0, cut)) await store.append(e.streamId, [{ type: e.type, data: e.data, metadata: e.metadata }], e.revision === 0 ? 'no_stream' : e.revision - 1);
-    const files = instrumentFiles(DATA, 'binance-usdm', 'BTCUSDT');
-    const rules = new Map([['BTCUSDT', rulesFromContract(loadRulesFromFiles({ venue: 'binance-usdm', exchangeInfoFile: files.exchangeInfo, leverageBracketsFile: files.leverageBrackets }))]]);
+    const rules = new Map([['BTCUSDT', btcusdtRules()]]);
     const venue = new PaperVenueAdapter('binance-usdm', rules, { tradesPerFill: 3 });
     const summary = await restorePaperVenueFromLog(store, venue, new Quarantine('execution', new EventAppender(store), () => undefined), 1);
     expect(summary).toEqual(expect.objectContaining({ accounts: ACCOUNTS.length, quarantined: 0, lastStep: `tick-xr-${t}` }));

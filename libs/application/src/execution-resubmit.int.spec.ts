@@ -8,6 +8,7 @@
 import { type EventData, type RecordedEvent, Streams, Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
+import { newEvent, orderInitialized, orderSubmitted, recordedEvent } from '@bulwark/testing';
 import { PaperVenueAdapter } from '@bulwark/venues';
 import { InProcessSystem } from './in-process';
 
@@ -29,14 +30,11 @@ async function setUp() {
 
 /** The entry's order recorded as initialised and submitted, and the approval execution handles again. */
 async function submittedEntry(store: InMemoryEventStore, clientOrderId: string): Promise<RecordedEvent<'EntryApproved', EventData<'EntryApproved'>>> {
-  const meta = (id: string) => ({ eventId: id, tsEvent: AT, tsInit: AT, correlationId: 't', causationId: 't', schemaVersion: 1 });
-  const init: EventData<'OrderInitialized'> = {
-    clientOrderId, accountId: ACCOUNT, venue: 'binance-usdm', symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.01', price: null, timeInForce: null,
-    reduceOnly: false, purpose: 'ENTRY', leverage: 5, sourceStreamId: Streams.account(ACCOUNT), sourceEventId: 'approval-1', triggerPrice: null,
-  };
-  await store.append(Streams.order(clientOrderId), [{ type: 'OrderInitialized', data: init, metadata: meta(`${clientOrderId}-i`) }, { type: 'OrderSubmitted', data: { clientOrderId }, metadata: meta(`${clientOrderId}-s`) }], 'no_stream');
+  const meta = (eventId: string) => ({ eventId, tsEvent: AT, correlationId: 't' });
+  const init = orderInitialized({ clientOrderId, accountId: ACCOUNT, quantity: '0.01', leverage: 5, sourceStreamId: Streams.account(ACCOUNT), sourceEventId: 'approval-1' });
+  await store.append(Streams.order(clientOrderId), [newEvent('OrderInitialized', init, meta(`${clientOrderId}-i`)), orderSubmitted(clientOrderId, meta(`${clientOrderId}-s`))], 'no_stream');
   const data = { clientOrderId, accountId: ACCOUNT, venue: 'binance-usdm', symbol: 'BTCUSDT', side: 'BUY', quantity: '0.01', leverage: 5 } as unknown as EventData<'EntryApproved'>;
-  return { streamId: Streams.account(ACCOUNT), revision: 99, position: 99, type: 'EntryApproved', data, metadata: meta('approval-1') } as RecordedEvent<'EntryApproved', EventData<'EntryApproved'>>;
+  return recordedEvent('EntryApproved', data, { streamId: Streams.account(ACCOUNT), revision: 99, position: 99, ...meta('approval-1') });
 }
 
 const typesOf = async (store: InMemoryEventStore, id: string) => (await store.readStream(Streams.order(id))).map((e) => e.type);

@@ -75,7 +75,7 @@ async function runWith(
   const factory: VenueFactory = async (_rules, onAlert) => {
     venue = new LocalBitgetVenue({ ...cred(c), restBase: local.url, wsBase: local.wsUrl, onAlert, log: (l) => logs.push(l), timeoutMs: 1_000, retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100, maxTotalDelayMs: 1_000 } });
     o.onVenue?.(venue);
-    return { venue, reconcileSeconds: 0, accountId };
+    return { venue, reconcileSeconds: 0, accountIds: [accountId] };
   };
   const store = new InMemoryEventStore();
   const sys = await InProcessSystem.create(store, factory);

@@ -41,7 +41,7 @@ async function runWith(c: Case, rules: Array<Omit<FaultRule, 'accountId'>>, prot
   const factory: VenueFactory = async (_rules, onAlert) => ({
     venue: new LocalBinanceVenue({ ...cred(c), restBase: local.url, wsBase: local.wsUrl, onAlert, timeoutMs: 1_000, retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100, maxTotalDelayMs: 1_000 } }),
     reconcileSeconds: 0,
-    accountId,
+    accountIds: [accountId],
   });
   const store = new InMemoryEventStore();
   const sys = await InProcessSystem.create(store, factory);

@@ -46,7 +46,7 @@ afterAll(async () => {
 const venueFor = (i: number): VenueFactory => async (_rules, onAlert) => ({
   venue: new LocalBinanceVenue({ ...accounts[i], restBase: local.url, wsBase: local.wsUrl, onAlert, timeoutMs: 5_000 }),
   reconcileSeconds: 0,
-  accountId: accounts[i].accountId,
+  accountIds: [accounts[i].accountId],
 });
 
 async function openAccount(sys: InProcessSystem, accountId: string, at: number) {

@@ -120,14 +120,22 @@ export class InProcessSystem implements ClockPort {
   }
 
   private draining: Promise<void> = Promise.resolve();
+  /** The drain queued behind the running one and not started yet: later callers share it. */
+  private queued: Promise<void> | null = null;
 
   /**
    * Deliver every stored event to every service that consumes its category, until nothing
    * new arrives. Drains run one at a time (a service handles one event at a time, as with
-   * its durable consumer), so concurrent syncs wait for the running drain and then drain again.
+   * its durable consumer), so concurrent syncs wait for the running drain and then drain again;
+   * syncs that come while a drain is queued share it (it starts after each of them asked).
    */
   drain(): Promise<void> {
-    const next = this.draining.then(() => this.drainOnce());
+    if (this.queued) return this.queued;
+    const next = this.draining.then(() => {
+      this.queued = null;
+      return this.drainOnce();
+    });
+    this.queued = next;
     this.draining = next.catch(() => undefined);
     return next;
   }
@@ -135,8 +143,13 @@ export class InProcessSystem implements ClockPort {
   private async drainOnce(): Promise<void> {
     for (let progressed = true; progressed; ) {
       progressed = false;
+      // The log's end, read again after anything ran (a handler appends): a service whose cursor
+      // is past it has nothing to read, and is not given an empty read of the store.
+      let last = await this.store.lastPosition();
       for (const svc of this.order) {
         const from = this.cursor.get(svc)!;
+        if (progressed) last = await this.store.lastPosition();
+        if (from > last) continue;
         for await (const e of this.store.readAll({ fromPosition: from })) {
           this.cursor.set(svc, e.position + 1);
           if ((svc.categories as readonly string[]).includes(streamCategory(e.streamId))) {
@@ -159,7 +172,7 @@ export class InProcessSystem implements ClockPort {
 
   async deliver(service: ServiceName, tick: MarketTick): Promise<ClockAck> {
     await this.byName.get(service)!.onTick(tick);
-    if (service === 'execution') await this.margin?.onTick(tick);
+    if (service === 'execution' && this.margin) await this.margin.onTick(tick);
     return this.ack(service);
   }
 

@@ -5,6 +5,7 @@ import { instrumentFiles, readCandles, readFundingRates, resolveDataDir, type Fu
 import { DEFAULT_DONCHIAN_ATR } from '@bulwark/strategies';
 import { InProcessSystem } from './in-process';
 import { EventAppender } from '@bulwark/messaging';
+import { until } from '@bulwark/testing';
 import { LogCandleJournal } from './candle-journal';
 import { BinanceMarketStream, BitgetMarketStream } from '@bulwark/venues';
 import { DEFAULT_LIVE_BACKFILL_MS, LIVE_INTERVAL_MS, LiveMarketData, liveFeedSettingsFromEnv, liveMarketFor, runLiveFeed, type LiveMarket } from './live-feed';
@@ -119,9 +120,6 @@ describe('live feed restarts', () => {
     fundings: () => live([]),
     close: async () => undefined,
   });
-  const waitFor = async (pred: () => boolean) => {
-    for (let i = 0; i < 1000 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
-  };
   const closesOf = (ticks: MarketTick[]) => ticks.filter((t) => t.candle).length;
 
   it('a restart resumes after the last recorded candle: the gap is back-filled from the venue (ticks marked backfill), nothing is replayed twice', async () => {
@@ -132,13 +130,13 @@ describe('live feed restarts', () => {
     // First run: 06:00:30, the current minute's candle and four more, then market-data dies.
     const first = new LiveMarketData(sys.clock(), VENUE, [SYMBOL], marketOf(6, asked), { now: () => FROM + 30_000, journal, onStep: (t) => void ticks.push(t) });
     await first.start();
-    await waitFor(() => closesOf(ticks) >= 5);
+    await until('5 bar closes', () => closesOf(ticks) >= 5);
     await first.stop();
     expect(await journal.lastOpenTime(VENUE, SYMBOL)).toBe(FROM + 4 * LIVE_INTERVAL_MS);
     // Back at 06:20:30: 06:05 → 06:19 are back-filled, then 06:20 and 06:21 are live.
     const again = new LiveMarketData(sys.clock(), VENUE, [SYMBOL], marketOf(18, asked), { now: () => FROM + 20 * LIVE_INTERVAL_MS + 30_000, journal: new LogCandleJournal(new EventAppender(sys.store)), onStep: (t) => void ticks.push(t) });
     await again.start();
-    await waitFor(() => closesOf(ticks) >= 22);
+    await until('22 bar closes', () => closesOf(ticks) >= 22);
     await again.stop();
     expect(asked).toEqual([FROM - LIVE_INTERVAL_MS, FROM + 4 * LIVE_INTERVAL_MS]);
     const recorded = (await sys.store.readStream(`candles-${VENUE}-${SYMBOL}`)).map((e) => (e.data as EventData<'CandleClosed'>).candle.openTime);

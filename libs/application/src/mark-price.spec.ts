@@ -8,12 +8,11 @@
  * 1-minute closes of 2025-11-21 07:20–07:44 UTC (the sell-off: 85,304.7 → 83,224.3 in four
  * minutes), each mark stamped with its bar's close time.
  */
-import * as path from 'node:path';
 import { type EventData, type MarketTick, type RecordedEvent, Streams, event } from '@bulwark/contracts';
-import { clientOrderIdFor, dec, floorToStep, initialMargin, protectionGuards, rulesFromContract, str, validateAccountConfig } from '@bulwark/domain';
+import { clientOrderIdFor, dec, floorToStep, initialMargin, protectionGuards, str, validateAccountConfig } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
-import { instrumentFiles, loadRulesFromFiles, readCandles, resolveDataDir } from '@bulwark/market-data';
 import { EventAppender } from '@bulwark/messaging';
+import { btcusdtRules, realBars } from '@bulwark/testing';
 import { Logger } from '@nestjs/common';
 import { KeyedSerial } from './keyed-serial';
 import { type MarkPriceMessage, liveVenueFromEnv, markWatchSettingsFromEnv } from './mark-price';
@@ -22,19 +21,15 @@ import { StopMonitorService } from './stop-monitor.service';
 
 const VENUE = 'binance-usdm';
 const SYMBOL = 'BTCUSDT';
-const DATA = resolveDataDir();
-const FILES = instrumentFiles(DATA, VENUE, SYMBOL);
-const CANDLES = path.join(FILES.klines1m, 'BTCUSDT-1m-2025-11-10_2025-12-10.csv');
 const FROM = Date.parse('2025-11-21T07:20:00Z');
 const TO = Date.parse('2025-11-21T07:45:00Z');
-const RULES = rulesFromContract(loadRulesFromFiles({ venue: VENUE, exchangeInfoFile: FILES.exchangeInfo, leverageBracketsFile: FILES.leverageBrackets }));
+const RULES = btcusdtRules();
 const TICK = dec(RULES.tickSize);
 
 /** One mark per real bar: its close, at its close time. */
 let MARKS: MarkPriceMessage[];
 beforeAll(async () => {
-  MARKS = [];
-  for await (const c of readCandles(CANDLES)) if (c.openTime >= FROM && c.openTime < TO) MARKS.push({ ts: c.openTime + 59_999, price: c.close });
+  MARKS = (await realBars({ from: FROM, to: TO })).map((c) => ({ ts: c.openTime + 59_999, price: c.close }));
   expect(MARKS).toHaveLength(25);
   Logger.overrideLogger(false);
 });

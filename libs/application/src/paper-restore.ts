@@ -33,9 +33,17 @@ export interface PaperVenueRestoreSummary {
  *
  * Only a paper venue that holds nothing is restored (a venue that survived, e.g. one a test
  * hands to a restarted service, is left alone); any other venue is the exchange's own business.
+ * @param prepare called with the symbols the events read name (their `symbol`), before they are
+ *   applied: the venue needs each one's instrument rules to take its facts back
  * @returns what was restored, or null when `venue` is not an empty paper venue
  */
-export async function restorePaperVenueFromLog(store: EventStore, venue: VenuePort, quarantine: Quarantine, fromPosition = rebuildStartFromEnv()): Promise<PaperVenueRestoreSummary | null> {
+export async function restorePaperVenueFromLog(
+  store: EventStore,
+  venue: VenuePort,
+  quarantine: Quarantine,
+  fromPosition = rebuildStartFromEnv(),
+  prepare?: (symbols: string[]) => Promise<void>,
+): Promise<PaperVenueRestoreSummary | null> {
   if (!(venue instanceof venuesLib().PaperVenueAdapter) || !venue.isEmpty()) return null;
   const started = Date.now();
   const recorded: RecordedEvent[] = [];
@@ -47,6 +55,14 @@ export async function restorePaperVenueFromLog(store: EventStore, venue: VenuePo
     },
   };
   const read = await rebuildFromLog(fold, store, quarantine, fromPosition);
+  if (prepare) {
+    const symbols = new Set<string>();
+    for (const e of recorded) {
+      const symbol = (e.data as { symbol?: unknown } | null)?.symbol;
+      if (typeof symbol === 'string') symbols.add(symbol);
+    }
+    await prepare([...symbols].sort());
+  }
   const events: PaperRestoreEvent[] = recorded.map((e) => ({ streamId: e.streamId, type: e.type, data: e.data, metadata: { tsEvent: e.metadata.tsEvent, causationId: e.metadata.causationId } }));
   const r = venue.restore(events);
   for (const p of r.problems) await quarantine.report(Quarantine.of(recorded[p.index]), `paper venue restore: ${p.reason}`);

@@ -3,6 +3,7 @@ import { type DomainEvent, type EventData, type NewEvent, Streams, event } from 
 import { clientOrderIdFor } from '@bulwark/domain';
 import { EventHeaders, JetStreamEventStore, subjectForStream } from '@bulwark/event-store';
 import { connectNats, EventAppender } from '@bulwark/messaging';
+import { eventMetadata, orderInitialized } from '@bulwark/testing';
 import { PaperVenueAdapter } from '@bulwark/venues';
 import { headers as natsHeaders, type NatsConnection } from 'nats';
 import { ExecutionService } from './execution.service';
@@ -22,7 +23,7 @@ describe('poison events never keep a service from starting', () => {
   let store: JetStreamEventStore;
   let raw: JetStreamEventStore;
 
-  const meta = (ts: number): NewEvent['metadata'] => ({ eventId: randomUUID(), tsEvent: ts, tsInit: ts, correlationId: 'spec', causationId: 'spec', schemaVersion: 1 });
+  const meta = (ts: number) => eventMetadata({ tsEvent: ts, correlationId: 'spec' });
   const newEvents = (events: Array<DomainEvent | { type: string; data: unknown }>, ts: number): NewEvent[] => events.map((e) => ({ type: e.type, data: e.data, metadata: meta(ts) }));
   async function publishRaw(streamId: string, revision: number, type: string, body: string): Promise<void> {
     const h = natsHeaders();
@@ -48,10 +49,7 @@ describe('poison events never keep a service from starting', () => {
   it('execution and stop-monitor start, each bad message is quarantined once (and once only across restarts)', async () => {
     const ts = Date.parse('2025-11-21T00:00:00Z');
     const account = `poison-${tag}`;
-    const init = (n: number): EventData<'OrderInitialized'> => ({
-      clientOrderId: clientOrderIdFor(account, n, 'E'), accountId: account, venue: 'binance-usdm', symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET',
-      quantity: '0.01', price: null, timeInForce: null, reduceOnly: false, purpose: 'ENTRY', leverage: 5, sourceStreamId: `account-${account}`, sourceEventId: 'e1', triggerPrice: null,
-    });
+    const init = (n: number): EventData<'OrderInitialized'> => orderInitialized({ clientOrderId: clientOrderIdFor(account, n, 'E'), accountId: account, quantity: '0.01', leverage: 5 });
     // A good order, then an unknown event type appended after it on the same stream.
     const good = Streams.order(init(1).clientOrderId);
     await store.append(good, newEvents([event('OrderInitialized', init(1)), event('OrderSubmitted', { clientOrderId: init(1).clientOrderId })], ts), 'no_stream');

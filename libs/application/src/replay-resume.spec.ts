@@ -5,21 +5,19 @@
  * Binance USDⓈ-M BTCUSDT candles of 2025-11-21); the run's journal (`replay-<runId>`)
  * checkpoints by wall time, not per step, and tells which runs are unfinished.
  */
-import * as path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { type ReplayStartRequest, Subjects } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
 import { readFundingRates } from '@bulwark/market-data';
 import { EventAppender } from '@bulwark/messaging';
+import { BTCUSDT_FILES } from '@bulwark/testing';
 import { InProcessSystem } from './in-process';
 import { comparableLog } from './log-compare';
 import { type ReplayAcknowledged, ReplayJournal, ReplayRunExistsError, replayCandles, unfinishedReplays } from './replay';
 
-const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
-const CANDLES = path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
-const FUNDING = path.join(FUT, 'funding-rates.csv');
+const CANDLES = BTCUSDT_FILES.candles1m;
+const FUNDING = BTCUSDT_FILES.fundingRates;
 const FROM = Date.parse('2025-11-21T00:00:00Z');
 const TO = Date.parse('2025-11-21T12:00:00Z');
 const ACCOUNT = 'resume-spec';

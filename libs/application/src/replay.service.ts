@@ -1,4 +1,4 @@
-import { type ReplayCancelRequest, type ReplayProgress, type ReplayStartRequest, type ServiceName, Subjects } from '@bulwark/contracts';
+import { type ReplayCancelRequest, type ReplayPaceRequest, type ReplayProgress, type ReplayStartRequest, type ServiceName, Subjects } from '@bulwark/contracts';
 import {
   allowedDataDirs,
   CandleFileError,
@@ -92,6 +92,8 @@ export class ReplayService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('market-data');
   private running: string | null = null;
   private abort: AbortController | null = null;
+  /** Changes the running run's pace (set while a run is running). */
+  private setPace: ((speed: number) => void) | null = null;
   /** The start-up look for unfinished runs; a cancel waits for it (else it could resume a run just cancelled). */
   private resumeScan: Promise<void> = Promise.resolve();
 
@@ -205,6 +207,18 @@ export class ReplayService implements OnApplicationBootstrap, OnModuleDestroy {
     return { runId: req.runId, cancelled: true };
   }
 
+  /**
+   * Change the running run's pace from its next candle on (wall time only: the log does not
+   * depend on it; not journaled, so a resumed run goes on at its start request's speed).
+   * @returns `{ runId, paced }`: false when that run is not the one running
+   */
+  pace(req: ReplayPaceRequest): { runId: string; paced: boolean } {
+    if (this.running !== req.runId || !this.setPace) return { runId: req.runId, paced: false };
+    this.setPace(req.speed);
+    this.log.log(`replay ${req.runId}: pace ${req.speed === 0 ? 'as fast as the pipeline takes it' : `${req.speed}x market time`}`);
+    return { runId: req.runId, paced: true };
+  }
+
   private progress(p: ReplayProgress): void {
     this.nc.publish(Subjects.replayProgress(p.runId), json.encode(p));
   }
@@ -223,8 +237,16 @@ export class ReplayService implements OnApplicationBootstrap, OnModuleDestroy {
     });
     // A heartbeat, so a watcher can tell a long wait (or a long step) from a dead market-data.
     const heartbeat = setInterval(() => report({}), 1_000);
-    const wallStart = Date.now();
+    const runStart = Date.now();
+    let wallStart = runStart;
     let marketStart: number | null = null;
+    let speed = req.speed;
+    // A new pace counts from the next candle: wall and market time are anchored again there.
+    this.setPace = (s) => {
+      speed = s;
+      wallStart = Date.now();
+      marketStart = null;
+    };
     let lastReport = 0;
     let counters = { candles: at.candles, steps: at.ticks };
     try {
@@ -234,9 +256,9 @@ export class ReplayService implements OnApplicationBootstrap, OnModuleDestroy {
         },
         onCandle: async (candle, c) => {
           this.nc.publish(Subjects.candle(req.venue, req.symbol), json.encode(candle));
-          if (req.speed > 0) {
+          if (speed > 0) {
             marketStart ??= candle.openTime;
-            const wait = wallStart + (candle.openTime - marketStart) / req.speed - Date.now();
+            const wait = wallStart + (candle.openTime - marketStart) / speed - Date.now();
             if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           }
           counters = { candles: c.candles, steps: c.steps };
@@ -250,7 +272,7 @@ export class ReplayService implements OnApplicationBootstrap, OnModuleDestroy {
           e ? this.log.warn(`replay ${req.runId}: ${subject} at ${new Date(when).toISOString()} refused: ${e.message}`) : this.log.log(`replay ${req.runId}: ${subject} at ${new Date(when).toISOString()} accepted`),
       });
       counters = { candles: end.candles, steps: end.steps };
-      this.log.log(`replay ${req.runId}: ${end.candles} candles, ${end.steps} steps, ${clock.phasesDelivered} phases delivered, ${clock.phasesSkipped} skipped, ${clock.quiesceRounds} quiesce rounds, ${clock.retries} requests sent again in ${Date.now() - wallStart} ms`);
+      this.log.log(`replay ${req.runId}: ${end.candles} candles, ${end.steps} steps, ${clock.phasesDelivered} phases delivered, ${clock.phasesSkipped} skipped, ${clock.quiesceRounds} quiesce rounds, ${clock.retries} requests sent again in ${Date.now() - runStart} ms`);
       clearInterval(heartbeat);
       // Published before the end is recorded: a crash in between resumes the run, which ends again at once.
       report({ candles: end.candles, ticks: end.steps, marketTime: end.marketTime, done: true, error: null, waitingFor: null });
@@ -264,6 +286,7 @@ export class ReplayService implements OnApplicationBootstrap, OnModuleDestroy {
       await journal.finished(cancelled ? 'CANCELLED' : 'FAILED', counters, (e as Error).message);
     } finally {
       clearInterval(heartbeat);
+      this.setPace = null;
     }
   }
 }

@@ -1,7 +1,7 @@
 import { type Candle, type DomainEvent, type EventData, event, type MarketTick, parseEvent, type ReplayStartRequest, Streams } from '@bulwark/contracts';
 import { pathSteps } from '@bulwark/domain';
 import { type EventStore, WrongExpectedRevisionError } from '@bulwark/event-store';
-import { type FundingRate, readCandles } from '@bulwark/market-data';
+import { type FundingRate, readCandleBatches } from '@bulwark/market-data';
 import { type Causation, clockSettingsFromEnv, secondsFromEnv, type EventAppender, type ReplayClock } from '@bulwark/messaging';
 
 /** Progress of a replay, reported as it runs. */
@@ -128,7 +128,8 @@ export async function replayCandles(
           () => hooks.onCommand?.(cmd.subject, step.ts, null),
           (e: Error) => hooks.onCommand?.(cmd.subject, step.ts, e),
         );
-        await hooks.onAcknowledged?.({ nextSeq: counters.steps, candles: counters.candles, marketTime: counters.marketTime, commandsSent: ++commandsSent });
+        const ack = hooks.onAcknowledged?.({ nextSeq: counters.steps, candles: counters.candles, marketTime: counters.marketTime, commandsSent: ++commandsSent });
+        if (ack) await ack;
       }
       const tick: MarketTick = {
         runId: req.runId, venue: req.venue, symbol: req.symbol, seq: counters.steps++, ts: step.ts, candleOpenTime: candle.openTime,
@@ -139,44 +140,63 @@ export async function replayCandles(
         ...(req.backfillBefore !== undefined && candle.openTime < req.backfillBefore ? { backfill: true } : {}),
       };
       // At the step the old clock was in, the phases it already ran are not run again.
-      await clock.step(tick, took && tick.seq === took.seq ? took.donePhases : []);
+      // A step that sent nothing (every phase skipped) and hooks that return nothing are not
+      // awaited: on a quiet step the promise would be most of the cost.
+      const stepped = clock.stepUnlessSkipped(tick, took && tick.seq === took.seq ? took.donePhases : []);
+      if (stepped) await stepped;
       hooks.onStep?.(tick);
-      const whole = step.pathIndex === 3;
-      await hooks.onAcknowledged?.({ nextSeq: counters.steps, candles: counters.candles + (whole ? 1 : 0), marketTime: whole ? candle.openTime : counters.marketTime, commandsSent });
+      if (hooks.onAcknowledged) {
+        const whole = step.pathIndex === 3;
+        const ack = hooks.onAcknowledged({ nextSeq: counters.steps, candles: counters.candles + (whole ? 1 : 0), marketTime: whole ? candle.openTime : counters.marketTime, commandsSent });
+        if (ack) await ack;
+      }
     }
     prevClose = candle.close;
     counters.candles++;
     counters.marketTime = candle.openTime;
-    if (sent) await hooks.onCandle?.(candle, counters);
+    if (sent) {
+      const done = hooks.onCandle?.(candle, counters);
+      if (done) await done;
+    }
   };
-  const candles = req.source ?? readCandles(req.candlesFile!);
+  // A file is read in batches (one promise per read chunk, not per candle); a live source one by one.
+  const batches = req.source ? oneByOne(req.source) : readCandleBatches(req.candlesFile!);
   const outside = (c: Candle) => (req.from !== null && c.openTime < req.from) || (req.to !== null && c.openTime >= req.to);
   if (req.intervalMs !== undefined) {
     // A fixed interval: every candle is replayed as soon as it arrives (a live source).
-    for await (const candle of candles) {
-      if (req.to !== null && candle.openTime >= req.to) break; // a live source does not end by itself
-      if (outside(candle)) {
-        if (counters.candles === 0) prevClose = candle.close;
-        continue;
+    feed: for await (const batch of batches) {
+      for (const candle of batch) {
+        if (req.to !== null && candle.openTime >= req.to) break feed; // a live source does not end by itself
+        if (outside(candle)) {
+          if (counters.candles === 0) prevClose = candle.close;
+          continue;
+        }
+        if (hooks.stopped?.()) break feed;
+        await run(candle, req.intervalMs);
       }
-      if (hooks.stopped?.()) break;
-      await run(candle, req.intervalMs);
     }
   } else {
     // One candle of look-ahead only to learn the interval; nothing of the next bar is revealed.
-    for await (const candle of candles) {
-      if (outside(candle)) {
-        if (pending === null) prevClose = candle.close;
-        continue;
+    feed: for await (const batch of batches) {
+      for (const candle of batch) {
+        if (outside(candle)) {
+          if (pending === null) prevClose = candle.close;
+          continue;
+        }
+        if (hooks.stopped?.()) break feed;
+        if (pending) await run(pending, intervalOf(pending, candle));
+        pending = candle;
       }
-      if (hooks.stopped?.()) break;
-      if (pending) await run(pending, intervalOf(pending, candle));
-      pending = candle;
     }
     if (pending && !hooks.stopped?.()) await run(pending, intervalOf(pending, undefined));
   }
   await clock.quiesce();
   return counters;
+}
+
+/** A candle source as batches of one (the shape {@link readCandleBatches} gives a file). */
+async function* oneByOne(source: AsyncIterable<Candle>): AsyncGenerator<Candle[]> {
+  for await (const c of source) yield [c];
 }
 
 /** A replay run whose journal is already in the log (run ids are never reused). */

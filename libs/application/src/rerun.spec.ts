@@ -4,15 +4,13 @@
  * rule changed (a losing-streak pause of 2), exactly the position results that end a streak of
  * two or more losses differ, each by the pause it would have added.
  */
-import * as path from 'node:path';
 import type { EventData, RecordedEvent } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
+import { BTCUSDT_FILES } from '@bulwark/testing';
 import { runBacktest } from './backtest';
 import { rerunAccount, RerunInputError } from './rerun';
 
-const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
 const ACCOUNT = 'rerun-spec';
 
 let store: InMemoryEventStore;
@@ -21,7 +19,7 @@ let account: RecordedEvent[];
 beforeAll(async () => {
   store = new InMemoryEventStore();
   await runBacktest({
-    accountId: ACCOUNT, candles: path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), funding: path.join(FUT, 'funding-rates.csv'),
+    accountId: ACCOUNT, candles: BTCUSDT_FILES.candles1m, funding: BTCUSDT_FILES.fundingRates,
     capital: '10000', leverage: 10, riskPct: '1', confirmHighLeverage: true, from: Date.parse('2025-11-12T00:00:00Z'), to: Date.parse('2025-11-22T00:00:00Z'), store,
   });
   account = [];

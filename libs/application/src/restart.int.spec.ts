@@ -1,8 +1,8 @@
-import * as path from 'node:path';
 import { type RecordedEvent, Subjects } from '@bulwark/contracts';
 import { InMemoryEventStore } from '@bulwark/event-store';
 import { readFundingRates } from '@bulwark/market-data';
 import { DEFAULT_DONCHIAN_ATR } from '@bulwark/strategies';
+import { BTCUSDT_FILES } from '@bulwark/testing';
 import { FileCandleHistory } from './candle-history';
 import { InProcessSystem } from './in-process';
 import { comparableLog } from './log-compare';
@@ -10,9 +10,7 @@ import { replayCandles } from './replay';
 import { seededFractions } from './seeded-random';
 
 // Real Binance USDⓈ-M BTCUSDT 1m bars and funding (shared/data, see PROVENANCE.md).
-const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const FUT = path.join(DATA, 'binance-usdm/BTCUSDT');
-const CANDLES = path.join(FUT, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
+const CANDLES = BTCUSDT_FILES.candles1m;
 const FROM = Date.parse('2025-11-21T00:00:00Z');
 const TO = Date.parse('2025-11-22T00:00:00Z');
 const ACCOUNT = 'restart-1';
@@ -29,7 +27,7 @@ async function run(restarts: Map<number, Restartable[]> = new Map()): Promise<{ 
   let restarted = 0;
   /** After each restart with a position open: does the restarted service still ask for every step? */
   const watching: boolean[] = [];
-  await replayCandles(sys.clock(), { runId: ACCOUNT, venue: 'binance-usdm', symbol: 'BTCUSDT', candlesFile: CANDLES, from: FROM, to: TO, schedule: [] }, await readFundingRates(path.join(FUT, 'funding-rates.csv')), {
+  await replayCandles(sys.clock(), { runId: ACCOUNT, venue: 'binance-usdm', symbol: 'BTCUSDT', candlesFile: CANDLES, from: FROM, to: TO, schedule: [] }, await readFundingRates(BTCUSDT_FILES.fundingRates), {
     onCandle: async () => {
       for (const s of restarts.get(i++) ?? []) {
         const positionOpen = sys.accounting.interest() === 'STEP';

@@ -1,5 +1,4 @@
 import {
-  candleCorrelationId,
   type ClockInterest,
   type EventData,
   type MarketTick,
@@ -14,7 +13,7 @@ import {
   Streams,
 } from '@bulwark/contracts';
 import { type AccountCommand, type AccountState, accountDecider, dec } from '@bulwark/domain';
-import { AggregateRepository, type Causation, EVENT_STORE, EventAppender, Quarantine, causedBy } from '@bulwark/messaging';
+import { AggregateRepository, type Causation, EVENT_STORE, EventAppender, Quarantine, causedBy, causedByTick } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { randomUUID } from 'node:crypto';
 import { marginPositionId } from '@bulwark/projections';
@@ -225,10 +224,19 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
     return this.equitySource.equity(accountId);
   }
 
+  /**
+   * A strategy's futures intent, decided by the account decider with the instrument rules
+   * recorded for its venue and symbol and accounting's equity: EntryApproved or EntryDenied on
+   * the account stream (no rules recorded: EntryDenied UNKNOWN_SYMBOL). A redelivered intent
+   * decides nothing again.
+   * @throws Error when the rules stream or accounting cannot be read, or the append fails (a
+   *   transient failure: the intent is handled again)
+   */
   async assess(e: RecordedEvent<'IntentEmitted', EventData<'IntentEmitted'>>): Promise<void> {
     const intent = e.data;
     if (intent.venue === 'binance-margin') return this.assessMarginIntent(e);
-    const rules = await this.rules.get(intent.venue, intent.symbol);
+    // null when none are recorded (the decider denies it); a failed read throws and is retried.
+    const rules = await this.rules.find(intent.venue, intent.symbol);
     const equity = await this.equityOf(intent.accountId);
     const { result } = await this.accounts.handle(
       Streams.account(intent.accountId),
@@ -259,8 +267,7 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
 
   /** Observe equity (realised + unrealised) and used margin for the drawdown breakers, the lifetime switch and the margin-utilisation alert. */
   async onTick(tick: MarketTick): Promise<void> {
-    const candleId = candleCorrelationId(tick.venue, tick.symbol, tick.candleOpenTime);
-    const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
+    const c = causedByTick(tick);
     const accounts = new Set([...[...this.open.entries()].filter(([, s]) => s.size > 0).map(([id]) => id), ...this.observeNext]);
     this.observeNext.clear();
     for (const accountId of accounts) {

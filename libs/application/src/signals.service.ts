@@ -1,6 +1,7 @@
-import { type AttachStrategyRequest, type ClockInterest, type EventData, type ManualEntryRequest, type MarketTick, type RecordedEvent, Streams, event } from '@bulwark/contracts';
+import { type AttachStrategyRequest, type ClockInterest, type EntryType, type EventData, type IntentEmitted, type ManualEntryRequest, type OrderSplit, type MarketTick, type RecordedEvent, Streams, event } from '@bulwark/contracts';
 import type { EventStore } from '@bulwark/event-store';
 import { EVENT_STORE, EventAppender, Quarantine } from '@bulwark/messaging';
+import { KLINE_INTERVAL_MS } from '@bulwark/domain';
 import { DEFAULT_DONCHIAN_ATR, DonchianAtrStrategy, type DonchianAtrParams } from '@bulwark/strategies';
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
@@ -8,6 +9,36 @@ import { RpcException } from '@nestjs/microservices';
 import { CANDLE_HISTORY, type CandleHistory } from './candle-history';
 import type { PipelineService } from './ports';
 import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
+
+/**
+ * A request's entry type must be whole: a resting one (LIMIT, POST_ONLY) names its life in
+ * bars, the others do not rest and cannot expire.
+ * @throws RpcException INVALID_ENTRY_TYPE otherwise
+ */
+function entryTypeCheck(req: { entryType?: EntryType; expiresAfterBars?: number }): void {
+  const type = req.entryType ?? 'MARKET';
+  const resting = type === 'LIMIT' || type === 'POST_ONLY';
+  if (resting && req.expiresAfterBars === undefined) throw new RpcException({ code: 'INVALID_ENTRY_TYPE', message: `a ${type} entry rests at the venue: give expiresAfterBars (its life in bars)` });
+  if (!resting && req.expiresAfterBars !== undefined) throw new RpcException({ code: 'INVALID_ENTRY_TYPE', message: `a ${type} entry does not rest: expiresAfterBars applies to LIMIT and POST_ONLY only` });
+}
+
+/**
+ * The entry fields of an intent (none for MARKET, so a market intent keeps its earlier shape):
+ * the type, and for a resting one its life in bars and the bar length of `interval` (absent
+ * when the label is not a kline interval: risk then denies the intent and says why).
+ */
+function entryFields(
+  req: { entryType?: EntryType; expiresAfterBars?: number; split?: OrderSplit },
+  interval: string,
+  barVolume: string | null,
+): Partial<Pick<IntentEmitted, 'entryType' | 'expiresAfterBars' | 'barIntervalMs' | 'split' | 'barVolume'>> {
+  const type = req.entryType && req.entryType !== 'MARKET' ? { entryType: req.entryType } : {};
+  const expiry = type.entryType && req.expiresAfterBars !== undefined ? { expiresAfterBars: req.expiresAfterBars } : {};
+  const split = req.split ? { split: req.split, ...(barVolume === null ? {} : { barVolume }) } : {};
+  const barIntervalMs = KLINE_INTERVAL_MS[interval];
+  const needsBar = expiry.expiresAfterBars !== undefined || req.split !== undefined;
+  return { ...type, ...expiry, ...(needsBar && barIntervalMs !== undefined ? { barIntervalMs } : {}), ...split };
+}
 
 interface Attached {
   req: AttachStrategyRequest;
@@ -39,7 +70,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
   /** Revision of each account's signal stream (also without a strategy: manual entries write there too). */
   private readonly signalRevisions = new Map<string, number>();
   /** The last closed candle seen per `venue|symbol`: a manual entry's reference price and market time. */
-  private readonly lastClose = new Map<string, { close: string; openTime: number; ts: number }>();
+  private readonly lastClose = new Map<string, { close: string; openTime: number; ts: number; interval: string; volume: string }>();
 
   constructor(
     readonly appender: EventAppender,
@@ -85,6 +116,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
       throw new RpcException({ code: 'UNKNOWN_STRATEGY', message: `unknown strategy "${req.strategy}" (known: ${DonchianAtrStrategy.strategyName})` });
     }
     if (this.attached.has(req.accountId)) throw new RpcException({ code: 'ALREADY_ATTACHED', message: `a strategy is already attached to ${req.accountId}` });
+    entryTypeCheck(req);
     let strategy: DonchianAtrStrategy;
     try {
       strategy = new DonchianAtrStrategy({ ...DEFAULT_DONCHIAN_ATR, ...(req.params as Partial<DonchianAtrParams>) });
@@ -116,6 +148,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
     if (!last) {
       throw new RpcException({ code: 'NO_MARKET_PRICE', message: `no closed ${req.venue} ${req.symbol} candle seen yet: a manual entry needs the last closing price` });
     }
+    entryTypeCheck(req);
     const requestId = req.requestId ?? randomBytes(6).toString('hex');
     const intent = event('IntentEmitted', {
       intentId: `m${last.ts}-${requestId}`.slice(0, 64),
@@ -129,6 +162,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
       strategy: 'manual',
       reason: `manual entry by ${req.by}`,
       candleOpenTime: last.openTime,
+      ...entryFields(req, last.interval, last.volume),
     });
     const streamId = Streams.signal(req.accountId);
     const a = this.attached.get(req.accountId);
@@ -172,7 +206,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
   }
 
   async onTick(tick: MarketTick): Promise<void> {
-    if (tick.candle) this.lastClose.set(`${tick.venue}|${tick.symbol}`, { close: tick.candle.close, openTime: tick.candle.openTime, ts: tick.ts });
+    if (tick.candle) this.lastClose.set(`${tick.venue}|${tick.symbol}`, { close: tick.candle.close, openTime: tick.candle.openTime, ts: tick.ts, interval: tick.candle.interval, volume: tick.candle.volume });
     if (tick.candle) {
       for (const a of this.attached.values()) {
         if (a.req.venue !== tick.venue || a.req.symbol !== tick.symbol) continue;
@@ -200,6 +234,7 @@ export class SignalsService implements PipelineService, Rebuildable, OnModuleIni
           strategy: DonchianAtrStrategy.strategyName,
           reason: s.reason,
           candleOpenTime: tick.candle.openTime,
+          ...entryFields(a.req, tick.candle.interval, tick.candle.volume),
         });
         const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candle.openTime}`;
         const r = await this.appender.append(Streams.signal(a.req.accountId), [intent], a.revision, {

@@ -1,6 +1,6 @@
-import { candleCorrelationId, type ClockInterest, type EventData, type MarketTick, type RecordedEvent, Streams, type WorkingType, parseEvent } from '@bulwark/contracts';
+import { type ClockInterest, type EventData, type MarketTick, type RecordedEvent, Streams, type WorkingType, parseEvent } from '@bulwark/contracts';
 import { ACCOUNT_DEFAULTS, type StopCommand, type StopState, dec, initialMargin, liquidationCloseFeeRate, protectionGuards, stopDecider, str } from '@bulwark/domain';
-import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy } from '@bulwark/messaging';
+import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy, causedByTick } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { KeyedSerial } from './keyed-serial';
@@ -163,7 +163,9 @@ export class StopMonitorService implements PipelineService, Rebuildable, OnModul
   }
 
   entryApproved(a: EventData<'EntryApproved'>): void {
-    this.pending.set(a.clientOrderId, { stopPrice: a.stopPrice, takeProfitPrice: a.takeProfitPrice });
+    const levels = { stopPrice: a.stopPrice, takeProfitPrice: a.takeProfitPrice };
+    // A split entry's position is opened by one of its children.
+    for (const id of [a.clientOrderId, ...(a.split?.children.map((c) => c.clientOrderId) ?? [])]) this.pending.set(id, levels);
   }
 
   /** Protection levels of an entry: from memory, else from the approving event in the log (after a restart). */
@@ -226,8 +228,7 @@ export class StopMonitorService implements PipelineService, Rebuildable, OnModul
   }
 
   async onTick(tick: MarketTick): Promise<void> {
-    const candleId = candleCorrelationId(tick.venue, tick.symbol, tick.candleOpenTime);
-    const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
+    const c = causedByTick(tick);
     for (const [streamId, where] of this.armed) {
       if (where.venue !== tick.venue || where.symbol !== tick.symbol) continue;
       // On a live venue the mark prices drive MARK_PRICE stops; the candle path only CONTRACT_PRICE ones.

@@ -13,6 +13,8 @@ export class BitgetLocalHttpError extends Error {
 export interface BitgetAccountStepReport {
   orderUpdates: number;
   events: unknown[];
+  /** With `scope=all` (step only): every account's part of the step, by account id. */
+  accounts?: Record<string, { orderUpdates: number; events: unknown[] }>;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import * as ccxt from 'ccxt';
 import { resolveDataDir } from '@bulwark/market-data';
+import { until } from '@bulwark/testing';
 import { bitgetLocalAdmin } from './bitget-admin';
 import { bitgetSignedHeaders } from './bitget-auth';
 import { bitgetCcxtFor, useBitgetLocal } from './bitget-ccxt-urls';
@@ -36,13 +37,6 @@ async function raw(method: string, path: string, o: { query?: string; body?: unk
   return { status: res.status, body: (await res.json()) as { code: string; msg: string; data: unknown; requestTime: number } };
 }
 
-async function until(f: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('ccxt bitget against the local Bitget venue', () => {
   it('loads the recorded contract, sets isolated / one-way / leverage, rests a post-only entry that fills, and a TP/SL stop triggers', async () => {
@@ -228,17 +222,16 @@ describe('ccxt bitget against the local Bitget venue', () => {
         pump(() => ws.watchMyTrades(SYMBOL) as unknown as Promise<typeof trades>, trades),
         pump(() => ws.watchPositions([SYMBOL]) as unknown as Promise<typeof positions>, positions),
       ];
-      await until(() => local.wsConnections('private') === 1);
-      await new Promise((r) => setTimeout(r, 300)); // the subscriptions arrive
+      await until('the private connection with its 3 subscriptions (orders, fill, positions): a push before its subscribe is not seen', () => local.wsConnections('private') === 1 && local.wsSubscriptions('private') === 3); // orders, fill, positions: a push before its subscribe is not seen
       const o = await ex.createOrder(SYMBOL, 'market', 'buy', 0.01);
-      await until(() => orders.some((x) => x.id === o.id && x.status === 'open'));
+      await until('the open order pushed', () => orders.some((x) => x.id === o.id && x.status === 'open'));
       local.clock.advance(1);
-      await until(() => orders.some((x) => x.id === o.id && x.status === 'closed') && trades.length > 0 && positions.length > 0);
+      await until('the fill, closed order and position pushed', () => orders.some((x) => x.id === o.id && x.status === 'closed') && trades.length > 0 && positions.length > 0);
       expect(trades[trades.length - 1]).toMatchObject({ side: 'buy', amount: 0.01 });
       expect(positions[positions.length - 1]).toMatchObject({ side: 'long', contracts: 0.01 });
       await ex.closePosition(SYMBOL);
       local.clock.advance(1);
-      await until(() => trades.some((t) => t.side === 'sell'));
+      await until('the closing sell pushed', () => trades.some((t) => t.side === 'sell'));
       stop = true;
       await ws.close();
       await Promise.allSettled(pumps);

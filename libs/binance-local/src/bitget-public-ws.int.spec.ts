@@ -7,6 +7,7 @@
 import * as ccxt from 'ccxt';
 import type { Candle } from '@bulwark/contracts';
 import { readCandles, readFundingRates, resolveDataDir } from '@bulwark/market-data';
+import { until } from '@bulwark/testing';
 import { BITGET_LOCAL_CCXT_OPTIONS, bitgetLocalUrls, useBitgetLocal } from './bitget-ccxt-urls';
 import { bitgetLocalInputs, startBitgetLocal, type BitgetLocal } from './bitget-server';
 
@@ -49,13 +50,6 @@ function tapRaw(ex: InstanceType<typeof ccxt.pro.bitget>): Array<Record<string, 
   return seen;
 }
 
-async function until(f: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('local Bitget venue: public websocket pushes', () => {
   it('watchTicker receives the step prices as Bitget USDT-FUTURES tickers: markPrice, indexPrice, lastPr, fundingRate, nextFundingTime', async () => {
@@ -64,7 +58,7 @@ describe('local Bitget venue: public websocket pushes', () => {
     try {
       const first = ex.watchTicker(SYMBOL);
       first.catch(() => undefined);
-      await until(() => raw.some((m) => m['event'] === 'subscribe'), 'the subscribe answer');
+      await until('the subscribe answer', () => raw.some((m) => m['event'] === 'subscribe'));
       local.clock.advance(1); // 07:56 open
       const t = await first;
       const c0756 = file[0];
@@ -74,7 +68,7 @@ describe('local Bitget venue: public websocket pushes', () => {
       expect(msg).toMatchObject({ action: 'snapshot', arg: { instType: 'USDT-FUTURES', channel: 'ticker', instId: 'BTCUSDT' }, ts: START });
       // Across the 08:00 settlement the next one is announced.
       local.clock.advance(4 * 4); // 07:56 … 07:59 close, then 08:00 open
-      await until(() => raw.some((m) => m['ts'] === SETTLEMENT), 'the 08:00 ticker');
+      await until('the 08:00 ticker', () => raw.some((m) => m['ts'] === SETTLEMENT));
       const at0800 = raw.filter((m) => m['ts'] === SETTLEMENT && m['data'] && (m['arg'] as Record<string, unknown>)['channel'] === 'ticker')[0]['data'] as Array<Record<string, string>>;
       expect(at0800[0]).toMatchObject({ markPrice: file[4].open, nextFundingTime: String(SETTLEMENT + 8 * 3_600_000) });
     } finally {
@@ -89,7 +83,7 @@ describe('local Bitget venue: public websocket pushes', () => {
     try {
       const first = ex.watchOHLCV(SYMBOL, '1m');
       first.catch(() => undefined);
-      await until(() => raw.some((m) => m['event'] === 'subscribe'), 'the subscribe answer');
+      await until('the subscribe answer', () => raw.some((m) => m['event'] === 'subscribe'));
       const from = local.clock.now() + 1; // the next bar (08:01)
       expect(from % MIN).toBe(0);
       local.clock.advance(1);
@@ -97,7 +91,7 @@ describe('local Bitget venue: public websocket pushes', () => {
       const bar = file.find((c) => c.openTime === from)!;
       expect(bars[bars.length - 1]).toEqual([from, Number(bar.open), Number(bar.open), Number(bar.open), Number(bar.open), 0]);
       local.clock.advance(3); // the bar's close step: the recorded candle
-      await until(() => raw.filter((m) => m['data'] && (m['arg'] as Record<string, unknown>)['channel'] === 'candle1m').length >= 4, '4 candle pushes');
+      await until('4 candle pushes', () => raw.filter((m) => m['data'] && (m['arg'] as Record<string, unknown>)['channel'] === 'candle1m').length >= 4);
       const rows = raw.filter((m) => m['data'] && (m['arg'] as Record<string, unknown>)['channel'] === 'candle1m');
       expect(rows[3]).toMatchObject({ action: 'update', arg: { instType: 'USDT-FUTURES', channel: 'candle1m', instId: 'BTCUSDT' }, ts: from + MIN - 1 });
       expect(rows[3]['data']).toEqual([[String(from), bar.open, bar.high, bar.low, bar.close, bar.volume, '0', '0']]);

@@ -92,6 +92,8 @@ export interface BitgetLocal {
   faults: FaultInjector;
   /** Open WebSocket connections (for tests). */
   wsConnections(kind?: 'public' | 'private' | 'all'): number;
+  /** Channel subscriptions held by open connections of a kind (for tests). */
+  wsSubscriptions(kind?: 'public' | 'private' | 'all'): number;
   close(): Promise<void>;
 }
 
@@ -1006,7 +1008,8 @@ export async function startBitgetLocal(o: BitgetLocalOptions): Promise<BitgetLoc
       if (c.q['fundingRate'] && rate === null) throw BitgetErrors.invalidParam('fundingRate');
       const barVolume = decimal(c.q['barVolume'], 'barVolume');
       const st: PaperStep = { from: str(from), to: str(to), gap: c.q['gap'] === 'true', ts, ...(barVolume ? { barVolume: str(barVolume) } : {}) };
-      return reportFor(acctOf(c), clock.step(symbol, st, rate ? { rate } : null));
+      if (c.q['scope'] !== undefined && c.q['scope'] !== 'all') throw BitgetErrors.invalidParam('scope');
+      return reportFor(acctOf(c), clock.step(symbol, st, rate ? { rate } : null), c.q['scope']);
     })],
     ['POST /bulwark/v1/advance', priv(0, (c) => reportFor(acctOf(c), clock.advance(int(need(c, 'steps'), 'steps')!)))],
     ['POST /bulwark/v1/ws/disconnect', priv(0, (c) => {
@@ -1027,15 +1030,23 @@ export async function startBitgetLocal(o: BitgetLocalOptions): Promise<BitgetLoc
     }));
   }
 
-  function reportFor(a: Account, r: StepReport) {
+  function accountReport(accountId: string, r: StepReport) {
     return {
-      orderUpdates: r.orderUpdates[a.cred.accountId] ?? 0,
+      orderUpdates: r.orderUpdates[accountId] ?? 0,
       events: r.events
         .filter((e) => {
           const x = e as { accountId?: string; fill?: { accountId?: string } };
-          return (x.accountId ?? x.fill?.accountId) === a.cred.accountId;
+          return (x.accountId ?? x.fill?.accountId) === accountId;
         })
         .map((e) => JSON.parse(JSON.stringify(e, (_k, v: unknown) => (v && typeof v === 'object' && 'd' in v && 'toFixed' in v ? str(v as D) : v)))),
+    };
+  }
+
+  /** The signing account's part of a step; with `scope: "all"` also every account's part under `accounts` (as the Binance venue's step). */
+  function reportFor(a: Account, r: StepReport, scope?: string) {
+    return {
+      ...accountReport(a.cred.accountId, r),
+      ...(scope === 'all' ? { accounts: Object.fromEntries([...accounts.keys()].map((id) => [id, accountReport(id, r)])) } : {}),
     };
   }
 
@@ -1149,6 +1160,7 @@ export async function startBitgetLocal(o: BitgetLocalOptions): Promise<BitgetLoc
     clock,
     faults,
     wsConnections: (kind = 'all') => hub.count(kind),
+    wsSubscriptions: (kind = 'all') => hub.subscriptions(kind),
     async close() {
       if (closed) return;
       closed = true;

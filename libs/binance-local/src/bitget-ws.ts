@@ -151,6 +151,13 @@ export class BitgetWsHub {
     return [...this.conns].filter((c) => kind === 'all' || c.kind === kind).length;
   }
 
+  /** Subscriptions held now by connections of `kind` (for tests: a push before the subscribe arrived is not seen). */
+  subscriptions(kind: BitgetWsKind | 'all' = 'all'): number {
+    let n = 0;
+    for (const c of this.conns) if (kind === 'all' || c.kind === kind) n += c.subs.size;
+    return n;
+  }
+
   close(): Promise<void> {
     this.disconnect('all');
     return new Promise((resolve) => this.wss.close(() => resolve()));

@@ -4,6 +4,7 @@
  */
 import * as ccxt from 'ccxt';
 import { resolveDataDir } from '@bulwark/market-data';
+import { until } from '@bulwark/testing';
 import { binanceLocalUrls, ccxtFor } from './ccxt-urls';
 import { localVenueInputs } from './data';
 import { startBinanceLocal, type BinanceLocal } from './server';
@@ -42,14 +43,6 @@ async function pro() {
   return ex;
 }
 
-/** Poll until `f` is true (WS messages arrive asynchronously). */
-async function until(f: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('ccxt binanceusdm against the local venue', () => {
   it('sets up the account, trades an entry with algo stop and take-profit, and sees the stop fill over the websocket', async () => {
@@ -98,9 +91,7 @@ describe('ccxt binanceusdm against the local venue', () => {
           }
         }
       })();
-      await until(() => local.wsConnections('user') === 1).catch((e) => {
-        throw new Error(`${String(e)}: ${wsErrors.join('; ')}`);
-      });
+      await until('the user-data connection', () => local.wsConnections('user') === 1, { detail: () => `websocket errors: ${wsErrors.join('; ')}` });
 
       const entry = await ex.createOrder(SYMBOL, 'market', 'buy', 0.01, undefined, { clientOrderId: 'bwccxt000000-1E' });
       expect(entry).toMatchObject({ clientOrderId: 'bwccxt000000-1E', status: 'open', amount: 0.01, side: 'buy', type: 'market' });
@@ -109,7 +100,7 @@ describe('ccxt binanceusdm against the local venue', () => {
 
       const r = local.clock.advance(1); // the order fills at the step's start: the 07:30 open
       expect(r.orderUpdates['acc-ccxt']).toBe(1);
-      await until(() => trades.length === 1 && orders.some((o) => o.status === 'closed'));
+      await until('the entry fill pushed', () => trades.length === 1 && orders.some((o) => o.status === 'closed'));
       expect(trades[0]).toMatchObject({ price: 85175.8, amount: 0.01, side: 'buy' });
       await expect(ex.fetchOrder('', SYMBOL, { clientOrderId: 'bwccxt000000-1E' })).resolves.toMatchObject({ status: 'closed', average: 85175.8, filled: 0.01 });
 
@@ -139,7 +130,7 @@ describe('ccxt binanceusdm against the local venue', () => {
       // 07:32 low 84,287.6, 07:33 low 83,090: the stop at 84,000 triggers on the 07:33 bar.
       const walk = local.clock.advance(4 * 4);
       expect(walk.orderUpdates['acc-ccxt']).toBe(1);
-      await until(() => trades.length === 2);
+      await until('the close fill pushed', () => trades.length === 2);
       expect(trades[1]).toMatchObject({ side: 'sell', price: 84000, amount: 0.01 });
       await expect(ex.fetchPositions([SYMBOL])).resolves.toEqual([]);
       await expect(ex.fetchOrder(sl.id!, SYMBOL, { trigger: true })).resolves.toMatchObject({ status: 'closed' });
@@ -159,7 +150,7 @@ describe('ccxt binanceusdm against the local venue', () => {
     } finally {
       await ws.close();
     }
-  }, 20_000);
+  }, 60_000);
 
   it('serves klines and funding history up to the clock, and streams klines and mark prices', async () => {
     const ex = rest();
@@ -177,9 +168,8 @@ describe('ccxt binanceusdm against the local venue', () => {
 
       const ohlcv = ws.watchOHLCV(SYMBOL, '1m');
       const mark = ws.watchMarkPrice(SYMBOL);
-      await until(() => local.wsConnections('market') >= 1);
-      // Let the SUBSCRIBE requests arrive before the clock moves.
-      await new Promise((r) => setTimeout(r, 200));
+      // Both SUBSCRIBE requests arrive before the clock moves: a push before them is not seen.
+      await until('both SUBSCRIBE requests (kline, mark price): a push before them is not seen', () => local.wsSubscribers('btcusdt@kline_1m') >= 1 && local.wsSubscribers('btcusdt@markPrice') + local.wsSubscribers('btcusdt@markPrice@1s') >= 1);
       local.clock.advance(1);
       const [k, m] = await Promise.all([ohlcv, mark]);
       expect(k[k.length - 1][0]).toBe(local.clock.now() - (local.clock.now() % 60_000));
@@ -190,5 +180,5 @@ describe('ccxt binanceusdm against the local venue', () => {
     } finally {
       await ws.close();
     }
-  }, 20_000);
+  }, 60_000);
 });

@@ -6,8 +6,8 @@
  */
 import * as ccxt from 'ccxt';
 import { D, floorToStep, sizeSpotMarginEntry, str } from '@bulwark/domain';
-import { loadMarginPair, resolveDataDir } from '@bulwark/market-data';
-import * as path from 'node:path';
+import { loadMarginPair } from '@bulwark/market-data';
+import { SPOT_BTCUSDT_FILES, until } from '@bulwark/testing';
 import { startBinanceMarginLocal, type BinanceMarginLocal } from './margin-server';
 
 jest.setTimeout(120_000);
@@ -15,7 +15,7 @@ jest.setTimeout(120_000);
 const creds = { apiKey: 'margin-key-0123456789', apiSecret: 'margin-secret-abcdefghijklmnop' };
 const START = Date.parse('2024-08-04T22:00:00Z');
 const SYMBOL = 'BTC/USDT';
-const CANDLES = () => path.join(resolveDataDir(), 'binance-spot', 'BTCUSDT', 'klines-1m', 'BTCUSDT-1m-2024-07-26_2024-08-25.csv');
+const CANDLES = SPOT_BTCUSDT_FILES.candles1mAugust2024;
 const HOUR = 3_600_000;
 type ProBinance = InstanceType<typeof ccxt.pro.binance>;
 
@@ -23,7 +23,7 @@ let local: BinanceMarginLocal;
 const pair = loadMarginPair('BTCUSDT');
 
 beforeEach(async () => {
-  local = await startBinanceMarginLocal({ pair, candlesFile: CANDLES(), startTime: START, accounts: [{ accountId: 'acc-m', ...creds, spot: { USDT: '1000' } }] });
+  local = await startBinanceMarginLocal({ pair, candlesFile: CANDLES, startTime: START, accounts: [{ accountId: 'acc-m', ...creds, spot: { USDT: '1000' } }] });
 });
 afterEach(async () => {
   await local?.close();
@@ -76,13 +76,6 @@ function trackDelays(ex: ProBinance): void {
 const isolated = { marginMode: 'isolated' };
 const price = () => local.engine.priceOf('BTCUSDT')!;
 
-async function until(f: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('ccxt binance against the local spot isolated-margin venue, 2024-08-05', () => {
   it('transfers in, opens a sized auto-borrow long, closes it at the internal stop with auto-repay, charges interest to the cent, transfers out', async () => {
@@ -106,7 +99,7 @@ describe('ccxt binance against the local spot isolated-margin venue, 2024-08-05'
           }
         }
       })();
-      await until(() => local.userStreams() === 1);
+      await until('the margin user stream', () => local.userStreams() === 1);
 
       // 1 % of 1000 at risk, stop 0.5 % below, 5x, at most 50 % of the account as margin.
       const entry = price();
@@ -123,7 +116,7 @@ describe('ccxt binance against the local spot isolated-margin venue, 2024-08-05'
       const borrowed = new D(String(opened.info['marginBuyBorrowAmount']));
       expect(str(borrowed)).toBe(str(qty.mul(entry).minus(1000)));
       const openedAt = local.clock.now();
-      await until(() => orders.some((o) => o.clientOrderId === 'bw-long-1E' && o.status === 'closed'));
+      await until('the entry order\'s close pushed', () => orders.some((o) => o.clientOrderId === 'bw-long-1E' && o.status === 'closed'));
 
       // While the loan is open the transfer-out bar (2.0) holds the collateral in: one step more than the venue's maximum is refused (-3020).
       const maxOut = new D(String(((await ex.sapiGetMarginMaxTransferable({ asset: 'BTC', isolatedSymbol: 'BTCUSDT' })) as { amount: string }).amount));
@@ -140,7 +133,7 @@ describe('ccxt binance against the local spot isolated-margin venue, 2024-08-05'
       const held = floorToStep(new D(String(bal.info['assets'][0].baseAsset.free)), pair.rules.stepSize);
       const closed = await ex.createOrder(SYMBOL, 'market', 'sell', Number(str(held)), undefined, { ...isolated, sideEffectType: 'AUTO_REPAY', newClientOrderId: 'bw-long-1C' });
       expect(closed.status).toBe('closed');
-      await until(() => orders.some((o) => o.clientOrderId === 'bw-long-1C'));
+      await until('the close order pushed', () => orders.some((o) => o.clientOrderId === 'bw-long-1C'));
 
       // Interest: charged at borrowing and at each full hour held, each hour = principal × 0.000475 / 24 up to 8 decimals.
       const hours = 1 + Math.floor(exitAt / HOUR) - Math.floor(openedAt / HOUR);

@@ -6,6 +6,7 @@
 import * as ccxt from 'ccxt';
 import { intraBarPath } from '@bulwark/domain';
 import { readCandles, resolveDataDir } from '@bulwark/market-data';
+import { until } from '@bulwark/testing';
 import { binanceLocalAdmin } from './admin';
 import { ccxtFor } from './ccxt-urls';
 import { localVenueInputs } from './data';
@@ -31,14 +32,6 @@ beforeAll(async () => {
 const start = (over: Partial<BinanceLocalOptions>) => startBinanceLocal({ ...inputs, startTime: START, accounts: [{ accountId: 'acc-clock', ...creds, balance: '1000' }], ...over });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Poll until `f` holds; generous, since the CI box is busy (only the condition is asserted, never a duration). */
-async function until(f: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await sleep(20);
-  }
-}
 
 describe('local USDⓈ-M venue with its own clock (speed)', () => {
   it('walks the candle file by itself: an unmodified ccxt binanceusdm sees the mark price move without any clock call', async () => {
@@ -81,12 +74,12 @@ describe('local USDⓈ-M venue with its own clock (speed)', () => {
       expect(local.clock.now()).toBe(START); // the first step is walked at start
       expect(mark()).toBe('85175.8');
       t += 50; // 30 market s: the 07:30:20 path point (the bar's low, a rising bar)
-      await until(() => local.clock.now() === START + 20_000);
+      await until('the 07:30:20 path point', () => local.clock.now() === START + 20_000);
       expect(mark()).toBe('85147.2');
       local.clock.advance(4); // 07:30:40, 07:30:59.999, 07:31:00, 07:31:20: ahead of the own clock
       expect(local.clock.now()).toBe(START + 80_000);
       t += 140; // 114 market s: the 07:31:40 point (the 07:31 bar's low, a falling bar)
-      await until(() => local.clock.now() === START + 100_000);
+      await until('the 07:31:40 path point', () => local.clock.now() === START + 100_000);
       expect(mark()).toBe('85076.8');
     } finally {
       await local.close();

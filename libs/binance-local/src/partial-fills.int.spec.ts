@@ -11,6 +11,7 @@
 import * as ccxt from 'ccxt';
 import { resolveDataDir } from '@bulwark/market-data';
 import { dec } from '@bulwark/domain';
+import { until } from '@bulwark/testing';
 import { binanceLocalAdmin, BinanceLocalHttpError } from './admin';
 import { binanceLocalUrls, ccxtFor } from './ccxt-urls';
 import { localVenueInputs } from './data';
@@ -76,19 +77,11 @@ async function userStream(l: BinanceLocal) {
   };
   void pump(() => ws.watchMyTrades(SYMBOL), trades);
   void pump(() => ws.watchOrders(SYMBOL), orders);
-  await until(() => l.wsConnections('user') === 1);
+  await until('the user-data connection', () => l.wsConnections('user') === 1);
   sockets.push({ close: async () => void (stop = true) });
   return { raw, trades, orders };
 }
 
-/** Poll until `f` is true (websocket messages arrive asynchronously). */
-async function until(f: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The fills of a step report's events (JSON). */
 const reportFills = (events: unknown[]): Raw[] => events.flatMap((e) => ((e as Raw)['kind'] === 'fill' ? [(e as { fill: Raw }).fill] : []));
@@ -105,7 +98,7 @@ describe('splitFill fault: one market order answered by N trades', () => {
     const entry = await ex.createOrder(SYMBOL, 'market', 'buy', 0.012, undefined, { clientOrderId: 'bwsplit00000-1E' });
     expect(l.faults.pending()).toEqual([]);
     expect(l.clock.advance(1).orderUpdates[ACC]).toBe(3); // 07:30 s1 starts at 85,175.8
-    await until(() => tradeMsgs(ws.raw, 'bwsplit00000-1E').length === 3 && ws.trades.length === 3);
+    await until('the entry\'s 3 partial fills', () => tradeMsgs(ws.raw, 'bwsplit00000-1E').length === 3 && ws.trades.length === 3);
     // Fee per trade 0.004 × 85,175.8 × 0.0005 = 0.1703516.
     expect(tradeMsgs(ws.raw, 'bwsplit00000-1E').map(fields)).toEqual([
       ['PARTIALLY_FILLED', '0.004', '0.004', '85175.80', '85175.80', '0.17035160', '0.00000000'],
@@ -119,7 +112,7 @@ describe('splitFill fault: one market order answered by N trades', () => {
     l.faults.add({ method: 'POST', path: '/fapi/v1/order', action: 'splitFill', trades: 3 });
     await ex.createOrder(SYMBOL, 'market', 'sell', 0.012, undefined, { clientOrderId: 'bwsplit00000-1C', reduceOnly: true });
     expect(l.clock.advance(1).orderUpdates[ACC]).toBe(3);
-    await until(() => tradeMsgs(ws.raw, 'bwsplit00000-1C').length === 3 && ws.trades.length === 6);
+    await until('the close\'s 3 partial fills', () => tradeMsgs(ws.raw, 'bwsplit00000-1C').length === 3 && ws.trades.length === 6);
     expect(tradeMsgs(ws.raw, 'bwsplit00000-1C').map(fields)).toEqual([
       ['PARTIALLY_FILLED', '0.004', '0.004', '85147.20', '85147.20', '0.17029440', '-0.11440000'],
       ['PARTIALLY_FILLED', '0.004', '0.008', '85147.20', '85147.20', '0.17029440', '-0.11440000'],
@@ -186,7 +179,7 @@ describe('VOLUME_SHARE liquidity (server config): orders fill over several path 
       ['PARTIALLY_FILLED', '0.016', '85161.50', '1362.58400000', 1],
       ['FILLED', '0.020', '85184.84', '1703.69680000', 0],
     ]);
-    await until(() => tradeMsgs(ws.raw, 'bwshare00000-1E').length === 3);
+    await until('the 3 fills of the volume-share order', () => tradeMsgs(ws.raw, 'bwshare00000-1E').length === 3);
     expect(tradeMsgs(ws.raw, 'bwshare00000-1E').map((m) => [m['X'], m['l'], m['z'], m['L'], m['ap']])).toEqual([
       ['PARTIALLY_FILLED', '0.008', '0.008', '85175.80', '85175.80'],
       ['PARTIALLY_FILLED', '0.008', '0.016', '85147.20', '85161.50'],
@@ -208,7 +201,7 @@ describe('VOLUME_SHARE liquidity (server config): orders fill over several path 
     await expect(ex.fetchOrder(o.id!, SYMBOL)).resolves.toMatchObject({ status: 'open', filled: 0.011, remaining: 0.039, info: { status: 'PARTIALLY_FILLED' } });
     const canceled = await ex.cancelOrder(o.id!, SYMBOL);
     expect([canceled.status, canceled.info['status'], canceled.info['executedQty'], canceled.info['avgPrice']]).toEqual(['canceled', 'CANCELED', '0.011', '85100.00']);
-    await until(() => ws.raw.some((m) => m['c'] === 'bwshare00000-2E' && m['x'] === 'CANCELED'));
+    await until('the cancel of the resting order', () => ws.raw.some((m) => m['c'] === 'bwshare00000-2E' && m['x'] === 'CANCELED'));
     expect(ws.raw.filter((m) => m['c'] === 'bwshare00000-2E').map((m) => [m['x'], m['X'], m['z']])).toEqual([
       ['NEW', 'NEW', '0.000'],
       ['TRADE', 'PARTIALLY_FILLED', '0.011'],

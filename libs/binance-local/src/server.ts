@@ -92,6 +92,8 @@ export interface BinanceLocal {
   faults: FaultInjector;
   /** Open WebSocket connections (for tests). */
   wsConnections(kind?: 'market' | 'user' | 'all'): number;
+  /** Market connections subscribed to a stream such as "btcusdt@kline_1m" (for tests). */
+  wsSubscribers(stream: string): number;
   close(): Promise<void>;
 }
 
@@ -505,12 +507,21 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
       ? { feeTier: 0, feeBurn: false, canTrade: true, canDeposit: true, canWithdraw: true, updateTime: 0, multiAssetsMargin: false, tradeGroupId: -1, ...head, assets: [asset], positions }
       : { ...head, assets: [asset], positions };
   };
-  const stepReportFor = (a: Account, r: StepReport) => ({
-    orderUpdates: r.orderUpdates[a.cred.accountId] ?? 0,
+  const accountReport = (accountId: string, r: StepReport) => ({
+    orderUpdates: r.orderUpdates[accountId] ?? 0,
     events: r.events.filter((e) => {
       const x = e as { accountId?: string; fill?: { accountId?: string } };
-      return (x.accountId ?? x.fill?.accountId) === a.cred.accountId;
+      return (x.accountId ?? x.fill?.accountId) === accountId;
     }),
+  });
+  /**
+   * The signing account's part of a step; with `scope=all` also every account's part under
+   * `accounts` (the step moved the market of them all: one driver steps it for an execution
+   * that trades many accounts, each of which reads its own order updates on its own stream).
+   */
+  const stepReportFor = (a: Account, r: StepReport, scope?: string) => ({
+    ...accountReport(a.cred.accountId, r),
+    ...(scope === 'all' ? { accounts: Object.fromEntries([...accounts.keys()].map((id) => [id, accountReport(id, r)])) } : {}),
   });
 
   const w = (n: number) => () => n;
@@ -556,7 +567,10 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
       security: 'NONE', weight: withSymbol(1, 10),
       handler: ({ params: p }) => (p['symbol'] ? (fmt(p['symbol']), markPriceJson(p['symbol'], engine.now())) : [...o.rules.keys()].map((s) => markPriceJson(s, engine.now()))),
     }],
-    // Get Funding Rate History.
+    // Get Funding Rate History. The window and the limit are applied first; then one pass over the
+    // closed bars gives each answered settlement its mark (the open of its bar). Looking the bar
+    // up for every recorded settlement (years of them) took ~0.4–1.5 s a call, and a live
+    // market stream asks at every settlement it sees pass.
     ['GET /fapi/v1/fundingRate', {
       security: 'NONE', weight: w(1),
       handler: ({ params: p }) => {
@@ -564,14 +578,20 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
         const rows: Array<{ symbol: string; fundingTime: number; fundingRate: string; markPrice: string }> = [];
         for (const s of syms) {
           fmt(s);
-          const book = books.get(s)!;
-          for (const f of funding.get(s)!.upTo(engine.now())) {
-            const bar = book.closed.find((b) => b.t === f.fundingTime);
-            rows.push({ symbol: s, fundingTime: f.fundingTime, fundingRate: f.rate, markPrice: bar ? bar.o : '' });
+          for (const f of funding.get(s)!.upTo(engine.now())) rows.push({ symbol: s, fundingTime: f.fundingTime, fundingRate: f.rate, markPrice: '' });
+        }
+        const sel = lastN(timeFilter(rows, (r) => r.fundingTime, p), limitOf(p, 100, 1000), p['startTime'] !== undefined);
+        for (const s of syms) {
+          const wanted = new Map(sel.filter((r) => r.symbol === s).map((r) => [r.fundingTime, r]));
+          for (const b of wanted.size ? books.get(s)!.closed : []) {
+            const r = wanted.get(b.t);
+            if (!r) continue;
+            r.markPrice = b.o; // the first bar of that open time, as before
+            wanted.delete(b.t);
+            if (!wanted.size) break;
           }
         }
-        const sel = timeFilter(rows, (r) => r.fundingTime, p);
-        return lastN(sel, limitOf(p, 100, 1000), p['startTime'] !== undefined);
+        return sel;
       },
     }],
     // Notional and Leverage Brackets (USER_DATA).
@@ -926,7 +946,8 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
         const barVolume = decimal(p, 'barVolume');
         if (barVolume && barVolume.lt(0)) throw BinanceErrors.invalidParam('barVolume');
         const s: PaperStep = { from: str(from), to: str(to), gap: bool(p['gap']), ts, ...(barVolume ? { barVolume: str(barVolume) } : {}) };
-        return stepReportFor(acctOf(c), clock.step(symbol, s, rate ? { rate: str(rate) } : null));
+        if (p['scope'] !== undefined && p['scope'] !== 'all') throw BinanceErrors.invalidParam('scope');
+        return stepReportFor(acctOf(c), clock.step(symbol, s, rate ? { rate: str(rate) } : null), p['scope']);
       },
     }],
     ['POST /bulwark/v1/advance', {
@@ -982,6 +1003,7 @@ export async function startBinanceLocal(o: BinanceLocalOptions): Promise<Binance
     clock,
     faults,
     wsConnections: (kind = 'all') => hub.count(kind),
+    wsSubscribers: (stream) => hub.subscribers(stream),
     async close() {
       if (closed) return;
       closed = true;

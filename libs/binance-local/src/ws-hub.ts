@@ -142,6 +142,11 @@ export class WsHub {
     return [...this.conns].filter((c) => kind === 'all' || c.kind === kind).length;
   }
 
+  /** Open market connections subscribed to `stream` now (for tests: a push before the SUBSCRIBE arrived is not seen). */
+  subscribers(stream: string): number {
+    return [...this.conns].filter((c) => c.kind === 'market' && c.streams.has(stream)).length;
+  }
+
   close(): Promise<void> {
     this.disconnect('all');
     return new Promise((resolve) => this.wss.close(() => resolve()));

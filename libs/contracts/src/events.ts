@@ -3,7 +3,9 @@ import {
   ClientOrderId,
   ConditionalOrderType,
   DecimalString,
+  EntryType,
   EpochMs,
+  OrderSplit,
   Identifier,
   OrderPurpose,
   OrderSide,
@@ -194,6 +196,8 @@ export const RiskAssessment = z.object({
   requiredBuffer: DecimalString.nullable(),
   lossAtStop: DecimalString,
   takerFeeRate: DecimalString,
+  /** Fee rate of the entry order: the maker rate for a POST_ONLY entry, else the taker rate (absent before entry types: the taker rate). The exit at the stop always pays the taker rate. */
+  entryFeeRate: DecimalString.optional(),
   /** Taker fees of the sized quantity at the entry and at the stop, USDT (quantity × feePerUnit); absent before the cost guard. */
   feesAtStop: DecimalString.optional(),
   /** feesAtStop ÷ riskAmount: the share of the trade's risk budget its fees take. */
@@ -229,6 +233,10 @@ export const DenialReason = z.enum([
   'COST_TOO_HIGH',
   'MARGIN_UTILISATION_LIMIT',
   'UNKNOWN_ACCOUNT',
+  'ENTRY_ORDER_RESTING',
+  'SPLIT_BELOW_MINIMUM',
+  /** No instrument rules are recorded for the intent's venue and symbol (execution records them when it first trades the symbol or lists it in BULWARK_SYMBOLS): nothing to size with. */
+  'UNKNOWN_SYMBOL',
 ]);
 export type DenialReason = z.infer<typeof DenialReason>;
 
@@ -252,8 +260,31 @@ export const EntryApproved = z.object({
   venue: VenueId,
   symbol: Symbol,
   side: OrderSide,
-  type: z.literal('MARKET'),
+  /** The venue order type: MARKET, or LIMIT for every other entry type. */
+  type: OrderType,
   quantity: PositiveDecimalString,
+  /** The entry type the intent asked for (absent in events written before entry types: MARKET). */
+  entryType: EntryType.optional(),
+  /** LIMIT: the limit price (USDT, on the tick); null for MARKET. */
+  price: PositiveDecimalString.nullable().optional(),
+  /** LIMIT: GTC (LIMIT), GTX (POST_ONLY), IOC or FOK; null for MARKET. */
+  timeInForce: TimeInForce.nullable().optional(),
+  /** A resting entry (LIMIT, POST_ONLY): when execution cancels what has not filled, epoch ms (the close of the `expiresAfterBars`-th bar after the signal's); null otherwise. */
+  goodTillDate: EpochMs.nullable().optional(),
+  /**
+   * A split entry (absent: one order of `quantity`): its child orders in the order they are sent,
+   * quantities summing to `quantity`, each within the venue's limits; `intervalMs` the SLICES
+   * pacing; `deadline` (epoch ms) when what has not been sent is given up and what rests is
+   * cancelled.
+   */
+  split: z
+    .object({
+      style: z.enum(['SLICES', 'ICEBERG']),
+      intervalMs: z.number().int().nonnegative(),
+      deadline: EpochMs,
+      children: z.array(z.object({ clientOrderId: ClientOrderId, quantity: PositiveDecimalString })).min(2).max(50),
+    })
+    .optional(),
   leverage: z.number().int().min(1).max(125),
   stopPrice: PositiveDecimalString,
   takeProfitPrice: PositiveDecimalString.nullable(),
@@ -376,6 +407,11 @@ export const StrategyAttached = z.object({
   symbol: Symbol,
   strategy: z.string(),
   params: z.record(z.string(), z.union([z.number(), z.string()])),
+  /** How its entries go to the venue (absent: MARKET) and a resting entry's life in bars. */
+  entryType: EntryType.optional(),
+  expiresAfterBars: z.number().int().positive().optional(),
+  /** How a large entry is split into child orders (absent: never). */
+  split: OrderSplit.optional(),
 });
 
 export const IntentEmitted = z.object({
@@ -392,6 +428,15 @@ export const IntentEmitted = z.object({
   strategy: z.string(),
   reason: z.string(),
   candleOpenTime: EpochMs,
+  /** How to enter (absent: MARKET). LIMIT, POST_ONLY, IOC and FOK are limit orders at `entryPrice`. */
+  entryType: EntryType.optional(),
+  /** A resting entry (LIMIT, POST_ONLY): cancel what has not filled after this many bars (whole bars after the signal's). */
+  expiresAfterBars: z.number().int().positive().optional(),
+  /** The bar length the strategy trades, ms (with `expiresAfterBars`, where the expiry falls). */
+  barIntervalMs: z.number().int().positive().optional(),
+  /** How a large entry is split (absent: never) and the signal bar's base volume (the split's volume limit). */
+  split: OrderSplit.optional(),
+  barVolume: DecimalString.optional(),
 });
 export type IntentEmitted = z.infer<typeof IntentEmitted>;
 
@@ -427,6 +472,10 @@ export const OrderInitialized = z.object({
   sourceEventId: z.string(),
   /** For a triggered stop: the price the trigger crossed, where the paper venue fills it; for a conditional order: its trigger price. */
   triggerPrice: DecimalString.nullable(),
+  /** A resting entry: execution cancels what has not filled at the first market step at or after this time, epoch ms (EntryApproved.goodTillDate). */
+  goodTillDate: EpochMs.nullable().optional(),
+  /** A child of a split entry: the approved entry's client order id (EntryApproved.clientOrderId). */
+  parentClientOrderId: ClientOrderId.optional(),
 });
 export type OrderInitialized = z.infer<typeof OrderInitialized>;
 
@@ -903,6 +952,25 @@ export const ServiceLeaseReleased = z.object({
   reason: z.string().min(1),
 });
 
+/**
+ * A split entry will send no more children (on `venue-<account>-<venue>`, by execution): all
+ * were sent (COMPLETED), its deadline came (DEADLINE), the next child would have taken the loss
+ * at the stop past the approved risk (RISK_LIMIT), the parent was cancelled by an operator
+ * (CANCELLED), the kill switch halted the account (HALTED) or a stop or target of the symbol
+ * triggered (STOP_TRIGGERED). Children still resting are cancelled with it (except COMPLETED).
+ */
+export const EntrySplitEnded = z.object({
+  parentClientOrderId: ClientOrderId,
+  symbol: Symbol,
+  reason: z.enum(['COMPLETED', 'DEADLINE', 'RISK_LIMIT', 'CANCELLED', 'HALTED', 'STOP_TRIGGERED']),
+  /** Children sent, of how many. */
+  sent: z.number().int().nonnegative(),
+  children: z.number().int().positive(),
+  /** What the sent children filled, base asset. */
+  filledQuantity: DecimalString,
+  detail: z.string(),
+});
+
 /** Something at the venue that an operator must know now (a ban stops every call until it ends). */
 export const VenueAlert = z.object({
   /**
@@ -1070,6 +1138,7 @@ export const EventCatalogue = {
   ReconciliationDifference: { schema: ReconciliationDifference, version: 1 },
   ReconciliationCompleted: { schema: ReconciliationCompleted, version: 1 },
   VenueAlert: { schema: VenueAlert, version: 1 },
+  EntrySplitEnded: { schema: EntrySplitEnded, version: 1 },
   CandleClosed: { schema: CandleClosed, version: 1 },
   ReplayStarted: { schema: ReplayStarted, version: 1 },
   ReplayStepsAcknowledged: { schema: ReplayStepsAcknowledged, version: 1 },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ClientOrderId, DecimalString, EpochMs, Identifier, PositiveDecimalString, Symbol, VenueId } from './primitives';
+import { ClientOrderId, DecimalString, EntryType, EpochMs, OrderSplit, Identifier, PositiveDecimalString, Symbol, VenueId } from './primitives';
 
 /** A closed 1-minute (or other interval) candle. `openTime` is the bar's open, epoch ms UTC. */
 export const Candle = z.object({
@@ -196,6 +196,12 @@ export const AttachStrategyRequest = z.object({
   params: z.record(z.string(), z.union([z.number(), z.string()])),
   /** Market time of the command (replay); wall clock when absent. */
   at: EpochMs.optional(),
+  /** How the strategy's entries go to the venue (absent: MARKET); a LIMIT or POST_ONLY entry needs `expiresAfterBars`. */
+  entryType: EntryType.optional(),
+  /** A resting entry's life in whole bars after the signal's. */
+  expiresAfterBars: z.number().int().min(1).max(1000).optional(),
+  /** How a large entry is split into child orders (absent: never). */
+  split: OrderSplit.optional(),
 });
 export type AttachStrategyRequest = z.infer<typeof AttachStrategyRequest>;
 
@@ -216,6 +222,10 @@ export const ManualEntryRequest = z.object({
   by: z.string().min(1).max(100),
   /** Correlation of the request (e.g. the gateway's request id); a fresh one when absent. */
   requestId: Identifier.optional(),
+  /** How the entry goes to the venue (absent: MARKET); LIMIT, POST_ONLY, IOC and FOK are limit orders at the last close. */
+  entryType: EntryType.optional(),
+  /** A LIMIT or POST_ONLY entry's life in whole bars after the last closed one. */
+  expiresAfterBars: z.number().int().min(1).max(1000).optional(),
 });
 export type ManualEntryRequest = z.infer<typeof ManualEntryRequest>;
 
@@ -324,6 +334,15 @@ export type ReplayProgress = z.infer<typeof ReplayProgress>;
 export const ReplayCancelRequest = z.object({ runId: Identifier, reason: z.string().min(1).max(200) });
 export type ReplayCancelRequest = z.infer<typeof ReplayCancelRequest>;
 
+/**
+ * Change the pace of a running replay: `speed` as in {@link ReplayStartRequest} (0 = as fast as
+ * the pipeline takes it, N = N× market time), from the next candle on. Pace is wall time only:
+ * the steps, the events and the decisions do not depend on it, so it is not journaled (a run
+ * resumed after a restart goes on at its start request's speed).
+ */
+export const ReplayPaceRequest = z.object({ runId: Identifier, speed: z.number().nonnegative().finite() });
+export type ReplayPaceRequest = z.infer<typeof ReplayPaceRequest>;
+
 /** A reply carrying a typed failure instead of a result. */
 export const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 export type ErrorReply = z.infer<typeof ErrorReply>;
@@ -371,6 +390,8 @@ export const Subjects = {
   replayProgress: (runId: string) => `bulwark.market-data.replay.progress.${runId}`,
   /** Stop a running (or resumable) replay for good: `{ runId, reason }` → `{ runId, cancelled }`; recorded as ReplayFinished CANCELLED. */
   replayCancel: 'bulwark.market-data.replay.cancel',
+  /** Change a running replay's pace: `{ runId, speed }` (`ReplayPaceRequest`) → `{ runId, paced }`; paced is false when that run is not running here. */
+  replayPace: 'bulwark.market-data.replay.pace',
   /** Live market data (published by market-data for any observer). */
   candle: (venue: string, symbol: string) => `md.candle.${venue}.${symbol}`,
   mark: (venue: string, symbol: string) => `md.mark.${venue}.${symbol}`,

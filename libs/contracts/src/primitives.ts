@@ -59,6 +59,31 @@ export type ProtectionMode = z.infer<typeof ProtectionMode>;
 export const TimeInForce = z.enum(['GTC', 'IOC', 'FOK', 'GTX']);
 export type TimeInForce = z.infer<typeof TimeInForce>;
 
+/**
+ * How an entry goes to the venue (docs/risk.md "Entry order types"): MARKET; LIMIT (GTC, rests
+ * until filled or its expiry); POST_ONLY (LIMIT GTX on Binance, `post_only` on Bitget: refused
+ * rather than take liquidity, so it always pays the maker fee); IOC (LIMIT, what cannot fill at
+ * once expires); FOK (LIMIT, fills whole at once or not at all).
+ */
+export const EntryType = z.enum(['MARKET', 'LIMIT', 'POST_ONLY', 'IOC', 'FOK']);
+export type EntryType = z.infer<typeof EntryType>;
+
+/**
+ * Smart order splitting (docs/risk.md "Order splitting"): a parent entry larger than one child
+ * may hold is sent as children. A child holds at most the venue's maximum quantity for its
+ * order type, `maxOrderNotional` USDT and `maxVolumeShare` of the signal bar's base volume
+ * (those given). SLICES sends them one after another every `intervalBars` bars (0: on
+ * consecutive market steps), each of the entry's type; ICEBERG sends LIMIT children at the
+ * entry price, the next when the one before has filled whole (a LIMIT or POST_ONLY entry only).
+ */
+export const OrderSplit = z.object({
+  style: z.enum(['SLICES', 'ICEBERG']),
+  maxOrderNotional: PositiveDecimalString.optional(),
+  maxVolumeShare: PositiveDecimalString.refine((s) => Number(s) <= 1, { message: 'a share in (0, 1]' }).optional(),
+  intervalBars: z.number().int().min(0).max(100).default(1),
+});
+export type OrderSplit = z.infer<typeof OrderSplit>;
+
 /** Why an order exists: entries come from risk approvals, the rest protect or liquidate. */
 export const OrderPurpose = z.enum(['ENTRY', 'STOP_LOSS', 'TAKE_PROFIT', 'CLOSE', 'LIQUIDATION']);
 export type OrderPurpose = z.infer<typeof OrderPurpose>;

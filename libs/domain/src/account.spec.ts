@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parseEvent, type DomainEvent, type EquitySnapshot, type EventData, type IntentEmitted, type TradingState } from '@bulwark/contracts';
+import { BTCUSDT_FILES, btcusdtRules } from '@bulwark/testing';
 import {
   ACCOUNT_DEFAULTS,
   ACCOUNT_RANGES,
@@ -14,20 +14,14 @@ import {
 } from './account';
 import { fold } from './decider';
 import { dec, str } from './money';
-import { parseBinanceUsdmRules, rulesFromContract, type Rules } from './rules';
 
 // Rules: mainnet BTCUSDT filters (tick 0.1, step 0.001, min notional 5) and the 2025-11-20
 // leverage brackets (bracket 1: 0–300,000 at 150x, MMR 0.004, cum 0), VIP 0 taker fee 0.0005.
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8'));
-const RULES: Rules = rulesFromContract(
-  parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: readJson('exchange-info.json'), leverageBrackets: readJson('leverage-brackets.json') }),
-);
+const RULES = btcusdtRules();
 
 // The entry price is the close of the first real bar, 2025-11-10 00:00 (104587.7); the stop
 // and target are the strategy's technical levels: stop 103500, target = 104587.7 + 2 × 1087.7.
-const FIRST_BAR = fs.readFileSync(path.join(BTC, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), 'utf8').split('\n')[1];
+const FIRST_BAR = fs.readFileSync(BTCUSDT_FILES.candles1m, 'utf8').split('\n')[1];
 const ENTRY = FIRST_BAR.split(',')[4];
 
 const ACCOUNT = 'acc1';

@@ -4,20 +4,23 @@ import {
   type DenialReason,
   type DomainEvent,
   type EntryApproved,
+  type EntryType,
   type DecisionEquity,
   type EquitySnapshot,
   type EventData,
   event,
   type IntentEmitted,
   type ProtectionMode,
+  type TimeInForce,
   type TradingState,
   type WorkingType,
 } from '@bulwark/contracts';
 import type { Decider } from './decider';
 import { clientOrderIdFor, tradingDayOf } from './ids';
-import { D, dec, str, ZERO } from './money';
+import { ceilToStep, D, dec, floorToStep, str, ZERO } from './money';
 import { err, ok, type Rejection, type Result, assertNever } from './result';
 import type { Rules } from './rules';
+import { MAX_CHILDREN, maxChildQuantity, splitQuantity } from './order-split';
 import { sizeEntry } from './sizing';
 
 /** Defaults and ranges of the account policy (docs/risk.md lists each rule with its event). */
@@ -101,6 +104,12 @@ export interface AccountState {
   streakPause: boolean;
   /** Used margin ÷ equity is at or above the alert line (MarginUtilisationChanged HIGH, not yet NORMAL). */
   utilisationHigh: boolean;
+  /**
+   * The last approved resting entry (LIMIT, POST_ONLY) may rest at the venue until this time,
+   * epoch ms (its goodTillDate); null: none. Risk does not follow order outcomes, so it holds
+   * new entries until then (the entry may still fill): never two entries resting at once.
+   */
+  restingEntryUntil: number | null;
 }
 
 /**
@@ -155,7 +164,11 @@ export type AccountCommand =
   /** `context` defaults to a replay venue (protection INTERNAL when the request names none). */
   | { kind: 'OpenAccount'; config: AccountConfigInput; context?: AccountContext; by?: string }
   | { kind: 'ReconfigureAccount'; config: AccountConfigInput; context?: AccountContext; by?: string }
-  | { kind: 'AssessEntry'; intent: IntentEmitted; signalStreamId: string; equity: EquitySnapshot; rules: Rules; ts: number }
+  /**
+   * `rules`: the instrument rules recorded for the intent's venue and symbol; null when none are
+   * recorded, which denies the entry UNKNOWN_SYMBOL (there is nothing to size it with).
+   */
+  | { kind: 'AssessEntry'; intent: IntentEmitted; signalStreamId: string; equity: EquitySnapshot; rules: Rules | null; ts: number }
   /** `busy`: the pair has a position open, or an approved entry not yet opened or refused (one position per isolated pair). */
   | { kind: 'AssessMarginEntry'; request: { requestId: string; accountId: string; symbol: string; side: 'LONG' | 'SHORT'; stopPrice: string; takeProfitPrice?: string | null; by: string }; ts: number; busy?: boolean }
   | { kind: 'RecordPositionResult'; positionStreamId: string; netPnl: D; ts: number }
@@ -199,6 +212,7 @@ export function accountInitialState(): AccountState {
     streakLoss: ZERO,
     streakPause: false,
     utilisationHigh: false,
+    restingEntryUntil: null,
   };
 }
 
@@ -233,7 +247,8 @@ export function accountEvolve(state: AccountState, e: DomainEvent): AccountState
       return { ...state, tradingState: e.data.state };
     case 'EntryApproved': {
       const s = rollToDay(state, e.data.tradingDay);
-      return { ...s, entries: s.entries + 1, tradesToday: s.tradesToday + 1, assessedIntents: withItem(s.assessedIntents, e.data.intentId) };
+      const restingEntryUntil = e.data.split?.deadline ?? e.data.goodTillDate ?? s.restingEntryUntil;
+      return { ...s, entries: s.entries + 1, tradesToday: s.tradesToday + 1, assessedIntents: withItem(s.assessedIntents, e.data.intentId), restingEntryUntil };
     }
     case 'EntryDenied': {
       const s = rollToDay(state, e.data.tradingDay);
@@ -474,15 +489,32 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
   const out = (...e: DomainEvent[]) => [...observed, ...e];
   const closed = entryGate(s, day);
   if (closed) return out(deny(c, closed.reason, closed.detail, day));
+  // Before the equity checks: an unknown symbol is a configuration to fix, not a passing state to wait out.
+  if (c.rules === null) {
+    return out(deny(c, 'UNKNOWN_SYMBOL', `no instrument rules recorded for ${intent.venue} ${intent.symbol}: execution records a symbol's rules when it first trades it or when BULWARK_SYMBOLS lists it`, day));
+  }
   if (!c.equity.known) return out(deny(c, 'NO_EQUITY', 'accounting has no equity for this account yet', day));
   const utilisation = utilisationOf(dec(c.equity.usedMargin), dec(c.equity.equity));
   if (utilisation.gte(cfg.maxMarginUtilisationFraction)) {
     return out(deny(c, 'MARGIN_UTILISATION_LIMIT', `used margin ${str(dec(c.equity.usedMargin).toDecimalPlaces(2, D.ROUND_HALF_UP))} USDT is ${str(utilisation.mul(100).toDecimalPlaces(1, D.ROUND_HALF_UP))} % of equity; entries stop at ${str(dec(cfg.maxMarginUtilisationFraction).mul(100))} %`, day));
   }
   if (c.equity.openPositions > 0) return out(deny(c, 'POSITION_ALREADY_OPEN', `${c.equity.openPositions} position(s) open; one position per symbol in one-way mode`, day));
+  if (s.restingEntryUntil !== null && c.ts < s.restingEntryUntil) {
+    return out(deny(c, 'ENTRY_ORDER_RESTING', `an approved limit entry may rest at the venue until ${new Date(s.restingEntryUntil).toISOString()}; one entry at a time`, day));
+  }
+  const order = entryOrder(intent, c.rules);
+  if (!order.ok) return out(deny(c, 'INVALID_INTENT', order.error, day));
+  const o = order.value;
+  const orderType = o.entryType === 'MARKET' ? 'MARKET' : 'LIMIT';
+  const entryPrice = o.price ?? dec(intent.entryPrice);
+  const plan = splitPlan(intent, o, c.rules, entryPrice);
+  if (!plan.ok) return out(deny(c, 'INVALID_INTENT', plan.error, day));
+  if (plan.value !== null && (plan.value.maxChild.lt(c.rules.minQty) || plan.value.maxChild.mul(entryPrice).lt(c.rules.minNotional))) {
+    return out(deny(c, 'SPLIT_BELOW_MINIMUM', `a child may hold at most ${str(plan.value.maxChild)} at ${str(entryPrice)}: below the venue's minimum quantity ${str(c.rules.minQty)} or notional ${str(c.rules.minNotional)}`, day));
+  }
   const sized = sizeEntry({
     side: intent.side,
-    entryPrice: dec(intent.entryPrice),
+    entryPrice: o.price ?? dec(intent.entryPrice),
     stopPrice: dec(intent.stopPrice),
     takeProfitPrice: intent.takeProfitPrice === null ? null : dec(intent.takeProfitPrice),
     equity: dec(c.equity.equity),
@@ -493,20 +525,39 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
     maxMarginFraction: dec(cfg.maxMarginFraction),
     liquidationBufferFraction: dec(cfg.liquidationBufferFraction),
     maxFeeRiskFraction: cfg.maxFeeRiskFraction === null ? null : dec(cfg.maxFeeRiskFraction),
-    rules: c.rules,
+    // A split parent may exceed one order's maximum: its children each keep within it.
+    rules: plan.value === null ? c.rules : { ...c.rules, maxQty: plan.value.maxParent, marketMaxQty: plan.value.maxParent },
+    ...(o.entryType === 'MARKET' ? {} : { orderType: 'LIMIT' as const, entryFeeRate: o.entryType === 'POST_ONLY' ? c.rules.makerFeeRate : c.rules.takerFeeRate }),
   });
   if (!sized.ok) return out(deny(c, sized.error.code, sized.error.message, day, sized.error.assessment));
   const a = sized.value;
+  const clientOrderId = clientOrderIdFor(intent.accountId, s.entries + 1, 'E');
+  let split: EntryApproved['split'];
+  if (plan.value !== null) {
+    const children = splitQuantity(dec(a.quantity), plan.value.maxChild, c.rules, orderType, entryPrice);
+    if (!children.ok) return out(deny(c, 'SPLIT_BELOW_MINIMUM', children.error.message, day, a));
+    if (children.value.length > 1) {
+      const p = plan.value;
+      // A resting entry's children live as long as it; a market or IOC/FOK split has its
+      // intervals plus a bar per child (a live execution sees one market step per bar).
+      const n = children.value.length;
+      const deadline = o.goodTillDate ?? c.ts + (n - 1) * p.intervalMs + n * p.barIntervalMs;
+      split = { style: p.style, intervalMs: p.intervalMs, deadline, children: children.value.map((q, i) => ({ clientOrderId: `${clientOrderId}-${i + 1}`, quantity: str(q) })) };
+    }
+  }
   const approved: EntryApproved = {
     intentId: intent.intentId,
     signalStreamId: c.signalStreamId,
     accountId: intent.accountId,
-    clientOrderId: clientOrderIdFor(intent.accountId, s.entries + 1, 'E'),
+    clientOrderId,
     venue: intent.venue,
     symbol: intent.symbol,
     side: intent.side,
-    type: 'MARKET',
+    type: o.entryType === 'MARKET' ? 'MARKET' : 'LIMIT',
     quantity: a.quantity,
+    // A market entry's event keeps its pre-entry-type shape, so `replay --rerun` of old logs compares equal.
+    ...(o.entryType === 'MARKET' ? {} : { entryType: o.entryType, price: str(o.price!), timeInForce: o.timeInForce, goodTillDate: o.goodTillDate }),
+    ...(split ? { split } : {}),
     leverage: a.leverage,
     stopPrice: a.stopPrice,
     takeProfitPrice: a.takeProfitPrice,
@@ -515,6 +566,83 @@ function decideEntry(s0: AccountState, c: Extract<AccountCommand, { kind: 'Asses
     equitySnapshot: decisionEquity(c.equity),
   };
   return out(event('EntryApproved', approved), ...tradeCountAlerts(s, day));
+}
+
+/** What a split intent's children may hold, and how they are paced (see {@link splitPlan}). */
+interface SplitPlan {
+  style: 'SLICES' | 'ICEBERG';
+  maxChild: D;
+  /** The largest parent: MAX_CHILDREN children of maxChild. */
+  maxParent: D;
+  intervalMs: number;
+  barIntervalMs: number;
+}
+
+/**
+ * The split an intent asks for (null: none): a child's maximum (`maxChildQuantity`: the venue's
+ * maximum for the order type, the notional and volume-share limits), the pacing in ms.
+ * @returns the plan, or why the intent cannot be split: ICEBERG needs a LIMIT or POST_ONLY
+ *   entry (its children rest at the entry price); pacing in bars needs the bar length.
+ */
+function splitPlan(intent: IntentEmitted, o: EntryOrder, rules: Rules, price: D): Result<SplitPlan | null, string> {
+  const split = intent.split;
+  if (!split) return ok(null);
+  if (split.style === 'ICEBERG' && o.entryType !== 'LIMIT' && o.entryType !== 'POST_ONLY') return err(`an ICEBERG split sends resting LIMIT children: it needs a LIMIT or POST_ONLY entry, not ${o.entryType}`);
+  if (intent.barIntervalMs === undefined) return err('a split entry needs barIntervalMs (its pacing and deadline are in bars)');
+  const orderType = o.entryType === 'MARKET' ? 'MARKET' : 'LIMIT';
+  const policy = {
+    style: split.style,
+    maxOrderNotional: split.maxOrderNotional === undefined ? null : dec(split.maxOrderNotional),
+    maxVolumeShare: split.maxVolumeShare === undefined ? null : dec(split.maxVolumeShare),
+    intervalMs: split.intervalBars * intent.barIntervalMs,
+  };
+  const maxChild = maxChildQuantity(rules, orderType, price, intent.barVolume === undefined ? null : dec(intent.barVolume), policy);
+  return ok({ style: split.style, maxChild, maxParent: maxChild.mul(MAX_CHILDREN), intervalMs: policy.intervalMs, barIntervalMs: intent.barIntervalMs });
+}
+
+/** The venue order an intent's entry type asks for (see {@link entryOrder}). */
+interface EntryOrder {
+  entryType: EntryType;
+  /** Limit price on the tick (null for MARKET). */
+  price: D | null;
+  timeInForce: TimeInForce | null;
+  goodTillDate: number | null;
+}
+
+const TIME_IN_FORCE: Record<Exclude<EntryType, 'MARKET'>, TimeInForce> = { LIMIT: 'GTC', POST_ONLY: 'GTX', IOC: 'IOC', FOK: 'FOK' };
+
+/**
+ * The venue order of an intent's entry: MARKET as before; every other type a LIMIT order at the
+ * intent's entry price, moved onto the tick toward the trader (a BUY's floored, a SELL's
+ * ceiled: never a worse price than the signal's), with the time in force of its type
+ * (LIMIT GTC, POST_ONLY GTX, IOC, FOK). A POST_ONLY order goes one tick further (a BUY one
+ * tick below, a SELL one above): the entry price is the last trade, where a buy meets the ask
+ * (Binance refuses a GTX that would take, -5022), and one tick away is where a maker joins the
+ * book when the spread is one tick, as BTCUSDT's usually is. A resting type (LIMIT, POST_ONLY) expires at the close
+ * of the `expiresAfterBars`-th bar after the signal's:
+ * goodTillDate = candleOpenTime + (1 + expiresAfterBars) × barIntervalMs (epoch ms).
+ * @returns the order, or the reason the intent is invalid: a resting type without
+ *   `expiresAfterBars` and `barIntervalMs`, an expiry on a type that does not rest, a price off
+ *   the venue's range.
+ */
+export function entryOrder(intent: IntentEmitted, rules: Rules): Result<EntryOrder, string> {
+  const entryType = intent.entryType ?? 'MARKET';
+  const resting = entryType === 'LIMIT' || entryType === 'POST_ONLY';
+  if (!resting && intent.expiresAfterBars !== undefined) return err(`a ${entryType} entry does not rest and cannot expire after bars`);
+  if (entryType === 'MARKET') return ok({ entryType, price: null, timeInForce: null, goodTillDate: null });
+  const raw = dec(intent.entryPrice);
+  const onTick = intent.side === 'BUY' ? floorToStep(raw, rules.tickSize) : ceilToStep(raw, rules.tickSize);
+  // At the last price a post-only order meets the other side and is refused (-5022): it joins the book one tick away.
+  const price = entryType !== 'POST_ONLY' ? onTick : intent.side === 'BUY' ? onTick.minus(rules.tickSize) : onTick.plus(rules.tickSize);
+  if (!price.gt(0) || price.lt(rules.minPrice) || (rules.maxPrice.gt(0) && price.gt(rules.maxPrice))) {
+    return err(`limit price ${str(price)} is outside the venue's price range ${str(rules.minPrice)}..${str(rules.maxPrice)}`);
+  }
+  let goodTillDate: number | null = null;
+  if (resting) {
+    if (intent.expiresAfterBars === undefined || intent.barIntervalMs === undefined) return err(`a ${entryType} entry rests at the venue: it needs expiresAfterBars and barIntervalMs`);
+    goodTillDate = intent.candleOpenTime + (1 + intent.expiresAfterBars) * intent.barIntervalMs;
+  }
+  return ok({ entryType, price, timeInForce: TIME_IN_FORCE[entryType], goodTillDate });
 }
 
 /**

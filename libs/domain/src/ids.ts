@@ -29,9 +29,15 @@ export function clientOrderIdFor(accountId: string, n: number | string, role: Or
   return `bw${shortHash(accountId)}-${n}${role}`;
 }
 
+/** The last day {@link tradingDayOf} formatted: [start, start + 1 day) → label (the deciders ask for the same day at every step). */
+let lastDay = { start: 0, label: '1970-01-01' };
+
 /** UTC trading day (YYYY-MM-DD) of an epoch-ms timestamp. */
 export function tradingDayOf(ts: number): string {
-  return new Date(ts).toISOString().slice(0, 10);
+  if (ts >= lastDay.start && ts < lastDay.start + 86_400_000) return lastDay.label;
+  const label = new Date(ts).toISOString().slice(0, 10);
+  lastDay = { start: ts - (((ts % 86_400_000) + 86_400_000) % 86_400_000), label };
+  return label;
 }
 
 /** UTC month (YYYY-MM) of an epoch-ms timestamp. */

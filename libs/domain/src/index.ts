@@ -5,6 +5,7 @@ export * from './ids';
 export * from './funding';
 export * from './rules';
 export * from './normalize';
+export * from './order-split';
 export * from './liquidation';
 export * from './sizing';
 export * from './sizing-recommend';

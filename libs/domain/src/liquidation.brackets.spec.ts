@@ -2,9 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import type { PositionSide } from '@bulwark/contracts';
+import { BTCUSDT_FILES, btcusdtRules, readDataJson } from '@bulwark/testing';
 import { initialMargin, liquidationPrice } from './liquidation';
 import { D, dec, str } from './money';
-import { parseBinanceUsdmRules, rulesFromContract, type Bracket } from './rules';
+import type { Bracket } from './rules';
 
 // Every bracket of both recorded BTCUSDT bracket snapshots, long and short, checked against an
 // independent re-implementation of the Binance FAQ "How to Calculate Liquidation Price of
@@ -18,13 +19,10 @@ import { parseBinanceUsdmRules, rulesFromContract, type Bracket } from './rules'
 // monotonic in the price, so exactly one bracket is self-consistent).
 // Entry prices are real Binance USDⓈ-M BTCUSDT 1m closes from shared/data.
 
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8'));
+const BTC = BTCUSDT_FILES.dir;
 
 /** The code's brackets: parsed and checked by the rules parser, as the engine gets them. */
-const engineBrackets = (file: string): Bracket[] =>
-  rulesFromContract(parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: readJson('exchange-info.json'), leverageBrackets: readJson(file) })).brackets;
+const engineBrackets = (file: string): Bracket[] => btcusdtRules(path.join(BTC, file)).brackets;
 
 /** The test's own reading of the same file: raw JSON tokens to decimals, nothing shared with the parser. */
 interface RawBracket {
@@ -36,7 +34,7 @@ interface RawBracket {
   cum: D;
 }
 const rawBrackets = (file: string): RawBracket[] => {
-  const json = readJson(file) as Array<{ brackets: Array<Record<string, number>> }>;
+  const json = readDataJson(path.join(BTC, file)) as Array<{ brackets: Array<Record<string, number>> }>;
   return json[0]!.brackets.map((b) => ({
     bracket: b['bracket']!,
     initialLeverage: b['initialLeverage']!,

@@ -1,25 +1,20 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import fc from 'fast-check';
 import type { PositionSide } from '@bulwark/contracts';
+import { BTCUSDT_FILES, btcusdtRules } from '@bulwark/testing';
 import { initialMargin, liquidationPrice, maintenanceMargin, marginRatio } from './liquidation';
 import { D, dec, ONE, str } from './money';
-import { parseBinanceUsdmRules, rulesFromContract, type Bracket } from './rules';
+import type { Bracket } from './rules';
 
 // Formula source: Binance FAQ "How to Calculate Liquidation Price of USDⓈ-M Contracts"
 // (isolated margin, one-way mode): long LP = (Q·EP − WB − cum) / (Q·(1 − MMR)),
 // short LP = (Q·EP + WB + cum) / (Q·(1 + MMR)).
 
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8'));
-const bracketsOf = (file: string): Bracket[] =>
-  rulesFromContract(parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: readJson('exchange-info.json'), leverageBrackets: readJson(file) })).brackets;
+const bracketsOf = (file: string): Bracket[] => btcusdtRules(file).brackets;
 
 /** 2025-11-20: 1: 0–300k 150x MMR 0.4 % cum 0; 2: 300k–800k 100x 0.5 % cum 300; 3: 800k–3M 75x 0.65 % cum 1,500; … */
-const B2025 = bracketsOf('leverage-brackets.json');
+const B2025 = bracketsOf(BTCUSDT_FILES.leverageBrackets);
 /** 2023-07-18: 1: 0–50k 125x MMR 0.4 % cum 0; 2: 50k–250k 100x 0.5 % cum 50; 3: 250k–3M 50x 1 % cum 1,300; … */
-const B2023 = bracketsOf('leverage-brackets-2023-07-18.json');
+const B2023 = bracketsOf(BTCUSDT_FILES.leverageBrackets2023);
 
 const lp = (side: PositionSide, q: string, ep: string, wb: string, brackets = B2025) =>
   liquidationPrice({ side, quantity: dec(q), entryPrice: dec(ep), walletBalance: dec(wb), brackets });

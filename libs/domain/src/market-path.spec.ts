@@ -1,13 +1,11 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Candle } from '@bulwark/contracts';
+import { BTCUSDT_FILES } from '@bulwark/testing';
 import { crossing, intraBarPath, PATH_OFFSETS_MS, pathSteps } from './market-path';
 import { dec, str } from './money';
 
 // Real Binance USD-M BTCUSDT 1m klines (shared/data, see PROVENANCE.md section 1).
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const CANDLES_FILE = path.join(DATA_DIR, 'binance-usdm/BTCUSDT/klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
-const ROWS = fs.readFileSync(CANDLES_FILE, 'utf8').trim().split('\n').slice(1);
+const ROWS = fs.readFileSync(BTCUSDT_FILES.candles1m, 'utf8').trim().split('\n').slice(1);
 const INDEX = new Map(ROWS.map((row, i) => [Number(row.slice(0, row.indexOf(','))), i]));
 
 /** The bar opening at `iso` (UTC) and the close of the bar before it (null for the file's first bar). */

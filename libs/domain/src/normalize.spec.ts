@@ -1,19 +1,12 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import fc from 'fast-check';
+import { btcusdtRules } from '@bulwark/testing';
 import { D, dec, str } from './money';
 import { normalizePrice, normalizeQuantity } from './normalize';
-import { parseBinanceUsdmRules, rulesFromContract, type Rules } from './rules';
-
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8'));
+import type { Rules } from './rules';
 
 // Mainnet BTCUSDT: tick 0.1, price 556.8..4529764, LOT_SIZE step 0.001 min 0.001 max 1000,
 // MARKET_LOT_SIZE step 0.001 max 120, MIN_NOTIONAL 5.
-const rules: Rules = rulesFromContract(
-  parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: readJson('exchange-info.json'), leverageBrackets: readJson('leverage-brackets.json') }),
-);
+const rules: Rules = btcusdtRules();
 // PROVENANCE §7: later mainnet responses show MIN_NOTIONAL 100.
 const rules100 = { ...rules, minNotional: dec(100) };
 

@@ -1,4 +1,5 @@
 import { parseEvent, type OrderFilled, type OrderInitialized } from '@bulwark/contracts';
+import { orderFilled, orderInitialized } from '@bulwark/testing';
 import { fold } from './decider';
 import { dec, str } from './money';
 import {
@@ -20,52 +21,24 @@ import {
 // (shared/data/binance-usdm/BTCUSDT/klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv).
 const COID = 'bw-acc1-0001';
 const VENUE_ORDER_ID = '8389765912345678';
-const ORDER: OrderInitialized = {
-  clientOrderId: COID,
-  accountId: 'acc1',
-  venue: 'binance-usdm',
-  symbol: 'BTCUSDT',
-  side: 'BUY',
-  type: 'LIMIT',
-  quantity: '0.010',
-  price: '104587.8',
-  timeInForce: 'GTC',
-  reduceOnly: false,
-  purpose: 'ENTRY',
-  leverage: 10,
-  sourceStreamId: 'account-acc1',
-  sourceEventId: 'evt-approve-1',
-  triggerPrice: null,
-};
+/** A LIMIT GTC BUY entry of 0.010 BTC at 104,587.8, 10x, by acc1 (approved by account-acc1's evt-approve-1). */
+const ORDER: OrderInitialized = orderInitialized({ clientOrderId: COID, type: 'LIMIT', price: '104587.8', timeInForce: 'GTC', sourceEventId: 'evt-approve-1' });
 
 let tradeSeq = 0;
 /** A venue fill consistent with the state's cumulative quantity (taker fee 0.05 %). */
 function fillFor(state: OrderState, quantity: string, price: string, over: Partial<OrderFilled> = {}): OrderFilled {
-  const q = dec(quantity);
-  const filled = state.filledQuantity.plus(q);
-  const notional = q.mul(dec(price));
+  const filled = state.filledQuantity.plus(dec(quantity));
   tradeSeq += 1;
-  return {
+  return orderFilled({
     clientOrderId: COID,
     venueOrderId: state.venueOrderId ?? VENUE_ORDER_ID,
     tradeId: `t${tradeSeq}`,
-    accountId: 'acc1',
-    venue: 'binance-usdm',
-    symbol: 'BTCUSDT',
-    side: 'BUY',
-    purpose: 'ENTRY',
     quantity,
     price,
-    quoteQuantity: str(notional),
-    fee: str(notional.mul('0.0005')),
-    feeAsset: 'USDT',
-    liquidity: 'TAKER',
     filledQuantity: str(filled),
     leavesQuantity: str(dec(ORDER.quantity).minus(filled)),
-    leverage: 10,
-    liquidationFee: '0',
     ...over,
-  };
+  });
 }
 
 const remaining = (s: OrderState) => str(dec(ORDER.quantity).minus(s.filledQuantity));

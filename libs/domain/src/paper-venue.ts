@@ -3,7 +3,7 @@ import { fundingPayment } from './funding';
 import { shortHash } from './ids';
 import { initialMargin, liquidationCloseFeeRate, liquidationPrice } from './liquidation';
 import { crossing } from './market-path';
-import { dec, floorToStep, str, ZERO, type D } from './money';
+import { dec, floorToStep, PLAIN_DECIMAL, str, ZERO, type D } from './money';
 import { normalizeQuantity } from './normalize';
 import { err, ok, type Rejection, type Result } from './result';
 import type { Rules } from './rules';
@@ -467,7 +467,16 @@ export class PaperVenue {
   private readonly accounts = new Map<string, PaperAccount>();
   private readonly resting: RestingOrder[] = [];
   private readonly clientIds = new Set<string>();
-  private readonly lastPrice = new Map<string, D>();
+  /** Each symbol's last price: the step's text until something asks for it ({@link lastPriceOf}), then the decimal. */
+  private readonly lastPrice = new Map<string, D | string>();
+
+  private lastPriceOf(symbol: string): D | undefined {
+    const p = this.lastPrice.get(symbol);
+    if (typeof p !== 'string') return p;
+    const d = dec(p);
+    this.lastPrice.set(symbol, d);
+    return d;
+  }
   private orderSeq = 0;
   private tradeSeq = 0;
   private algoSeq = 0;
@@ -572,7 +581,7 @@ export class PaperVenue {
 
   /** The last price of `symbol` (the `to` of its last step; mark = last on the paper venue), null before any step. */
   markPrice(symbol: string): D | null {
-    return this.lastPrice.get(symbol) ?? null;
+    return this.lastPriceOf(symbol) ?? null;
   }
 
   /**
@@ -595,7 +604,7 @@ export class PaperVenue {
     const step = o.type === 'MARKET' ? r.marketStepSize : r.stepSize;
     if (!o.quantity.mod(step).isZero()) return venueErr(VenueErrors.PRECISION, `(quantity ${str(o.quantity)}, step ${str(step)})`);
     if (o.type === 'LIMIT' && (!o.price || !o.price.mod(r.tickSize).isZero())) return venueErr(VenueErrors.PRECISION, '(price)');
-    const ref = o.price ?? o.triggerPrice ?? this.lastPrice.get(o.symbol);
+    const ref = o.price ?? o.triggerPrice ?? this.lastPriceOf(o.symbol);
     if (!ref) return venueErr(VenueErrors.UNKNOWN_SYMBOL, '(no market price yet)');
     const pos = a.positions.get(o.symbol);
     const reduces = pos !== undefined && (pos.side === 'LONG') !== (o.side === 'BUY');
@@ -616,7 +625,7 @@ export class PaperVenue {
     const { timeInForce, ...req } = o;
     const tif = o.type === 'LIMIT' ? timeInForce : undefined;
     if (tif === 'GTX' || tif === 'FOK') {
-      const last = this.lastPrice.get(o.symbol);
+      const last = this.lastPriceOf(o.symbol);
       const marketable = last !== undefined && marketableAt(o.side, o.price!, last);
       if (tif === 'GTX' && marketable) return venueErr(VenueErrors.GTX_REJECTED, `(price ${str(o.price!)}, last ${str(last!)})`);
       if (tif === 'FOK' && !marketable) return venueErr(VenueErrors.FOK_REJECTED, last ? `(price ${str(o.price!)}, last ${str(last)})` : '(no market price yet)');
@@ -768,7 +777,7 @@ export class PaperVenue {
       if (!req.quantity.mod(r.marketStepSize).isZero()) return venueErr(VenueErrors.PRECISION, `(quantity ${str(req.quantity)}, step ${str(r.marketStepSize)})`);
       if (req.quantity.gt(r.marketMaxQty)) return venueErr(VenueErrors.QTY_TOO_LARGE, `quantity ${str(req.quantity)} is above the MARKET maximum ${str(r.marketMaxQty)}`);
     }
-    const mark = this.lastPrice.get(req.symbol);
+    const mark = this.lastPriceOf(req.symbol);
     if (!mark) return venueErr(VenueErrors.UNKNOWN_SYMBOL, '(no market price yet)');
     const reached = algoTriggerDirection(req.type, req.side) === 'down' ? req.triggerPrice.gte(mark) : req.triggerPrice.lte(mark);
     if (reached) return venueErr(VenueErrors.WOULD_IMMEDIATELY_TRIGGER, `(triggerPrice ${str(req.triggerPrice)}, mark ${str(mark)})`);
@@ -854,10 +863,22 @@ export class PaperVenue {
     };
   }
 
+  /**
+   * A position's liquidation price, computed again only when what it depends on changed: its
+   * side, quantity, entry price, isolated margin or the symbol's rules. Decimals are immutable
+   * and every change assigns a new one, so the same instances mean the same values.
+   */
   private liquidationPriceOf(symbol: string, p: PaperPosition): D | null {
     const rules = this.rulesOf(symbol)!;
-    return liquidationPrice({ side: p.side, quantity: p.quantity, entryPrice: p.entryPrice, walletBalance: p.isolatedMargin, brackets: rules.brackets, closeFeeRate: liquidationCloseFeeRate(rules) }).price;
+    const c = this.liquidationCache.get(p);
+    if (c && c.side === p.side && c.quantity === p.quantity && c.entryPrice === p.entryPrice && c.margin === p.isolatedMargin && c.rules === rules) return c.price;
+    const price = liquidationPrice({ side: p.side, quantity: p.quantity, entryPrice: p.entryPrice, walletBalance: p.isolatedMargin, brackets: rules.brackets, closeFeeRate: liquidationCloseFeeRate(rules) }).price;
+    this.liquidationCache.set(p, { side: p.side, quantity: p.quantity, entryPrice: p.entryPrice, margin: p.isolatedMargin, rules, price });
+    return price;
   }
+
+  /** Each open position's last liquidation price and the inputs it was computed from ({@link liquidationPriceOf}). */
+  private readonly liquidationCache = new WeakMap<PaperPosition, { side: PositionSide; quantity: D; entryPrice: D; margin: D; rules: Rules; price: D | null }>();
 
   /**
    * Advance the market of `symbol` by one path step and match everything it reaches.
@@ -869,34 +890,42 @@ export class PaperVenue {
   step(symbol: string, step: PaperStep, funding: { rate: string } | null = null): PaperVenueEvent[] {
     const r = this.rulesOf(symbol);
     if (!r) return [];
-    const volume = step.barVolume === undefined || step.barVolume === null ? null : dec(step.barVolume);
+    // A plain non-negative decimal (a candle's volume) is parsed only when a fill is capped by it.
+    const raw = step.barVolume;
+    const plain = typeof raw === 'string' && PLAIN_DECIMAL.test(raw);
+    let volume: D | null | undefined = raw === undefined || raw === null ? null : plain ? undefined : dec(raw);
     if (volume && volume.lt(0)) throw new RangeError(`barVolume must be >= 0, got ${step.barVolume}`);
+    const barVolume = (): D | null => (volume === undefined ? (volume = dec(raw as string)) : volume);
     this.lastTs = step.ts;
     const out: PaperVenueEvent[] = [];
-    const from = dec(step.from);
-    const start = step.gap ? dec(step.to) : from;
-    const cap = (o: PaperOrderRequest) => this.stepCap(r, o, volume);
+    // Prices in plain notation (candle text) are parsed when something trades or settles at them;
+    // anything else is parsed now, so a malformed price fails this step, not a later order.
+    for (const p of [step.from, step.to]) if (!PLAIN_DECIMAL.test(p)) dec(p);
+    // The step's first tradable price, parsed when something trades or settles at it.
+    let startPrice: D | undefined;
+    const start = (): D => (startPrice ??= dec(step.gap ? step.to : step.from));
+    const cap = (o: PaperOrderRequest) => this.stepCap(r, o, barVolume);
 
     // Funding settles at the mark price of the settlement instant: the step's start.
-    if (funding) this.settleFunding(symbol, dec(funding.rate), start, step.ts, out);
+    if (funding) this.settleFunding(symbol, dec(funding.rate), start(), step.ts, out);
 
     type Pending = { rank: number; fraction: D; seq: number; run: () => void };
     const pending: Pending[] = [];
     let seq = 0;
     for (const o of this.resting.filter((x) => x.symbol === symbol)) {
       if (o.type === 'MARKET' && (o.triggerPrice === null || o.working)) {
-        pending.push({ rank: 0, fraction: ZERO, seq: seq++, run: () => this.fillResting(o, start, 'TAKER', step.ts, out, cap(o)) });
+        pending.push({ rank: 0, fraction: ZERO, seq: seq++, run: () => this.fillResting(o, start(), 'TAKER', step.ts, out, cap(o)) });
       } else if (o.type === 'MARKET' && o.triggerPrice !== null) {
         // A triggered internal stop, target or forced close: the stop-monitor saw the path
         // cross at triggerPrice on this step; it fills where the step's own motion reaches it.
         const dir = dec(step.to).lt(dec(step.from)) ? 'down' : 'up';
         const c = crossing(step, o.triggerPrice, dir);
         const fraction = c ? c.fraction : ZERO;
-        const price = c ? c.price : start;
+        const price = c ? c.price : start();
         pending.push({ rank: 2, fraction, seq: seq++, run: () => this.fillResting(o, price, 'TAKER', step.ts, out, cap(o)) });
       } else if (o.type === 'LIMIT' && o.price && (o.timeInForce === 'IOC' || o.timeInForce === 'FOK')) {
         // Immediate: it meets the market where a queued MARKET order does, the step's first tradable price.
-        pending.push({ rank: 0, fraction: ZERO, seq: seq++, run: () => this.fillImmediate(o, start, step.ts, out, cap(o)) });
+        pending.push({ rank: 0, fraction: ZERO, seq: seq++, run: () => this.fillImmediate(o, start(), step.ts, out, cap(o)) });
       } else if (o.type === 'LIMIT' && o.price) {
         const c = crossing(step, o.price, o.side === 'BUY' ? 'down' : 'up');
         // A post-only order only ever makes: it trades at its own price as maker.
@@ -921,7 +950,7 @@ export class PaperVenue {
     }
     pending.sort((x, y) => x.fraction.comparedTo(y.fraction) || x.rank - y.rank || x.seq - y.seq);
     for (const p of pending) p.run();
-    this.lastPrice.set(symbol, dec(step.to));
+    this.lastPrice.set(symbol, step.to); // parsed when asked for (lastPriceOf)
     return out;
   }
 
@@ -942,9 +971,11 @@ export class PaperVenue {
   }
 
   /** The most an order may fill on this step (null = no limit): share × barVolume / 4, down to the order's lot step. */
-  private stepCap(r: Rules, o: PaperOrderRequest, barVolume: D | null): D | null {
-    if (this.liquidity.kind === 'WHOLE' || barVolume === null) return null;
-    return floorToStep(this.liquidity.share.mul(barVolume).div(4), o.type === 'MARKET' ? r.marketStepSize : r.stepSize);
+  private stepCap(r: Rules, o: PaperOrderRequest, barVolume: () => D | null): D | null {
+    if (this.liquidity.kind === 'WHOLE') return null;
+    const volume = barVolume();
+    if (volume === null) return null;
+    return floorToStep(this.liquidity.share.mul(volume).div(4), o.type === 'MARKET' ? r.marketStepSize : r.stepSize);
   }
 
   /**
@@ -1183,7 +1214,7 @@ export class PaperVenue {
       })),
       resting: this.resting.map((o) => ({ ...order(o), venueOrderId: o.venueOrderId, accountId: o.accountId, tradesPerFill: o.tradesPerFill, working: o.working })),
       clientIds: [...this.clientIds].sort(),
-      lastPrice: byKey(this.lastPrice).map(([symbol, price]) => [symbol, str(price)] as [string, string]),
+      lastPrice: byKey(this.lastPrice).map(([symbol, price]) => [symbol, str(typeof price === 'string' ? dec(price) : price)] as [string, string]),
       orderSeq: this.orderSeq,
       tradeSeq: this.tradeSeq,
       algoSeq: this.algoSeq,

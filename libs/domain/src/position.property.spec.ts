@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { parseEvent, type OrderFilled, type OrderSide } from '@bulwark/contracts';
+import { orderFilled } from '@bulwark/testing';
 import { D, dec, max, min, str, ZERO } from './money';
 import { decideFunding, decidePositionFill, positionEvolve, positionInitialState, type PositionEvent, type PositionState } from './position';
 
@@ -51,28 +52,7 @@ const scenarioArb = fc.record({
 let tradeSeq = 0;
 function makeFill(side: OrderSide, quantity: D, price: D, feeRate: string, over: Partial<OrderFilled> = {}): OrderFilled {
   tradeSeq += 1;
-  const notional = quantity.mul(price);
-  return {
-    clientOrderId: `bw-p-${tradeSeq}`,
-    venueOrderId: `${tradeSeq}`,
-    tradeId: `t${tradeSeq}`,
-    accountId: 'acc1',
-    venue: 'binance-usdm',
-    symbol: 'BTCUSDT',
-    side,
-    purpose: 'ENTRY',
-    quantity: str(quantity),
-    price: str(price),
-    quoteQuantity: str(notional),
-    fee: str(notional.mul(feeRate)),
-    feeAsset: 'USDT',
-    liquidity: 'TAKER',
-    filledQuantity: str(quantity),
-    leavesQuantity: '0',
-    leverage: 10,
-    liquidationFee: '0',
-    ...over,
-  };
+  return orderFilled({ clientOrderId: `bw-p-${tradeSeq}`, venueOrderId: `${tradeSeq}`, tradeId: `t${tradeSeq}`, side, quantity: str(quantity), price: str(price), feeRate, ...over });
 }
 
 describe('position money invariants (fast-check)', () => {

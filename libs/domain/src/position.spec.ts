@@ -1,4 +1,5 @@
 import type { OrderFilled, OrderPurpose, OrderSide } from '@bulwark/contracts';
+import { orderFilled } from '@bulwark/testing';
 import { fold } from './decider';
 import { dec, str } from './money';
 import {
@@ -25,30 +26,10 @@ import {
  */
 
 let tradeSeq = 100;
+/** A whole-order taker fill of account acc1 (fee 0.05 % of the notional), numbered from 101. */
 function fill(side: OrderSide, quantity: string, price: string, over: Partial<OrderFilled> & { purpose?: OrderPurpose } = {}): OrderFilled {
-  const notional = dec(quantity).mul(dec(price));
   tradeSeq += 1;
-  return {
-    clientOrderId: `bw-acc1-${tradeSeq}`,
-    venueOrderId: `${900000 + tradeSeq}`,
-    tradeId: `${6100000 + tradeSeq}`,
-    accountId: 'acc1',
-    venue: 'binance-usdm',
-    symbol: 'BTCUSDT',
-    side,
-    purpose: 'ENTRY',
-    quantity,
-    price,
-    quoteQuantity: str(notional),
-    fee: str(notional.mul('0.0005')),
-    feeAsset: 'USDT',
-    liquidity: 'TAKER',
-    filledQuantity: quantity,
-    leavesQuantity: '0',
-    leverage: 10,
-    liquidationFee: '0',
-    ...over,
-  };
+  return orderFilled({ clientOrderId: `bw-acc1-${tradeSeq}`, venueOrderId: `${900000 + tradeSeq}`, tradeId: `${6100000 + tradeSeq}`, side, quantity, price, ...over });
 }
 
 /** Apply a fill; fails the test on a rejection. */

@@ -1,11 +1,10 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import fc from 'fast-check';
 import type { PositionSide, ProtectionGuards } from '@bulwark/contracts';
+import { btcusdtRules } from '@bulwark/testing';
 import { liquidationPrice } from './liquidation';
 import { D, dec, str } from './money';
 import { GUARD_DEFAULTS, marginRatioPrice, protectionGuards } from './protection';
-import { parseBinanceUsdmRules, rulesFromContract, type Bracket } from './rules';
+import type { Bracket } from './rules';
 
 // Margin ratio (Binance USDⓈ-M) = maintenance margin ÷ margin balance, with
 //   MM = Q·P·MMR − cum and margin balance = WB + uPnL (isolated: WB = the position's margin).
@@ -14,13 +13,8 @@ import { parseBinanceUsdmRules, rulesFromContract, type Bracket } from './rules'
 //   short (uPnL = (EP − P)·Q): P = (r·(Q·EP + WB) + cum) / (Q·(r + MMR))
 // At r = 1 these are the liquidation-price formulas.
 
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8'));
 /** The real 2025-11-20 snapshot: 1: 0–300k 150x MMR 0.004 cum 0; 2: 300k–800k 100x 0.005 cum 300; 3: 800k–3M 75x 0.0065 cum 1,500; … */
-const B2025: Bracket[] = rulesFromContract(
-  parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: readJson('exchange-info.json'), leverageBrackets: readJson('leverage-brackets.json') }),
-).brackets;
+const B2025: Bracket[] = btcusdtRules().brackets;
 
 const mrp = (side: PositionSide, q: string, ep: string, wb: string, r: string) => {
   const p = marginRatioPrice(side, dec(q), dec(ep), dec(wb), B2025, dec(r));

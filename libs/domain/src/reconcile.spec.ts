@@ -1,15 +1,8 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { btcusdtRules } from '@bulwark/testing';
 import { dec, str } from './money';
 import { emergencyStopPrice, reconcile, type ReconProtective, type ReconView } from './reconcile';
-import { parseBinanceUsdmRules, rulesFromContract } from './rules';
 
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8'));
-const brackets = rulesFromContract(
-  parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: readJson('exchange-info.json'), leverageBrackets: readJson('leverage-brackets.json') }),
-).brackets;
+const brackets = btcusdtRules().brackets;
 
 const empty = (): ReconView => ({ positions: [], openOrders: [], protectiveOrders: [] });
 const long = { symbol: 'BTCUSDT', side: 'LONG' as const, quantity: dec('0.010'), entryPrice: dec('104587.8') };

@@ -1,16 +1,11 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { InstrumentRules } from '@bulwark/contracts';
+import { BTCUSDT_FILES, readDataJson } from '@bulwark/testing';
 import { dec, str } from './money';
 import { bracketForNotional, parseBinanceUsdmRules, RulesParseError, rulesFromContract, rulesToContract } from './rules';
 
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8'));
-
-const exchangeInfo = readJson('exchange-info.json') as Record<string, unknown>;
-const brackets2025 = readJson('leverage-brackets.json') as Array<{ symbol: string; brackets: Record<string, unknown>[] }>;
-const brackets2023 = readJson('leverage-brackets-2023-07-18.json') as Array<{ symbol: string; brackets: Record<string, unknown>[] }>;
+const exchangeInfo = readDataJson(BTCUSDT_FILES.exchangeInfo) as Record<string, unknown>;
+const brackets2025 = readDataJson(BTCUSDT_FILES.leverageBrackets) as Array<{ symbol: string; brackets: Record<string, unknown>[] }>;
+const brackets2023 = readDataJson(BTCUSDT_FILES.leverageBrackets2023) as Array<{ symbol: string; brackets: Record<string, unknown>[] }>;
 
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 const parse = (over: { exchangeInfoSymbol?: unknown; leverageBrackets?: unknown; takerFeeRate?: string; makerFeeRate?: string } = {}) =>

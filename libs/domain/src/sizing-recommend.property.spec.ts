@@ -1,9 +1,7 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import fc from 'fast-check';
 import { RiskAssessment, type OrderSide } from '@bulwark/contracts';
+import { BTCUSDT_FILES, btcusdtRules } from '@bulwark/testing';
 import { D, dec } from './money';
-import { parseBinanceUsdmRules, rulesFromContract } from './rules';
 import { sizeEntry, type SizingDenialCode, type SizingInput } from './sizing';
 import { RECOMMENDED_DENIALS } from './sizing-recommend';
 
@@ -12,12 +10,7 @@ import { RECOMMENDED_DENIALS } from './sizing-recommend';
 // it, so asking again with it is APPROVED, never "denied for another reason"; null says that
 // no value of that kind passes with the other inputs unchanged.
 
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const info = JSON.parse(fs.readFileSync(path.join(BTC, 'exchange-info.json'), 'utf8')) as unknown;
-const RULE_SETS = ['leverage-brackets.json', 'leverage-brackets-2023-07-18.json'].map((file) =>
-  rulesFromContract(parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: info, leverageBrackets: JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8')) })),
-);
+const RULE_SETS = [BTCUSDT_FILES.leverageBrackets, BTCUSDT_FILES.leverageBrackets2023].map((file) => btcusdtRules(file));
 
 const RUNS = 1000;
 const FIELDS = ['maxQuantity', 'recommendedStop', 'maxLeverage'] as const;

@@ -1,18 +1,12 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { RiskAssessment } from '@bulwark/contracts';
+import { btcusdtRules } from '@bulwark/testing';
 import { dec } from './money';
-import { parseBinanceUsdmRules, rulesFromContract, type Rules } from './rules';
+import type { Rules } from './rules';
 import { sizeEntry, type SizingDenial, type SizingInput } from './sizing';
 import { recommendEntry } from './sizing-recommend';
 
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8'));
 /** Mainnet BTCUSDT filters (tick 0.1, market step 0.001, market max 120), taker 0.0005, 2025-11-20 brackets. */
-const RULES: Rules = rulesFromContract(
-  parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: readJson('exchange-info.json'), leverageBrackets: readJson('leverage-brackets.json') }),
-);
+const RULES: Rules = btcusdtRules();
 
 /**
  * A request: entry 100,000, stop 99,000, equity and available margin 10,000, risk 1 %, 10x of a

@@ -97,7 +97,9 @@ export function recommendEntry(input: SizingInput, denial: SizingDenial, size: S
   if (a.leverage === undefined) throw new RangeError(`recommendEntry: a ${denial.code} assessment without leverage`);
   const leverage = a.leverage;
   const { rules } = input;
-  const step = rules.marketStepSize;
+  const limit = input.orderType === 'LIMIT';
+  const step = limit ? rules.stepSize : rules.marketStepSize;
+  const maxQty = limit ? rules.maxQty : rules.marketMaxQty;
 
   // Largest quantity, verified with a margin cap that sizes exactly it.
   const quantityPasses = (q: D): boolean => {
@@ -117,8 +119,8 @@ export function recommendEntry(input: SizingInput, denial: SizingDenial, size: S
   let estimate: D;
   const maxMargin = need('maxMargin');
   if (denial.code === 'ABOVE_MAX_QTY') {
-    maxQuantity = largestQuantity(rules.marketMaxQty);
-    estimate = rules.marketMaxQty.plus(step).mul(input.entryPrice).div(maxMargin); // cap sizes below max + step
+    maxQuantity = largestQuantity(maxQty);
+    estimate = maxQty.plus(step).mul(input.entryPrice).div(maxMargin); // cap sizes below max + step
   } else if (denial.code === 'COST_TOO_HIGH') {
     const fitting = input.maxFeeRiskFraction!.mul(need('riskAmount')).div(need('feePerUnit')); // fees of Q ≤ M × riskAmount
     maxQuantity = largestQuantity(fitting);
@@ -187,7 +189,8 @@ function stopClearOfLiquidation(input: SizingInput, liquidation: D, size: Sizer)
  * at most M of the risk amount, |EP − S| ≥ 2·t·EP·(1 − M) ÷ (M ± t·(1 − M)) (+ long, − short),
  * on the tick away from the entry, verified, then bisected back toward the requested stop
  * (`nearestPassing`: the quantity is rounded down to the step, so its fees can be a little
- * lower than the formula's). Null when none exists (a long's stop at or below 0, M ≤ t·(1 − M)
+ * lower than the formula's; a maker entry fee makes the formula's stop a little wide, and the
+ * bisection finds the nearest). Null when none exists (a long's stop at or below 0, M ≤ t·(1 − M)
  * for a short) or the wider stop is denied for another reason.
  */
 function stopWithinFeeShare(input: SizingInput, size: Sizer): D | null {

@@ -1,22 +1,14 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import fc from 'fast-check';
 import { RiskAssessment, type OrderSide } from '@bulwark/contracts';
+import { BTCUSDT_FILES, btcusdtRules } from '@bulwark/testing';
 import { D, dec, floorToStep, min } from './money';
-import { bracketForNotional, parseBinanceUsdmRules, rulesFromContract, type Rules } from './rules';
+import { bracketForNotional } from './rules';
 import { sizeEntry, type SizingDenialCode, type SizingInput } from './sizing';
 
 // Money invariants of position sizing over the real BTCUSDT rules (mainnet filters and
 // both recorded bracket snapshots). Every decimal is built from integers, so it is exact.
 
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8'));
-const rulesWith = (bracketFile: string): Rules =>
-  rulesFromContract(
-    parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: readJson('exchange-info.json'), leverageBrackets: readJson(bracketFile) }),
-  );
-const RULE_SETS = [rulesWith('leverage-brackets.json'), rulesWith('leverage-brackets-2023-07-18.json')];
+const RULE_SETS = [btcusdtRules(BTCUSDT_FILES.leverageBrackets), btcusdtRules(BTCUSDT_FILES.leverageBrackets2023)];
 
 const RUNS = 1000;
 

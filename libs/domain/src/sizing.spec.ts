@@ -1,21 +1,11 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { DenialReason, RiskAssessment } from '@bulwark/contracts';
+import { BTCUSDT_FILES, btcusdtRules } from '@bulwark/testing';
 import { D, dec } from './money';
-import { parseBinanceUsdmRules, rulesFromContract, type Rules } from './rules';
 import { sizeEntry, type SizingDenial, type SizingInput } from './sizing';
 
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8'));
-const rulesWith = (bracketFile: string): Rules =>
-  rulesFromContract(
-    parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: readJson('exchange-info.json'), leverageBrackets: readJson(bracketFile) }),
-  );
-
 /** Mainnet BTCUSDT filters (step 0.001, market max 120, min notional 5), taker 0.0005, 2025-11-20 brackets. */
-const RULES = rulesWith('leverage-brackets.json');
-const RULES_2023 = rulesWith('leverage-brackets-2023-07-18.json');
+const RULES = btcusdtRules();
+const RULES_2023 = btcusdtRules(BTCUSDT_FILES.leverageBrackets2023);
 
 const base: SizingInput = {
   side: 'BUY',

@@ -16,8 +16,13 @@ import { recommendEntry } from './sizing-recommend';
  *   available margin (default 0.5), in (0, 1].
  * - `liquidationBufferFraction`: the stop must stay this fraction of the entry-to-liquidation
  *   distance away from the liquidation price (default 0.1), in [0, 1).
- * - `maxFeeRiskFraction`: the cost guard, the largest share of the risk amount the taker fees
+ * - `maxFeeRiskFraction`: the cost guard, the largest share of the risk amount the fees
  *   at entry and at the stop may take (default 0.5), in (0, 1]; null = no guard.
+ * - `orderType`: the entry's venue order type (default MARKET): a LIMIT entry is sized on the
+ *   LIMIT lot (`stepSize` / `maxQty`), a MARKET one on the MARKET lot.
+ * - `entryFeeRate`: the fee rate the entry pays (default the taker rate; the maker rate for an
+ *   entry that cannot take liquidity, a post-only one). The exit at the stop is a market order
+ *   and always pays the taker rate. Given, it is recorded in the assessment (`entryFeeRate`).
  */
 export interface SizingInput {
   side: OrderSide;
@@ -33,6 +38,8 @@ export interface SizingInput {
   liquidationBufferFraction: D;
   maxFeeRiskFraction: D | null;
   rules: Rules;
+  orderType?: 'MARKET' | 'LIMIT';
+  entryFeeRate?: D;
 }
 
 export type SizingDenialCode =
@@ -69,16 +76,17 @@ export interface RiskPerUnit {
 }
 
 /**
- * riskAmount = equity × riskFraction; stopDistance = |entry − stop|; feePerUnit = taker fee
- * on the entry and on the exit at the stop = takerFeeRate × (entry + stop); lossPerUnit =
- * stopDistance + feePerUnit; rawQuantity = riskAmount ÷ lossPerUnit rounded toward zero, so
- * the loss at the stop, fees included, never exceeds the risk amount. Shared by the futures
- * and the spot-margin sizing.
+ * riskAmount = equity × riskFraction; stopDistance = |entry − stop|; feePerUnit = fee on the
+ * entry and on the exit at the stop = entryFeeRate × entry + takerFeeRate × stop (entryFeeRate
+ * defaults to takerFeeRate: takerFeeRate × (entry + stop)); lossPerUnit = stopDistance +
+ * feePerUnit; rawQuantity = riskAmount ÷ lossPerUnit rounded toward zero, so the loss at the
+ * stop, fees included, never exceeds the risk amount. Shared by the futures and the
+ * spot-margin sizing. Rates are fractions of notional ("0.0005" = 0.05 %).
  */
-export function riskPerUnit(equity: D, riskFraction: D, entry: D, stop: D, takerFeeRate: D): RiskPerUnit {
+export function riskPerUnit(equity: D, riskFraction: D, entry: D, stop: D, takerFeeRate: D, entryFeeRate: D = takerFeeRate): RiskPerUnit {
   const riskAmount = equity.mul(riskFraction);
   const stopDistance = entry.minus(stop).abs();
-  const feePerUnit = takerFeeRate.mul(entry.plus(stop));
+  const feePerUnit = entryFeeRate.mul(entry).plus(takerFeeRate.mul(stop));
   const lossPerUnit = stopDistance.plus(feePerUnit);
   return { riskAmount, stopDistance, feePerUnit, lossPerUnit, rawQuantity: divDown(riskAmount, lossPerUnit) };
 }
@@ -106,18 +114,18 @@ function floorExact(x: D, step: D): D {
  *    liquidationBufferFraction in [0, 1) (`INVALID_INTENT`); equity > 0 (`NO_EQUITY`);
  *    available margin > 0 (`INSUFFICIENT_MARGIN`).
  * 2. riskAmount = equity × riskFraction; stopDistance = |entry − stop|;
- *    feePerUnit = takerFeeRate × (entry + stop) (taker fee on the entry and on the exit at
- *    the stop); lossPerUnit = stopDistance + feePerUnit; rawQuantity = riskAmount / lossPerUnit
+ *    feePerUnit = entryFeeRate × entry + takerFeeRate × stop (the entry's fee, taker unless
+ *    post-only, and the taker fee of the exit at the stop); lossPerUnit = stopDistance + feePerUnit; rawQuantity = riskAmount / lossPerUnit
  *    (40 significant digits, rounded toward zero so it never exceeds the budget).
  * 3. maxMargin = maxMarginFraction × availableMargin. For a leverage L the quantity is
  *    min(rawQuantity, maxMargin × L / entry) (marginCappedQuantity: initial margin =
- *    notional / L <= maxMargin), floored to the MARKET step. The leverage is the largest
+ *    notional / L <= maxMargin), floored to the order type's step. The leverage is the largest
  *    integer L <= min(requestedLeverage, leverageCap) that the bracket of the resulting
  *    notional allows (L <= its initialLeverage). The notional decides the bracket and the
  *    leverage can decide the notional, so candidates are tried from the top down; L = 1 is
  *    always allowed.
- * 4. The quantity is rounded down with `normalizeQuantity(rules, q, entry, 'MARKET')`;
- *    below minQty / minNotional or above the market max quantity is a denial with that code.
+ * 4. The quantity is rounded down with `normalizeQuantity(rules, q, entry, orderType)`;
+ *    below minQty / minNotional or above the order type's max quantity is a denial with that code.
  * 5. Liquidation price (isolated, walletBalance = initial margin of the rounded quantity).
  *    When it exists: liquidationDistance = |entry − liq|; stopToLiquidation = stop − liq for
  *    a long, liq − stop for a short (> 0 when the stop comes first); requiredBuffer =
@@ -125,12 +133,11 @@ function floorExact(x: D, step: D): D {
  *    (`STOP_TOO_CLOSE_TO_LIQUIDATION`) when stopToLiquidation < requiredBuffer, or <= 0
  *    (a stop at or beyond the liquidation price never fires first, whatever the buffer).
  * 6. lossAtStop = quantity × lossPerUnit.
- * 7. Cost guard: feesAtStop = quantity × feePerUnit (the taker fees at the entry and at the
+ * 7. Cost guard: feesAtStop = quantity × feePerUnit (the fees at the entry and at the
  *    stop), feeRiskShare = feesAtStop ÷ riskAmount. Denied (`COST_TOO_HIGH`) when
  *    feeRiskShare > maxFeeRiskFraction: the stop is so close that the venue, not the market,
  *    would take most of the risk budget. Unless the margin cap binds, feeRiskShare =
- *    feePerUnit ÷ lossPerUnit = takerFeeRate × (entry + stop) ÷ (|entry − stop| + takerFeeRate ×
- *    (entry + stop)), whatever the equity or leverage.
+ *    feePerUnit ÷ lossPerUnit, whatever the equity or leverage.
  * 8. A denial ABOVE_MAX_QTY, STOP_TOO_CLOSE_TO_LIQUIDATION or COST_TOO_HIGH keeps its code and
  *    message; its assessment also carries what would pass, `maxQuantity`, `recommendedStop`
  *    and `maxLeverage` (`recommendEntry`, sizing-recommend.ts). Approvals carry none of them.
@@ -151,7 +158,11 @@ export function sizeEntry(input: SizingInput): Result<RiskAssessment, SizingDeni
 /** Steps 1–7 of `sizeEntry`, without the recommendations: also what `recommendEntry` verifies them with. */
 function assessEntry(input: SizingInput): Result<RiskAssessment, SizingDenial> {
   const { side, entryPrice: entry, stopPrice: stop, takeProfitPrice: tp, rules } = input;
+  const orderType = input.orderType ?? 'MARKET';
+  const entryFeeRate = input.entryFeeRate ?? rules.takerFeeRate;
+  const lotStep = orderType === 'MARKET' ? rules.marketStepSize : rules.stepSize;
   const a: Partial<RiskAssessment> = { side, takeProfitPrice: null, takerFeeRate: str(rules.takerFeeRate) };
+  if (input.entryFeeRate !== undefined && input.entryFeeRate.isFinite()) a.entryFeeRate = str(input.entryFeeRate);
   if (Number.isInteger(input.requestedLeverage)) a.requestedLeverage = input.requestedLeverage;
   if (Number.isInteger(input.leverageCap)) a.leverageCap = input.leverageCap;
   // Record inputs that are representable; a NaN would not survive the event schema.
@@ -197,9 +208,10 @@ function assessEntry(input: SizingInput): Result<RiskAssessment, SizingDenial> {
     return deny('INVALID_INTENT', `max fee share of the risk amount must be in (0, 1], got ${maxFeeShare.toString()}`);
   }
   put('maxFeeRiskFraction', maxFeeShare);
+  if (!entryFeeRate.isFinite() || entryFeeRate.lt(0)) return deny('INVALID_INTENT', `entry fee rate must be a finite number >= 0, got ${entryFeeRate.toString()}`);
 
   // 2. Risk per unit.
-  const { riskAmount, stopDistance, feePerUnit, lossPerUnit, rawQuantity } = riskPerUnit(input.equity, riskFraction, entry, stop, rules.takerFeeRate);
+  const { riskAmount, stopDistance, feePerUnit, lossPerUnit, rawQuantity } = riskPerUnit(input.equity, riskFraction, entry, stop, rules.takerFeeRate, entryFeeRate);
   put('riskAmount', riskAmount);
   put('stopDistance', stopDistance);
   put('feePerUnit', feePerUnit);
@@ -211,10 +223,10 @@ function assessEntry(input: SizingInput): Result<RiskAssessment, SizingDenial> {
   put('maxMargin', maxMargin);
   const cappedAt = (lev: number) => min(rawQuantity, divDown(maxMargin.mul(lev), entry));
   let leverage = Math.min(input.requestedLeverage, input.leverageCap);
-  let bracket: Bracket = bracketForNotional(rules.brackets, floorExact(cappedAt(leverage), rules.marketStepSize).mul(entry));
+  let bracket: Bracket = bracketForNotional(rules.brackets, floorExact(cappedAt(leverage), lotStep).mul(entry));
   while (leverage > bracket.initialLeverage) {
     leverage -= 1; // leverage >= 1 always passes: every bracket allows 1x
-    bracket = bracketForNotional(rules.brackets, floorExact(cappedAt(leverage), rules.marketStepSize).mul(entry));
+    bracket = bracketForNotional(rules.brackets, floorExact(cappedAt(leverage), lotStep).mul(entry));
   }
   const marginCappedQuantity = cappedAt(leverage);
   put('marginCappedQuantity', marginCappedQuantity);
@@ -225,7 +237,7 @@ function assessEntry(input: SizingInput): Result<RiskAssessment, SizingDenial> {
   put('maintAmount', bracket.cum);
 
   // 4. Venue step and minimums (never rounded up).
-  const normalized = normalizeQuantity(rules, marginCappedQuantity, entry, 'MARKET');
+  const normalized = normalizeQuantity(rules, marginCappedQuantity, entry, orderType);
   if (!normalized.ok) {
     const { code, message } = normalized.error;
     return deny(code === 'INVALID_QUANTITY' ? 'INVALID_INTENT' : code, `sized quantity: ${message}`);
@@ -276,7 +288,7 @@ function assessEntry(input: SizingInput): Result<RiskAssessment, SizingDenial> {
   if (maxFeeShare !== null && feeRiskShare.gt(maxFeeShare)) {
     return deny(
       'COST_TOO_HIGH',
-      `taker fees at entry and stop ${cents(feesAtStop)} USDT are ${str(feeRiskShare.mul(100).toDecimalPlaces(1, D.ROUND_HALF_UP))} % ` +
+      `${entryFeeRate.eq(rules.takerFeeRate) ? 'taker fees' : 'fees'} at entry and stop ${cents(feesAtStop)} USDT are ${str(feeRiskShare.mul(100).toDecimalPlaces(1, D.ROUND_HALF_UP))} % ` +
         `of the risk amount ${cents(riskAmount)} USDT; at most ${str(maxFeeShare.mul(100))} % allowed (widen the stop or raise the limit)`,
     );
   }
@@ -314,6 +326,7 @@ function assessEntry(input: SizingInput): Result<RiskAssessment, SizingDenial> {
     requiredBuffer: opt(distances?.requiredBuffer),
     lossAtStop: str(lossAtStop),
     takerFeeRate: str(rules.takerFeeRate),
+    ...(input.entryFeeRate === undefined ? {} : { entryFeeRate: str(entryFeeRate) }),
     feesAtStop: str(feesAtStop),
     feeRiskShare: str(feeRiskShare),
     maxFeeRiskFraction: opt(maxFeeShare),

@@ -1,16 +1,14 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parseEvent, type DomainEvent } from '@bulwark/contracts';
+import { SPOT_BTCUSDT_FILES } from '@bulwark/testing';
 import { fold } from './decider';
 import { dec, floorToStep, str, type D } from './money';
 import { decideMarginCallReduction, type IsolatedMarginBalances } from './spot-margin';
 import { spotMarginGuardDecider as guard, spotMarginGuardEvolve, spotMarginGuardInitialState, type SpotMarginGuardState } from './spot-margin-guard';
 
 // Real Binance spot BTCUSDT 1m closes around the 2024-08-05 crash, sampled hourly.
-const DATA = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const FILE = path.join(DATA, 'binance-spot/BTCUSDT/klines-1m/BTCUSDT-1m-2024-07-26_2024-08-25.csv');
 const HOURLY = fs
-  .readFileSync(FILE, 'utf8')
+  .readFileSync(SPOT_BTCUSDT_FILES.candles1mAugust2024, 'utf8')
   .split('\n')
   .slice(1)
   .map((l) => l.split(','))

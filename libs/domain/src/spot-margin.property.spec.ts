@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import fc from 'fast-check';
+import { SPOT_BTCUSDT_FILES } from '@bulwark/testing';
 import { D, dec, ONE, str } from './money';
 import {
   DEFAULT_MARGIN_LEVEL_BARS,
@@ -20,16 +20,14 @@ import {
 // decimal is built from integers, so it is exact.
 
 const RUNS = 1000;
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const SPOT = path.join(DATA_DIR, 'binance-spot/BTCUSDT/klines-1m');
 const closesOf = (file: string): string[] =>
   fs
-    .readFileSync(path.join(SPOT, file), 'utf8')
+    .readFileSync(file, 'utf8')
     .split('\n')
     .slice(1)
     .map((l) => l.split(',')[4])
     .filter((c): c is string => c !== undefined && c.length > 0);
-const CLOSES = [...closesOf('BTCUSDT-1m-2021-04-20_2021-05-20.csv'), ...closesOf('BTCUSDT-1m-2024-07-26_2024-08-25.csv')];
+const CLOSES = [...closesOf(SPOT_BTCUSDT_FILES.candles1mApril2021), ...closesOf(SPOT_BTCUSDT_FILES.candles1mAugust2024)];
 const realClose = fc.integer({ min: 0, max: CLOSES.length - 1 }).map((i) => dec(CLOSES[i]!));
 
 /** mantissa × 10^k cents: 0.01 .. ~100,000,000 quote. */

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { SPOT_BTCUSDT_FILES } from '@bulwark/testing';
 import { D, dec, str } from './money';
 import {
   DEFAULT_MARGIN_LEVEL_BARS,
@@ -26,9 +26,6 @@ import {
 // 2024-08-25, the 2024-08-05 crash); the first test checks each against the file.
 // Rules: Binance spot BTCUSDT LOT_SIZE step 0.00001 / minQty 0.00001, NOTIONAL min 5, taker
 // fee 0.1 % (VIP 0). shared/data holds no spot exchangeInfo, so these are stated here.
-
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const SPOT_FILE = path.join(DATA_DIR, 'binance-spot/BTCUSDT/klines-1m/BTCUSDT-1m-2024-07-26_2024-08-25.csv');
 
 /** Real closes used below: UTC bar open time → close. */
 const CLOSES = {
@@ -61,7 +58,7 @@ const s = (x: D | null) => (x === null ? null : str(x));
 describe('the real prices used here', () => {
   it('are the closes of the spot BTCUSDT 1m file', () => {
     const byTime = new Map<number, string>();
-    for (const line of fs.readFileSync(SPOT_FILE, 'utf8').split('\n').slice(1)) {
+    for (const line of fs.readFileSync(SPOT_BTCUSDT_FILES.candles1mAugust2024, 'utf8').split('\n').slice(1)) {
       const c = line.split(',');
       if (c.length >= 6) byTime.set(Number(c[0]), c[4]!);
     }

@@ -1,25 +1,19 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parseEvent, type Candle, type DomainEvent, type EventData, type PositionSide, type ProtectionGuards } from '@bulwark/contracts';
+import { BTCUSDT_FILES, btcusdtRules } from '@bulwark/testing';
 import { fold } from './decider';
 import { clientOrderIdFor, shortHash } from './ids';
 import { pathSteps, type PathStep } from './market-path';
 import { dec } from './money';
 import { protectionGuards } from './protection';
-import { parseBinanceUsdmRules, rulesFromContract } from './rules';
 import { closeRetryDelayMs, stopDecider, stopEvolve, stopInitialState, type StopCommand, type StopState } from './stop';
 
 // Prices are real Binance USD-M BTCUSDT 1m bars (shared/data, see PROVENANCE.md section 1);
 // guard levels come from protectionGuards with the real 2025-11-20 leverage brackets.
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(BTC, file), 'utf8'));
-const BRACKETS = rulesFromContract(
-  parseBinanceUsdmRules({ venue: 'binance-usdm', exchangeInfoSymbol: readJson('exchange-info.json'), leverageBrackets: readJson('leverage-brackets.json') }),
-).brackets;
+const BRACKETS = btcusdtRules().brackets;
 
 const CANDLES: Candle[] = fs
-  .readFileSync(path.join(BTC, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv'), 'utf8')
+  .readFileSync(BTCUSDT_FILES.candles1m, 'utf8')
   .split('\n')
   .slice(1)
   .filter((row) => row.trim() !== '')

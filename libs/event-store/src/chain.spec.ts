@@ -1,17 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
-import { event, type NewEvent, type RecordedEvent } from '@bulwark/contracts';
+import type { NewEvent, RecordedEvent } from '@bulwark/contracts';
+import { eventMetadata, orderSubmitted, strategyAttached } from '@bulwark/testing';
 import { canonicalJson, eventHash, GENESIS_HASH } from './chain';
 import { ChainCheckpointer } from './checkpoint';
 import { InMemoryEventStore } from './in-memory';
 import type { EventStore, ReadAllOptions } from './port';
 import { accountOfStreamId, verifyChains } from './verify';
 
-const meta = (eventId: string, ts = 1) => ({ eventId, tsEvent: ts, tsInit: ts, correlationId: 'c', causationId: 'c', schemaVersion: 1 });
-const submitted = (clientOrderId: string, eventId: string): NewEvent => ({ ...event('OrderSubmitted', { clientOrderId }), metadata: meta(eventId) });
-const opened = (accountId: string, n: number): NewEvent => ({
-  ...event('StrategyAttached', { accountId, venue: 'binance-usdm', symbol: 'BTCUSDT', strategy: 'donchian-atr', params: { n } }),
-  metadata: meta(`s-${accountId}-${n}`),
-});
+const meta = (eventId: string) => eventMetadata({ eventId });
+const submitted = (clientOrderId: string, eventId: string): NewEvent => orderSubmitted(clientOrderId, { eventId });
+const opened = (accountId: string, n: number): NewEvent => strategyAttached(accountId, { n }, { eventId: `s-${accountId}-${n}` });
 
 /** The store's log with `edit` applied to what reads return: a log altered behind the adapter's back. */
 function altered(store: EventStore, edit: (e: RecordedEvent) => RecordedEvent): EventStore {

@@ -5,6 +5,8 @@ import fc from 'fast-check';
 import { ChainVerifier, eventHash, GENESIS_HASH, withoutChain } from './chain';
 import {
   type EventStore,
+  readAllInBatches,
+  type ReadAllBatchesOptions,
   InvalidCategoryError,
   InvalidEventError,
   InvalidStreamIdError,
@@ -63,7 +65,7 @@ async function collect(it: AsyncIterable<RecordedEvent>): Promise<RecordedEvent[
   return out;
 }
 
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
@@ -95,20 +97,24 @@ async function conflict(p: Promise<unknown>): Promise<WrongExpectedRevisionError
  * @param factory builds a store over an empty log (called before every test) and its cleanup
  * @param opts.densePositions the store numbers its log 1, 2, 3… (in-memory, JetStream); false for a
  *   store whose positions only increase (KurrentDB: log byte offsets)
+ * @param factory's `writeUnreadable`, for a store that can hold messages it cannot read back
+ *   (JetStream): writes one such message at `revision` of `streamId` past the store's checks and
+ *   returns its position; absent, the cases about unreadable messages are skipped
  */
 export function describeEventStoreContract(
   name: string,
-  factory: () => Promise<{ store: EventStore; cleanup: () => Promise<void> }>,
+  factory: () => Promise<{ store: EventStore; cleanup: () => Promise<void>; writeUnreadable?: (streamId: string, revision: number) => Promise<number> }>,
   opts: { densePositions?: boolean } = {},
 ): void {
   const dense = opts.densePositions ?? true;
   describe(`EventStore contract: ${name}`, () => {
     let store: EventStore;
     let cleanup: (() => Promise<void>) | undefined;
+    let writeUnreadable: ((streamId: string, revision: number) => Promise<number>) | undefined;
     const sid = (category = 'order') => `${category}-bw${uid()}-7E`;
 
     beforeEach(async () => {
-      ({ store, cleanup } = await factory());
+      ({ store, cleanup, writeUnreadable } = await factory());
     });
     afterEach(async () => {
       // Skip when the factory failed (e.g. NATS unreachable): its error is the one to see.
@@ -436,6 +442,112 @@ export function describeEventStoreContract(
         },
         180_000,
       );
+    });
+
+    describe('readAllBatches', () => {
+      const batchesOf = async (opts: ReadAllBatchesOptions = {}): Promise<RecordedEvent[][]> => {
+        const out: RecordedEvent[][] = [];
+        for await (const b of store.readAllBatches!(opts)) out.push(b);
+        return out;
+      };
+      /** Five streams of three categories, 23 events, some appended in batches. */
+      async function fill(): Promise<void> {
+        const o = sid('order');
+        const p = sid('position');
+        const a = sid('account');
+        await store.append(o, evs(4, 0), 'no_stream');
+        await store.append(p, [ev(4)], 'no_stream');
+        await store.append(a, evs(6, 5), 'no_stream');
+        await store.append(o, evs(3, 11), 3);
+        await store.append(p, evs(5, 14), 0);
+        await store.append(sid('stop'), evs(2, 19), 'no_stream');
+        await store.append(a, evs(2, 21), 5);
+      }
+
+      it('is implemented, and its batches concatenate to exactly what readAll returns, in order, each batch non-empty and at most batchSize', async () => {
+        expect(typeof store.readAllBatches).toBe('function');
+        await fill();
+        const all = await collect(store.readAll());
+        expect(all.map(num)).toEqual(Array.from({ length: 23 }, (_, i) => i));
+        for (const batchSize of [1, 2, 5, 23, 100, undefined]) {
+          const batches = await batchesOf(batchSize === undefined ? {} : { batchSize });
+          expect(batches.flat()).toEqual(all);
+          for (const b of batches) {
+            expect(b.length).toBeGreaterThan(0);
+            expect(b.length).toBeLessThanOrEqual(batchSize ?? Number.MAX_SAFE_INTEGER);
+          }
+          if (batchSize === 1) expect(batches).toHaveLength(23);
+        }
+      });
+
+      it('honours fromPosition, maxCount and categories as readAll does', async () => {
+        await fill();
+        const positions = (await collect(store.readAll())).map((e) => e.position);
+        const windows: ReadAllBatchesOptions[] = [
+          { fromPosition: positions[7] },
+          { fromPosition: positions[22] + 1 },
+          { maxCount: 0 },
+          { maxCount: 9, batchSize: 4 },
+          { fromPosition: positions[3], maxCount: 10, batchSize: 3 },
+          { categories: ['position'] },
+          { categories: ['order', 'stop'], batchSize: 2 },
+          { categories: ['account'], fromPosition: positions[8], maxCount: 4, batchSize: 3 },
+          { categories: ['margin'] },
+        ];
+        for (const w of windows) {
+          const { batchSize: _b, ...readOpts } = w;
+          expect({ w, got: (await batchesOf(w)).flat().map(num) }).toEqual({ w, got: (await collect(store.readAll(readOpts))).map(num) });
+        }
+      });
+
+      it('reads no batch from an empty store, and refuses a batchSize that is not an integer >= 1', async () => {
+        expect(await batchesOf()).toEqual([]);
+        for (const batchSize of [0, -1, 1.5, Number.NaN]) expect(() => store.readAllBatches!({ batchSize })).toThrow(RangeError);
+      });
+
+      it('readAllInBatches gives the same batches through a store without readAllBatches (readAll grouped)', async () => {
+        await fill();
+        const bare = { readAll: (o?: ReadAllBatchesOptions) => store.readAll(o) } as unknown as EventStore; // a wrapper that only reads
+        const grouped: RecordedEvent[][] = [];
+        for await (const b of readAllInBatches(bare, { batchSize: 4, fromPosition: 2 })) grouped.push(b);
+        expect(grouped.map((b) => b.length)).toEqual([4, 4, 4, 4, 4, 2]);
+        expect(grouped.flat()).toEqual(await collect(store.readAll({ fromPosition: 2 })));
+      });
+
+      it('reports unreadable messages as readAll does, and leaves them out of the batches', async () => {
+        if (!writeUnreadable) return; // this store cannot hold a message it cannot read (it checks every append)
+        const o = sid('order');
+        await store.append(o, evs(2, 0), 'no_stream');
+        const bad = await writeUnreadable(o, 2);
+        await store.append(sid('position'), evs(3, 2), 'no_stream');
+        const fromAll: number[] = [];
+        const fromBatches: number[] = [];
+        const all = await collect(store.readAll({ onUnreadable: (u) => fromAll.push(u.position) }));
+        const batches: RecordedEvent[][] = [];
+        for await (const b of store.readAllBatches!({ batchSize: 2, onUnreadable: (u) => fromBatches.push(u.position) })) batches.push(b);
+        expect(fromAll).toEqual([bad]);
+        expect(fromBatches).toEqual([bad]);
+        expect(batches.flat()).toEqual(all);
+        expect(all.map(num)).toEqual([0, 1, 2, 3, 4]);
+      });
+    });
+
+    describe('streamMessageCounts', () => {
+      it('counts every stored message of each stream (unreadable ones too, where the store can hold them), when the store has it', async () => {
+        if (!store.streamMessageCounts) return; // optional: callers fall back to streamRevision per stream
+        expect(await store.streamMessageCounts()).toEqual(new Map());
+        const a = sid('order');
+        const b = sid('position');
+        await store.append(a, evs(3), 'no_stream');
+        await store.append(b, [ev(3)], 'no_stream');
+        await store.append(a, evs(2, 4), 2);
+        const want = new Map([[a, 5], [b, 1]]);
+        if (writeUnreadable) {
+          await writeUnreadable(b, 1);
+          want.set(b, 2);
+        }
+        expect(await store.streamMessageCounts()).toEqual(want);
+      });
     });
 
     describe('subscribeToAll', () => {

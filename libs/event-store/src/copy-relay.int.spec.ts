@@ -1,7 +1,8 @@
 // store copy (in-memory <-> JetStream, JetStream -> JetStream) and the relay into JetStream, on the machine's nats-server.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { event, type NewEvent } from '@bulwark/contracts';
+import type { NewEvent } from '@bulwark/contracts';
 import * as path from 'node:path';
+import { orderSubmitted, strategyAttached, until } from '@bulwark/testing';
 import type { NatsConnection } from 'nats';
 import { copyStore, CopyDestinationNotEmptyError } from './copy';
 import { InMemoryEventStore } from './in-memory';
@@ -34,12 +35,8 @@ function names(): { stream: string; subjectPrefix: string; create: true } {
   return { stream: `T_ES_${tag}`, subjectPrefix: `tes${tag}`, create: true };
 }
 
-const meta = (eventId: string, ts: number) => ({ eventId, tsEvent: ts, tsInit: ts, correlationId: 'c', causationId: 'c', schemaVersion: 1 });
-const attached = (account: string, n: number): NewEvent => ({
-  ...event('StrategyAttached', { accountId: account, venue: 'binance-usdm', symbol: 'BTCUSDT', strategy: 'donchian-atr', params: { n, price: '104587.70' } }),
-  metadata: meta(`s-${account}-${n}`, 1_700_000_000_000 + n),
-});
-const submitted = (id: string, n: number): NewEvent => ({ ...event('OrderSubmitted', { clientOrderId: id }), metadata: meta(`o-${id}-${n}`, n) });
+const attached = (account: string, n: number): NewEvent => strategyAttached(account, { n, price: '104587.70' }, { eventId: `s-${account}-${n}`, tsEvent: 1_700_000_000_000 + n });
+const submitted = (id: string, n: number): NewEvent => orderSubmitted(id, { eventId: `o-${id}-${n}`, tsEvent: n });
 
 /** A small log: two accounts' streams interleaved, a pre-hash stream that was chained later, and checkpoints. */
 async function sampleLog(): Promise<InMemoryEventStore> {
@@ -105,13 +102,7 @@ describe('relay into JetStream', () => {
     const relay = await startRelay({ source: src, nc, ...where, onRelayed: (e) => seen.push(e.metadata.eventId) });
     expect(relay.from).toBe(1);
     const total = await src.lastPosition();
-    const until = async (n: number) => {
-      for (const t0 = Date.now(); seen.length < n; ) {
-        if (Date.now() - t0 > 30_000) throw new Error(`relay delivered ${seen.length} of ${n}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
-    await until(total);
+    await until(`the relay to deliver all ${total} events`, () => seen.length >= total, { detail: () => `relay delivered ${seen.length} of ${total}` });
     await relay.stop();
     expect(await relayCheckpoint(nc, where.stream)).toBe(total);
     // Consumers read the mirror with the JetStream store's own decoder: the same events, chains intact.
@@ -123,7 +114,7 @@ describe('relay into JetStream', () => {
     await src.append('signal-acct0', [attached('acct0', 99)], 'any');
     const again = await startRelay({ source: src, nc, ...where, onRelayed: (e) => seen.push(e.metadata.eventId) });
     expect(again.from).toBe(total + 1);
-    await until(total + 1);
+    await until('the restarted relay to deliver the one new event', () => seen.length >= total + 1, { detail: () => `relay delivered ${seen.length} of ${total + 1}` });
     await again.stop();
     const jsm = await nc.jetstreamManager();
     expect((await jsm.streams.info(where.stream)).state.messages).toBe(total + 1);

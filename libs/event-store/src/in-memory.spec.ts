@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { event } from '@bulwark/contracts';
+import { eventMetadata, orderSubmitted } from '@bulwark/testing';
 import { describeEventStoreContract } from './contract-suite';
 import { InMemoryEventStore } from './in-memory';
 import { InvalidEventError } from './port';
@@ -7,8 +7,7 @@ import { InvalidEventError } from './port';
 describeEventStoreContract('InMemoryEventStore', async () => ({ store: new InMemoryEventStore(), cleanup: async () => undefined }));
 
 describe('InMemoryEventStore specifics', () => {
-  const meta = (eventId: string) => ({ eventId, tsEvent: 1, tsInit: 2, correlationId: 'c', causationId: 'c', schemaVersion: 1 });
-  const submitted = (clientOrderId: string) => event('OrderSubmitted', { clientOrderId });
+  const meta = (eventId: string) => eventMetadata({ eventId, tsInit: 2 });
 
   it('stores a JSON copy: later mutation of the appended object does not leak in, read events are frozen', async () => {
     const store = new InMemoryEventStore();
@@ -26,13 +25,13 @@ describe('InMemoryEventStore specifics', () => {
   it('refuses calls after close', async () => {
     const store = new InMemoryEventStore();
     await store.close();
-    await expect(store.append('order-x1', [{ ...submitted('bw1'), metadata: meta('e1') }], 'any')).rejects.toThrow('closed');
+    await expect(store.append('order-x1', [orderSubmitted('bw1', { eventId: 'e1', tsInit: 2 })], 'any')).rejects.toThrow('closed');
   });
 
   it('appends atomically under interleaved async callers', async () => {
     const store = new InMemoryEventStore();
     const results = await Promise.allSettled(
-      Array.from({ length: 20 }, (_, i) => store.append('order-x1', [{ ...submitted(`bw${i}`), metadata: meta(`e${i}`) }], 'no_stream')),
+      Array.from({ length: 20 }, (_, i) => store.append('order-x1', [orderSubmitted(`bw${i}`, { eventId: `e${i}`, tsInit: 2 })], 'no_stream')),
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(await store.readStream('order-x1')).toHaveLength(1);

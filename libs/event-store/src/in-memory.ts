@@ -3,8 +3,10 @@ import {
   assertExpected,
   assertStreamId,
   batchEventIds,
+  eventsOfBatches,
   intOption,
   normaliseCategories,
+  readAllWindow,
   planAppend,
   prepareBatch,
   sealBatch,
@@ -17,6 +19,7 @@ import {
   type EventStore,
   EventStoreClosedError,
   type ExpectedRevision,
+  type ReadAllBatchesOptions,
   type ReadAllOptions,
   type ReadStreamOptions,
   type SubscribeOptions,
@@ -105,26 +108,47 @@ export class InMemoryEventStore implements EventStore {
 
   async streamRevision(streamId: string): Promise<number | null> {
     this.assertOpen();
-    assertStreamId(streamId);
     const stream = this.streams.get(streamId);
+    if (!stream) assertStreamId(streamId); // a stored stream's id was checked at its first append
     return stream ? stream.length - 1 : null;
   }
 
-  readAll(opts: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+  /** See {@link EventStore.streamMessageCounts}: every stream's length (nothing unreadable is stored here). */
+  async streamMessageCounts(): Promise<Map<string, number>> {
     this.assertOpen();
-    const from = Math.max(1, intOption('fromPosition', opts.fromPosition, 1, 0));
-    const max = intOption('maxCount', opts.maxCount, Number.MAX_SAFE_INTEGER, 0);
-    const categories = normaliseCategories(opts.categories);
+    return new Map([...this.streams].map(([id, events]) => [id, events.length]));
+  }
+
+  readAll(opts: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    return eventsOfBatches(this.readAllBatches(opts));
+  }
+
+  /**
+   * See {@link EventStore.readAllBatches}. The events handed out are the stored ones, frozen at
+   * append (no copy per read); each batch is a new array.
+   */
+  readAllBatches(opts: ReadAllBatchesOptions = {}): AsyncIterable<RecordedEvent[]> {
+    this.assertOpen();
+    const { from, max, categories, size } = readAllWindow(opts);
     const log = this.log;
     return {
       async *[Symbol.asyncIterator]() {
         const end = log.length; // the end known when the read starts
         let n = 0;
-        for (let i = from - 1; i < end && n < max; i++) {
-          const e = log[i];
-          if (categories && !categories.includes(streamCategory(e.streamId))) continue;
-          n++;
-          yield e;
+        let i = from - 1;
+        while (i < end && n < max) {
+          const want = Math.min(size, max - n);
+          let batch: RecordedEvent[];
+          if (!categories) {
+            batch = log.slice(i, Math.min(end, i + want));
+            i += batch.length;
+          } else {
+            batch = [];
+            for (; i < end && batch.length < want; i++) if (categories.includes(streamCategory(log[i].streamId))) batch.push(log[i]);
+          }
+          if (batch.length === 0) return;
+          n += batch.length;
+          yield batch;
         }
       },
     };

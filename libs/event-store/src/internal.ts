@@ -1,7 +1,7 @@
 // Rules shared by every adapter, so they agree on validation and on the append decision.
 import { EventMetadata, type NewEvent, parseEvent, StreamId } from '@bulwark/contracts';
 import { eventHash, withoutChain } from './chain';
-import { type ExpectedRevision, InvalidCategoryError, InvalidEventError, InvalidStreamIdError, MAX_EVENT_BYTES, type UnreadableEvent } from './port';
+import { batchSizeOption, type ExpectedRevision, InvalidCategoryError, InvalidEventError, InvalidStreamIdError, MAX_EVENT_BYTES, type ReadAllBatchesOptions, type UnreadableEvent } from './port';
 
 const CATEGORY = /^[a-z]+$/;
 
@@ -178,6 +178,29 @@ export function intOption(name: string, v: number | undefined, dflt: number, min
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${String(v)}`);
   return v;
+}
+
+/**
+ * The window of a `readAll` / `readAllBatches`: first position (>= 1), most events, categories
+ * (undefined = all), batch size. Every adapter reads its options through it.
+ * @throws RangeError for a bad number, InvalidCategoryError for a bad category
+ */
+export function readAllWindow(opts: ReadAllBatchesOptions): { from: number; max: number; categories: string[] | undefined; size: number } {
+  return {
+    from: Math.max(1, intOption('fromPosition', opts.fromPosition, 1, 0)),
+    max: intOption('maxCount', opts.maxCount, Number.MAX_SAFE_INTEGER, 0),
+    categories: normaliseCategories(opts.categories),
+    size: batchSizeOption(opts.batchSize),
+  };
+}
+
+/** The events of `batches` one by one, in order: an adapter's `readAll` built on its `readAllBatches`. */
+export function eventsOfBatches<T>(batches: AsyncIterable<T[]>): AsyncIterable<T> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      for await (const batch of batches) yield* batch;
+    },
+  };
 }
 
 /** A stored event as the append decision needs it. */

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { event, type NewEvent, type RecordedEvent, streamCategory } from '@bulwark/contracts';
+import { type NewEvent, type RecordedEvent, streamCategory } from '@bulwark/contracts';
+import { eventMetadata, orderSubmitted, until } from '@bulwark/testing';
 import fc from 'fast-check';
 import { headers as natsHeaders, type JsMsg, type NatsConnection } from 'nats';
 import { eventHash, GENESIS_HASH } from './chain';
@@ -51,14 +52,23 @@ async function freshStore(opts: Omit<JetStreamEventStoreOptions, 'stream' | 'sub
       await jsm.streams.delete(stream);
       created.delete(stream);
     },
+    /** A message that is not JSON, with valid headers claiming `revision` of `streamId`, published past the store. */
+    writeUnreadable: async (streamId: string, revision: number) => {
+      const h = natsHeaders();
+      h.set(EventHeaders.streamId, streamId);
+      h.set(EventHeaders.revision, String(revision));
+      h.set(EventHeaders.eventType, 'OrderSubmitted');
+      const ack = await nc.jetstream().publish(subjectForStream(store.subjectPrefix, streamId), new TextEncoder().encode('{"type": "OrderSub'), { headers: h });
+      return ack.seq;
+    },
   };
 }
 
 describeEventStoreContract('JetStreamEventStore', () => freshStore());
 
-const meta = (eventId: string) => ({ eventId, tsEvent: 1, tsInit: 2, correlationId: 'c', causationId: 'c', schemaVersion: 1 });
+const meta = (eventId: string) => eventMetadata({ eventId, tsInit: 2 });
 /** A catalogue event (OrderSubmitted) numbered by its client order id `bw<n>`. */
-const submitted = (n: number, eventId = `e${n}`): NewEvent => ({ ...event('OrderSubmitted', { clientOrderId: `bw${n}` }), metadata: meta(eventId) });
+const submitted = (n: number, eventId = `e${n}`): NewEvent => orderSubmitted(`bw${n}`, { eventId, tsInit: 2 });
 const numOf = (e: RecordedEvent) => Number((e.data as { clientOrderId: string }).clientOrderId.slice(2));
 
 async function collect(it: AsyncIterable<RecordedEvent>): Promise<RecordedEvent[]> {
@@ -186,15 +196,12 @@ describe('JetStreamEventStore specifics', () => {
       const sub = store.subscribeToAll({}, async (e) => {
         got.push(numOf(e));
       });
-      const until = async (n: number) => {
-        for (let i = 0; i < 400 && got.length < n; i++) await new Promise((r) => setTimeout(r, 10));
-      };
-      await until(1);
+      await until('the first event', () => got.length >= 1);
       const jsm = await nc.jetstreamManager();
       for await (const c of jsm.consumers.list(store.stream)) await jsm.consumers.delete(store.stream, c.name);
       await store.append('order-a1', [submitted(1)], 0);
       await store.append('order-a1', [submitted(2)], 1);
-      await until(3);
+      await until('3 events after the consumers were deleted', () => got.length >= 3);
       await sub.stop();
       expect(got).toEqual([0, 1, 2]);
     } finally {
@@ -216,28 +223,57 @@ function wrapReadConsumers(store: JetStreamEventStore, wrap: (c: FeedConsumer) =
   internals.orderedConsumer = async (f, seq) => wrap(await real(f, seq));
 }
 
-/** The part of a nats.js consumer the reads use. */
+/** The part of a nats.js consumer the reads use: `consume` with a callback (reads) or iterated (subscriptions). */
 interface FeedConsumer {
-  consume(opts: object): Promise<AsyncIterable<JsMsg> & { close(): Promise<void | Error> }>;
+  consume(opts: { callback?: (m: JsMsg) => void }): Promise<AsyncIterable<JsMsg> & { close(): Promise<void | Error>; closed(): Promise<void | Error> }>;
   info(cached?: boolean): Promise<{ num_pending: number }>;
   delete(): Promise<boolean>;
 }
 
-/** A consumer whose feed passes each message through `map` (undefined = the feed ends there). */
-function mapFeed(c: FeedConsumer, map: (m: JsMsg, i: number) => JsMsg | undefined, info?: (real: { num_pending: number }) => { num_pending: number }): FeedConsumer {
+/**
+ * A consumer whose feed passes each message through `map`: `undefined` ends the feed there,
+ * 'stall' drops it and every later one without ending the feed.
+ */
+function mapFeed(c: FeedConsumer, map: (m: JsMsg, i: number) => JsMsg | undefined | 'stall', info?: (real: { num_pending: number }) => { num_pending: number }): FeedConsumer {
   return {
     delete: () => c.delete(),
     info: async (cached) => (info ? info(await c.info(cached)) : c.info(cached)),
     consume: async (opts) => {
-      const msgs = await c.consume(opts);
+      let i = 0;
+      let state: 'open' | 'ended' | 'stalled' = 'open';
+      let end!: () => void;
+      const ended = new Promise<void>((resolve) => (end = resolve));
+      const step = (m: JsMsg): JsMsg | null => {
+        if (state !== 'open') return null;
+        const out = map(m, i++);
+        if (out === 'stall') state = 'stalled';
+        else if (!out) {
+          state = 'ended';
+          end();
+        }
+        return typeof out === 'object' ? out : null;
+      };
+      const user = opts.callback;
+      const msgs = await c.consume(
+        user
+          ? {
+              ...opts,
+              callback: (m) => {
+                const out = step(m);
+                if (out) user(out);
+              },
+            }
+          : opts,
+      );
       return {
         close: () => msgs.close(),
+        closed: () => Promise.race([msgs.closed(), ended]),
         async *[Symbol.asyncIterator]() {
-          let i = 0;
           for await (const m of msgs) {
-            const out = map(m, i++);
-            if (!out) return;
-            yield out;
+            const out = step(m);
+            if (state === 'ended') return;
+            if (state === 'stalled') await new Promise(() => undefined);
+            if (out) yield out;
           }
         },
       };
@@ -247,23 +283,7 @@ function mapFeed(c: FeedConsumer, map: (m: JsMsg, i: number) => JsMsg | undefine
 
 /** A consumer whose feed delivers `after` messages and then stays silent without ending. */
 function stallFeed(c: FeedConsumer, after: number): FeedConsumer {
-  return {
-    delete: () => c.delete(),
-    info: (cached) => c.info(cached),
-    consume: async (opts) => {
-      const msgs = await c.consume(opts);
-      return {
-        close: () => msgs.close(),
-        async *[Symbol.asyncIterator]() {
-          let i = 0;
-          for await (const m of msgs) {
-            if (i++ >= after) await new Promise(() => undefined);
-            yield m;
-          }
-        },
-      };
-    },
-  };
+  return mapFeed(c, (m, i) => (i < after ? m : 'stall'));
 }
 
 /** `m` with the server's pending count lowered by `by` (nats-server 2.9 can under-count it). */

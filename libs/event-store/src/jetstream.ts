@@ -24,12 +24,15 @@ import {
   assertExpected,
   assertStreamId,
   batchEventIds,
+  eventsOfBatches,
   bodyProblem,
   intOption,
   normaliseCategories,
+  readAllWindow,
   planAppend,
   prepareBatch,
   sealBatch,
+  type AppendPlan,
   type StoredRef,
   unreadableReporter,
 } from './internal';
@@ -40,6 +43,7 @@ import {
   type EventStore,
   EventStoreClosedError,
   type ExpectedRevision,
+  type ReadAllBatchesOptions,
   type ReadAllOptions,
   type ReadStreamOptions,
   type SubscribeOptions,
@@ -63,14 +67,18 @@ const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_IN_USE = 10058;
 /** How long the server keeps a read's consumer after the client goes quiet. */
 const DEFAULT_INACTIVE_THRESHOLD_MS = 5_000;
-/** Messages per pull. */
+/** Messages per pull of a live subscription. */
 const BATCH = 256;
+/** Messages per pull of a read (`readAll`, `readStream`): the server sends this far ahead of the reader. */
+const PULL_BATCH = 4096;
 /** A read that hears nothing for this long checks whether anything is left before its end. */
 const IDLE_PROBE_MS = 2_000;
 /** Quiet checks that find messages still due before a read gives up on its consumer and opens a new one. */
 const MAX_IDLE_PROBES = 3;
 /** New consumers a read may open in a row without receiving a message before it fails. */
 const MAX_READ_RESTARTS = 5;
+/** Subjects whose tail a store remembers after its own appends. */
+const MAX_CACHED_TAILS = 10_000;
 /** Bound on re-planning an append that keeps losing publish races (a hot stream with `'any'`). */
 const MAX_ATTEMPTS = 50;
 
@@ -162,11 +170,19 @@ function headerRevision(headers: Pick<MsgHdrs, 'get'> | undefined): number | nul
 
 /** `<category>-<id>` from a subject `<prefix>.<category>.<id>`, null when that is no stream id. */
 function streamIdFromSubject(subject: string): string | null {
+  // A read meets each subject many times: the stream id check (a schema parse) runs once per subject.
+  const known = subjectStreamIds.get(subject);
+  if (known !== undefined) return known;
   const t = subject.split('.');
-  if (t.length < 3) return null;
-  const id = `${t[t.length - 2]}-${t[t.length - 1]}`;
-  return StreamId.safeParse(id).success ? id : null;
+  const id = t.length < 3 ? null : `${t[t.length - 2]}-${t[t.length - 1]}`;
+  const out = id !== null && StreamId.safeParse(id).success ? id : null;
+  if (subjectStreamIds.size >= MAX_CACHED_SUBJECTS) subjectStreamIds.clear(); // bounded memory on a log of many streams
+  subjectStreamIds.set(subject, out);
+  return out;
 }
+
+const subjectStreamIds = new Map<string, string | null>();
+const MAX_CACHED_SUBJECTS = 100_000;
 
 /** Options of {@link JetStreamEventStore.connect}. */
 export interface JetStreamEventStoreOptions {
@@ -277,6 +293,15 @@ interface ReadFilter {
  * holds a prefix of the batch and the call fails; retrying the same append (same event ids)
  * completes it. With nats-server >= 2.12, atomic batch publish would close this gap.
  *
+ * Pipelining: the publishes of one append wait for each other's acknowledgement, since each
+ * must expect the previous one's subject sequence, known only from its ack; publishing later
+ * events unguarded (or with guessed sequences) could leave a revision gap or interleave with
+ * another writer, which msg-id dedupe alone does not prevent (docs/event-store.md "Bulk reads,
+ * trusting the log on replay, appends"). Appends to different streams are independent and
+ * pipeline on the one connection. The store remembers the tail it wrote last per subject, so an
+ * append after its own skips the direct get (the guard catches a tail moved by someone else:
+ * the append re-plans on the stored tail).
+ *
  * Reads use ordered consumers (memory storage, `inactive_threshold` a few seconds) that are
  * deleted when the read ends; they never write to the log. A read ends at the last message
  * matching its filter when it starts (direct get `last_by_subj`), and stops exactly when it has
@@ -294,6 +319,8 @@ interface ReadFilter {
 export class JetStreamEventStore implements EventStore {
   private readonly subscriptions = new Set<JsSubscription>();
   private readonly warned = new Set<number>();
+  /** Tails this store wrote last, by subject: an append's first plan needs no direct get (see `append`). */
+  private readonly tails = new Map<string, Tail>();
   private closed = false;
 
   private constructor(
@@ -369,26 +396,40 @@ export class JetStreamEventStore implements EventStore {
     const subject = subjectForStream(this.subjectPrefix, streamId);
     const loose = expected === 'any' || expected === 'stream_exists';
     let pending = 0; // with 'any'/'stream_exists': events before this index are written
-    for (let attempt = 0; ; attempt++) {
-      const tail = await this.tail(subject);
+    const decide = async (tail: Tail | null): Promise<AppendPlan> => {
       // With a revision check the whole batch is re-decided from the stored tail (which may hold
       // our own prefix); without one only the unwritten rest is appended wherever the tail is.
       const planIds = loose ? ids.slice(pending) : ids;
       const current = tail?.revision ?? null;
-      let plan = planAppend(expected, current, tail?.eventId ?? null, planIds);
-      if (plan.kind === 'lookup') {
-        const refs = await this.storedRefs(streamId, tail, plan.from, plan.count);
-        plan = planAppend(expected, current, tail?.eventId ?? null, planIds, refs);
+      const plan = planAppend(expected, current, tail?.eventId ?? null, planIds);
+      if (plan.kind !== 'lookup') return plan;
+      return planAppend(expected, current, tail?.eventId ?? null, planIds, await this.storedRefs(streamId, tail, plan.from, plan.count));
+    };
+    for (let attempt = 0; ; attempt++) {
+      // The first attempt may plan on the tail this store itself last wrote (no round trip). The
+      // publish guard checks it against the server, so a stale one costs a re-plan, never a wrong
+      // write; any answer but 'write' is decided again on the stored tail.
+      const cached = attempt === 0 ? this.tails.get(subject) : undefined;
+      let tail = cached ?? (await this.tail(subject));
+      let plan = await decide(tail);
+      if (cached && plan.kind !== 'write') {
+        this.tails.delete(subject);
+        tail = await this.tail(subject);
+        plan = await decide(tail);
       }
       if (plan.kind === 'stored') return { nextExpectedRevision: plan.last.revision, position: plan.last.position };
-      if (plan.kind !== 'write') throw new WrongExpectedRevisionError(streamId, expected, current);
+      if (plan.kind !== 'write') throw new WrongExpectedRevisionError(streamId, expected, tail?.revision ?? null);
       const start = (loose ? pending : 0) + plan.from;
       // Chained on the tail this attempt read; the subject-sequence guard makes a lost race a re-plan.
       const { prevHash, chained } = await this.chainHead(streamId, tail);
       const sealed = sealBatch(streamId, prepared, start, (tail?.revision ?? -1) + 1, prevHash, chained, opts.preserveChain);
       const bodies = sealed.bodies.map((b) => encoder.encode(b));
+      this.tails.delete(subject); // unknown until the publishes are acknowledged
       const out = await this.publishChain(subject, streamId, events, ids, bodies, start, tail);
-      if (out.ok) return { nextExpectedRevision: out.revision, position: out.seq };
+      if (out.ok) {
+        this.rememberTail(subject, streamId, out.revision, out.seq, sealed.bodies[sealed.bodies.length - 1]);
+        return { nextExpectedRevision: out.revision, position: out.seq };
+      }
       // Lost a race at event `out.failedAt`: decide again on the new tail (a retry of this very
       // batch may have landed meanwhile; anything else is a conflict at the next plan).
       if (loose) pending = out.failedAt;
@@ -397,6 +438,19 @@ export class JetStreamEventStore implements EventStore {
         throw new WrongExpectedRevisionError(streamId, expected, t?.revision ?? null);
       }
     }
+  }
+
+  /**
+   * Remember a subject's tail after this store's acknowledged publish of `body` (revision
+   * `revision`, sequence `seq`, the subject's last message since every publish is guarded).
+   * Bounded: past {@link MAX_CACHED_TAILS} subjects the oldest is forgotten.
+   */
+  private rememberTail(subject: string, streamId: string, revision: number, seq: number, body: string): void {
+    const b = JSON.parse(body) as NewEvent;
+    const event: RecordedEvent = { type: b.type, data: b.data, metadata: b.metadata, streamId, revision, position: seq };
+    this.tails.delete(subject);
+    if (this.tails.size >= MAX_CACHED_TAILS) this.tails.delete(this.tails.keys().next().value as string);
+    this.tails.set(subject, { lastSeq: seq, revision, eventSeq: seq, decoded: { ok: true, event }, eventId: b.metadata.eventId });
   }
 
   async readStream(streamId: string, opts: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -439,28 +493,60 @@ export class JetStreamEventStore implements EventStore {
     return tail?.revision ?? null;
   }
 
-  readAll(opts: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+  /**
+   * See {@link EventStore.streamMessageCounts}: the per-subject message counts of one stream-info
+   * request (`subjects_filter` `<prefix>.>`, paged by the client), by the stream id of each subject
+   * (as reads name them); subjects that name no stream id are left out.
+   */
+  async streamMessageCounts(): Promise<Map<string, number>> {
     this.assertOpen();
-    const from = Math.max(1, intOption('fromPosition', opts.fromPosition, 1, 0));
-    const max = intOption('maxCount', opts.maxCount, Number.MAX_SAFE_INTEGER, 0);
-    const where = this.filterFor(normaliseCategories(opts.categories));
-    const report = unreadableReporter(opts.onUnreadable, this.warned, this.warn);
-    // Each iteration is a new read that ends at the end known when it starts.
-    return { [Symbol.asyncIterator]: () => this.readAllFrom(where, from, max, report) };
+    const info = await this.jsm.streams.info(this.stream, { subjects_filter: `${this.subjectPrefix}.>` });
+    const out = new Map<string, number>();
+    for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
+      const id = streamIdFromSubject(subject);
+      if (id !== null) out.set(id, (out.get(id) ?? 0) + n);
+    }
+    return out;
   }
 
-  private async *readAllFrom(where: ReadFilter, from: number, max: number, report: (u: UnreadableEvent) => void): AsyncGenerator<RecordedEvent> {
+  readAll(opts: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    return eventsOfBatches(this.readAllBatches(opts));
+  }
+
+  /**
+   * See {@link EventStore.readAllBatches}: each batch is what arrived from the server together
+   * (decoded in one synchronous pass), cut at `batchSize`.
+   */
+  readAllBatches(opts: ReadAllBatchesOptions = {}): AsyncIterable<RecordedEvent[]> {
+    this.assertOpen();
+    const { from, max, categories, size } = readAllWindow(opts);
+    const where = this.filterFor(categories);
+    const report = unreadableReporter(opts.onUnreadable, this.warned, this.warn);
+    // Each iteration is a new read that ends at the end known when it starts.
+    return { [Symbol.asyncIterator]: () => this.readAllFrom(where, from, max, size, report) };
+  }
+
+  private async *readAllFrom(where: ReadFilter, from: number, max: number, size: number, report: (u: UnreadableEvent) => void): AsyncGenerator<RecordedEvent[]> {
     if (max === 0) return;
     let n = 0;
-    for await (const m of this.scan(where.filter, where.ends, from, undefined)) {
-      if (!where.accept(m.subject)) continue;
-      const d = readStoredMessage(m.subject, m.seq, m.headers, m.data);
-      if (!d.ok) {
-        report(d.unreadable);
-        continue;
+    for await (const msgs of this.scanBatches(where.filter, where.ends, from, undefined)) {
+      let out: RecordedEvent[] = [];
+      for (const m of msgs) {
+        if (!where.accept(m.subject)) continue;
+        const d = readStoredMessage(m.subject, m.seq, m.headers, m.data);
+        if (!d.ok) {
+          report(d.unreadable);
+          continue;
+        }
+        out.push(d.event);
+        if (++n >= max) break;
+        if (out.length >= size) {
+          yield out;
+          out = [];
+        }
       }
-      yield d.event;
-      if (++n >= max) return;
+      if (out.length) yield out;
+      if (n >= max) return;
     }
   }
 
@@ -576,7 +662,8 @@ export class JetStreamEventStore implements EventStore {
   }
 
   /**
-   * Publish events `start..` after `tail` (`bodies[0]` is event `start`'s), each guarded by the previous one's sequence.
+   * Publish events `start..` after `tail` (`bodies[0]` is event `start`'s), each guarded by the previous one's sequence
+   * (so one at a time: the next guard is the previous ack's sequence; see the class comment, "Pipelining").
    * @returns the last event's revision and sequence, or the index of the event that lost a race
    */
   private async publishChain(
@@ -657,48 +744,91 @@ export class JetStreamEventStore implements EventStore {
     return next.some((m) => m !== null && m.seq <= endSeq);
   }
 
+  /** {@link scanBatches} one message at a time. */
+  private async *scan(filter: string | string[], ends: string[], startSeq: number, endSeq: number | undefined): AsyncGenerator<JsMsg> {
+    for await (const batch of this.scanBatches(filter, ends, startSeq, endSeq)) yield* batch;
+  }
+
   /**
-   * Messages matching `filter` from `startSeq` through `endSeq`, in order, each once; `endSeq`
-   * defaults to the last message matching `ends` when the scan starts (so it is a message the
-   * consumer will deliver). The scan ends when it has seen a message at or past `endSeq`;
-   * pending counts are not used. When the feed goes quiet it checks (direct get) whether a
-   * matching message is still due: if none is, the scan is over; if one is and the feed stays
-   * quiet, or when the feed ends early, it resumes on a new consumer after the last message
-   * seen. Consumers are deleted when the scan ends.
+   * Messages matching `filter` from `startSeq` through `endSeq`, in order, each once, in arrays of
+   * what arrived together; `endSeq` defaults to the last message matching `ends` when the scan
+   * starts (so it is a message the consumer will deliver). The scan ends when it has seen a
+   * message at or past `endSeq`; pending counts are not used.
+   *
+   * The ordered consumer hands each message to a callback that only buffers it (no promise, timer
+   * or iterator step per message); the scan wakes once per network read and yields what came
+   * (hundreds of messages), so the per-message cost is the decode alone. Pulls of
+   * {@link PULL_BATCH} keep the server sending ahead while the caller works on a batch; the
+   * buffer holds at most what arrived meanwhile (bounded by the read's end).
+   *
+   * When the feed goes quiet it checks (direct get) whether a matching message is still due: if
+   * none is, the scan is over; if one is and the feed stays quiet, or when the feed ends early,
+   * it resumes on a new consumer after the last message seen. Consumers are deleted when the
+   * scan ends.
    * @throws Error when consumers keep failing to deliver anything
    */
-  private async *scan(filter: string | string[], ends: string[], startSeq: number, endSeq: number | undefined): AsyncGenerator<JsMsg> {
+  private async *scanBatches(filter: string | string[], ends: string[], startSeq: number, endSeq: number | undefined): AsyncGenerator<JsMsg[]> {
     const end = endSeq ?? (await this.lastMatching(ends));
     let last = startSeq - 1; // the last sequence handed out (a reset never repeats or skips one)
     for (let barren = 0; last < end; ) {
       if (barren > MAX_READ_RESTARTS) throw new Error(`JetStream read of ${this.stream} stalled at sequence ${last} of ${end}`);
       const consumer = await this.orderedConsumer(filter, last + 1);
       const before = last;
+      let buffered: JsMsg[] = [];
+      let ended = false;
+      let wake: (() => void) | null = null;
+      const poke = () => {
+        const w = wake;
+        wake = null;
+        w?.();
+      };
       let msgs: ConsumerMessages | null = null;
-      let next: Promise<IteratorResult<JsMsg>> | null = null;
       try {
-        msgs = await consumer.consume({ max_messages: BATCH });
-        const it = msgs[Symbol.asyncIterator]();
+        msgs = await consumer.consume({
+          max_messages: PULL_BATCH,
+          callback: (m) => {
+            buffered.push(m);
+            poke();
+          },
+        });
+        msgs.closed().then(
+          () => ((ended = true), poke()),
+          () => ((ended = true), poke()),
+        );
         for (let idle = 0; ; ) {
-          next ??= it.next();
-          const r = await idleRace(next, IDLE_PROBE_MS);
-          if (r === 'idle') {
-            if (!(await this.anyMatching(ends, last + 1, end))) return; // nothing left up to the end
-            if (++idle >= MAX_IDLE_PROBES) break; // due but not coming: a new consumer
+          if (buffered.length === 0) {
+            if (ended) break; // the feed ended early: a new consumer
+            const woken = new Promise<void>((resolve) => (wake = resolve));
+            const r = await idleRace(woken, IDLE_PROBE_MS);
+            if (r === 'idle' && buffered.length === 0 && !ended) {
+              wake = null;
+              if (!(await this.anyMatching(ends, last + 1, end))) return; // nothing left up to the end
+              if (++idle >= MAX_IDLE_PROBES) break; // due but not coming: a new consumer
+            }
             continue;
           }
-          next = null;
-          if (r.done) break; // the feed ended early: a new consumer
           idle = 0;
-          const m = r.value;
-          if (m.seq <= last) continue;
-          if (m.seq > end) return;
-          last = m.seq;
-          yield m;
-          if (m.seq >= end) return;
+          const got = buffered;
+          buffered = [];
+          const out: JsMsg[] = [];
+          let done = false;
+          for (const m of got) {
+            if (m.seq <= last) continue;
+            if (m.seq > end) {
+              done = true;
+              break;
+            }
+            last = m.seq;
+            out.push(m);
+            if (m.seq >= end) {
+              done = true;
+              break;
+            }
+          }
+          if (out.length) yield out;
+          if (done) return;
         }
       } finally {
-        next?.catch(() => undefined);
         await msgs?.close().catch(() => undefined);
         await consumer.delete().catch(() => undefined);
       }

@@ -1,6 +1,7 @@
 // The EventStore contract on KurrentDB: runs only where KURRENTDB_URL names a server
 // (e.g. `kurrentdb://127.0.0.1:2113?tls=false`). No KurrentDB server runs in this repository's CI.
 import { describe, expect, it } from '@jest/globals';
+import { strategyAttached } from '@bulwark/testing';
 import { describeEventStoreContract } from './contract-suite';
 import { InMemoryEventStore } from './in-memory';
 import { KurrentDBEventStore, kurrentEventId, positionOf } from './kurrentdb';
@@ -39,7 +40,7 @@ if (!URL) {
     it('copies an in-memory log to KurrentDB and back with the same chain heads', async () => {
       const src = new InMemoryEventStore();
       for (let n = 0; n < 5; n++) {
-        await src.append(`signal-acct${n % 2}`, [{ type: 'StrategyAttached', data: { accountId: `acct${n % 2}`, venue: 'binance-usdm', symbol: 'BTCUSDT', strategy: 'donchian-atr', params: { n } }, metadata: { eventId: `e${n}`, tsEvent: n, tsInit: n, correlationId: 'c', causationId: 'c', schemaVersion: 1 } }], 'any');
+        await src.append(`signal-acct${n % 2}`, [strategyAttached(`acct${n % 2}`, { n }, { eventId: `e${n}`, tsEvent: n })], 'any');
       }
       const { store: kdb } = await fresh();
       try {

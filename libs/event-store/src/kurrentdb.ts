@@ -30,6 +30,7 @@ import {
   bodyProblem,
   intOption,
   normaliseCategories,
+  readAllWindow,
   planAppend,
   prepareBatch,
   sealBatch,
@@ -42,8 +43,10 @@ import {
   type EventStore,
   EventStoreClosedError,
   type ExpectedRevision,
+  type ReadAllBatchesOptions,
   type ReadAllOptions,
   type ReadStreamOptions,
+  DEFAULT_READ_BATCH,
   type SubscribeOptions,
   type Subscription,
   type UnreadableEvent,
@@ -213,6 +216,14 @@ export class KurrentDBEventStore implements EventStore {
     return { [Symbol.asyncIterator]: () => this.readAllFrom(from, max, categories, report) };
   }
 
+  /** See {@link EventStore.readAllBatches}: a page of the client's `$all` read at a time, cut at `batchSize`. */
+  readAllBatches(opts: ReadAllBatchesOptions = {}): AsyncIterable<RecordedEvent[]> {
+    this.assertOpen();
+    const { from, max, categories, size } = readAllWindow(opts);
+    const report = unreadableReporter(opts.onUnreadable, this.warned, this.warn);
+    return { [Symbol.asyncIterator]: () => this.readAllBatchesFrom(from, max, categories, size, report) };
+  }
+
   subscribeToAll(opts: SubscribeOptions, handler: (e: RecordedEvent) => Promise<void>): Subscription {
     this.assertOpen();
     const from = Math.max(1, intOption('fromPosition', opts.fromPosition, 1, 0));
@@ -285,7 +296,13 @@ export class KurrentDBEventStore implements EventStore {
     return null;
   }
 
+  /** {@link readAllBatchesFrom} one event at a time. */
   private async *readAllFrom(from: number, max: number, categories: string[] | undefined, report: (u: UnreadableEvent) => void): AsyncGenerator<RecordedEvent> {
+    for await (const batch of this.readAllBatchesFrom(from, max, categories, DEFAULT_READ_BATCH, report)) yield* batch;
+  }
+
+  /** The events of `$all` from `from` up to the log's end when the read starts, a page of the client's read at a time, cut at `size`. */
+  private async *readAllBatchesFrom(from: number, max: number, categories: string[] | undefined, size: number, report: (u: UnreadableEvent) => void): AsyncGenerator<RecordedEvent[]> {
     if (max === 0) return;
     const end = await this.lastPosition();
     let n = 0;
@@ -293,22 +310,35 @@ export class KurrentDBEventStore implements EventStore {
     for (let first = true; ; first = false) {
       let got = 0;
       let lastPos: Position | null = null;
+      let out: RecordedEvent[] = [];
+      let done = false;
       for await (const r of this.client.readAll({ direction: FORWARDS, fromPosition: start, maxCount: PAGE, filter: this.filterFor(categories) })) {
         got++;
         lastPos = r.event?.position ?? lastPos;
         const d = this.decode(r);
         if (!d) continue;
         const pos = d.ok ? d.event.position : d.unreadable.position;
-        if (pos > end) return;
+        if (pos > end) {
+          done = true;
+          break;
+        }
         if (pos < from || (!first && lastPos && pos <= positionOf(start as Position))) continue;
         if (!d.ok) {
           report(d.unreadable);
           continue;
         }
-        yield d.event;
-        if (++n >= max || pos >= end) return;
+        out.push(d.event);
+        if (++n >= max || pos >= end) {
+          done = true;
+          break;
+        }
+        if (out.length >= size) {
+          yield out;
+          out = [];
+        }
       }
-      if (got < PAGE || !lastPos) return;
+      if (out.length) yield out;
+      if (done || got < PAGE || !lastPos) return;
       start = lastPos; // inclusive: the repeated first event is skipped above
     }
   }

@@ -138,6 +138,14 @@ export interface ReadAllOptions {
 }
 
 /**
+ * `readAllBatches` window: that of {@link ReadAllOptions}, delivered in arrays of at most
+ * `batchSize` events (an integer >= 1; default: the adapter's, a few thousand).
+ */
+export interface ReadAllBatchesOptions extends ReadAllOptions {
+  batchSize?: number;
+}
+
+/**
  * `subscribeToAll` options: from global position `fromPosition` (inclusive, default 1), only
  * streams of the given categories (all when absent or empty); `onUnreadable` hears of each
  * skipped message (the handler is not called for it).
@@ -217,6 +225,24 @@ export interface EventStore {
   /** Events of all streams in global order, ending at the log's end when the read starts. */
   readAll(opts?: ReadAllOptions): AsyncIterable<RecordedEvent>;
   /**
+   * `readAll` in arrays: the same events in the same order (concatenated, the batches are exactly
+   * what `readAll(opts)` returns), each array non-empty and at most `batchSize` long; unreadable
+   * messages are reported the same way. One `await` per batch instead of per event: for bulk
+   * readers (replay, copy). Optional: call it through {@link readAllInBatches}, which falls back
+   * to grouping `readAll` for a store without it. The arrays are the caller's; the events are as
+   * `readAll` returns them (do not mutate them). A wrapper that changes what `readAll` returns
+   * must change this too, or not have it.
+   * @throws RangeError for a `batchSize` that is not an integer >= 1 (and as `readAll` does)
+   */
+  readAllBatches?(opts?: ReadAllBatchesOptions): AsyncIterable<RecordedEvent[]>;
+  /**
+   * How many stored messages each stream holds now (events, and unreadable messages its reads
+   * skip), by stream id, in one snapshot; a stream without messages is absent. Optional: for bulk
+   * checks that would otherwise call `streamRevision` once per stream (the replay's revisions
+   * check). A store that does not have it is asked per stream.
+   */
+  streamMessageCounts?(): Promise<Map<string, number>>;
+  /**
    * Catch-up then live subscription in global order from `fromPosition` (inclusive, default 1):
    * `handler` is called one event at a time, the next call starts after the previous resolves.
    */
@@ -225,4 +251,40 @@ export interface EventStore {
   lastPosition(): Promise<number>;
   /** Stop this store's subscriptions and refuse further calls. Does not close shared connections. */
   close(): Promise<void>;
+}
+
+/** Batch size of {@link readAllInBatches} for a store without `readAllBatches`, and the adapters' default. */
+export const DEFAULT_READ_BATCH = 4096;
+
+/**
+ * `store.readAllBatches(opts)` when the store has it, else `store.readAll(opts)` grouped into
+ * arrays of at most `opts.batchSize` (default {@link DEFAULT_READ_BATCH}) events. Either way the
+ * batches concatenate to exactly `readAll(opts)`'s events, in order.
+ * @throws RangeError for a `batchSize` that is not an integer >= 1
+ */
+export function readAllInBatches(store: EventStore, opts: ReadAllBatchesOptions = {}): AsyncIterable<RecordedEvent[]> {
+  if (typeof store.readAllBatches === 'function') return store.readAllBatches(opts);
+  const size = batchSizeOption(opts.batchSize);
+  const { batchSize: _size, ...readOpts } = opts;
+  const events = store.readAll(readOpts);
+  return {
+    async *[Symbol.asyncIterator]() {
+      let batch: RecordedEvent[] = [];
+      for await (const e of events) {
+        batch.push(e);
+        if (batch.length >= size) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length) yield batch;
+    },
+  };
+}
+
+/** A `batchSize` option or {@link DEFAULT_READ_BATCH}. @throws RangeError unless an integer >= 1 */
+export function batchSizeOption(v: number | undefined): number {
+  if (v === undefined) return DEFAULT_READ_BATCH;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new RangeError(`batchSize must be an integer >= 1, got ${String(v)}`);
+  return v;
 }

@@ -2,16 +2,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Candle } from '@bulwark/contracts';
+import { BTCUSDT_FILES, DATA_DIR } from '@bulwark/testing';
 import { CandleFileError, countCandles, readCandles, readFundingRates } from './csv';
 import { DataDirNotFoundError, instrumentFiles, projectRoot, resolveDataDir } from './data-dir';
 
 // Real Binance USD-M BTCUSDT data (shared/data, see PROVENANCE.md sections 1, 2 and 4).
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const MONTH_1M = path.join(BTC, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
-const GZ_15M = path.join(BTC, 'klines-15m/BTCUSDT-15m-2022-12-06_2025-12-10.csv.gz');
-const FUNDING = path.join(BTC, 'funding-rates.csv');
-const FUNDING_2025_11 = path.join(BTC, 'funding-rate-monthly/BTCUSDT-fundingRate-2025-11.csv');
+const MONTH_1M = BTCUSDT_FILES.candles1m;
+const GZ_15M = BTCUSDT_FILES.candles15m;
+const FUNDING = BTCUSDT_FILES.fundingRates;
+const FUNDING_2025_11 = BTCUSDT_FILES.fundingRateMonthly('2025-11');
 
 // The first three data lines of the month file, as written there.
 const [HEADER, ROW1, ROW2, ROW3] = fs.readFileSync(MONTH_1M, 'utf8').split('\n').slice(0, 4);

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { BTCUSDT_FILES, DATA_DIR as SHARED_DATA_DIR } from '@bulwark/testing';
 import { CandleFileError, countCandles, firstLine, MAX_LINE_CHARS, readCandles, readFundingRates } from './csv';
 import { ALLOWED_DATA_DIRS_ENV, allowedDataDirs, checkMarketDataFile, MarketDataFileError } from './file-check';
 
@@ -10,11 +11,11 @@ import { ALLOWED_DATA_DIRS_ENV, allowedDataDirs, checkMarketDataFile, MarketData
 // symlinks out of the allowed directories, missing, empty, not a CSV, a broken gzip. The good
 // files are real Binance USDⓈ-M BTCUSDT data (shared/data, PROVENANCE.md) or slices of it.
 
-const DATA_DIR = fs.realpathSync(process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data'));
-const BTC = path.join(DATA_DIR, 'binance-usdm/BTCUSDT');
-const MONTH_1M = path.join(BTC, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
-const GZ_15M = path.join(BTC, 'klines-15m/BTCUSDT-15m-2022-12-06_2025-12-10.csv.gz');
-const FUNDING = path.join(BTC, 'funding-rates.csv');
+// As real paths: the checks answer with them.
+const DATA_DIR = fs.realpathSync(SHARED_DATA_DIR);
+const MONTH_1M = fs.realpathSync(BTCUSDT_FILES.candles1m);
+const GZ_15M = fs.realpathSync(BTCUSDT_FILES.candles15m);
+const FUNDING = fs.realpathSync(BTCUSDT_FILES.fundingRates);
 /** The header and the first 200 rows of the month file (2025-11-10 00:00 … 03:19). */
 const SLICE = fs.readFileSync(MONTH_1M, 'utf8').split('\n').slice(0, 201).join('\n') + '\n';
 

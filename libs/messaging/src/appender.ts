@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type DomainEvent, EventCatalogue, type NewEvent, type RecordedEvent, parseEvent } from '@bulwark/contracts';
+import { type DomainEvent, EventCatalogue, type MarketTick, type NewEvent, type RecordedEvent, candleCorrelationId, parseEvent } from '@bulwark/contracts';
 import { type EventStore, type ExpectedRevision, WrongExpectedRevisionError } from '@bulwark/event-store';
 import { SpanKind, activeTraceId, activeTraceparent, contextOfTraceparent, inSpan, observeTickToOrder, processMetrics, processProjection, withCorrelation } from '@bulwark/telemetry';
 import { trace } from '@opentelemetry/api';
@@ -14,6 +14,11 @@ export interface Causation {
 /** Derive the causation of events decided because of `e`. */
 export function causedBy(e: RecordedEvent): Causation {
   return { tsEvent: e.metadata.tsEvent, correlationId: e.metadata.correlationId, causationId: e.metadata.eventId };
+}
+
+/** The causation of events decided at a market step: its market time, its candle's correlation id, `tick-<runId>-<seq>`. */
+export function causedByTick(tick: MarketTick): Causation {
+  return { tsEvent: tick.ts, correlationId: candleCorrelationId(tick.venue, tick.symbol, tick.candleOpenTime), causationId: `tick-${tick.runId}-${tick.seq}` };
 }
 
 /**

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MarketTick, Subjects } from '@bulwark/contracts';
 import { JetStreamEventStore } from '@bulwark/event-store';
+import { until } from '@bulwark/testing';
 import { Controller, type INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, type MicroserviceOptions, Payload } from '@nestjs/microservices';
@@ -132,7 +133,7 @@ describe('the replay clock over NATS', () => {
     const waits: Array<ClockWait | null> = [];
     const clock = new ReplayClock(new NatsClockPort(nc, 1_000), ['accounting'], { stall: { stallLimitMs: 30_000, initialBackoffMs: 100, maxBackoffMs: 500 }, onWait: (w) => waits.push(w) });
     const stepping = clock.phase('accounting', { ...tick(7), runId: 'clock-int-3' });
-    await new Promise((r) => setTimeout(r, 1_500));
+    await until('the clock to find nobody listening', () => waits.length > 0);
     const app = await startService();
     try {
       await stepping;

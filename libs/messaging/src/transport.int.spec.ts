@@ -5,33 +5,23 @@
  * running. Needs Bulwark's nats-server (npm run setup; NATS_URL, default 127.0.0.1:4223); the harness connects as admin.
  */
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
 import { AccountQuery, event, type RecordedEvent, Streams } from '@bulwark/contracts';
 import { JetStreamEventStore } from '@bulwark/event-store';
+import { dropIsolatedBus, isolatedBus, openIsolatedBus, rawEvent, until } from '@bulwark/testing';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventPattern, MessagePattern, Payload, type MicroserviceOptions } from '@nestjs/microservices';
 import { JSONCodec, type NatsConnection } from 'nats';
 import { EventAppender } from './appender';
-import { createBusStreams } from './bus-streams';
-import type { BusConfig } from './config';
 import { DeadLetters } from './dead-letter';
 import { HandlerErrorFilter } from './handler-retry';
-import { connectNats, DEFAULT_NATS_URL } from './nats-connect';
 import { NoAnswerError } from './request';
 import { BulwarkTransport, eventPattern } from './transport';
 import { ZodPipe } from './zod-pipe';
 
 const json = JSONCodec();
-const tag = randomBytes(4).toString('hex');
-const bus: BusConfig = {
-  natsUrl: process.env.NATS_URL || DEFAULT_NATS_URL,
-  esStream: `T_ES_${tag}`,
-  esPrefix: `tes${tag}`,
-  dlqStream: `T_DLQ_${tag}`,
-  dlqPrefix: `tdlq${tag}`,
-  consumerSuffix: `t${tag}`,
-};
+const bus = isolatedBus('transport');
+const { tag } = bus;
 const seen: string[] = [];
 const accountSeen: string[] = [];
 let unavailableFor = 8;
@@ -83,27 +73,14 @@ async function startService() {
 const intent = (n: number) =>
   event('StrategyAttached', { accountId: `acct${n}`, venue: 'binance-usdm', symbol: 'BTCUSDT', strategy: 'donchian-atr', params: { channel: n } });
 
-async function until(pred: () => boolean, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 beforeAll(async () => {
-  nc = await connectNats({ user: 'admin', servers: bus.natsUrl }).catch((e) => {
-    throw new Error(`this test needs Bulwark's nats-server with JetStream at ${bus.natsUrl} (npm run setup): ${String(e)}`);
-  });
-  await createBusStreams(nc, bus);
+  nc = await openIsolatedBus(bus);
   // validate: false lets the test store the schema-breaking event the transport must dead-letter.
   store = await JetStreamEventStore.connect(nc, { stream: bus.esStream, subjectPrefix: bus.esPrefix, validate: false });
 });
 
 afterAll(async () => {
-  const jsm = await nc.jetstreamManager();
-  await jsm.streams.delete(bus.esStream).catch(() => undefined);
-  await jsm.streams.delete(bus.dlqStream).catch(() => undefined);
+  await dropIsolatedBus(nc, bus);
   await nc.drain();
 });
 
@@ -113,17 +90,17 @@ describe('BulwarkTransport over JetStream', () => {
     const c = { tsEvent: 1, correlationId: 'test', causationId: 'test' };
     let app = await startService();
     await appender.append(Streams.signal('a1'), [intent(1), intent(2)], 'no_stream', c);
-    await until(() => seen.length === 2);
+    await until('the first two events handled', () => seen.length === 2);
 
     // Down: two more events are appended, and one that breaks its schema.
     await app.close();
     await appender.append(Streams.signal('a1'), [intent(3)], 1, c);
     await appender.append(Streams.signal('a2'), [intent(4)], 'no_stream', c);
-    await store.append('signal-bad', [{ type: 'StrategyAttached', data: { accountId: 'no spaces allowed' }, metadata: { eventId: `bad-${tag}`, tsEvent: 1, tsInit: 1, correlationId: 't', causationId: 't', schemaVersion: 1 } }], 'no_stream');
+    await store.append('signal-bad', [rawEvent('StrategyAttached', { accountId: 'no spaces allowed' }, { eventId: `bad-${tag}`, correlationId: 't' })], 'no_stream');
 
     // Back up: it resumes where it stopped, in the log's order.
     app = await startService();
-    await until(() => seen.length === 4);
+    await until('the four events handled after the restart', () => seen.length === 4);
     expect(seen).toEqual([
       `signal-a1@0:StrategyAttached`,
       `signal-a1@1:StrategyAttached`,
@@ -138,7 +115,11 @@ describe('BulwarkTransport over JetStream', () => {
     expect(good).toEqual({ echoed: 'ok-1' });
 
     const jsm = await nc.jetstreamManager();
-    const info = await jsm.streams.info(bus.dlqStream);
+    // The schema-breaking event is the log's last: its dead letter may be written after the fourth event is seen.
+    const info = await until('both dead letters stored', async () => {
+      const i = await jsm.streams.info(bus.dlqStream);
+      return i.state.messages >= 2 ? i : null;
+    });
     expect(info.state.messages).toBe(2);
     const reasons = [];
     for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) reasons.push(json.decode((await jsm.streams.getMessage(bus.dlqStream, { seq })).data) as { reason: string; subject: string });
@@ -152,7 +133,7 @@ describe('BulwarkTransport over JetStream', () => {
     const c = { tsEvent: 1, correlationId: 'test', causationId: 'test' };
     const app = await startService();
     await appender.append(Streams.account('r1'), [intent(101), intent(102), intent(103)], 'no_stream', c);
-    await until(() => accountSeen.length === 2, 30_000);
+    await until('two account events handled', () => accountSeen.length === 2);
     // 101 waited out 8 unanswered tries (more than the 5 a failure gets), then 103: the log's order.
     expect(accountSeen).toEqual(['101', '103']);
     expect(unavailableFor).toBe(-1);

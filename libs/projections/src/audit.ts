@@ -339,8 +339,13 @@ async function entrySource(ctx: AuditContext, clientOrderId: string, init: Event
   }
   const approval = audited<EntryApproved>(approvalEvent);
   const a = approval.data;
-  if (a.clientOrderId !== clientOrderId) problems.push(`the approval names order ${a.clientOrderId}, not ${clientOrderId}`);
-  if (!dec(a.quantity).eq(dec(init.quantity)) || a.side !== init.side) problems.push(`the order (${init.side} ${init.quantity}) differs from the approval (${a.side} ${a.quantity})`);
+  // A child of a split entry is one of the approval's children, with its quantity.
+  const child = init.parentClientOrderId !== undefined ? a.split?.children.find((c) => c.clientOrderId === clientOrderId) : undefined;
+  if (init.parentClientOrderId !== undefined && init.parentClientOrderId !== a.clientOrderId) problems.push(`the order's parent ${init.parentClientOrderId} is not the approval's order ${a.clientOrderId}`);
+  else if (init.parentClientOrderId !== undefined && !child) problems.push(`the approval of ${a.clientOrderId} lists no child ${clientOrderId}`);
+  else if (init.parentClientOrderId === undefined && a.clientOrderId !== clientOrderId) problems.push(`the approval names order ${a.clientOrderId}, not ${clientOrderId}`);
+  const approved = child?.quantity ?? a.quantity;
+  if (!dec(approved).eq(dec(init.quantity)) || a.side !== init.side) problems.push(`the order (${init.side} ${init.quantity}) differs from the approval (${a.side} ${approved})`);
   const decidedWith = (account ?? [])
     .filter((e) => e.metadata.causationId === approval.causationId && e.metadata.eventId !== approval.eventId)
     .map((e) => audited(e));

@@ -1,4 +1,4 @@
-import type { DomainEvent, EventData, RecordedEvent } from '@bulwark/contracts';
+import type { DomainEvent, RecordedEvent } from '@bulwark/contracts';
 import {
   type AccountState,
   accountEvolve,
@@ -136,6 +136,45 @@ export interface LedgerSnapshot {
   closesByPurpose: Record<string, number>;
 }
 
+/** Position events that realise PnL (their `realisedPnl` is required). */
+export const REALISING_TYPES: ReadonlySet<string> = new Set(['PositionReduced', 'PositionClosed', 'PositionLiquidated']);
+
+/**
+ * The decimal amounts of an account or position event that the ledger and the replay's checks
+ * use, each parsed once (exact, decimal.js); null where the type has none:
+ * - fill types ({@link POSITION_FILL_TYPES}): `fee`, `quantity`; `realisedPnl` (required for
+ *   Reduced / Closed / Liquidated, else when present); `liquidationFee` for PositionLiquidated
+ *   (absent = 0);
+ * - FundingApplied: `amount`; AccountOpened: `capital`.
+ * @throws DecimalError / RangeError when an amount the type needs is missing or not a finite decimal
+ */
+export function amountsOf(e: { type: string; data: unknown }): EventAmounts {
+  // A missing amount (bad data in a trusted log) reaches dec() as undefined and throws there.
+  const d = (e.data ?? {}) as Record<string, string>;
+  const a: EventAmounts = { fee: null, quantity: null, realisedPnl: null, liquidationFee: null, amount: null, capital: null };
+  if (POSITION_FILL_TYPES.has(e.type)) {
+    a.fee = dec(d.fee);
+    a.quantity = dec(d.quantity);
+    if (REALISING_TYPES.has(e.type) || d.realisedPnl !== undefined) a.realisedPnl = dec(d.realisedPnl);
+    if (e.type === 'PositionLiquidated') a.liquidationFee = dec(d.liquidationFee ?? '0');
+  } else if (e.type === 'FundingApplied') {
+    a.amount = dec(d.amount);
+  } else if (e.type === 'AccountOpened') {
+    a.capital = dec(d.capital);
+  }
+  return a;
+}
+
+/** See {@link amountsOf}. */
+export interface EventAmounts {
+  fee: D | null;
+  quantity: D | null;
+  realisedPnl: D | null;
+  liquidationFee: D | null;
+  amount: D | null;
+  capital: D | null;
+}
+
 /**
  * One account's ledger, booked event by event exactly as accounting's `book()` does: capital
  * from the first AccountOpened, fees / realised PnL / liquidation fees / counts from the
@@ -155,30 +194,34 @@ export class LedgerFold implements LedgerTotals {
   fills = 0;
   readonly closesByPurpose: Record<string, number> = {};
 
-  /** Book one event (account or position stream); other types are ignored. */
-  apply(e: { type: string; data: unknown }): void {
+  /**
+   * Book one event (account or position stream); other types are ignored.
+   * @param a its amounts, when the caller has them parsed already ({@link amountsOf})
+   * @throws DecimalError / RangeError when an amount the type needs is missing or not a decimal (nothing is booked then)
+   */
+  apply(e: { type: string; data: unknown }, a: EventAmounts = amountsOf(e)): void {
     if (e.type === 'AccountOpened') {
       if (this.capitalKnown) return; // accounting keeps the first capital
-      this.capital = dec((e.data as EventData<'AccountOpened'>).capital);
+      this.capital = a.capital!;
       this.capitalKnown = true;
       return;
     }
     if (e.type === 'FundingApplied') {
-      this.funding = this.funding.plus(dec((e.data as EventData<'FundingApplied'>).amount));
+      this.funding = this.funding.plus(a.amount!);
       return;
     }
     if (!POSITION_FILL_TYPES.has(e.type)) return;
-    const d = e.data as { fee: string; realisedPnl?: string; purpose: string; liquidationFee?: string };
+    const d = e.data as { purpose: string };
     this.fills++;
-    this.fees = this.fees.plus(dec(d.fee));
+    this.fees = this.fees.plus(a.fee!);
     if (e.type === 'PositionOpened') this.positionsOpened++;
-    if (d.realisedPnl !== undefined) this.realisedPnl = this.realisedPnl.plus(dec(d.realisedPnl));
+    if (a.realisedPnl) this.realisedPnl = this.realisedPnl.plus(a.realisedPnl);
     if (e.type === 'PositionClosed' || e.type === 'PositionLiquidated') {
       this.positionsClosed++;
       this.closesByPurpose[d.purpose] = (this.closesByPurpose[d.purpose] ?? 0) + 1;
       if (e.type === 'PositionLiquidated') {
         this.liquidations++;
-        this.liquidationFees = this.liquidationFees.plus(dec(d.liquidationFee ?? '0'));
+        this.liquidationFees = this.liquidationFees.plus(a.liquidationFee!);
       }
     }
   }

@@ -1,6 +1,7 @@
 import { type EventData, type EventType, type RecordedEvent, Streams } from '@bulwark/contracts';
 import { dec, marginClosePnl, str } from '@bulwark/domain';
 import { type EventStore, InMemoryEventStore } from '@bulwark/event-store';
+import { rawEvent } from '@bulwark/testing';
 import { auditDay } from './audit';
 import { marginAssets, marginDetail, MarginProjection, marginPositionId, parseMarginPositionId, rebuildMarginReadModels } from './margin';
 
@@ -24,8 +25,7 @@ async function put<T extends EventType>(store: EventStore, streamId: string, typ
   await putRaw(store, streamId, type, data, tsEvent);
 }
 async function putRaw(store: EventStore, streamId: string, type: string, data: unknown, tsEvent: number): Promise<void> {
-  const metadata = { eventId: `margin-spec-${++ids}`, tsEvent, tsInit: tsEvent, correlationId: 'margin-spec', causationId: 'margin-spec', schemaVersion: 1 };
-  await store.append(streamId, [{ type, data, metadata }], 'any');
+  await store.append(streamId, [rawEvent(type, data, { eventId: `margin-spec-${++ids}`, tsEvent, correlationId: 'margin-spec' })], 'any');
 }
 async function all(store: EventStore): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];

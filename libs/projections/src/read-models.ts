@@ -1,8 +1,34 @@
-import { accountOfStream, type AccountSummary, type EventData, parsePositionStreamId, type RecordedEvent, streamCategory } from '@bulwark/contracts';
-import { type AccountState, type D, dec, netPnlOf, type PositionState, type StopState, str, unrealisedPnl, ZERO } from '@bulwark/domain';
-import type { EventStore, UnreadableEvent } from '@bulwark/event-store';
-import { fillKey, foldOrder, foldPolicy, foldPosition, foldStop, LedgerFold, type LedgerSnapshot, POSITION_FILL_TYPES, utcTime } from './folds';
-import { screenEvent } from './screen';
+import { accountOfStream, type AccountSummary, type EventData, parsePositionStreamId, parseStreamId, type RecordedEvent, streamCategory } from '@bulwark/contracts';
+import {
+  accountInitialState,
+  type AccountState,
+  type D,
+  dec,
+  netPnlOf,
+  positionInitialState,
+  type PositionState,
+  stopInitialState,
+  type StopState,
+  str,
+  unrealisedPnl,
+  ZERO,
+} from '@bulwark/domain';
+import { type EventStore, readAllInBatches, type UnreadableEvent } from '@bulwark/event-store';
+import {
+  amountsOf,
+  type EventAmounts,
+  evolvePolicy,
+  evolvePosition,
+  evolveStop,
+  fillKey,
+  foldOrder,
+  LedgerFold,
+  type LedgerSnapshot,
+  POSITION_FILL_TYPES,
+  REALISING_TYPES,
+  utcTime,
+} from './folds';
+import { isTrustedAsIs, screenEvent, trustEvent } from './screen';
 
 /*
  * The replay's read models (`bulwark replay`): rebuild every read model from the event log alone — account policy
@@ -136,7 +162,13 @@ export interface ReadModels {
   checks: ConsistencyCheck[];
   /** Every check holds. */
   ok: boolean;
+  /** True when every event was re-checked against its schema (`verify`); false when the log was trusted. */
+  verified: boolean;
 }
+
+/** The schema check's rule when the log is trusted (no `verify`). */
+const TRUSTED_SCHEMA_RULE =
+  'every stored message is a readable event of a known type and schema version that the folds can use (others are left out of the folds); schemas and sizes were checked at append, --verify checks them again';
 
 const CHECK_RULES: Record<CheckName, string> = {
   schema: 'every stored message is a readable event of a known type whose data matches its contract schema and whose size the store allows (others are left out of the folds)',
@@ -149,8 +181,10 @@ const CHECK_RULES: Record<CheckName, string> = {
 
 class Checks {
   private readonly map = new Map<CheckName, ConsistencyCheck>();
-  constructor() {
-    for (const name of Object.keys(CHECK_RULES) as CheckName[]) this.map.set(name, { name, rule: CHECK_RULES[name], checked: 0, ok: true, failures: [] });
+  constructor(verify: boolean) {
+    for (const name of Object.keys(CHECK_RULES) as CheckName[]) {
+      this.map.set(name, { name, rule: name === 'schema' && !verify ? TRUSTED_SCHEMA_RULE : CHECK_RULES[name], checked: 0, ok: true, failures: [] });
+    }
   }
   count(name: CheckName, n = 1): void {
     this.map.get(name)!.checked += n;
@@ -210,33 +244,71 @@ interface Working {
   stops: Map<string, RecordedEvent[]>;
 }
 
+/** Options of {@link rebuildReadModels}. */
+export interface RebuildOptions {
+  /** Only this account (its account, order, position and stop streams). */
+  accountId?: string;
+  /**
+   * Re-check every event against its contract schema and the store's size limit (`screenEvent`):
+   * for audits and `bulwark replay --verify`, which exist to find bad logs. Without it the log
+   * is trusted (`trustEvent`: the store validated each event at append), and only events of an
+   * unknown type or schema version, or that a fold cannot use, fail the `schema` check.
+   */
+  verify?: boolean;
+}
+
+/** `localeCompare(b, 'en', { numeric: true })` with one collator (that call builds a collator each time: slow on thousands of orders). */
+const byNumericId = new Intl.Collator('en', { numeric: true }).compare;
+
+/** Streams whose `streamRevision` the revisions check asks for at once (a round trip each on JetStream). */
+const TAIL_QUERIES_IN_FLIGHT = 64;
+
 /**
  * Rebuild the read models from the event log alone and check its self-consistency.
- * @param opts.accountId only this account (its account, order, position and stop streams).
+ * Reads the log in batches (`readAllInBatches`), up to its last position when the rebuild starts.
+ * A stored message that cannot be read, is not a valid event (see {@link RebuildOptions.verify}),
+ * or that a fold cannot use (e.g. a missing amount) is one failure of the `schema` check and is
+ * left out of every fold; never skipped in silence.
+ * @returns the models of every account (sorted by id) and the six checks; `verified` says which mode ran
  */
-export async function rebuildReadModels(store: EventStore, opts: { accountId?: string } = {}): Promise<ReadModels> {
+export async function rebuildReadModels(store: EventStore, opts: RebuildOptions = {}): Promise<ReadModels> {
   const only = opts.accountId ?? null;
+  const verify = opts.verify ?? false;
   const lastPosition = await store.lastPosition();
-  const checks = new Checks();
+  const checks = new Checks(verify);
 
   // One pass over the log, in global order. Order streams belong to the account of their OrderInitialized.
   const orderAccounts = new Map<string, string>();
-  const streams = new Map<string, { accountId: string | null; events: RecordedEvent[] }>();
+  // Per stream, noted while each event is in cache: whether its revisions run 0, 1, 2… at increasing
+  // positions (else the revisions check looks again), and whether a trusted replay takes every event as it is.
+  const streams = new Map<string, { accountId: string | null; order: boolean; events: RecordedEvent[]; prevPosition: number; inOrder: boolean; asIs: boolean }>();
   const unreadable: UnreadableEvent[] = [];
   let eventsRead = 0;
-  for await (const e of store.readAll({ onUnreadable: (u) => unreadable.push(u) })) {
-    if (e.position > lastPosition) break; // a snapshot: events appended while reading wait for the next replay
-    eventsRead++;
-    if (e.type === 'OrderInitialized') {
-      const acc = (e.data as { accountId?: unknown } | null)?.accountId;
-      if (typeof acc === 'string') orderAccounts.set(e.streamId, acc);
+  read: for await (const batch of readAllInBatches(store, { onUnreadable: (u) => unreadable.push(u) })) {
+    for (const e of batch) {
+      if (e.position > lastPosition) break read; // a snapshot: events appended while reading wait for the next replay
+      eventsRead++;
+      if (e.type === 'OrderInitialized') {
+        const acc = (e.data as { accountId?: unknown } | null)?.accountId;
+        if (typeof acc === 'string') orderAccounts.set(e.streamId, acc);
+      }
+      let s = streams.get(e.streamId);
+      if (!s) {
+        // The account of a stream depends on its id alone, except an order stream's (its OrderInitialized).
+        const order = parseStreamId(e.streamId)?.category === 'order';
+        s = { accountId: accountOfStream(e.streamId, orderAccounts), order, events: [], prevPosition: 0, inOrder: true, asIs: true };
+        streams.set(e.streamId, s);
+      }
+      const accountId = s.order ? (orderAccounts.get(e.streamId) ?? null) : s.accountId;
+      if (only !== null && accountId !== only) continue;
+      if (s.events.length === 0) s.accountId = accountId;
+      if (e.position <= s.prevPosition || e.revision !== s.events.length) s.inOrder = false;
+      s.prevPosition = e.position;
+      if (s.asIs && !isTrustedAsIs(e)) s.asIs = false;
+      s.events.push(e);
     }
-    const accountId = accountOfStream(e.streamId, orderAccounts);
-    if (only !== null && accountId !== only) continue;
-    const s = streams.get(e.streamId) ?? { accountId, events: [] };
-    s.events.push(e);
-    streams.set(e.streamId, s);
   }
+  for (const [id, s] of streams) if (s.events.length === 0) streams.delete(id);
 
   // Unreadable messages of the snapshot, by stream (with --account, only those whose stream names that account).
   const skipped = new Map<string, Array<UnreadableEvent & { accountId: string | null }>>();
@@ -255,35 +327,62 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
   // reported by the schema check, not again as a gap), increasing positions, and the
   // stream's tail is what was read.
   const grown = (await store.lastPosition()) !== lastPosition;
-  for (const [streamId, { accountId, events }] of streams) {
+  const lastRead = new Map<string, number>();
+  for (const [streamId, { accountId, events, inOrder }] of streams) {
     checks.count('revisions');
+    const lost = skipped.get(streamId);
+    if (inOrder && !lost) {
+      lastRead.set(streamId, events.length - 1); // revisions 0 … n-1 at increasing positions, as the read noted
+      continue;
+    }
     let prev = 0;
-    events.forEach((e) => {
+    for (const e of events) {
       if (e.position <= prev) checks.fail('revisions', accountId, streamId, `revision ${e.revision} is at position ${e.position}, not after ${prev}`);
       prev = e.position;
-    });
-    const held = [
-      ...events.map((e) => ({ revision: e.revision, position: e.position })),
-      ...(skipped.get(streamId) ?? []).flatMap((u) => (u.revision === null ? [] : [{ revision: u.revision, position: u.position }])),
-    ].sort((a, b) => a.position - b.position);
-    held.forEach((x, i) => {
-      if (x.revision !== i) checks.fail('revisions', accountId, streamId, `event ${i} read has revision ${x.revision} (expected ${i}: a gap or a duplicate)`);
-    });
-    const tail = await store.streamRevision(streamId);
-    const lastRead = Math.max(...held.map((x) => x.revision));
-    if (tail === null || tail < lastRead || (!grown && tail !== lastRead)) {
-      checks.fail('revisions', accountId, streamId, `the store says the stream ends at revision ${tail === null ? 'none' : tail}, the read ended at ${lastRead}`);
     }
+    const held = lost
+      ? [...events.map((e) => ({ revision: e.revision, position: e.position })), ...lost.flatMap((u) => (u.revision === null ? [] : [{ revision: u.revision, position: u.position }]))].sort(
+          (a, b) => a.position - b.position,
+        )
+      : events;
+    let last = -1;
+    for (let i = 0; i < held.length; i++) {
+      const r = held[i].revision;
+      if (r !== i) checks.fail('revisions', accountId, streamId, `event ${i} read has revision ${r} (expected ${i}: a gap or a duplicate)`);
+      if (r > last) last = r;
+    }
+    lastRead.set(streamId, last);
   }
+  // A stream whose stored message count is what the read met (events and skipped messages) ends
+  // where the read ended: one snapshot of the counts instead of a tail query per stream; the
+  // others (grown since, or a store without counts) are asked for their tail.
+  const counts = typeof store.streamMessageCounts === 'function' ? await store.streamMessageCounts() : null;
+  const ids = [...streams.keys()].filter((id) => counts?.get(id) !== streams.get(id)!.events.length + (skipped.get(id)?.length ?? 0));
+  const tails = await mapInFlight(ids, TAIL_QUERIES_IN_FLIGHT, (id) => store.streamRevision(id));
+  ids.forEach((streamId, i) => {
+    const tail = tails[i];
+    const last = lastRead.get(streamId)!;
+    if (tail === null || tail < last || (!grown && tail !== last)) {
+      checks.fail('revisions', streams.get(streamId)!.accountId, streamId, `the store says the stream ends at revision ${tail === null ? 'none' : tail}, the read ended at ${last}`);
+    }
+  });
 
   // Schema: invalid events (unknown type, data failing the schema, too large) are reported and left out; older schema versions are upcast.
-  const valid = (accountId: string | null, events: RecordedEvent[]): RecordedEvent[] =>
-    events.flatMap((e) => {
-      checks.count('schema');
-      const p = screenEvent(e);
-      if (!p.ok) checks.fail('schema', accountId, `${e.streamId}#${e.revision}`, p.reason, { position: e.position, eventType: e.type });
-      return p.ok ? [p.event] : [];
-    });
+  const screen = verify ? screenEvent : trustEvent;
+  const valid = (accountId: string | null, events: RecordedEvent[], asIs: boolean): RecordedEvent[] => {
+    checks.count('schema', events.length);
+    if (!verify && asIs) return events; // the common case: every event taken as it is (noted by the read)
+    const out: RecordedEvent[] = [];
+    for (const e of events) {
+      const p = screen(e);
+      if (p.ok) out.push(p.event);
+      else checks.fail('schema', accountId, `${e.streamId}#${e.revision}`, p.reason, { position: e.position, eventType: e.type });
+    }
+    return out;
+  };
+  /** An event a fold could not use: a schema failure, and it stays out of the models. */
+  const unusable = (accountId: string | null, e: RecordedEvent, err: unknown) =>
+    checks.fail('schema', accountId, `${e.streamId}#${e.revision}`, `cannot be folded: ${(err as Error).message}`, { position: e.position, eventType: e.type });
 
   const work = new Map<string, Working>();
   const of = (accountId: string) => {
@@ -291,8 +390,8 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
     if (!w) work.set(accountId, (w = { accountId, accountEvents: [], positions: new Map(), orders: new Map(), stops: new Map() }));
     return w;
   };
-  for (const [streamId, { accountId, events }] of streams) {
-    const good = valid(accountId, events);
+  for (const [streamId, { accountId, events, asIs }] of streams) {
+    const good = valid(accountId, events, asIs);
     if (accountId === null) continue;
     const category = streamCategory(streamId);
     if (category === 'account') of(accountId).accountEvents = good;
@@ -302,70 +401,92 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
   }
 
   // Fills of every order, by (client order id, trade id), for the trade-id check.
-  const fills = new Map<string, { accountId: string; fill: EventData<'OrderFilled'> }>();
+  const fills = new Map<string, { accountId: string; fill: EventData<'OrderFilled'>; quantity: D }>();
+  const positionAmounts = new Map<string, Array<{ e: RecordedEvent; a: EventAmounts }>>();
   const accounts: AccountReadModel[] = [];
   for (const w of [...work.values()].sort((a, b) => a.accountId.localeCompare(b.accountId))) {
-    const policyState = foldPolicy(w.accountEvents);
+    // Account events: the policy fold and the ledger's capital; an event either cannot use is left out of both.
+    const { state: policyState, kept: accountKept } = foldUsable(w.accountEvents, accountInitialState(), evolvePolicy, (e, err) => unusable(w.accountId, e, err));
 
     // Orders.
     const orders: OrderModel[] = [];
     const lastFill = new Map<string, { price: string; position: number; tsEvent: number }>(); // venue:symbol -> last fill
-    for (const [streamId, events] of w.orders) {
+    for (const [streamId, streamEvents] of w.orders) {
       const clientOrderId = streamId.slice('order-'.length);
       checks.count('order-transitions');
       checks.count('order-fills');
+      const init = streamEvents.find((e) => e.type === 'OrderInitialized')?.data as EventData<'OrderInitialized'> | undefined;
+      let ordered: D | null = null;
+      try {
+        ordered = init ? dec(init.quantity) : null;
+      } catch (err) {
+        unusable(w.accountId, streamEvents.find((e) => e.type === 'OrderInitialized')!, err);
+      }
+      // A fill whose quantities are not decimals cannot be folded: left out of the order's fold and checks.
+      const fillQty = new Map<RecordedEvent, { quantity: D; filledQuantity: D; leavesQuantity: D }>();
+      const events = streamEvents.filter((e) => {
+        if (e.type !== 'OrderFilled') return true;
+        const f = e.data as EventData<'OrderFilled'>;
+        try {
+          fillQty.set(e, { quantity: dec(f.quantity), filledQuantity: dec(f.filledQuantity), leavesQuantity: dec(f.leavesQuantity) });
+          return true;
+        } catch (err) {
+          unusable(w.accountId, e, err);
+          return false;
+        }
+      });
       const folded = foldOrder(events);
       for (const p of folded.problems) checks.fail('order-transitions', w.accountId, streamId, p);
       if (events[0]?.type !== 'OrderInitialized') checks.fail('order-transitions', w.accountId, streamId, `the stream starts with ${events[0]?.type ?? 'nothing'}, not OrderInitialized`);
-      const init = events.find((e) => e.type === 'OrderInitialized')?.data as EventData<'OrderInitialized'> | undefined;
       let cumulative = ZERO;
-      let lastReported: D | null = null;
       let n = 0;
       for (const e of events) {
-        if (e.type !== 'OrderFilled') continue;
+        const q = fillQty.get(e);
+        if (!q) continue;
         const f = e.data as EventData<'OrderFilled'>;
         n++;
-        cumulative = cumulative.plus(dec(f.quantity));
-        lastReported = dec(f.filledQuantity);
-        if (!lastReported.eq(cumulative)) checks.fail('order-fills', w.accountId, streamId, `fill ${f.tradeId} reports ${f.filledQuantity} filled, the fills so far sum to ${str(cumulative)}`);
-        if (init && !dec(f.leavesQuantity).eq(dec(init.quantity).minus(lastReported))) {
-          checks.fail('order-fills', w.accountId, streamId, `fill ${f.tradeId} leaves ${f.leavesQuantity}, the order of ${init.quantity} has ${str(dec(init.quantity).minus(lastReported))} left`);
+        cumulative = cumulative.plus(q.quantity);
+        if (!q.filledQuantity.eq(cumulative)) checks.fail('order-fills', w.accountId, streamId, `fill ${f.tradeId} reports ${f.filledQuantity} filled, the fills so far sum to ${str(cumulative)}`);
+        if (ordered && !q.leavesQuantity.eq(ordered.minus(q.filledQuantity))) {
+          checks.fail('order-fills', w.accountId, streamId, `fill ${f.tradeId} leaves ${f.leavesQuantity}, the order of ${init!.quantity} has ${str(ordered.minus(q.filledQuantity))} left`);
         }
         const k = fillKey(f.clientOrderId, f.tradeId);
         if (fills.has(k)) checks.fail('trade-ids', w.accountId, k, `trade ${f.tradeId} of ${f.clientOrderId} is filled twice`);
-        fills.set(k, { accountId: w.accountId, fill: f });
+        fills.set(k, { accountId: w.accountId, fill: f, quantity: q.quantity });
         const where = `${f.venue}:${f.symbol}`;
         const prev = lastFill.get(where);
         if (!prev || e.position > prev.position) lastFill.set(where, { price: f.price, position: e.position, tsEvent: e.metadata.tsEvent });
       }
       const s = folded.state;
       if (!s.filledQuantity.eq(cumulative)) checks.fail('order-fills', w.accountId, streamId, `the order state holds ${str(s.filledQuantity)} filled, its fills sum to ${str(cumulative)}`);
-      if (init && cumulative.gt(dec(init.quantity))) checks.fail('order-fills', w.accountId, streamId, `fills of ${str(cumulative)} exceed the order quantity ${init.quantity}`);
-      if (init && s.status === 'FILLED' && !cumulative.eq(dec(init.quantity))) checks.fail('order-fills', w.accountId, streamId, `FILLED with ${str(cumulative)} of ${init.quantity}`);
+      if (ordered && cumulative.gt(ordered)) checks.fail('order-fills', w.accountId, streamId, `fills of ${str(cumulative)} exceed the order quantity ${init!.quantity}`);
+      if (ordered && s.status === 'FILLED' && !cumulative.eq(ordered)) checks.fail('order-fills', w.accountId, streamId, `FILLED with ${str(cumulative)} of ${init!.quantity}`);
       orders.push({
         clientOrderId, purpose: init?.purpose ?? null, side: init?.side ?? null, quantity: init?.quantity ?? null, status: s.status,
         filledQuantity: str(s.filledQuantity), averageFillPrice: s.averageFillPrice === null ? null : str(s.averageFillPrice), fees: str(s.fees), fills: n,
       });
     }
-    orders.sort((a, b) => a.clientOrderId.localeCompare(b.clientOrderId, 'en', { numeric: true }));
+    orders.sort((a, b) => byNumericId(a.clientOrderId, b.clientOrderId));
 
     // Positions and the ledger (the accounting service's book(), the same fold as AccountProjection's).
     const book = new LedgerFold();
-    for (const e of w.accountEvents) book.apply(e);
+    for (const { e, a } of accountKept) book.apply(e, a);
     let unrealised = ZERO;
     const positions: PositionModel[] = [];
     const marks: string[] = [];
-    for (const [streamId, events] of w.positions) {
-      const state: PositionState = foldPosition(events);
+    for (const [streamId, streamEvents] of w.positions) {
+      // Each event's amounts parsed once, for the fold's ledger, the totals check and the trade-id check.
+      const { state, kept } = foldUsable<PositionState>(streamEvents, positionInitialState(), evolvePosition, (e, err) => unusable(w.accountId, e, err));
+      const events = kept.map((k) => k.e);
+      positionAmounts.set(streamId, kept);
       let sumRealised = ZERO, sumFees = ZERO, sumFunding = ZERO;
       let endAt = -1;
       // The recorded totals are checked against sums recomputed here, independently of the fold.
-      events.forEach((e, i) => {
-        book.apply(e);
-        const d = e.data as Record<string, string>;
-        if (POSITION_FILL_TYPES.has(e.type)) sumFees = sumFees.plus(dec(d.fee));
-        if (e.type === 'PositionReduced' || e.type === 'PositionClosed' || e.type === 'PositionLiquidated') sumRealised = sumRealised.plus(dec(d.realisedPnl));
-        if (e.type === 'FundingApplied') sumFunding = sumFunding.plus(dec(d.amount));
+      kept.forEach(({ e, a }, i) => {
+        book.apply(e, a);
+        if (a.fee) sumFees = sumFees.plus(a.fee);
+        if (REALISING_TYPES.has(e.type)) sumRealised = sumRealised.plus(a.realisedPnl!);
+        if (a.amount) sumFunding = sumFunding.plus(a.amount);
         if ((e.type === 'PositionClosed' || e.type === 'PositionLiquidated') && endAt < 0) endAt = i;
       });
 
@@ -373,7 +494,7 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
         checks.count('position-totals');
         const end = events[endAt];
         const d = end.data as EventData<'PositionLiquidated'>;
-        const liq = end.type === 'PositionLiquidated' ? dec(d.liquidationFee) : ZERO;
+        const liq = kept[endAt].a.liquidationFee ?? ZERO;
         const expectNet = netPnlOf({ realisedPnl: sumRealised, fees: sumFees, funding: sumFunding, liquidationFee: liq });
         const cmp: Array<[string, string, D]> = [
           ['totalRealisedPnl', d.totalRealisedPnl, sumRealised],
@@ -382,7 +503,7 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
           ['netPnl', d.netPnl, expectNet],
         ];
         for (const [field, recorded, recomputed] of cmp) {
-          if (!dec(recorded).eq(recomputed)) checks.fail('position-totals', w.accountId, streamId, `${end.type}.${field} = ${recorded}, recomputed from the stream's events: ${str(recomputed)}`);
+          if (!decimalOrNull(recorded)?.eq(recomputed)) checks.fail('position-totals', w.accountId, streamId, `${end.type}.${field} = ${recorded}, recomputed from the stream's events: ${str(recomputed)}`);
         }
         if (endAt !== events.length - 1) checks.fail('position-totals', w.accountId, streamId, `${events.length - 1 - endAt} event(s) follow the ${end.type}`);
       }
@@ -416,8 +537,11 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
     };
 
     const stops: StopModel[] = [];
-    for (const [streamId, events] of w.stops) stops.push(stopModel(streamId, foldStop(events), events));
-    stops.sort((a, b) => a.streamId.localeCompare(b.streamId, 'en', { numeric: true }));
+    for (const [streamId, events] of w.stops) {
+      const { state, kept } = foldUsable(events, stopInitialState(), evolveStop, (e, err) => unusable(w.accountId, e, err));
+      stops.push(stopModel(streamId, state, kept.map((k) => k.e)));
+    }
+    stops.sort((a, b) => byNumericId(a.streamId, b.streamId));
     const byStatus = (xs: Array<{ status: string }>) => xs.reduce<Record<string, number>>((r, x) => ((r[x.status] = (r[x.status] ?? 0) + 1), r), {});
     accounts.push({
       accountId: w.accountId,
@@ -432,18 +556,18 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
   // Trade ids: each fill booked once (a flip: closing part in n, the rest opening n + 1), for its whole quantity and fee.
   const booked = new Map<string, Array<{ streamId: string; sequence: number; type: string; quantity: D; fee: D; accountId: string }>>();
   for (const w of work.values()) {
-    for (const [streamId, events] of w.positions) {
-      for (const e of events) {
+    for (const streamId of w.positions.keys()) {
+      for (const { e, a } of positionAmounts.get(streamId)!) {
         if (!POSITION_FILL_TYPES.has(e.type)) continue;
-        const d = e.data as { clientOrderId: string; tradeId: string; quantity: string; fee: string };
+        const d = e.data as { clientOrderId: string; tradeId: string };
         const k = fillKey(d.clientOrderId, d.tradeId);
         const list = booked.get(k) ?? [];
-        list.push({ streamId, sequence: parsePositionStreamId(streamId)?.sequence ?? 0, type: e.type, quantity: dec(d.quantity), fee: dec(d.fee), accountId: w.accountId });
+        list.push({ streamId, sequence: parsePositionStreamId(streamId)?.sequence ?? 0, type: e.type, quantity: a.quantity!, fee: a.fee!, accountId: w.accountId });
         booked.set(k, list);
       }
     }
   }
-  for (const [k, { accountId, fill }] of fills) {
+  for (const [k, { accountId, fill, quantity }] of fills) {
     checks.count('trade-ids');
     const list = booked.get(k) ?? [];
     const streamIds = [...new Set(list.map((b) => b.streamId))];
@@ -459,8 +583,8 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
     if (list.length) {
       const q = sumOf(list.map((b) => b.quantity));
       const f = sumOf(list.map((b) => b.fee));
-      if (!q.eq(dec(fill.quantity))) checks.fail('trade-ids', accountId, k, `position events book ${str(q)} of fill ${fill.tradeId}, the fill is ${fill.quantity}`);
-      if (!f.eq(dec(fill.fee))) checks.fail('trade-ids', accountId, k, `position events book a fee of ${str(f)} for fill ${fill.tradeId}, the fill's fee is ${fill.fee}`);
+      if (!q.eq(quantity)) checks.fail('trade-ids', accountId, k, `position events book ${str(q)} of fill ${fill.tradeId}, the fill is ${fill.quantity}`);
+      if (!decimalOrNull(fill.fee)?.eq(f)) checks.fail('trade-ids', accountId, k, `position events book a fee of ${str(f)} for fill ${fill.tradeId}, the fill's fee is ${fill.fee}`);
     }
   }
   for (const [k, list] of booked) {
@@ -470,7 +594,58 @@ export async function rebuildReadModels(store: EventStore, opts: { accountId?: s
   }
 
   const all = checks.list();
-  return { lastPosition, eventsRead, accountFilter: only, accounts, checks: all, ok: all.every((c) => c.ok) };
+  return { lastPosition, eventsRead, accountFilter: only, accounts, checks: all, ok: all.every((c) => c.ok), verified: verify };
+}
+
+/**
+ * Fold `events` with `evolve`, each event's amounts parsed once ({@link amountsOf}); an event whose
+ * amounts or evolve step throw is handed to `onUnusable` and left out (the state stays as before it).
+ * @returns the state and the events folded, with their amounts
+ */
+function foldUsable<S>(
+  events: readonly RecordedEvent[],
+  init: S,
+  evolve: (s: S, e: RecordedEvent) => S,
+  onUnusable: (e: RecordedEvent, err: unknown) => void,
+): { state: S; kept: Array<{ e: RecordedEvent; a: EventAmounts }> } {
+  let state = init;
+  const kept: Array<{ e: RecordedEvent; a: EventAmounts }> = [];
+  for (const e of events) {
+    try {
+      const a = amountsOf(e);
+      state = evolve(state, e);
+      kept.push({ e, a });
+    } catch (err) {
+      onUnusable(e, err);
+    }
+  }
+  return { state, kept };
+}
+
+/** `s` as a decimal, null when it is not one (a recorded value in a log that was not validated). */
+function decimalOrNull(s: string): D | null {
+  try {
+    return dec(s);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `fn` over `items` with at most `limit` calls pending at once; results in the order of `items`.
+ * @throws the first error a call rejects with (calls already started still run to their end)
+ */
+async function mapInFlight<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import { parseEvent, type RecordedEvent } from '@bulwark/contracts';
+import { EventCatalogue, parseEvent, type RecordedEvent } from '@bulwark/contracts';
 import { type EventStore, MAX_EVENT_BYTES, type ReadAllOptions, type UnreadableEvent, withoutChain } from '@bulwark/event-store';
 
 /*
@@ -38,6 +38,30 @@ export function screenEvent(e: RecordedEvent): { ok: true; event: RecordedEvent 
   if (bytes > MAX_EVENT_BYTES) return { ok: false, reason: `the event is ${bytes} bytes, more than the ${MAX_EVENT_BYTES} the store writes (MAX_EVENT_BYTES)` };
   const p = parseEvent(e.type, e.data, e.metadata.schemaVersion);
   return p.ok ? { ok: true, event: { ...e, data: p.event.data } } : { ok: false, reason: p.reason };
+}
+
+/**
+ * {@link screenEvent} for a log that is trusted (the replay without `verify`): the store checked
+ * every event's schema and size at append (EventStore.append's contract), so an event of a known
+ * type at its type's current schema version is taken as it is, without re-running the schema.
+ * Anything else (unknown type, older or newer version: upcast or refused) is screened in full.
+ * An event stored past those checks (a `validate: false` store, a foreign writer) can still
+ * reach the folds: they report what they cannot use.
+ */
+export function trustEvent(e: RecordedEvent): { ok: true; event: RecordedEvent } | { ok: false; reason: string } {
+  return isTrustedAsIs(e) ? { ok: true, event: e } : screenEvent(e);
+}
+
+/** Whether a trusted log's event is taken as it is ({@link trustEvent}): a catalogue type at its current schema version. */
+export function isTrustedAsIs(e: RecordedEvent): boolean {
+  return currentVersions().get(e.type) === e.metadata.schemaVersion;
+}
+
+let versions: ReadonlyMap<string, number> | null = null;
+/** Each catalogue type's current schema version (one map lookup per event on the trusted path). */
+function currentVersions(): ReadonlyMap<string, number> {
+  versions ??= new Map(Object.entries(EventCatalogue).map(([type, c]) => [type, c.version]));
+  return versions;
 }
 
 /**

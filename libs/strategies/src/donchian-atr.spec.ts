@@ -1,24 +1,12 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Candle } from '@bulwark/contracts';
 import { dec, str } from '@bulwark/domain';
+import { realBars } from '@bulwark/testing';
 import { DEFAULT_DONCHIAN_ATR, DonchianAtrStrategy, type DonchianAtrParams, type EntrySignal } from './donchian-atr';
 
 // The first 3 days (4,320 bars, 2025-11-10 00:00 … 2025-11-12 23:59 UTC) of the real Binance
 // USD-M BTCUSDT 1m klines (shared/data, see PROVENANCE.md section 1).
-const DATA_DIR = process.env['BULWARK_DATA_DIR'] ?? path.resolve(__dirname, '../../../../shared/data');
-const FILE = path.join(DATA_DIR, 'binance-usdm/BTCUSDT/klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
 const THREE_DAYS_END = Date.parse('2025-11-13T00:00:00Z');
-const CANDLES: Candle[] = fs
-  .readFileSync(FILE, 'utf8')
-  .trim()
-  .split('\n')
-  .slice(1)
-  .map((row) => {
-    const [openTime, open, high, low, close, volume] = row.split(',');
-    return { openTime: Number(openTime), interval: '1m', open, high, low, close, volume };
-  })
-  .filter((c) => c.openTime < THREE_DAYS_END);
+let CANDLES: Candle[] = [];
 
 type Indexed = EntrySignal & { i: number };
 
@@ -52,9 +40,15 @@ function wilderAtr(upTo: number, n: number): number {
   return atr;
 }
 
-const DEFAULT_SIGNALS = signals();
 const SMALL: DonchianAtrParams = { channel: 5, atrPeriod: 3, atrMultiple: 3, rewardRisk: 1.5, tickSize: '0.1' };
-const SMALL_SIGNALS = signals(SMALL);
+let DEFAULT_SIGNALS: Indexed[] = [];
+let SMALL_SIGNALS: Indexed[] = [];
+
+beforeAll(async () => {
+  CANDLES = await realBars({ to: THREE_DAYS_END });
+  DEFAULT_SIGNALS = signals();
+  SMALL_SIGNALS = signals(SMALL);
+});
 
 describe('DonchianAtrStrategy on 2025-11-10 … 12 (real 1m bars)', () => {
   it('reads the 3 days: 4,320 bars from 2025-11-10 00:00 (O 104670.7) to 2025-11-12 23:59', () => {

@@ -1,6 +1,7 @@
-import { ATR, Period } from 'trading-signals';
+import { ATR } from 'trading-signals';
 import type { Candle, OrderSide } from '@bulwark/contracts';
 import { ceilToStep, dec, floorToStep, str, type D } from '@bulwark/domain';
+import { RollingExtremes } from './rolling-extremes';
 
 /** Parameters of the Donchian breakout (all integers are bar counts). */
 export interface DonchianAtrParams {
@@ -40,14 +41,15 @@ export interface EntrySignal {
  * low. Stop = entry ∓ atrMultiple × ATR, target = entry ± rewardRisk × stop distance, both
  * rounded to the tick (stop away from entry, target toward it).
  *
- * Indicators come from trading-signals (float arithmetic); their output is a technical
- * level, turned into a tick-rounded decimal before it leaves the strategy.
+ * The ATR comes from trading-signals, the channel from {@link RollingExtremes} (the numbers
+ * trading-signals' `Period` gives, in O(1) per bar); both are float arithmetic and their output
+ * is a technical level, turned into a tick-rounded decimal before it leaves the strategy.
  * Deterministic: the same candles give the same signals.
  */
 export class DonchianAtrStrategy {
   static readonly strategyName = 'donchian-atr';
-  private readonly highs: Period;
-  private readonly lows: Period;
+  private readonly highs: RollingExtremes;
+  private readonly lows: RollingExtremes;
   private readonly atr: ATR;
   private prevClose: number | null = null;
   private prevUpper: number | null = null;
@@ -62,8 +64,8 @@ export class DonchianAtrStrategy {
       if (!Number.isInteger(params[k]) || params[k] < 2) throw new RangeError(`${k} must be an integer >= 2, got ${params[k]}`);
     }
     if (!(params.atrMultiple > 0) || !(params.rewardRisk > 0)) throw new RangeError('atrMultiple and rewardRisk must be > 0');
-    this.highs = new Period(params.channel);
-    this.lows = new Period(params.channel);
+    this.highs = new RollingExtremes(params.channel);
+    this.lows = new RollingExtremes(params.channel);
     this.atr = new ATR(params.atrPeriod);
     this.tick = dec(params.tickSize);
   }
@@ -81,14 +83,17 @@ export class DonchianAtrStrategy {
     let signal: EntrySignal | null = null;
     const wasInsideHigh = this.judgedUpper !== null && prevClose !== null && prevClose <= this.judgedUpper;
     const wasInsideLow = this.judgedLower !== null && prevClose !== null && prevClose >= this.judgedLower;
-    if (upper !== null && lower !== null && atr !== null && atr > 0) {
+    const long = upper !== null && close > upper && wasInsideHigh;
+    const short = !long && lower !== null && close < lower && wasInsideLow;
+    // Decimals only for a breakout (most bars have none).
+    if ((long || short) && upper !== null && lower !== null && atr !== null && atr > 0) {
       const entry = dec(c.close);
       const distance = dec(atr).mul(this.params.atrMultiple);
-      if (close > upper && wasInsideHigh) {
+      if (long) {
         const stop = floorToStep(entry.minus(distance), this.tick);
         const target = floorToStep(entry.plus(entry.minus(stop).mul(this.params.rewardRisk)), this.tick);
         signal = { side: 'BUY', entryPrice: c.close, stopPrice: str(stop), takeProfitPrice: str(target), reason: `close ${c.close} broke the ${this.params.channel}-bar high ${upper}; stop ${this.params.atrMultiple}×ATR(${this.params.atrPeriod})=${atr.toFixed(2)}` };
-      } else if (close < lower && wasInsideLow) {
+      } else {
         const stop = ceilToStep(entry.plus(distance), this.tick);
         const target = ceilToStep(entry.minus(stop.minus(entry).mul(this.params.rewardRisk)), this.tick);
         signal = { side: 'SELL', entryPrice: c.close, stopPrice: str(stop), takeProfitPrice: str(target), reason: `close ${c.close} broke the ${this.params.channel}-bar low ${lower}; stop ${this.params.atrMultiple}×ATR(${this.params.atrPeriod})=${atr.toFixed(2)}` };
@@ -96,8 +101,8 @@ export class DonchianAtrStrategy {
     }
 
     // The channel of the previous N bars excludes the bar being judged.
-    const h = this.highs.update(high, false);
-    const l = this.lows.update(low, false);
+    const h = this.highs.update(high);
+    const l = this.lows.update(low);
     this.prevUpper = h ? h.highest : null;
     this.prevLower = l ? l.lowest : null;
     this.judgedUpper = upper;

@@ -4,3 +4,4 @@ export * from './process';
 export * from './server';
 export * from './tracing';
 export * from './venue';
+export * from './histogram';

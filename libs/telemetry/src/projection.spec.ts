@@ -2,6 +2,7 @@ import { describe, expect, it, beforeAll } from '@jest/globals';
 import { ROOT_CONTEXT, TraceFlags, context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { Counter, Gauge } from 'prom-client';
+import { orderFilled, orderInitialized } from '@bulwark/testing';
 import { BulwarkMetrics, METRIC_NAMES } from './metrics';
 import { MetricsProjection } from './projection';
 import { observeTickToOrder, processMetrics } from './process';
@@ -16,8 +17,8 @@ async function series<T extends string>(m: Counter<T> | Gauge<T>): Promise<Recor
   return out;
 }
 
-const order = { clientOrderId: 'bw1-1E', accountId: 'a1', venue: 'binance-usdm', symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.010', price: null, timeInForce: null, reduceOnly: false, purpose: 'ENTRY', leverage: 10, sourceStreamId: 'account-a1', sourceEventId: 'e1', triggerPrice: null };
-const fill = (leaves: string) => ({ clientOrderId: 'bw1-1E', venueOrderId: '1', tradeId: `t${leaves}`, accountId: 'a1', venue: 'binance-usdm', symbol: 'BTCUSDT', side: 'BUY', purpose: 'ENTRY', quantity: '0.005', price: '100', quoteQuantity: '0.5', fee: '0', feeAsset: 'USDT', liquidity: 'TAKER', filledQuantity: '0.005', leavesQuantity: leaves, leverage: 10, liquidationFee: '0' });
+const order = orderInitialized({ clientOrderId: 'bw1-1E', accountId: 'a1' });
+const fill = (leaves: string) => orderFilled({ clientOrderId: 'bw1-1E', tradeId: `t${leaves}`, accountId: 'a1', quantity: '0.005', price: '100', feeRate: '0', leavesQuantity: leaves });
 const guards = (liq: string | null) => ({ liquidationPrice: liq, marginRatioWarnPrice: null, marginRatioClosePrice: null, liquidationDistanceWarnPrice: null, liquidationDistanceClosePrice: null });
 
 describe('MetricsProjection', () => {

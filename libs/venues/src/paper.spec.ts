@@ -1,17 +1,8 @@
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { dec, parseBinanceUsdmRules, rulesFromContract, str } from '@bulwark/domain';
+import { dec, str } from '@bulwark/domain';
+import { btcusdtRules } from '@bulwark/testing';
 import { PaperVenueAdapter } from './paper';
 
-const data = process.env.BULWARK_DATA_DIR ?? path.resolve(__dirname, '../../../../shared/data');
-const base = path.join(data, 'binance-usdm/BTCUSDT');
-const rules = rulesFromContract(
-  parseBinanceUsdmRules({
-    venue: 'binance-usdm',
-    exchangeInfoSymbol: JSON.parse(readFileSync(path.join(base, 'exchange-info.json'), 'utf8')),
-    leverageBrackets: JSON.parse(readFileSync(path.join(base, 'leverage-brackets.json'), 'utf8')),
-  }),
-);
+const rules = btcusdtRules();
 
 describe('PaperVenueAdapter (VenuePort over the paper engine)', () => {
   it('the same clock step asked again (its outcome was not recorded) answers the same fill and matches nothing twice; an older step answers nothing', async () => {

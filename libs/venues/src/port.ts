@@ -51,6 +51,37 @@ export interface DrivenVenue extends VenuePort {
   advance(symbol: string, step: PaperStep, funding: { rate: string } | null): PaperVenueEvent[] | Promise<PaperVenueEvent[]>;
 }
 
+/** One account's part of a local venue's market step: the order updates its user-data stream carries for the step, and the step's events of that account (the engine's JSON). */
+export interface AccountStepReport {
+  orderUpdates: number;
+  events: unknown[];
+}
+
+/**
+ * A driven venue account on a market several accounts share (the local Binance and Bitget
+ * venues): one of them steps the market once for all (`stepAll`), then each reads its own
+ * part (`stepEvents`) from its own stream. `advance` is the two for this account alone.
+ */
+export interface SharedMarketVenue extends DrivenVenue {
+  /** The Bulwark account this adapter trades. */
+  readonly accountId: string;
+  /**
+   * Step the market of a symbol by one path step for every account of the venue.
+   * @returns each account's part of the step, by account id
+   */
+  stepAll(symbol: string, step: PaperStep, funding: { rate: string } | null): Promise<Record<string, AccountStepReport>>;
+  /**
+   * This account's events of a step taken by `stepAll` (of this adapter or another adapter of
+   * the same venue), in the engine's order.
+   * @throws when its stream does not deliver the announced order updates in time
+   */
+  stepEvents(symbol: string, ts: number, report: AccountStepReport | undefined): Promise<PaperVenueEvent[]>;
+}
+
+/** Is this a driven venue account on a shared market (see {@link SharedMarketVenue})? */
+export const isSharedMarketVenue = (v: unknown): v is SharedMarketVenue =>
+  typeof (v as Partial<SharedMarketVenue> | null)?.stepAll === 'function' && typeof (v as Partial<SharedMarketVenue>).stepEvents === 'function';
+
 /** A venue whose market Bulwark drives itself (paper, replay): funded by deposit, advanced by path steps. */
 export interface SimulatedVenue extends DrivenVenue {
   hasAccount(accountId: string): boolean;

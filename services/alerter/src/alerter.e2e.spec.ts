@@ -24,8 +24,9 @@ import * as path from 'node:path';
 import { parseEvent, type RecordedEvent } from '@bulwark/contracts';
 import { JetStreamEventStore } from '@bulwark/event-store';
 import { type BusConfig, connectNats, createBusStreams, dropBusStreams, freePort, privateNatsServerCommand } from '@bulwark/messaging';
+import { until } from '@bulwark/testing';
 import type { NatsConnection } from 'nats';
-import { BotApiStandIn, countBy, until, WebhookReceiver } from './alert-test-kit';
+import { BotApiStandIn, countBy, WebhookReceiver } from './alert-test-kit';
 import { ALERTS_SENT_BUCKET } from './config';
 import { formatAlert, isAlertType } from './format';
 import { createAlertsSentBucket } from './sent-ledger';
@@ -60,17 +61,6 @@ const hook = new WebhookReceiver(SECRET);
 /** The run's alerting events, in log order, with their data as the alerter sees it (parsed, upcast). */
 const alerts: RecordedEvent[] = [];
 let demoOutput = '';
-
-/** Wait for an async check to give a value (null or a throw: not yet). @throws Error naming `what` after `ms` */
-async function eventually<T>(what: string, fn: () => Promise<T | null>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => null);
-    if (v !== null) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** The environment every Bulwark process of this run gets: its bus. */
 const busEnv = (): Record<string, string> => ({
@@ -109,19 +99,18 @@ async function startAlerter(): Promise<void> {
       log.write(d);
     });
   }
-  const address = await eventually(
+  const alerterOutput = () => `alerter output: ${alerterLog.slice(-2000)}`;
+  const address = await until(
     'the alerter to log its telemetry address',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`the alerter exited (${child.exitCode}): ${alerterLog.slice(-2000)}`);
+    () => {
+      if (child.exitCode !== null) throw new Error(`the alerter exited (${child.exitCode})`);
       const m = /alerter telemetry on (http:\/\/[^\s:/]+:\d+)/.exec(alerterLog);
       return m ? m[1] : null;
     },
-    60_000,
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}; alerter output: ${alerterLog.slice(-2000)}`);
-  });
+    { timeoutMs: 60_000, detail: alerterOutput },
+  );
   alerterMetricsUrl = `${address}/metrics`;
-  await eventually('the alerter /readyz 200', async () => ((await fetch(`${address}/readyz`)).status === 200 ? true : null), 60_000);
+  await until('the alerter /readyz 200', async () => (await fetch(`${address}/readyz`)).status === 200, { timeoutMs: 60_000, detail: alerterOutput });
 }
 
 /** Run `bulwark demo` over 2025-11-21 on this run's bus; resolves with its exit code. */
@@ -158,7 +147,7 @@ beforeAll(async () => {
   const server = privateNatsServerCommand(port, path.join(tmp, 'js'));
   natsServer = spawn(server.bin, server.args, { stdio: 'ignore' });
   bus.natsUrl = `nats://127.0.0.1:${port}`;
-  admin = await eventually('the private nats-server', () => connectNats({ user: 'admin', servers: bus.natsUrl, name: 'alerter-e2e', timeoutMs: 1_000, reconnect: 'never' }), 15_000);
+  admin = await until('the private nats-server', () => connectNats({ user: 'admin', servers: bus.natsUrl, name: 'alerter-e2e', timeoutMs: 1_000, reconnect: 'never' }));
   await createBusStreams(admin, bus);
   // Set-up creates the alerter's bucket as admin (user `alerter` may only use it).
   await createAlertsSentBucket(admin, ALERTS_SENT_BUCKET);
@@ -178,9 +167,9 @@ beforeAll(async () => {
   await store.close?.().catch(() => undefined);
   // Telegram's pace is a message a second per chat: allow for it on a busy machine.
   await until(
-    `one Telegram message and one webhook per alert (${alerts.length}); so far ${bot.messages.length} and ${hook.delivered.length}`,
+    `one Telegram message and one webhook per alert (${alerts.length})`,
     () => bot.messages.length >= alerts.length && hook.delivered.length >= alerts.length,
-    120_000 + alerts.length * 2_000,
+    { timeoutMs: 120_000 + alerts.length * 2_000, detail: () => `so far ${bot.messages.length} Telegram messages and ${hook.delivered.length} webhooks` },
   );
   // Nothing more comes (a duplicate would arrive within a few seconds of the last message).
   await new Promise((r) => setTimeout(r, 3_000));

@@ -15,10 +15,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { type DomainEvent, event, type RecordedEvent, Streams } from '@bulwark/contracts';
 import { accountOfStreamId, JetStreamEventStore } from '@bulwark/event-store';
-import { type BusConfig, connectNats, createBusStreams, DEFAULT_NATS_URL, dropBusStreams, EventAppender } from '@bulwark/messaging';
+import { connectNats, EventAppender } from '@bulwark/messaging';
+import { dropIsolatedBus, isolatedBus, openIsolatedBus, until } from '@bulwark/testing';
 import type { NatsConnection } from 'nats';
 import { Registry } from 'prom-client';
-import { BotApiStandIn, countBy, until, WebhookReceiver } from './alert-test-kit';
+import { BotApiStandIn, countBy, WebhookReceiver } from './alert-test-kit';
 import { Alerter, type AlerterLogger, AlerterMetrics } from './alerter';
 import { ALERTS_SENT_BUCKET, alerterConfigFromEnv } from './config';
 import { createAlertsSentBucket, SentLedger } from './sent-ledger';
@@ -27,15 +28,8 @@ import { WebhookChannel } from './webhook';
 
 jest.setTimeout(120_000);
 
-const tag = randomBytes(4).toString('hex');
-const bus: BusConfig = {
-  natsUrl: process.env.NATS_URL || DEFAULT_NATS_URL,
-  esStream: `T_ALERTS_${tag}`,
-  esPrefix: `talerts${tag}`,
-  dlqStream: `T_ALERTSDLQ_${tag}`,
-  dlqPrefix: `talertsdlq${tag}`,
-  consumerSuffix: `t${tag}`,
-};
+const bus = isolatedBus('alerts');
+const { tag } = bus;
 const TOKEN = `424242:${randomBytes(24).toString('base64url')}`;
 const CHAT = '987654321';
 const SECRET = randomBytes(32).toString('hex');
@@ -85,10 +79,7 @@ async function append(streamId: string, events: DomainEvent[], expected: number 
 }
 
 beforeAll(async () => {
-  admin = await connectNats({ user: 'admin', servers: bus.natsUrl, name: 'alerter-int-harness' }).catch((e) => {
-    throw new Error(`this test needs Bulwark's nats-server with JetStream at ${bus.natsUrl} (npm run setup): ${String(e)}`);
-  });
-  await createBusStreams(admin, bus);
+  admin = await openIsolatedBus(bus, { name: 'alerter-int-harness' });
   await createAlertsSentBucket(admin, ALERTS_SENT_BUCKET);
   store = await JetStreamEventStore.connect(admin, { stream: bus.esStream, subjectPrefix: bus.esPrefix });
   appender = new EventAppender(store);
@@ -109,7 +100,7 @@ afterAll(async () => {
   for (const a of running) await a.close();
   await alerterNc?.drain().catch(() => undefined);
   if (admin) {
-    await dropBusStreams(admin, bus);
+    await dropIsolatedBus(admin, bus);
     await admin.drain();
   }
   await bot.close();
@@ -162,7 +153,9 @@ describe('alerter', () => {
       event('DrawdownAlert', { month: '2025-11', threshold: '0.5', equity: '9790', monthStartEquity: '10000', drawdown: '210', drawdownFraction: '0.021', limitFraction: '0.04' }),
     ]);
     await until('the webhook delivery', () => hook.delivered.length > before.delivered);
-    await new Promise((r) => setTimeout(r, 2_000));
+    // The channels send in parallel: the Telegram message is not ordered with the webhook's delivery.
+    await until('the Telegram message', () => bot.messages.length > before.telegram);
+    await new Promise((r) => setTimeout(r, 2_000)); // nothing more comes
     expect(countBy(hook.attempts)[e.metadata.eventId]).toBe(3);
     expect(hook.delivered.filter((p) => p.eventId === e.metadata.eventId)).toHaveLength(1);
     expect(bot.messages.length - before.telegram).toBe(1);
@@ -181,12 +174,14 @@ describe('alerter', () => {
     hook.down = false;
     const { metrics } = await startAlerter();
     await until('the webhook delivery by the new instance', () => hook.delivered.length > before.delivered);
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Its Telegram channel, in parallel with the webhook's, finds the alert in the ledger.
+    const alreadySent = async () => (await metrics.alerts.get()).values.find((v) => v.labels.channel === 'telegram' && v.labels.outcome === 'already_sent');
+    await until('the new instance to find the Telegram message already sent', alreadySent);
+    await new Promise((r) => setTimeout(r, 2_000)); // nothing more comes
     expect(bot.messages.length - before.telegram).toBe(1);
     expect(hook.delivered.filter((p) => p.eventId === e.metadata.eventId)).toHaveLength(1);
     // The new instance got the event again and the ledger answered for Telegram.
-    const already = (await metrics.alerts.get()).values.find((v) => v.labels.channel === 'telegram' && v.labels.outcome === 'already_sent');
-    expect(already?.value).toBe(1);
+    expect((await alreadySent())?.value).toBe(1);
     // Over the whole run: one message and one delivery per alert event, nothing else.
     expect(Object.values(countBy(telegramIds()))).toEqual(alertEvents.map(() => 1));
     expect(Object.keys(countBy(telegramIds())).sort()).toEqual(alertEvents.map((e2) => e2.metadata.eventId).sort());

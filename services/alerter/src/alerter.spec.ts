@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { type EventData, type EventType, parseEvent, type RecordedEvent, Streams } from '@bulwark/contracts';
+import { recordedEvent } from '@bulwark/testing';
 import { alerterConfigFromEnv, AlerterConfigError } from './config';
 import { ALERT_TYPES, formatAlert, isAlertType } from './format';
 import { type BucketClock, TokenBucket } from './rate-limit';
@@ -20,7 +21,7 @@ const MARK = '83924.2';
 function recorded<T extends EventType>(type: T, data: EventData<T>, streamId: string): RecordedEvent {
   const parsed = parseEvent(type, data);
   if (!parsed.ok) throw new Error(parsed.reason);
-  return { type, data: parsed.event.data, streamId, revision: 3, position: 42, metadata: { eventId: `evt-${type}`, tsEvent: T, tsInit: T, correlationId: 'c', causationId: 'c', schemaVersion: 1 } };
+  return recordedEvent(type, parsed.event.data as EventData<T>, { streamId, revision: 3, position: 42, eventId: `evt-${type}`, tsEvent: T });
 }
 
 const position = 'position-acct-1-binance-usdm-BTCUSDT-2';

@@ -1,4 +1,4 @@
-import { CandlesRequest, ReplayCancelRequest, ReplayStartRequest, Subjects } from '@bulwark/contracts';
+import { CandlesRequest, ReplayCancelRequest, ReplayPaceRequest, ReplayStartRequest, Subjects } from '@bulwark/contracts';
 import { DeadLetters, ZodPipe } from '@bulwark/messaging';
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload, RpcException } from '@nestjs/microservices';
@@ -52,5 +52,11 @@ export class MarketDataController {
   @MessagePattern(Subjects.replayCancel)
   cancel(@Payload(new ZodPipe(ReplayCancelRequest)) req: ReplayCancelRequest) {
     return this.replay.cancel(req);
+  }
+
+  /** Change a running replay's pace from its next candle on: `{ runId, paced }`. */
+  @MessagePattern(Subjects.replayPace)
+  pace(@Payload(new ZodPipe(ReplayPaceRequest)) req: ReplayPaceRequest) {
+    return this.replay.pace(req);
   }
 }

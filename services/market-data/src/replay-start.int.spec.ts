@@ -16,14 +16,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DeadLetter, type ReplayProgress, type ReplayStartRequest, Subjects } from '@bulwark/contracts';
 import { DOWNSTREAM, prepareReplay } from '@bulwark/application';
 import { connectNats, createBusStreams, freePort, privateNatsServerCommand } from '@bulwark/messaging';
+import { BTCUSDT_FILES, DATA_DIR, until } from '@bulwark/testing';
 import { JSONCodec, type NatsConnection } from 'nats';
 
 const json = JSONCodec();
 const ROOT = path.resolve(__dirname, '../../..');
-const SHARED = fs.realpathSync(process.env['BULWARK_DATA_DIR'] ?? path.resolve(ROOT, '../shared/data'));
-const BTC = path.join(SHARED, 'binance-usdm/BTCUSDT');
-const MONTH_1M = path.join(BTC, 'klines-1m/BTCUSDT-1m-2025-11-10_2025-12-10.csv');
-const FUNDING_2025_11 = path.join(BTC, 'funding-rate-monthly/BTCUSDT-fundingRate-2025-11.csv');
+const SHARED = fs.realpathSync(DATA_DIR);
+const MONTH_1M = BTCUSDT_FILES.candles1m;
+const FUNDING_2025_11 = BTCUSDT_FILES.fundingRateMonthly('2025-11');
 /** Header and the first 200 rows of the month file: 2025-11-10 00:00 … 03:19 UTC. */
 const SLICE_LINES = fs.readFileSync(MONTH_1M, 'utf8').split('\n').slice(0, 201);
 const T0 = Date.parse('2025-11-10T00:00:00Z');
@@ -40,16 +40,6 @@ const DLQ_STREAM = 'MDDLQ';
 const DLQ_PREFIX = 'mddlq';
 /** Clock steps the stub services received, by service. */
 const delivered = new Map<string, number>();
-
-async function until<T>(what: string, probe: () => Promise<T | null>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe().catch(() => null);
-    if (v !== null) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const file = (dir: string, name: string, content: string | Buffer) => {
   const p = path.join(dir, name);
@@ -118,7 +108,7 @@ beforeAll(async () => {
     if (serviceExit !== undefined) throw new Error(`market-data exited with ${serviceExit}: ${serviceLog}`);
     const m = await nc.request(Subjects.health('market-data'), json.encode({}), { timeout: 1_000 });
     return (json.decode(m.data) as { ready?: boolean }).ready ? true : null;
-  });
+  }, { detail: () => `market-data log:\n${serviceLog.slice(-3000)}` });
 }, 60_000);
 
 /** Stop a child this spec started: SIGTERM, SIGKILL after 5 s. */
@@ -228,7 +218,7 @@ describe('bulwark.market-data.replay.start on the running service', () => {
     expect(await until('the run to end', async () => {
       const a = (await ask(again)) as { accepted?: boolean; error?: { code: string } };
       return a.error?.code === 'REPLAY_RUNNING' ? null : a;
-    })).toEqual({ runId: again.runId, accepted: true, total: 200 });
+    }, { intervalMs: 100 })).toEqual({ runId: again.runId, accepted: true, total: 200 });
     expect(serviceExit).toBeUndefined();
   }, 180_000);
 });

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connectNats, createBusStreams, freePort, privateNatsServerCommand } from '@bulwark/messaging';
+import { until } from '@bulwark/testing';
 import type { NatsConnection } from 'nats';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -22,15 +23,8 @@ let service: ChildProcess | null = null;
 let serviceLog = '';
 let base = '';
 
-async function until<T>(what: string, probe: () => Promise<T | null>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe().catch(() => null);
-    if (v !== null) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; service log:\n${serviceLog}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The waits' options: a minute each, the service's log with a timeout. */
+const waits = { timeoutMs: 60_000, detail: () => `service log:\n${serviceLog}` };
 
 async function stop(child: ChildProcess | null, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -56,7 +50,7 @@ beforeAll(async () => {
   port = await freePort();
   startNats();
   const url = `nats://127.0.0.1:${port}`;
-  const nc: NatsConnection = await until('nats-server', () => connectNats({ user: 'admin', servers: url, name: 'readiness-spec', timeoutMs: 1_000, reconnect: 'never' }));
+  const nc: NatsConnection = await until('nats-server', () => connectNats({ user: 'admin', servers: url, name: 'readiness-spec', timeoutMs: 1_000, reconnect: 'never' }), waits);
   await createBusStreams(nc, bus);
   await nc.close();
   const main = path.join(ROOT, 'services/risk/dist/main.js');
@@ -68,7 +62,7 @@ beforeAll(async () => {
   });
   service.stdout!.on('data', (d) => (serviceLog += String(d)));
   service.stderr!.on('data', (d) => (serviceLog += String(d)));
-  const bound = await until('the telemetry address in the log', async () => /risk telemetry on (http:\/\/127\.0\.0\.1:\d+)/.exec(serviceLog)?.[1] ?? null);
+  const bound = await until('the telemetry address in the log', async () => /risk telemetry on (http:\/\/127\.0\.0\.1:\d+)/.exec(serviceLog)?.[1] ?? null, waits);
   base = bound;
 }, 120_000);
 
@@ -86,7 +80,7 @@ describe('risk service probes and metrics (a real process on its own nats-server
     const ready = await until('/readyz 200 as the active instance', async () => {
       const r = await readyz();
       return r.status === 200 && r.body.info.lease?.role === 'active' ? r.body : null;
-    });
+    }, waits);
     expect(Object.keys(ready.info).sort()).toEqual(['backlog', 'lease', 'nats', 'rebuilt']);
     expect(ready.info.lease).toMatchObject({ status: 'up', role: 'active' });
   }, 120_000);
@@ -96,7 +90,7 @@ describe('risk service probes and metrics (a real process on its own nats-server
     expect(text).toMatch(/process_resident_memory_bytes\{service="risk"\} \d+/);
     expect(text).toMatch(/bulwark_service_role\{role="active",service="risk"\} 1/);
     expect(text).toMatch(/bulwark_service_role\{role="standby",service="risk"\} 0/);
-    await until('bulwark_consumer_pending sampled', async () => (/bulwark_consumer_pending\{service="risk"\} 0/.test(await (await fetch(`${base}/metrics`)).text()) ? true : null));
+    await until('bulwark_consumer_pending sampled', async () => (/bulwark_consumer_pending\{service="risk"\} 0/.test(await (await fetch(`${base}/metrics`)).text()) ? true : null), waits);
   }, 120_000);
 
   it('NATS gone: still alive, not ready (the nats check says why); NATS back: ready again', async () => {
@@ -104,11 +98,11 @@ describe('risk service probes and metrics (a real process on its own nats-server
     const down = await until('/readyz 503', async () => {
       const r = await readyz();
       return r.status === 503 ? r.body : null;
-    });
+    }, waits);
     expect(Object.keys(down.error)).toEqual(['nats']);
     expect(down.error.nats.reason).toMatch(/^disconnected from /);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     startNats();
-    await until('/readyz 200 after reconnect', async () => ((await readyz()).status === 200 ? true : null));
+    await until('/readyz 200 after reconnect', async () => ((await readyz()).status === 200 ? true : null), waits);
   }, 180_000);
 });

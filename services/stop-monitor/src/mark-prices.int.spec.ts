@@ -17,10 +17,10 @@ import { randomBytes } from 'node:crypto';
 import { StopMonitorService, publishMarkPrices } from '@bulwark/application';
 import { localVenueInputs, startBinanceLocal, type BinanceLocal } from '@bulwark/binance-local';
 import { type Candle, type EventData, type RecordedEvent, Streams, event } from '@bulwark/contracts';
-import { clientOrderIdFor, dec, floorToStep, initialMargin, protectionGuards, rulesFromContract, str, validateAccountConfig } from '@bulwark/domain';
+import { clientOrderIdFor, dec, floorToStep, initialMargin, protectionGuards, str, validateAccountConfig } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
-import { instrumentFiles, loadRulesFromFiles, readCandles, resolveDataDir } from '@bulwark/market-data';
 import { connectNats, EventAppender } from '@bulwark/messaging';
+import { btcusdtRules, DATA_DIR, realBars, until } from '@bulwark/testing';
 import { BinanceMarketStream } from '@bulwark/venues';
 import { BinanceMarkPriceRest } from '@bulwark/venues/dist/binance/mark-price-rest';
 import { Logger } from '@nestjs/common';
@@ -31,9 +31,7 @@ const VENUE = 'binance-usdm';
 const SYMBOL = 'BTCUSDT';
 const MIN = 60_000;
 const START = Date.parse('2025-11-21T07:30:00Z');
-const DATA = resolveDataDir();
-const FILES = instrumentFiles(DATA, VENUE, SYMBOL);
-const RULES = rulesFromContract(loadRulesFromFiles({ venue: VENUE, exchangeInfoFile: FILES.exchangeInfo, leverageBracketsFile: FILES.leverageBrackets }));
+const RULES = btcusdtRules();
 const PREFIX = `e2emark${randomBytes(4).toString('hex')}`;
 
 let local: BinanceLocal;
@@ -48,15 +46,8 @@ const store = new InMemoryEventStore();
 const appender = new EventAppender(store);
 const stops = new StopMonitorService(appender, store);
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${log.slice(-20).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The waits' options: a minute each, the last log lines with a timeout. */
+const waits = { timeoutMs: 60_000, detail: () => log.slice(-20).join('\n') };
 
 /** Arm the LONG stop of a new position (5x, 0.05 BTC) of `accountId` (a MARK_PRICE account) entered at `entry`. */
 async function armLong(accountId: string, n: number, entry: string, stop: string): Promise<string> {
@@ -92,8 +83,8 @@ async function streamMarks(): Promise<BinanceMarketStream> {
 
 beforeAll(async () => {
   Logger.overrideLogger(false);
-  const inputs = localVenueInputs(DATA, SYMBOL);
-  for await (const c of readCandles(inputs.candlesFile!)) if (c.openTime >= START - MIN && c.openTime < START + 10 * MIN) bars.set(c.openTime, c);
+  const inputs = localVenueInputs(DATA_DIR, SYMBOL);
+  for (const c of await realBars({ file: inputs.candlesFile!, from: START - MIN, to: START + 10 * MIN })) bars.set(c.openTime, c);
   local = await startBinanceLocal({ ...inputs, startTime: START, accounts: [] });
   nc = await connectNats({ user: 'admin', name: `stop-monitor-${PREFIX}` });
   poller = new BinanceMarkPriceRest({ mode: 'local', restBase: local.url });
@@ -129,7 +120,7 @@ describe('stop-monitor on mark prices through the local Binance venue and NATS',
     await streamMarks();
     live = startLiveMarkWatch({ nc, stops, poller, staleMs: 1_500, tickMs: 100, subjectPrefix: PREFIX, log: (l) => log.push(l) });
     expect(stops.markPricesEnabled).toBe(true);
-    await until('the watch to follow BTCUSDT', async () => live!.watch.status().length === 1);
+    await until('the watch to follow BTCUSDT', async () => live!.watch.status().length === 1, waits);
     await nc.flush();
 
     // 1. Streamed marks: the 07:31 and 07:32 bars, step by step, until stop A triggers.
@@ -137,9 +128,9 @@ describe('stop-monitor on mark prices through the local Binance venue and NATS',
       local.clock.advance(1);
       const ts = local.clock.now();
       // Stop B (armed all along) evaluates every mark: wait for this one.
-      await until(`the mark of ${ts} to be evaluated`, async () => (stops.lastMarkEvaluated(b)?.ts ?? 0) >= ts);
+      await until(`the mark of ${ts} to be evaluated`, async () => (stops.lastMarkEvaluated(b)?.ts ?? 0) >= ts, waits);
     }
-    const [ta] = await until('stop A to trigger', async () => ((await triggers(a)).length ? triggers(a) : null));
+    const [ta] = await until('stop A to trigger', async () => ((await triggers(a)).length ? triggers(a) : null), waits);
     expect(ta.data).toMatchObject({ kind: 'STOP_LOSS', triggerPrice: stopA, level: stopA, attempt: 1 });
     expect(ta.metadata.causationId).toMatch(/^mark-stream-binance-usdm-BTCUSDT-\d+$/);
     expect(ta.metadata.tsEvent).toBeGreaterThanOrEqual(Date.parse('2025-11-21T07:32:00Z'));
@@ -150,14 +141,14 @@ describe('stop-monitor on mark prices through the local Binance venue and NATS',
 
     // 2. The stream goes silent: an alert, then REST polls while the venue walks the 07:33 bar.
     for (const s of streams.splice(0)) await s.close();
-    await until('MARK_PRICE_STALE for e2e-b', async () => (await alerts('e2e-b')).includes('MARK_PRICE_STALE'));
+    await until('MARK_PRICE_STALE for e2e-b', async () => (await alerts('e2e-b')).includes('MARK_PRICE_STALE'), waits);
     for (let i = 0; i < 4 && (await triggers(b)).length === 0; i++) {
       const polls = live.watch.status()[0].polls;
       local.clock.advance(1);
       // Two more polls: the second started after the step, so it read the new mark.
-      await until('two more polls', async () => (await triggers(b)).length > 0 || live!.watch.status()[0].polls >= polls + 2);
+      await until('two more polls', async () => (await triggers(b)).length > 0 || live!.watch.status()[0].polls >= polls + 2, waits);
     }
-    const [tb] = await until('stop B to trigger on a polled mark', async () => ((await triggers(b)).length ? triggers(b) : null));
+    const [tb] = await until('stop B to trigger on a polled mark', async () => ((await triggers(b)).length ? triggers(b) : null), waits);
     expect(tb.data).toMatchObject({ kind: 'STOP_LOSS', triggerPrice: stopB, level: stopB, attempt: 1 });
     expect(tb.metadata.causationId).toMatch(/^mark-poll-binance-usdm-BTCUSDT-\d+$/);
     expect(tb.metadata.tsEvent).toBeGreaterThanOrEqual(Date.parse('2025-11-21T07:33:00Z'));
@@ -166,7 +157,7 @@ describe('stop-monitor on mark prices through the local Binance venue and NATS',
     // 3. The stream is back: the next streamed mark ends the episode.
     await streamMarks();
     local.clock.advance(1);
-    await until('MARK_PRICE_RESUMED for e2e-b', async () => (await alerts('e2e-b')).at(-1) === 'MARK_PRICE_RESUMED');
+    await until('MARK_PRICE_RESUMED for e2e-b', async () => (await alerts('e2e-b')).at(-1) === 'MARK_PRICE_RESUMED', waits);
     for (const account of ['e2e-a', 'e2e-b']) {
       const kinds = await alerts(account);
       // Every silence (a busy machine may add one during phase 1) was closed by a resume.
@@ -193,7 +184,7 @@ describe('NatsMarkPriceSubscriber', () => {
     nc.publish(subject, JSON.stringify({ ts: closes[1].ts, price: '-1' }));
     nc.publish(subject, JSON.stringify({ ts: closes[2].ts, price: closes[2].price }));
     await nc.flush();
-    await until('5 messages', async () => got.length + refused.length >= 5);
+    await until('5 messages', async () => got.length + refused.length >= 5, waits);
     s.unsubscribe();
     expect(got).toEqual([{ ts: closes[0].ts, price: closes[0].price }, { ts: closes[2].ts, price: closes[2].price }]);
     expect(refused).toHaveLength(3);

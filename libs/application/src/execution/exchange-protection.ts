@@ -1,5 +1,5 @@
 import { type EventData, type RecordedEvent, event } from '@bulwark/contracts';
-import { ACCOUNT_DEFAULTS, clientOrderIdFor, dec, str } from '@bulwark/domain';
+import { ACCOUNT_DEFAULTS, type Rules, clientOrderIdFor, dec, str } from '@bulwark/domain';
 import { type Causation, causedBy } from '@bulwark/messaging';
 import type { Logger } from '@nestjs/common';
 import { killSwitchRefusal } from './order-routing';
@@ -13,10 +13,15 @@ import { venuesLib } from '../venues-lib';
  * the position is flat; and the operator's alert when a stop cannot close its position.
  */
 export class ExchangeProtection {
+  /**
+   * @param rulesFor a symbol's instrument rules, loaded when first needed (instrument-rules.ts
+   *   `ensureInstrumentRules`): the venue reads them when it takes a stop
+   */
   constructor(
     private readonly state: ExecutionState,
     private readonly streams: ExecutionStreams,
     private readonly log: Logger,
+    private readonly rulesFor: (symbol: string) => Promise<Rules>,
   ) {}
 
   /**
@@ -94,6 +99,9 @@ export class ExchangeProtection {
       await this.streams.orderCommands(p.clientOrderId, [{ kind: 'InitializeOrder', data }, { kind: 'DenyOrder', code: refusal.code, message: refusal.message }], c);
       return;
     }
+    // A stop protects a position: without its symbol's rules it still goes to the venue, which refuses it
+    // if it cannot take it (recorded, and alerted below, with the internal stop protecting the position).
+    await this.rulesFor(p.symbol).catch((e: Error) => this.log.error(`exchange ${p.kind} ${p.clientOrderId}: ${e.message}`));
     this.state.protective.set(p.clientOrderId, p);
     await this.streams.orderCommands(p.clientOrderId, [{ kind: 'InitializeOrder', data }, { kind: 'SubmitOrder' }], c);
     const workingType = this.state.accounts.get(p.accountId)?.workingType ?? ACCOUNT_DEFAULTS.workingType; // the price the account's stops trigger on

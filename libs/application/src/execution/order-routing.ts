@@ -1,11 +1,13 @@
-import { type EventData, type RecordedEvent, event } from '@bulwark/contracts';
+import { type EventData, type MarketTick, type RecordedEvent, event } from '@bulwark/contracts';
 import { clientOrderIdFor, dec, str } from '@bulwark/domain';
 import type { EventStore } from '@bulwark/event-store';
-import { type Causation, causedBy } from '@bulwark/messaging';
+import { type Causation, causedBy, causedByTick } from '@bulwark/messaging';
 import type { Logger } from '@nestjs/common';
 import { type ExecutionState, isLive } from './state';
 import type { ExecutionStreams } from './streams';
 import { venuesLib } from '../venues-lib';
+import { ensureIsolatedMargin } from './account-setup';
+import { entryOrderInitialized } from './entry-order';
 
 /**
  * The kill switch: HALTED refuses every order that is not reduce-only, and so does
@@ -22,7 +24,7 @@ export function killSwitchRefusal(state: ExecutionState, o: EventData<'OrderInit
 }
 
 /**
- * Regular (market) orders to the venue: approved entries, the closes of triggered stops, the
+ * Regular (market and limit) orders to the venue: approved entries, the closes of triggered stops, the
  * operator's commands (flatten, close a position, cancel an order) and the kill switch.
  */
 export class OrderRouting {
@@ -33,30 +35,56 @@ export class OrderRouting {
     private readonly log: Logger,
   ) {}
 
-  async submitEntry(e: RecordedEvent<'EntryApproved', EventData<'EntryApproved'>>): Promise<void> {
+  /**
+   * An approved entry (or the first child of a split one): the symbol in isolated margin (the
+   * first entry on it, {@link ensureIsolatedMargin}), the leverage, then the order. Denied
+   * (OrderDenied) on a live venue account whose settings were refused (VENUE_NOT_CONFIGURED),
+   * when the venue refuses isolated margin on the symbol (MARGIN_MODE_NOT_ISOLATED) or the
+   * leverage (the venue's code). A redelivery of an entry whose order exists sends nothing again.
+   * @throws Error for an account a simulated venue does not hold yet (handled again), and from the venue transport or the log
+   */
+  async submitEntry(e: RecordedEvent<'EntryApproved', EventData<'EntryApproved'>>, child?: { clientOrderId: string; quantity: string }): Promise<void> {
     const a = e.data;
     const c = causedBy(e);
-    const existing = await this.streams.loadOrder(a.clientOrderId);
+    const order = entryOrderInitialized(e, child);
+    const existing = await this.streams.loadOrder(order.clientOrderId);
     if (existing.state.status === 'SUBMITTED') return this.settleSubmitted(existing.state.order!, c);
     if (existing.state.status !== 'NONE') return; // redelivery: the order exists already
     const unconfigured = !this.state.configured.has(a.accountId);
     if (unconfigured && !isLive(this.state.venue)) throw new Error(`venue account ${a.accountId} is not configured`);
-    const lev = unconfigured ? null : await this.state.venue.setLeverage(a.accountId, a.symbol, a.leverage);
+    const refused = unconfigured
+      ? { code: 'VENUE_NOT_CONFIGURED', message: 'the venue account is not configured (one-way mode / isolated margin refused)' }
+      : await this.isolatedMarginRefusal(a.accountId, a.symbol, c);
+    const lev = refused ? null : await this.state.venue.setLeverage(a.accountId, a.symbol, a.leverage);
     if (lev?.ok) await this.streams.appendVenue(a.accountId, [event('LeverageSet', { symbol: a.symbol, leverage: a.leverage, maxNotional: str(lev.value.maxNotional) })], c);
-    await this.place(
-      {
-        clientOrderId: a.clientOrderId, accountId: a.accountId, venue: a.venue, symbol: a.symbol, side: a.side, type: 'MARKET',
-        quantity: a.quantity, price: null, timeInForce: null, reduceOnly: false, purpose: 'ENTRY', leverage: a.leverage,
-        sourceStreamId: e.streamId, sourceEventId: e.metadata.eventId, triggerPrice: null,
-      },
-      c,
-      lev === null ? { code: 'VENUE_NOT_CONFIGURED', message: 'the venue account is not configured (one-way mode / isolated margin refused)' } : lev.ok ? null : lev.error,
-    );
+    await this.place(order, c, refused ?? (lev && !lev.ok ? lev.error : null));
+  }
+
+  /**
+   * A later child of a split entry (the leverage was set for the first): recorded and sent at the
+   * market step `c`; denied MARGIN_MODE_NOT_ISOLATED as the first child would be when its symbol
+   * is still not isolated (the first child's refusal does not end the split).
+   */
+  async placeEntry(e: Pick<RecordedEvent<'EntryApproved', EventData<'EntryApproved'>>, 'data' | 'streamId'> & { metadata: { eventId: string } }, child: { clientOrderId: string; quantity: string }, c: Causation): Promise<void> {
+    const order = entryOrderInitialized(e, child);
+    const existing = await this.streams.loadOrder(order.clientOrderId);
+    if (existing.state.status === 'SUBMITTED') return this.settleSubmitted(existing.state.order!, c);
+    if (existing.state.status !== 'NONE') return;
+    await this.place(order, c, await this.isolatedMarginRefusal(order.accountId, order.symbol, c));
+  }
+
+  /** {@link ensureIsolatedMargin}, its refusal logged. */
+  private async isolatedMarginRefusal(accountId: string, symbol: string, c: Causation): Promise<{ code: string; message: string } | null> {
+    const refused = await ensureIsolatedMargin(this.state, this.streams, accountId, symbol, c);
+    if (refused) this.log.warn(`entry of ${accountId} on ${symbol} denied: ${refused.message}`);
+    return refused;
   }
 
   async submitProtectiveClose(e: RecordedEvent<'StopTriggered', EventData<'StopTriggered'>>): Promise<void> {
     const t = e.data;
     const placed = await this.closeTarget(e);
+    // The rest of a partly filled limit entry would open the position again behind its stop.
+    await this.cancelRestingEntries(placed.accountId, placed.symbol, `${t.kind.toLowerCase().replace(/_/g, ' ')} triggered: the rest of the entry is cancelled`, causedBy(e));
     const existing = await this.streams.loadOrder(t.closeClientOrderId);
     if (existing.state.status === 'SUBMITTED') return this.settleSubmitted(existing.state.order!, causedBy(e));
     if (existing.state.status !== 'NONE') return;
@@ -96,6 +124,33 @@ export class OrderRouting {
     if (e.data.state !== 'HALTED') return;
     for (const [id, o] of [...this.state.openOrders]) {
       if (o.accountId === accountId && !o.reduceOnly) await this.cancel(id, `trading halted: ${e.data.reason}`, causedBy(e));
+    }
+  }
+
+  /** Cancel these orders where they are still open (a split's children when it ends). */
+  async cancelOrders(clientOrderIds: string[], reason: string, c: Causation): Promise<void> {
+    for (const id of clientOrderIds) {
+      const o = this.state.openOrders.get(id);
+      if (o && o.status !== 'PENDING_CANCEL') await this.cancel(id, reason, c);
+    }
+  }
+
+  /** Cancel the account's resting entries (open orders that are not reduce-only) on `symbol`. */
+  private async cancelRestingEntries(accountId: string, symbol: string, reason: string, c: Causation): Promise<void> {
+    for (const [id, o] of [...this.state.openOrders]) {
+      if (o.accountId === accountId && o.symbol === symbol && !o.reduceOnly && o.status !== 'PENDING_CANCEL') await this.cancel(id, reason, c);
+    }
+  }
+
+  /**
+   * A market step at `tick.ts`: resting entries whose goodTillDate has come are cancelled
+   * before the step is matched (they rest through every step before it); what they filled stays
+   * and is protected like any position.
+   */
+  async expireEntries(tick: MarketTick): Promise<void> {
+    for (const [id, o] of [...this.state.openOrders]) {
+      if (o.goodTillDate === null || o.goodTillDate > tick.ts || o.symbol !== tick.symbol || o.status === 'PENDING_CANCEL') continue;
+      await this.cancel(id, `expired: good till ${new Date(o.goodTillDate).toISOString()}`, causedByTick(tick));
     }
   }
 
@@ -188,6 +243,7 @@ export class OrderRouting {
       clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, type: o.type, quantity: dec(o.quantity),
       price: o.price === null ? null : dec(o.price), reduceOnly: o.reduceOnly, purpose: o.purpose,
       triggerPrice: o.triggerPrice === null ? null : dec(o.triggerPrice),
+      ...(o.type === 'LIMIT' && o.timeInForce !== null ? { timeInForce: o.timeInForce } : {}),
     });
     await this.streams.orderCommands(
       o.clientOrderId,

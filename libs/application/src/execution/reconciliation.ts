@@ -5,6 +5,7 @@ import {
   type ReconDifference,
   type ReconProtective,
   type ReconView,
+  type Rules,
   ZERO,
   ceilToStep,
   clientOrderIdFor,
@@ -26,6 +27,25 @@ import type { VenueEventRecorder } from './venue-events';
 
 type Trigger = 'STARTUP' | 'PERIODIC' | 'RECONNECT';
 
+/** An account (`symbol` null: its wallet could not be read, nothing of it was reconciled) or one of its symbols a pass could not reconcile; `cause` is what threw (a venue read, an append to the log). */
+export interface ReconciliationFailure {
+  accountId: string;
+  symbol: string | null;
+  cause: unknown;
+}
+
+/** A reconciliation pass that could not reconcile some accounts or symbols (`failures`); everything else was reconciled. */
+export class ReconciliationError extends Error {
+  constructor(
+    readonly trigger: Trigger,
+    readonly failures: ReconciliationFailure[],
+  ) {
+    const what = failures.map((f) => `${f.accountId}${f.symbol ? ` ${f.symbol}` : ''}: ${f.cause instanceof Error ? f.cause.message : String(f.cause)}`);
+    super(`${trigger.toLowerCase()} reconciliation incomplete: ${what.join('; ')}`);
+    this.name = 'ReconciliationError';
+  }
+}
+
 /**
  * Live venues: the log's view of each account compared with the venue's, the differences
  * recorded and acted on (the domain's `reconcile` decides what to do), at start-up and then
@@ -41,6 +61,8 @@ export class Reconciliation {
     private readonly protection: ExchangeProtection,
     private readonly recorder: VenueEventRecorder,
     private readonly log: Logger,
+    /** A symbol's instrument rules, loaded when first needed (instrument-rules.ts `ensureInstrumentRules`). */
+    private readonly rulesFor: (symbol: string) => Promise<Rules>,
   ) {}
 
   /** Reconcile every `seconds` through `serial` (after everything queued before it); errors are logged. */
@@ -55,42 +77,85 @@ export class Reconciliation {
 
   /**
    * Compare every known account's open orders, exchange stops and positions at the venue with
-   * the log and record the differences and what was done (`ReconciliationDifference`,
-   * `ReconciliationCompleted` on the venue stream). Orders the log thinks open are first
-   * settled from the venue by client order id (fills recovered from the venue's trades), so
-   * nothing depends on a window of history.
+   * the log, symbol by symbol ({@link symbolsOf}: the configured symbol and every symbol the log
+   * holds a position, open order or exchange stop on, each once per pass), and record the
+   * differences and what was done (`ReconciliationDifference`, one `ReconciliationCompleted` per
+   * symbol, on the venue stream). Orders the log thinks open are first settled from the venue by
+   * client order id (fills recovered from the venue's trades), so nothing depends on a window of
+   * history.
+   * @throws ReconciliationError when some accounts or symbols could not be reconciled (a venue
+   *   read or an append threw), after every other one was
    */
   async reconcileAll(trigger: Trigger): Promise<void> {
     const venue = this.state.venue;
     if (!isLive(venue)) return;
+    const failures: ReconciliationFailure[] = [];
     for (const [accountId, cfg] of this.state.accounts) {
-      if (cfg.venue !== this.state.venueId) continue;
-      await this.reconcileAccount(venue, accountId, cfg, trigger);
+      // Another execution's account: this venue connection would answer empty and make false differences.
+      if (cfg.venue !== this.state.venueId || !this.state.trades(accountId)) continue;
+      failures.push(...(await this.reconcileAccount(venue, accountId, cfg, trigger)));
     }
+    if (failures.length > 0) throw new ReconciliationError(trigger, failures);
   }
 
-  /** The log's view of one account (from the shared state, itself folded from the log). */
-  private logView(accountId: string): ReconView {
+  /**
+   * The symbols one pass reconciles for an account: its configured symbol first, then, sorted,
+   * every other symbol the log's view (ExecutionState) holds an open position (`net`), an open
+   * order or an exchange stop of it on.
+   */
+  symbolsOf(accountId: string, cfg: Pick<AccountConfig, 'symbol'>): string[] {
+    const others = new Set<string>();
+    for (const [k, n] of this.state.net) if (k.startsWith(`${accountId}|`) && n.status === 'OPEN') others.add(k.slice(accountId.length + 1));
+    for (const o of this.state.openOrders.values()) if (o.accountId === accountId) others.add(o.symbol);
+    for (const p of this.state.protective.values()) if (p.accountId === accountId) others.add(p.symbol);
+    others.delete(cfg.symbol);
+    return [cfg.symbol, ...[...others].sort()];
+  }
+
+  /** The log's view of one account's `symbol` (from the shared state, itself folded from the log). */
+  private logView(accountId: string, symbol: string): ReconView {
     const positions = [...this.state.net.entries()]
-      .filter(([k, n]) => k.startsWith(`${accountId}|`) && n.status === 'OPEN')
-      .map(([k, n]) => ({ symbol: k.slice(accountId.length + 1), side: n.side!, quantity: n.quantity, entryPrice: n.entryPrice }));
-    const openOrders = [...this.state.openOrders.entries()].filter(([, o]) => o.accountId === accountId).map(([id, o]) => ({ symbol: o.symbol, clientOrderId: id, status: o.status }));
+      .filter(([k, n]) => k === `${accountId}|${symbol}` && n.status === 'OPEN')
+      .map(([, n]) => ({ symbol, side: n.side!, quantity: n.quantity, entryPrice: n.entryPrice }));
+    const openOrders = [...this.state.openOrders.entries()].filter(([, o]) => o.accountId === accountId && o.symbol === symbol).map(([id, o]) => ({ symbol: o.symbol, clientOrderId: id, status: o.status }));
     const protectiveOrders = [...this.state.protective.values()]
-      .filter((p) => p.accountId === accountId && p.accepted)
+      .filter((p) => p.accountId === accountId && p.symbol === symbol && p.accepted)
       .map((p) => ({ symbol: p.symbol, clientOrderId: p.clientOrderId, side: p.side, kind: p.kind, triggerPrice: p.triggerPrice, quantity: p.quantity }));
     return { positions, openOrders, protectiveOrders };
   }
 
-  private async reconcileAccount(venue: LiveVenuePort, accountId: string, cfg: AccountConfig, trigger: Trigger): Promise<void> {
-    const symbol = cfg.symbol;
+  /**
+   * One account's pass: its wallet once, then each of its symbols. A symbol whose reconciliation
+   * threw (a venue read, an append) is logged and skipped; the others are still reconciled.
+   * @returns the symbols that failed
+   */
+  private async reconcileAccount(venue: LiveVenuePort, accountId: string, cfg: AccountConfig, trigger: Trigger): Promise<ReconciliationFailure[]> {
     const now = Date.now();
     const c: Causation = { tsEvent: now, correlationId: `reconcile-${accountId}-${now}`, causationId: `reconcile-${trigger.toLowerCase()}-${now}` };
-    const [positions, open, algos, account] = await Promise.all([
-      venue.positions(accountId, symbol),
-      venue.openOrders(accountId, symbol),
-      venue.openProtectiveOrders(accountId, symbol),
-      venue.account(accountId),
-    ]);
+    let account: Awaited<ReturnType<LiveVenuePort['account']>>;
+    try {
+      account = await venue.account(accountId);
+    } catch (e) {
+      this.log.error(`reconciliation of ${accountId}: the venue account could not be read: ${(e as Error).message}`);
+      return [{ accountId, symbol: null, cause: e }];
+    }
+    const failures: ReconciliationFailure[] = [];
+    // A pass's emergency orders are named after its time (ms, base 36), and past the first symbol after the symbol's place, so no two symbols share a client order id.
+    const stamp = now.toString(36);
+    for (const [i, symbol] of this.symbolsOf(accountId, cfg).entries()) {
+      try {
+        await this.reconcileSymbol(venue, accountId, cfg, symbol, account, trigger, i === 0 ? stamp : `${stamp}s${i}`, c);
+      } catch (e) {
+        this.log.error(`reconciliation of ${accountId} on ${symbol} failed: ${(e as Error).message}`);
+        failures.push({ accountId, symbol, cause: e });
+      }
+    }
+    return failures;
+  }
+
+  /** Reconcile one symbol of the account; `tag` names the orders it places (`r<tag>…`, unique in the pass). */
+  private async reconcileSymbol(venue: LiveVenuePort, accountId: string, cfg: AccountConfig, symbol: string, account: Awaited<ReturnType<LiveVenuePort['account']>>, trigger: Trigger, tag: string, c: Causation): Promise<void> {
+    const [positions, open, algos] = await Promise.all([venue.positions(accountId, symbol), venue.openOrders(accountId, symbol), venue.openProtectiveOrders(accountId, symbol)]);
     const lost = await this.settleFromVenue(venue, accountId, symbol, new Set(open.map((o) => o.clientOrderId)), new Set(algos.map((a) => a.clientAlgoId)), c);
     const venueView: ReconView = {
       positions: positions.map((p) => ({ symbol: p.symbol, side: p.side, quantity: p.quantity, entryPrice: p.entryPrice })),
@@ -100,7 +165,7 @@ export class Reconciliation {
         triggerPrice: a.triggerPrice, quantity: a.quantity,
       })),
     };
-    const diffs = reconcile(this.logView(accountId), venueView);
+    const diffs = reconcile(this.logView(accountId, symbol), venueView);
     // Exchange stops cancelled or expired at the venue by someone else: settled above, but the position still needs them.
     for (const p of lost) {
       if (!positions.some((x) => x.symbol === p.symbol)) continue;
@@ -118,7 +183,7 @@ export class Reconciliation {
       walletBalance: account ? str(account.walletBalance) : '0',
     }));
     await this.streams.appendVenue(accountId, events, c);
-    for (const d of diffs) await this.act(accountId, cfg, d, positions, account?.walletBalance ?? ZERO, c);
+    for (const d of diffs) await this.act(accountId, cfg, d, positions, account?.walletBalance ?? ZERO, tag, c);
   }
 
   /**
@@ -166,27 +231,33 @@ export class Reconciliation {
     return lost;
   }
 
-  /** Carry out a reconciliation decision: protect an unknown position, restore a missing exchange stop. */
-  private async act(accountId: string, cfg: AccountConfig, d: ReconDifference, positions: Awaited<ReturnType<LiveVenuePort['positions']>>, walletBalance: D, c: Causation): Promise<void> {
-    const rules = this.state.rules.get(d.symbol);
-    if (!rules) return;
-    const stamp = c.tsEvent.toString(36);
+  /** Carry out a reconciliation decision: protect an unknown position, restore a missing exchange stop (client order ids `r<tag>` + role). */
+  private async act(accountId: string, cfg: AccountConfig, d: ReconDifference, positions: Awaited<ReturnType<LiveVenuePort['positions']>>, walletBalance: D, tag: string, c: Causation): Promise<void> {
     if (d.action === 'RESTORED' && d.protective) {
       const p = d.protective;
       const old = this.state.protective.get(p.clientOrderId);
-      const id = clientOrderIdFor(accountId, `r${stamp}`, p.kind === 'STOP_LOSS' ? 'S' : 'T');
-      await this.protection.placeProtective({ clientOrderId: id, accountId, symbol: p.symbol, kind: p.kind, side: p.side, triggerPrice: p.triggerPrice, quantity: p.quantity ?? ZERO, stopStreamId: old?.stopStreamId ?? Streams.venue(accountId, this.state.venueId), accepted: false }, Streams.venue(accountId, this.state.venueId), `reconcile-${stamp}`, c);
+      const id = clientOrderIdFor(accountId, `r${tag}`, p.kind === 'STOP_LOSS' ? 'S' : 'T');
+      await this.protection.placeProtective({ clientOrderId: id, accountId, symbol: p.symbol, kind: p.kind, side: p.side, triggerPrice: p.triggerPrice, quantity: p.quantity ?? ZERO, stopStreamId: old?.stopStreamId ?? Streams.venue(accountId, this.state.venueId), accepted: false }, Streams.venue(accountId, this.state.venueId), `reconcile-${tag}`, c);
     } else if (d.action === 'PROTECTED' && d.position) {
       const vp = positions.find((x) => x.symbol === d.symbol);
       if (!vp) return;
+      let rules: Rules;
+      try {
+        rules = await this.rulesFor(d.symbol);
+      } catch (e) {
+        // The emergency stop needs the symbol's brackets and tick size. The difference is recorded, and
+        // stays until acted on: the next reconciliation tries again.
+        this.log.error(`reconciliation of ${accountId}: ${d.kind} on ${d.symbol} not protected: ${(e as Error).message}`);
+        return;
+      }
       const mark = vp.markPrice ?? vp.entryPrice;
       const stop = emergencyStopPrice({ ...d.position, isolatedMargin: vp.isolatedMargin, brackets: rules.brackets, closeFeeRate: liquidationCloseFeeRate(rules) }, walletBalance, dec(cfg.riskFraction), dec(cfg.liquidationBufferFraction), mark);
       const side = vp.side === 'LONG' ? 'SELL' : 'BUY';
       if (stop === null) {
         await this.routing.place(
           {
-            clientOrderId: clientOrderIdFor(accountId, `r${stamp}`, 'C'), accountId, venue: this.state.venueId, symbol: d.symbol, side, type: 'MARKET', quantity: str(vp.quantity), price: null,
-            timeInForce: null, reduceOnly: true, purpose: 'CLOSE', leverage: null, sourceStreamId: Streams.venue(accountId, this.state.venueId), sourceEventId: `reconcile-${stamp}`, triggerPrice: null,
+            clientOrderId: clientOrderIdFor(accountId, `r${tag}`, 'C'), accountId, venue: this.state.venueId, symbol: d.symbol, side, type: 'MARKET', quantity: str(vp.quantity), price: null,
+            timeInForce: null, reduceOnly: true, purpose: 'CLOSE', leverage: null, sourceStreamId: Streams.venue(accountId, this.state.venueId), sourceEventId: `reconcile-${tag}`, triggerPrice: null,
           },
           c,
           null,
@@ -195,7 +266,7 @@ export class Reconciliation {
       }
       // Round to the tick away from liquidation (toward the entry).
       const rounded = vp.side === 'LONG' ? ceilToStep(stop, rules.tickSize) : floorToStep(stop, rules.tickSize);
-      await this.protection.placeProtective({ clientOrderId: clientOrderIdFor(accountId, `r${stamp}`, 'S'), accountId, symbol: d.symbol, kind: 'STOP_LOSS', side, triggerPrice: rounded, quantity: vp.quantity, stopStreamId: Streams.venue(accountId, this.state.venueId), accepted: false }, Streams.venue(accountId, this.state.venueId), `reconcile-${stamp}`, c);
+      await this.protection.placeProtective({ clientOrderId: clientOrderIdFor(accountId, `r${tag}`, 'S'), accountId, symbol: d.symbol, kind: 'STOP_LOSS', side, triggerPrice: rounded, quantity: vp.quantity, stopStreamId: Streams.venue(accountId, this.state.venueId), accepted: false }, Streams.venue(accountId, this.state.venueId), `reconcile-${tag}`, c);
     }
   }
 }

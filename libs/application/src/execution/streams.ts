@@ -3,7 +3,7 @@ import { type OrderCommand, type OrderState, orderDecider } from '@bulwark/domai
 import type { EventStore } from '@bulwark/event-store';
 import { AggregateRepository, type Causation, type EventAppender, Quarantine } from '@bulwark/messaging';
 import type { Logger } from '@nestjs/common';
-import { type ExecutionState, OPEN_STATUSES } from './state';
+import { type ExecutionState, OPEN_STATUSES, openOrderOf } from './state';
 
 /**
  * What execution appends: order commands on the order streams (`order-<clientOrderId>`,
@@ -70,7 +70,7 @@ export class ExecutionStreams {
       else if (p) p.accepted = s.status === 'ACCEPTED';
       return;
     }
-    if (open) this.state.openOrders.set(clientOrderId, { accountId: o.accountId, symbol: o.symbol, status: s.status, reduceOnly: o.reduceOnly });
+    if (open) this.state.openOrders.set(clientOrderId, openOrderOf(o, s.status));
     else this.state.openOrders.delete(clientOrderId);
   }
 

@@ -1,6 +1,6 @@
 import { type EventData, type MarketTick, Streams, type VenueId } from '@bulwark/contracts';
 import { type D, type OrderCommand, type PaperFill, type PaperVenueEvent, TERMINAL_ORDER_STATUSES, dec, str } from '@bulwark/domain';
-import type { Causation } from '@bulwark/messaging';
+import { type Causation, causedByTick } from '@bulwark/messaging';
 import type { Logger } from '@nestjs/common';
 import type { ExchangeProtection } from './exchange-protection';
 import { foldNet } from './net-positions';
@@ -35,8 +35,7 @@ export class VenueEventRecorder {
 
   /** One step of the market path: a driven venue matches and the results are recorded. */
   async onTick(tick: MarketTick): Promise<void> {
-    const candleId = `candle-${tick.venue}-${tick.symbol}-${tick.candleOpenTime}`;
-    const c: Causation = { tsEvent: tick.ts, correlationId: candleId, causationId: `tick-${tick.runId}-${tick.seq}` };
+    const c = causedByTick(tick);
     const venue = this.state.venue;
     if (tick.venue === this.state.venueId && isDriven(venue)) {
       const out = await venue.advance(tick.symbol, tick, tick.funding);

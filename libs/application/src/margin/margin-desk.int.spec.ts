@@ -5,14 +5,14 @@
  * with the pair's recorded rules (data/venues/binance-margin). Every command and what the venue
  * answered is in the event log; the results equal the venue's balances.
  */
-import * as path from 'node:path';
 import { startBinanceMarginLocal, type BinanceMarginLocal } from '@bulwark/binance-local';
 import { type DomainEvent, type EventData, parseEvent, Streams } from '@bulwark/contracts';
 import { dec, type D, shortHash, str } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
-import { loadMarginPair, resolveDataDir } from '@bulwark/market-data';
+import { loadMarginPair } from '@bulwark/market-data';
 import { EventAppender } from '@bulwark/messaging';
 import { auditDay } from '@bulwark/projections';
+import { SPOT_BTCUSDT_FILES } from '@bulwark/testing';
 import { BinanceMarginVenue } from '@bulwark/venues';
 import { MarginDesk } from './margin-desk';
 import { MarginWatch, type MarginWatchStep } from './margin-watch';
@@ -25,7 +25,7 @@ const ACC = 'acc-desk';
 const SYMBOL = 'BTCUSDT';
 /** 2024-08-04 22:00 UTC: the evening before the 2024-08-05 crash. */
 const START = Date.parse('2024-08-04T22:00:00Z');
-const CANDLES = () => path.join(resolveDataDir(), 'binance-spot', 'BTCUSDT', 'klines-1m', 'BTCUSDT-1m-2024-07-26_2024-08-25.csv');
+const CANDLES = SPOT_BTCUSDT_FILES.candles1mAugust2024;
 
 const { rules, ...pair } = loadMarginPair(SYMBOL);
 let local: BinanceMarginLocal;
@@ -35,7 +35,7 @@ let desk: MarginDesk;
 
 beforeEach(async () => {
   local = await startBinanceMarginLocal({
-    port: 0, accounts: [{ accountId: ACC, apiKey: KEY, apiSecret: SECRET, spot: { USDT: '1000' } }], pair: { rules, ...pair }, candlesFile: CANDLES(), startTime: START,
+    port: 0, accounts: [{ accountId: ACC, apiKey: KEY, apiSecret: SECRET, spot: { USDT: '1000' } }], pair: { rules, ...pair }, candlesFile: CANDLES, startTime: START,
     limits: { weightPerMinute: 1_000_000, ordersPer10s: 10_000, ordersPerMinute: 100_000 },
   });
   local.clock.advance(1);

@@ -9,13 +9,13 @@
  * recorded margin stream (types and data) and every answer are equal. The window is the evening
  * before the 2024-08-05 crash (2024-08-04 22:00 UTC) on the recorded BTCUSDT spot candles.
  */
-import * as path from 'node:path';
 import { startBinanceMarginLocal, type BinanceMarginLocal } from '@bulwark/binance-local';
 import { type Candle, type EventData, event, type EventType, type MarketTick, type RecordedEvent, Streams } from '@bulwark/contracts';
 import { D, dec, pathSteps, str } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
-import { loadMarginPair, readCandles, resolveDataDir } from '@bulwark/market-data';
+import { loadMarginPair, readCandles } from '@bulwark/market-data';
 import { EventAppender } from '@bulwark/messaging';
+import { SPOT_BTCUSDT_FILES } from '@bulwark/testing';
 import { BinanceMarginVenue, RateBudget } from '@bulwark/venues';
 import type { MarginVenuePort } from './margin-desk';
 import { MarginExecution, type MarginVenueSettings } from './margin-execution';
@@ -31,7 +31,7 @@ const SYMBOL = 'BTCUSDT';
 const START = Date.parse('2024-08-04T22:00:00Z');
 /** Four hours of steps are more than the scenario needs. */
 const END = START + 4 * 3_600_000;
-const CANDLES = () => path.join(resolveDataDir(), 'binance-spot', 'BTCUSDT', 'klines-1m', 'BTCUSDT-1m-2024-07-26_2024-08-25.csv');
+const CANDLES = SPOT_BTCUSDT_FILES.candles1mAugust2024;
 const { rules, ...pair } = loadMarginPair(SYMBOL);
 const SILENT = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const risk = { leverage: 3, riskFraction: dec('0.01'), maxMarginFraction: dec('0.5') };
@@ -40,7 +40,7 @@ const risk = { leverage: 3, riskFraction: dec('0.01'), maxMarginFraction: dec('0
 async function windowTicks(): Promise<MarketTick[]> {
   const ticks: MarketTick[] = [];
   let prev: string | null = null;
-  for await (const c of readCandles(CANDLES())) {
+  for await (const c of readCandles(CANDLES)) {
     if (c.openTime >= END) break;
     if (c.openTime >= START) {
       for (const s of pathSteps(c, prev)) {
@@ -62,7 +62,7 @@ interface World {
 
 async function localWorld(): Promise<World> {
   const local: BinanceMarginLocal = await startBinanceMarginLocal({
-    port: 0, accounts: [{ accountId: ACC, apiKey: KEY, apiSecret: SECRET, spot: { USDT: '1000' } }], pair: { rules, ...pair }, candlesFile: CANDLES(), startTime: START,
+    port: 0, accounts: [{ accountId: ACC, apiKey: KEY, apiSecret: SECRET, spot: { USDT: '1000' } }], pair: { rules, ...pair }, candlesFile: CANDLES, startTime: START,
     limits: { weightPerMinute: 10_000_000, ordersPer10s: 100_000, ordersPerMinute: 1_000_000 },
   });
   const store = new InMemoryEventStore();

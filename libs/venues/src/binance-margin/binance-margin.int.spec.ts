@@ -4,10 +4,10 @@
  * over HTTP and the WebSocket API, priced by the recorded BTCUSDT spot 1m candles of
  * 2024-07-26 … 2024-08-25 from ../shared/data, with the pair's recorded rules (data/venues).
  */
-import * as path from 'node:path';
 import { startBinanceMarginLocal, type BinanceMarginLocal } from '@bulwark/binance-local';
 import { ceilToStep, dec, floorToStep, str, ZERO, type D } from '@bulwark/domain';
-import { loadMarginPair, resolveDataDir } from '@bulwark/market-data';
+import { loadMarginPair } from '@bulwark/market-data';
+import { SPOT_BTCUSDT_FILES, until } from '@bulwark/testing';
 import { classifyVenueError } from '../binance/errors';
 import { VenueCallError } from '../binance/requests';
 import { BinanceMarginVenue, type MarginOrderSnapshot, type MarginUserDataMessage } from './index';
@@ -20,7 +20,7 @@ const ACC = 'acc-margin-int';
 const SYMBOL = 'BTCUSDT';
 /** 2024-08-04 22:00 UTC: the evening before the 2024-08-05 crash. */
 const START = Date.parse('2024-08-04T22:00:00Z');
-const CANDLES = () => path.join(resolveDataDir(), 'binance-spot', 'BTCUSDT', 'klines-1m', 'BTCUSDT-1m-2024-07-26_2024-08-25.csv');
+const CANDLES = SPOT_BTCUSDT_FILES.candles1mAugust2024;
 const STEP = dec('0.00001'); // LOT_SIZE stepSize of the recorded exchangeInfo
 const STEPS_PER_HOUR = 4 * 60; // the clock walks 4 path steps a 1m candle
 
@@ -34,7 +34,7 @@ beforeEach(async () => {
     port: 0,
     accounts: [{ accountId: ACC, apiKey: KEY, apiSecret: SECRET }],
     pair,
-    candlesFile: CANDLES(),
+    candlesFile: CANDLES,
     startTime: START,
     // Binance limits each /sapi endpoint on its own; the local venue counts them all in one
     // window, where one transfer (900) and one borrow (1500) would already fill 2400.
@@ -63,14 +63,6 @@ afterAll(() => {
 
 const price = (): D => local.engine.priceOf(SYMBOL)!;
 
-async function until(f: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 function value<T>(r: { ok: true; value: T } | { ok: false; error: { code: string; message: string } }): T {
   if (!r.ok) throw new Error(`unexpected rejection ${r.error.code} ${r.error.message}`);
   return r.value;
@@ -96,7 +88,7 @@ describe('BinanceMarginVenue against the local spot isolated-margin venue (BTCUS
     expect(str(acct.quote.free)).toBe('1000');
     expect(acct.quote.borrowed.isZero()).toBe(true);
     expect(acct.base.asset).toBe('BTC');
-    await until(() => events.some((e) => e.e === 'balanceUpdate'));
+    await until('a balanceUpdate on the user-data stream', () => events.some((e) => e.e === 'balanceUpdate'));
 
     const room = await venue.maxBorrowable(SYMBOL, 'USDT');
     expect(room.amount.gt(1000)).toBe(true);
@@ -115,11 +107,11 @@ describe('BinanceMarginVenue against the local spot isolated-margin venue (BTCUS
     expect(buy.cummulativeQuoteQty.minus(borrowed).lte(1000)).toBe(true);
 
     // The fill arrives on the user-data stream as Binance's executionReport.
-    await until(() => events.some((e) => e.e === 'executionReport' && e['c'] === 'int-long-1' && e['x'] === 'TRADE'));
+    await until('the executionReport TRADE of int-long-1', () => events.some((e) => e.e === 'executionReport' && e['c'] === 'int-long-1' && e['x'] === 'TRADE'));
     const report = events.find((e) => e.e === 'executionReport' && e['c'] === 'int-long-1' && e['x'] === 'TRADE')!;
     expect(report).toMatchObject({ s: SYMBOL, S: 'BUY', o: 'MARKET', i: Number(buy.orderId) });
     expect(dec(String(report['l'])).gt(0)).toBe(true);
-    await until(() => events.some((e) => e.e === 'outboundAccountPosition'));
+    await until('an outboundAccountPosition', () => events.some((e) => e.e === 'outboundAccountPosition'));
 
     acct = await venue.isolatedAccount(SYMBOL);
     expect(acct.quote.borrowed.eq(borrowed)).toBe(true);
@@ -314,7 +306,7 @@ describe('BinanceMarginVenue against the local spot isolated-margin venue (BTCUS
       const stop = await venue.watchUserData(SYMBOL, (m) => events.push(m));
       local.engine.deposit(ACC, 'USDT', dec('100'));
       value(await venue.transferToMargin(SYMBOL, 'USDT', dec('100')));
-      await until(() => events.some((e) => e.e === 'balanceUpdate' && e['a'] === 'USDT'));
+      await until('a USDT balanceUpdate on the fresh stream', () => events.some((e) => e.e === 'balanceUpdate' && e['a'] === 'USDT'));
       stop();
     } finally {
       process.off('unhandledRejection', spy);

@@ -1,5 +1,5 @@
 import { dec, str, ZERO, type D, type PaperStep, type PaperVenueEvent } from '@bulwark/domain';
-import type { DrivenVenue } from '../port';
+import type { AccountStepReport, SharedMarketVenue } from '../port';
 import { BinanceUsdmVenue, type BinanceUsdmVenueOptions, type UserDataMessage } from './binance-usdm';
 import { VenueCallError } from './requests';
 import { toVenueFailure } from './errors';
@@ -9,10 +9,13 @@ type Raw = Record<string, unknown>;
 const s = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
 const dOr = (v: unknown): D => (v === undefined || v === null || v === '' ? ZERO : dec(String(v)));
 
-/** The local venue's answer to POST /bulwark/v1/step: ORDER_TRADE_UPDATE (x TRADE|EXPIRED) count pushed for the signing account, and the engine's events as JSON. */
-export interface StepReportJson {
-  orderUpdates: number;
-  events: Raw[];
+/**
+ * The local venue's answer to POST /bulwark/v1/step: ORDER_TRADE_UPDATE (x TRADE|EXPIRED)
+ * count pushed for the signing account, and the engine's events as JSON; with `scope=all`,
+ * every account's part by account id.
+ */
+export interface StepReportJson extends AccountStepReport {
+  accounts?: Record<string, AccountStepReport>;
 }
 
 export type LocalBinanceVenueOptions = Omit<BinanceUsdmVenueOptions, 'mode' | 'restBase' | 'wsBase'> & {
@@ -35,9 +38,10 @@ export type LocalBinanceVenueOptions = Omit<BinanceUsdmVenueOptions, 'mode' | 'r
  * positions this adapter tracks (its own calls and the stream), without a REST call.
  *
  * Implements `DrivenVenue` (the asynchronous form of `SimulatedVenue`: deposit and advance
- * go over HTTP).
+ * go over HTTP) and `SharedMarketVenue` (one adapter steps the market of every account of the
+ * venue; each reads its own order updates).
  */
-export class LocalBinanceVenue extends BinanceUsdmVenue implements DrivenVenue {
+export class LocalBinanceVenue extends BinanceUsdmVenue implements SharedMarketVenue {
   private readonly restBase: string;
   private readonly streamTimeoutMs: number;
   private readonly known = new Set<string>();
@@ -90,13 +94,27 @@ export class LocalBinanceVenue extends BinanceUsdmVenue implements DrivenVenue {
    */
   async advance(symbol: string, step: PaperStep, funding: { rate: string } | null): Promise<PaperVenueEvent[]> {
     await this.startUserData();
+    return this.stepEvents(symbol, step.ts, await this.step(symbol, step, funding, false));
+  }
+
+  /** `POST /bulwark/v1/step?scope=all`: the market moves once for every account of the venue; each account's part of it, by account id. */
+  async stepAll(symbol: string, step: PaperStep, funding: { rate: string } | null): Promise<Record<string, AccountStepReport>> {
+    return (await this.step(symbol, step, funding, true)).accounts ?? {};
+  }
+
+  /** This account's fills (one per trade) and expiries of a step: its announced order updates from its own user-data stream, in the engine's order. */
+  async stepEvents(symbol: string, ts: number, report: AccountStepReport | undefined): Promise<PaperVenueEvent[]> {
+    await this.startUserData();
+    const updates = await this.take(Number(report?.orderUpdates ?? 0));
+    return this.toEvents(symbol, ts, updates, Array.isArray(report?.events) ? (report.events as Raw[]) : []);
+  }
+
+  private async step(symbol: string, step: PaperStep, funding: { rate: string } | null, all: boolean): Promise<StepReportJson> {
     const q: Record<string, string> = { symbol, from: step.from, to: step.to, gap: String(step.gap), ts: String(step.ts) };
     if (funding) q['fundingRate'] = funding.rate;
     if (step.barVolume !== undefined && step.barVolume !== null) q['barVolume'] = step.barVolume;
-    const report = (await this.admin('/bulwark/v1/step', q)) as StepReportJson;
-    const n = Number(report.orderUpdates ?? 0);
-    const updates = await this.take(n);
-    return this.toEvents(symbol, step.ts, updates, Array.isArray(report.events) ? report.events : []);
+    if (all) q['scope'] = 'all';
+    return (await this.admin('/bulwark/v1/step', q)) as StepReportJson;
   }
 
   /** Wait for `n` collected order updates and remove them from the queue. */

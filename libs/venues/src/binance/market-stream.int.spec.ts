@@ -6,6 +6,7 @@
 import type { Candle } from '@bulwark/contracts';
 import { readCandles, readFundingRates, resolveDataDir } from '@bulwark/market-data';
 import { localVenueInputs, startBinanceLocal, type BinanceLocal } from '@bulwark/binance-local';
+import { until } from '@bulwark/testing';
 import { BinanceMarketStream, type MarketStreamAlert } from './index';
 
 const SYMBOL = 'BTCUSDT';
@@ -46,14 +47,6 @@ function collect<T>(it: AsyncIterable<T>) {
   return { items, done };
 }
 
-async function until(f: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 const rows = (from: number, count: number) => file.filter((c) => c.openTime >= from && c.openTime < from + count * MIN);
 /** Walk `candles` whole candles of the file (4 path steps each). */
 const advance = (candles: number) => local.clock.advance(4 * candles);
@@ -72,7 +65,7 @@ describe('BinanceMarketStream against the local venue', () => {
       const got = collect(ms.candles(SYMBOL, { since: START }));
       await ms.ready(45_000); // generous: a busy 2-core machine subscribes slowly
       advance(5);
-      await until(() => got.items.length >= 5, '5 candles');
+      await until('5 candles', () => got.items.length >= 5);
       await new Promise((r) => setTimeout(r, 50)); // nothing more arrives
       expect(got.items).toEqual(rows(START, 5));
       expect(got.items.every((c) => c.interval === '1m')).toBe(true);
@@ -80,7 +73,7 @@ describe('BinanceMarketStream against the local venue', () => {
       await ms.close();
     }
     expect(local.wsConnections('market')).toBe(0);
-  }, 10_000);
+  }, 60_000);
 
   it('back-fills over REST the k candles missed during a websocket disconnect, in order, no duplicates, then continues live', async () => {
     const from = START + 5 * MIN;
@@ -91,19 +84,19 @@ describe('BinanceMarketStream against the local venue', () => {
       const got = collect(ms.candles(SYMBOL, { since: from }));
       await ms.ready(45_000); // generous: a busy 2-core machine subscribes slowly
       advance(1); // live
-      await until(() => got.items.length >= 1, 'the live candle');
+      await until('the live candle', () => got.items.length >= 1);
       const restCallsBefore = klines.mock.calls.length;
 
       expect(local.faults.disconnectWs('market')).toBeGreaterThanOrEqual(1);
       advance(4); // pushed while nobody listens: lost on the websocket
-      await until(() => got.items.length >= 5, 'the 4 back-filled candles');
+      await until('the 4 back-filled candles', () => got.items.length >= 5);
       expect(klines.mock.calls.length).toBeGreaterThan(restCallsBefore); // they came over REST
       expect(klines.mock.calls.slice(restCallsBefore).map((c) => (c[0] as { startTime: number }).startTime)).toContain(from + MIN);
 
       await ms.ready(45_000); // re-subscribed
       expect(local.wsConnections('market')).toBeGreaterThanOrEqual(1);
       advance(2); // live again
-      await until(() => got.items.length >= 7, 'the 2 live candles after the reconnect');
+      await until('the 2 live candles after the reconnect', () => got.items.length >= 7);
       await new Promise((r) => setTimeout(r, 50));
       expect(got.items).toEqual(rows(from, 7));
       expect(new Set(got.items.map((c) => c.openTime)).size).toBe(7);
@@ -111,7 +104,7 @@ describe('BinanceMarketStream against the local venue', () => {
     } finally {
       await ms.close();
     }
-  }, 10_000);
+  }, 60_000);
 
   it('streams mark prices and the announced funding rate; a settlement crossed by the clock is yielded once with the file\'s rate', async () => {
     walkTo(START + 12 * MIN);
@@ -123,11 +116,11 @@ describe('BinanceMarketStream against the local venue', () => {
       const at = local.clock.now(); // 07:51:59.999
       expect(at).toBe(START + 12 * MIN - 1);
       advance(11); // 07:52 … 08:02, across the 08:00 settlement
-      await until(() => marks.items.length >= 44, '44 mark prices');
+      await until('44 mark prices', () => marks.items.length >= 44);
       // (the local venue answers GET /fapi/v1/fundingRate in ~1.5 s: it scans every recorded settlement since 2020)
-      await until(() => fundings.items.length >= 1, 'the 08:00 settlement');
+      await until('the 08:00 settlement', () => fundings.items.length >= 1);
       advance(2); // later steps do not repeat it
-      await until(() => marks.items.length >= 52, '52 mark prices');
+      await until('52 mark prices', () => marks.items.length >= 52);
       await new Promise((r) => setTimeout(r, 100));
 
       const m = marks.items;
@@ -145,7 +138,7 @@ describe('BinanceMarketStream against the local venue', () => {
       await ms.close();
     }
     expect(alerts).toEqual([]);
-  }, 10_000);
+  }, 60_000);
 
   it('closedCandles: a page of the closed candles of a window over REST, equal to the CSV rows; the bar still forming is left out', async () => {
     const from = local.clock.now() === 0 ? START : local.clock.now() + 1;
@@ -172,10 +165,10 @@ describe('BinanceMarketStream against the local venue', () => {
     const a: MarketStreamAlert[] = [];
     const ms = new BinanceMarketStream({ mode: 'local', restBase: local.url, wsBase: 'ws://127.0.0.1:1', timeoutMs: 1_000, alertAfter: 3, backoff: { baseDelayMs: 1, maxDelayMs: 5 }, onAlert: (x) => a.push(x) });
     const got = collect(ms.candles(SYMBOL));
-    await until(() => a.length >= 1, 'an alert', 8_000);
+    await until('an alert', () => a.length >= 1);
     expect(a[0]).toMatchObject({ kind: 'MARKET_DATA_STREAM', symbol: SYMBOL, source: 'kline', failures: 3 });
     await ms.close();
     await got.done;
     expect(got.items).toEqual([]);
-  }, 10_000);
+  }, 60_000);
 });

@@ -12,6 +12,7 @@ import { localVenueInputs, startBinanceLocal, type BinanceLocal } from '@bulwark
 import type { Candle } from '@bulwark/contracts';
 import { dec, pathSteps, str, ZERO, type D, type PaperFill, type PaperStep, type PaperVenueEvent } from '@bulwark/domain';
 import { readCandles, resolveDataDir } from '@bulwark/market-data';
+import { until } from '@bulwark/testing';
 import { LocalBinanceVenue } from './index';
 
 const SYMBOL = 'BTCUSDT';
@@ -122,8 +123,7 @@ describe('LocalBinanceVenue: one order, several trades (splitFill fault)', () =>
     expect(order && [order.status, str(order.executedQty), str(order.avgPrice)]).toEqual(['FILLED', '0.012', '85175.8']);
 
     // onVenueEvents: the same six trades, in arrival order, with the same ids (so a caller seeing both can de-duplicate).
-    const deadline = Date.now() + 5_000;
-    while (fills(live).length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await until('the six trades on onVenueEvents', () => fills(live).length >= 6);
     expect(fills(live).map((f) => [f.tradeId, str(f.quantity), f.cumulativeQuantity && str(f.cumulativeQuantity)])).toEqual(
       all.map((f) => [f.tradeId, str(f.quantity), f.cumulativeQuantity && str(f.cumulativeQuantity)]),
     );

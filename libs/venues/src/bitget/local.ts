@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { OrderPurpose, OrderSide } from '@bulwark/contracts';
 import { dec, str, ZERO, type D, type PaperFill, type PaperStep, type PaperVenueEvent, type Result, type VenueRejection } from '@bulwark/domain';
-import type { DrivenVenue } from '../port';
+import type { AccountStepReport, SharedMarketVenue } from '../port';
 import { messageOf } from '../binance/errors';
 import { VenueCallError } from '../binance/requests';
 import { BITGET_ERRORS, BitgetUsdtmVenue, type BitgetOrderRequest, type BitgetUsdtmVenueOptions } from './bitget-usdtm';
@@ -16,9 +16,9 @@ export type LocalBitgetVenueOptions = Omit<BitgetUsdtmVenueOptions, 'mode' | 're
 };
 
 /** The local Bitget venue's answer to `POST /bulwark/v1/step` for the signing account: `orders` pushes with a fill or cancel, and the engine's events as JSON. */
-export interface BitgetStepReportJson {
-  orderUpdates: number;
-  events: Raw[];
+export interface BitgetStepReportJson extends AccountStepReport {
+  /** With `scope: "all"`: every account's part of the step, by account id. */
+  accounts?: Record<string, AccountStepReport>;
 }
 
 /**
@@ -75,9 +75,10 @@ export async function bitgetAdminCall(
  * the purpose of a fill is the one Bulwark placed the order with. `isIdle` is answered from the
  * orders, TP/SL orders and positions this adapter tracks, without a REST call.
  *
- * Implements `DrivenVenue` (deposit and advance go over HTTP).
+ * Implements `DrivenVenue` (deposit and advance go over HTTP) and `SharedMarketVenue` (one
+ * adapter steps the market of every account of the venue; each reads its own part).
  */
-export class LocalBitgetVenue extends BitgetUsdtmVenue implements DrivenVenue {
+export class LocalBitgetVenue extends BitgetUsdtmVenue implements SharedMarketVenue {
   private readonly restBase: string;
   private readonly known = new Set<string>();
   /** clientOrderId → quantity placed (an order stops being open when its fills reach it). */
@@ -142,11 +143,25 @@ export class LocalBitgetVenue extends BitgetUsdtmVenue implements DrivenVenue {
    * `barVolume` when the step carries its bar's volume); answers the step's events.
    */
   async advance(symbol: string, step: PaperStep, funding: { rate: string } | null): Promise<PaperVenueEvent[]> {
+    return this.stepEvents(symbol, step.ts, await this.step(symbol, step, funding, false));
+  }
+
+  /** `POST /bulwark/v1/step` {scope: "all"}: the market moves once for every account of the venue; each account's part of it, by account id. */
+  async stepAll(symbol: string, step: PaperStep, funding: { rate: string } | null): Promise<Record<string, AccountStepReport>> {
+    return (await this.step(symbol, step, funding, true)).accounts ?? {};
+  }
+
+  /** This account's events of a step, from its part of the step report (the report carries them whole). */
+  async stepEvents(symbol: string, ts: number, report: AccountStepReport | undefined): Promise<PaperVenueEvent[]> {
+    return this.toEvents(symbol, ts, Array.isArray(report?.events) ? (report.events as Raw[]) : []);
+  }
+
+  private async step(symbol: string, step: PaperStep, funding: { rate: string } | null, all: boolean): Promise<BitgetStepReportJson> {
     const body: Raw = { symbol, from: step.from, to: step.to, gap: step.gap, ts: step.ts };
     if (funding) body['fundingRate'] = funding.rate;
     if (step.barVolume !== undefined && step.barVolume !== null) body['barVolume'] = step.barVolume;
-    const report = (await this.admin('POST', '/bulwark/v1/step', body)) as BitgetStepReportJson;
-    return this.toEvents(symbol, step.ts, Array.isArray(report?.events) ? report.events : []);
+    if (all) body['scope'] = 'all';
+    return (await this.admin('POST', '/bulwark/v1/step', body)) as BitgetStepReportJson;
   }
 
   /** The report's events as PaperVenueEvents (exact decimals from its strings), keeping the adapter's tracked state current. */

@@ -7,6 +7,7 @@
 import type { Candle } from '@bulwark/contracts';
 import { readCandles, readFundingRates, resolveDataDir } from '@bulwark/market-data';
 import { bitgetLocalInputs, startBitgetLocal, type BitgetLocal } from '@bulwark/binance-local';
+import { until } from '@bulwark/testing';
 import { BitgetMarkPriceRest } from './mark-price-rest';
 import type { MarketStreamAlert } from '../index';
 import { BitgetMarketStream } from './index';
@@ -50,14 +51,6 @@ function collect<T>(it: AsyncIterable<T>) {
   return { items, done };
 }
 
-async function until(f: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 const rows = (from: number, count: number) => file.filter((c) => c.openTime >= from && c.openTime < from + count * MIN);
 const advance = (candles: number) => local.clock.advance(4 * candles);
 /** The next bar the clock walks. */
@@ -74,7 +67,7 @@ describe('BitgetMarketStream against the local Bitget venue', () => {
       const marks = collect(ms.markPrices(SYMBOL));
       await ms.ready(45_000); // generous: a busy 2-core machine subscribes slowly
       advance(5);
-      await until(() => got.items.length >= 5 && marks.items.length >= 20, '5 candles and 20 marks');
+      await until('5 candles and 20 marks', () => got.items.length >= 5 && marks.items.length >= 20);
       await new Promise((r) => setTimeout(r, 100)); // nothing more arrives
       expect(got.items).toEqual(rows(from, 5));
       const m = marks.items;
@@ -97,13 +90,13 @@ describe('BitgetMarketStream against the local Bitget venue', () => {
       const got = collect(ms.candles(SYMBOL, { since: from }));
       await ms.ready(45_000); // generous: a busy 2-core machine subscribes slowly
       advance(1);
-      await until(() => got.items.length >= 1, 'the live candle');
+      await until('the live candle', () => got.items.length >= 1);
       expect(local.faults.disconnectWs('market')).toBeGreaterThanOrEqual(1);
       advance(3); // pushed while nobody listens
-      await until(() => got.items.length >= 4, 'the 3 back-filled candles');
+      await until('the 3 back-filled candles', () => got.items.length >= 4);
       await ms.ready(45_000); // generous: a busy 2-core machine subscribes slowly
       advance(2);
-      await until(() => got.items.length >= 6, 'the 2 live candles after the reconnect');
+      await until('the 2 live candles after the reconnect', () => got.items.length >= 6);
       await new Promise((r) => setTimeout(r, 100));
       expect(got.items).toEqual(rows(from, 6));
       expect(logs.some((l) => l.includes('kline failed'))).toBe(true);
@@ -120,9 +113,9 @@ describe('BitgetMarketStream against the local Bitget venue', () => {
       await ms.ready(45_000); // generous: a busy 2-core machine subscribes slowly
       expect(nextBar()).toBeLessThan(SETTLEMENT);
       advance((SETTLEMENT - nextBar()) / MIN + 2); // across 08:00
-      await until(() => fundings.items.length >= 1, 'the 08:00 settlement');
+      await until('the 08:00 settlement', () => fundings.items.length >= 1);
       advance(1);
-      await until(() => marks.items.some((x) => x.ts >= SETTLEMENT + 2 * MIN), 'later marks');
+      await until('later marks', () => marks.items.some((x) => x.ts >= SETTLEMENT + 2 * MIN));
       await new Promise((r) => setTimeout(r, 100));
       expect(fundings.items).toEqual([{ fundingTime: SETTLEMENT, rate: fundingRate }]);
       expect(marks.items.find((x) => x.ts === SETTLEMENT)!.nextFundingTime).toBe(SETTLEMENT + 8 * 3_600_000);
@@ -181,7 +174,7 @@ describe('BitgetMarketStream against the local Bitget venue', () => {
     const bad = new BitgetMarketStream({ mode: 'local', restBase: local.url, wsBase: 'ws://127.0.0.1:1', timeoutMs: 1_000, alertAfter: 3, backoff: { baseDelayMs: 1, maxDelayMs: 5 }, onAlert: (x) => a.push(x) });
     const got = collect(bad.candles(SYMBOL));
     try {
-      await until(() => a.length >= 1, 'an alert', 30_000);
+      await until('an alert', () => a.length >= 1);
       expect(a[0]).toMatchObject({ kind: 'MARKET_DATA_STREAM', symbol: SYMBOL, source: 'kline', failures: 3 });
     } finally {
       await bad.close(); // else its reconnect loop keeps Jest alive after a failure

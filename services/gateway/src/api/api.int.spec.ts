@@ -286,10 +286,16 @@ describe('gateway API', () => {
     // A replay's marks: market time, an older one arriving late does not replace the newer.
     nc.publish(`${prefix}md.mark.binance-usdm.BTCUSDT`, json.encode({ ts: second.openTime, price: second.open }));
     nc.publish(`${prefix}md.mark.binance-usdm.BTCUSDT`, json.encode({ ts: first.openTime, price: first.open }));
+    // Then a mark of another venue on the same connection: the gateway's one `md.mark.>`
+    // subscription gets them in publish order, so once it shows, both BTCUSDT marks were applied
+    // (a fixed sleep instead was a race on a loaded machine).
+    nc.publish(`${prefix}md.mark.bitget-usdtm.BTCUSDT`, json.encode({ ts: second.openTime, price: second.open }));
     await nc.flush();
-    // A round trip through the server after both publishes: both marks have reached the gateway's subscription.
-    await nc.flush();
-    await new Promise((res) => setTimeout(res, 200));
+    const deadline = Date.now() + 30_000;
+    while ((await call('GET', '/api/market/bitget-usdtm/BTCUSDT/mark', 'viewer')).statusCode !== 200) {
+      if (Date.now() > deadline) throw new Error('the gateway never applied the bitget-usdtm mark');
+      await new Promise((res) => setTimeout(res, 20));
+    }
     const r = await call('GET', '/api/market/binance-usdm/btcusdt/mark', 'viewer');
     expect(r.statusCode).toBe(200);
     expect(r.json()).toEqual({ venue: 'binance-usdm', symbol: 'BTCUSDT', price: second.open, ts: second.openTime });

@@ -13,20 +13,14 @@ export type BacktestTask = Omit<BacktestConfig, 'store' | 'venueFactory'> & { ti
 export type BacktestAnswer = BacktestReportData;
 
 /**
- * Run one backtest and read its report data from the run's log before the log is closed.
- * @throws whatever runBacktest throws (a malformed candle file, a refused account): the pool rejects the task with it
+ * Run one backtest and read its report data from the run's log before the log is closed (runBacktestReport).
+ * @throws whatever runBacktestReport throws (a malformed candle file, a refused account): the pool rejects the task with it
  */
 export default async function run(task: BacktestTask): Promise<BacktestAnswer> {
   // Nest's logger of the in-process services would write to the gateway's stdout: quiet in the worker.
   const { Logger } = await import('@nestjs/common');
   Logger.overrideLogger(['error']);
-  const { runBacktest } = (await import('@bulwark/application/dist/backtest.js')) as typeof import('@bulwark/application/dist/backtest');
-  const { backtestReportData } = (await import('@bulwark/application/dist/backtest-report-data.js')) as typeof import('@bulwark/application/dist/backtest-report-data');
+  const { runBacktestReport } = (await import('@bulwark/application/dist/backtest-report-data.js')) as typeof import('@bulwark/application/dist/backtest-report-data');
   const { title, ...config } = task;
-  const result = await runBacktest(config);
-  try {
-    return await backtestReportData(result, title);
-  } finally {
-    await result.store.close().catch(() => undefined);
-  }
+  return (await runBacktestReport(config, title)).report;
 }

@@ -1,4 +1,4 @@
-import { type OpenAccountRequest, Streams, Subjects } from '@bulwark/contracts';
+import { type EntryType, type OpenAccountRequest, Streams, Subjects } from '@bulwark/contracts';
 import { ACCOUNT_DEFAULTS, validateAccountConfig } from '@bulwark/domain';
 import type { EventStore } from '@bulwark/event-store';
 import { Body, Controller, Headers, HttpCode, Inject, Param, Patch, Post, Req } from '@nestjs/common';
@@ -39,6 +39,12 @@ export function requestIdOf(req: { id?: unknown }): { requestId?: string } {
 }
 
 export const IDEMPOTENCY = { name: 'Idempotency-Key', required: false, description: 'a repeat (same user, same key, within 24 h) returns the first answer and records nothing new' };
+/** The entry fields of a request body, only those given (a market request keeps its earlier shape). */
+const entryOf = (b: { entryType?: EntryType; expiresAfterBars?: number }) => ({
+  ...(b.entryType !== undefined ? { entryType: b.entryType } : {}),
+  ...(b.expiresAfterBars !== undefined ? { expiresAfterBars: b.expiresAfterBars } : {}),
+});
+
 const EVENTS = { description: '{ events: [{ eventId, type, streamId, revision, data }] }: what the command recorded' };
 
 /** The OpenAccountRequest of a body (venue balance defaults to the capital), or the domain's refusal naming the field. */
@@ -142,11 +148,11 @@ export class CommandsController {
   @ApiHeader(IDEMPOTENCY)
   @ApiBody({ description: '{ strategy, params?, symbol? }' })
   @ApiOkResponse(EVENTS)
-  attach(@Param('id', new ZodBody(AccountIdParam)) id: string, @Body(new ZodBody(AttachBody)) body: { strategy: string; symbol?: string; params: Record<string, number | string> }, @CurrentUser() user: AuthUser, @Headers('idempotency-key') key?: string) {
+  attach(@Param('id', new ZodBody(AccountIdParam)) id: string, @Body(new ZodBody(AttachBody)) body: { strategy: string; symbol?: string; params: Record<string, number | string>; entryType?: EntryType; expiresAfterBars?: number }, @CurrentUser() user: AuthUser, @Headers('idempotency-key') key?: string) {
     const a = this.accountVenue(id);
     const symbol = body.symbol ?? a.symbol;
     if (!symbol) throw new HttpRefusal(400, 'INVALID_INPUT', 'symbol: the account names none; give one', 'symbol', 'required');
-    const req = { accountId: id, venue: a.venue, symbol, strategy: body.strategy, params: body.params };
+    const req = { accountId: id, venue: a.venue, symbol, strategy: body.strategy, params: body.params, ...entryOf(body) };
     return this.idem.run(user.username, key, `POST /api/accounts/${id}/strategy`, () => this.recorded(Streams.signal(id), () => this.bus.request(Subjects.attachStrategy, req, 'signals')));
   }
 
@@ -209,9 +215,9 @@ export class CommandsController {
   @Roles('trader')
   @ApiOperation({ summary: 'Manual entry: side, stop, optional take-profit; risk sizes and protects it like a strategy intent' })
   @ApiHeader(IDEMPOTENCY)
-  @ApiBody({ description: '{ symbol, side: long | short, stopPrice, takeProfitPrice? }' })
+  @ApiBody({ description: '{ symbol, side: long | short, stopPrice, takeProfitPrice?, entryType?: market | limit | post-only | ioc | fok, expiresAfterBars? (limit, post-only) }' })
   @ApiOkResponse({ description: '{ events }: the IntentEmitted and, when it arrives within a few seconds, EntryApproved or EntryDenied' })
-  entry(@Param('id', new ZodBody(AccountIdParam)) id: string, @Body(new ZodBody(ManualEntryBody)) body: { symbol: string; side: 'LONG' | 'SHORT'; stopPrice: string; takeProfitPrice?: string | null }, @CurrentUser() user: AuthUser, @Req() req: { id?: string }, @Headers('idempotency-key') key?: string) {
+  entry(@Param('id', new ZodBody(AccountIdParam)) id: string, @Body(new ZodBody(ManualEntryBody)) body: { symbol: string; side: 'LONG' | 'SHORT'; stopPrice: string; takeProfitPrice?: string | null; entryType?: EntryType; expiresAfterBars?: number }, @CurrentUser() user: AuthUser, @Req() req: { id?: string }, @Headers('idempotency-key') key?: string) {
     const a = this.accountVenue(id);
     const request = {
       accountId: id,
@@ -220,6 +226,7 @@ export class CommandsController {
       side: body.side === 'LONG' ? 'BUY' : 'SELL',
       stopPrice: body.stopPrice,
       takeProfitPrice: body.takeProfitPrice ?? null,
+      ...entryOf(body),
       by: user.username,
       ...requestIdOf(req),
     };

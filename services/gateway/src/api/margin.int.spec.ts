@@ -4,6 +4,7 @@ import {
 } from '@bulwark/contracts';
 import { dec, marginClosePnl, str } from '@bulwark/domain';
 import { rebuildMarginReadModels } from '@bulwark/projections';
+import { newEvent } from '@bulwark/testing';
 import { JSONCodec, type Msg } from 'nats';
 import type { z } from 'zod';
 import { type GatewayKit, login, startGatewayKit } from '../gateway-test-kit';
@@ -50,8 +51,7 @@ describe('spot isolated-margin API (/api/margin)', () => {
 
   /** Append one event as a service would, with its market time (the in-memory store checks it against its schema). */
   async function put<T extends EventType>(streamId: string, type: T, data: EventData<T>, tsEvent: number): Promise<void> {
-    const metadata = { eventId: randomUUID(), tsEvent, tsInit: tsEvent, correlationId: `margin-spec-${++ids}`, causationId: `margin-spec-${ids}`, schemaVersion: 1 };
-    await kit.store.append(streamId, [{ type, data, metadata }], 'any');
+    await kit.store.append(streamId, [newEvent(type, data, { tsEvent, correlationId: `margin-spec-${++ids}` })], 'any');
   }
   /** Wait until the gateway's read model has applied everything in the log. */
   const caughtUp = async () => expect(await kit.app.get(ReadModelService).waitFor(await kit.store.lastPosition(), 10_000)).toBe(true);

@@ -1,6 +1,7 @@
 import { event, type RecordedEvent, Streams } from '@bulwark/contracts';
 import { type EventStore, InMemoryEventStore, type SubscribeOptions, type Subscription } from '@bulwark/event-store';
 import { EventAppender } from '@bulwark/messaging';
+import { until } from '@bulwark/testing';
 import type { NatsConnection } from 'nats';
 import { DEFAULT_API_OPTIONS } from './api-options';
 import { ReadModelService } from './read-model.service';
@@ -28,14 +29,6 @@ function flakyStore(inner: InMemoryEventStore, breakAfter: number): EventStore &
 
 const fakeNats = { subscribe: () => ({ unsubscribe: () => undefined }) } as unknown as NatsConnection;
 
-const waitUntil = async (f: () => boolean, ms = 10_000) => {
-  const until = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
 describe('the gateway read model follows the log through a broken subscription', () => {
   it('is not ready while the subscription is down, takes it up again after the last event applied, and misses or repeats nothing', async () => {
     const inner = new InMemoryEventStore();
@@ -48,12 +41,12 @@ describe('the gateway read model follows the log through a broken subscription',
     const heard: number[] = [];
     rm.onEvent((e) => heard.push(e.position));
     await rm.onModuleInit();
-    await waitUntil(() => heard.length === 3);
+    await until('the first 3 events heard', () => heard.length === 3);
     expect(rm.ready()).toBe(false); // 3 of the 5 events the log held: not ready (the probe says so) until it has them all
-    await waitUntil(() => store.subscriptions.length === 2 && rm.ready());
+    await until('the second subscription and the read model ready', () => store.subscriptions.length === 2 && rm.ready());
     expect(store.subscriptions).toEqual([1, 4]);
     await appender.append(Streams.account('acct-1'), [state(5)], 4, c);
-    await waitUntil(() => heard.length === 6);
+    await until('the 6th event heard', () => heard.length === 6);
     expect(heard).toEqual([1, 2, 3, 4, 5, 6]);
     expect(rm.projection.lastPosition()).toBe(6);
     await rm.onModuleDestroy();

@@ -1,4 +1,4 @@
-import { ClientOrderId, Identifier, OpenAccountRequest, Symbol as SymbolId } from '@bulwark/contracts';
+import { ClientOrderId, EntryType, Identifier, OpenAccountRequest, Symbol as SymbolId } from '@bulwark/contracts';
 import { dec } from '@bulwark/domain';
 import { z } from 'zod';
 
@@ -43,10 +43,17 @@ export type OpenAccountBody = z.infer<typeof OpenAccountBody>;
 /** `PATCH /api/accounts/:id`: the same fields; the account id comes from the path. */
 export const ReconfigureBody = OpenAccountBody.omit({ accountId: true });
 
+/** How an entry goes to the venue (absent: market) and a resting one's life in bars; signals refuses an incomplete pair (INVALID_ENTRY_TYPE). */
+const EntryFields = {
+  entryType: z.string().transform((s) => s.toUpperCase().replace('-', '_')).pipe(EntryType).optional(),
+  expiresAfterBars: z.number().int().min(1).max(1000).optional(),
+};
+
 export const AttachBody = z.object({
   strategy: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'expected a strategy name such as donchian-atr'),
   symbol: SymbolParam.optional(),
   params: z.record(z.string(), z.union([z.number().finite(), z.string()])).default({}),
+  ...EntryFields,
 });
 export const TradingStateBody = z.object({ state: z.string().transform((s) => s.toUpperCase()).pipe(z.enum(['ACTIVE', 'REDUCING', 'HALTED'])), reason: Reason });
 export const ReasonBody = z.object({ reason: Reason });
@@ -55,6 +62,7 @@ export const ManualEntryBody = z.object({
   side: PositionSideInput,
   stopPrice: PositiveDecimalInput,
   takeProfitPrice: PositiveDecimalInput.nullable().optional(),
+  ...EntryFields,
 });
 
 export const LiquidationBody = z.object({

@@ -1,4 +1,5 @@
 import { changeUserRole, createUser, disableUser, sha256Hex } from '@bulwark/messaging';
+import { until } from '@bulwark/testing';
 import { type GatewayKit, login, startGatewayKit } from '../gateway-test-kit';
 import { MAX_FAILED_LOGINS } from './login-limiter';
 
@@ -152,9 +153,9 @@ describe('gateway auth (Fastify inject, in-memory log, isolated credentials buck
     const me = () => kit.app.inject({ method: 'GET', url: '/api/auth/me', headers: { authorization: `Bearer ${t.accessToken}` } });
     expect((await me()).json().role).toBe('trader');
     await changeUserRole(kit.store, 'eve', 'viewer', 'spec');
-    await until(async () => (await me()).json().role === 'viewer');
+    await until('the gateway to see eve as viewer', async () => (await me()).json().role === 'viewer');
     await disableUser(kit.store, 'eve', 'spec', 'left');
-    await until(async () => (await me()).statusCode === 401);
+    await until('the gateway to refuse disabled eve', async () => (await me()).statusCode === 401);
     const again = await kit.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'eve', password }, remoteAddress: '10.0.0.7' });
     expect(again.statusCode).toBe(401);
     expect((await kit.app.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refreshToken: t.refreshToken } })).statusCode).toBe(401);
@@ -207,11 +208,3 @@ describe('gateway auth (Fastify inject, in-memory log, isolated credentials buck
     }
   });
 });
-
-async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import { Streams } from '@bulwark/contracts';
+import { eventMetadata, until } from '@bulwark/testing';
 import { JSONCodec } from 'nats';
 import { type GatewayKit, login, startGatewayKit } from '../gateway-test-kit';
 
@@ -25,14 +26,6 @@ function openSse(port: number, ticket: string): Promise<SseClient> {
     });
     req.on('error', reject);
   });
-}
-
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** The `event:`/`data:` frames of a stream's text. */
@@ -84,7 +77,7 @@ describe('live stream (Server-Sent Events with one-use tickets)', () => {
       await until('the connected comment', () => sse.text().includes(': connected'));
       const accountId = `acc-${randomBytes(3).toString('hex')}`;
       const eventId = randomUUID();
-      const meta = (id: string) => ({ eventId: id, tsEvent: 1_763_000_000_000, tsInit: Date.now(), correlationId: 'spec', causationId: 'spec', schemaVersion: 1 });
+      const meta = (id: string) => eventMetadata({ eventId: id, tsEvent: 1_763_000_000_000, tsInit: Date.now(), correlationId: 'spec' });
       await kit.store.append(Streams.account(accountId), [{ type: 'TradingStateChanged', data: { state: 'HALTED', previous: 'ACTIVE', reason: 'kill switch', by: 'vic' }, metadata: meta(eventId) }], 'any');
       await until('the event', () => frames(sse.text()).some((f) => f.event === 'TradingStateChanged'));
       const f = frames(sse.text()).find((x) => x.event === 'TradingStateChanged')!;
