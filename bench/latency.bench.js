@@ -94,6 +94,9 @@ async function runMarketData() {
       // The venue's market time (its last step), not the wall clock's: the feed starts at that minute.
       const index = await (await fetch(`${rest}/fapi/v1/premiumIndex?symbol=${SYMBOL}`)).json();
       const marketNow = Number(index.time);
+      // The venue's clock from here on (S market ms a wall ms): the feed's lag and its limit (15 wall seconds, as live) in market time.
+      const speed = Number(process.env.BENCH_SPEED);
+      const wall0 = Date.now();
       const clock = new ReplayClock(new NatsClockPort(this.nc), app.DOWNSTREAM);
       // The clock's own counters, twice a second (what a step costs: phases sent, skipped, quiesce rounds).
       const clockLog = fs.createWriteStream(process.env.BENCH_CLOCK_LOG, { flags: 'a' });
@@ -102,7 +105,8 @@ async function runMarketData() {
         log,
         onCandle: (symbol, candle) => this.nc.publish(Subjects.candle(VENUE_ID, symbol), json.encode(candle)),
         journal: new app.LogCandleJournal(this.appender),
-        now: () => marketNow,
+        now: () => marketNow + (Date.now() - wall0) * speed,
+        maxLagMs: 15_000 * speed,
       });
       await this.live.start();
       log(`live market data from the local venue ${rest}: ${SYMBOL} from ${new Date(marketNow).toISOString()}`);
@@ -330,7 +334,7 @@ async function runSpeed(o) {
     const env = childEnv({
       NATS_URL: bus.natsUrl, BULWARK_ES_STREAM: bus.esStream, BULWARK_ES_PREFIX: bus.esPrefix, BULWARK_DLQ_STREAM: bus.dlqStream, BULWARK_DLQ_PREFIX: bus.dlqPrefix,
       BULWARK_CONSUMER_SUFFIX: bus.consumerSuffix, BULWARK_DATA_DIR: resolveDataDir(), BULWARK_VENUE: 'binance-local', BULWARK_ACCOUNT_ID: accountId,
-      BINANCE_API_KEY: apiKey, BINANCE_API_SECRET: apiSecret, BULWARK_VENUE_REST: urls.rest, BULWARK_VENUE_WS: urls.ws, BULWARK_METRICS_PORT: '0', BENCH_KLINE_LOG: klineLog, BENCH_CLOCK_LOG: clockLog,
+      BINANCE_API_KEY: apiKey, BINANCE_API_SECRET: apiSecret, BULWARK_VENUE_REST: urls.rest, BULWARK_VENUE_WS: urls.ws, BULWARK_METRICS_PORT: '0', BENCH_KLINE_LOG: klineLog, BENCH_CLOCK_LOG: clockLog, BENCH_SPEED: String(speed),
     });
     const telemetry = {};
     const procs = {};

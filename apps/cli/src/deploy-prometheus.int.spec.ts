@@ -160,7 +160,7 @@ describe('Prometheus configuration (deploy/prometheus)', () => {
 describe('alert rules (deploy/prometheus/alerts.yml)', () => {
   const rules = alertGroups().flatMap((g) => g.rules);
 
-  it('covers drawdown, margin ratio, stop coverage, readiness, dead letters, venue weight, tick-to-order and service roles', () => {
+  it('covers drawdown, margin ratio, stop coverage, readiness, dead letters, venue weight, tick-to-order, service roles and the live feed\'s lag', () => {
     const exprs = rules.map((r) => r.expr).join('\n');
     for (const metric of [
       'bulwark_drawdown_ratio',
@@ -172,6 +172,7 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
       'bulwark_tick_to_order_seconds_bucket',
       'bulwark_breaker_events_total',
       'bulwark_service_role',
+      'bulwark_live_feed_lag_seconds',
     ])
       expect(exprs).toContain(metric);
     expect(rules.find((r) => r.alert === 'BulwarkStopCoverageBelowOne')?.expr).toMatch(/< 1$/);
@@ -237,7 +238,7 @@ describe('Grafana (deploy/grafana)', () => {
       expect.arrayContaining(['Equity', 'Drawdown', 'Open positions', 'Liquidation distance', 'Margin ratio', 'Breakers', 'Entry denials by reason']),
     );
     expect(titles('bulwark-system')).toEqual(
-      expect.arrayContaining(['Event appends per second', 'Tick to order', 'Consumer lag', 'Dead letters', 'Venue request latency', 'Venue request weight', 'Memory per service']),
+      expect.arrayContaining(['Event appends per second', 'Tick to order', 'Consumer lag', 'Dead letters', 'Venue request latency', 'Venue request weight', 'Memory per service', 'Live feed lag']),
     );
   });
 

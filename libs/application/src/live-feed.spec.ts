@@ -8,7 +8,7 @@ import { EventAppender } from '@bulwark/messaging';
 import { until } from '@bulwark/testing';
 import { LogCandleJournal } from './candle-journal';
 import { BinanceMarketStream, BitgetMarketStream } from '@bulwark/venues';
-import { DEFAULT_LIVE_BACKFILL_MS, LIVE_INTERVAL_MS, LiveMarketData, liveFeedSettingsFromEnv, liveMarketFor, runLiveFeed, type LiveMarket } from './live-feed';
+import { DEFAULT_LIVE_BACKFILL_MS, DEFAULT_LIVE_MAX_LAG_MS, LIVE_INTERVAL_MS, LiveMarketData, liveFeedSettingsFromEnv, liveMarketFor, runLiveFeed, type LiveMarket } from './live-feed';
 import { comparableLog } from './log-compare';
 import { replayCandles } from './replay';
 import { VenueConfigError } from './venue-config';
@@ -176,24 +176,88 @@ describe('live feed restarts', () => {
     expect(always.some((i) => i.candleOpenTime >= half)).toBe(true);
     expect(caughtUp).toEqual(always.filter((i) => i.candleOpenTime >= half));
   }, 60_000);
+
+  it('a bar whose replay begins more than maxLagMs after its close is not traded (ticks marked backfill); falling behind and catching up are logged once each', async () => {
+    const ENTRY = (i: EventData<'IntentEmitted'>) => i.candleOpenTime;
+    const run = async (late: (openTime: number) => boolean, maxLagMs?: number) => {
+      const sys = await system();
+      const lines: string[] = [];
+      const ticks: MarketTick[] = [];
+      let now = 0;
+      // The market's clock when each bar begins its replay: 1 s after its close, or 20 s for a late one.
+      async function* clocked(): AsyncGenerator<Candle> {
+        for await (const c of live(candles)) {
+          now = c.openTime + LIVE_INTERVAL_MS + (late(c.openTime) ? 20_000 : 1_000);
+          yield c;
+        }
+      }
+      await runLiveFeed(sys.clock(), { runId: 'run-lag', venue: VENUE, symbol: SYMBOL, from: FROM, ...(maxLagMs !== undefined ? { maxLagMs } : {}) }, { candles: clocked() }, {
+        now: () => now, log: (l) => void lines.push(l), onStep: (t) => void ticks.push(t),
+      }).done;
+      const intents = (await sys.store.readStream(`signal-${ACC}`)).filter((e) => e.type === 'IntentEmitted').map((e) => e.data as EventData<'IntentEmitted'>);
+      return { intents, lines, ticks };
+    };
+    const always = await run(() => false, 15_000);
+    // A window holding intents of the feed that keeps up: behind there, caught up after it.
+    const first = ENTRY(always.intents[0]);
+    const [a, b] = [first - 2 * LIVE_INTERVAL_MS, first + 30 * LIVE_INTERVAL_MS];
+    const inWindow = (t: number) => t >= a && t < b;
+    expect(always.intents.some((i) => !inWindow(ENTRY(i)) && ENTRY(i) >= b)).toBe(true);
+    const behind = await run(inWindow, 15_000);
+    expect(behind.intents.some((i) => inWindow(ENTRY(i)))).toBe(false);
+    expect(behind.intents.length).toBeGreaterThan(0);
+    expect(behind.ticks.length).toBe(800);
+    for (const t of behind.ticks) expect(t.backfill ?? false).toBe(inWindow(t.candleOpenTime));
+    expect(behind.lines.filter((l) => l.includes('behind the market'))).toEqual([
+      `live feed run-lag: behind the market: the bar of ${new Date(a).toISOString()} begins its replay 20.0 s after its close (limit 15 s); strategies do not trade until the feed catches up (stops, guards and accounting act on every bar)`,
+    ]);
+    expect(behind.lines.filter((l) => l.includes('caught up'))).toEqual([
+      `live feed run-lag: caught up: the bar of ${new Date(b).toISOString()} begins its replay 1.0 s after its close; strategies trade again`,
+    ]);
+    // Without a limit the same lateness is traded as before.
+    expect((await run(inWindow)).intents).toEqual(always.intents);
+  }, 120_000);
+
+  it('lags(): seconds from the close of the last bar replayed (the feed\'s start before the first) to the market\'s clock, per symbol', async () => {
+    const sys = await system();
+    let now = FROM + 30_000;
+    const got: Candle[] = [];
+    const market: LiveMarket = {
+      candles: (_s, o) => live(candles.filter((c) => c.openTime >= (o.since ?? 0)).slice(0, 3)), // the 05:59 close, then 06:00 and 06:01
+      fundings: () => live([]),
+      close: async () => undefined,
+    };
+    const md = new LiveMarketData(sys.clock(), VENUE, [SYMBOL], market, { now: () => now, onCandle: (_s, c) => void got.push(c) });
+    expect(md.lags()).toEqual([]);
+    await md.start();
+    expect(md.lags()).toEqual([{ venue: VENUE, symbol: SYMBOL, seconds: expect.any(Number) }]);
+    await until('the 06:00 and 06:01 bars', () => got.length >= 2);
+    now = FROM + 2 * LIVE_INTERVAL_MS + 45_000; // 06:02:45: the 06:01 bar closed at 06:02:00
+    expect(md.lags()).toEqual([{ venue: VENUE, symbol: SYMBOL, seconds: 45 }]);
+    now = FROM + 10 * LIVE_INTERVAL_MS; // no bar since: a stalled feed's lag grows
+    expect(md.lags()[0].seconds).toBe(480);
+    await md.stop();
+  }, 20_000);
 });
 
 describe('liveFeedSettingsFromEnv', () => {
   it('is off for paper and binance-local; demo and live stream BULWARK_LIVE_SYMBOLS (default BTCUSDT), no keys needed', () => {
     expect(liveFeedSettingsFromEnv({})).toBeNull();
     expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-local' })).toBeNull();
-    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo' })).toEqual({ venue: 'binance-demo', mode: 'demo', symbols: ['BTCUSDT'], maxBackfillMs: DEFAULT_LIVE_BACKFILL_MS });
-    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-live', BULWARK_LIVE_SYMBOLS: 'btcusdt, ETHUSDT,BTCUSDT' })).toEqual({ venue: 'binance-live', mode: 'live', symbols: ['BTCUSDT', 'ETHUSDT'], maxBackfillMs: DEFAULT_LIVE_BACKFILL_MS });
+    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo' })).toEqual({ venue: 'binance-demo', mode: 'demo', symbols: ['BTCUSDT'], maxBackfillMs: DEFAULT_LIVE_BACKFILL_MS, maxLagMs: DEFAULT_LIVE_MAX_LAG_MS });
+    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-live', BULWARK_LIVE_SYMBOLS: 'btcusdt, ETHUSDT,BTCUSDT' })).toEqual({ venue: 'binance-live', mode: 'live', symbols: ['BTCUSDT', 'ETHUSDT'], maxBackfillMs: DEFAULT_LIVE_BACKFILL_MS, maxLagMs: DEFAULT_LIVE_MAX_LAG_MS });
     expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo', BULWARK_LIVE_BACKFILL_SECONDS: '3600' })?.maxBackfillMs).toBe(3_600_000);
     expect(() => liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo', BULWARK_LIVE_BACKFILL_SECONDS: '-1' })).toThrow(VenueConfigError);
+    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo', BULWARK_LIVE_MAX_LAG_SECONDS: '5' })?.maxLagMs).toBe(5_000);
+    expect(() => liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo', BULWARK_LIVE_MAX_LAG_SECONDS: 'soon' })).toThrow(VenueConfigError);
     expect(() => liveFeedSettingsFromEnv({ BULWARK_VENUE: 'binance-demo', BULWARK_LIVE_SYMBOLS: 'BTC/USDT' })).toThrow(VenueConfigError);
     expect(() => liveFeedSettingsFromEnv({ BULWARK_VENUE: 'kraken' })).toThrow(VenueConfigError);
   });
 
   it('bitget-demo / bitget-live stream the same settings; bitget-local stays off', () => {
     expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'bitget-local' })).toBeNull();
-    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'bitget-demo' })).toEqual({ venue: 'bitget-demo', mode: 'demo', symbols: ['BTCUSDT'], maxBackfillMs: DEFAULT_LIVE_BACKFILL_MS });
-    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'bitget-live', BULWARK_LIVE_SYMBOLS: 'btcusdt,ETHUSDT', BULWARK_LIVE_BACKFILL_SECONDS: '3600' })).toEqual({ venue: 'bitget-live', mode: 'live', symbols: ['BTCUSDT', 'ETHUSDT'], maxBackfillMs: 3_600_000 });
+    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'bitget-demo' })).toEqual({ venue: 'bitget-demo', mode: 'demo', symbols: ['BTCUSDT'], maxBackfillMs: DEFAULT_LIVE_BACKFILL_MS, maxLagMs: DEFAULT_LIVE_MAX_LAG_MS });
+    expect(liveFeedSettingsFromEnv({ BULWARK_VENUE: 'bitget-live', BULWARK_LIVE_SYMBOLS: 'btcusdt,ETHUSDT', BULWARK_LIVE_BACKFILL_SECONDS: '3600' })).toEqual({ venue: 'bitget-live', mode: 'live', symbols: ['BTCUSDT', 'ETHUSDT'], maxBackfillMs: 3_600_000, maxLagMs: DEFAULT_LIVE_MAX_LAG_MS });
     expect(() => liveFeedSettingsFromEnv({ BULWARK_VENUE: 'bitget-demo', BULWARK_LIVE_SYMBOLS: 'BTC/USDT' })).toThrow(/not a Bitget symbol/);
   });
 

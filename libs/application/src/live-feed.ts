@@ -25,8 +25,14 @@ export interface LiveFeedRequest {
   /** The feed ends before the first candle at or after `to` (ms); default never. */
   to?: number | null;
   schedule?: ReplayStartRequest['schedule'];
-  /** Candles opening before this (ms) are back-fill: their ticks carry `backfill: true` (see MarketTick). */
+  /** Candles opening before this time (ms) are back-fill: their ticks carry `backfill: true` (see MarketTick). */
   backfillBefore?: number;
+  /**
+   * A candle whose replay begins more than this (ms, market time) after its close is back-fill as
+   * well: the feed is behind the market, and an entry on that bar would be sized from a price
+   * that has passed. Default: no limit.
+   */
+  maxLagMs?: number;
 }
 
 /**
@@ -52,6 +58,8 @@ export interface LiveFeedHooks extends ReplayHooks {
    */
   fundingWaitMs?: number;
   log?: (line: string) => void;
+  /** The market's clock, epoch ms, for `maxLagMs` (default Date.now: a live venue's market time is the wall clock). */
+  now?: () => number;
 }
 
 /** A running live feed. */
@@ -164,7 +172,7 @@ export function runLiveFeed(clock: ReplayClock, req: LiveFeedRequest, stream: Li
   const done = replayCandles(
     clock,
     { runId: req.runId, venue: req.venue, symbol: req.symbol, from: req.from ?? null, to: req.to ?? null, schedule: req.schedule ?? [], source, intervalMs: LIVE_INTERVAL_MS,
-      ...(req.backfillBefore !== undefined ? { backfillBefore: req.backfillBefore } : {}) },
+      backfill: backfillRule(req, hooks) },
     fundingIt ? book : [],
     { ...hooks, stopped: isStopped },
   ).finally(() => {
@@ -181,6 +189,32 @@ export function runLiveFeed(clock: ReplayClock, req: LiveFeedRequest, stream: Li
       book.wake();
       return done;
     },
+  };
+}
+
+/**
+ * Which candles of a live feed are back-fill (see {@link LiveFeedRequest}): those opening before
+ * `backfillBefore`, and those whose replay begins more than `maxLagMs` after their close. Falling
+ * behind and catching up are logged once each.
+ */
+function backfillRule(req: LiveFeedRequest, hooks: LiveFeedHooks): (candle: Candle) => boolean {
+  const now = hooks.now ?? Date.now;
+  let behind = false;
+  return (candle) => {
+    if (req.backfillBefore !== undefined && candle.openTime < req.backfillBefore) return true;
+    if (req.maxLagMs === undefined) return false;
+    const lagMs = now() - (candle.openTime + LIVE_INTERVAL_MS);
+    const late = lagMs > req.maxLagMs;
+    if (late !== behind) {
+      behind = late;
+      const bar = new Date(candle.openTime).toISOString();
+      hooks.log?.(
+        late
+          ? `live feed ${req.runId}: behind the market: the bar of ${bar} begins its replay ${(lagMs / 1000).toFixed(1)} s after its close (limit ${req.maxLagMs / 1000} s); strategies do not trade until the feed catches up (stops, guards and accounting act on every bar)`
+          : `live feed ${req.runId}: caught up: the bar of ${bar} begins its replay ${(lagMs / 1000).toFixed(1)} s after its close; strategies trade again`,
+      );
+    }
+    return late;
   };
 }
 
@@ -243,6 +277,8 @@ export interface LiveFeedSettings {
   symbols: string[];
   /** The longest gap a restart back-fills, ms (BULWARK_LIVE_BACKFILL_SECONDS, default 24 h). */
   maxBackfillMs: number;
+  /** A bar replayed later than this after its close is not traded, ms (BULWARK_LIVE_MAX_LAG_SECONDS, default 15 s; see {@link LiveFeedRequest}). */
+  maxLagMs: number;
 }
 
 /**
@@ -250,9 +286,10 @@ export interface LiveFeedSettings {
  * bitget-live (the same variable the execution service reads; market data needs no keys) and
  * BULWARK_LIVE_SYMBOLS (comma list of venue ids — Binance and Bitget USDT-M both name BTC as
  * BTCUSDT — default BTCUSDT), BULWARK_LIVE_BACKFILL_SECONDS (the longest gap a restart
- * back-fills, default 86 400). null for every other venue (paper, binance-local,
- * bitget-local): the service then only replays files.
- * @throws VenueConfigError for an unknown venue, a malformed symbol or a back-fill limit that is not a positive number
+ * back-fills, default 86 400), BULWARK_LIVE_MAX_LAG_SECONDS (a bar whose replay begins later
+ * than this after its close is not traded, default 15). null for every other venue (paper,
+ * binance-local, bitget-local): the service then only replays files.
+ * @throws VenueConfigError for an unknown venue, a malformed symbol or a back-fill or lag limit that is not a positive number
  */
 export function liveFeedSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): LiveFeedSettings | null {
   const kind = (env.BULWARK_VENUE || 'paper') as VenueKind;
@@ -263,12 +300,14 @@ export function liveFeedSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): L
   if (symbols.length === 0) throw new VenueConfigError('BULWARK_LIVE_SYMBOLS names no symbol (e.g. BTCUSDT,ETHUSDT)');
   for (const sym of symbols) if (!/^[A-Z0-9]{2,20}$/.test(sym)) throw new VenueConfigError(`BULWARK_LIVE_SYMBOLS: "${sym}" is not a ${venue.exchange === 'bitget' ? 'Bitget' : 'Binance'} symbol`);
   let maxBackfillMs: number;
+  let maxLagMs: number;
   try {
     maxBackfillMs = secondsFromEnv(env, 'BULWARK_LIVE_BACKFILL_SECONDS', DEFAULT_LIVE_BACKFILL_MS);
+    maxLagMs = secondsFromEnv(env, 'BULWARK_LIVE_MAX_LAG_SECONDS', DEFAULT_LIVE_MAX_LAG_MS);
   } catch (e) {
     throw new VenueConfigError((e as Error).message);
   }
-  return { venue: kind as LiveVenueKind, mode: venue.mode === 'demo' ? 'demo' : 'live', symbols: [...new Set(symbols)], maxBackfillMs };
+  return { venue: kind as LiveVenueKind, mode: venue.mode === 'demo' ? 'demo' : 'live', symbols: [...new Set(symbols)], maxBackfillMs, maxLagMs };
 }
 
 /** The live market the service reads (BinanceMarketStream / BitgetMarketStream of @bulwark/venues, or a fake in tests). */
@@ -286,8 +325,10 @@ export interface LiveMarketDataHooks {
   /** After each step (e.g. publish the mark on md.mark.*). */
   onStep?: ReplayHooks['onStep'];
   log?: (line: string) => void;
-  /** Wall clock (default Date.now). */
+  /** The market's clock, epoch ms (default Date.now: a live venue's market time is the wall clock; a local venue on its own clock differs). */
   now?: () => number;
+  /** A bar whose replay begins later than this after its close is not traded, ms (default {@link DEFAULT_LIVE_MAX_LAG_MS}; see {@link LiveFeedRequest}). */
+  maxLagMs?: number;
   /** Wait before a failed feed restarts, ms (default 5 000). */
   restartDelayMs?: number;
   /**
@@ -301,6 +342,21 @@ export interface LiveMarketDataHooks {
 
 /** The longest gap a restarted live feed back-fills from the venue by default: 24 hours of 1m candles (two REST pages). */
 export const DEFAULT_LIVE_BACKFILL_MS = 24 * 3_600_000;
+
+/**
+ * How late after its close a live bar may begin its replay and still be traded, by default:
+ * Binance pushes the closed kline within a second or two of the minute and its four steps take
+ * milliseconds, so 15 s means the feed is behind (a restart's catch-up, a slow service).
+ */
+export const DEFAULT_LIVE_MAX_LAG_MS = 15_000;
+
+/** How far a symbol's live feed is behind the market: its venue, symbol, and the seconds from its last replayed bar's close to now. */
+export interface LiveFeedLag {
+  venue: VenueId;
+  symbol: string;
+  /** now − close of the last bar whose steps all ran (before the first: the feed's start); 0–60 s while the feed keeps up. */
+  seconds: number;
+}
 
 /**
  * The market-data service's live mode: one live feed per symbol, all through one replay
@@ -318,6 +374,8 @@ export class LiveMarketData {
   private readonly gate = new Gate();
   private readonly feeds = new Map<string, LiveFeed>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Per symbol: the close (ms) of the last bar whose steps all ran, or the feed's start before the first. */
+  private readonly closes = new Map<string, number>();
   private stopped = false;
 
   constructor(
@@ -330,6 +388,15 @@ export class LiveMarketData {
 
   get running(): boolean {
     return !this.stopped && this.feeds.size > 0;
+  }
+
+  /**
+   * How far each symbol's feed is behind the market now (the `bulwark_live_feed_lag_seconds`
+   * gauge): a feed that stalls or falls behind shows it even while no bar arrives.
+   */
+  lags(): LiveFeedLag[] {
+    const now = (this.hooks.now ?? Date.now)();
+    return [...this.closes].map(([symbol, close]) => ({ venue: this.venue, symbol, seconds: Math.max(0, now - close) / 1000 }));
   }
 
   /** One page of the venue's closed 1m candles of `symbol` in `[from, to)` (a restarted strategy's warm-up). */
@@ -368,19 +435,22 @@ export class LiveMarketData {
     const runId = `live-${symbol.toLowerCase()}-${from}${restarts ? `-r${restarts}` : ''}`.slice(0, 64);
     let next = from;
     let begun: number | null = null;
+    if (!this.closes.has(symbol)) this.closes.set(symbol, from);
     const candles = tap(this.market.candles(symbol, { since: from - LIVE_INTERVAL_MS }), (c) => {
       if (c.openTime >= from) begun = c.openTime;
     });
     const feed = runLiveFeed(
       this.clock,
-      { runId, venue: this.venue, symbol, from, backfillBefore: liveFrom },
+      { runId, venue: this.venue, symbol, from, backfillBefore: liveFrom, maxLagMs: this.hooks.maxLagMs ?? DEFAULT_LIVE_MAX_LAG_MS },
       { candles, fundings: this.market.fundings(symbol, { since: from }) },
       {
         gate: this.gate,
         log,
+        ...(this.hooks.now ? { now: this.hooks.now } : {}),
         onStep: this.hooks.onStep,
         onCandle: async (c) => {
           next = c.openTime + LIVE_INTERVAL_MS;
+          this.closes.set(symbol, next);
           this.hooks.onCandle?.(symbol, c);
           // Not recorded (NATS away): a restart replays it again (signals judge a bar once; stops, marks and funding are idempotent).
           await this.hooks.journal?.record(runId, this.venue, symbol, c).catch((e: Error) => log(`live feed ${runId}: candle ${new Date(c.openTime).toISOString()} not recorded: ${e.message}`));
@@ -461,5 +531,6 @@ export function liveMarketDataOverNats(
     onCandle: (symbol, candle) => nc.publish(Subjects.candle(venue, symbol), json.encode(candle)),
     journal: opts.journal,
     maxBackfillMs: settings.maxBackfillMs,
+    maxLagMs: settings.maxLagMs,
   });
 }

@@ -76,8 +76,12 @@ export type ReplayRequest = Pick<ReplayStartRequest, 'runId' | 'venue' | 'symbol
    * the same (a service restarted too) is answered by the transport without running it twice.
    */
   resume?: ReplayResumePoint;
-  /** Candles opening before this time (ms) are a live feed's back-fill: their ticks carry `backfill: true`. */
-  backfillBefore?: number;
+  /**
+   * A live feed's back-fill: asked once per candle as its replay begins; a candle whose moment
+   * has passed (it closed before the feed started, or the feed is behind the market) gives ticks
+   * that carry `backfill: true`. Default: none.
+   */
+  backfill?: (candle: Candle) => boolean;
 };
 
 /**
@@ -112,6 +116,7 @@ export async function replayCandles(
   let pending: Candle | null = null;
   const run = async (candle: Candle, intervalMs: number) => {
     const rate = fundingAt ? fundingAt.get(candle.openTime) : await fundingSource!.rateAt(candle.openTime);
+    const backfill = req.backfill?.(candle) === true; // one answer for the candle's four steps
     let sent = false;
     for (const step of pathSteps(candle, prevClose, intervalMs)) {
       if (counters.steps < resumeAt) {
@@ -137,7 +142,7 @@ export async function replayCandles(
         candle: step.pathIndex === 3 ? candle : null,
         funding: step.pathIndex === 0 && rate !== undefined ? { fundingTime: candle.openTime, rate } : null,
         barVolume: candle.volume,
-        ...(req.backfillBefore !== undefined && candle.openTime < req.backfillBefore ? { backfill: true } : {}),
+        ...(backfill ? { backfill: true } : {}),
       };
       // At the step the old clock was in, the phases it already ran are not run again.
       // A step that sent nothing (every phase skipped) and hooks that return nothing are not

@@ -20,8 +20,20 @@ export const METRIC_NAMES = [
   'bulwark_tick_to_order_seconds',
   'bulwark_position_stop_coverage_ratio',
   'bulwark_service_role',
+  'bulwark_live_feed_lag_seconds',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
+
+/** The metrics only a live feed has (market-data with a demo or live venue): a replay of files, the demo's mode, has none. */
+export const LIVE_FEED_METRIC_NAMES: readonly MetricName[] = ['bulwark_live_feed_lag_seconds'];
+
+/** One symbol's live-feed lag, as the market-data service reports it (LiveMarketData.lags of @bulwark/application). */
+export interface LiveFeedLagSample {
+  venue: string;
+  symbol: string;
+  /** Seconds from the close of the last bar replayed to now. */
+  seconds: number;
+}
 
 /** The processes that serve /metrics, /healthz and /readyz. */
 export const TELEMETRY_PROCESSES = ['market-data', 'signals', 'risk', 'execution', 'stop-monitor', 'accounting', 'gateway', 'alerter'] as const;
@@ -71,6 +83,10 @@ export class BulwarkMetrics {
   readonly stopCoverage: Gauge<'account' | 'symbol'>;
   /** 1 for the role this instance has now (active: holds the service's lease; standby: waits for it), 0 for the other. */
   readonly serviceRole: Gauge<'role'>;
+  /** Per live symbol: seconds from the close of the last bar replayed to now, read from {@link liveFeedLags} at each scrape. */
+  readonly liveFeedLag: Gauge<'venue' | 'symbol'>;
+  /** Where the live-feed lag comes from (market-data's live feed sets it; null: no series). */
+  liveFeedLags: (() => readonly LiveFeedLagSample[]) | null = null;
 
   /**
    * @param service the process's name, the default label `service` of every series
@@ -95,6 +111,17 @@ export class BulwarkMetrics {
     this.venueWeightUsed = new Gauge({ name: 'bulwark_venue_weight_used', help: 'Request weight used in the current minute as the venue reports it (Binance X-MBX-USED-WEIGHT-1m; the paper venue: 0)', labelNames: ['venue'], registers });
     this.tickToOrderSeconds = new Histogram({ name: 'bulwark_tick_to_order_seconds', help: 'Market tick received by the first service acting on it -> order sent to the venue', buckets: TICK_TO_ORDER_BUCKETS, registers });
     this.serviceRole = new Gauge({ name: 'bulwark_service_role', help: "This instance's role: 1 for the role it has (active holds the service's lease and acts; standby waits for it), 0 for the other", labelNames: ['role'], registers });
+    const lags = () => this.liveFeedLags?.() ?? [];
+    this.liveFeedLag = new Gauge({
+      name: 'bulwark_live_feed_lag_seconds',
+      help: "Seconds from the close of the live feed's last replayed 1m bar to now (0-60 while it keeps up; more: behind or stalled, and bars are not traded)",
+      labelNames: ['venue', 'symbol'],
+      registers,
+      collect() {
+        this.reset(); // a symbol no longer fed has no series
+        for (const l of lags()) this.set({ venue: l.venue, symbol: l.symbol }, l.seconds);
+      },
+    });
     this.stopCoverage = new Gauge({ name: 'bulwark_position_stop_coverage_ratio', help: 'Position quantity covered by live stops / position quantity', labelNames: ['account', 'symbol'], registers });
   }
 }

@@ -1,5 +1,6 @@
 import { liveFeedSettingsFromEnv, liveMarketDataOverNats, LogCandleJournal, type LiveMarketData } from '@bulwark/application';
 import { EventAppender, NATS } from '@bulwark/messaging';
+import { processMetrics } from '@bulwark/telemetry';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { NatsConnection } from 'nats';
 
@@ -8,7 +9,10 @@ import type { NatsConnection } from 'nats';
  * bitget-live, the closed 1m candles and funding settlements of BULWARK_LIVE_SYMBOLS (default
  * BTCUSDT) from the venue's public streams (`liveMarketFor`: Binance or Bitget) drive the services through the replay clock (`liveMarketDataOverNats`), from
  * module init until shutdown. Each replayed candle is recorded in the log (`CandleClosed`); a
- * restart resumes after the last one, back-filling the gap from the venue. Off for every other venue: the service only replays files, as before.
+ * restart resumes after the last one, back-filling the gap from the venue. A bar whose replay
+ * begins more than BULWARK_LIVE_MAX_LAG_SECONDS after its close is not traded (the feed is
+ * behind), and `bulwark_live_feed_lag_seconds` says how far behind each symbol is. Off for every
+ * other venue: the service only replays files, as before.
  */
 @Injectable()
 export class LiveFeedService implements OnModuleInit, OnModuleDestroy {
@@ -40,10 +44,13 @@ export class LiveFeedService implements OnModuleInit, OnModuleDestroy {
       journal: new LogCandleJournal(this.appender),
     });
     await this.live.start();
-    this.log.log(`live market data from ${settings.venue}: ${settings.symbols.join(', ')}`);
+    // bulwark_live_feed_lag_seconds, read at each scrape: a stalled feed shows even with no bar arriving.
+    processMetrics().liveFeedLags = () => this.live?.lags() ?? [];
+    this.log.log(`live market data from ${settings.venue}: ${settings.symbols.join(', ')} (bars replayed over ${settings.maxLagMs / 1000} s after their close are not traded)`);
   }
 
   async onModuleDestroy(): Promise<void> {
+    processMetrics().liveFeedLags = null;
     await this.live?.stop();
     this.live = null;
   }
