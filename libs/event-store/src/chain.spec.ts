@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import type { NewEvent, RecordedEvent } from '@bulwark/contracts';
 import { eventMetadata, orderSubmitted, strategyAttached } from '@bulwark/testing';
+import fc from 'fast-check';
 import { canonicalJson, eventHash, GENESIS_HASH } from './chain';
+import { prepareBatch, sealBatch } from './internal';
 import { ChainCheckpointer } from './checkpoint';
 import { InMemoryEventStore } from './in-memory';
 import type { EventStore, ReadAllOptions } from './port';
@@ -44,6 +47,66 @@ describe('canonical JSON', () => {
     expect(eventHash('1'.repeat(64), base)).not.toBe(h);
     // The chain fields themselves are not hashed.
     expect(eventHash(GENESIS_HASH, { ...base, metadata: { ...meta('e1'), hash: 'f'.repeat(64), prevHash: 'e'.repeat(64) } })).toBe(h);
+  });
+});
+
+/** The definitions as first written (sort, filter, map, join; a hash object): the faster code must agree with them. */
+function referenceCanonical(v: unknown): string {
+  if (v === null || typeof v === 'boolean' || typeof v === 'string' || typeof v === 'number') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(referenceCanonical).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${referenceCanonical(o[k])}`).join(',')}}`;
+}
+function referenceHash(prevHash: string, e: { streamId: string; revision: number; type: string; data: unknown; metadata: Record<string, unknown> }): string {
+  const { hash: _h, prevHash: _p, ...metadata } = e.metadata;
+  const content = referenceCanonical({ data: e.data ?? null, metadata, prevHash, revision: e.revision, streamId: e.streamId, type: e.type });
+  return createHash('sha256').update(content, 'utf8').digest('hex');
+}
+
+describe('canonical JSON and the hash agree with their reference definitions', () => {
+  // JSON values as events hold them (parsed JSON: no undefined, no -0, finite numbers), keys of any kind.
+  const json = fc.jsonValue({ maxDepth: 4, noUnicodeString: false }).map((v) => JSON.parse(JSON.stringify(v)) as unknown);
+  const key = fc.oneof(fc.string(), fc.constantFrom('hash', 'prevHash', '__proto__', '10', '2', 'a', 'B', 'é', '\u{1F600}', ''));
+
+  it('canonicalJson, for any JSON value (many keys, integer-like and non-ASCII keys too)', () => {
+    fc.assert(
+      fc.property(json, fc.dictionary(key, json, { maxKeys: 30 }), (v, wide) => {
+        expect(canonicalJson(v)).toBe(referenceCanonical(v));
+        const parsedWide = JSON.parse(JSON.stringify(wide)) as unknown;
+        expect(canonicalJson(parsedWide)).toBe(referenceCanonical(parsedWide));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('eventHash, chain fields in metadata or not', () => {
+    fc.assert(
+      fc.property(json, fc.dictionary(key, json, { maxKeys: 10 }), fc.nat(), fc.boolean(), (data, extra, revision, withChain) => {
+        const metadata = JSON.parse(JSON.stringify({ ...extra, ...meta('e1'), ...(withChain ? { hash: 'f'.repeat(64), prevHash: 'e'.repeat(64) } : {}) })) as Record<string, unknown>;
+        const e = { streamId: 'order-a1', revision, type: 'OrderSubmitted', data, metadata };
+        expect(eventHash(GENESIS_HASH, e as Parameters<typeof eventHash>[1])).toBe(referenceHash(GENESIS_HASH, e));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('sealBatch stores exactly JSON.stringify of the event with its chain fields (appended to the prepared text)', () => {
+    fc.assert(
+      fc.property(json, fc.dictionary(key, json, { maxKeys: 5 }), (data, extra) => {
+        const metadata = { ...extra, ...meta('e1'), hash: 'a'.repeat(64) };
+        const [p] = prepareBatch('order-a1', [{ type: 'Anything', data, metadata } as NewEvent], false);
+        const { bodies, events, head } = sealBatch('order-a1', [p], 0, 3, GENESIS_HASH, false);
+        const hash = referenceHash(GENESIS_HASH, { streamId: 'order-a1', revision: 3, type: 'Anything', data: p.data, metadata: p.metadata as Record<string, unknown> });
+        const stored = { type: 'Anything', data: p.data, metadata: { ...p.metadata, prevHash: GENESIS_HASH, hash } };
+        expect(head).toBe(hash);
+        expect(bodies).toEqual([JSON.stringify(stored)]);
+        expect(events).toEqual([stored]);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

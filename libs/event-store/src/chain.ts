@@ -1,5 +1,5 @@
 // The tamper-evident hash chain of every stream (docs/event-store.md "Hash chain").
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { EventMetadata, RecordedEvent } from '@bulwark/contracts';
 
 /** `prevHash` of a stream's first event: 64 zeros (no event hashes to it by accident: SHA-256 preimage). */
@@ -20,15 +20,41 @@ export function canonicalJson(v: unknown): string {
     if (!Number.isFinite(v)) throw new TypeError(`canonical JSON cannot hold the number ${v}`);
     return JSON.stringify(v);
   }
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    const keys = Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  if (Array.isArray(v)) {
+    // Plain loops, no intermediate arrays: every append hashes its events.
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(v[i]);
+    return `${out}]`;
   }
+  if (typeof v === 'object') return canonicalObject(v as Record<string, unknown>, false);
   throw new TypeError(`canonical JSON cannot hold a ${typeof v}`);
+}
+
+/** {@link canonicalJson} of an object; `noChain` leaves out the chain fields `hash` and `prevHash`. */
+function canonicalObject(o: Record<string, unknown>, noChain: boolean): string {
+  const keys = sortedInPlace(Object.keys(o));
+  let out = '{';
+  for (const k of keys) {
+    const x = o[k];
+    if (x === undefined || (noChain && (k === 'hash' || k === 'prevHash'))) continue;
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(k)}:${canonicalJson(x)}`;
+  }
+  return `${out}}`;
+}
+
+/**
+ * `keys` sorted in place by UTF-16 code units, as `Array.prototype.sort()` sorts strings: an
+ * insertion sort for the few keys of an event's objects (no temporary storage), else `sort()`.
+ */
+function sortedInPlace(keys: string[]): string[] {
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i];
+    let j = i - 1;
+    for (; j >= 0 && keys[j] > k; j--) keys[j + 1] = keys[j];
+    keys[j + 1] = k;
+  }
+  return keys;
 }
 
 /** Metadata without the chain fields (what the hash covers). */
@@ -53,8 +79,10 @@ export interface ChainContent {
  * without breaking its link.
  */
 export function eventHash(prevHash: string, e: ChainContent): string {
-  const content = canonicalJson({ data: e.data ?? null, metadata: withoutChain(e.metadata), prevHash, revision: e.revision, streamId: e.streamId, type: e.type });
-  return createHash('sha256').update(content, 'utf8').digest('hex');
+  // canonicalJson of that object, written out: its keys are already in canonical order.
+  const metadata = e.metadata !== null && typeof e.metadata === 'object' && !Array.isArray(e.metadata) ? canonicalObject(e.metadata as Record<string, unknown>, true) : canonicalJson(e.metadata);
+  const content = `{"data":${canonicalJson(e.data ?? null)},"metadata":${metadata},"prevHash":${canonicalJson(prevHash)},"revision":${canonicalJson(e.revision)},"streamId":${canonicalJson(e.streamId)},"type":${canonicalJson(e.type)}}`;
+  return hash('sha256', content, 'hex');
 }
 
 /**

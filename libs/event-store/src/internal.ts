@@ -37,21 +37,21 @@ export function batchEventIds(events: NewEvent[]): string[] {
     if (typeof e.type !== 'string' || e.type.length === 0) throw new RangeError(`event ${i} has no type`);
     return id;
   });
-  if (new Set(ids).size !== ids.length) throw new RangeError('event ids repeat inside the batch');
+  if (ids.length > 1 && new Set(ids).size !== ids.length) throw new RangeError('event ids repeat inside the batch');
   return ids;
 }
 
-const utf8 = new TextEncoder();
-
 /**
  * An event of a batch after the checks, as a plain JSON copy (what the store will hold), its
- * chain fields taken off; `given` holds the chain fields the caller passed (used only by an
- * append with `preserveChain`).
+ * chain fields taken off; `json` is its JSON text `{ type, data, metadata }` (the copy was parsed
+ * from it); `given` holds the chain fields the caller passed (used only by an append with
+ * `preserveChain`).
  */
 export interface PreparedEvent {
   type: string;
   data: unknown;
   metadata: EventMetadata;
+  json: string;
   given: { hash?: string; prevHash?: string };
 }
 
@@ -68,8 +68,9 @@ export function prepareBatch(streamId: string, events: NewEvent[], validate: boo
   return events.map((e, i) => {
     const refuse = (reason: string) => new InvalidEventError(streamId, e.type, reason, i);
     // Chain fields come from the store: a writer that copied a read event's metadata must not set them.
-    const raw = e.metadata && typeof e.metadata === 'object' ? (e.metadata as EventMetadata) : e.metadata;
-    const metaProblem = metadataProblem(preserveChain ? raw : raw && typeof raw === 'object' ? withoutChain(raw) : raw);
+    const raw = e.metadata;
+    const bare = raw && typeof raw === 'object' && (raw.hash !== undefined || raw.prevHash !== undefined) ? withoutChain(raw) : raw;
+    const metaProblem = metadataProblem(preserveChain ? raw : bare);
     if (metaProblem) throw refuse(metaProblem);
     if (validate) {
       const parsed = parseEvent(e.type, e.data, e.metadata.schemaVersion);
@@ -77,28 +78,36 @@ export function prepareBatch(streamId: string, events: NewEvent[], validate: boo
     }
     let body: string | undefined;
     try {
-      body = JSON.stringify({ type: e.type, data: e.data ?? null, metadata: withoutChain(e.metadata) });
+      body = JSON.stringify({ type: e.type, data: e.data ?? null, metadata: bare });
     } catch (err) {
       throw refuse(`not JSON-serialisable (${(err as Error).message})`);
     }
     // Byte length, not string length: the limit is on what is stored.
-    const bytes = utf8.encode(body).length;
+    const bytes = Buffer.byteLength(body, 'utf8');
     if (bytes > MAX_EVENT_BYTES) throw refuse(`${bytes} bytes serialized, more than MAX_EVENT_BYTES (${MAX_EVENT_BYTES})`);
     const copy = JSON.parse(body) as { type: string; data: unknown; metadata: EventMetadata };
-    return { ...copy, given: preserveChain ? { hash: e.metadata.hash, prevHash: e.metadata.prevHash } : {} };
+    return { type: copy.type, data: copy.data, metadata: copy.metadata, json: body, given: preserveChain ? { hash: e.metadata.hash, prevHash: e.metadata.prevHash } : {} };
   });
+}
+
+/** A sealed event: the body to store and its content (the prepared copy with its chain fields). */
+export interface SealedEvent {
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
 }
 
 /**
  * The stored bodies of prepared events `prepared[from..]`, chained: JSON `{ type, data, metadata }`
- * with `metadata.prevHash` and `metadata.hash` (see {@link eventHash}).
+ * with `metadata.prevHash` and `metadata.hash` (see {@link eventHash}), and those events as objects.
  * @param firstRevision the revision `prepared[from]` takes
  * @param prevHash the hash the first one chains to ({@link headHashOf} of the stream, or {@link GENESIS_HASH})
  * @param tailChained whether the stream's last stored event carries chain fields
  * @param preserveChain store the given chain fields as they are, after checking them: a given
  *   hash must be the one computed here; an event without them is stored without them, unless the
  *   stream (or the batch) is already chained
- * @returns the bodies and the hash of the last one (the stream's new head)
+ * @returns the bodies, the events they hold (sharing the prepared copies' data) and the hash of
+ *   the last one (the stream's new head)
  * @throws InvalidEventError when preserved chain fields do not match the stream
  */
 export function sealBatch(
@@ -109,20 +118,21 @@ export function sealBatch(
   prevHash: string,
   tailChained: boolean,
   preserveChain = false,
-): { bodies: string[]; head: string } {
+): { bodies: string[]; events: SealedEvent[]; head: string } {
   let head = prevHash;
   let chained = tailChained;
+  const events: SealedEvent[] = [];
   const bodies = prepared.slice(from).map((p, k) => {
     const i = from + k;
     const revision = firstRevision + k;
     const hash = eventHash(head, { streamId, revision, type: p.type, data: p.data, metadata: p.metadata });
     const refuse = (reason: string) => new InvalidEventError(streamId, p.type, reason, i);
-    let metadata: EventMetadata = { ...p.metadata, prevHash: head, hash };
+    let withChain = true;
     if (preserveChain) {
       const g = p.given;
       if (g.hash === undefined && g.prevHash === undefined) {
         if (chained) throw refuse(`no chain fields, but revision ${revision} follows a chained event`);
-        metadata = p.metadata;
+        withChain = false;
       } else if (g.prevHash !== head || g.hash !== hash) {
         throw refuse(`chain fields do not match revision ${revision}: expected prevHash ${head} hash ${hash}, given prevHash ${g.prevHash ?? 'none'} hash ${g.hash ?? 'none'}`);
       } else {
@@ -131,10 +141,20 @@ export function sealBatch(
     } else {
       chained = true;
     }
+    const prev = head;
     head = hash;
+    if (!withChain) {
+      events.push({ type: p.type, data: p.data, metadata: p.metadata });
+      return p.json;
+    }
+    const metadata: EventMetadata = { ...p.metadata, prevHash: prev, hash };
+    events.push({ type: p.type, data: p.data, metadata });
+    // The chain fields go last in metadata, the body's last member: appended to the prepared text
+    // rather than serialising the event again. Only when that text ends in a non-empty object.
+    if (p.json.endsWith('}}') && !p.json.endsWith('{}}')) return `${p.json.slice(0, -2)},"prevHash":${JSON.stringify(prev)},"hash":${JSON.stringify(hash)}}}`;
     return JSON.stringify({ type: p.type, data: p.data, metadata });
   });
-  return { bodies, head };
+  return { bodies, events, head };
 }
 
 /**

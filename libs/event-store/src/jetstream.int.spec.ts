@@ -167,6 +167,28 @@ describe('JetStreamEventStore specifics', () => {
     }
   });
 
+  it('publishes a no_stream append without reading the tail first; the guard still refuses an existing stream, and a retry from another store is recognised', async () => {
+    const { store, cleanup } = await freshStore();
+    try {
+      const first = await store.append('order-n1', [submitted(1, 'n1'), submitted(2, 'n2')], 'no_stream');
+      // A second store on the same log remembers no tail: each first plan assumes an empty stream.
+      const other = await JetStreamEventStore.connect(nc, { stream: store.stream, subjectPrefix: store.subjectPrefix });
+      const internals = other as unknown as { tail: (s: string) => Promise<unknown> };
+      const realTail = internals.tail.bind(other);
+      let tailReads = 0;
+      internals.tail = async (s: string) => (tailReads++, realTail(s));
+      await other.append('order-n2', [submitted(3, 'n3')], 'no_stream');
+      expect(tailReads).toBe(0);
+      expect(await other.append('order-n1', [submitted(1, 'n1'), submitted(2, 'n2')], 'no_stream')).toEqual(first);
+      await expect(other.append('order-n1', [submitted(4, 'n4')], 'no_stream')).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+      expect((await store.readStream('order-n1')).map((e) => e.metadata.eventId)).toEqual(['n1', 'n2']);
+      expect(await store.lastPosition()).toBe(3);
+      await other.close();
+    } finally {
+      await cleanup();
+    }
+  }, 60_000);
+
   it('refuses to delete or purge events', async () => {
     const { store, cleanup } = await freshStore();
     try {

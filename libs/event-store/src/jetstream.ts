@@ -6,7 +6,6 @@ import {
   type ConsumerMessages,
   DeliverPolicy,
   DiscardPolicy,
-  headers as natsHeaders,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -33,10 +32,12 @@ import {
   prepareBatch,
   sealBatch,
   type AppendPlan,
+  type SealedEvent,
   type StoredRef,
   unreadableReporter,
 } from './internal';
 import { GENESIS_HASH, headHashOf } from './chain';
+import { JetStreamPublisher, PublishHeaders, wireHeaders } from './jetstream-publisher';
 import {
   type AppendOptions,
   type AppendResult,
@@ -280,12 +281,13 @@ interface ReadFilter {
  * JSON `{ type, data, metadata }`. The stream sequence is the global position.
  *
  * Append: check the batch (catalogue, schema, metadata, size: InvalidEventError), direct-get the
- * subject's last message (its revision and sequence), then publish each event with
- * `Nats-Expected-Last-Subject-Sequence` = the sequence of the subject's previous message (0 for
- * a new stream) and `Nats-Msg-Id` = `<streamId>:<revision>`. A rejected expectation (API error
- * 10071), or a dedupe hit on a message that is not ours, is a conflict; the stream tail is then
- * compared by event id before WrongExpectedRevisionError is thrown, so a retry of an append that
- * already landed succeeds (also after the duplicate window).
+ * subject's last message (its revision and sequence; skipped when the store remembers the tail it
+ * wrote last, or for `no_stream`, which assumes an empty subject: the guard checks either), then
+ * publish each event with `Nats-Expected-Last-Subject-Sequence` = the sequence of the subject's
+ * previous message (0 for a new stream) and `Nats-Msg-Id` = `<streamId>:<revision>`. A rejected
+ * expectation (API error 10071), or a dedupe hit on a message that is not ours, is a conflict;
+ * the stream tail is then compared by event id before WrongExpectedRevisionError is thrown, so a
+ * retry of an append that already landed succeeds (also after the duplicate window).
  *
  * Atomicity: nats-server 2.9 has no atomic batch publish, so a multi-event append is a chain
  * of single publishes guarded by the subject sequence. If the chain breaks midway (connection
@@ -298,7 +300,10 @@ interface ReadFilter {
  * events unguarded (or with guessed sequences) could leave a revision gap or interleave with
  * another writer, which msg-id dedupe alone does not prevent (docs/event-store.md "Bulk reads,
  * trusting the log on replay, appends"). Appends to different streams are independent and
- * pipeline on the one connection. The store remembers the tail it wrote last per subject, so an
+ * pipeline on the one connection: publishes go through a {@link JetStreamPublisher} (acks on one
+ * reply subscription, no per-publish request set-up), which writes the publishes of one
+ * event-loop turn together while others are in flight, so the appends released by one batch of
+ * acks go out in one socket write. The store remembers the tail it wrote last per subject, so an
  * append after its own skips the direct get (the guard catches a tail moved by someone else:
  * the append re-plans on the stored tail).
  *
@@ -321,6 +326,8 @@ export class JetStreamEventStore implements EventStore {
   private readonly warned = new Set<number>();
   /** Tails this store wrote last, by subject: an append's first plan needs no direct get (see `append`). */
   private readonly tails = new Map<string, Tail>();
+  /** Event publishes (acks on one subscription, writes of one event-loop turn together). */
+  private readonly publisher: JetStreamPublisher;
   private closed = false;
 
   private constructor(
@@ -334,7 +341,9 @@ export class JetStreamEventStore implements EventStore {
     private readonly inactiveMs: number,
     private readonly validate: boolean,
     private readonly warn: (message: string) => void,
-  ) {}
+  ) {
+    this.publisher = new JetStreamPublisher(nc);
+  }
 
   /**
    * Open the store on `nc`. The stream must exist unless `opts.create` (then a missing one is
@@ -406,13 +415,15 @@ export class JetStreamEventStore implements EventStore {
       return planAppend(expected, current, tail?.eventId ?? null, planIds, await this.storedRefs(streamId, tail, plan.from, plan.count));
     };
     for (let attempt = 0; ; attempt++) {
-      // The first attempt may plan on the tail this store itself last wrote (no round trip). The
-      // publish guard checks it against the server, so a stale one costs a re-plan, never a wrong
-      // write; any answer but 'write' is decided again on the stored tail.
+      // The first attempt may plan on an assumed tail (no round trip): the one this store itself
+      // last wrote, or for `no_stream` none. The publish guard checks it against the server, so a
+      // wrong one costs a re-plan, never a wrong write; any answer but 'write' is decided again
+      // on the stored tail.
       const cached = attempt === 0 ? this.tails.get(subject) : undefined;
-      let tail = cached ?? (await this.tail(subject));
+      const assumed = cached !== undefined || (attempt === 0 && expected === 'no_stream');
+      let tail = cached ?? (assumed ? null : await this.tail(subject));
       let plan = await decide(tail);
-      if (cached && plan.kind !== 'write') {
+      if (assumed && plan.kind !== 'write') {
         this.tails.delete(subject);
         tail = await this.tail(subject);
         plan = await decide(tail);
@@ -427,7 +438,7 @@ export class JetStreamEventStore implements EventStore {
       this.tails.delete(subject); // unknown until the publishes are acknowledged
       const out = await this.publishChain(subject, streamId, events, ids, bodies, start, tail);
       if (out.ok) {
-        this.rememberTail(subject, streamId, out.revision, out.seq, sealed.bodies[sealed.bodies.length - 1]);
+        this.rememberTail(subject, streamId, out.revision, out.seq, sealed.events[sealed.events.length - 1]);
         return { nextExpectedRevision: out.revision, position: out.seq };
       }
       // Lost a race at event `out.failedAt`: decide again on the new tail (a retry of this very
@@ -441,16 +452,15 @@ export class JetStreamEventStore implements EventStore {
   }
 
   /**
-   * Remember a subject's tail after this store's acknowledged publish of `body` (revision
+   * Remember a subject's tail after this store's acknowledged publish of `e` (revision
    * `revision`, sequence `seq`, the subject's last message since every publish is guarded).
    * Bounded: past {@link MAX_CACHED_TAILS} subjects the oldest is forgotten.
    */
-  private rememberTail(subject: string, streamId: string, revision: number, seq: number, body: string): void {
-    const b = JSON.parse(body) as NewEvent;
-    const event: RecordedEvent = { type: b.type, data: b.data, metadata: b.metadata, streamId, revision, position: seq };
+  private rememberTail(subject: string, streamId: string, revision: number, seq: number, e: SealedEvent): void {
+    const event: RecordedEvent = { type: e.type, data: e.data, metadata: e.metadata, streamId, revision, position: seq };
     this.tails.delete(subject);
     if (this.tails.size >= MAX_CACHED_TAILS) this.tails.delete(this.tails.keys().next().value as string);
-    this.tails.set(subject, { lastSeq: seq, revision, eventSeq: seq, decoded: { ok: true, event }, eventId: b.metadata.eventId });
+    this.tails.set(subject, { lastSeq: seq, revision, eventSeq: seq, decoded: { ok: true, event }, eventId: e.metadata.eventId });
   }
 
   async readStream(streamId: string, opts: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -589,6 +599,7 @@ export class JetStreamEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.publisher.release();
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
   }
 
@@ -679,14 +690,17 @@ export class JetStreamEventStore implements EventStore {
     let revision = tail?.revision ?? -1;
     for (let i = start; i < events.length; i++) {
       revision++;
-      const h = natsHeaders();
-      h.set(EventHeaders.streamId, streamId);
-      h.set(EventHeaders.revision, String(revision));
-      h.set(EventHeaders.eventType, events[i].type);
-      h.set(EventHeaders.eventId, ids[i]);
+      const h = wireHeaders([
+        [EventHeaders.streamId, streamId],
+        [EventHeaders.revision, String(revision)],
+        [EventHeaders.eventType, events[i].type],
+        [EventHeaders.eventId, ids[i]],
+        [PublishHeaders.msgId, `${streamId}:${revision}`],
+        [PublishHeaders.expectedLastSubjectSequence, String(prevSeq)],
+      ]);
       let ack: PubAck;
       try {
-        ack = await this.js.publish(subject, bodies[i - start], { headers: h, msgID: `${streamId}:${revision}`, expect: { lastSubjectSequence: prevSeq } });
+        ack = await this.publisher.publish(subject, bodies[i - start], h);
       } catch (e) {
         if (apiErrorCode(e) === WRONG_LAST_SEQUENCE) return { ok: false, failedAt: i };
         throw e;
