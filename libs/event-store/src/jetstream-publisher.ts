@@ -93,7 +93,8 @@ export class JetStreamPublisher {
   private flushScheduled = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private releaseWhenIdle = false;
-  private watchingStatus = false;
+  /** The connection's status while this publisher has a reply subscription (stopped with it). */
+  private status: { stop(): void } | null = null;
 
   /**
    * @param nc the connection (the caller's; stays open)
@@ -159,15 +160,16 @@ export class JetStreamPublisher {
   }
 
   /**
-   * Follow the connection's status for publish permission violations (once per publisher, until
-   * the connection closes): without this a refused publish would wait out its timeout and be
+   * Follow the connection's status for publish permission violations (while the reply
+   * subscription lasts, see {@link release}): without this a refused publish would wait out its timeout and be
    * reported as TIMEOUT, an unknown outcome, though the server said it stored nothing.
    */
   private watchStatus(): void {
-    if (this.watchingStatus) return;
-    this.watchingStatus = true;
+    if (this.status) return;
+    const status = this.nc.status();
+    this.status = status as unknown as { stop(): void };
     void (async () => {
-      for await (const s of this.nc.status()) {
+      for await (const s of status) {
         const ctx = (s as { permissionContext?: { operation?: string; subject?: string } }).permissionContext;
         if (s.type === Events.Error && s.data === ErrorCode.PermissionsViolation && ctx?.operation === 'publish' && ctx.subject) this.refused(ctx.subject);
       }
@@ -269,6 +271,8 @@ export class JetStreamPublisher {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (!sub.isClosed()) sub.unsubscribe();
+    this.status?.stop();
+    this.status = null;
   }
 }
 
