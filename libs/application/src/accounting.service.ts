@@ -10,13 +10,13 @@ import {
   parsePositionStreamId,
   parseStreamId,
 } from '@bulwark/contracts';
-import { type D, type PositionState, ZERO, dec, decideFunding, decidePositionFill, positionEvolve, positionInitialState, str, unrealisedPnl } from '@bulwark/domain';
+import { type D, MonotoneTests, type PositionState, ZERO, dec, decideFunding, decidePositionFill, positionEvolve, positionInitialState, str, unrealisedPnl } from '@bulwark/domain';
 import { LedgerFold } from '@bulwark/projections';
 import { AggregateRepository, type Causation, EventAppender, EVENT_STORE, Quarantine, causedBy, causedByTick } from '@bulwark/messaging';
 import type { EventStore } from '@bulwark/event-store';
 import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
-import type { EquitySource, PipelineService } from './ports';
+import type { EquitySource, EquityValues, PipelineService } from './ports';
 import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
 
 /** The lifecycle number of a position stream this service built (`Streams.position`). */
@@ -50,6 +50,28 @@ interface Ledger {
    * again after its position closed and the next one opened is not a fill of the next one.
    */
   trades: Set<string>;
+  /** The last valuation (see `valuation`), null before the first. */
+  valued: Valuation | null;
+}
+
+/** A ledger valued at the marks (USDT), with the inputs it was computed from (compared by reference). */
+interface Valuation {
+  totals: D[];
+  marks: D[];
+  states: PositionState[];
+  wallet: D;
+  pnl: D;
+  usedMargin: D;
+  equity: D;
+  count: number;
+}
+
+/** Whether the drawdown fraction at an equity is deeper than the deepest so far (see MonotoneTests). */
+const DRAWDOWN_TESTS = new MonotoneTests();
+
+/** Same length and the same references, item by item. */
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**
@@ -136,7 +158,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
     this.ledgers.set(cfg.accountId, {
       accountId: cfg.accountId, book,
       open: new Map(), sequence: new Map(), peakEquity: book.capital, maxDrawdown: ZERO, maxDrawdownFraction: ZERO, ledgerRevision: -1, lastEquity: book.capital, asOf: 0,
-      trades: new Set(),
+      trades: new Set(), valued: null,
     });
   }
 
@@ -215,7 +237,7 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
     }
     this.marks.set(key, dec(tick.to));
     for (const l of this.ledgers.values()) {
-      const eq = await this.equityValue(l);
+      const eq = (await this.valuation(l)).equity;
       l.lastEquity = eq;
       l.asOf = tick.ts;
       let moved = false;
@@ -228,9 +250,12 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
         l.maxDrawdown = dd;
         moved = true;
       }
-      const ddf = l.peakEquity.gt(0) ? dd.div(l.peakEquity) : ZERO;
-      if (ddf.gt(l.maxDrawdownFraction)) {
-        l.maxDrawdownFraction = ddf;
+      // The fraction only falls as equity rises (peak and deepest fixed): settled by earlier answers mostly. No
+      // drawdown (dd ≤ 0): a fraction ≤ 0, never above the deepest (≥ 0).
+      const peak = l.peakEquity;
+      const deepest = l.maxDrawdownFraction;
+      if (dd.gt(0) && peak.gt(0) && DRAWDOWN_TESTS.holds(peak, deepest, eq, () => peak.minus(eq).div(peak).gt(deepest))) {
+        l.maxDrawdownFraction = dd.div(peak);
         moved = true;
       }
       // Marks are in no other event: record what they moved, so a restart keeps the peak and the drawdown.
@@ -250,20 +275,29 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
     return out;
   }
 
-  private async unrealised(l: Ledger): Promise<{ pnl: D; usedMargin: D; count: number }> {
-    let pnl = ZERO;
-    let usedMargin = ZERO;
+  /**
+   * The ledger valued at the marks: wallet balance, unrealised PnL and used margin (Σ quantity ×
+   * entry ÷ leverage) of the open positions, equity = wallet + unrealised (USDT). Computed again
+   * only when a total, an open position's state or its mark changed since the last time (a step
+   * asks it up to three times: accounting's mark, risk's observation, the backtest's curve).
+   */
+  private async valuation(l: Ledger): Promise<Valuation> {
     const states = await this.openStates(l);
-    for (const { key, state } of states) {
-      const mark = this.marks.get(key) ?? state.entryPrice;
-      pnl = pnl.plus(unrealisedPnl(state, mark));
-      usedMargin = usedMargin.plus(state.quantity.mul(state.entryPrice).div(state.leverage));
-    }
-    return { pnl, usedMargin, count: states.length };
-  }
-
-  private async equityValue(l: Ledger): Promise<D> {
-    return this.walletBalance(l).plus((await this.unrealised(l)).pnl);
+    const b = l.book;
+    const totals = [b.capital, b.realisedPnl, b.fees, b.funding, b.liquidationFees];
+    const marks = states.map(({ key, state }) => this.marks.get(key) ?? state.entryPrice);
+    const open = states.map((s) => s.state);
+    const v = l.valued;
+    // Decimals are immutable and a changed state is a new object: the same references are the same values.
+    const sameOpen = v !== null && sameItems(v.states, open);
+    if (v && sameOpen && sameItems(v.totals, totals) && sameItems(v.marks, marks)) return v;
+    let pnl = ZERO;
+    states.forEach(({ state }, i) => (pnl = pnl.plus(unrealisedPnl(state, marks[i]))));
+    // The margin depends on the positions alone: the same object while they stay (risk's utilisation test goes by it).
+    const usedMargin = sameOpen ? v.usedMargin : open.reduce((m, p) => m.plus(p.quantity.mul(p.entryPrice).div(p.leverage)), ZERO);
+    const wallet = v && sameItems(v.totals, totals) ? v.wallet : this.walletBalance(l);
+    l.valued = { totals, marks, states: open, wallet, pnl, usedMargin, equity: wallet.plus(pnl), count: states.length };
+    return l.valued;
   }
 
   async equity(accountId: string): Promise<EquitySnapshot> {
@@ -271,18 +305,25 @@ export class AccountingService implements PipelineService, EquitySource, Rebuild
     if (!l) {
       return { accountId, known: false, walletBalance: '0', unrealisedPnl: '0', equity: '0', usedMargin: '0', availableMargin: '0', openPositions: 0, asOf: 0 };
     }
-    const wallet = this.walletBalance(l);
-    const u = await this.unrealised(l);
+    const v = await this.valuation(l);
     return {
-      accountId, known: true, walletBalance: str(wallet), unrealisedPnl: str(u.pnl), equity: str(wallet.plus(u.pnl)),
-      usedMargin: str(u.usedMargin), availableMargin: str(wallet.minus(u.usedMargin)), openPositions: u.count, asOf: l.asOf,
+      accountId, known: true, walletBalance: str(v.wallet), unrealisedPnl: str(v.pnl), equity: str(v.equity),
+      usedMargin: str(v.usedMargin), availableMargin: str(v.wallet.minus(v.usedMargin)), openPositions: v.count, asOf: l.asOf,
     };
+  }
+
+  /** {@link equity}'s equity and used margin as decimals (USDT), for risk in the same process (see EquitySource). */
+  async equityValues(accountId: string): Promise<EquityValues> {
+    const l = this.ledgers.get(accountId);
+    if (!l) return { known: false, equity: ZERO, usedMargin: ZERO };
+    const v = await this.valuation(l);
+    return { known: true, equity: v.equity, usedMargin: v.usedMargin };
   }
 
   async summary(accountId: string): Promise<AccountSummary> {
     const l = this.ledger(accountId);
-    const wallet = this.walletBalance(l);
-    const u = await this.unrealised(l);
+    const u = await this.valuation(l);
+    const wallet = u.wallet;
     return {
       accountId, capital: str(l.book.capital), realisedPnl: str(l.book.realisedPnl), fees: str(l.book.fees), funding: str(l.book.funding),
       liquidationFees: str(l.book.liquidationFees), unrealisedPnl: str(u.pnl), finalEquity: str(wallet.plus(u.pnl)),

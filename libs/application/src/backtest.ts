@@ -1,4 +1,4 @@
-import { type AccountSummary, type AttachStrategyRequest, type EventData, type OpenAccountRequest, type RecordedEvent, type ReplayStartRequest, Streams, Subjects, type VenueId } from '@bulwark/contracts';
+import { type AccountSummary, type AttachStrategyRequest, type Candle, type EventData, type OpenAccountRequest, type RecordedEvent, type ReplayStartRequest, Streams, Subjects, type VenueId } from '@bulwark/contracts';
 import { accountEvolve, accountInitialState, type D, dec, shortHash, str, ZERO } from '@bulwark/domain';
 import { type EventStore, InMemoryEventStore } from '@bulwark/event-store';
 import { type FundingRate, readCandleBatches, readFundingRates } from '@bulwark/market-data';
@@ -104,38 +104,66 @@ export interface BacktestResult {
 }
 
 /**
- * Scan a candle file for gaps: missing bars (a step larger than the file's interval) and
- * runs of flat zero-volume bars (how some tools fill holes). Reported, never bridged.
+ * The gaps of a candle series fed in order, one candle at a time: missing bars (a step larger
+ * than the series' interval, the step between its first two bars) and runs of flat zero-volume
+ * bars (how some tools fill holes). Reported, never bridged. {@link findGaps} scans a file with
+ * it; the backtest feeds it the candles it replays (one read of the file instead of two).
  */
-export async function findGaps(file: string, from: number | null = null, to: number | null = null): Promise<{ interval: number; gaps: DataGap[]; first: number | null; count: number }> {
-  const gaps: DataGap[] = [];
-  let prev: number | null = null;
-  let interval = 0;
-  let first: number | null = null;
-  let count = 0;
-  let flat: DataGap | null = null;
-  for await (const batch of readCandleBatches(file)) for (const c of batch) {
-    if ((from !== null && c.openTime < from) || (to !== null && c.openTime >= to)) continue;
-    count++;
-    first ??= c.openTime;
-    if (prev !== null) {
-      const step = c.openTime - prev;
-      if (interval === 0) interval = step;
-      if (step > interval) gaps.push({ kind: 'MISSING_BARS', from: prev + interval, to: c.openTime, bars: step / interval - 1 });
+export class GapScan {
+  readonly gaps: DataGap[] = [];
+  /** Open time of the first candle (epoch ms), null before it. */
+  first: number | null = null;
+  count = 0;
+  private prev: number | null = null;
+  private step = 0;
+  private flat: DataGap | null = null;
+
+  add(c: Candle): void {
+    this.count++;
+    this.first ??= c.openTime;
+    if (this.prev !== null) {
+      const step = c.openTime - this.prev;
+      if (this.step === 0) this.step = step;
+      if (step > this.step) this.gaps.push({ kind: 'MISSING_BARS', from: this.prev + this.step, to: c.openTime, bars: step / this.step - 1 });
     }
     const isFlat = c.open === c.high && c.high === c.low && c.low === c.close && dec(c.volume).isZero();
     if (isFlat) {
-      if (flat && flat.to === c.openTime) {
-        flat.to = c.openTime + (interval || 60_000);
-        flat.bars++;
+      if (this.flat && this.flat.to === c.openTime) {
+        this.flat.to = c.openTime + this.interval;
+        this.flat.bars++;
       } else {
-        flat = { kind: 'FLAT_ZERO_VOLUME', from: c.openTime, to: c.openTime + (interval || 60_000), bars: 1 };
-        gaps.push(flat);
+        this.flat = { kind: 'FLAT_ZERO_VOLUME', from: c.openTime, to: c.openTime + this.interval, bars: 1 };
+        this.gaps.push(this.flat);
       }
     }
-    prev = c.openTime;
+    this.prev = c.openTime;
   }
-  return { interval: interval || 60_000, gaps, first, count };
+
+  /** The series' interval in ms (60,000 until a second bar says otherwise). */
+  get interval(): number {
+    return this.step || 60_000;
+  }
+}
+
+/**
+ * Scan a candle file for gaps ({@link GapScan}) within [from, to): its interval, gaps, first
+ * open time and number of candles.
+ */
+export async function findGaps(file: string, from: number | null = null, to: number | null = null): Promise<{ interval: number; gaps: DataGap[]; first: number | null; count: number }> {
+  const scan = new GapScan();
+  for await (const batch of readCandleBatches(file)) for (const c of batch) if (!outsideWindow(c, from, to)) scan.add(c);
+  return { interval: scan.interval, gaps: scan.gaps, first: scan.first, count: scan.count };
+}
+
+/** Is the candle outside the window [from, to) (null: unbounded)? */
+function outsideWindow(c: Candle, from: number | null, to: number | null): boolean {
+  return (from !== null && c.openTime < from) || (to !== null && c.openTime >= to);
+}
+
+/** Open time of a file's first candle within [from, to), null when none: read up to it only. */
+async function firstOpenTime(file: string, from: number | null, to: number | null): Promise<number | null> {
+  for await (const batch of readCandleBatches(file)) for (const c of batch) if (!outsideWindow(c, from, to)) return c.openTime;
+  return null;
 }
 
 function sharpe(dailyEquity: D[]): D {
@@ -293,13 +321,16 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
   const symbol = cfg.symbol ?? 'BTCUSDT';
   const from = cfg.from ?? null;
   const to = cfg.to ?? null;
-  const scan = await findGaps(cfg.candles, from, to);
+  // The gaps are scanned as the candles are replayed; a progress report needs the total before.
+  const total = onProgress ? (await findGaps(cfg.candles, from, to)).count : 0;
+  const scan = new GapScan();
+  const first = await firstOpenTime(cfg.candles, from, to);
   const funding: FundingRate[] = cfg.funding ? await readFundingRates(cfg.funding) : [];
   const store = cfg.store ?? new InMemoryEventStore();
   const firstPosition = (await store.lastPosition()) + 1;
   // A venue other than Binance's paper default trades the paper engine under that venue's id (its recorded rules and liquidation formula).
   const sys = await InProcessSystem.create(store, cfg.venueFactory ?? (venue === 'binance-usdm' ? undefined : paperVenueFactory(venue)));
-  const at = scan.first ?? from ?? 0;
+  const at = first ?? from ?? 0;
   await openBacktestAccount(sys, cfg, { venue, symbol, at });
 
   const curve: Array<{ t: number; equity: string }> = [];
@@ -317,16 +348,16 @@ export async function runBacktest(cfg: BacktestConfig, onProgress?: (c: ReplayCo
       daily.push(lastEquity);
       lastDay = day;
     }
-    onProgress?.(c, scan.count);
+    onProgress?.(c, total);
   };
   const counters = await replayCandles(sys.clock(), { runId: cfg.accountId, venue, symbol, candlesFile: cfg.candles, from, to, schedule: cfg.schedule ?? [] }, funding, {
     onCandle: (candle, c) => {
+      scan.add(candle);
       // Equity moves only while a position is open (and once at its close): sample then (and wait for it only then).
       const busy = sys.accounting.interest() === 'STEP';
       if (!busy && !watching) return afterSample(candle, c, busy);
-      return sys.accounting.equity(cfg.accountId).then((e) => {
-        const eq = dec(e.equity);
-        if (!eq.eq(lastEquity)) curve.push({ t: candle.openTime, equity: e.equity });
+      return sys.accounting.equityValues(cfg.accountId).then(({ equity: eq }) => {
+        if (!eq.eq(lastEquity)) curve.push({ t: candle.openTime, equity: str(eq) });
         lastEquity = eq;
         afterSample(candle, c, busy);
       });

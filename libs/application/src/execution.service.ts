@@ -146,9 +146,10 @@ export class ExecutionService implements OnModuleInit, OnModuleDestroy, Pipeline
 
   /** One step of the market path: resting entries past their expiry are cancelled, then a driven venue matches and the results are recorded. */
   async onTick(tick: MarketTick): Promise<void> {
-    await this.routing.expireEntries(tick);
-    await this.rulesForStep(tick);
-    await this.splits.onTick(tick);
+    // Most steps have no open order, their rules and no split: those parts are not even awaited.
+    if (this.state.openOrders.size > 0) await this.routing.expireEntries(tick);
+    if (!this.state.rules.has(tick.symbol)) await this.rulesForStep(tick);
+    if (this.state.splits.size > 0) await this.splits.onTick(tick);
     return this.recorder.onTick(tick);
   }
 

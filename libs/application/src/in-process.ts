@@ -13,13 +13,13 @@ import {
   ClosePositionRequest,
   CancelOrderRequest,
 } from '@bulwark/contracts';
-import { type EventStore, InMemoryEventStore } from '@bulwark/event-store';
+import { type EventStore, InMemoryEventStore, readAllInBatches } from '@bulwark/event-store';
 import { EventAppender, type ClockPort, ReplayClock, ReplayClockError } from '@bulwark/messaging';
 import { AccountingService } from './accounting.service';
 import { ExecutionService } from './execution.service';
 import { type ClosableMarginVenue, MarginExecution, type MarginExecutionOptions } from './margin/margin-execution';
 import type { MarginRiskSettings } from './margin/margin-desk';
-import type { PipelineService } from './ports';
+import type { EquitySource, PipelineService } from './ports';
 import { RiskService } from './risk.service';
 import { SignalsService } from './signals.service';
 import { StopMonitorService } from './stop-monitor.service';
@@ -74,8 +74,7 @@ export class InProcessSystem implements ClockPort {
     this.accounting = new AccountingService(appender(), store);
     this.execution = new ExecutionService(appender(), store, venue);
     this.stopMonitor = new StopMonitorService(appender(), store);
-    // Risk asks whichever accounting instance runs now (a restart replaces it).
-    this.risk = new RiskService(appender(), { equity: (id) => this.accounting.equity(id) }, store);
+    this.risk = new RiskService(appender(), this.equitySource(), store);
     this.signals = new SignalsService(appender(), store, history);
     this.byName = new Map<ServiceName, PipelineService & { onTick(t: MarketTick): Promise<void> }>([
       ['signals', this.signals],
@@ -85,6 +84,11 @@ export class InProcessSystem implements ClockPort {
       ['accounting', this.accounting],
     ]);
     this.order = [this.execution, this.accounting, this.stopMonitor, this.risk, this.signals];
+  }
+
+  /** Risk asks whichever accounting instance runs now (a restart replaces it), for decimals too. */
+  private equitySource(): EquitySource {
+    return { equity: (id) => this.accounting.equity(id), equityValues: (id) => this.accounting.equityValues(id) };
   }
 
   /**
@@ -150,13 +154,16 @@ export class InProcessSystem implements ClockPort {
         const from = this.cursor.get(svc)!;
         if (progressed) last = await this.store.lastPosition();
         if (from > last) continue;
-        for await (const e of this.store.readAll({ fromPosition: from })) {
-          this.cursor.set(svc, e.position + 1);
-          if ((svc.categories as readonly string[]).includes(streamCategory(e.streamId))) {
-            await svc.onEvent(e);
-            this.eventsDelivered++;
+        // In batches: one await per batch, not per event (most events concern few services).
+        for await (const batch of readAllInBatches(this.store, { fromPosition: from })) {
+          for (const e of batch) {
+            this.cursor.set(svc, e.position + 1);
+            if ((svc.categories as readonly string[]).includes(streamCategory(e.streamId))) {
+              await svc.onEvent(e);
+              this.eventsDelivered++;
+            }
+            progressed = true;
           }
-          progressed = true;
         }
       }
     }
@@ -252,7 +259,7 @@ export class InProcessSystem implements ClockPort {
     let next: PipelineService & { onTick(t: MarketTick): Promise<void>; onModuleInit(): Promise<void> };
     if (name === 'accounting') next = this.accounting = new AccountingService(appender, this.store);
     else if (name === 'stop-monitor') next = this.stopMonitor = new StopMonitorService(appender, this.store);
-    else if (name === 'risk') next = this.risk = new RiskService(appender, { equity: (id) => this.accounting.equity(id) }, this.store);
+    else if (name === 'risk') next = this.risk = new RiskService(appender, this.equitySource(), this.store);
     else next = this.signals = new SignalsService(appender, this.store, this.history);
     this.cursor.set(next, this.cursor.get(old)!);
     this.cursor.delete(old);

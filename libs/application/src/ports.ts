@@ -1,6 +1,7 @@
 import { type ClockInterest, EquitySnapshot, type RecordedEvent, type ServiceName, Subjects } from '@bulwark/contracts';
 import { type EventAppender, requestJson } from '@bulwark/messaging';
 import type { NatsConnection } from 'nats';
+import type { D } from '@bulwark/domain';
 
 /** Injection token of the equity source (risk asks accounting "what can this account trade with now"). */
 export const EQUITY_SOURCE = Symbol('EQUITY_SOURCE');
@@ -8,6 +9,19 @@ export const EQUITY_SOURCE = Symbol('EQUITY_SOURCE');
 /** Accounting's equity read model, as risk sees it. */
 export interface EquitySource {
   equity(accountId: string): Promise<EquitySnapshot>;
+  /**
+   * The snapshot's equity and used margin as decimals (USDT), the same values: a source in the
+   * same process (accounting itself) hands them over without a round trip through strings.
+   * Optional: without it risk parses the snapshot's.
+   */
+  equityValues?(accountId: string): Promise<EquityValues>;
+}
+
+/** An account's equity and used margin (USDT); `known` false for an account accounting does not have (both zero then). */
+export interface EquityValues {
+  known: boolean;
+  equity: D;
+  usedMargin: D;
 }
 
 /** The equity source over NATS request/reply (the distributed system). */

@@ -20,7 +20,7 @@ import { marginPositionId } from '@bulwark/projections';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { liveVenueFromEnv } from './mark-price';
-import { EQUITY_SOURCE, type EquitySource, type PipelineService } from './ports';
+import { EQUITY_SOURCE, type EquitySource, type EquityValues, type PipelineService } from './ports';
 import { type Rebuildable, rebuildFromLog, rebuildStartFromEnv } from './rebuild';
 import { RulesBook } from './rules-book';
 
@@ -224,6 +224,13 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
     return this.equitySource.equity(accountId);
   }
 
+  /** Equity and used margin as decimals: from the source when it has them (in process), else parsed from its snapshot. */
+  private async equityValuesOf(accountId: string): Promise<EquityValues> {
+    if (this.equitySource.equityValues) return this.equitySource.equityValues(accountId);
+    const eq = await this.equityOf(accountId);
+    return { known: eq.known, equity: dec(eq.equity), usedMargin: dec(eq.usedMargin) };
+  }
+
   /**
    * A strategy's futures intent, decided by the account decider with the instrument rules
    * recorded for its venue and symbol and accounting's equity: EntryApproved or EntryDenied on
@@ -271,9 +278,9 @@ export class RiskService implements PipelineService, Rebuildable, OnModuleInit {
     const accounts = new Set([...[...this.open.entries()].filter(([, s]) => s.size > 0).map(([id]) => id), ...this.observeNext]);
     this.observeNext.clear();
     for (const accountId of accounts) {
-      const eq = await this.equityOf(accountId);
+      const eq = await this.equityValuesOf(accountId);
       if (!eq.known) continue;
-      await this.accounts.handle(Streams.account(accountId), (s) => accountDecider.decide({ kind: 'ObserveEquity', equity: dec(eq.equity), ts: tick.ts, usedMargin: dec(eq.usedMargin) }, s), c);
+      await this.accounts.handle(Streams.account(accountId), (s) => accountDecider.decide({ kind: 'ObserveEquity', equity: eq.equity, ts: tick.ts, usedMargin: eq.usedMargin }, s), c);
     }
   }
 }

@@ -17,7 +17,8 @@ import {
 } from '@bulwark/contracts';
 import type { Decider } from './decider';
 import { clientOrderIdFor, tradingDayOf } from './ids';
-import { ceilToStep, D, dec, floorToStep, str, ZERO } from './money';
+import { ceilToStep, D, dec, floorToStep, min, str, ZERO } from './money';
+import { MonotoneTests } from './monotone';
 import { err, ok, type Rejection, type Result, assertNever } from './result';
 import type { Rules } from './rules';
 import { MAX_CHILDREN, maxChildQuantity, splitQuantity } from './order-split';
@@ -399,6 +400,9 @@ function deny(c: Extract<AccountCommand, { kind: 'AssessEntry' }>, reason: Denia
   return event('EntryDenied', { intentId: intent.intentId, signalStreamId, accountId: intent.accountId, reason, detail, tradingDay: day, assessment, equitySnapshot: decisionEquity(c.equity) });
 }
 
+/** Equity tests of the breakers and alerts, remembered (see MonotoneTests): most observations are settled by a comparison. */
+const EQUITY_TESTS = new MonotoneTests();
+
 /**
  * The lifetime drawdown kill switch at one equity observation (realised + unrealised, USDT):
  * - equity above the peak by more than `peakStep` of it → EquityPeakRaised (the new peak);
@@ -411,12 +415,14 @@ function decideLifetime(s: AccountState, equity: D): DomainEvent[] {
   const cfg = s.config!;
   if (cfg.maxLifetimeDrawdownFraction === null) return [];
   const peak = s.lifetimePeak ?? dec(cfg.capital);
-  if (equity.gt(peak.mul(dec(ACCOUNT_DEFAULTS.peakStep).plus(1)))) return [event('EquityPeakRaised', { peakEquity: str(equity) })];
+  // Both tests can only turn from yes to no as equity rises: answered from earlier ones when they settle it.
+  const notAbove = EQUITY_TESTS.holds(peak, 'peak step', equity, () => !equity.gt(peak.mul(dec(ACCOUNT_DEFAULTS.peakStep).plus(1))));
+  if (!notAbove) return [event('EquityPeakRaised', { peakEquity: str(equity) })];
   if (s.lifetimeBreach || !peak.gt(0)) return [];
+  const limit = dec(cfg.maxLifetimeDrawdownFraction);
+  if (!EQUITY_TESTS.holds(peak, `lifetime ${cfg.maxLifetimeDrawdownFraction}`, equity, () => !peak.minus(equity).div(peak).lt(limit))) return [];
   const drawdown = peak.minus(equity);
   const fraction = drawdown.div(peak);
-  const limit = dec(cfg.maxLifetimeDrawdownFraction);
-  if (fraction.lt(limit)) return [];
   const reason = `lifetime drawdown ${str(fraction.mul(100).toDecimalPlaces(2, D.ROUND_DOWN))} % of the peak ${str(peak.toDecimalPlaces(2, D.ROUND_DOWN))} USDT reached the limit ${str(limit.mul(100))} %`;
   return [
     event('LifetimeDrawdownBreached', { peakEquity: str(peak), equity: str(equity), drawdown: str(drawdown), drawdownFraction: str(fraction), limitFraction: cfg.maxLifetimeDrawdownFraction }),
@@ -430,10 +436,12 @@ function decideLifetime(s: AccountState, equity: D): DomainEvent[] {
  * upward records MarginUtilisationChanged HIGH, downward NORMAL (equity ≤ 0 counts as fully used).
  */
 function decideUtilisation(s: AccountState, usedMargin: D, equity: D): DomainEvent[] {
-  const utilisation = utilisationOf(usedMargin, equity);
   const threshold = dec(ACCOUNT_DEFAULTS.marginUtilisationAlert);
-  const high = utilisation.gte(threshold);
+  // Utilisation only falls as equity rises (at equity ≤ 0 it is 1, above any threshold ≤ 1).
+  const reaches = () => utilisationOf(usedMargin, equity).gte(threshold);
+  const high = threshold.lte(1) ? EQUITY_TESTS.holds(usedMargin, `utilisation ${ACCOUNT_DEFAULTS.marginUtilisationAlert}`, equity, reaches) : reaches();
   if (high === s.utilisationHigh) return [];
+  const utilisation = utilisationOf(usedMargin, equity);
   return [event('MarginUtilisationChanged', { level: high ? 'HIGH' : 'NORMAL', usedMargin: str(usedMargin), equity: str(equity), utilisation: str(utilisation), threshold: str(threshold) })];
 }
 
@@ -463,10 +471,16 @@ function decideMonthly(s: AccountState, equity: D, ts: number): DomainEvent[] {
     alerts = new Set();
   }
   if (base.lte(0)) return out;
-  const drawdown = base.minus(equity);
-  if (drawdown.lte(0)) return out;
-  const fraction = drawdown.div(base);
   const limit = dec(cfg.maxMonthlyDrawdownFraction);
+  // Without a drawdown reaching the lowest alert level nothing is recorded; both only fall as equity rises.
+  const lowest = () => ACCOUNT_DEFAULTS.drawdownAlertShares.reduce((m, share) => min(m, limit.mul(share)), limit);
+  const reaches = () => {
+    const dd = base.minus(equity);
+    return dd.gt(0) && dd.div(base).gte(lowest());
+  };
+  if (!EQUITY_TESTS.holds(base, `monthly ${cfg.maxMonthlyDrawdownFraction}`, equity, reaches)) return out;
+  const drawdown = base.minus(equity);
+  const fraction = drawdown.div(base);
   for (const share of ACCOUNT_DEFAULTS.drawdownAlertShares) {
     if (!alerts.has(share) && fraction.gte(limit.mul(share))) {
       out.push(event('DrawdownAlert', { month, threshold: share, equity: str(equity), monthStartEquity: str(base), drawdown: str(drawdown), drawdownFraction: str(fraction), limitFraction: cfg.maxMonthlyDrawdownFraction }));

@@ -25,3 +25,4 @@ export * from './spot-margin-guard';
 export * from './margin-position';
 export * from './reconcile';
 export * from './calc';
+export * from './monotone';

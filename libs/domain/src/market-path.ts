@@ -1,5 +1,5 @@
 import type { Candle } from '@bulwark/contracts';
-import { comparePlainDecimals, dec, type D, PLAIN_DECIMAL } from './money';
+import { comparePlainDecimals, dec, type D, type DecimalInput, PLAIN_DECIMAL } from './money';
 
 /**
  * Is this a possible bar? high bounds open and close from above, low from below, low > 0.
@@ -96,7 +96,7 @@ export interface Crossing {
  *   (the jump is instantaneous; nothing trades in between).
  * @returns the crossing, or null when the level is not reached.
  */
-export function crossing(step: { from: string; to: string; gap: boolean }, level: D, direction: 'down' | 'up'): Crossing | null {
+export function crossing(step: { from: DecimalInput; to: DecimalInput; gap: boolean }, level: D, direction: 'down' | 'up'): Crossing | null {
   const from = dec(step.from);
   const to = dec(step.to);
   const beyond = (p: D) => (direction === 'down' ? p.lte(level) : p.gte(level));

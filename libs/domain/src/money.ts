@@ -21,8 +21,12 @@ export const ONE = new D(1);
 const PARSED = new Map<string, Decimal>();
 const PARSED_LIMIT = 4096;
 
-/** Parse a decimal string or Decimal. Throws on NaN/Infinity (callers validate inputs first). */
+/**
+ * Parse a decimal string or number, or take a Decimal (one of this module's `D`: itself, being
+ * immutable; another constructor's: copied). Throws on NaN/Infinity (callers validate inputs first).
+ */
 export function dec(v: DecimalInput): Decimal {
+  if (v instanceof D && v.isFinite()) return v;
   if (typeof v === 'string') {
     const seen = PARSED.get(v);
     if (seen !== undefined) return seen;

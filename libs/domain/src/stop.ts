@@ -99,9 +99,10 @@ function closeHits(p: EventData<'StopPlaced'>, step: { from: string; to: string;
   const adverse = p.positionSide === 'LONG' ? 'down' : 'up';
   const favourable = p.positionSide === 'LONG' ? 'up' : 'down';
   const hits: Hit[] = [];
+  const path = { from: dec(step.from), to: dec(step.to), gap: step.gap }; // parsed once for the four levels
   const add = (kind: TriggerKind, level: string | null, dir: 'down' | 'up', rank: number) => {
     if (level === null) return;
-    const at = crossing(step, dec(level), dir);
+    const at = crossing(path, dec(level), dir);
     if (at) hits.push({ kind, at, level, rank });
   };
   add('LIQUIDATION_DISTANCE', p.guards.liquidationDistanceClosePrice, adverse, 0);

@@ -35,11 +35,10 @@ export class VenueEventRecorder {
 
   /** One step of the market path: a driven venue matches and the results are recorded. */
   async onTick(tick: MarketTick): Promise<void> {
-    const c = causedByTick(tick);
     const venue = this.state.venue;
     if (tick.venue === this.state.venueId && isDriven(venue)) {
       const out = await venue.advance(tick.symbol, tick, tick.funding);
-      if (out.length > 0) await this.record(out, c);
+      if (out.length > 0) await this.record(out, causedByTick(tick));
     }
   }
 
