@@ -2,7 +2,8 @@
 // Replay throughput: events per second to rebuild every read model (positions, PnL, equity,
 // account policy, orders, stops, consistency checks) from the event log, from the in-memory
 // store and from JetStream, trusting the log (the default) and with `verify` (every event
-// re-checked against its schema). The log is made by real backtests (the 15m 2022-12..2025-12
+// re-checked against its schema), each row's runs interleaved with the others' (a shared machine's
+// load falls on all alike) and given as wall-time and CPU-time rates. The log is made by real backtests (the 15m 2022-12..2025-12
 // file, monthly resumes), several accounts in one store. The floor printed first is a bare
 // batched read over the same store (`readAllInBatches`: what the rebuild cannot beat).
 // Usage: node bench/replay.bench.js [--accounts N] [--runs N] [--log FILE] [--baseline DIR]
@@ -31,18 +32,44 @@ const baseline = baselineDir && {
   JetStreamEventStore: require(path.resolve(baselineDir, 'libs/event-store/dist/index.js')).JetStreamEventStore,
 };
 
-/** Median (min, max) events/s of `fn` over `runs` runs after one untimed warm-up run; `fn` returns the read models or an event count. */
-async function time(label, events, fn) {
-  const rates = [];
-  let out = await fn(); // warm-up: the JIT compiles the code paths first
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    out = await fn();
-    rates.push(events / (Number(process.hrtime.bigint() - t0) / 1e9));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+
+/**
+ * Time `rows` ({ label, fn }: `fn` returns the read models or an event count) over `runs` rounds
+ * after one untimed warm-up run each, the rows interleaved (round r starts at row r mod n) so that
+ * a shared machine's changing load falls on all of them alike. Prints per row the median (min, max)
+ * events/s of wall time and the median events/s of this process's CPU time (user + system: what
+ * the other jobs on the machine take does not count, the JetStream server's work does not either);
+ * for a row with `vs` (the label of another row, e.g. the baseline's of the same mode), its median
+ * ratio to that row over the rounds (same round, same load).
+ */
+async function timeRows(events, rows) {
+  const outs = [];
+  for (const r of rows) outs.push(await r.fn()); // warm-up: the JIT compiles the code paths first
+  const wall = rows.map(() => []);
+  const cpu = rows.map(() => []);
+  for (let round = 0; round < runs; round++) {
+    for (let k = 0; k < rows.length; k++) {
+      const i = (round + k) % rows.length;
+      const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      outs[i] = await rows[i].fn();
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const c = process.cpuUsage(c0);
+      wall[i].push(events / seconds);
+      cpu[i].push(events / ((c.user + c.system) / 1e6));
+    }
   }
-  rates.sort((a, b) => a - b);
-  const what = typeof out === 'number' ? `${out} events` : `accounts ${out.accounts.length}, checks ${out.checks.every((c) => c.failures.length === 0) ? 'all pass' : 'FAIL'}`;
-  console.log(`${label}: median ${Math.round(rates[Math.floor(runs / 2)])} events/s over ${runs} runs (min ${Math.round(rates[0])}, max ${Math.round(rates[runs - 1])}); ${what}`);
+  rows.forEach((r, i) => {
+    const out = outs[i];
+    const what = typeof out === 'number' ? `${out} events` : `accounts ${out.accounts.length}, checks ${out.checks.every((c) => c.failures.length === 0) ? 'all pass' : 'FAIL'}`;
+    const base = rows.findIndex((x) => x.label === r.vs);
+    const ratio = base >= 0 ? `; ${median(wall[i].map((w, k) => w / wall[base][k])).toFixed(2)}× the ${rows[base].label} (median of same-round ratios)` : '';
+    console.log(
+      `${r.label}: median ${Math.round(median(wall[i]))} events/s over ${runs} runs (min ${Math.round(Math.min(...wall[i]))}, max ${Math.round(Math.max(...wall[i]))}); CPU time ${Math.round(median(cpu[i]))} events/s${ratio}; ${what}; load ${load()}`,
+    );
+  });
 }
 
 /** The log of `accounts` backtests (monthly resumes) in a new in-memory store. */
@@ -83,6 +110,17 @@ async function loadLog() {
   return store;
 }
 
+/** The rebuild's rows over `store` (trusting the log, and verify), each with the baseline's rebuild over `oldStore` (its own store adapter) when given. */
+function replayRows(source, store, oldStore) {
+  const rows = [];
+  for (const [mode, opts] of [['trusting the log', {}], ['verify', { verify: true }]]) {
+    const vs = `baseline (${baselineDir}): replay from ${source} (${mode})`;
+    if (oldStore) rows.push({ label: vs, fn: () => baseline.rebuildReadModels(oldStore, opts) });
+    rows.push({ label: `replay from ${source} (${mode})`, fn: () => rebuildReadModels(store, opts), vs: oldStore ? vs : undefined });
+  }
+  return rows;
+}
+
 async function countAll(store) {
   let n = 0;
   for await (const batch of readAllInBatches(store)) for (const e of batch) if (e.position > 0) n++; // touch every event once
@@ -90,29 +128,23 @@ async function countAll(store) {
 }
 
 (async () => {
-  console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, node ${process.version}, ${new Date().toISOString()}`);
+  console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, node ${process.version}, ${new Date().toISOString()}, load ${load()}`);
   const store = await loadLog();
   const events = await store.lastPosition();
   console.log(`log: ${events} events of ${accounts} accounts`);
-  await time('floor: batched read of the in-memory store', events, () => countAll(store));
-  if (baseline) await time(`baseline (${baselineDir}): replay from the in-memory store`, events, () => baseline.rebuildReadModels(store));
-  await time('replay from the in-memory store (trusting the log)', events, () => rebuildReadModels(store));
-  await time('replay from the in-memory store (verify)', events, () => rebuildReadModels(store, { verify: true }));
+  await timeRows(events, [{ label: 'floor: batched read of the in-memory store', fn: () => countAll(store) }]);
+  await timeRows(events, replayRows('the in-memory store', store, baseline && store));
 
   const nc = await connectNats({ user: 'admin', name: 'bench-replay' });
   const tag = randomBytes(3).toString('hex');
   const js = await JetStreamEventStore.connect(nc, { stream: `BENCH_${tag}`, subjectPrefix: `bench${tag}`, create: true });
   try {
-    const copy = await copyIntoJetStream(store, js, 64);
+    const copy = await copyIntoJetStream(store.readAll(), js, 64);
     console.log(`copied to JetStream in ${copy.seconds.toFixed(1)} s (${Math.round(events / copy.seconds)} appends/s, one event per append, up to 64 streams in flight)`);
-    await time('floor: batched read of JetStream', events, () => countAll(js));
-    if (baseline) {
-      const old = await baseline.JetStreamEventStore.connect(nc, { stream: `BENCH_${tag}`, subjectPrefix: `bench${tag}` });
-      await time(`baseline (${baselineDir}): replay from JetStream`, events, () => baseline.rebuildReadModels(old));
-      await old.close();
-    }
-    await time('replay from JetStream (trusting the log)', events, () => rebuildReadModels(js));
-    await time('replay from JetStream (verify)', events, () => rebuildReadModels(js, { verify: true }));
+    await timeRows(events, [{ label: 'floor: batched read of JetStream', fn: () => countAll(js) }]);
+    const old = baseline && (await baseline.JetStreamEventStore.connect(nc, { stream: `BENCH_${tag}`, subjectPrefix: `bench${tag}` }));
+    await timeRows(events, replayRows('JetStream', js, old));
+    if (old) await old.close();
   } finally {
     const jsm = await nc.jetstreamManager();
     await jsm.streams.delete(`BENCH_${tag}`).catch(() => undefined);

@@ -43,7 +43,8 @@ export function fillKey(clientOrderId: string, tradeId: string): string {
   return `${clientOrderId}/${tradeId}`;
 }
 
-const domainEvent = (e: { type: string; data: unknown }) => ({ type: e.type, data: e.data }) as DomainEvent;
+/** The event as the domain's evolve functions take it: they read only `type` and `data` (no copy per event). */
+const domainEvent = (e: { type: string; data: unknown }) => e as DomainEvent;
 
 // ---------------------------------------------------------------------------------------
 // Position, order, stop and account policy: the domain's own evolve functions
@@ -138,6 +139,8 @@ export interface LedgerSnapshot {
 
 /** Position events that realise PnL (their `realisedPnl` is required). */
 export const REALISING_TYPES: ReadonlySet<string> = new Set(['PositionReduced', 'PositionClosed', 'PositionLiquidated']);
+/** The types the ledger books ({@link LedgerFold.apply}); it ignores every other. */
+export const LEDGER_TYPES: ReadonlySet<string> = new Set([...POSITION_FILL_TYPES, 'FundingApplied', 'AccountOpened']);
 
 /**
  * The decimal amounts of an account or position event that the ledger and the replay's checks
@@ -146,24 +149,30 @@ export const REALISING_TYPES: ReadonlySet<string> = new Set(['PositionReduced', 
  *   Reduced / Closed / Liquidated, else when present); `liquidationFee` for PositionLiquidated
  *   (absent = 0);
  * - FundingApplied: `amount`; AccountOpened: `capital`.
+ * Other types get one shared frozen object of nulls.
  * @throws DecimalError / RangeError when an amount the type needs is missing or not a finite decimal
  */
 export function amountsOf(e: { type: string; data: unknown }): EventAmounts {
   // A missing amount (bad data in a trusted log) reaches dec() as undefined and throws there.
+  const type = e.type;
+  if (!LEDGER_TYPES.has(type)) return NO_AMOUNTS;
   const d = (e.data ?? {}) as Record<string, string>;
   const a: EventAmounts = { fee: null, quantity: null, realisedPnl: null, liquidationFee: null, amount: null, capital: null };
-  if (POSITION_FILL_TYPES.has(e.type)) {
+  if (POSITION_FILL_TYPES.has(type)) {
     a.fee = dec(d.fee);
     a.quantity = dec(d.quantity);
-    if (REALISING_TYPES.has(e.type) || d.realisedPnl !== undefined) a.realisedPnl = dec(d.realisedPnl);
-    if (e.type === 'PositionLiquidated') a.liquidationFee = dec(d.liquidationFee ?? '0');
-  } else if (e.type === 'FundingApplied') {
+    if (REALISING_TYPES.has(type) || d.realisedPnl !== undefined) a.realisedPnl = dec(d.realisedPnl);
+    if (type === 'PositionLiquidated') a.liquidationFee = dec(d.liquidationFee ?? '0');
+  } else if (type === 'FundingApplied') {
     a.amount = dec(d.amount);
-  } else if (e.type === 'AccountOpened') {
+  } else {
     a.capital = dec(d.capital);
   }
   return a;
 }
+
+/** The amounts of every other type: none (one frozen object, not one per event). */
+const NO_AMOUNTS: EventAmounts = Object.freeze({ fee: null, quantity: null, realisedPnl: null, liquidationFee: null, amount: null, capital: null });
 
 /** See {@link amountsOf}. */
 export interface EventAmounts {
