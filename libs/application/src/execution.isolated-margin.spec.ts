@@ -10,8 +10,8 @@
  * refuses a market order it has no price for (-1121). What is asserted is which venue calls
  * were made, in which order, and what was recorded.
  */
-import { type EventData, type EventType, type RecordedEvent, Streams, event } from '@bulwark/contracts';
-import { recordedEvent } from '@bulwark/testing';
+import { type EventData, type RecordedEvent, Streams, event } from '@bulwark/contracts';
+import { recordedLog } from '@bulwark/testing';
 import { type Result, type Rules, type VenueRejection, clientOrderIdFor, err, validateAccountConfig } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
 import { EventAppender, Quarantine } from '@bulwark/messaging';
@@ -26,12 +26,8 @@ const AT = Date.parse('2025-11-21T00:00:00Z');
 const ACCOUNT = 'iso-1';
 const VENUE_STREAM = Streams.venue(ACCOUNT, 'binance-usdm');
 
-let seq = 0;
 /** The next event of the spec's log: numbered revision, position and id (`ev-<n>`), at AT. */
-function recorded<T extends EventType>(type: T, streamId: string, data: EventData<T>): RecordedEvent<T, EventData<T>> {
-  seq++;
-  return recordedEvent(type, data, { streamId, revision: seq, position: seq, eventId: `ev-${seq}`, tsEvent: AT, correlationId: 'spec' });
-}
+const recorded = recordedLog({ tsEvent: AT, correlationId: 'spec' });
 
 /** An approval as risk records it, for a MARKET entry of `quantity` on `symbol` (the fields execution reads). */
 function entryApproved(n: number, symbol: string, quantity: string): RecordedEvent<'EntryApproved', EventData<'EntryApproved'>> {

@@ -11,8 +11,8 @@
  * rules decide (rules recorded, leverage brackets, step size, placement, denial); the only
  * price used is a recorded BTCUSDT one (the 2025-11-21 00:00 UTC 1m bar's open).
  */
-import { type EventData, type EventType, type InstrumentRules, type RecordedEvent, Streams } from '@bulwark/contracts';
-import { recordedEvent } from '@bulwark/testing';
+import { type EventData, type InstrumentRules, type RecordedEvent, Streams } from '@bulwark/contracts';
+import { recordedLog } from '@bulwark/testing';
 import { type Rules, RulesParseError, clientOrderIdFor, validateAccountConfig } from '@bulwark/domain';
 import { InMemoryEventStore } from '@bulwark/event-store';
 import { instrumentFiles, leverageBracketFiles, readCandles, recordedInstrumentRules, resolveDataDir } from '@bulwark/market-data';
@@ -27,12 +27,8 @@ const AT = Date.parse('2025-11-21T00:00:00Z');
 const ACCOUNT = 'multi-1';
 const DATA = resolveDataDir();
 
-let seq = 0;
 /** The next event of the spec's log: numbered revision, position and id (`ev-<n>`), at AT. */
-function recorded<T extends EventType>(type: T, streamId: string, data: EventData<T>): RecordedEvent<T, EventData<T>> {
-  seq++;
-  return recordedEvent(type, data, { streamId, revision: seq, position: seq, eventId: `ev-${seq}`, tsEvent: AT, correlationId: 'spec' });
-}
+const recorded = recordedLog({ tsEvent: AT, correlationId: 'spec' });
 
 /** An approval as risk records it, for a MARKET entry of `quantity` on `symbol` (the fields execution reads). */
 function entryApproved(n: number, symbol: string, quantity: string): RecordedEvent<'EntryApproved', EventData<'EntryApproved'>> {

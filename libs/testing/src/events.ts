@@ -76,6 +76,18 @@ export function recordedEvent<T extends EventType>(type: T, data: EventData<T>, 
   return { type, data, streamId, revision, position, metadata: eventMetadata(metadata) };
 }
 
+/**
+ * A spec's own log, without a store: each call gives the next {@link recordedEvent}, numbered
+ * 1, 2, … (its revision, its position and its eventId `ev-<n>`), with the metadata `o` sets.
+ */
+export function recordedLog(o: MetadataOptions = {}): <T extends EventType>(type: T, streamId: string, data: EventData<T>) => RecordedEvent<T, EventData<T>> {
+  let n = 0;
+  return (type, streamId, data) => {
+    n++;
+    return recordedEvent(type, data, { ...o, streamId, revision: n, position: n, eventId: `ev-${n}` });
+  };
+}
+
 /** `OrderSubmitted` of `clientOrderId`, with metadata from {@link eventMetadata}. */
 export function orderSubmitted(clientOrderId: string, metadata: MetadataOptions = {}): NewEvent<'OrderSubmitted', EventData<'OrderSubmitted'>> {
   return newEvent('OrderSubmitted', { clientOrderId }, metadata);

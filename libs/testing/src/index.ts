@@ -19,6 +19,7 @@ export {
   orderSubmitted,
   rawEvent,
   recordedEvent,
+  recordedLog,
   type RecordedOptions,
   strategyAttached,
 } from './events';
