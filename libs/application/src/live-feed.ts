@@ -390,12 +390,17 @@ export class LiveMarketData {
     return !this.stopped && this.feeds.size > 0;
   }
 
+  /** The market's clock (see {@link LiveMarketDataHooks.now}). */
+  private get now(): () => number {
+    return this.hooks.now ?? Date.now;
+  }
+
   /**
    * How far each symbol's feed is behind the market now (the `bulwark_live_feed_lag_seconds`
    * gauge): a feed that stalls or falls behind shows it even while no bar arrives.
    */
   lags(): LiveFeedLag[] {
-    const now = (this.hooks.now ?? Date.now)();
+    const now = this.now();
     return [...this.closes].map(([symbol, close]) => ({ venue: this.venue, symbol, seconds: Math.max(0, now - close) / 1000 }));
   }
 
@@ -410,7 +415,7 @@ export class LiveMarketData {
    * @throws whatever the journal throws reading the last recorded candle
    */
   async start(): Promise<void> {
-    const now = (this.hooks.now ?? Date.now)();
+    const now = this.now();
     const minute = now - (now % LIVE_INTERVAL_MS);
     const log = this.hooks.log ?? (() => undefined);
     const maxBackfill = this.hooks.maxBackfillMs ?? DEFAULT_LIVE_BACKFILL_MS;
@@ -446,7 +451,7 @@ export class LiveMarketData {
       {
         gate: this.gate,
         log,
-        ...(this.hooks.now ? { now: this.hooks.now } : {}),
+        now: this.now,
         onStep: this.hooks.onStep,
         onCandle: async (c) => {
           next = c.openTime + LIVE_INTERVAL_MS;
