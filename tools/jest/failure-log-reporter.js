@@ -10,10 +10,16 @@ const LOG = path.join(ROOT, 'var', 'test-failures.log');
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;
 
-/** The first lines of a failure message, without colours or the stack. */
+/**
+ * The first lines of a failure message, without colours or the stack. A browser action's call log
+ * (Playwright) says why the action waited (not visible, not stable, another element receives the
+ * click): its last lines are kept too.
+ */
 function gist(message) {
   const lines = String(message).replace(ANSI, '').split('\n').map((l) => l.trimEnd());
-  const head = lines.filter((l) => l.trim() !== '' && !/^\s+at /.test(l)).slice(0, 4);
+  const text = lines.filter((l) => l.trim() !== '' && !/^\s+at /.test(l));
+  const callLog = text.findIndex((l) => l.trim() === 'Call log:');
+  const head = callLog < 0 ? text.slice(0, 4) : [...text.slice(0, callLog + 3), ...text.slice(callLog + 3).slice(-8)];
   return head.map((l) => `      ${l.trim()}`).join('\n');
 }
 

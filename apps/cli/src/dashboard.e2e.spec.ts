@@ -4,8 +4,11 @@
  * Binance USDⓈ-M BTCUSDT, 10x confirmed) while the replay runs:
  * log in → the setup wizard at 10x (the confirmation is demanded) → its liquidation price equals
  * `bulwark calc liquidation` for the inputs it shows → a position of the run's account appears
- * with its liquidation meter → the kill switch halts the account (TradingStateChanged by the
- * user) → the audit of an order opens. Screenshots of each step go to var/screenshots/.
+ * with its liquidation meter → the position closes and its card goes, the page stays whole → the
+ * kill switch halts the account (TradingStateChanged by the user) → the audit of an order opens.
+ * No uncaught error in the page and no part replaced by its error. Screenshots of each step go to
+ * var/screenshots/. `BULWARK_E2E_CPU_SLOWDOWN=10` slows the page's scripts tenfold, as on a loaded
+ * CI machine (it found the blank page after a position closed).
  *
  * The six services, the gateway and a nats-server of the test's own (core subjects are not
  * isolated by the bus configuration). The replay runs at a market-time multiplier that keeps the
@@ -55,6 +58,8 @@ let nc: NatsConnection | null = null;
 let store: JetStreamEventStore | null = null;
 let browser: Browser | null = null;
 let page: Page;
+/** Uncaught errors in the page (each would have blanked the dashboard before its error boundaries). */
+const pageErrors: string[] = [];
 let gateway: DemoGateway;
 let demo: Promise<DemoReport> | null = null;
 /** Rejects when the demo fails: a wait raced with it fails then, not at its time limit. */
@@ -67,6 +72,12 @@ const shot = async (name: string) => {
   await page.screenshot({ path: path.join(SHOTS, `dashboard-${name}.png`) });
 };
 const byTestId = (id: string) => page.getByTestId(id);
+/** The page still shows the account, with no part replaced by its error (ErrorBoundary) and no uncaught error. */
+async function expectPageWhole(): Promise<void> {
+  expect(pageErrors).toEqual([]);
+  await expect(byTestId('render-error').count()).resolves.toBe(0);
+  await byTestId('account-id').waitFor();
+}
 /** A number as the page shows it (thin-space thousands separators) as a decimal string. */
 const shownNumber = (text: string | null) => (text ?? '').replace(/[^\d.-]/g, '');
 
@@ -106,6 +117,10 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.setDefaultTimeout(UI_WAIT_MS);
+  page.on('pageerror', (e) => pageErrors.push(e.stack ?? e.message));
+  // A slow machine, as a page sees it: BULWARK_E2E_CPU_SLOWDOWN=10 runs the page's scripts ten times slower (Chrome's CPU throttling).
+  const slowdown = Number(process.env.BULWARK_E2E_CPU_SLOWDOWN ?? 1);
+  if (slowdown > 1) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate: slowdown });
 }, 300_000);
 
 afterAll(async () => {
@@ -196,7 +211,15 @@ describe('the dashboard in Chromium while a one-day demo (2025-11-21) runs', () 
     await shot('04-account-live-position');
   }, 300_000);
 
+  it('a position that closes takes its card (and chart) off the live page, the rest of the page stays', async () => {
+    // The dashboard once went blank here: the chart's series were removed after the chart (an uncaught error unmounts the whole page).
+    const card = page.locator(`[data-testid="position-row"][data-position="${await byTestId('position-row').first().getAttribute('data-position')}"]`);
+    await card.waitFor({ state: 'detached', timeout: 240_000 });
+    await expectPageWhole();
+  }, 300_000);
+
   it('the kill switch, after its confirmation, halts the account (TradingStateChanged by the user)', async () => {
+    await expectPageWhole();
     await expect(byTestId('trading-state').textContent()).resolves.toBe('ACTIVE');
     await byTestId('kill-switch').click();
     await byTestId('confirm-dialog').waitFor();
@@ -219,6 +242,7 @@ describe('the dashboard in Chromium while a one-day demo (2025-11-21) runs', () 
     expect(text).not.toContain('not recorded');
     await panel.scrollIntoViewIfNeeded();
     await shot('07-audit');
+    await expectPageWhole();
   }, 120_000);
 
   it('the demo ends after the day with the same trading it reports', async () => {

@@ -4,6 +4,7 @@ import { api, isLoggedIn, onAuthChange } from './api';
 import { AccountPage } from './pages/AccountPage';
 import { AccountsPage } from './pages/AccountsPage';
 import { AuditPanel } from './pages/AuditPanel';
+import { ErrorBoundary } from './components/widgets';
 import { LoginPage } from './pages/LoginPage';
 import { SetupPage } from './pages/SetupPage';
 import { href, useRoute } from './route';
@@ -41,10 +42,13 @@ export function App() {
         </button>
       </nav>
       <main>
-        {route.page === 'accounts' && <AccountsPage />}
-        {route.page === 'account' && <AccountPage key={route.accountId} accountId={route.accountId} />}
-        {route.page === 'setup' && <SetupPage />}
-        {route.page === 'audit' && <AuditPanel clientOrderId={route.clientOrderId} />}
+        {/* Keyed by the route: another page starts without the failure of the one before. */}
+        <ErrorBoundary key={href(route)} label="This page">
+          {route.page === 'accounts' && <AccountsPage />}
+          {route.page === 'account' && <AccountPage key={route.accountId} accountId={route.accountId} />}
+          {route.page === 'setup' && <SetupPage />}
+          {route.page === 'audit' && <AuditPanel clientOrderId={route.clientOrderId} />}
+        </ErrorBoundary>
       </main>
     </div>
   );

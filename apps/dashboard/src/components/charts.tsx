@@ -75,8 +75,10 @@ function useChart(): [React.RefObject<HTMLDivElement | null>, React.RefObject<IC
     // autoSize follows the container, whose height is fixed by the element's style (see the components).
     chart.current = createChart(el.current, base);
     return () => {
-      chart.current?.remove();
+      const c = chart.current;
+      // Cleared first: the series effects' cleanups, which may run after this one, see the chart is gone.
       chart.current = null;
+      c?.remove();
     };
   }, []);
   return [el, chart];
@@ -122,9 +124,12 @@ export function PriceChart(props: { bars: readonly Bar[]; levels?: readonly Pric
     const plugin = createSeriesMarkers(s, toMarkers(markers ?? [], bars));
     c.timeScale().fitContent();
     return () => {
+      series.current = null;
+      // On unmount useChart's cleanup may have removed the chart first, its series with it:
+      // removing them again throws in lightweight-charts ("Value is undefined").
+      if (chart.current !== c) return;
       plugin.detach();
       c.removeSeries(s);
-      series.current = null;
     };
   }, [chart, bars, levels, markers]);
   useEffect(() => {
@@ -182,6 +187,7 @@ export function EquityChart(props: { points: readonly EquitySample[]; drawdownUn
     const plugin = createSeriesMarkers(eq, toMarkers(breakers ?? [], markerBars));
     c.timeScale().fitContent();
     return () => {
+      if (chart.current !== c) return; // the chart and its series are gone already (see PriceChart)
       plugin.detach();
       c.removeSeries(eq);
       c.removeSeries(dd);

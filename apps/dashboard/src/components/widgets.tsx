@@ -1,5 +1,5 @@
 /* Small building blocks: meters, gauges, a confirmation dialog, tables, badges, errors. */
-import { useState, type ReactNode } from 'react';
+import { Component, useState, type ErrorInfo, type ReactNode } from 'react';
 import { ApiError } from '../api';
 import { liquidationLevel, liquidationShareLeft, marginRatioLevel, meterWidth, pct, price, tradingStateLevel, type GuardThresholds } from '../format';
 
@@ -125,6 +125,37 @@ export function ErrorLine({ error }: { error: unknown }) {
       {text}
     </p>
   );
+}
+
+/**
+ * Keeps a failure while rendering (or in an effect) inside the part of the page that failed: React
+ * unmounts the whole page on an error no boundary catches, and a trader watching a position must
+ * not be left with a blank dashboard (and its kill switch gone) because one chart failed. Shows the
+ * error and a retry that renders the part again.
+ */
+export class ErrorBoundary extends Component<{ label: string; children: ReactNode }, { error: unknown }> {
+  override state: { error: unknown } = { error: null };
+
+  static getDerivedStateFromError(error: unknown): { error: unknown } {
+    return { error };
+  }
+
+  override componentDidCatch(error: unknown, info: ErrorInfo): void {
+    console.error(`${this.props.label} failed`, error, info.componentStack);
+  }
+
+  override render(): ReactNode {
+    if (this.state.error === null) return this.props.children;
+    return (
+      <div className="render-error" data-testid="render-error">
+        <p className="muted small">{this.props.label} could not be shown.</p>
+        <ErrorLine error={this.state.error} />
+        <button type="button" className="ghost" onClick={() => this.setState({ error: null })}>
+          Retry
+        </button>
+      </div>
+    );
+  }
 }
 
 /** A column of a table: header, cell renderer, right-aligned for numbers. */

@@ -7,7 +7,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, openStream, type Candle, type MarkTick } from '../api';
 import { COLORS, EquityChart, PriceChart, type ChartMarker, type PriceLevel } from '../components/charts';
-import { ConfirmDialog, ErrorLine, LiquidationMeter, MarginGauge, Stat, StateBadge, Table } from '../components/widgets';
+import { ConfirmDialog, ErrorBoundary, ErrorLine, LiquidationMeter, MarginGauge, Stat, StateBadge, Table } from '../components/widgets';
 import { isDecimalText, pct, price, qty, signOf, usdt, utc } from '../format';
 import { href } from '../route';
 import type { AccountView, EquityPoint, FillView, OrderView, PositionView } from '../views';
@@ -140,7 +140,9 @@ export function AccountPage({ accountId }: { accountId: string }) {
         {data.positions.length === 0 && <p className="muted">No open position.</p>}
         <div className="positions">
           {data.positions.map((p) => (
-            <PositionCard key={p.positionStreamId} position={p} mark={marks[`${p.venue}:${p.symbol}`] ?? null} fills={data.fills} />
+            <ErrorBoundary key={p.positionStreamId} label={`The card of ${p.symbol} ${p.side}`}>
+              <PositionCard position={p} mark={marks[`${p.venue}:${p.symbol}`] ?? null} fills={data.fills} />
+            </ErrorBoundary>
           ))}
         </div>
       </section>
@@ -148,7 +150,9 @@ export function AccountPage({ accountId }: { accountId: string }) {
       <section>
         <h3>Equity and drawdown</h3>
         {data.equity.length ? (
-          <EquityChart points={data.equity.map((e) => ({ ts: e.ts, equity: e.equity, drawdown: e.drawdown }))} drawdownUnit="USDT" breakers={a.breakers.map((b) => ({ ts: b.ts, position: 'aboveBar', shape: 'square', color: COLORS.breaker, text: b.type }))} height={280} />
+          <ErrorBoundary label="The equity chart">
+            <EquityChart points={data.equity.map((e) => ({ ts: e.ts, equity: e.equity, drawdown: e.drawdown }))} drawdownUnit="USDT" breakers={a.breakers.map((b) => ({ ts: b.ts, position: 'aboveBar', shape: 'square', color: COLORS.breaker, text: b.type }))} height={280} />
+          </ErrorBoundary>
         ) : (
           <p className="muted">No equity points yet.</p>
         )}
@@ -251,7 +255,7 @@ function PositionCard({ position: p, mark, fills }: { position: PositionView; ma
   );
   const tick = useMemo(() => (mark ? { price: mark.price, ts: mark.ts } : null), [mark]);
   return (
-    <div className="card position" data-testid="position-row" data-symbol={p.symbol}>
+    <div className="card position" data-testid="position-row" data-symbol={p.symbol} data-position={p.positionStreamId}>
       <div className="row between wrap">
         <h4>
           <span className={p.side === 'LONG' ? 'pos' : 'neg'}>{p.side}</span> {qty(p.quantity)} {p.symbol} · {p.leverage}x
