@@ -75,6 +75,33 @@ our_pid() {
   return 1
 }
 
+# Who holds our port: a local nats-server started with `-p <port>` (another checkout's, say). Prints
+# a sentence for an error message, or nothing when no such process is found.
+port_holder() {
+  local d pid args i conf p
+  for d in /proc/[0-9]*; do
+    [[ "$(cat "$d/comm" 2>/dev/null)" == nats-server ]] || continue
+    pid="${d#/proc/}"
+    mapfile -d '' args <"$d/cmdline" 2>/dev/null || continue
+    conf=""; p=4222
+    for ((i = 0; i < ${#args[@]}; i++)); do
+      case "${args[$i]}" in
+        -c | --config) conf="${args[$((i + 1))]:-}" ;;
+        -p | --port) p="${args[$((i + 1))]:-}" ;;
+      esac
+    done
+    [[ "$p" == "$port" ]] || continue
+    if [[ "$conf" == "$CONFIG" ]]; then
+      echo "It is this checkout's own nats-server (pid $pid)."
+    elif [[ -n "$conf" && ! -e "$conf" ]]; then
+      echo "It is nats-server pid $pid, started with $conf, which no longer exists: the checkout it belongs to was removed without 'npm run stop'. Nothing of it is left to keep: stop it with 'kill $pid', then run this again."
+    else
+      echo "It is nats-server pid $pid, started with ${conf:-no config file}: another checkout's server (stop it with 'npm run stop' there) or one that is not Bulwark's."
+    fi
+    return 0
+  done
+}
+
 mkdir -p "$NATS_DIR"
 # Several `npm test`/`npm run setup` at once: one at a time here.
 exec 9>"$NATS_DIR/.ensure.lock"
@@ -120,7 +147,9 @@ case "$rc" in
       check || rc=$?
       [[ "$rc" == 0 ]] && { say "${CHECK_LINE#nats-check: }"; exit 0; }
     fi
-    die "${CHECK_LINE#nats-check: }. If it is not Bulwark's server, set NATS_URL to Bulwark's (default nats://127.0.0.1:4223) or give its credentials (docs/security.md)."
+    holder=""
+    [[ "$local_url" == 1 ]] && holder="$(port_holder)"
+    die "${CHECK_LINE#nats-check: }.${holder:+ $holder} If it is not Bulwark's server, set NATS_URL to Bulwark's (default nats://127.0.0.1:4223) or give its credentials (docs/security.md)."
     ;;
   6) die "${CHECK_LINE#nats-check: }. Bulwark needs its secured server: unset NATS_URL for the local one (127.0.0.1:4223), or point it at a secured server." ;;
   2) ;; # nothing answers: maybe start one below
