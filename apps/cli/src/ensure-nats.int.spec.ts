@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { freePort } from '@bulwark/messaging';
 import { until } from '@bulwark/testing';
+import { stopChild } from './processes';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'bulwark-ensure-nats-'));
@@ -59,12 +60,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const gone = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 5_000).unref())]);
-    if (server.exitCode === null) server.kill('SIGKILL');
-  }
+  if (server) await stopChild(server);
   rmSync(tmp, { recursive: true, force: true });
 }, 30_000);
 

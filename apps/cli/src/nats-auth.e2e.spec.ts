@@ -29,6 +29,7 @@ import { btcusdtRules, DATA_DIR, until } from '@bulwark/testing';
 import { AckPolicy, connect, DeliverPolicy, JSONCodec, type NatsConnection, nkeys, nkeyAuthenticator, RetentionPolicy, StorageType } from 'nats';
 import { type PrivateNats, startPrivateNats } from './demo-faults';
 import { dropIsolatedBus, isolatedBus, openIsolatedBus } from './isolated-bus';
+import { stopChild } from './processes';
 
 const json = JSONCodec();
 const ROOT = projectRoot(__dirname);
@@ -127,12 +128,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (execution && execution.exitCode === null) {
-    const gone = new Promise((r) => execution!.once('exit', r));
-    execution.kill('SIGTERM');
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 5_000).unref())]);
-    if (execution.exitCode === null) execution.kill('SIGKILL');
-  }
+  if (execution) await stopChild(execution);
   for (const nc of conns.values()) await nc.close().catch(() => undefined);
   await log?.close().catch(() => undefined);
   if (admin) {

@@ -297,6 +297,11 @@ export function processLog(file: string): WriteStream {
   return log;
 }
 
+/** Stop a child process now: SIGTERM, SIGKILL after 5 s; resolves once it has exited (at once when it already has). */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return stopper(child)();
+}
+
 /** Stop a child process: SIGTERM, SIGKILL after 5 s; resolves once it has exited (at once when it already has). */
 function stopper(child: ChildProcess): () => Promise<void> {
   let exited = child.exitCode !== null || child.signalCode !== null;
